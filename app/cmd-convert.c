@@ -1,0 +1,44 @@
+/* cmd-convert.c: `anatomy convert IN OUT`. */
+#include "commands.h"
+#include "nifti.h"
+
+int
+cmd_convert (int argc, char **argv)
+{
+  gboolean force = FALSE, nifti1 = FALSE, nifti2 = FALSE;
+  g_auto (GStrv) files = NULL;
+  int status = 0;
+  GOptionEntry entries[] = {
+    { "force", 'f', 0, G_OPTION_ARG_NONE, &force, "Replace OUT if it exists", NULL },
+    { "nifti1", '1', 0, G_OPTION_ARG_NONE, &nifti1, "Write NIfTI-1 (default: the input's version)", NULL },
+    { "nifti2", '2', 0, G_OPTION_ARG_NONE, &nifti2, "Write NIfTI-2", NULL },
+    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &files, NULL, "IN OUT" },
+    { NULL },
+  };
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("IN OUT");
+  g_option_context_set_summary (ctx,
+    "Rewrite a label map in another NIfTI form, keeping geometry, labels, units,\n"
+    "description and header extensions.  The form comes from OUT's extension:\n"
+    ".nii, .nii.gz, .hdr (writes .hdr + .img) or .hdr.gz (.hdr.gz + .img.gz).\n"
+    "Labels are stored in the smallest integer type that holds them (uint8, uint16, int32).\n"
+    "An existing OUT is never replaced unless --force is given.");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!cli_parse (ctx, &argc, &argv, &status))
+    return status;
+  if (files == NULL || g_strv_length (files) != 2)
+    return cli_fail ("convert needs IN and OUT (see 'anatomy convert --help')");
+  if (nifti1 && nifti2)
+    return cli_fail ("choose one of --nifti1 and --nifti2");
+  if (!nifti_path_is_supported (files[1]))
+    return cli_fail ("%s: unknown output format (use .nii, .nii.gz, .hdr or .hdr.gz)", files[1]);
+
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LabelVolume) v = nifti_read (files[0], NULL, &error);
+  if (v == NULL)
+    return cli_fail ("%s", error->message);
+  NiftiWriteFlags flags = (force ? NIFTI_WRITE_OVERWRITE : 0) | (nifti1 ? NIFTI_WRITE_NIFTI1 : 0)
+                          | (nifti2 ? NIFTI_WRITE_NIFTI2 : 0);
+  if (!nifti_write (v, files[1], flags, &error))
+    return cli_fail ("%s", error->message);
+  return 0;
+}

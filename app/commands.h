@@ -1,0 +1,24 @@
+/* commands.h: subcommands of the `anatomy` command-line tool.
+ * Each takes argv with argv[0] = "anatomy NAME" and returns an exit status. */
+#pragma once
+
+#include <glib.h>
+
+typedef struct {
+  const char *name;
+  const char *summary;
+  int (*run) (int argc, char **argv);
+} AnatomyCommand;
+
+int cmd_info (int argc, char **argv);
+int cmd_convert (int argc, char **argv);
+int cmd_render (int argc, char **argv);
+
+/* Shared helpers (anatomy.c). */
+/* Parse options; prints help/errors itself.  Returns FALSE if the caller should exit with *status. */
+gboolean cli_parse (GOptionContext *ctx, int *argc, char ***argv, int *status);
+/* Print "anatomy: MESSAGE" to stderr and return 1. */
+int cli_fail (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
+/* Progress line on stderr when it is a terminal: "label [#####.....] 42%  text". */
+void cli_progress (const char *label, double fraction, const char *text);
+void cli_progress_done (void);
