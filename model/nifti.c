@@ -1097,8 +1097,10 @@ nifti_read (const char *path, const NiftiReadOptions *options, GError **error)
   if (ph.swapped)
     byteswap_buffer (buf, n, es);
 
-  ScanResult sr;
-  scan_values (buf, n, ph.hdr.datatype, ph.hdr.scl_slope, ph.hdr.scl_inter, &sr);
+  ScanResult sr = { 0, 255, -1, 0 };
+  gboolean unscaled = ph.hdr.scl_slope == 0 || (ph.hdr.scl_slope == 1 && ph.hdr.scl_inter == 0);
+  if (!(unscaled && ph.hdr.datatype == DT_UINT8)) /* uint8 labels need no scan */
+    scan_values (buf, n, ph.hdr.datatype, ph.hdr.scl_slope, ph.hdr.scl_inter, &sr);
   if (sr.bad_index >= 0)
     {
       int64_t i = sr.bad_index % ph.hdr.dim[1], j = sr.bad_index / ph.hdr.dim[1] % ph.hdr.dim[2],
@@ -1120,9 +1122,12 @@ nifti_read (const char *path, const NiftiReadOptions *options, GError **error)
     sr.lo = sr.hi = 0;
   int bpv = lv_storage_for_range ((int64_t) sr.lo, (int64_t) sr.hi);
   void *data;
+  gboolean same = unscaled && ((bpv == 1 && ph.hdr.datatype == DT_UINT8) || (bpv == 2 && ph.hdr.datatype == DT_UINT16)
+                                || (bpv == 4 && ph.hdr.datatype == DT_INT32));
   if (bpv <= es)
     {
-      convert_values (buf, buf, n, ph.hdr.datatype, ph.hdr.scl_slope, ph.hdr.scl_inter, bpv);
+      if (!same)
+        convert_values (buf, buf, n, ph.hdr.datatype, ph.hdr.scl_slope, ph.hdr.scl_inter, bpv);
       data = (bpv < es) ? g_realloc (buf, (gsize) MAX (n * bpv, 1)) : buf;
       buf = NULL;
     }
