@@ -4,6 +4,8 @@
 #include <glib/gstdio.h>
 #include <math.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -223,6 +225,43 @@ test_write_failure_keeps_old (void)
   g_clear_error (&error);
   g_autoptr (LabelVolume) r = nifti_read (p, NULL, &error);
   assert_same_volume (v, r, 1e-5);
+}
+
+/* A disk that fills up mid-write (RLIMIT_FSIZE makes write() fail with EFBIG,
+ * also for root): the old file stays intact and no temporary is left behind. */
+static void
+test_disk_full_keeps_old (void)
+{
+  g_autofree char *dir = tmp_path ("full");
+  g_mkdir (dir, 0755);
+  g_autofree char *p = g_build_filename (dir, "x.nii", NULL);
+  g_autoptr (LabelVolume) v = make_volume (1, 5);
+  g_autoptr (GError) error = NULL;
+  g_assert_true (nifti_write (v, p, 0, &error));
+
+  g_autoptr (LabelVolume) big = lv_volume_new (64, 64, 64, NULL, 4, NULL);
+  struct rlimit old, small = { 20000, 0 };
+  getrlimit (RLIMIT_FSIZE, &old);
+  small.rlim_max = old.rlim_max;
+  void (*prev) (int) = signal (SIGXFSZ, SIG_IGN);
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &small), ==, 0);
+  gboolean ok = nifti_write (big, p, NIFTI_WRITE_OVERWRITE, &error);
+  setrlimit (RLIMIT_FSIZE, &old);
+  signal (SIGXFSZ, prev);
+  g_assert_false (ok);
+  g_assert_error (error, NIFTI_ERROR, NIFTI_ERROR_IO);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, p));
+  g_clear_error (&error);
+  g_autoptr (LabelVolume) r = nifti_read (p, NULL, &error);
+  g_assert_no_error (error);
+  assert_same_volume (v, r, 1e-5);
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  const char *name;
+  int n = 0;
+  while ((name = g_dir_read_name (d)))
+    n++;
+  g_assert_cmpint (n, ==, 1);
 }
 
 /* --- hostile input ------------------------------------------------------ */
@@ -572,6 +611,7 @@ main (int argc, char **argv)
   g_test_add_func ("/nifti/header-preserved", test_header_preserved);
   g_test_add_func ("/nifti/no-overwrite", test_no_overwrite);
   g_test_add_func ("/nifti/write-failure-keeps-old", test_write_failure_keeps_old);
+  g_test_add_func ("/nifti/disk-full-keeps-old", test_disk_full_keeps_old);
   g_test_add_func ("/nifti/hostile", test_hostile);
   g_test_add_func ("/nifti/big-endian", test_big_endian);
   g_test_add_func ("/nifti/paths", test_paths);
