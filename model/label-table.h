@@ -50,7 +50,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (LabelTable, lt_table_free)
 void lt_table_set (LabelTable *t, int32_t id, const char *name, const guint8 rgba[4]);
 /* Borrowed entry for @id, or NULL. */
 const LabelEntry *lt_table_lookup (const LabelTable *t, int32_t id);
-/* Name for @id: the table's, else "label N" (written into @buf of @len bytes). */
+/* Name for @id: the table's, else "background" for 0 and "label N" otherwise (written into @buf of @len bytes). */
 const char *lt_table_get_name (const LabelTable *t, int32_t id, char *buf, gsize len);
 /* Colour for @id: the table's, else a stable, distinct generated colour. */
 void lt_table_get_color (const LabelTable *t, int32_t id, guint8 rgba[4]);
