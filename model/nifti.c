@@ -1151,6 +1151,17 @@ nifti_read (const char *path, const NiftiReadOptions *options, GError **error)
   v->data = data;
   double a[4][4];
   hdr_affine (&ph.hdr, a);
+  for (int r = 0; r < 3; r++)
+    for (int c = 0; c < 4; c++)
+      if (!isfinite (a[r][c]) || fabs (a[r][c]) > 1e30)
+        {
+          g_set_error (error, NIFTI_ERROR, NIFTI_ERROR_FORMAT, "%s: the %s holds a non-finite or absurd value (%g)",
+                       path, ph.hdr.version > 0 && ph.hdr.sform_code > 0 ? "sform"
+                       : ph.hdr.version > 0 && ph.hdr.qform_code > 0 ? "qform" : "pixdim", a[r][c]);
+          lv_volume_free (v);
+          v = NULL;
+          goto out;
+        }
   lv_volume_set_affine (v, a);
   v->source = src;
   src = NULL;

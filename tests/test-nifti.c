@@ -517,6 +517,22 @@ test_hostile (void)
     g_autofree char *p4 = write_file ("float-scaled.nii", b4->data, b4->len);
     expect_error (p4, NIFTI_ERROR_NOT_LABELS, "scl_slope");
   }
+  /* an sform with absurd values (found by fuzzing: accepted, then unwritable) */
+  {
+    make_header (h, 2, 8);
+    int16_t code = 1;
+    float srow[12] = { 1e38f, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0 };
+    memcpy (h + 254, &code, 2);
+    memcpy (h + 280, srow, sizeof srow);
+    g_autoptr (GByteArray) b = nii_bytes (h, data, 24);
+    g_autofree char *p = write_file ("sform.nii", b->data, b->len);
+    expect_error (p, NIFTI_ERROR_FORMAT, "sform");
+    srow[0] = NAN;
+    memcpy (h + 280, srow, sizeof srow);
+    g_autoptr (GByteArray) b2 = nii_bytes (h, data, 24);
+    g_autofree char *p2 = write_file ("sform-nan.nii", b2->data, b2->len);
+    expect_error (p2, NIFTI_ERROR_FORMAT, "sform");
+  }
   /* lying extension size */
   {
     make_header (h, 2, 8);
