@@ -9,7 +9,12 @@
 static const AnatomyCommand commands[] = {
   { "info", "Describe a label map: geometry, datatype and every label", cmd_info },
   { "convert", "Rewrite a label map in another NIfTI form", cmd_convert },
+  { "phantom", "Generate procedural torso phantoms in the benchmark layout", cmd_phantom },
   { "render", "Draw the organ surfaces to a PNG image, offscreen", cmd_render },
+  { "mesh", "Extract, smooth and export organ surfaces (OBJ, PLY, STL)", cmd_mesh },
+  { "complete", "Complete a partial label map with a 3D network", cmd_complete },
+  { "init-model", "Write a seeded random-weight network file (tests, benchmarks)", cmd_init_model },
+  { "bench", "Benchmark the network engine against OpenBLAS and PyTorch", cmd_bench },
 };
 
 static void

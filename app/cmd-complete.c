@@ -1,0 +1,188 @@
+/* cmd-complete.c: `anatomy complete IN OUT` and the model lookup shared with other commands. */
+#include "commands.h"
+#include "completion.h"
+#include "nifti.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Path of the model for --model VALUE: an architecture name means
+ * data/models/<arch>.safetensors (source tree, then installed data); anything
+ * else is a file.  NULL with a message saying what is missing. */
+char *
+cli_find_model (const char *value, GError **error)
+{
+  NnArch arch;
+  if (!nn_arch_from_string (value, &arch))
+    {
+      if (!g_file_test (value, G_FILE_TEST_IS_REGULAR))
+        {
+          g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
+                       "%s: no such model file (or use unet, unet-skip, googlenet-skip)", value);
+          return NULL;
+        }
+      return g_strdup (value);
+    }
+  const char *dirs[] = { g_getenv ("ANATOMY_MODELS_DIR"), AR_SOURCE_DATADIR "/models",
+                         AR_INSTALL_DATADIR "/models" };
+  g_autofree char *name = g_strdup_printf ("%s.safetensors", nn_arch_to_string (arch));
+  for (gsize i = 0; i < G_N_ELEMENTS (dirs); i++)
+    {
+      if (dirs[i] == NULL)
+        continue;
+      g_autofree char *p = g_build_filename (dirs[i], name, NULL);
+      if (g_file_test (p, G_FILE_TEST_IS_REGULAR))
+        return g_steal_pointer (&p);
+    }
+  g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
+               "no trained %s model: data/models/%s does not exist (looked in %s/models and %s/models).\n"
+               "Trained models come from 'anatomy train'; for a test run with random weights use\n"
+               "  anatomy init-model --arch %s --out FILE.safetensors\nand pass --model FILE.safetensors",
+               nn_arch_to_string (arch), name, AR_SOURCE_DATADIR, AR_INSTALL_DATADIR, nn_arch_to_string (arch));
+  return NULL;
+}
+
+const char *
+cli_blas_coretype (void)
+{
+  /* OpenBLAS's Zen (AVX2) kernels are faster than its AVX-512 ones for the engine's
+   * short, wide products (few output channels); see docs/network.md. */
+  __builtin_cpu_init ();
+  return __builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma") ? "Zen" : NULL;
+}
+
+gboolean
+cli_reexec_with_blas_coretype (int argc, char **argv)
+{
+  const char *want = cli_blas_coretype ();
+  if (want == NULL || g_getenv ("OPENBLAS_CORETYPE") != NULL || g_getenv ("ANATOMY_NO_REEXEC") != NULL)
+    return FALSE;
+  g_autofree char *self = g_file_read_link ("/proc/self/exe", NULL);
+  if (self == NULL)
+    return FALSE;
+  /* argv[0] is "anatomy NAME": rebuild "anatomy NAME ARGS..." */
+  g_autoptr (GPtrArray) args = g_ptr_array_new_with_free_func (g_free);
+  g_auto (GStrv) head = g_strsplit (argv[0], " ", 2);
+  g_ptr_array_add (args, g_strdup (self));
+  if (head[1])
+    g_ptr_array_add (args, g_strdup (head[1]));
+  for (int i = 1; i < argc; i++)
+    g_ptr_array_add (args, g_strdup (argv[i]));
+  g_ptr_array_add (args, NULL);
+  g_setenv ("OPENBLAS_CORETYPE", want, TRUE);
+  execv (self, (char **) args->pdata);
+  g_unsetenv ("OPENBLAS_CORETYPE");   /* exec failed: carry on as we are */
+  return FALSE;
+}
+
+static void
+progress_cb (double fraction, const char *stage, gpointer data)
+{
+  cli_progress ("complete", fraction, stage);
+}
+
+int
+cmd_complete (int argc, char **argv)
+{
+  g_autofree char *model = NULL, *labels = NULL, *probs = NULL;
+  gboolean force = FALSE;
+  int threads = 0;
+  g_auto (GStrv) files = NULL;
+  int status = 0;
+  cli_reexec_with_blas_coretype (argc, argv);
+  GOptionEntry entries[] = {
+    { "model", 'm', 0, G_OPTION_ARG_STRING, &model,
+      "Network: unet, unet-skip, googlenet-skip (data/models/NAME.safetensors) or a .safetensors file "
+      "(default unet-skip)", "MODEL" },
+    { "labels", 'l', 0, G_OPTION_ARG_STRING, &labels,
+      "Organs that may be added: comma-separated names or ids, or 'all' (default)", "NAMES" },
+    { "probabilities", 'p', 0, G_OPTION_ARG_FILENAME, &probs,
+      "Also write the probability (percent) of the predicted class at each voxel", "P.nii.gz" },
+    { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "Worker threads (default: all processors)", "N" },
+    { "force", 'f', 0, G_OPTION_ARG_NONE, &force, "Replace OUT (and P) if they exist", NULL },
+    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &files, NULL, "IN OUT" },
+    { NULL },
+  };
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("IN OUT");
+  g_option_context_set_summary (ctx,
+    "Complete a partial label map with a 3D network.  IN is resampled to the network's\n"
+    "grid (nearest neighbour), the network predicts 13-class probabilities, these are\n"
+    "interpolated back to IN's grid (trilinear) and the most probable class is taken.\n"
+    "Voxels labelled in IN keep their label; only the selected organs are added, and\n"
+    "only where IN is background.");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!cli_parse (ctx, &argc, &argv, &status))
+    return status;
+  if (files == NULL || g_strv_length (files) != 2)
+    return cli_fail ("complete needs IN and OUT (see 'anatomy complete --help')");
+  if (threads < 0 || threads > 256)
+    return cli_fail ("--threads must be in 0..256");
+  if (!nifti_path_is_supported (files[1]) || (probs && !nifti_path_is_supported (probs)))
+    return cli_fail ("unknown output format (use .nii, .nii.gz, .hdr or .hdr.gz)");
+  if (!force && g_file_test (files[1], G_FILE_TEST_EXISTS))
+    return cli_fail ("%s exists (use --force to replace it)", files[1]);
+
+  g_autoptr (GError) error = NULL;
+  g_autofree char *path = cli_find_model (model ? model : "unet-skip", &error);
+  if (path == NULL)
+    return cli_fail ("%s", error->message);
+  g_autoptr (NnNet) net = nn_net_load (path, &error);
+  if (net == NULL)
+    return cli_fail ("%s", error->message);
+  const NnConfig *cfg = nn_net_get_config (net);
+
+  CompletionOptions opt = { .n_threads = threads, .progress = progress_cb };
+  if (labels && g_ascii_strcasecmp (labels, "all") != 0)
+    {
+      g_auto (GStrv) names = g_strsplit (labels, ",", -1);
+      for (int i = 0; names[i]; i++)
+        {
+          char *n = g_strstrip (names[i]);
+          gint64 id = -1;
+          if (!g_ascii_string_to_signed (n, 10, 1, cfg->n_classes - 1, &id, NULL))
+            for (int c = 1; c < cfg->n_classes && id < 0; c++)
+              {
+                g_autofree char *a = g_strdelimit (g_ascii_strdown (n, -1), "_-", ' ');
+                g_autofree char *b = g_strdelimit (g_ascii_strdown (nn_net_get_class_name (net, c), -1), "_-", ' ');
+                if (strcmp (a, b) == 0)
+                  id = c;
+              }
+          if (id < 1)
+            {
+              g_autoptr (GString) known = g_string_new (NULL);
+              for (int c = 1; c < cfg->n_classes; c++)
+                g_string_append_printf (known, "%s%s", c > 1 ? ", " : "", nn_net_get_class_name (net, c));
+              return cli_fail ("unknown organ '%s' (the model knows: %s)", n, known->str);
+            }
+          opt.selected[id] = TRUE;
+        }
+    }
+
+  g_autoptr (LabelVolume) in = nifti_read (files[0], NULL, &error);
+  if (in == NULL)
+    return cli_fail ("%s", error->message);
+  g_autoptr (LabelVolume) conf = NULL;
+  int64_t added[COMPLETION_MAX_CLASSES] = { 0 };
+  opt.confidence_out = probs ? &conf : NULL;
+  opt.added = added;
+  gint64 t0 = g_get_monotonic_time ();
+  g_autoptr (LabelVolume) out = completion_run (net, in, &opt, NULL, &error);
+  cli_progress_done ();
+  if (out == NULL)
+    return cli_fail ("%s", error->message);
+  double secs = (g_get_monotonic_time () - t0) / 1e6;
+  NiftiWriteFlags flags = force ? NIFTI_WRITE_OVERWRITE : 0;
+  if (!nifti_write (out, files[1], flags, &error))
+    return cli_fail ("%s", error->message);
+  if (conf && !nifti_write (conf, probs, flags, &error))
+    return cli_fail ("%s", error->message);
+
+  printf ("%s: completed with %s (%s, grid %d×%d×%d) in %.2f s\n", files[1], nn_arch_to_string (cfg->arch),
+          path, cfg->grid[0], cfg->grid[1], cfg->grid[2], secs);
+  for (int c = 1; c < cfg->n_classes; c++)
+    if (added[c] > 0)
+      printf ("  added %-18s %10" G_GINT64_FORMAT " voxels  %10.1f mL\n", nn_net_get_class_name (net, c), added[c],
+              added[c] * lv_volume_voxel_mm3 (in) / 1000.0);
+  return 0;
+}

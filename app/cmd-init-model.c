@@ -1,0 +1,91 @@
+/* cmd-init-model.c: `anatomy init-model`: write a seeded random-weight model file. */
+#include "commands.h"
+#include "nn-net.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int
+cmd_init_model (int argc, char **argv)
+{
+  g_autofree char *arch_s = NULL, *out = NULL, *widths = NULL, *act = NULL;
+  gint64 seed = 1;
+  int blocks = 0, grid = 0;
+  gboolean force = FALSE;
+  int status = 0;
+  GOptionEntry entries[] = {
+    { "arch", 'a', 0, G_OPTION_ARG_STRING, &arch_s, "unet, unet-skip or googlenet-skip", "ARCH" },
+    { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Model file to write (.safetensors)", "FILE" },
+    { "seed", 's', 0, G_OPTION_ARG_INT64, &seed, "Random seed (default 1)", "S" },
+    { "widths", 'w', 0, G_OPTION_ARG_STRING, &widths, "Channels per level, e.g. 16,32,64,128 (default: shipped)", "LIST" },
+    { "blocks", 'b', 0, G_OPTION_ARG_INT, &blocks, "Convolutions (Inception modules) per level", "N" },
+    { "grid", 'g', 0, G_OPTION_ARG_INT, &grid, "Network grid edge (default 128)", "N" },
+    { "activation", 0, 0, G_OPTION_ARG_STRING, &act, "relu (default) or leaky_relu", "ACT" },
+    { "force", 'f', 0, G_OPTION_ARG_NONE, &force, "Replace FILE if it exists", NULL },
+    { NULL },
+  };
+  g_autoptr (GOptionContext) ctx = g_option_context_new (NULL);
+  g_option_context_set_summary (ctx,
+    "Write an untrained completion network with seeded random weights (He-uniform\n"
+    "convolutions, identity BatchNorm) in the app's safetensors model format.\n"
+    "The same seed always gives the same file.  For tests and benchmarks only:\n"
+    "its completions are meaningless.");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!cli_parse (ctx, &argc, &argv, &status))
+    return status;
+  NnArch arch;
+  if (arch_s == NULL || !nn_arch_from_string (arch_s, &arch))
+    return cli_fail ("--arch must be unet, unet-skip or googlenet-skip");
+  if (out == NULL)
+    return cli_fail ("--out FILE is required");
+
+  NnConfig cfg;
+  nn_config_init_default (&cfg, arch);
+  if (widths)
+    {
+      g_auto (GStrv) parts = g_strsplit (widths, ",", -1);
+      int n = (int) g_strv_length (parts);
+      if (n < 1 || n > NN_MAX_DEPTH)
+        return cli_fail ("--widths needs 1..%d numbers", NN_MAX_DEPTH);
+      cfg.depth = n;
+      for (int i = 0; i < n; i++)
+        {
+          gint64 v;
+          if (!g_ascii_string_to_signed (g_strstrip (parts[i]), 10, 1, 4096, &v, NULL))
+            return cli_fail ("--widths: '%s' is not a number in 1..4096", parts[i]);
+          cfg.widths[i] = (int) v;
+        }
+    }
+  if (blocks)
+    cfg.blocks = blocks;
+  if (grid)
+    cfg.grid[0] = cfg.grid[1] = cfg.grid[2] = grid;
+  if (act)
+    {
+      if (strcmp (act, "relu") == 0)
+        cfg.act = NN_ACT_RELU;
+      else if (strcmp (act, "leaky_relu") == 0)
+        cfg.act = NN_ACT_LEAKY_RELU;
+      else
+        return cli_fail ("--activation must be relu or leaky_relu");
+    }
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NnNet) net = nn_net_new (&cfg, &error);
+  if (net == NULL)
+    return cli_fail ("%s", error->message);
+  nn_net_init_random (net, (guint64) seed);
+  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
+  g_autofree char *date = g_date_time_format_iso8601 (now);
+  g_autofree char *prov = g_strdup_printf ("{\"tool\": \"anatomy init-model\", \"version\": \"%s\", "
+                                           "\"seed\": %" G_GINT64_FORMAT ", \"trained\": false, "
+                                           "\"created\": \"%s\"}", PACKAGE_VERSION, seed, date);
+  nn_net_set_metadata (net, "provenance", prov);
+  if (!nn_net_save (net, out, force, &error))
+    return cli_fail ("%s", error->message);
+  printf ("%s: %s, widths", out, nn_arch_to_string (cfg.arch));
+  for (int i = 0; i < cfg.depth; i++)
+    printf ("%s%d", i ? "-" : " ", cfg.widths[i]);
+  printf (", %d blocks, %" G_GINT64_FORMAT " parameters, seed %" G_GINT64_FORMAT "\n", cfg.blocks,
+          nn_net_count_parameters (net), seed);
+  return 0;
+}

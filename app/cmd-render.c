@@ -1,0 +1,287 @@
+/* cmd-render.c: `anatomy render`: draw a label map's organ surfaces to a PNG offscreen
+ * (EGL surfaceless), with the same renderer as the desktop application. */
+#include "commands.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "camera.h"
+#include "label-table.h"
+#include "mesh.h"
+#include "nifti.h"
+#include "offscreen.h"
+#include "renderer.h"
+
+typedef struct {
+  LabelVolume *volume;
+  SurfaceSet *surfaces;
+  GArray *labels;       /* int32 labels present */
+} Scene;
+
+static void
+scene_clear (Scene *s)
+{
+  g_clear_pointer (&s->volume, lv_volume_free);
+  g_clear_pointer (&s->surfaces, surface_set_free);
+  g_clear_pointer (&s->labels, g_array_unref);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Scene, scene_clear)
+
+static gboolean
+load_scene (const char *path, guint smooth, Scene *s, double *ms_read, double *ms_mesh,
+            GError **error)
+{
+  gint64 t0 = g_get_monotonic_time ();
+  s->volume = nifti_read (path, NULL, error);
+  if (!s->volume)
+    return FALSE;
+  gint64 t1 = g_get_monotonic_time ();
+  SurfaceOptions opts;
+  surface_options_init (&opts);
+  opts.smooth_iterations = smooth;
+  s->surfaces = surface_extract (s->volume, &opts, NULL, error);
+  if (!s->surfaces)
+    {
+      g_prefix_error (error, "%s: ", path);
+      return FALSE;
+    }
+  *ms_read += (t1 - t0) / 1e3;
+  *ms_mesh += (g_get_monotonic_time () - t1) / 1e3;
+  s->labels = g_array_new (FALSE, FALSE, sizeof (int32_t));
+  for (guint i = 0; i < s->surfaces->n_meshes; i++)
+    g_array_append_val (s->labels, s->surfaces->meshes[i]->label);
+  return TRUE;
+}
+
+static gboolean
+scene_has (const Scene *s, int32_t label)
+{
+  for (guint i = 0; i < s->labels->len; i++)
+    if (g_array_index (s->labels, int32_t, i) == label)
+      return TRUE;
+  return FALSE;
+}
+
+/* "lung,7,rib cage" -> label ids; unknown names are an error. */
+static gboolean
+parse_label_list (const char *list, const LabelTable *table, GArray *out, GError **error)
+{
+  g_auto (GStrv) parts = g_strsplit (list, ",", -1);
+  for (int i = 0; parts[i]; i++)
+    {
+      char *p = g_strstrip (parts[i]);
+      if (!*p)
+        continue;
+      char *end = NULL;
+      gint64 id = g_ascii_strtoll (p, &end, 10);
+      if (end && *end == '\0' && id >= 0 && id <= G_MAXINT32)
+        {
+          int32_t v = (int32_t) id;
+          g_array_append_val (out, v);
+          continue;
+        }
+      int32_t v = lt_table_find_name (table, p);
+      if (v < 0)
+        {
+          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                       "--transparent: no label named '%s' in the label table (%s)", p,
+                       table->source);
+          return FALSE;
+        }
+      g_array_append_val (out, v);
+    }
+  return TRUE;
+}
+
+static void
+setup_renderer (ArRenderer *r, const Scene *s, const Scene *input, const LabelTable *table,
+                GArray *transparent, double opacity)
+{
+  for (guint i = 0; i < s->surfaces->n_meshes; i++)
+    {
+      const SurfaceMesh *sm = s->surfaces->meshes[i];
+      g_autoptr (ArRenderMesh) m = ar_render_mesh_new_from_surface (sm);
+      ar_renderer_set_mesh (r, m);
+      guint8 rgba[4];
+      lt_table_get_color (table, sm->label, rgba);
+      ArLabelStyle st = { { rgba[0] / 255.f, rgba[1] / 255.f, rgba[2] / 255.f, 1.f }, TRUE, FALSE };
+      for (guint t = 0; t < transparent->len; t++)
+        if (g_array_index (transparent, int32_t, t) == sm->label)
+          st.rgba[3] = (float) opacity;
+      /* In the completed view, organs missing from the input are highlighted. */
+      if (input && !scene_has (input, sm->label))
+        st.highlight = TRUE;
+      ar_renderer_set_style (r, sm->label, &st);
+    }
+}
+
+int
+cmd_render (int argc, char **argv)
+{
+  g_autofree char *out = NULL, *completed = NULL, *size = NULL, *view_name = NULL;
+  g_autofree char *transparent_list = NULL, *table_path = NULL;
+  double opacity = 0.3;
+  int smooth = 20, samples = 4;
+  gboolean timings = FALSE;
+  const GOptionEntry entries[] = {
+    { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "PNG file to write (required)", "PNG" },
+    { "completed", 'c', 0, G_OPTION_ARG_FILENAME, &completed,
+      "Completed label map: draw Input and Completed side by side, new organs highlighted", "C.nii.gz" },
+    { "size", 's', 0, G_OPTION_ARG_STRING, &size, "Image size (default 1280x800)", "WxH" },
+    { "view", 'v', 0, G_OPTION_ARG_STRING, &view_name,
+      "anterior (default), posterior, left, right, superior or inferior", "VIEW" },
+    { "transparent", 't', 0, G_OPTION_ARG_STRING, &transparent_list,
+      "Comma-separated labels (ids or names) drawn transparent", "LABELS" },
+    { "opacity", 0, 0, G_OPTION_ARG_DOUBLE, &opacity, "Opacity of transparent labels (default 0.3)", "A" },
+    { "labels", 'l', 0, G_OPTION_ARG_FILENAME, &table_path,
+      "Label table (names, colours); default: one beside the file, else the built-in organs", "FILE" },
+    { "smooth", 0, 0, G_OPTION_ARG_INT, &smooth, "Smoothing iterations (default 20)", "N" },
+    { "samples", 0, 0, G_OPTION_ARG_INT, &samples, "Multisampling (1 = off, default 4)", "N" },
+    { "timings", 0, 0, G_OPTION_ARG_NONE, &timings, "Print the time of each stage to stderr", NULL },
+    { NULL },
+  };
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("IN.nii.gz --out PNG");
+  g_option_context_set_summary (ctx, "Render the organ surfaces of a label map to a PNG image, "
+                                     "offscreen (no display needed).");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  int status = 0;
+  if (!cli_parse (ctx, &argc, &argv, &status))
+    return status;
+  if (argc != 2)
+    return cli_fail ("render: expected one input label map, got %d (see --help)", argc - 1);
+  if (!out)
+    return cli_fail ("render: --out PNG is required");
+  int w = 1280, h = 800;
+  if (size)
+    {
+      char x = 0, extra = 0;
+      if (sscanf (size, "%d%c%d%c", &w, &x, &h, &extra) != 3 || (x != 'x' && x != 'X')
+          || w < 16 || h < 16 || w > 8192 || h > 8192)
+        return cli_fail ("render: --size '%s' must be WxH with 16..8192 pixels each", size);
+    }
+  ArStandardView view = AR_VIEW_ANTERIOR;
+  if (view_name && !ar_standard_view_from_string (view_name, &view))
+    return cli_fail ("render: unknown --view '%s' (anterior, posterior, left, right, superior, inferior)",
+                     view_name);
+  if (!(opacity >= 0.0 && opacity <= 1.0))
+    return cli_fail ("render: --opacity must be in 0..1");
+  if (smooth < 0 || smooth > 500)
+    return cli_fail ("render: --smooth must be in 0..500");
+
+  g_autoptr (GError) error = NULL;
+  double ms_read = 0, ms_mesh = 0;
+  gint64 t_start = g_get_monotonic_time ();
+  g_auto (Scene) input = { 0 };
+  g_auto (Scene) result = { 0 };
+  if (!load_scene (argv[1], (guint) smooth, &input, &ms_read, &ms_mesh, &error))
+    return cli_fail ("%s", error->message);
+  if (completed && !load_scene (completed, (guint) smooth, &result, &ms_read, &ms_mesh, &error))
+    return cli_fail ("%s", error->message);
+
+  g_autoptr (LabelTable) table = NULL;
+  if (table_path)
+    {
+      table = lt_table_load (table_path, &error);
+      if (!table)
+        return cli_fail ("%s", error->message);
+    }
+  else
+    {
+      table = lt_table_find_for_volume (argv[1], input.volume, NULL, &error);
+      if (!table)
+        {
+          if (error)
+            fprintf (stderr, "anatomy render: ignoring the label table: %s\n", error->message);
+          g_clear_error (&error);
+          table = lt_table_new_default ();
+        }
+    }
+  g_autoptr (GArray) transparent = g_array_new (FALSE, FALSE, sizeof (int32_t));
+  if (transparent_list && !parse_label_list (transparent_list, table, transparent, &error))
+    return cli_fail ("render: %s", error->message);
+
+  gint64 t_gl = g_get_monotonic_time ();
+  g_autoptr (ArOffscreen) off = ar_offscreen_new (w, h, &error);
+  if (!off)
+    return cli_fail ("render: %s", error->message);
+  double ms_init = (g_get_monotonic_time () - t_gl) / 1e3;
+
+  int n_panels = completed ? 2 : 1;
+  /* One renderer per panel, drawn into a panel-sized target then copied side by side. */
+  g_autofree guint8 *image = g_malloc0 ((gsize) w * h * 4);
+  int panel_w = w / n_panels;
+  float bmin[3], bmax[3];
+  gboolean have_bounds = FALSE;
+  ArRenderer *renderers[2] = { NULL, NULL };
+  for (int p = 0; p < n_panels; p++)
+    {
+      renderers[p] = ar_renderer_new ();
+      ar_renderer_set_samples (renderers[p], samples);
+      setup_renderer (renderers[p], p == 0 ? &input : &result, p == 0 ? NULL : &input, table,
+                      transparent, opacity);
+      float mn[3], mx[3];
+      if (ar_renderer_get_bounds (renderers[p], mn, mx))
+        {
+          for (int a = 0; a < 3; a++)
+            {
+              bmin[a] = have_bounds ? MIN (bmin[a], mn[a]) : mn[a];
+              bmax[a] = have_bounds ? MAX (bmax[a], mx[a]) : mx[a];
+            }
+          have_bounds = TRUE;
+        }
+    }
+  if (!have_bounds)
+    {
+      /* Nothing to draw: frame the volume itself so the image still shows the background. */
+      for (int a = 0; a < 3; a++)
+        {
+          bmin[a] = -50.f;
+          bmax[a] = 50.f;
+        }
+    }
+  ArCamera cam;
+  ar_camera_init (&cam, bmin, bmax);
+  ar_camera_set_view (&cam, view);
+  double ms_draw = 0;
+  for (int p = 0; p < n_panels; p++)
+    {
+      if (!ar_renderer_realize (renderers[p], &error))
+        return cli_fail ("render: %s", error->message);
+      gint64 t0 = g_get_monotonic_time ();
+      if (!ar_renderer_draw (renderers[p], &cam, panel_w, h, ar_offscreen_get_fbo (off), &error))
+        return cli_fail ("render: %s", error->message);
+      g_autofree guint8 *px = ar_offscreen_read_rgba (off);
+      ms_draw += (g_get_monotonic_time () - t0) / 1e3;
+      /* The panel occupies the bottom-left panel_w x h of the framebuffer = the rows'
+       * first panel_w pixels after the top-down flip. */
+      for (int y = 0; y < h; y++)
+        memcpy (image + ((gsize) y * w + (gsize) p * panel_w) * 4, px + (gsize) y * w * 4,
+                (gsize) panel_w * 4);
+      ar_renderer_unrealize (renderers[p]);
+      g_clear_pointer (&renderers[p], ar_renderer_free);
+    }
+  if (n_panels == 2)
+    {
+      /* A thin divider between the panels. */
+      for (int y = 0; y < h; y++)
+        for (int x = panel_w - 1; x <= panel_w; x++)
+          {
+            guint8 *q = image + ((gsize) y * w + x) * 4;
+            q[0] = q[1] = q[2] = 90;
+            q[3] = 255;
+          }
+    }
+  if (!ar_png_write_rgba (out, image, w, h, &error))
+    return cli_fail ("render: %s", error->message);
+  if (timings)
+    {
+      guint64 tris = surface_set_n_triangles (input.surfaces)
+                     + (completed ? surface_set_n_triangles (result.surfaces) : 0);
+      fprintf (stderr,
+               "read %.1f ms, mesh %.1f ms, gl init %.1f ms (%s), draw+readback %.1f ms "
+               "(%" G_GUINT64_FORMAT " triangles), total %.1f ms\n",
+               ms_read, ms_mesh, ms_init, ar_offscreen_get_description (off), ms_draw, tris,
+               (g_get_monotonic_time () - t_start) / 1e3);
+    }
+  return 0;
+}

@@ -1,0 +1,51 @@
+/* completion.h: complete a partial label map with a network.
+ *
+ * 1. the input is resampled (nearest neighbour) to the network grid and one-hot
+ *    encoded (labels outside 0..in_channels-1 count as background);
+ * 2. the network runs (progress and cancellation between layers);
+ * 3. class probabilities are brought back to the input grid by trilinear
+ *    interpolation, one slab of output slices at a time (memory stays bounded
+ *    for large inputs), and the class of highest probability is taken;
+ * 4. merge: voxels labelled in the input keep their label; a background voxel
+ *    takes the predicted class only if that class is selected.
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include "label-volume.h"
+#include "nn-net.h"
+
+G_BEGIN_DECLS
+
+#define COMPLETION_ERROR (completion_error_quark ())
+GQuark completion_error_quark (void);
+
+typedef enum {
+  COMPLETION_ERROR_INPUT,     /* unusable input volume */
+  COMPLETION_ERROR_NO_MEMORY,
+} CompletionError;
+
+#define COMPLETION_MAX_CLASSES 64
+
+typedef struct {
+  /* classes that may be added; all FALSE = every class but background */
+  gboolean selected[COMPLETION_MAX_CLASSES];
+  int n_threads;                    /* 0 = all processors */
+  NnProgressFunc progress;          /* fraction of the whole completion, stage name */
+  gpointer progress_data;
+  /* if not NULL, receives a uint8 volume on the input grid: the probability (in
+   * percent, 0..100) of the class predicted at each voxel */
+  LabelVolume **confidence_out;
+  /* if not NULL, receives the number of voxels added per class (n_classes entries) */
+  int64_t *added;
+} CompletionOptions;
+
+/* Returns the completed volume (same geometry and header as @input). */
+LabelVolume *completion_run (NnNet *net, const LabelVolume *input, const CompletionOptions *options,
+                             GCancellable *cancellable, GError **error);
+
+/* Rows of the trilinear slab: output slices per slab so that n_classes * slices *
+ * ny * nx floats stay under COMPLETION_SLAB_FLOATS. */
+#define COMPLETION_SLAB_FLOATS ((int64_t) 1 << 23)
+
+G_END_DECLS

@@ -1,0 +1,917 @@
+/* nn-ops.c: float32 tensor kernels (see nn-ops.h for the layout). */
+#include "nn-ops.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+#include <stdlib.h>
+
+/* ---- thread pool ------------------------------------------------------- */
+
+struct _NnPool {
+  int n_threads;
+  GThread **workers;        /* n_threads - 1 */
+  GMutex lock;
+  GCond start_cond, done_cond;
+  guint64 generation;
+  gboolean quit;
+  int active;               /* workers still inside the current job */
+  NnTaskFunc fn;
+  void *data;
+  int64_t n_tasks;
+  int64_t next_task;        /* atomic */
+};
+
+typedef struct {
+  NnPool *pool;
+  int index;
+} WorkerArg;
+
+static void
+pool_work (NnPool *pool, int thread)
+{
+  for (;;)
+    {
+      int64_t t = __atomic_fetch_add (&pool->next_task, 1, __ATOMIC_RELAXED);
+      if (t >= pool->n_tasks)
+        break;
+      pool->fn (t, thread, pool->data);
+    }
+}
+
+static gpointer
+pool_worker (gpointer p)
+{
+  WorkerArg *arg = p;
+  NnPool *pool = arg->pool;
+  int index = arg->index;
+  guint64 seen = 0;
+
+  g_free (arg);
+  g_mutex_lock (&pool->lock);
+  for (;;)
+    {
+      while (pool->generation == seen && !pool->quit)
+        g_cond_wait (&pool->start_cond, &pool->lock);
+      if (pool->quit)
+        break;
+      seen = pool->generation;
+      g_mutex_unlock (&pool->lock);
+      pool_work (pool, index);
+      g_mutex_lock (&pool->lock);
+      if (--pool->active == 0)
+        g_cond_signal (&pool->done_cond);
+    }
+  g_mutex_unlock (&pool->lock);
+  return NULL;
+}
+
+NnPool *
+nn_pool_new (int n_threads)
+{
+  NnPool *pool = g_new0 (NnPool, 1);
+
+  if (n_threads <= 0)
+    n_threads = (int) g_get_num_processors ();
+  pool->n_threads = CLAMP (n_threads, 1, 256);
+  g_mutex_init (&pool->lock);
+  g_cond_init (&pool->start_cond);
+  g_cond_init (&pool->done_cond);
+  pool->workers = g_new0 (GThread *, pool->n_threads);
+  for (int i = 1; i < pool->n_threads; i++)
+    {
+      WorkerArg *arg = g_new (WorkerArg, 1);
+      arg->pool = pool;
+      arg->index = i;
+      pool->workers[i - 1] = g_thread_new ("nn-worker", pool_worker, arg);
+    }
+  return pool;
+}
+
+void
+nn_pool_free (NnPool *pool)
+{
+  if (pool == NULL)
+    return;
+  g_mutex_lock (&pool->lock);
+  pool->quit = TRUE;
+  g_cond_broadcast (&pool->start_cond);
+  g_mutex_unlock (&pool->lock);
+  for (int i = 1; i < pool->n_threads; i++)
+    g_thread_join (pool->workers[i - 1]);
+  g_free (pool->workers);
+  g_mutex_clear (&pool->lock);
+  g_cond_clear (&pool->start_cond);
+  g_cond_clear (&pool->done_cond);
+  g_free (pool);
+}
+
+int
+nn_pool_get_n_threads (const NnPool *pool)
+{
+  return pool ? pool->n_threads : 1;
+}
+
+void
+nn_pool_run (NnPool *pool, int64_t n_tasks, NnTaskFunc fn, void *data)
+{
+  if (n_tasks <= 0)
+    return;
+  if (pool == NULL || pool->n_threads == 1 || n_tasks == 1)
+    {
+      for (int64_t t = 0; t < n_tasks; t++)
+        fn (t, 0, data);
+      return;
+    }
+  g_mutex_lock (&pool->lock);
+  pool->fn = fn;
+  pool->data = data;
+  pool->n_tasks = n_tasks;
+  pool->next_task = 0;
+  pool->active = pool->n_threads - 1;
+  pool->generation++;
+  g_cond_broadcast (&pool->start_cond);
+  g_mutex_unlock (&pool->lock);
+
+  pool_work (pool, 0);
+
+  g_mutex_lock (&pool->lock);
+  while (pool->active > 0)
+    g_cond_wait (&pool->done_cond, &pool->lock);
+  g_mutex_unlock (&pool->lock);
+}
+
+/* ---- activations ------------------------------------------------------- */
+
+void
+nn_activate (float *x, int64_t n, NnAct act, float slope)
+{
+  /* x is (n) */
+  if (act == NN_ACT_RELU)
+    for (int64_t i = 0; i < n; i++)
+      x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+  else if (act == NN_ACT_LEAKY_RELU)
+    for (int64_t i = 0; i < n; i++)
+      x[i] = x[i] > 0.0f ? x[i] : x[i] * slope;
+}
+
+void
+nn_activate_ref (float *x, int64_t n, NnAct act, float slope)
+{
+  for (int64_t i = 0; i < n; i++)
+    {
+      if (act == NN_ACT_RELU && x[i] < 0.0f)
+        x[i] = 0.0f;
+      else if (act == NN_ACT_LEAKY_RELU && x[i] < 0.0f)
+        x[i] = slope * x[i];
+    }
+}
+
+/* ---- convolution ------------------------------------------------------- */
+
+int
+nn_conv_out_size (int in, int k, int s, int p)
+{
+  if (s <= 0)
+    return 0;
+  int span = in + 2 * p - k;
+  return span < 0 ? 0 : span / s + 1;
+}
+
+int
+nn_convt_out_size (int in, int k, int s, int p)
+{
+  return (in - 1) * s - 2 * p + k;
+}
+
+int64_t
+nn_slab_cols (int64_t rows, int64_t total_cols, int n_threads)
+{
+  static int64_t maxf = 0, maxc = 0;
+  if (!maxf) { const char *e = g_getenv ("NN_MAXF"); maxf = e ? atoll (e) : NN_SLAB_MAX_FLOATS; e = g_getenv ("NN_MAXC"); maxc = e ? atoll (e) : NN_SLAB_COLS; }
+  int64_t cols = maxc;
+
+  if (rows < 1)
+    rows = 1;
+  if (rows * cols > maxf)
+    cols = MAX (64, maxf / rows);
+  /* enough slabs for every thread, and slabs of even sizes */
+  int64_t n_slabs = (total_cols + cols - 1) / cols;
+  if (n_threads > 1 && n_slabs < n_threads * 2 && total_cols >= 64 * n_threads)
+    n_slabs = n_slabs < n_threads ? n_threads : ((n_slabs + n_threads - 1) / n_threads) * n_threads;
+  if (n_slabs < 1)
+    n_slabs = 1;
+  cols = (total_cols + n_slabs - 1) / n_slabs;
+  cols = (cols + 15) & ~(int64_t) 15;
+  return MAX (16, cols);
+}
+
+/* Leading dimension of an im2col slab of ns columns: padded so that rows do not sit a
+ * power of two apart (which makes OpenBLAS's packing of the slab thrash the cache). */
+static int64_t
+slab_ld (int64_t ns)
+{
+  int64_t ld = (ns + 15) & ~(int64_t) 15;
+  return (ld & 255) == 0 ? ld + 16 : ld;
+}
+
+static gboolean
+conv_is_pointwise (const NnConvGeom *g)
+{
+  for (int a = 0; a < 3; a++)
+    if (g->k[a] != 1 || g->s[a] != 1 || g->p[a] != 0)
+      return FALSE;
+  return TRUE;
+}
+
+int64_t
+nn_conv3d_scratch_floats (const NnConvGeom *g, int64_t n_out_vox, int n_threads)
+{
+  if (conv_is_pointwise (g))
+    return 0;
+  int64_t rows = (int64_t) g->cin * g->k[0] * g->k[1] * g->k[2];
+  return rows * slab_ld (nn_slab_cols (rows, n_out_vox, n_threads));
+}
+
+int64_t
+nn_conv_transpose3d_scratch_floats (const NnConvGeom *g, int64_t n_in_vox, int n_threads)
+{
+  int64_t rows = (int64_t) g->cout * g->k[0] * g->k[1] * g->k[2];
+  return rows * slab_ld (nn_slab_cols (rows, n_in_vox, n_threads));
+}
+
+typedef struct {
+  const NnConvGeom *g;
+  const float *x;
+  int D, H, W, Do, Ho, Wo;
+  const float *w, *bias;
+  NnAct act;
+  float slope;
+  float *y;
+  float *scratch;
+  int64_t scratch_per_thread;
+  int64_t n_out, slab;
+} ConvJob;
+
+/* Fills col (rows, ns) with the im2col matrix of output columns n0..n0+ns-1:
+ * row r = ((ci * kD + a) * kH + b) * kW + c holds x[ci, od*sD - pD + a, oh*sH - pH + b,
+ * ow*sW - pW + c] for each output position (od, oh, ow), 0 outside the input. */
+static void
+im2col_slab (const ConvJob *j, int64_t n0, int64_t ns, int64_t ld, float *col)
+{
+  const NnConvGeom *g = j->g;
+  const int kD = g->k[0], kH = g->k[1], kW = g->k[2];
+  const int sD = g->s[0], sH = g->s[1], sW = g->s[2];
+  const int pD = g->p[0], pH = g->p[1], pW = g->p[2];
+  const int64_t plane_out = (int64_t) j->Ho * j->Wo;
+  const int64_t od0 = n0 / plane_out, oh0 = (n0 % plane_out) / j->Wo, ow0 = n0 % j->Wo;
+  int64_t r = 0;
+
+  for (int ci = 0; ci < g->cin; ci++)
+    for (int a = 0; a < kD; a++)
+      for (int b = 0; b < kH; b++)
+        for (int c = 0; c < kW; c++, r++)
+          {
+            float *dst = col + r * ld;
+            int64_t od = od0, oh = oh0, ow = ow0, done = 0;
+            while (done < ns)
+              {
+                /* one output row segment: fixed (od, oh), ow .. ow + len - 1 */
+                int64_t len = MIN ((int64_t) j->Wo - ow, ns - done);
+                int64_t id = od * sD - pD + a, ih = oh * sH - pH + b;
+                float *out = dst + done;
+                if (id < 0 || id >= j->D || ih < 0 || ih >= j->H)
+                  memset (out, 0, (size_t) len * sizeof (float));
+                else
+                  {
+                    const float *src = j->x + ((ci * (int64_t) j->D + id) * j->H + ih) * j->W;
+                    if (sW == 1)
+                      {
+                        /* iw = ow - pW + c: valid for ow in [pW - c, W + pW - c) */
+                        int64_t shift = c - pW;
+                        int64_t end = ow + len;
+                        int64_t lo = MAX (ow, -shift), hi = MIN (end, (int64_t) j->W - shift);
+                        if (lo > end)
+                          lo = end;
+                        if (hi < lo)
+                          hi = lo;
+                        for (int64_t q = ow; q < lo; q++)
+                          out[q - ow] = 0.0f;
+                        if (hi > lo)
+                          memcpy (out + (lo - ow), src + lo + shift, (size_t) (hi - lo) * sizeof (float));
+                        for (int64_t q = hi; q < end; q++)
+                          out[q - ow] = 0.0f;
+                      }
+                    else
+                      for (int64_t q = 0; q < len; q++)
+                        {
+                          int64_t iw = (ow + q) * sW - pW + c;
+                          out[q] = (iw >= 0 && iw < j->W) ? src[iw] : 0.0f;
+                        }
+                  }
+                done += len;
+                ow = 0;
+                if (++oh == j->Ho)
+                  {
+                    oh = 0;
+                    od++;
+                  }
+              }
+          }
+}
+
+/* bias and activation on the output rows of one slab: y is (Cout, n_out) */
+static void
+bias_act_slab (float *y, int cout, int64_t n_out, int64_t n0, int64_t ns,
+               const float *bias, NnAct act, float slope)
+{
+  for (int co = 0; co < cout; co++)
+    {
+      float *row = y + co * n_out + n0;
+      if (bias)
+        {
+          float b = bias[co];
+          for (int64_t q = 0; q < ns; q++)
+            row[q] += b;
+        }
+      nn_activate (row, ns, act, slope);
+    }
+}
+
+static void
+conv_slab_task (int64_t task, int thread, void *data)
+{
+  const ConvJob *j = data;
+  const NnConvGeom *g = j->g;
+  int64_t n0 = task * j->slab;
+  int64_t ns = MIN (j->slab, j->n_out - n0);
+  int64_t rows = (int64_t) g->cin * g->k[0] * g->k[1] * g->k[2];
+
+  if (ns <= 0)
+    return;
+  if (conv_is_pointwise (g))
+    {
+      /* y[:, n0:n0+ns] (Cout, ns) = w (Cout, Cin) . x[:, n0:n0+ns] (Cin, ns) */
+      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, g->cout, (int) ns, g->cin,
+                   1.0f, j->w, g->cin, j->x + n0, (int) j->n_out, 0.0f, j->y + n0, (int) j->n_out);
+    }
+  else
+    {
+      float *col = j->scratch + thread * j->scratch_per_thread;   /* (rows, ns), row stride ld */
+      int64_t ld = slab_ld (ns);
+      im2col_slab (j, n0, ns, ld, col);
+      /* y[:, n0:n0+ns] (Cout, ns) = w (Cout, rows) . col (rows, ns) */
+      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, g->cout, (int) ns, (int) rows,
+                   1.0f, j->w, (int) rows, col, (int) ld, 0.0f, j->y + n0, (int) j->n_out);
+    }
+  bias_act_slab (j->y, g->cout, j->n_out, n0, ns, j->bias, j->act, j->slope);
+}
+
+void
+nn_conv3d (NnPool *pool, const NnConvGeom *g, const float *x, int D, int H, int W,
+           const float *w, const float *bias, NnAct act, float slope, float *y, float *scratch)
+{
+  ConvJob j = {
+    .g = g, .x = x, .D = D, .H = H, .W = W,
+    .Do = nn_conv_out_size (D, g->k[0], g->s[0], g->p[0]),
+    .Ho = nn_conv_out_size (H, g->k[1], g->s[1], g->p[1]),
+    .Wo = nn_conv_out_size (W, g->k[2], g->s[2], g->p[2]),
+    .w = w, .bias = bias, .act = act, .slope = slope, .y = y, .scratch = scratch,
+  };
+  int nt = nn_pool_get_n_threads (pool);
+  int64_t rows = (int64_t) g->cin * g->k[0] * g->k[1] * g->k[2];
+
+  j.n_out = (int64_t) j.Do * j.Ho * j.Wo;
+  if (j.n_out <= 0)
+    return;
+  j.slab = nn_slab_cols (rows, j.n_out, nt);
+  j.scratch_per_thread = nn_conv3d_scratch_floats (g, j.n_out, nt);
+  nn_pool_run (pool, (j.n_out + j.slab - 1) / j.slab, conv_slab_task, &j);
+}
+
+void
+nn_conv3d_ref (const NnConvGeom *g, const float *x, int D, int H, int W,
+               const float *w, const float *bias, NnAct act, float slope, float *y)
+{
+  int Do = nn_conv_out_size (D, g->k[0], g->s[0], g->p[0]);
+  int Ho = nn_conv_out_size (H, g->k[1], g->s[1], g->p[1]);
+  int Wo = nn_conv_out_size (W, g->k[2], g->s[2], g->p[2]);
+
+  for (int co = 0; co < g->cout; co++)
+    for (int od = 0; od < Do; od++)
+      for (int oh = 0; oh < Ho; oh++)
+        for (int ow = 0; ow < Wo; ow++)
+          {
+            double acc = bias ? bias[co] : 0.0;
+            for (int ci = 0; ci < g->cin; ci++)
+              for (int a = 0; a < g->k[0]; a++)
+                for (int b = 0; b < g->k[1]; b++)
+                  for (int c = 0; c < g->k[2]; c++)
+                    {
+                      int id = od * g->s[0] - g->p[0] + a;
+                      int ih = oh * g->s[1] - g->p[1] + b;
+                      int iw = ow * g->s[2] - g->p[2] + c;
+                      if (id < 0 || id >= D || ih < 0 || ih >= H || iw < 0 || iw >= W)
+                        continue;
+                      float xv = x[(((int64_t) ci * D + id) * H + ih) * W + iw];
+                      float wv = w[((((int64_t) co * g->cin + ci) * g->k[0] + a) * g->k[1] + b)
+                                   * g->k[2] + c];
+                      acc += (double) xv * wv;
+                    }
+            float v = (float) acc;
+            nn_activate_ref (&v, 1, act, slope);
+            y[(((int64_t) co * Do + od) * Ho + oh) * Wo + ow] = v;
+          }
+}
+
+typedef struct {
+  const NnConvGeom *g;
+  const float *x;
+  int D, H, W, Do, Ho, Wo;
+  const float *w, *bias;
+  NnAct act;
+  float slope;
+  float *y;
+  float *scratch;
+  int64_t scratch_per_thread;
+  int64_t n_in, n_out, slab;
+} ConvTJob;
+
+static void
+convt_init_task (int64_t co, int thread, void *data)
+{
+  const ConvTJob *j = data;
+  float *row = j->y + co * j->n_out;   /* (n_out) */
+  float b = j->bias ? j->bias[co] : 0.0f;
+  for (int64_t q = 0; q < j->n_out; q++)
+    row[q] = b;
+}
+
+static void
+convt_act_task (int64_t co, int thread, void *data)
+{
+  const ConvTJob *j = data;
+  nn_activate (j->y + co * j->n_out, j->n_out, j->act, j->slope);
+}
+
+static void
+convt_slab_task (int64_t task, int thread, void *data)
+{
+  const ConvTJob *j = data;
+  const NnConvGeom *g = j->g;
+  const int kD = g->k[0], kH = g->k[1], kW = g->k[2];
+  int64_t rows = (int64_t) g->cout * kD * kH * kW;
+  int64_t n0 = task * j->slab, ns = MIN (j->slab, j->n_in - n0);
+  float *col = j->scratch + thread * j->scratch_per_thread;   /* (rows, ns), row stride ld */
+  const int64_t plane = (int64_t) j->H * j->W, ld = slab_ld (ns);
+
+  if (ns <= 0)
+    return;
+  /* col (Cout*k^3, ns) = w^T (Cout*k^3, Cin) . x[:, n0:n0+ns] (Cin, ns); w is (Cin, Cout*k^3) */
+  cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, (int) rows, (int) ns, g->cin,
+               1.0f, j->w, (int) rows, j->x + n0, (int) j->n_in, 0.0f, col, (int) ld);
+  /* col2im: y[co, d*sD - pD + a, h*sH - pH + b, w*sW - pW + c] += col[(co,a,b,c), (d,h,w)] */
+  int64_t r = 0;
+  for (int co = 0; co < g->cout; co++)
+    for (int a = 0; a < kD; a++)
+      for (int b = 0; b < kH; b++)
+        for (int c = 0; c < kW; c++, r++)
+          {
+            const float *src = col + r * ld;
+            float *ych = j->y + co * j->n_out;
+            int64_t d = n0 / plane, h = (n0 % plane) / j->W, w = n0 % j->W;
+            for (int64_t q = 0; q < ns; q++)
+              {
+                int64_t od = d * g->s[0] - g->p[0] + a;
+                int64_t oh = h * g->s[1] - g->p[1] + b;
+                int64_t ow = w * g->s[2] - g->p[2] + c;
+                if (od >= 0 && od < j->Do && oh >= 0 && oh < j->Ho && ow >= 0 && ow < j->Wo)
+                  ych[(od * j->Ho + oh) * j->Wo + ow] += src[q];
+                if (++w == j->W)
+                  {
+                    w = 0;
+                    if (++h == j->H)
+                      {
+                        h = 0;
+                        d++;
+                      }
+                  }
+              }
+          }
+}
+
+void
+nn_conv_transpose3d (NnPool *pool, const NnConvGeom *g, const float *x, int D, int H, int W,
+                     const float *w, const float *bias, NnAct act, float slope,
+                     float *y, float *scratch)
+{
+  ConvTJob j = {
+    .g = g, .x = x, .D = D, .H = H, .W = W,
+    .Do = nn_convt_out_size (D, g->k[0], g->s[0], g->p[0]),
+    .Ho = nn_convt_out_size (H, g->k[1], g->s[1], g->p[1]),
+    .Wo = nn_convt_out_size (W, g->k[2], g->s[2], g->p[2]),
+    .w = w, .bias = bias, .act = act, .slope = slope, .y = y, .scratch = scratch,
+  };
+  int nt = nn_pool_get_n_threads (pool);
+  int64_t rows = (int64_t) g->cout * g->k[0] * g->k[1] * g->k[2];
+  gboolean disjoint = g->k[0] <= g->s[0] && g->k[1] <= g->s[1] && g->k[2] <= g->s[2];
+
+  j.n_in = (int64_t) D * H * W;
+  j.n_out = (int64_t) j.Do * j.Ho * j.Wo;
+  if (j.n_out <= 0 || j.n_in <= 0)
+    return;
+  j.slab = nn_slab_cols (rows, j.n_in, nt);
+  j.scratch_per_thread = nn_conv_transpose3d_scratch_floats (g, j.n_in, nt);
+  nn_pool_run (pool, g->cout, convt_init_task, &j);
+  nn_pool_run (disjoint ? pool : NULL, (j.n_in + j.slab - 1) / j.slab, convt_slab_task, &j);
+  if (act != NN_ACT_NONE)
+    nn_pool_run (pool, g->cout, convt_act_task, &j);
+}
+
+void
+nn_conv_transpose3d_ref (const NnConvGeom *g, const float *x, int D, int H, int W,
+                         const float *w, const float *bias, NnAct act, float slope, float *y)
+{
+  int Do = nn_convt_out_size (D, g->k[0], g->s[0], g->p[0]);
+  int Ho = nn_convt_out_size (H, g->k[1], g->s[1], g->p[1]);
+  int Wo = nn_convt_out_size (W, g->k[2], g->s[2], g->p[2]);
+
+  /* gather form: y[co, o] = b + sum over (ci, a, b, c) with o = i*s - p + k */
+  for (int co = 0; co < g->cout; co++)
+    for (int od = 0; od < Do; od++)
+      for (int oh = 0; oh < Ho; oh++)
+        for (int ow = 0; ow < Wo; ow++)
+          {
+            double acc = bias ? bias[co] : 0.0;
+            for (int ci = 0; ci < g->cin; ci++)
+              for (int a = 0; a < g->k[0]; a++)
+                for (int b = 0; b < g->k[1]; b++)
+                  for (int c = 0; c < g->k[2]; c++)
+                    {
+                      int nd = od + g->p[0] - a, nh = oh + g->p[1] - b, nw = ow + g->p[2] - c;
+                      if (nd < 0 || nh < 0 || nw < 0 || nd % g->s[0] || nh % g->s[1] || nw % g->s[2])
+                        continue;
+                      int id = nd / g->s[0], ih = nh / g->s[1], iw = nw / g->s[2];
+                      if (id >= D || ih >= H || iw >= W)
+                        continue;
+                      acc += (double) x[(((int64_t) ci * D + id) * H + ih) * W + iw]
+                             * w[((((int64_t) ci * g->cout + co) * g->k[0] + a) * g->k[1] + b)
+                                 * g->k[2] + c];
+                    }
+            float v = (float) acc;
+            nn_activate_ref (&v, 1, act, slope);
+            y[(((int64_t) co * Do + od) * Ho + oh) * Wo + ow] = v;
+          }
+}
+
+void
+nn_fold_batchnorm (float *w, float *bias, int cout, int64_t per_out,
+                   const float *gamma, const float *beta, const float *mean, const float *var,
+                   float eps)
+{
+  /* w is (Cout, per_out), bias (Cout) */
+  for (int co = 0; co < cout; co++)
+    {
+      double scale = gamma[co] / sqrt ((double) var[co] + eps);
+      for (int64_t q = 0; q < per_out; q++)
+        w[co * per_out + q] = (float) (w[co * per_out + q] * scale);
+      bias[co] = (float) ((bias[co] - mean[co]) * scale + beta[co]);
+    }
+}
+
+void
+nn_batchnorm_ref (const float *x, int C, int64_t n, const float *gamma, const float *beta,
+                  const float *mean, const float *var, float eps, float *y)
+{
+  for (int c = 0; c < C; c++)
+    for (int64_t i = 0; i < n; i++)
+      y[c * n + i] = (float) ((x[c * n + i] - mean[c]) / sqrt ((double) var[c] + eps) * gamma[c]
+                              + beta[c]);
+}
+
+/* ---- pooling ----------------------------------------------------------- */
+
+typedef struct {
+  int C;
+  const int *k, *s, *p;
+  const float *x;
+  int D, H, W, Do, Ho, Wo;
+  float *y, *scratch;
+} PoolJob;
+
+static void
+maxpool_plane_task (int64_t task, int thread, void *data)
+{
+  const PoolJob *j = data;
+  int64_t c = task / j->Do, od = task % j->Do;
+  float *rowmax = j->scratch + (int64_t) thread * j->W;   /* (W) */
+  const float *xc = j->x + c * (int64_t) j->D * j->H * j->W;
+  float *yp = j->y + (c * j->Do + od) * (int64_t) j->Ho * j->Wo;   /* (Ho, Wo) */
+
+  for (int oh = 0; oh < j->Ho; oh++)
+    {
+      /* rowmax[w] = max over the window's (d, h) rows */
+      for (int w = 0; w < j->W; w++)
+        rowmax[w] = -INFINITY;
+      for (int a = 0; a < j->k[0]; a++)
+        {
+          int64_t id = od * j->s[0] - j->p[0] + a;
+          if (id < 0 || id >= j->D)
+            continue;
+          for (int b = 0; b < j->k[1]; b++)
+            {
+              int64_t ih = (int64_t) oh * j->s[1] - j->p[1] + b;
+              if (ih < 0 || ih >= j->H)
+                continue;
+              const float *src = xc + (id * j->H + ih) * j->W;
+              for (int w = 0; w < j->W; w++)
+                rowmax[w] = src[w] > rowmax[w] ? src[w] : rowmax[w];
+            }
+        }
+      float *out = yp + (int64_t) oh * j->Wo;
+      for (int ow = 0; ow < j->Wo; ow++)
+        {
+          float m = -INFINITY;
+          int w0 = ow * j->s[2] - j->p[2];
+          for (int c2 = MAX (0, -w0); c2 < j->k[2] && w0 + c2 < j->W; c2++)
+            m = rowmax[w0 + c2] > m ? rowmax[w0 + c2] : m;
+          out[ow] = m;
+        }
+    }
+}
+
+void
+nn_maxpool3d (NnPool *pool, int C, const int k[3], const int s[3], const int p[3],
+              const float *x, int D, int H, int W, float *y, float *scratch)
+{
+  PoolJob j = {
+    .C = C, .k = k, .s = s, .p = p, .x = x, .D = D, .H = H, .W = W,
+    .Do = nn_conv_out_size (D, k[0], s[0], p[0]),
+    .Ho = nn_conv_out_size (H, k[1], s[1], p[1]),
+    .Wo = nn_conv_out_size (W, k[2], s[2], p[2]),
+    .y = y, .scratch = scratch,
+  };
+  nn_pool_run (pool, (int64_t) C * j.Do, maxpool_plane_task, &j);
+}
+
+void
+nn_maxpool3d_ref (int C, const int k[3], const int s[3], const int p[3],
+                  const float *x, int D, int H, int W, float *y)
+{
+  int Do = nn_conv_out_size (D, k[0], s[0], p[0]);
+  int Ho = nn_conv_out_size (H, k[1], s[1], p[1]);
+  int Wo = nn_conv_out_size (W, k[2], s[2], p[2]);
+
+  for (int c = 0; c < C; c++)
+    for (int od = 0; od < Do; od++)
+      for (int oh = 0; oh < Ho; oh++)
+        for (int ow = 0; ow < Wo; ow++)
+          {
+            float m = -INFINITY;
+            for (int a = 0; a < k[0]; a++)
+              for (int b = 0; b < k[1]; b++)
+                for (int cc = 0; cc < k[2]; cc++)
+                  {
+                    int id = od * s[0] - p[0] + a, ih = oh * s[1] - p[1] + b, iw = ow * s[2] - p[2] + cc;
+                    if (id < 0 || id >= D || ih < 0 || ih >= H || iw < 0 || iw >= W)
+                      continue;
+                    float v = x[(((int64_t) c * D + id) * H + ih) * W + iw];
+                    if (v > m)
+                      m = v;
+                  }
+            y[(((int64_t) c * Do + od) * Ho + oh) * Wo + ow] = m;
+          }
+}
+
+/* ---- softmax ----------------------------------------------------------- */
+
+#define SOFTMAX_BLOCK 512
+
+typedef struct {
+  const float *x;
+  int C;
+  int64_t n;
+  float *y;
+} SoftmaxJob;
+
+static void
+softmax_block_task (int64_t task, int thread, void *data)
+{
+  const SoftmaxJob *j = data;
+  int64_t i0 = task * SOFTMAX_BLOCK, len = MIN (SOFTMAX_BLOCK, j->n - i0);
+  float m[SOFTMAX_BLOCK], sum[SOFTMAX_BLOCK];
+
+  /* x, y are (C, n); this block is columns i0 .. i0+len-1 */
+  for (int64_t q = 0; q < len; q++)
+    {
+      m[q] = j->x[i0 + q];
+      sum[q] = 0.0f;
+    }
+  for (int c = 1; c < j->C; c++)
+    {
+      const float *xr = j->x + c * j->n + i0;
+      for (int64_t q = 0; q < len; q++)
+        m[q] = xr[q] > m[q] ? xr[q] : m[q];
+    }
+  for (int c = 0; c < j->C; c++)
+    {
+      const float *xr = j->x + c * j->n + i0;
+      float *yr = j->y + c * j->n + i0;
+      for (int64_t q = 0; q < len; q++)
+        {
+          yr[q] = expf (xr[q] - m[q]);
+          sum[q] += yr[q];
+        }
+    }
+  for (int64_t q = 0; q < len; q++)
+    sum[q] = 1.0f / sum[q];
+  for (int c = 0; c < j->C; c++)
+    {
+      float *yr = j->y + c * j->n + i0;
+      for (int64_t q = 0; q < len; q++)
+        yr[q] *= sum[q];
+    }
+}
+
+void
+nn_softmax_channels (NnPool *pool, const float *x, int C, int64_t n, float *y)
+{
+  SoftmaxJob j = { x, C, n, y };
+  nn_pool_run (pool, (n + SOFTMAX_BLOCK - 1) / SOFTMAX_BLOCK, softmax_block_task, &j);
+}
+
+void
+nn_softmax_channels_ref (const float *x, int C, int64_t n, float *y)
+{
+  for (int64_t i = 0; i < n; i++)
+    {
+      double m = -INFINITY, s = 0.0;
+      for (int c = 0; c < C; c++)
+        m = MAX (m, x[c * n + i]);
+      for (int c = 0; c < C; c++)
+        s += exp (x[c * n + i] - m);
+      for (int c = 0; c < C; c++)
+        y[c * n + i] = (float) (exp (x[c * n + i] - m) / s);
+    }
+}
+
+/* ---- concatenation ----------------------------------------------------- */
+
+void
+nn_concat_channels (const float *const *parts, const int *channels, int n_parts, int64_t n,
+                    float *y)
+{
+  /* parts[i] is (channels[i], n); y is (sum channels, n): contiguous blocks */
+  for (int i = 0; i < n_parts; i++)
+    {
+      if (parts[i] != y)
+        memmove (y, parts[i], (size_t) channels[i] * (size_t) n * sizeof (float));
+      y += (int64_t) channels[i] * n;
+    }
+}
+
+void
+nn_concat_channels_ref (const float *const *parts, const int *channels, int n_parts, int64_t n,
+                        float *y)
+{
+  int64_t c0 = 0;
+  for (int i = 0; i < n_parts; i++)
+    {
+      for (int c = 0; c < channels[i]; c++)
+        for (int64_t q = 0; q < n; q++)
+          y[(c0 + c) * n + q] = parts[i][c * n + q];
+      c0 += channels[i];
+    }
+}
+
+/* ---- trilinear resize -------------------------------------------------- */
+
+static void
+linear_source (int dst, int in, int out, int *i0, int *i1, float *lambda)
+{
+  double scale = (double) in / out;
+  double src = ((double) dst + 0.5) * scale - 0.5;
+  if (src < 0.0)
+    src = 0.0;
+  int f = (int) src;
+  if (f > in - 1)
+    f = in - 1;
+  *i0 = f;
+  *i1 = f + (f < in - 1 ? 1 : 0);
+  *lambda = (float) (src - f);
+}
+
+int64_t
+nn_upsample_trilinear_scratch_floats (int Wi, int Ho, int Wo, int n_threads)
+{
+  return 3 * ((int64_t) Ho + Wo) + (int64_t) n_threads * Wi;
+}
+
+typedef struct {
+  const float *x;
+  int C, Di, Hi, Wi, Do, Ho, Wo, d0, d1;
+  float *y;
+  const int *h0, *h1, *w0, *w1;
+  const float *lh, *lw;
+  float *rows;
+} UpJob;
+
+static void
+upsample_slice_task (int64_t task, int thread, void *data)
+{
+  const UpJob *j = data;
+  int nd = j->d1 - j->d0;
+  int64_t c = task / nd, od = j->d0 + task % nd;
+  int z0, z1;
+  float lz;
+  float *t = j->rows + (int64_t) thread * j->Wi;   /* (Wi) */
+  const float *xc = j->x + c * (int64_t) j->Di * j->Hi * j->Wi;
+  float *yp = j->y + (c * nd + (od - j->d0)) * (int64_t) j->Ho * j->Wo;   /* (Ho, Wo) */
+
+  linear_source ((int) od, j->Di, j->Do, &z0, &z1, &lz);
+  for (int oh = 0; oh < j->Ho; oh++)
+    {
+      /* t (Wi) = input row interpolated in z and y */
+      const float *r00 = xc + ((int64_t) z0 * j->Hi + j->h0[oh]) * j->Wi;
+      const float *r01 = xc + ((int64_t) z0 * j->Hi + j->h1[oh]) * j->Wi;
+      const float *r10 = xc + ((int64_t) z1 * j->Hi + j->h0[oh]) * j->Wi;
+      const float *r11 = xc + ((int64_t) z1 * j->Hi + j->h1[oh]) * j->Wi;
+      float a = j->lh[oh];
+      for (int w = 0; w < j->Wi; w++)
+        {
+          float v0 = r00[w] + a * (r01[w] - r00[w]);
+          float v1 = r10[w] + a * (r11[w] - r10[w]);
+          t[w] = v0 + lz * (v1 - v0);
+        }
+      float *out = yp + (int64_t) oh * j->Wo;
+      for (int ow = 0; ow < j->Wo; ow++)
+        out[ow] = t[j->w0[ow]] + j->lw[ow] * (t[j->w1[ow]] - t[j->w0[ow]]);
+    }
+}
+
+void
+nn_upsample_trilinear (NnPool *pool, const float *x, int C, int Di, int Hi, int Wi,
+                       int Do, int Ho, int Wo, int d0, int d1, float *y, float *scratch)
+{
+  /* scratch: h0, h1 (int, Ho each), lh (Ho), w0, w1 (int), lw (Wo), rows */
+  int *h0 = (int *) scratch, *h1 = h0 + Ho;
+  float *lh = scratch + 2 * (int64_t) Ho;
+  int *w0 = (int *) (lh + Ho), *w1 = w0 + Wo;
+  float *lw = scratch + 3 * (int64_t) Ho + 2 * (int64_t) Wo;
+  UpJob j = { x, C, Di, Hi, Wi, Do, Ho, Wo, d0, d1, y, h0, h1, w0, w1, lh, lw,
+              scratch + 3 * ((int64_t) Ho + Wo) };
+
+  if (d1 <= d0)
+    return;
+  for (int oh = 0; oh < Ho; oh++)
+    linear_source (oh, Hi, Ho, &h0[oh], &h1[oh], &lh[oh]);
+  for (int ow = 0; ow < Wo; ow++)
+    linear_source (ow, Wi, Wo, &w0[ow], &w1[ow], &lw[ow]);
+  nn_pool_run (pool, (int64_t) C * (d1 - d0), upsample_slice_task, &j);
+}
+
+void
+nn_upsample_trilinear_ref (const float *x, int C, int Di, int Hi, int Wi,
+                           int Do, int Ho, int Wo, int d0, int d1, float *y)
+{
+  for (int c = 0; c < C; c++)
+    for (int od = d0; od < d1; od++)
+      for (int oh = 0; oh < Ho; oh++)
+        for (int ow = 0; ow < Wo; ow++)
+          {
+            int z[2], h[2], w[2];
+            float lz, lh, lw;
+            linear_source (od, Di, Do, &z[0], &z[1], &lz);
+            linear_source (oh, Hi, Ho, &h[0], &h[1], &lh);
+            linear_source (ow, Wi, Wo, &w[0], &w[1], &lw);
+            double acc = 0.0;
+            for (int a = 0; a < 2; a++)
+              for (int b = 0; b < 2; b++)
+                for (int cc = 0; cc < 2; cc++)
+                  {
+                    double wt = (a ? lz : 1 - lz) * (b ? lh : 1 - lh) * (cc ? lw : 1 - lw);
+                    acc += wt * x[(((int64_t) c * Di + z[a]) * Hi + h[b]) * Wi + w[cc]];
+                  }
+            y[(((int64_t) c * (d1 - d0) + (od - d0)) * Ho + oh) * Wo + ow] = (float) acc;
+          }
+}
+
+/* ---- helpers ----------------------------------------------------------- */
+
+void
+nn_max_diff (const float *a, const float *b, int64_t n, float floor,
+             double *max_abs, double *max_rel)
+{
+  double ma = 0.0, mr = 0.0;
+  for (int64_t i = 0; i < n; i++)
+    {
+      double d = fabs ((double) a[i] - b[i]);
+      double r = d / MAX (fabs ((double) b[i]), floor);
+      if (isnan (a[i]) != isnan (b[i]))
+        d = r = INFINITY;
+      ma = MAX (ma, d);
+      mr = MAX (mr, r);
+    }
+  *max_abs = ma;
+  *max_rel = mr;
+}

@@ -1,0 +1,66 @@
+/* mesh-private.h: internals shared by the render/ mesh files and their tests. */
+#pragma once
+
+#include "mesh.h"
+#include "mc-tables.h"
+
+G_BEGIN_DECLS
+
+/* Run fn(task, data) for task in [0, n_tasks) on up to @n_threads threads (the caller's
+ * thread included); tasks are handed out dynamically. */
+typedef void (*MeshTaskFunc) (guint task, gpointer data);
+void mesh_parallel (int n_threads, guint n_tasks, MeshTaskFunc fn, gpointer data);
+int mesh_default_threads (void);
+
+/* Next value for SurfaceMesh.serial (process-wide, atomic). */
+guint64 mesh_next_serial (void);
+
+/* Voxel (i,j,k) of the virtually padded grid (each in -1..n) and edge axis -> key. */
+static inline uint64_t
+mesh_edge_key (const int64_t dims[3], int64_t i, int64_t j, int64_t k, int axis)
+{
+  uint64_t p = (uint64_t) ((i + 1) + (dims[0] + 2) * ((j + 1) + (dims[1] + 2) * (k + 1)));
+  return p * 3 + (uint64_t) axis;
+}
+
+static inline void
+mesh_key_decode (const int64_t dims[3], uint64_t key, int64_t ijk[3], int *axis)
+{
+  *axis = (int) (key % 3);
+  uint64_t p = key / 3;
+  uint64_t w = (uint64_t) dims[0] + 2, h = (uint64_t) dims[1] + 2;
+  ijk[0] = (int64_t) (p % w) - 1;
+  ijk[1] = (int64_t) ((p / w) % h) - 1;
+  ijk[2] = (int64_t) (p / (w * h)) - 1;
+}
+
+/* World position of the midpoint of edge @key. */
+void mesh_key_position (const double affine[4][4], const int64_t dims[3], uint64_t key, float out[3]);
+
+/* Taubin lambda/mu smoothing in place.
+ * pos is (nv, 3); tris is (nt, 3) indices into pos (closed, consistently wound surfaces:
+ * every edge is taken once per surface from its a < b direction); fixed is (nv) flags
+ * or NULL (fixed vertices do not move). */
+void mesh_taubin (float *pos, uint32_t nv, const uint32_t *tris, uint64_t nt,
+                  const uint8_t *fixed, guint iterations, double passband, int n_threads);
+/* The same with vertex ids stored as tris[i] >> shift (the low bits carry other data). */
+void mesh_taubin_shifted (float *pos, uint32_t nv, const uint32_t *tris, uint64_t nt, int shift,
+                          const uint8_t *fixed, guint iterations, double passband, int n_threads);
+/* Naive twin: builds neighbour sets with explicit de-duplication of directed edges. */
+void mesh_taubin_reference (float *pos, uint32_t nv, const uint32_t *tris, uint64_t nt,
+                            const uint8_t *fixed, guint iterations, double passband);
+void mesh_taubin_factors (double passband, double *lambda, double *mu);
+
+/* Naive reference extraction: one label at a time, every cell, a hash per label for the
+ * vertices.  Same output (as sets of keyed triangles) as surface_extract without smoothing. */
+SurfaceSet *surface_extract_reference (const LabelVolume *v, const SurfaceOptions *opts,
+                                       GError **error);
+
+/* Voxel box limited extraction used by surface_set_update: labels @want (sorted, n_want),
+ * cells covering voxels box[0..5] (inclusive, already grown by one and clipped to -1..n). */
+SurfaceSet *surface_extract_box (const LabelVolume *v, const int32_t *want, guint n_want,
+                                 const int64_t box[6], int n_threads,
+                                 const SurfaceSet *pins, const SurfaceOptions *opts,
+                                 GCancellable *cancellable, GError **error);
+
+G_END_DECLS

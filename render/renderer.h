@@ -1,0 +1,106 @@
+/* renderer.h: the OpenGL renderer shared by the GtkGLArea views and the offscreen
+ * `anatomy render` command.
+ *
+ * Two halves:
+ *  - ArRenderMesh: CPU-side, immutable, reference-counted surface data (interleaved
+ *    position+normal, triangle indices, a simplified index set for interaction and
+ *    the bounding box).  Built anywhere, including worker threads.
+ *  - ArRenderer: the GL side.  Everything that touches GL needs the caller's context
+ *    current: ar_renderer_realize() creates shaders and buffers, ar_renderer_unrealize()
+ *    deletes them (the CPU scene is kept, so a later realize uploads it again),
+ *    ar_renderer_draw() uploads meshes marked dirty and draws.  Setting meshes or
+ *    styles never calls GL; it only marks the scene dirty.
+ *
+ * Drawing: 4x MSAA, opaque surfaces first, then transparent ones with weighted
+ * blended order-independent transparency (McGuire & Bavoil 2013), so the result does
+ * not depend on draw order or view angle; a final pass composites both into the
+ * caller's framebuffer over a gradient background.  Shading: hemisphere ambient plus
+ * key, fill and rim lights and a Blinn-Phong highlight, two-sided.
+ */
+#pragma once
+
+#include <glib.h>
+#include <stdint.h>
+#include "camera.h"
+#include "mesh.h"
+
+G_BEGIN_DECLS
+
+#define AR_RENDERER_ERROR (ar_renderer_error_quark ())
+GQuark ar_renderer_error_quark (void);
+
+typedef enum {
+  AR_RENDERER_ERROR_SHADER,     /* compile or link failure */
+  AR_RENDERER_ERROR_FRAMEBUFFER, /* incomplete framebuffer */
+  AR_RENDERER_ERROR_CONTEXT,    /* GL version or extension missing */
+} ArRendererError;
+
+typedef struct _ArRenderMesh ArRenderMesh;
+
+/* Build from separate arrays (copied): positions and normals are (n_vertices, 3) floats
+ * in world mm, indices are (n_triangles, 3).  @normals may be NULL (computed from the
+ * triangles, area-weighted).  Thread-safe. */
+ArRenderMesh *ar_render_mesh_new (int32_t label,
+                                  const float *positions, const float *normals,
+                                  guint32 n_vertices,
+                                  const guint32 *indices, guint32 n_triangles);
+/* The same from an extracted surface (copied; @m is not kept). */
+ArRenderMesh *ar_render_mesh_new_from_surface (const SurfaceMesh *m);
+ArRenderMesh *ar_render_mesh_ref (ArRenderMesh *m);
+void ar_render_mesh_unref (ArRenderMesh *m);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ArRenderMesh, ar_render_mesh_unref)
+int32_t ar_render_mesh_get_label (const ArRenderMesh *m);
+guint32 ar_render_mesh_get_n_triangles (const ArRenderMesh *m);
+guint32 ar_render_mesh_get_n_triangles_lod (const ArRenderMesh *m);
+void ar_render_mesh_get_bounds (const ArRenderMesh *m, float min[3], float max[3]);
+
+/* Vertex-clustering simplification on a grid of @cell mm: every triangle whose corners
+ * fall into three distinct cells is kept, re-indexed to the first vertex seen in each
+ * cell.  Reference implementation used by ar_render_mesh_new (indices are (t,3),
+ * positions (n,3); returns a new array of (*n_out, 3) indices). */
+guint32 *ar_mesh_cluster_indices (const float *positions, guint32 n_vertices,
+                                  const guint32 *indices, guint32 n_triangles,
+                                  float cell, guint32 *n_out);
+
+typedef struct _ArRenderer ArRenderer;
+
+typedef struct {
+  float rgba[4];        /* base colour (sRGB, 0..1); rgba[3] is the opacity */
+  gboolean visible;
+  gboolean highlight;   /* draw a glowing rim: "newly completed" */
+} ArLabelStyle;
+
+ArRenderer *ar_renderer_new (void);
+void ar_renderer_free (ArRenderer *r);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ArRenderer, ar_renderer_free)
+
+/* GL context must be current. */
+gboolean ar_renderer_realize (ArRenderer *r, GError **error);
+void ar_renderer_unrealize (ArRenderer *r);
+gboolean ar_renderer_is_realized (const ArRenderer *r);
+
+/* Replace the mesh of @m's label (takes a reference).  No GL. */
+void ar_renderer_set_mesh (ArRenderer *r, ArRenderMesh *m);
+void ar_renderer_remove_mesh (ArRenderer *r, int32_t label);
+void ar_renderer_clear (ArRenderer *r);
+guint ar_renderer_get_n_meshes (const ArRenderer *r);
+/* Union of the meshes' bounding boxes; FALSE when empty. */
+gboolean ar_renderer_get_bounds (const ArRenderer *r, float min[3], float max[3]);
+/* Style of a label (a default grey opaque style until set).  No GL. */
+void ar_renderer_set_style (ArRenderer *r, int32_t label, const ArLabelStyle *style);
+void ar_renderer_get_style (const ArRenderer *r, int32_t label, ArLabelStyle *style);
+/* Draw the simplified meshes (while the user drags). */
+void ar_renderer_set_interactive (ArRenderer *r, gboolean interactive);
+/* Gradient background, top and bottom colours (sRGB). */
+void ar_renderer_set_background (ArRenderer *r, const float top[3], const float bottom[3]);
+/* Multisampling: 1 disables it; clamped to what the context allows. */
+void ar_renderer_set_samples (ArRenderer *r, int samples);
+
+/* Draw into framebuffer @target_fbo (0 = default) of @width x @height pixels.
+ * Uploads dirty meshes first.  GL context must be current. */
+gboolean ar_renderer_draw (ArRenderer *r, const ArCamera *cam, int width, int height,
+                           guint target_fbo, GError **error);
+/* Triangles drawn by the last ar_renderer_draw. */
+guint64 ar_renderer_get_last_triangles (const ArRenderer *r);
+
+G_END_DECLS

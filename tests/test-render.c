@@ -1,0 +1,231 @@
+/* test-render.c: camera maths, mesh simplification, and offscreen rendering
+ * (EGL surfaceless; skipped when no EGL display is available). */
+#include <math.h>
+#include <string.h>
+#include <epoxy/gl.h>
+#include <stdlib.h>
+#include <glib/gstdio.h>
+
+#include "camera.h"
+#include "offscreen.h"
+#include "renderer.h"
+
+static ArOffscreen *off;
+
+/* A UV sphere: (n+1)^2 vertices, 2 n^2 triangles, outward winding. */
+static ArRenderMesh *
+sphere (int label, float cx, float cy, float cz, float r, int n)
+{
+  int nv = (n + 1) * (n + 1);
+  g_autofree float *p = g_new (float, 3 * nv);
+  g_autofree guint32 *ix = g_new (guint32, 6 * n * n);
+  for (int i = 0; i <= n; i++)
+    for (int j = 0; j <= n; j++)
+      {
+        float th = (float) G_PI * i / n, ph = 2.f * (float) G_PI * j / n;
+        int v = i * (n + 1) + j;
+        p[3 * v] = cx + r * sinf (th) * cosf (ph);
+        p[3 * v + 1] = cy + r * sinf (th) * sinf (ph);
+        p[3 * v + 2] = cz + r * cosf (th);
+      }
+  int t = 0;
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < n; j++)
+      {
+        guint32 a = i * (n + 1) + j, b = a + 1, c = a + n + 1, d = c + 1;
+        ix[t++] = a; ix[t++] = c; ix[t++] = b;
+        ix[t++] = b; ix[t++] = c; ix[t++] = d;
+      }
+  return ar_render_mesh_new (label, p, NULL, nv, ix, t / 3);
+}
+
+static void
+project (const ArCamera *cam, const float p[3], float out[2])
+{
+  mat4 v, pr, m;
+  ar_camera_get_view (cam, v);
+  ar_camera_get_projection (cam, 1.f, pr);
+  glm_mat4_mul (pr, v, m);
+  vec4 q = { p[0], p[1], p[2], 1.f }, r;
+  glm_mat4_mulv (m, q, r);
+  out[0] = r[0] / r[3];
+  out[1] = r[1] / r[3];
+}
+
+static void
+test_camera_views (void)
+{
+  float lo[3] = { -100, -100, -100 }, hi[3] = { 100, 100, 100 };
+  ArCamera cam;
+  ar_camera_init (&cam, lo, hi);
+  float right[3] = { 50, 0, 0 }, ant[3] = { 0, 50, 0 }, sup[3] = { 0, 0, 50 }, s[2];
+  /* Anterior view: patient's right on the screen's left, superior up. */
+  project (&cam, right, s);
+  g_assert_cmpfloat (s[0], <, -0.1f);
+  project (&cam, sup, s);
+  g_assert_cmpfloat (s[1], >, 0.1f);
+  /* Left view: anterior on the screen's left. */
+  ar_camera_set_view (&cam, AR_VIEW_LEFT);
+  project (&cam, ant, s);
+  g_assert_cmpfloat (s[0], <, -0.1f);
+  /* Superior view: anterior at the top, patient's right on the right. */
+  ar_camera_set_view (&cam, AR_VIEW_SUPERIOR);
+  project (&cam, ant, s);
+  g_assert_cmpfloat (s[1], >, 0.1f);
+  project (&cam, right, s);
+  g_assert_cmpfloat (s[0], >, 0.1f);
+  /* Inferior view: anterior at the top, patient's right on the left. */
+  ar_camera_set_view (&cam, AR_VIEW_INFERIOR);
+  project (&cam, ant, s);
+  g_assert_cmpfloat (s[1], >, 0.1f);
+  project (&cam, right, s);
+  g_assert_cmpfloat (s[0], <, -0.1f);
+  /* The whole box stays in view from every standard view. */
+  for (int v = 0; v < AR_N_VIEWS; v++)
+    {
+      ar_camera_set_view (&cam, v);
+      for (int c = 0; c < 8; c++)
+        {
+          float p[3] = { c & 1 ? 100 : -100, c & 2 ? 100 : -100, c & 4 ? 100 : -100 };
+          project (&cam, p, s);
+          g_assert_cmpfloat (fabsf (s[0]), <, 1.2f);  /* corners may touch the edges */
+        }
+    }
+  ArStandardView parsed;
+  g_assert_true (ar_standard_view_from_string ("Posterior", &parsed));
+  g_assert_cmpint (parsed, ==, AR_VIEW_POSTERIOR);
+  g_assert_false (ar_standard_view_from_string ("sideways", &parsed));
+}
+
+static void
+test_cluster (void)
+{
+  g_autoptr (ArRenderMesh) m = sphere (1, 0, 0, 0, 50, 120);
+  guint32 full = ar_render_mesh_get_n_triangles (m), lod = ar_render_mesh_get_n_triangles_lod (m);
+  g_test_message ("sphere: %u triangles, simplified %u", full, lod);
+  g_assert_cmpuint (lod, <, full / 3);
+  g_assert_cmpuint (lod, >, 100);
+  float mn[3], mx[3];
+  ar_render_mesh_get_bounds (m, mn, mx);
+  for (int a = 0; a < 3; a++)
+    {
+      g_assert_cmpfloat (fabsf (mn[a] + 50.f), <, 0.01f);
+      g_assert_cmpfloat (fabsf (mx[a] - 50.f), <, 0.01f);
+    }
+  /* Coarse cells collapse everything: no degenerate triangle survives. */
+  float pos[9] = { 0, 0, 0, 0.1f, 0, 0, 0, 0.1f, 0 };
+  guint32 idx[3] = { 0, 1, 2 }, n = 99;
+  g_autofree guint32 *out = ar_mesh_cluster_indices (pos, 3, idx, 1, 10.f, &n);
+  g_assert_cmpuint (n, ==, 0);
+}
+
+static guint8 *
+draw (ArRenderer *r, const ArCamera *cam, int w, int h)
+{
+  g_autoptr (GError) error = NULL;
+  g_assert_true (ar_renderer_draw (r, cam, w, h, ar_offscreen_get_fbo (off), &error));
+  g_assert_no_error (error);
+  return ar_offscreen_read_rgba (off);
+}
+
+static void
+test_draw (void)
+{
+  if (!off)
+    {
+      g_test_skip ("no EGL surfaceless display");
+      return;
+    }
+  const int W = 160, H = 120;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ArRenderer) r = ar_renderer_new ();
+  g_assert_true (ar_renderer_realize (r, &error));
+  g_autoptr (ArRenderMesh) red = sphere (1, 0, 0, 0, 30, 48);
+  ar_renderer_set_mesh (r, red);
+  ArLabelStyle st = { { 0.9f, 0.1f, 0.1f, 1.f }, TRUE, FALSE };
+  ar_renderer_set_style (r, 1, &st);
+  float mn[3], mx[3];
+  g_assert_true (ar_renderer_get_bounds (r, mn, mx));
+  ArCamera cam;
+  ar_camera_init (&cam, mn, mx);
+  g_autofree guint8 *px = draw (r, &cam, W, H);
+  const guint8 *c = px + ((H / 2) * W + W / 2) * 4, *corner = px;
+  g_test_message ("centre %d %d %d, corner %d %d %d", c[0], c[1], c[2], corner[0], corner[1], corner[2]);
+  g_assert_cmpint (c[0], >, 120);
+  g_assert_cmpint (c[0], >, 2 * c[1]);
+  g_assert_cmpint (c[0], >, 2 * c[2]);
+  g_assert_cmpint (corner[0] + corner[1] + corner[2], <, 3 * 90);
+
+  /* Hidden: nothing of the sphere is drawn. */
+  st.visible = FALSE;
+  ar_renderer_set_style (r, 1, &st);
+  g_autofree guint8 *hidden = draw (r, &cam, W, H);
+  c = hidden + ((H / 2) * W + W / 2) * 4;
+  g_assert_cmpint (c[0], <, 90);
+
+  /* Transparent red sphere in front of an opaque blue one: both contribute, and the
+   * result does not depend on the order the meshes were given in. */
+  st = (ArLabelStyle) { { 0.9f, 0.1f, 0.1f, 0.4f }, TRUE, FALSE };
+  ar_renderer_set_style (r, 1, &st);
+  g_autoptr (ArRenderMesh) blue = sphere (2, 0, -60, 0, 30, 48);  /* behind: -y is posterior */
+  ArLabelStyle sb = { { 0.1f, 0.2f, 0.9f, 1.f }, TRUE, FALSE };
+  ar_renderer_set_style (r, 2, &sb);
+  ar_renderer_set_mesh (r, blue);
+  g_autofree guint8 *mix1 = draw (r, &cam, W, H);
+  ar_renderer_clear (r);
+  ar_renderer_set_mesh (r, blue);
+  ar_renderer_set_mesh (r, red);
+  g_autofree guint8 *mix2 = draw (r, &cam, W, H);
+  c = mix1 + ((H / 2) * W + W / 2) * 4;
+  g_test_message ("transparent over opaque: %d %d %d", c[0], c[1], c[2]);
+  g_assert_cmpint (c[0], >, 60);
+  g_assert_cmpint (c[2], >, 60);
+  int maxdiff = 0;
+  for (int i = 0; i < W * H * 4; i++)
+    maxdiff = MAX (maxdiff, abs ((int) mix1[i] - (int) mix2[i]));
+  g_test_message ("order independence: max difference %d", maxdiff);
+  g_assert_cmpint (maxdiff, <=, 2);
+  ar_renderer_unrealize (r);
+}
+
+static void
+test_png (void)
+{
+  guint8 img[2 * 3 * 4];
+  for (int i = 0; i < 24; i++)
+    img[i] = (guint8) (i * 10);
+  g_autofree char *dir = g_dir_make_tmp ("ar-png-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "t.png", NULL);
+  g_autoptr (GError) error = NULL;
+  g_assert_true (ar_png_write_rgba (path, img, 3, 2, &error));
+  g_autofree char *data = NULL;
+  gsize len = 0;
+  g_assert_true (g_file_get_contents (path, &data, &len, NULL));
+  g_assert_cmpuint (len, >, 8 + 25 + 12);
+  g_assert_cmpmem (data, 8, "\x89PNG\r\n\x1a\n", 8);
+  g_assert_cmpmem (data + 12, 4, "IHDR", 4);
+  g_assert_cmpint ((guint8) data[19], ==, 3);  /* width */
+  g_assert_cmpint ((guint8) data[23], ==, 2);  /* height */
+  g_assert_false (ar_png_write_rgba ("/nonexistent-dir/x.png", img, 3, 2, &error));
+  g_assert_error (error, AR_OFFSCREEN_ERROR, AR_OFFSCREEN_ERROR_IO);
+  g_assert_nonnull (strstr (error->message, "/nonexistent-dir/x.png"));
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_autoptr (GError) error = NULL;
+  off = ar_offscreen_new (160, 120, &error);
+  if (!off)
+    g_test_message ("offscreen rendering unavailable: %s", error->message);
+  g_test_add_func ("/render/camera-views", test_camera_views);
+  g_test_add_func ("/render/cluster", test_cluster);
+  g_test_add_func ("/render/draw", test_draw);
+  g_test_add_func ("/render/png", test_png);
+  int status = g_test_run ();
+  ar_offscreen_free (off);
+  return status;
+}

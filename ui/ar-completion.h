@@ -1,0 +1,36 @@
+/* ar-completion.h: the GUI's asynchronous front of organ completion.
+ *
+ * The window only talks to this pair; the engine (model/completion.h) runs in the
+ * GTask worker on a copy of the input, with the network loaded from
+ * data/models/<arch>.safetensors ($ANATOMY_MODELS_DIR, the source tree, then the
+ * installed data).  Without such a file ar_completion_is_available() says so and
+ * why, and the window keeps the Complete button insensitive with that reason as its
+ * tooltip. */
+#pragma once
+
+#include <gio/gio.h>
+#include "label-volume.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  AR_NETWORK_UNET,
+  AR_NETWORK_UNET_SKIP,
+  AR_NETWORK_GOOGLENET_SKIP,
+  AR_N_NETWORKS
+} ArNetwork;
+
+const char *ar_network_get_title (ArNetwork net);   /* "U-Net", "U-Net + skip", ... */
+
+/* TRUE if @net can run here; otherwise *reason (if not NULL) explains why. */
+gboolean ar_completion_is_available (ArNetwork net, char **reason);
+
+/* Complete a copy of @input for the organs in @labels.  *progress (if not NULL)
+ * receives the completed fraction in permille, atomically, from the worker. */
+void ar_completion_run_async (const LabelVolume *input, ArNetwork net,
+                              const int32_t *labels, guint n_labels, gint *progress,
+                              GCancellable *cancellable,
+                              GAsyncReadyCallback callback, gpointer user_data);
+LabelVolume *ar_completion_run_finish (GAsyncResult *result, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,32 @@
+/* ar-view.h: a GtkGLArea showing organ surfaces with an orbiting camera.
+ *
+ * Several views can share one ArCamera (linked cameras): a view that the user moves
+ * emits "camera-changed" and whoever owns the camera redraws the others.  Meshes and
+ * styles are set on the view's ArRenderer (ar_view_get_renderer) followed by
+ * ar_view_queue_redraw; GL work happens only in realize/unrealize/render. */
+#pragma once
+
+#include <gtk/gtk.h>
+#include "camera.h"
+#include "renderer.h"
+
+G_BEGIN_DECLS
+
+#define AR_TYPE_VIEW (ar_view_get_type ())
+G_DECLARE_FINAL_TYPE (ArView, ar_view, AR, VIEW, GtkGLArea)
+
+GtkWidget *ar_view_new (void);
+/* Borrowed; must outlive the view (the window owns it). */
+void ar_view_set_camera (ArView *self, ArCamera *camera);
+ArCamera *ar_view_get_camera (ArView *self);
+ArRenderer *ar_view_get_renderer (ArView *self);
+void ar_view_queue_redraw (ArView *self);
+/* Frames drawn so far and the CPU+GPU time of the last one (ms, with glFinish when
+ * timing is enabled by ar_view_set_timing). */
+guint ar_view_get_n_frames (ArView *self);
+double ar_view_get_last_frame_ms (ArView *self);
+void ar_view_set_timing (ArView *self, gboolean timing);
+/* Draw the simplified meshes (set while dragging and in the turntable). */
+void ar_view_set_interactive (ArView *self, gboolean interactive);
+
+G_END_DECLS

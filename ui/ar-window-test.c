@@ -1,0 +1,287 @@
+/* ar-window-test.c: a hidden script runner for the GUI tests and benchmarks.
+ *
+ * Started by ar_window_run_test_script() (the application does so when the
+ * environment variable AR_TEST_SCRIPT names a file).  One command per line:
+ *   wait-idle                 until no background job runs and both views have drawn
+ *   open PATH | load-result PATH | save-result PATH
+ *   screenshot PATH           the whole window, snapshotted in-process
+ *   screenshot-views PATH     only the two 3D views
+ *   expect-error              until an error dialog shows; prints it and closes it
+ *   rotate N                  N frames turning both views as while dragging (simplified
+ *                             meshes, no multisampling); prints frame times
+ *   rotate-full N             the same with the full meshes and multisampling
+ *   first-frame               prints the time from window creation to the first frame
+ *                             of both views with the loaded scene
+ *   times                     prints read and meshing times of the input and shown result
+ *   view NAME | slices on|off | present on|off | sleep MS | quit
+ * Results go to stdout as "test: COMMAND: ok ..." or "test: COMMAND: FAILED ...";
+ * the process exits with status 1 after a failure. */
+#include "ar-window-private.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+  char **lines;
+  guint pc;
+  guint n;
+  gint64 step_start;
+  guint frames0_in, frames0_out;
+  int phase;
+  GArray *times;   /* double, frame times while rotating */
+  int rotate_left;
+  gboolean failed;
+} TestState;
+
+static void
+say (const char *cmd, gboolean ok, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  printf ("test: %s: %s%s%s\n", cmd, ok ? "ok" : "FAILED", *msg ? " " : "", msg);
+  fflush (stdout);
+}
+
+static int
+cmp_double (gconstpointer a, gconstpointer b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return x < y ? -1 : x > y;
+}
+
+static gboolean
+views_drawn_since (ArWindow *self, TestState *t, guint extra)
+{
+  return ar_view_get_n_frames (self->view_input) >= t->frames0_in + extra
+         && ar_view_get_n_frames (self->view_result) >= t->frames0_out + extra;
+}
+
+static void
+mark_frames (ArWindow *self, TestState *t)
+{
+  t->frames0_in = ar_view_get_n_frames (self->view_input);
+  t->frames0_out = ar_view_get_n_frames (self->view_result);
+  ar_view_queue_redraw (self->view_input);
+  ar_view_queue_redraw (self->view_result);
+}
+
+/* One step of the current command; TRUE when it is finished. */
+static gboolean
+run_step (ArWindow *self, TestState *t, const char *cmd, const char *arg, gboolean first)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 now = g_get_monotonic_time ();
+  if (first)
+    {
+      t->step_start = now;
+      t->phase = 0;
+    }
+  double elapsed = (now - t->step_start) / 1e6;
+  if (g_str_equal (cmd, "wait-idle") || g_str_equal (cmd, "first-frame"))
+    {
+      if (elapsed > 120)
+        {
+          say (cmd, FALSE, "timed out after 120 s");
+          t->failed = TRUE;
+          return TRUE;
+        }
+      if (t->phase == 0)
+        {
+          if (ar_window_is_busy (self) || !gtk_widget_get_mapped (GTK_WIDGET (self->view_input)))
+            return FALSE;
+          mark_frames (self, t);
+          t->phase = 1;
+          return FALSE;
+        }
+      if (!views_drawn_since (self, t, 1))
+        {
+          if (now - t->step_start > 2000000 && (now / 500000) % 2 == 0)
+            mark_frames (self, t);
+          return FALSE;
+        }
+      if (g_str_equal (cmd, "first-frame"))
+        say (cmd, TRUE, "%.1f ms from window creation to both views drawn (load finished at %.1f ms)",
+             (now - self->t_created) / 1e3, (self->t_loaded - self->t_created) / 1e3);
+      else
+        say (cmd, TRUE, "%s", self->input ? self->input->path : "(no input)");
+      return TRUE;
+    }
+  if (g_str_equal (cmd, "open") || g_str_equal (cmd, "load-result"))
+    {
+      g_autoptr (GFile) f = g_file_new_for_commandline_arg (arg);
+      if (g_str_equal (cmd, "open"))
+        ar_window_open (self, f);
+      else
+        ar_window_load_result (self, f);
+      say (cmd, TRUE, "%s", arg);
+      return TRUE;
+    }
+  if (g_str_equal (cmd, "save-result"))
+    {
+      gboolean ok = ar_window_save_result_to (self, arg, &error);
+      say (cmd, ok, "%s", ok ? arg : error->message);
+      t->failed |= !ok;
+      return TRUE;
+    }
+  if (g_str_equal (cmd, "screenshot") || g_str_equal (cmd, "screenshot-views"))
+    {
+      gboolean ok = ar_window_save_screenshot (self, g_str_equal (cmd, "screenshot-views"), arg, &error);
+      say (cmd, ok, "%s", ok ? arg : error->message);
+      t->failed |= !ok;
+      return TRUE;
+    }
+  if (g_str_equal (cmd, "expect-error"))
+    {
+      if (self->error_dialog)
+        {
+          say (cmd, TRUE, "%s", self->last_error);
+          gtk_window_destroy (GTK_WINDOW (self->error_dialog));
+          self->error_dialog = NULL;
+          return TRUE;
+        }
+      if (elapsed > 60)
+        {
+          say (cmd, FALSE, "no error dialog within 60 s");
+          t->failed = TRUE;
+          return TRUE;
+        }
+      return FALSE;
+    }
+  if (g_str_equal (cmd, "rotate") || g_str_equal (cmd, "rotate-full"))
+    {
+      gboolean lod = g_str_equal (cmd, "rotate");
+      if (first)
+        {
+          ar_view_set_interactive (self->view_input, lod);
+          ar_view_set_interactive (self->view_result, lod);
+          t->rotate_left = MAX (atoi (arg ? arg : "30"), 1);
+          g_array_set_size (t->times, 0);
+          ar_view_set_timing (self->view_input, TRUE);
+          ar_view_set_timing (self->view_result, TRUE);
+          ar_camera_rotate (&self->camera, 0.05f, 0.f);
+          mark_frames (self, t);
+          return FALSE;
+        }
+      if (!views_drawn_since (self, t, 1))
+        return FALSE;
+      double ms = ar_view_get_last_frame_ms (self->view_input) + ar_view_get_last_frame_ms (self->view_result);
+      g_array_append_val (t->times, ms);
+      if (--t->rotate_left > 0)
+        {
+          ar_camera_rotate (&self->camera, 0.05f, 0.f);
+          mark_frames (self, t);
+          return FALSE;
+        }
+      g_array_sort (t->times, cmp_double);
+      double med = g_array_index (t->times, double, t->times->len / 2);
+      double mx = g_array_index (t->times, double, t->times->len - 1);
+      guint64 tris = ar_renderer_get_last_triangles (ar_view_get_renderer (self->view_input))
+                     + ar_renderer_get_last_triangles (ar_view_get_renderer (self->view_result));
+      int w = gtk_widget_get_width (GTK_WIDGET (self->view_input));
+      int h = gtk_widget_get_height (GTK_WIDGET (self->view_input));
+      say (cmd, TRUE, "%u frames, both views %dx%d each, %" G_GUINT64_FORMAT " triangles: median %.1f ms, max %.1f ms",
+           t->times->len, w, h, tris, med, mx);
+      ar_view_set_timing (self->view_input, FALSE);
+      ar_view_set_timing (self->view_result, FALSE);
+      ar_view_set_interactive (self->view_input, FALSE);
+      ar_view_set_interactive (self->view_result, FALSE);
+      return TRUE;
+    }
+  if (g_str_equal (cmd, "times"))
+    {
+      ArScene *in = self->input;
+      ArScene *res = self->shown_result >= 0 ? self->results[self->shown_result] : NULL;
+      say (cmd, in != NULL, "input read %.1f ms mesh %.1f ms (%" G_GUINT64_FORMAT " triangles); "
+           "result read %.1f ms mesh %.1f ms (%" G_GUINT64_FORMAT " triangles)",
+           in ? in->ms_read : 0.0, in ? in->ms_mesh : 0.0, in ? surface_set_n_triangles (in->surfaces) : 0,
+           res ? res->ms_read : 0.0, res ? res->ms_mesh : 0.0,
+           res ? surface_set_n_triangles (res->surfaces) : 0);
+      t->failed |= in == NULL;
+      return TRUE;
+    }
+  if (g_str_equal (cmd, "view"))
+    {
+      g_action_group_activate_action (G_ACTION_GROUP (self), "view", g_variant_new_string (arg ? arg : "anterior"));
+      say (cmd, TRUE, "%s", arg ? arg : "");
+      return TRUE;
+    }
+  if (g_str_equal (cmd, "slices") || g_str_equal (cmd, "present"))
+    {
+      gboolean on = g_strcmp0 (arg, "on") == 0;
+      if (g_str_equal (cmd, "slices"))
+        g_action_group_change_action_state (G_ACTION_GROUP (self), "show-slices", g_variant_new_boolean (on));
+      else if (on != self->presenting)
+        g_action_group_activate_action (G_ACTION_GROUP (self), "presentation", NULL);
+      say (cmd, TRUE, "%s", arg ? arg : "");
+      return TRUE;
+    }
+  if (g_str_equal (cmd, "sleep"))
+    {
+      if (elapsed * 1000 < atof (arg ? arg : "0"))
+        return FALSE;
+      say (cmd, TRUE, "%s", arg ? arg : "");
+      return TRUE;
+    }
+  if (g_str_equal (cmd, "quit"))
+    {
+      say (cmd, TRUE, "");
+      self->close_confirmed = TRUE;
+      GApplication *app = G_APPLICATION (gtk_window_get_application (GTK_WINDOW (self)));
+      if (t->failed)
+        g_object_set_data (G_OBJECT (app), "ar-test-failed", GINT_TO_POINTER (1));
+      g_application_quit (app);
+      return TRUE;
+    }
+  say (cmd, FALSE, "unknown command");
+  t->failed = TRUE;
+  return TRUE;
+}
+
+static gboolean
+test_tick (gpointer data)
+{
+  ArWindow *self = data;
+  TestState *t = self->test;
+  static gboolean started;
+  while (t->pc < t->n)
+    {
+      char *line = g_strstrip (t->lines[t->pc]);
+      if (!*line || *line == '#')
+        {
+          t->pc++;
+          started = FALSE;
+          continue;
+        }
+      g_auto (GStrv) parts = g_strsplit (line, " ", 2);
+      gboolean first = !started;
+      started = TRUE;
+      if (!run_step (self, t, parts[0], parts[1], first))
+        return G_SOURCE_CONTINUE;
+      started = FALSE;
+      t->pc++;
+      if (g_str_equal (parts[0], "quit"))
+        return G_SOURCE_REMOVE;
+    }
+  return G_SOURCE_REMOVE;
+}
+
+void
+ar_window_run_test_script (ArWindow *self, const char *path)
+{
+  g_autofree char *text = NULL;
+  g_autoptr (GError) error = NULL;
+  if (!g_file_get_contents (path, &text, NULL, &error))
+    {
+      say ("script", FALSE, "%s", error->message);
+      return;
+    }
+  TestState *t = g_new0 (TestState, 1);
+  t->lines = g_strsplit (text, "\n", -1);
+  t->n = g_strv_length (t->lines);
+  t->times = g_array_new (FALSE, FALSE, sizeof (double));
+  self->test = t;  /* freed with the window (lines and times leak at exit only) */
+  g_timeout_add (20, test_tick, self);
+}
