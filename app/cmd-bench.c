@@ -155,10 +155,6 @@ cmd_bench (int argc, char **argv)
   if (tmp == NULL)
     return cli_fail ("%s", error->message);
 
-  /* the engine's children run with the OpenBLAS core type it prefers (see cli_blas_coretype) */
-  g_auto (GStrv) engine_env = g_get_environ ();
-  if (cli_blas_coretype () && !g_environ_getenv (engine_env, "OPENBLAS_CORETYPE"))
-    engine_env = g_environ_setenv (engine_env, "OPENBLAS_CORETYPE", cli_blas_coretype (), TRUE);
   double blas = sgemm_gflops (threads, 2048);
   printf ("OpenBLAS sgemm 2048³, %d threads: %.1f GFLOP/s\n", threads, blas);
   printf ("%-15s %-14s %5s %8s %9s %8s %7s %9s %9s %9s %8s\n", "arch", "widths", "grid", "GFLOP", "time s",
@@ -195,7 +191,7 @@ cmd_bench (int argc, char **argv)
           g_autofree char *th = g_strdup_printf ("%d", threads), *rp = g_strdup_printf ("%d", repeats);
           char *cargv[] = { self, "bench", "nn-forward", "--model", path, "--grid", grids[gi], "--threads", th,
                             "--repeats", rp, NULL };
-          g_autoptr (JsonObject) c = run_json (cargv, engine_env, &error);
+          g_autoptr (JsonObject) c = run_json (cargv, NULL, &error);
           if (c == NULL)
             {
               fprintf (stderr, "anatomy: %s\n", error->message);

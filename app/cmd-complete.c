@@ -5,7 +5,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 /* Path of the model for --model VALUE: an architecture name means
  * data/models/<arch>.safetensors (source tree, then installed data); anything
@@ -43,39 +42,6 @@ cli_find_model (const char *value, GError **error)
   return NULL;
 }
 
-const char *
-cli_blas_coretype (void)
-{
-  /* OpenBLAS's Zen (AVX2) kernels are faster than its AVX-512 ones for the engine's
-   * short, wide products (few output channels); see docs/network.md. */
-  __builtin_cpu_init ();
-  return __builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma") ? "Zen" : NULL;
-}
-
-gboolean
-cli_reexec_with_blas_coretype (int argc, char **argv)
-{
-  const char *want = cli_blas_coretype ();
-  if (want == NULL || g_getenv ("OPENBLAS_CORETYPE") != NULL || g_getenv ("ANATOMY_NO_REEXEC") != NULL)
-    return FALSE;
-  g_autofree char *self = g_file_read_link ("/proc/self/exe", NULL);
-  if (self == NULL)
-    return FALSE;
-  /* argv[0] is "anatomy NAME": rebuild "anatomy NAME ARGS..." */
-  g_autoptr (GPtrArray) args = g_ptr_array_new_with_free_func (g_free);
-  g_auto (GStrv) head = g_strsplit (argv[0], " ", 2);
-  g_ptr_array_add (args, g_strdup (self));
-  if (head[1])
-    g_ptr_array_add (args, g_strdup (head[1]));
-  for (int i = 1; i < argc; i++)
-    g_ptr_array_add (args, g_strdup (argv[i]));
-  g_ptr_array_add (args, NULL);
-  g_setenv ("OPENBLAS_CORETYPE", want, TRUE);
-  execv (self, (char **) args->pdata);
-  g_unsetenv ("OPENBLAS_CORETYPE");   /* exec failed: carry on as we are */
-  return FALSE;
-}
-
 static void
 progress_cb (double fraction, const char *stage, gpointer data)
 {
@@ -90,7 +56,6 @@ cmd_complete (int argc, char **argv)
   int threads = 0;
   g_auto (GStrv) files = NULL;
   int status = 0;
-  cli_reexec_with_blas_coretype (argc, argv);
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_STRING, &model,
       "Network: unet, unet-skip, googlenet-skip (data/models/NAME.safetensors) or a .safetensors file "

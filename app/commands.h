@@ -20,11 +20,6 @@ int cmd_init_model (int argc, char **argv);
 int cmd_bench (int argc, char **argv);
 /* cmd-complete.c: path of a model named by --model (architecture name or file). */
 char *cli_find_model (const char *value, GError **error);
-/* cmd-complete.c: the OPENBLAS_CORETYPE the network engine runs best with on this CPU
- * (NULL: leave OpenBLAS's choice), and a re-exec of the command with it set (OpenBLAS
- * reads it only at load time); returns only if no re-exec was needed or possible. */
-const char *cli_blas_coretype (void);
-gboolean cli_reexec_with_blas_coretype (int argc, char **argv);
 
 /* Shared helpers (anatomy.c). */
 /* Parse options; prints help/errors itself.  Returns FALSE if the caller should exit with *status. */

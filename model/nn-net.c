@@ -1,5 +1,6 @@
 /* nn-net.c: network graph, parameters, weights files, memory plan, forward pass. */
 #include "nn-net.h"
+#include "nn-net-private.h"
 #include "nn-safetensors.h"
 
 #include <cblas.h>
@@ -10,55 +11,7 @@
 
 G_DEFINE_QUARK (nn-net-error-quark, nn_error)
 
-typedef enum {
-  LAYER_CONV,
-  LAYER_CONVT,
-  LAYER_MAXPOOL,
-  LAYER_SOFTMAX,
-} LayerKind;
-
-typedef struct {
-  LayerKind kind;
-  char *name;            /* module prefix, e.g. "enc.0.1" or "enc.1.0.b4.0" (pool) */
-  NnConvGeom geom;       /* conv / transposed conv / pool window (cin = cout = C for pool) */
-  NnAct act;
-  int in, out;           /* tensor ids */
-  int p_weight, p_bias;  /* parameter ids or -1 */
-  int p_bn;              /* id of bn.weight (bias, running_mean, running_var follow) or -1 */
-  float *w, *b;          /* inference weights (folded copies or the parameters themselves) */
-  double flops;
-} Layer;
-
-typedef struct {
-  int channels;
-  int level;             /* dims = grid >> level */
-  int root;              /* tensor owning the storage (itself for roots) */
-  int ch_offset;         /* channel offset inside the root */
-  int first, last;       /* lifetime in layer indices (roots only) */
-  int64_t offset;        /* floats into the arena (roots only) */
-  float *data;
-} Tensor;
-
-struct _NnNet {
-  NnConfig cfg;
-  char **class_names;    /* n_classes */
-  GHashTable *metadata;  /* extra metadata: provenance, ... */
-  GArray *params;        /* NnParam */
-  GArray *layers;        /* Layer */
-  GArray *tensors;       /* Tensor */
-  int input, output;     /* tensor ids */
-
-  /* prepared state */
-  gboolean prepared;
-  int dims[NN_MAX_DEPTH][3];
-  NnPool *pool;
-  float *arena;
-  gsize arena_bytes;
-  float *scratch;
-  gsize scratch_bytes;
-  float *folded;         /* folded conv weights and biases */
-  double total_flops;
-};
+/* Layer, Tensor and struct _NnNet live in nn-net-private.h (shared with nn-train.c). */
 
 static const char *const default_class_names[] = {
   "background", "lung", "heart", "spleen", "stomach", "pancreas", "spine", "rib cage",

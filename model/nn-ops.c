@@ -4,7 +4,6 @@
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
-#include <stdlib.h>
 
 /* ---- thread pool ------------------------------------------------------- */
 
@@ -187,14 +186,12 @@ nn_convt_out_size (int in, int k, int s, int p)
 int64_t
 nn_slab_cols (int64_t rows, int64_t total_cols, int n_threads)
 {
-  static int64_t maxf = 0, maxc = 0;
-  if (!maxf) { const char *e = g_getenv ("NN_MAXF"); maxf = e ? atoll (e) : NN_SLAB_MAX_FLOATS; e = g_getenv ("NN_MAXC"); maxc = e ? atoll (e) : NN_SLAB_COLS; }
-  int64_t cols = maxc;
+  int64_t cols = NN_SLAB_COLS;
 
   if (rows < 1)
     rows = 1;
-  if (rows * cols > maxf)
-    cols = MAX (64, maxf / rows);
+  if (rows * cols > NN_SLAB_MAX_FLOATS)
+    cols = MAX (64, NN_SLAB_MAX_FLOATS / rows);
   /* enough slabs for every thread, and slabs of even sizes */
   int64_t n_slabs = (total_cols + cols - 1) / cols;
   if (n_threads > 1 && n_slabs < n_threads * 2 && total_cols >= 64 * n_threads)
@@ -227,8 +224,6 @@ conv_is_pointwise (const NnConvGeom *g)
 int64_t
 nn_conv3d_scratch_floats (const NnConvGeom *g, int64_t n_out_vox, int n_threads)
 {
-  if (conv_is_pointwise (g))
-    return 0;
   int64_t rows = (int64_t) g->cin * g->k[0] * g->k[1] * g->k[2];
   return rows * slab_ld (nn_slab_cols (rows, n_out_vox, n_threads));
 }
@@ -237,7 +232,7 @@ int64_t
 nn_conv_transpose3d_scratch_floats (const NnConvGeom *g, int64_t n_in_vox, int n_threads)
 {
   int64_t rows = (int64_t) g->cout * g->k[0] * g->k[1] * g->k[2];
-  return rows * slab_ld (nn_slab_cols (rows, n_in_vox, n_threads));
+  return (rows + g->cin) * slab_ld (nn_slab_cols (rows, n_in_vox, n_threads));
 }
 
 typedef struct {
@@ -351,9 +346,15 @@ conv_slab_task (int64_t task, int thread, void *data)
     return;
   if (conv_is_pointwise (g))
     {
-      /* y[:, n0:n0+ns] (Cout, ns) = w (Cout, Cin) . x[:, n0:n0+ns] (Cin, ns) */
+      /* xs (Cin, ns) = x[:, n0:n0+ns], copied to padded rows: the volume's row stride is
+       * often a power of two, which makes OpenBLAS's packing thrash the cache */
+      float *xs = j->scratch + thread * j->scratch_per_thread;
+      int64_t ld = slab_ld (ns);
+      for (int ci = 0; ci < g->cin; ci++)
+        memcpy (xs + ci * ld, j->x + ci * j->n_out + n0, (size_t) ns * sizeof (float));
+      /* y[:, n0:n0+ns] (Cout, ns) = w (Cout, Cin) . xs (Cin, ns) */
       cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, g->cout, (int) ns, g->cin,
-                   1.0f, j->w, g->cin, j->x + n0, (int) j->n_out, 0.0f, j->y + n0, (int) j->n_out);
+                   1.0f, j->w, g->cin, xs, (int) ld, 0.0f, j->y + n0, (int) j->n_out);
     }
   else
     {
@@ -467,9 +468,13 @@ convt_slab_task (int64_t task, int thread, void *data)
 
   if (ns <= 0)
     return;
-  /* col (Cout*k^3, ns) = w^T (Cout*k^3, Cin) . x[:, n0:n0+ns] (Cin, ns); w is (Cin, Cout*k^3) */
+  /* xs (Cin, ns) = x[:, n0:n0+ns] in padded rows (see conv_slab_task) */
+  float *xs = col + rows * ld;
+  for (int ci = 0; ci < g->cin; ci++)
+    memcpy (xs + ci * ld, j->x + ci * j->n_in + n0, (size_t) ns * sizeof (float));
+  /* col (Cout*k^3, ns) = w^T (Cout*k^3, Cin) . xs (Cin, ns); w is (Cin, Cout*k^3) */
   cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, (int) rows, (int) ns, g->cin,
-               1.0f, j->w, (int) rows, j->x + n0, (int) j->n_in, 0.0f, col, (int) ld);
+               1.0f, j->w, (int) rows, xs, (int) ld, 0.0f, col, (int) ld);
   /* col2im: y[co, d*sD - pD + a, h*sH - pH + b, w*sW - pW + c] += col[(co,a,b,c), (d,h,w)] */
   int64_t r = 0;
   for (int co = 0; co < g->cout; co++)
@@ -628,14 +633,23 @@ maxpool_plane_task (int64_t task, int thread, void *data)
                 rowmax[w] = src[w] > rowmax[w] ? src[w] : rowmax[w];
             }
         }
+      /* out[ow] = max over c2 of rowmax[ow*sW - pW + c2], the valid ow range of each c2 first */
       float *out = yp + (int64_t) oh * j->Wo;
+      const int sW = j->s[2], pW = j->p[2];
       for (int ow = 0; ow < j->Wo; ow++)
+        out[ow] = -INFINITY;
+      for (int c2 = 0; c2 < j->k[2]; c2++)
         {
-          float m = -INFINITY;
-          int w0 = ow * j->s[2] - j->p[2];
-          for (int c2 = MAX (0, -w0); c2 < j->k[2] && w0 + c2 < j->W; c2++)
-            m = rowmax[w0 + c2] > m ? rowmax[w0 + c2] : m;
-          out[ow] = m;
+          int lo = pW - c2 > 0 ? (pW - c2 + sW - 1) / sW : 0;   /* first ow with iw >= 0 */
+          int hi = (j->W - 1 + pW - c2) >= 0 ? (j->W - 1 + pW - c2) / sW + 1 : 0;   /* iw <= W-1 */
+          hi = MIN (hi, j->Wo);
+          const int off = c2 - pW;   /* iw = ow * sW + off, inside 0..W-1 for lo <= ow < hi */
+          if (sW == 1)
+            for (int ow = lo; ow < hi; ow++)
+              out[ow] = rowmax[ow + off] > out[ow] ? rowmax[ow + off] : out[ow];
+          else
+            for (int ow = lo; ow < hi; ow++)
+              out[ow] = rowmax[ow * sW + off] > out[ow] ? rowmax[ow * sW + off] : out[ow];
         }
     }
 }

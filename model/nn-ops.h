@@ -69,7 +69,7 @@ int nn_convt_out_size (int in, int k, int s, int p);
 /* Columns per im2col slab for a product of depth @rows (= Cin*kD*kH*kW): about
  * 4096, fewer for deep products so that one slab stays under NN_SLAB_MAX_FLOATS. */
 #define NN_SLAB_COLS 4096
-#define NN_SLAB_MAX_FLOATS ((int64_t) 1 << 21)
+#define NN_SLAB_MAX_FLOATS ((int64_t) 1 << 17)   /* 512 KiB: the slab stays in L2 */
 int64_t nn_slab_cols (int64_t rows, int64_t total_cols, int n_threads);
 
 /* Scratch floats per thread needed by nn_conv3d / nn_conv_transpose3d for an

@@ -368,10 +368,7 @@ typedef struct {
   const double (*affine)[4];
   gboolean flip;
   /* global */
-  uint64_t *key;      /* (nv) */
-  int32_t *vlab;      /* (nv, 2) */
-  float *pos;         /* (nv, 3) world */
-  float *vox;         /* (nv, 3) voxel coordinates */
+  float *pos;         /* (nv, 3) world, only when smoothing or pinning; else NULL */
   uint32_t nv;
   uint32_t *tri;      /* (nt, 3) global id << 1 | side, grouped by label slot */
   uint64_t nt;
@@ -459,16 +456,16 @@ concat_task (guint task, gpointer data)
   uint32_t voff = a->slab_voff[task];
   uint32_t next_off = task + 1 < a->x->n_slabs ? a->slab_voff[task + 1] : 0;
   g_assert (s->n_copy == 0 || task + 1 < a->x->n_slabs);
-  memcpy (a->key + voff, s->vkey, sizeof (uint64_t) * s->nv);
-  memcpy (a->vlab + 2 * (uint64_t) voff, s->vlab, 2 * sizeof (int32_t) * s->nv);
-  memcpy (a->vox + 3 * (uint64_t) voff, s->vvox, 3 * sizeof (float) * s->nv);
-  const double (*A)[4] = a->affine;
-  for (uint32_t i = 0; i < s->nv; i++)
+  if (a->pos)   /* global world positions, for smoothing */
     {
-      const float *q = s->vvox + 3 * (gsize) i;
-      float *o = a->pos + 3 * (uint64_t) (voff + i);
-      for (int r = 0; r < 3; r++)
-        o[r] = (float) (A[r][0] * q[0] + A[r][1] * q[1] + A[r][2] * q[2] + A[r][3]);
+      const double (*A)[4] = a->affine;
+      for (uint32_t i = 0; i < s->nv; i++)
+        {
+          const float *q = s->vvox + 3 * (gsize) i;
+          float *o = a->pos + 3 * (uint64_t) (voff + i);
+          for (int r = 0; r < 3; r++)
+            o[r] = (float) (A[r][0] * q[0] + A[r][1] * q[1] + A[r][2] * q[2] + A[r][3]);
+        }
     }
   int32_t last = 0;
   guint slot = 0;
@@ -490,8 +487,10 @@ concat_task (guint task, gpointer data)
           dst[c] = g << 1 | (id & 1);
         }
     }
-  slab_clear (s);
-  memset (s, 0, sizeof *s);
+  g_free (s->tri);
+  g_free (s->tlab);
+  s->tri = NULL;
+  s->tlab = NULL;
 }
 
 static void
@@ -534,15 +533,40 @@ split_task (guint slot, gpointer data)
   m->keys = g_new (uint64_t, MAX (nv, 1));
   float lo[3] = { G_MAXFLOAT, G_MAXFLOAT, G_MAXFLOAT }, hi[3] = { -G_MAXFLOAT, -G_MAXFLOAT, -G_MAXFLOAT };
   float wlo[3] = { G_MAXFLOAT, G_MAXFLOAT, G_MAXFLOAT }, whi[3] = { -G_MAXFLOAT, -G_MAXFLOAT, -G_MAXFLOAT };
+  const double (*A)[4] = a->affine;
+  guint sl = 0;
   for (uint32_t i = 0; i < nv; i++)
     {
       uint32_t v = l2g[i];
-      const float *p = a->pos + 3 * (uint64_t) v, *q = a->vox + 3 * (uint64_t) v;
+      /* the slab owning global vertex v (vertices of a label are mostly in order) */
+      if (v < a->slab_voff[sl] || v >= a->slab_voff[sl + 1])
+        {
+          guint lo = 0, hi = a->x->n_slabs;
+          while (hi - lo > 1)
+            {
+              guint mid = (lo + hi) / 2;
+              if (a->slab_voff[mid] <= v)
+                lo = mid;
+              else
+                hi = mid;
+            }
+          sl = lo;
+          while (sl + 1 < a->x->n_slabs && a->slab_voff[sl + 1] <= v)
+            sl++;
+        }
+      const Slab *s = &a->x->slabs[sl];
+      uint32_t li = v - a->slab_voff[sl];
+      const float *q = s->vvox + 3 * (gsize) li;
       float *o = m->positions + 3 * (uint64_t) i;
-      m->keys[i] = a->key[v];
+      m->keys[i] = s->vkey[li];
+      if (a->pos)
+        memcpy (o, a->pos + 3 * (uint64_t) v, 3 * sizeof (float));
+      else
+        for (int r = 0; r < 3; r++)
+          o[r] = (float) (A[r][0] * q[0] + A[r][1] * q[1] + A[r][2] * q[2] + A[r][3]);
+      const float *p = o;
       for (int d = 0; d < 3; d++)
         {
-          o[d] = p[d];
           lo[d] = MIN (lo[d], q[d]);
           hi[d] = MAX (hi[d], q[d]);
           wlo[d] = MIN (wlo[d], p[d]);
@@ -568,13 +592,16 @@ static void
 apply_pins (Assemble *a)
 {
   g_autoptr (GHashTable) others = g_hash_table_new (g_direct_hash, g_direct_equal);
-  for (uint32_t v = 0; v < a->nv; v++)
-    for (int side = 0; side < 2; side++)
-      {
-        int32_t l = a->vlab[2 * (uint64_t) v + side];
-        if (l != 0 && !wanted (a->x, l) && surface_set_get (a->pins, l))
-          g_hash_table_add (others, GINT_TO_POINTER (l));
-      }
+  for (guint sl = 0; sl < a->x->n_slabs; sl++)
+    {
+      const Slab *s = &a->x->slabs[sl];
+      for (uint64_t i = 0; i < 2 * (uint64_t) s->nv; i++)
+        {
+          int32_t l = s->vlab[i];
+          if (l != 0 && !wanted (a->x, l) && surface_set_get (a->pins, l))
+            g_hash_table_add (others, GINT_TO_POINTER (l));
+        }
+    }
   if (g_hash_table_size (others) == 0)
     return;
   /* key -> world position from those meshes */
@@ -589,13 +616,18 @@ apply_pins (Assemble *a)
         g_hash_table_insert (where, &m->keys[i], &m->positions[3 * (uint64_t) i]);
     }
   a->fixed = g_new0 (uint8_t, a->nv);
-  for (uint32_t v = 0; v < a->nv; v++)
+  for (guint sl = 0; sl < a->x->n_slabs; sl++)
     {
-      const float *p = g_hash_table_lookup (where, &a->key[v]);
-      if (p)
+      const Slab *s = &a->x->slabs[sl];
+      for (uint32_t i = 0; i < s->nv; i++)
         {
-          memcpy (a->pos + 3 * (uint64_t) v, p, 3 * sizeof (float));
-          a->fixed[v] = 1;
+          const float *p = g_hash_table_lookup (where, &s->vkey[i]);
+          if (p)
+            {
+              uint32_t v = a->slab_voff[sl] + i;
+              memcpy (a->pos + 3 * (uint64_t) v, p, 3 * sizeof (float));
+              a->fixed[v] = 1;
+            }
         }
     }
 }
@@ -719,14 +751,11 @@ extract_run (Extract *x, int n_threads, const SurfaceSet *pins, const SurfaceOpt
 
   a.nv = (uint32_t) nv;
   a.nt = nt;
-  a.key = g_new (uint64_t, MAX (nv, 1));
-  a.vlab = g_new (int32_t, 2 * MAX (nv, 1));
-  a.pos = g_new (float, 3 * MAX (nv, 1));
-  a.vox = g_new (float, 3 * MAX (nv, 1));
+  a.slab_voff[x->n_slabs] = (uint32_t) nv;
+  if (pins || (opts && opts->smooth_iterations > 0 && nt > 0))
+    a.pos = g_new (float, 3 * MAX (nv, 1));
   a.tri = g_new (uint32_t, 3 * MAX (nt, 1));
   mesh_parallel (n_threads, x->n_slabs, concat_task, &a);
-  g_free (x->slabs);
-  x->slabs = NULL;
 
   if (pins)
     apply_pins (&a);
@@ -745,14 +774,15 @@ extract_run (Extract *x, int n_threads, const SurfaceSet *pins, const SurfaceOpt
 
   set->n_meshes = a.n_slots;
   set->meshes = a.meshes;
+  for (guint s = 0; s < x->n_slabs; s++)
+    slab_clear (&x->slabs[s]);
+  g_free (x->slabs);
+  x->slabs = NULL;
   g_free (a.labels);
   g_free (a.slot_first);
   g_free (a.slot_table);
   g_free (a.loc);
-  g_free (a.key);
-  g_free (a.vlab);
   g_free (a.pos);
-  g_free (a.vox);
   g_free (a.tri);
   g_free (a.fixed);
   g_free (a.slab_voff);
@@ -936,13 +966,11 @@ surface_set_update (SurfaceSet *set, const LabelVolume *v,
       SurfaceMesh *nw = j < fresh->n_meshes ? fresh->meshes[j] : NULL;
       if (old && (!nw || old->label < nw->label))
         {
-          guint dummy;
-          if (slot_of (want, n_want, old->label) < n_want
-              && want[slot_of (want, n_want, old->label)] == old->label)
+          guint k = slot_of (want, n_want, old->label);
+          if (k < n_want && want[k] == old->label)
             surface_mesh_free (old);   /* changed and now empty */
           else
             g_ptr_array_add (out, old);
-          (void) dummy;
           i++;
         }
       else if (nw && (!old || nw->label < old->label))

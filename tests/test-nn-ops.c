@@ -90,7 +90,7 @@ test_slab_bound (void)
   for (int64_t n = 1000; n < ((int64_t) 1 << 31); n *= 7)
     {
       int64_t s = nn_conv3d_scratch_floats (&g, n, 2);
-      g_assert_cmpint (s, <=, MAX (NN_SLAB_MAX_FLOATS, rows * 64) + rows * 16);
+      g_assert_cmpint (s, <=, MAX (NN_SLAB_MAX_FLOATS, rows * 64) + rows * 32);
     }
   NnConvGeom small = { 16, 16, { 3, 3, 3 }, { 1, 1, 1 }, { 1, 1, 1 } };
   g_assert_cmpint (nn_slab_cols (16 * 27, (int64_t) 512 * 512 * 512, 2), <=, NN_SLAB_COLS);

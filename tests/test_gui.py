@@ -123,9 +123,22 @@ def main():
             "expect-error",
             "wait-idle",
             "screenshot " + shots["after"],
+            "open " + incomplete,
+            "wait-idle",
+            "complete",
+            "wait-idle",
+            "times",
             "quit",
         ]) + "\n")
+    # An untrained network (random weights) exercises the real completion path.
+    models = os.path.join(tmp, "models")
+    os.makedirs(models, exist_ok=True)
+    r = subprocess.run([anatomy, "init-model", "--arch", "unet", "--out",
+                        os.path.join(models, "unet.safetensors"), "--widths", "4,8", "--grid", "32"],
+                       capture_output=True, text=True)
+    have_model = r.returncode == 0
     env = dict(os.environ)
+    env["ANATOMY_MODELS_DIR"] = models
     env.update({"AR_TEST_SCRIPT": script, "AR_DATADIR": datadir, "GTK_A11Y": "none",
                 "GSETTINGS_BACKEND": "memory", "XDG_DATA_HOME": os.path.join(tmp, "xdg")})
     cmd = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", exe]
@@ -135,7 +148,7 @@ def main():
     except subprocess.TimeoutExpired as e:
         out, err, code = (e.stdout or b"").decode(), (e.stderr or b"").decode(), -1
     lines = [l for l in out.splitlines() if l.startswith("test: ")]
-    print("1..9")
+    print("1..10")
     ok(code == 0 and lines and lines[-1].startswith("test: quit: ok"),
        "the app ran the script and quit cleanly (status %d)" % code, out + err[-2000:])
     ok(any(l.startswith("test: wait-idle: ok") and "demo_incomplete" in l for l in lines),
@@ -184,6 +197,12 @@ def main():
         lines[lines.index(err_lines[0]) + 1].startswith("test: wait-idle: ok") if err_lines else False
     shot_after = any(l.startswith("test: screenshot: ok " + shots["after"]) for l in lines)
     ok(after_idle and shot_after, "the app stays responsive after the error")
+    comp = [l for l in lines if l.startswith("test: complete")]
+    times = [l for l in lines if l.startswith("test: times")]
+    ok(have_model and comp and comp[0].startswith("test: complete: ok") and times
+       and re.search(r"result read [\d.]+ ms mesh [\d.]+ ms \([1-9]\d* triangles\)", times[0]),
+       "Complete runs the network in the background and shows its meshed result",
+       "\n".join(comp + times) + ("" if have_model else "\ninit-model failed: " + r.stderr))
     if not failed:
         shutil.rmtree(tmp, ignore_errors=True)
     else:

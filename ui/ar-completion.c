@@ -30,8 +30,12 @@ find_model (ArNetwork net, char **looked)
       g_free (p);
     }
   if (looked)
-    *looked = g_strdup_printf ("%s (looked in %s/models and %s/models)", name, AR_SOURCE_DATADIR,
-                               AR_INSTALL_DATADIR);
+    {
+      const char *env = g_getenv ("ANATOMY_MODELS_DIR");
+      *looked = g_strdup_printf ("%s (looked in %s%s%s/models and %s/models)", name,
+                                 env && *env ? env : "", env && *env ? ", " : "",
+                                 AR_SOURCE_DATADIR, AR_INSTALL_DATADIR);
+    }
   return NULL;
 }
 

@@ -12,6 +12,7 @@
  *   rotate-full N             the same with the full meshes and multisampling
  *   first-frame               prints the time from window creation to the first frame
  *                             of both views with the loaded scene
+ *   complete                  presses Complete (fails if the action is disabled)
  *   times                     prints read and meshing times of the input and shown result
  *   view NAME | slices on|off | present on|off | sleep MS | quit
  * Results go to stdout as "test: COMMAND: ok ..." or "test: COMMAND: FAILED ...";
@@ -188,6 +189,15 @@ run_step (ArWindow *self, TestState *t, const char *cmd, const char *arg, gboole
       ar_view_set_timing (self->view_result, FALSE);
       ar_view_set_interactive (self->view_input, FALSE);
       ar_view_set_interactive (self->view_result, FALSE);
+      return TRUE;
+    }
+  if (g_str_equal (cmd, "complete"))
+    {
+      gboolean enabled = g_action_group_get_action_enabled (G_ACTION_GROUP (self), "complete");
+      if (enabled)
+        g_action_group_activate_action (G_ACTION_GROUP (self), "complete", NULL);
+      say (cmd, enabled, "%s", enabled ? "" : gtk_widget_get_tooltip_text (self->complete_button));
+      t->failed |= !enabled;
       return TRUE;
     }
   if (g_str_equal (cmd, "times"))

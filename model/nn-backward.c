@@ -1,0 +1,738 @@
+/* nn-backward.c: gradients of the engine's ops (see nn-backward.h). */
+#include "nn-backward.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+/* Leading dimension of a slab of ns columns, padded away from powers of two. */
+static int64_t
+bw_slab_ld (int64_t ns)
+{
+  int64_t ld = (ns + 15) & ~(int64_t) 15;
+  return (ld & 255) == 0 ? ld + 16 : ld;
+}
+
+static gboolean
+geom_is_pointwise (const NnConvGeom *g)
+{
+  for (int a = 0; a < 3; a++)
+    if (g->k[a] != 1 || g->s[a] != 1 || g->p[a] != 0)
+      return FALSE;
+  return TRUE;
+}
+
+static int64_t
+geom_rows (const NnConvGeom *g)
+{
+  return (int64_t) g->cin * g->k[0] * g->k[1] * g->k[2];
+}
+
+/* col (rows, ns), row stride ld: row r = ((ci * kD + a) * kH + b) * kW + c holds
+ * x[ci, od*sD - pD + a, oh*sH - pH + b, ow*sW - pW + c] for the output positions
+ * n0 .. n0+ns-1 (0 outside x).  x is (Cin, D, H, W), outputs (Do, Ho, Wo). */
+static void
+bw_im2col (const NnConvGeom *g, const float *x, int D, int H, int W, int Ho, int Wo,
+           int64_t n0, int64_t ns, int64_t ld, float *col)
+{
+  const int64_t plane = (int64_t) Ho * Wo;
+  int64_t r = 0;
+
+  for (int ci = 0; ci < g->cin; ci++)
+    for (int a = 0; a < g->k[0]; a++)
+      for (int b = 0; b < g->k[1]; b++)
+        for (int c = 0; c < g->k[2]; c++, r++)
+          {
+            float *dst = col + r * ld;
+            int64_t od = n0 / plane, oh = (n0 % plane) / Wo, ow = n0 % Wo;
+            int64_t j = 0;
+            while (j < ns)
+              {
+                int64_t len = MIN ((int64_t) Wo - ow, ns - j);
+                int64_t id = od * g->s[0] - g->p[0] + a, ih = oh * g->s[1] - g->p[1] + b;
+                if (id < 0 || id >= D || ih < 0 || ih >= H)
+                  memset (dst + j, 0, (size_t) len * sizeof (float));
+                else
+                  {
+                    const float *row = x + (((int64_t) ci * D + id) * H + ih) * W;
+                    for (int64_t q = 0; q < len; q++)
+                      {
+                        int64_t iw = (ow + q) * g->s[2] - g->p[2] + c;
+                        dst[j + q] = (iw >= 0 && iw < W) ? row[iw] : 0.0f;
+                      }
+                  }
+                j += len;
+                ow = 0;
+                if (++oh == Ho)
+                  {
+                    oh = 0;
+                    od++;
+                  }
+              }
+          }
+}
+
+/* ---- conv3d: weights ---------------------------------------------------- */
+
+int64_t
+nn_conv3d_backward_weights_scratch_floats (const NnConvGeom *g, int64_t n_out_vox, int n_threads)
+{
+  int64_t rows = geom_rows (g);
+  int64_t slab = nn_slab_cols (rows, n_out_vox, n_threads);
+  return rows * bw_slab_ld (slab) + (int64_t) g->cout * rows;
+}
+
+typedef struct {
+  const NnConvGeom *g;
+  const float *x, *dy;
+  int D, H, W, Ho, Wo;
+  int64_t n_out, slab, n_slabs, rows, per_task;
+  int n_tasks;
+  float *scratch;
+} WeightsJob;
+
+static void
+weights_task (int64_t task, int thread, void *data)
+{
+  const WeightsJob *j = data;
+  float *col = j->scratch + task * j->per_task;
+  float *acc = col + j->rows * bw_slab_ld (j->slab);     /* (Cout, rows) */
+  int64_t s0 = task * j->n_slabs / j->n_tasks, s1 = (task + 1) * j->n_slabs / j->n_tasks;
+  gboolean pointwise = geom_is_pointwise (j->g);
+
+  (void) thread;
+  memset (acc, 0, (size_t) (j->g->cout * j->rows) * sizeof (float));
+  for (int64_t s = s0; s < s1; s++)
+    {
+      int64_t n0 = s * j->slab, ns = MIN (j->slab, j->n_out - n0);
+      const float *cm;
+      int64_t ld;
+      if (pointwise)
+        {
+          cm = j->x + n0;       /* x is (Cin, n_out) */
+          ld = j->n_out;
+        }
+      else
+        {
+          ld = bw_slab_ld (ns);
+          bw_im2col (j->g, j->x, j->D, j->H, j->W, j->Ho, j->Wo, n0, ns, ld, col);
+          cm = col;
+        }
+      /* acc (Cout, rows) += dy[:, n0:n0+ns] (Cout, ns) . cm^T (ns, rows) */
+      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, j->g->cout, (int) j->rows, (int) ns, 1.0f,
+                   j->dy + n0, (int) j->n_out, cm, (int) ld, 1.0f, acc, (int) j->rows);
+    }
+}
+
+void
+nn_conv3d_backward_weights (NnPool *pool, const NnConvGeom *g, const float *x, int D, int H, int W,
+                            const float *dy, float *dw, float *db, float *scratch)
+{
+  int nt = nn_pool_get_n_threads (pool);
+  WeightsJob j = {
+    .g = g, .x = x, .dy = dy, .D = D, .H = H, .W = W,
+    .Ho = nn_conv_out_size (H, g->k[1], g->s[1], g->p[1]),
+    .Wo = nn_conv_out_size (W, g->k[2], g->s[2], g->p[2]),
+    .rows = geom_rows (g), .scratch = scratch, .n_tasks = nt,
+  };
+  int Do = nn_conv_out_size (D, g->k[0], g->s[0], g->p[0]);
+
+  j.n_out = (int64_t) Do * j.Ho * j.Wo;
+  if (j.n_out <= 0)
+    return;
+  j.slab = nn_slab_cols (j.rows, j.n_out, nt);
+  j.n_slabs = (j.n_out + j.slab - 1) / j.slab;
+  j.per_task = nn_conv3d_backward_weights_scratch_floats (g, j.n_out, nt);
+  nn_pool_run (pool, nt, weights_task, &j);
+  /* reduce the per-task accumulators in task order */
+  int64_t nw = (int64_t) g->cout * j.rows;
+  for (int t = 0; t < nt; t++)
+    {
+      const float *acc = scratch + t * j.per_task + j.rows * bw_slab_ld (j.slab);
+      for (int64_t q = 0; q < nw; q++)
+        dw[q] += acc[q];
+    }
+  if (db)
+    for (int co = 0; co < g->cout; co++)
+      {
+        const float *row = dy + co * j.n_out;
+        double s = 0.0;
+        for (int64_t q = 0; q < j.n_out; q++)
+          s += row[q];
+        db[co] += (float) s;
+      }
+}
+
+/* ---- conv3d: input ------------------------------------------------------ */
+
+static void
+flipped_geom (const NnConvGeom *g, NnConvGeom *f)
+{
+  f->cin = g->cout;
+  f->cout = g->cin;
+  for (int a = 0; a < 3; a++)
+    {
+      f->k[a] = g->k[a];
+      f->s[a] = 1;
+      f->p[a] = g->k[a] - 1 - g->p[a];
+    }
+}
+
+int64_t
+nn_conv3d_backward_input_scratch_floats (const NnConvGeom *g, int64_t n_in_vox, int n_threads)
+{
+  NnConvGeom f;
+  flipped_geom (g, &f);
+  return nn_conv3d_scratch_floats (&f, n_in_vox, n_threads);
+}
+
+typedef struct {
+  const float *w, *dy;
+  float *dx;
+  int cin, cout;
+  int64_t n, chunk;
+} PointwiseInputJob;
+
+static void
+pointwise_input_task (int64_t task, int thread, void *data)
+{
+  const PointwiseInputJob *j = data;
+  int64_t n0 = task * j->chunk, ns = MIN (j->chunk, j->n - n0);
+  (void) thread;
+  if (ns <= 0)
+    return;
+  /* dx[:, n0:n0+ns] (Cin, ns) += w^T (Cin, Cout) . dy[:, n0:n0+ns] (Cout, ns) */
+  cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, j->cin, (int) ns, j->cout, 1.0f, j->w, j->cin,
+               j->dy + n0, (int) j->n, 1.0f, j->dx + n0, (int) j->n);
+}
+
+typedef struct {
+  float *dx;
+  const float *tmp;
+  int64_t n, chunk;
+} AddJob;
+
+static void
+add_task (int64_t task, int thread, void *data)
+{
+  const AddJob *j = data;
+  int64_t n0 = task * j->chunk, n1 = MIN (j->n, n0 + j->chunk);
+  (void) thread;
+  for (int64_t q = n0; q < n1; q++)
+    j->dx[q] += j->tmp[q];
+}
+
+static void
+parallel_add (NnPool *pool, float *dx, const float *tmp, int64_t n)
+{
+  AddJob j = { .dx = dx, .tmp = tmp, .n = n, .chunk = 1 << 16 };
+  nn_pool_run (pool, (n + j.chunk - 1) / j.chunk, add_task, &j);
+}
+
+void
+nn_conv3d_backward_input (NnPool *pool, const NnConvGeom *g, const float *dy, int D, int H, int W,
+                          const float *w, float *dx, float *wflip, float *tmp, float *scratch)
+{
+  const int64_t n = (int64_t) D * H * W;
+  const int kD = g->k[0], kH = g->k[1], kW = g->k[2];
+  const int64_t k3 = (int64_t) kD * kH * kW;
+
+  g_return_if_fail (g->s[0] == 1 && g->s[1] == 1 && g->s[2] == 1);
+  if (geom_is_pointwise (g))
+    {
+      PointwiseInputJob j = { .w = w, .dy = dy, .dx = dx, .cin = g->cin, .cout = g->cout, .n = n };
+      j.chunk = MAX (1024, (n / MAX (1, nn_pool_get_n_threads (pool)) + 15) & ~(int64_t) 15);
+      j.chunk = MIN (j.chunk, 16384);
+      nn_pool_run (pool, (n + j.chunk - 1) / j.chunk, pointwise_input_task, &j);
+      return;
+    }
+  /* wflip (Cin, Cout, k) [ci, co, a, b, c] = w (Cout, Cin, k) [co, ci, kD-1-a, kH-1-b, kW-1-c] */
+  for (int co = 0; co < g->cout; co++)
+    for (int ci = 0; ci < g->cin; ci++)
+      {
+        const float *src = w + ((int64_t) co * g->cin + ci) * k3;
+        float *dst = wflip + ((int64_t) ci * g->cout + co) * k3;
+        for (int64_t q = 0; q < k3; q++)
+          dst[k3 - 1 - q] = src[q];
+      }
+  NnConvGeom f;
+  flipped_geom (g, &f);
+  int Do = nn_conv_out_size (D, kD, 1, g->p[0]), Ho = nn_conv_out_size (H, kH, 1, g->p[1]);
+  int Wo = nn_conv_out_size (W, kW, 1, g->p[2]);
+  nn_conv3d (pool, &f, dy, Do, Ho, Wo, wflip, NULL, NN_ACT_NONE, 0.0f, tmp, scratch);
+  parallel_add (pool, dx, tmp, (int64_t) g->cin * n);
+}
+
+void
+nn_conv3d_backward_ref (const NnConvGeom *g, const float *x, int D, int H, int W,
+                        const float *w, const float *dy, float *dx, float *dw, float *db)
+{
+  int Do = nn_conv_out_size (D, g->k[0], g->s[0], g->p[0]);
+  int Ho = nn_conv_out_size (H, g->k[1], g->s[1], g->p[1]);
+  int Wo = nn_conv_out_size (W, g->k[2], g->s[2], g->p[2]);
+
+  for (int co = 0; co < g->cout; co++)
+    for (int od = 0; od < Do; od++)
+      for (int oh = 0; oh < Ho; oh++)
+        for (int ow = 0; ow < Wo; ow++)
+          {
+            float gy = dy[(((int64_t) co * Do + od) * Ho + oh) * Wo + ow];
+            if (db)
+              db[co] += gy;
+            for (int ci = 0; ci < g->cin; ci++)
+              for (int a = 0; a < g->k[0]; a++)
+                for (int b = 0; b < g->k[1]; b++)
+                  for (int c = 0; c < g->k[2]; c++)
+                    {
+                      int id = od * g->s[0] - g->p[0] + a, ih = oh * g->s[1] - g->p[1] + b;
+                      int iw = ow * g->s[2] - g->p[2] + c;
+                      if (id < 0 || id >= D || ih < 0 || ih >= H || iw < 0 || iw >= W)
+                        continue;
+                      int64_t xi = (((int64_t) ci * D + id) * H + ih) * W + iw;
+                      int64_t wi = ((((int64_t) co * g->cin + ci) * g->k[0] + a) * g->k[1] + b) * g->k[2] + c;
+                      if (dw)
+                        dw[wi] += gy * x[xi];
+                      if (dx)
+                        dx[xi] += gy * w[wi];
+                    }
+          }
+}
+
+/* ---- transposed conv3d ---------------------------------------------------- */
+
+/* The forward convolution whose backward pass is the transposed convolution
+ * (Cin_T, Cout_T, k): input Cout_T channels, output Cin_T channels, same stride
+ * and padding; its weight (Cin_T, Cout_T, k) is the transposed conv's weight. */
+static void
+adjoint_geom (const NnConvGeom *g, NnConvGeom *a)
+{
+  *a = *g;
+  a->cin = g->cout;
+  a->cout = g->cin;
+}
+
+int64_t
+nn_conv_transpose3d_backward_scratch_floats (const NnConvGeom *g, int64_t n_in_vox, int n_threads)
+{
+  NnConvGeom a;
+  adjoint_geom (g, &a);
+  return MAX (nn_conv3d_scratch_floats (&a, n_in_vox, n_threads),
+              nn_conv3d_backward_weights_scratch_floats (&a, n_in_vox, n_threads));
+}
+
+void
+nn_conv_transpose3d_backward_input (NnPool *pool, const NnConvGeom *g, const float *dy, int D, int H,
+                                    int W, const float *w, float *dx, float *tmp, float *scratch)
+{
+  NnConvGeom a;
+  adjoint_geom (g, &a);
+  int Do = nn_convt_out_size (D, g->k[0], g->s[0], g->p[0]);
+  int Ho = nn_convt_out_size (H, g->k[1], g->s[1], g->p[1]);
+  int Wo = nn_convt_out_size (W, g->k[2], g->s[2], g->p[2]);
+  /* tmp (Cin_T, D, H, W) = conv3d (dy (Cout_T, Do, Ho, Wo), w) */
+  nn_conv3d (pool, &a, dy, Do, Ho, Wo, w, NULL, NN_ACT_NONE, 0.0f, tmp, scratch);
+  parallel_add (pool, dx, tmp, (int64_t) g->cin * D * H * W);
+}
+
+void
+nn_conv_transpose3d_backward_weights (NnPool *pool, const NnConvGeom *g, const float *x, int D, int H,
+                                      int W, const float *dy, float *dw, float *db, float *scratch)
+{
+  NnConvGeom a;
+  adjoint_geom (g, &a);
+  int Do = nn_convt_out_size (D, g->k[0], g->s[0], g->p[0]);
+  int Ho = nn_convt_out_size (H, g->k[1], g->s[1], g->p[1]);
+  int Wo = nn_convt_out_size (W, g->k[2], g->s[2], g->p[2]);
+  /* the adjoint conv maps dy -> (Cin_T, D, H, W); its weight gradient with "output
+   * gradient" x is dw (Cin_T, Cout_T, k) += x . im2col (dy)^T */
+  nn_conv3d_backward_weights (pool, &a, dy, Do, Ho, Wo, x, dw, NULL, scratch);
+  if (db)
+    {
+      int64_t no = (int64_t) Do * Ho * Wo;
+      for (int co = 0; co < g->cout; co++)
+        {
+          double s = 0.0;
+          for (int64_t q = 0; q < no; q++)
+            s += dy[co * no + q];
+          db[co] += (float) s;
+        }
+    }
+}
+
+void
+nn_conv_transpose3d_backward_ref (const NnConvGeom *g, const float *x, int D, int H, int W,
+                                  const float *w, const float *dy, float *dx, float *dw, float *db)
+{
+  int Do = nn_convt_out_size (D, g->k[0], g->s[0], g->p[0]);
+  int Ho = nn_convt_out_size (H, g->k[1], g->s[1], g->p[1]);
+  int Wo = nn_convt_out_size (W, g->k[2], g->s[2], g->p[2]);
+
+  /* forward: y[co, id*s - p + a, ...] += x[ci, id, ih, iw] * w[ci, co, a, b, c] */
+  for (int ci = 0; ci < g->cin; ci++)
+    for (int id = 0; id < D; id++)
+      for (int ih = 0; ih < H; ih++)
+        for (int iw = 0; iw < W; iw++)
+          {
+            int64_t xi = (((int64_t) ci * D + id) * H + ih) * W + iw;
+            for (int co = 0; co < g->cout; co++)
+              for (int a = 0; a < g->k[0]; a++)
+                for (int b = 0; b < g->k[1]; b++)
+                  for (int c = 0; c < g->k[2]; c++)
+                    {
+                      int od = id * g->s[0] - g->p[0] + a, oh = ih * g->s[1] - g->p[1] + b;
+                      int ow = iw * g->s[2] - g->p[2] + c;
+                      if (od < 0 || od >= Do || oh < 0 || oh >= Ho || ow < 0 || ow >= Wo)
+                        continue;
+                      float gy = dy[(((int64_t) co * Do + od) * Ho + oh) * Wo + ow];
+                      int64_t wi = ((((int64_t) ci * g->cout + co) * g->k[0] + a) * g->k[1] + b) * g->k[2] + c;
+                      if (dx)
+                        dx[xi] += gy * w[wi];
+                      if (dw)
+                        dw[wi] += gy * x[xi];
+                    }
+          }
+  if (db)
+    for (int co = 0; co < g->cout; co++)
+      for (int64_t q = 0; q < (int64_t) Do * Ho * Wo; q++)
+        db[co] += dy[co * (int64_t) Do * Ho * Wo + q];
+}
+
+/* ---- max pooling ------------------------------------------------------------ */
+
+typedef struct {
+  const int *k, *s, *p;
+  const float *x, *dy;
+  float *dx;
+  int D, H, W, Do, Ho, Wo;
+} PoolBwJob;
+
+/* one channel: every output's gradient goes to the first maximum of its window */
+static void
+pool_bw_channel (int64_t c, int thread, void *data)
+{
+  const PoolBwJob *j = data;
+  const int64_t nin = (int64_t) j->D * j->H * j->W, nout = (int64_t) j->Do * j->Ho * j->Wo;
+  const float *xc = j->x + c * nin;
+  const float *gc = j->dy + c * nout;
+  float *dc = j->dx + c * nin;
+  (void) thread;
+
+  for (int od = 0; od < j->Do; od++)
+    {
+      int d0 = od * j->s[0] - j->p[0];
+      int a0 = MAX (0, -d0), a1 = MIN (j->k[0], j->D - d0);
+      for (int oh = 0; oh < j->Ho; oh++)
+        {
+          int h0 = oh * j->s[1] - j->p[1];
+          int b0 = MAX (0, -h0), b1 = MIN (j->k[1], j->H - h0);
+          for (int ow = 0; ow < j->Wo; ow++)
+            {
+              int w0 = ow * j->s[2] - j->p[2];
+              int c0 = MAX (0, -w0), c1 = MIN (j->k[2], j->W - w0);
+              float m = -INFINITY;
+              int64_t arg = -1;
+              for (int a = a0; a < a1; a++)
+                for (int b = b0; b < b1; b++)
+                  {
+                    const int64_t base = ((int64_t) (d0 + a) * j->H + (h0 + b)) * j->W + w0;
+                    for (int cc = c0; cc < c1; cc++)
+                      if (xc[base + cc] > m || arg < 0)
+                        {
+                          m = xc[base + cc];
+                          arg = base + cc;
+                        }
+                  }
+              if (arg >= 0)
+                dc[arg] += gc[((int64_t) od * j->Ho + oh) * j->Wo + ow];
+            }
+        }
+    }
+}
+
+void
+nn_maxpool3d_backward (NnPool *pool, int C, const int k[3], const int s[3], const int p[3],
+                       const float *x, int D, int H, int W, const float *dy, float *dx)
+{
+  PoolBwJob j = {
+    .k = k, .s = s, .p = p, .x = x, .dy = dy, .dx = dx, .D = D, .H = H, .W = W,
+    .Do = nn_conv_out_size (D, k[0], s[0], p[0]),
+    .Ho = nn_conv_out_size (H, k[1], s[1], p[1]),
+    .Wo = nn_conv_out_size (W, k[2], s[2], p[2]),
+  };
+  nn_pool_run (pool, C, pool_bw_channel, &j);
+}
+
+void
+nn_maxpool3d_backward_ref (int C, const int k[3], const int s[3], const int p[3],
+                           const float *x, int D, int H, int W, const float *dy, float *dx)
+{
+  int Do = nn_conv_out_size (D, k[0], s[0], p[0]);
+  int Ho = nn_conv_out_size (H, k[1], s[1], p[1]);
+  int Wo = nn_conv_out_size (W, k[2], s[2], p[2]);
+
+  for (int c = 0; c < C; c++)
+    for (int od = 0; od < Do; od++)
+      for (int oh = 0; oh < Ho; oh++)
+        for (int ow = 0; ow < Wo; ow++)
+          {
+            float m = -INFINITY;
+            int64_t arg = -1;
+            for (int a = 0; a < k[0]; a++)
+              for (int b = 0; b < k[1]; b++)
+                for (int cc = 0; cc < k[2]; cc++)
+                  {
+                    int id = od * s[0] - p[0] + a, ih = oh * s[1] - p[1] + b, iw = ow * s[2] - p[2] + cc;
+                    if (id < 0 || id >= D || ih < 0 || ih >= H || iw < 0 || iw >= W)
+                      continue;
+                    int64_t xi = (((int64_t) c * D + id) * H + ih) * W + iw;
+                    if (arg < 0 || x[xi] > m)
+                      {
+                        m = x[xi];
+                        arg = xi;
+                      }
+                  }
+            if (arg >= 0)
+              dx[arg] += dy[(((int64_t) c * Do + od) * Ho + oh) * Wo + ow];
+          }
+}
+
+/* ---- batch normalisation ------------------------------------------------------ */
+
+typedef struct {
+  const float *z, *gamma, *beta, *mean, *invstd, *dy;
+  float *y, *mean_out, *invstd_out, *var_out, *dz, *dgamma, *dbeta;
+  float eps;
+  int64_t n;
+} BnJob;
+
+static void
+bn_forward_channel (int64_t c, int thread, void *data)
+{
+  const BnJob *j = data;
+  const float *zc = j->z + c * j->n;
+  float *yc = j->y + c * j->n;
+  double s = 0.0, ss = 0.0;
+  (void) thread;
+
+  for (int64_t q = 0; q < j->n; q++)
+    s += zc[q];
+  double mean = s / (double) j->n;
+  for (int64_t q = 0; q < j->n; q++)
+    {
+      double d = zc[q] - mean;
+      ss += d * d;
+    }
+  double var = ss / (double) j->n;
+  float invstd = (float) (1.0 / sqrt (var + j->eps));
+  float scale = invstd * j->gamma[c], shift = j->beta[c] - (float) mean * scale;
+  for (int64_t q = 0; q < j->n; q++)
+    yc[q] = zc[q] * scale + shift;
+  j->mean_out[c] = (float) mean;
+  j->invstd_out[c] = invstd;
+  if (j->var_out)
+    j->var_out[c] = (float) var;
+}
+
+void
+nn_batchnorm_train_forward (NnPool *pool, const float *z, int C, int64_t n, const float *gamma,
+                            const float *beta, float eps, float *y, float *mean, float *invstd,
+                            float *var_out)
+{
+  BnJob j = { .z = z, .gamma = gamma, .beta = beta, .eps = eps, .n = n, .y = y,
+              .mean_out = mean, .invstd_out = invstd, .var_out = var_out };
+  nn_pool_run (pool, C, bn_forward_channel, &j);
+}
+
+void
+nn_batchnorm_train_forward_ref (const float *z, int C, int64_t n, const float *gamma,
+                                const float *beta, float eps, float *y, float *mean, float *invstd,
+                                float *var_out)
+{
+  for (int c = 0; c < C; c++)
+    {
+      double s = 0.0, ss = 0.0;
+      for (int64_t q = 0; q < n; q++)
+        s += z[c * n + q];
+      double m = s / n;
+      for (int64_t q = 0; q < n; q++)
+        ss += (z[c * n + q] - m) * (z[c * n + q] - m);
+      double var = ss / n;
+      for (int64_t q = 0; q < n; q++)
+        y[c * n + q] = (float) ((z[c * n + q] - m) / sqrt (var + eps) * gamma[c] + beta[c]);
+      mean[c] = (float) m;
+      invstd[c] = (float) (1.0 / sqrt (var + eps));
+      if (var_out)
+        var_out[c] = (float) var;
+    }
+}
+
+static void
+bn_backward_channel (int64_t c, int thread, void *data)
+{
+  const BnJob *j = data;
+  const float *zc = j->z + c * j->n, *gc = j->dy + c * j->n;
+  float *dzc = j->dz + c * j->n;
+  const float m = j->mean[c], is = j->invstd[c];
+  double sg = 0.0, sgx = 0.0;
+  (void) thread;
+
+  for (int64_t q = 0; q < j->n; q++)
+    {
+      sg += gc[q];
+      sgx += (double) gc[q] * ((zc[q] - m) * is);
+    }
+  /* dz = gamma * invstd / n * (n * dy - sum dy - xhat * sum (dy * xhat)) */
+  float k = j->gamma[c] * is, mg = (float) (sg / j->n), mgx = (float) (sgx / j->n);
+  for (int64_t q = 0; q < j->n; q++)
+    dzc[q] = k * (gc[q] - mg - (zc[q] - m) * is * mgx);
+  j->dgamma[c] += (float) sgx;
+  j->dbeta[c] += (float) sg;
+}
+
+void
+nn_batchnorm_train_backward (NnPool *pool, const float *z, int C, int64_t n, const float *gamma,
+                             const float *mean, const float *invstd, const float *dy, float *dz,
+                             float *dgamma, float *dbeta)
+{
+  BnJob j = { .z = z, .gamma = gamma, .mean = mean, .invstd = invstd, .dy = dy, .dz = dz,
+              .dgamma = dgamma, .dbeta = dbeta, .n = n };
+  nn_pool_run (pool, C, bn_backward_channel, &j);
+}
+
+void
+nn_batchnorm_train_backward_ref (const float *z, int C, int64_t n, const float *gamma,
+                                 const float *mean, const float *invstd, const float *dy, float *dz,
+                                 float *dgamma, float *dbeta)
+{
+  for (int c = 0; c < C; c++)
+    {
+      /* y = gamma * xhat + beta, xhat = (z - mean) * invstd with mean and invstd
+       * functions of z: dxhat = dy * gamma;
+       * dz = invstd * (dxhat - mean (dxhat) - xhat * mean (dxhat * xhat)) */
+      double s1 = 0.0, s2 = 0.0, sb = 0.0, sgm = 0.0;
+      for (int64_t q = 0; q < n; q++)
+        {
+          double xh = (z[c * n + q] - mean[c]) * (double) invstd[c];
+          double dxh = (double) dy[c * n + q] * gamma[c];
+          s1 += dxh;
+          s2 += dxh * xh;
+          sb += dy[c * n + q];
+          sgm += dy[c * n + q] * xh;
+        }
+      for (int64_t q = 0; q < n; q++)
+        {
+          double xh = (z[c * n + q] - mean[c]) * (double) invstd[c];
+          double dxh = (double) dy[c * n + q] * gamma[c];
+          dz[c * n + q] = (float) (invstd[c] * (dxh - s1 / n - xh * s2 / n));
+        }
+      dgamma[c] += (float) sgm;
+      dbeta[c] += (float) sb;
+    }
+}
+
+/* ---- activations ------------------------------------------------------------- */
+
+void
+nn_activate_backward (const float *y, float *g, int64_t n, NnAct act, float slope)
+{
+  if (act == NN_ACT_RELU)
+    for (int64_t q = 0; q < n; q++)
+      g[q] = y[q] > 0.0f ? g[q] : 0.0f;
+  else if (act == NN_ACT_LEAKY_RELU)
+    for (int64_t q = 0; q < n; q++)
+      g[q] = y[q] > 0.0f ? g[q] : g[q] * slope;
+}
+
+void
+nn_activate_backward_ref (const float *y, float *g, int64_t n, NnAct act, float slope)
+{
+  for (int64_t q = 0; q < n; q++)
+    {
+      float d = 1.0f;
+      if (act != NN_ACT_NONE && !(y[q] > 0.0f))
+        d = act == NN_ACT_RELU ? 0.0f : slope;
+      g[q] *= d;
+    }
+}
+
+/* ---- loss ----------------------------------------------------------------------- */
+
+void
+nn_loss_params_init (NnLossParams *p)
+{
+  p->ce_weight = 1.0f;
+  p->dice_weight = 1.0f;
+  p->removed_weight = 0.0f;
+  p->dice_smooth = 1.0f;
+}
+
+NnLossValue
+nn_softmax_loss (const float *prob, const guint8 *target, int C, int64_t n, guint32 removed_mask,
+                 const NnLossParams *params, float *dlogits)
+{
+  NnLossValue v = { 0 };
+  double wsum = 0.0, ce = 0.0;
+  g_autofree double *inter = g_new0 (double, C), *psum = g_new0 (double, C), *gsum = g_new0 (double, C);
+  g_autofree double *dcoef = g_new0 (double, C);
+
+  for (int64_t q = 0; q < n; q++)
+    {
+      int t = target[q] < C ? target[q] : 0;
+      double wv = 1.0 + (t < 32 && (removed_mask >> t) & 1u ? params->removed_weight : 0.0);
+      double pt = prob[(int64_t) t * n + q];
+      wsum += wv;
+      ce -= wv * log (MAX (pt, 1e-12));
+      inter[t] += pt;
+      gsum[t] += 1.0;
+    }
+  for (int c = 0; c < C; c++)
+    {
+      double s = 0.0;
+      const float *pc = prob + (int64_t) c * n;
+      for (int64_t q = 0; q < n; q++)
+        s += pc[q];
+      psum[c] = s;
+    }
+  double dice_mean = 0.0, sm = params->dice_smooth;
+  for (int c = 0; c < C; c++)
+    {
+      double num = 2.0 * inter[c] + sm, den = psum[c] + gsum[c] + sm;
+      dice_mean += num / den / C;
+    }
+  v.ce = ce / wsum;
+  v.dice = 1.0 - dice_mean;
+  v.total = params->ce_weight * v.ce + params->dice_weight * v.dice;
+  if (dlogits == NULL)
+    return v;
+
+  /* dDice_c/dp_cv = (2 g_cv den - num) / den²; dL/dp_cv = -dice_weight / C * that
+   * = A_c g_cv + B_c with A_c = -dw/C * 2/den, B_c = dw/C * num/den² */
+  g_autofree double *A = g_new0 (double, C), *B = g_new0 (double, C);
+  for (int c = 0; c < C; c++)
+    {
+      double num = 2.0 * inter[c] + sm, den = psum[c] + gsum[c] + sm;
+      A[c] = -params->dice_weight / C * 2.0 / den;
+      B[c] = params->dice_weight / C * num / (den * den);
+    }
+  (void) dcoef;
+  for (int64_t q = 0; q < n; q++)
+    {
+      int t = target[q] < C ? target[q] : 0;
+      double wv = 1.0 + (t < 32 && (removed_mask >> t) & 1u ? params->removed_weight : 0.0);
+      double kce = params->ce_weight * wv / wsum;
+      /* softmax backward of the Dice part: dz_c = p_c (dp_c - sum_k p_k dp_k) */
+      double dot = 0.0;
+      for (int c = 0; c < C; c++)
+        {
+          double dp = B[c] + (c == t ? A[c] : 0.0);
+          dot += prob[(int64_t) c * n + q] * dp;
+        }
+      for (int c = 0; c < C; c++)
+        {
+          double p = prob[(int64_t) c * n + q];
+          double dp = B[c] + (c == t ? A[c] : 0.0);
+          dlogits[(int64_t) c * n + q] = (float) (p * (dp - dot) + kce * (p - (c == t ? 1.0 : 0.0)));
+        }
+    }
+  return v;
+}
