@@ -15,6 +15,8 @@ static const AnatomyCommand commands[] = {
   { "complete", "Complete a partial label map with a 3D network", cmd_complete },
   { "init-model", "Write a seeded random-weight network file (tests, benchmarks)", cmd_init_model },
   { "bench", "Benchmark the network engine against OpenBLAS and PyTorch", cmd_bench },
+  { "train", "Train a completion network (phantoms or benchmark data)", cmd_train },
+  { "eval", "Dice of completion networks and baselines on a dataset", cmd_eval },
 };
 
 static void

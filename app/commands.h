@@ -18,6 +18,8 @@ int cmd_mesh (int argc, char **argv);
 int cmd_complete (int argc, char **argv);
 int cmd_init_model (int argc, char **argv);
 int cmd_bench (int argc, char **argv);
+int cmd_train (int argc, char **argv);
+int cmd_eval (int argc, char **argv);
 /* cmd-complete.c: path of a model named by --model (architecture name or file). */
 char *cli_find_model (const char *value, GError **error);
 

@@ -55,11 +55,24 @@ bw_im2col (const NnConvGeom *g, const float *x, int D, int H, int W, int Ho, int
                 else
                   {
                     const float *row = x + (((int64_t) ci * D + id) * H + ih) * W;
-                    for (int64_t q = 0; q < len; q++)
+                    if (g->s[2] == 1)
                       {
-                        int64_t iw = (ow + q) * g->s[2] - g->p[2] + c;
-                        dst[j + q] = (iw >= 0 && iw < W) ? row[iw] : 0.0f;
+                        /* iw = ow + q + shift: copy the valid range, zero the rest */
+                        int64_t shift = c - g->p[2];
+                        int64_t lo = CLAMP (-shift - ow, 0, len), hi = CLAMP (W - shift - ow, lo, len);
+                        for (int64_t q = 0; q < lo; q++)
+                          dst[j + q] = 0.0f;
+                        if (hi > lo)
+                          memcpy (dst + j + lo, row + ow + lo + shift, (size_t) (hi - lo) * sizeof (float));
+                        for (int64_t q = hi; q < len; q++)
+                          dst[j + q] = 0.0f;
                       }
+                    else
+                      for (int64_t q = 0; q < len; q++)
+                        {
+                          int64_t iw = (ow + q) * g->s[2] - g->p[2] + c;
+                          dst[j + q] = (iw >= 0 && iw < W) ? row[iw] : 0.0f;
+                        }
                   }
                 j += len;
                 ow = 0;

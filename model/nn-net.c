@@ -921,7 +921,7 @@ nn_net_prepare (NnNet *net, int D, int H, int W, int n_threads, NnPrepareFlags f
         {
         case LAYER_CONV:
           l->flops = 2.0 * per_out * l->geom.cout * nout;
-          scratch = MAX (scratch, nn_conv3d_scratch_floats (&l->geom, nout, nt));
+          scratch = MAX (scratch, nn_conv3d_scratch_floats_w (&l->geom, nout, net->dims[ts[l->in].level][2], nt));
           if (l->p_bn >= 0)
             fold_floats += (gsize) (per_out * l->geom.cout + l->geom.cout + 15) & ~(gsize) 15;
           break;

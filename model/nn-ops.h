@@ -75,6 +75,8 @@ int64_t nn_slab_cols (int64_t rows, int64_t total_cols, int n_threads);
 /* Scratch floats per thread needed by nn_conv3d / nn_conv_transpose3d for an
  * output (conv) or input (transposed) of @n_vox voxels. */
 int64_t nn_conv3d_scratch_floats (const NnConvGeom *g, int64_t n_out_vox, int n_threads);
+/* The same for an input of width @W (the bound above assumes W <= 2048). */
+int64_t nn_conv3d_scratch_floats_w (const NnConvGeom *g, int64_t n_out_vox, int W, int n_threads);
 int64_t nn_conv_transpose3d_scratch_floats (const NnConvGeom *g, int64_t n_in_vox, int n_threads);
 
 /* y = act (conv3d (x, w) + bias)
@@ -87,6 +89,15 @@ void nn_conv3d (NnPool *pool, const NnConvGeom *g,
                 const float *x, int D, int H, int W,
                 const float *w, const float *bias, NnAct act, float slope,
                 float *y, float *scratch);
+/* Stride 1 along W (any kernel) may also run as a direct convolution without im2col
+ * (register blocks of 8 output channels x 48 voxels), chosen by default for 8..15
+ * output channels.  Tests and benchmarks can force one path (process-wide). */
+typedef enum {
+  NN_CONV_PATH_AUTO,
+  NN_CONV_PATH_IM2COL,
+  NN_CONV_PATH_DIRECT,   /* where possible (stride 1 along W, kernel > 1), else im2col */
+} NnConvPath;
+void nn_conv3d_force_path (NnConvPath path);
 void nn_conv3d_ref (const NnConvGeom *g, const float *x, int D, int H, int W,
                     const float *w, const float *bias, NnAct act, float slope, float *y);
 

@@ -24,11 +24,12 @@ mesh_taubin_factors (double passband, double *lambda, double *mu)
 
 typedef struct {
   uint32_t nv;
-  const uint64_t *first;  /* (nv + 1) */
-  const uint32_t *nbr;    /* (first[nv]) */
+  const uint64_t *first;  /* (nv + 1) start of each neighbour list */
+  const uint32_t *count;  /* (nv) distinct neighbours at the start of each list */
+  const uint32_t *nbr;
   const uint8_t *fixed;
-  const float *in;        /* (nv, 3) */
-  float *out;             /* (nv, 3) */
+  const float *in;        /* (nv, 4) x y z pad */
+  float *out;             /* (nv, 4) */
   float f;
   guint chunk;
 } Step;
@@ -41,34 +42,71 @@ step_task (guint task, gpointer data)
   const float *in = s->in;
   for (uint32_t v = v0; v < v1; v++)
     {
-      uint64_t a = s->first[v], b = s->first[v + 1];
-      const float *p = in + 3 * (gsize) v;
-      float *o = s->out + 3 * (gsize) v;
+      const float *p = in + 4 * (gsize) v;
+      float *o = s->out + 4 * (gsize) v;
+      uint64_t a = s->first[v], b = a + s->count[v];
       if (a == b || (s->fixed && s->fixed[v]))
         {
-          o[0] = p[0];
-          o[1] = p[1];
-          o[2] = p[2];
+          for (int d = 0; d < 4; d++)
+            o[d] = p[d];
           continue;
         }
-      float sx = 0, sy = 0, sz = 0;
+      float sum[4] = { 0, 0, 0, 0 };
       for (uint64_t e = a; e < b; e++)
         {
-          const float *q = in + 3 * (gsize) s->nbr[e];
-          sx += q[0];
-          sy += q[1];
-          sz += q[2];
+          const float *q = in + 4 * (gsize) s->nbr[e];
+          for (int d = 0; d < 4; d++)
+            sum[d] += q[d];
         }
       float inv = 1.0f / (float) (b - a);
-      o[0] = p[0] + s->f * (sx * inv - p[0]);
-      o[1] = p[1] + s->f * (sy * inv - p[1]);
-      o[2] = p[2] + s->f * (sz * inv - p[2]);
+      for (int d = 0; d < 4; d++)
+        o[d] = p[d] + s->f * (sum[d] * inv - p[d]);
     }
 }
 
-/* Distinct-neighbour lists in CSR form.  tris is (nt, 3); returns first (nv + 1). */
+typedef struct {
+  uint32_t nv;
+  const uint64_t *first;
+  uint32_t *count;
+  uint32_t *nbr;
+  guint chunk;
+} Dedup;
+
+/* Sort each short neighbour list and keep its distinct entries at its start (edges
+ * shared by two labels' surfaces, or seen from both sides on open input, repeat). */
+static void
+dedup_task (guint task, gpointer data)
+{
+  const Dedup *d = data;
+  uint32_t v0 = task * d->chunk, v1 = MIN (d->nv, v0 + d->chunk);
+  uint32_t *nbr = d->nbr;
+  for (uint32_t v = v0; v < v1; v++)
+    {
+      uint64_t a = d->first[v], b = d->first[v + 1];
+      for (uint64_t i = a + 1; i < b; i++)
+        {
+          uint32_t x = nbr[i];
+          uint64_t j = i;
+          while (j > a && nbr[j - 1] > x)
+            {
+              nbr[j] = nbr[j - 1];
+              j--;
+            }
+          nbr[j] = x;
+        }
+      uint64_t w = a;
+      for (uint64_t i = a; i < b; i++)
+        if (i == a || nbr[i] != nbr[w - 1])
+          nbr[w++] = nbr[i];
+      d->count[v] = (uint32_t) (w - a);
+    }
+}
+
+/* Neighbour lists in CSR form from the triangle edges.  tris is (nt, 3) with vertex
+ * ids tris[i] >> shift; returns first (nv + 1); *count_out (nv) distinct entries. */
 static uint64_t *
-build_neighbours (uint32_t nv, const uint32_t *tris, uint64_t nt, int shift, uint32_t **nbr_out)
+build_neighbours (uint32_t nv, const uint32_t *tris, uint64_t nt, int shift,
+                  uint32_t **nbr_out, uint32_t **count_out, int n_threads)
 {
   uint64_t *first = g_new0 (uint64_t, (gsize) nv + 1);
   /* each undirected edge of a consistently wound closed surface occurs once as a < b */
@@ -102,31 +140,12 @@ build_neighbours (uint32_t nv, const uint32_t *tris, uint64_t nt, int shift, uin
             }
         }
     }
-  /* sort each short list and drop repeats (edges shared by two labels, or seen from
-   * both directions on open or inconsistently wound input) */
-  uint64_t w = 0;
-  for (uint32_t v = 0; v < nv; v++)
-    {
-      uint64_t a = first[v], b = first[v + 1];
-      for (uint64_t i = a + 1; i < b; i++)
-        {
-          uint32_t x = nbr[i];
-          uint64_t j = i;
-          while (j > a && nbr[j - 1] > x)
-            {
-              nbr[j] = nbr[j - 1];
-              j--;
-            }
-          nbr[j] = x;
-        }
-      first[v] = w;
-      for (uint64_t i = a; i < b; i++)
-        if (i == a || nbr[i] != nbr[i - 1])
-          nbr[w++] = nbr[i];
-    }
-  first[nv] = w;
   g_free (cur);
+  Dedup d = { .nv = nv, .first = first, .count = g_new (uint32_t, MAX (nv, 1)), .nbr = nbr,
+              .chunk = 32768 };
+  mesh_parallel (n_threads, (nv + d.chunk - 1) / d.chunk, dedup_task, &d);
   *nbr_out = nbr;
+  *count_out = d.count;
   return first;
 }
 
@@ -145,21 +164,37 @@ mesh_taubin_shifted (float *pos, uint32_t nv, const uint32_t *tris, uint64_t nt,
     return;
   double lambda, mu;
   mesh_taubin_factors (passband, &lambda, &mu);
-  uint32_t *nbr;
-  uint64_t *first = build_neighbours (nv, tris, nt, shift, &nbr);
-  float *tmp = g_new (float, 3 * (gsize) nv);
-  Step s = { .nv = nv, .first = first, .nbr = nbr, .fixed = fixed, .chunk = 16384 };
+  uint32_t *nbr, *count;
+  uint64_t *first = build_neighbours (nv, tris, nt, shift, &nbr, &count, n_threads);
+  /* padded to 4 floats per vertex: one vector load per neighbour */
+  float *buf = g_new (float, 8 * (gsize) nv);
+  float *b0 = buf, *b1 = buf + 4 * (gsize) nv;
+  for (uint32_t v = 0; v < nv; v++)
+    {
+      b0[4 * (gsize) v] = pos[3 * (gsize) v];
+      b0[4 * (gsize) v + 1] = pos[3 * (gsize) v + 1];
+      b0[4 * (gsize) v + 2] = pos[3 * (gsize) v + 2];
+      b0[4 * (gsize) v + 3] = 0;
+    }
+  Step s = { .nv = nv, .first = first, .count = count, .nbr = nbr, .fixed = fixed, .chunk = 16384 };
   guint n_tasks = (nv + s.chunk - 1) / s.chunk;
   for (guint it = 0; it < 2 * iterations; it++)
     {
       s.f = (float) ((it & 1) ? mu : lambda);
-      s.in = (it & 1) ? tmp : pos;
-      s.out = (it & 1) ? pos : tmp;
+      s.in = (it & 1) ? b1 : b0;
+      s.out = (it & 1) ? b0 : b1;
       mesh_parallel (n_threads, n_tasks, step_task, &s);
     }
-  g_free (tmp);
+  for (uint32_t v = 0; v < nv; v++)
+    {
+      pos[3 * (gsize) v] = b0[4 * (gsize) v];
+      pos[3 * (gsize) v + 1] = b0[4 * (gsize) v + 1];
+      pos[3 * (gsize) v + 2] = b0[4 * (gsize) v + 2];
+    }
+  g_free (buf);
   g_free (first);
   g_free (nbr);
+  g_free (count);
 }
 
 static int

@@ -16,8 +16,11 @@ struct _ArRenderMesh {
   float *vertices;        /* (n_vertices, 6): x y z nx ny nz */
   guint32 n_triangles;
   guint32 *indices;       /* (n_triangles, 3) */
-  guint32 n_triangles_lod;
-  guint32 *indices_lod;   /* (n_triangles_lod, 3) into the same vertices */
+  /* Simplified levels, finest first: (n_triangles_lod[k], 3) indices into the same
+   * vertices; levels beyond n_lod are absent. */
+  int n_lod;
+  guint32 n_triangles_lod[AR_RENDER_MESH_MAX_LOD];
+  guint32 *indices_lod[AR_RENDER_MESH_MAX_LOD];
   float bmin[3], bmax[3];
 };
 
@@ -26,7 +29,8 @@ render_mesh_clear (ArRenderMesh *m)
 {
   g_free (m->vertices);
   g_free (m->indices);
-  g_free (m->indices_lod);
+  for (int k = 0; k < m->n_lod; k++)
+    g_free (m->indices_lod[k]);
 }
 
 /* Below this many triangles the full mesh is cheap enough to draw while dragging. */
@@ -77,9 +81,10 @@ ar_render_mesh_new (int32_t label, const float *positions, const float *normals,
     }
   if (n_triangles > LOD_MIN_TRIANGLES)
     {
-      /* Cells of about three mean edge lengths keep roughly a ninth of the triangles
-       * (triangle count scales with (size / cell)^2).  The mean edge comes from a sample
-       * of the triangles. */
+      /* Cells of k mean edge lengths keep roughly 1/k² of the triangles (the count
+       * scales with (size / cell)²); the mean edge comes from a sample of the
+       * triangles.  Each level clusters the previous one's triangles. */
+      static const float factors[AR_RENDER_MESH_MAX_LOD] = { 2.f, 3.f, 4.5f, 7.f };
       double sum = 0.0;
       guint32 n_sum = 0, step = MAX (n_triangles / 2048, 1u);
       for (guint32 t = 0; t < n_triangles; t += step)
@@ -90,14 +95,17 @@ ar_render_mesh_new (int32_t label, const float *positions, const float *normals,
           sum += glm_vec3_distance ((float *) positions + 3 * tri[0], (float *) positions + 3 * tri[1]);
           n_sum++;
         }
-      float cell = (float) (3.0 * (n_sum ? sum / n_sum : 1.0));
-      m->indices_lod = ar_mesh_cluster_indices (positions, n_vertices, indices, n_triangles,
-                                                cell, &m->n_triangles_lod);
-    }
-  else
-    {
-      m->indices_lod = NULL;
-      m->n_triangles_lod = 0;
+      float edge = (float) (n_sum ? sum / n_sum : 1.0);
+      const guint32 *prev = indices;
+      guint32 n_prev = n_triangles;
+      for (int k = 0; k < AR_RENDER_MESH_MAX_LOD && n_prev > LOD_MIN_TRIANGLES / 4; k++)
+        {
+          m->indices_lod[k] = ar_mesh_cluster_indices (positions, n_vertices, prev, n_prev,
+                                                       factors[k] * edge, &m->n_triangles_lod[k]);
+          prev = m->indices_lod[k];
+          n_prev = m->n_triangles_lod[k];
+          m->n_lod = k + 1;
+        }
     }
   return m;
 }
@@ -127,7 +135,20 @@ guint32 ar_render_mesh_get_n_triangles (const ArRenderMesh *m) { return m->n_tri
 guint32
 ar_render_mesh_get_n_triangles_lod (const ArRenderMesh *m)
 {
-  return m->indices_lod ? m->n_triangles_lod : m->n_triangles;
+  return ar_render_mesh_get_n_triangles_level (m, 1);
+}
+
+int
+ar_render_mesh_get_n_levels (const ArRenderMesh *m)
+{
+  return 1 + m->n_lod;
+}
+
+guint32
+ar_render_mesh_get_n_triangles_level (const ArRenderMesh *m, int level)
+{
+  level = MIN (level, m->n_lod);
+  return level <= 0 ? m->n_triangles : m->n_triangles_lod[level - 1];
 }
 
 void
@@ -187,15 +208,20 @@ ar_mesh_cluster_indices (const float *positions, guint32 n_vertices,
 typedef struct {
   ArRenderMesh *mesh;
   gboolean uploaded;
-  GLuint vao, vbo, ebo, ebo_lod;
+  GLuint vao, vbo, ebo, ebo_unused;
+  /* the EBO holds the full triangles, then every simplified level: level k starts at
+   * index offset[k] (in guint32 units) */
+  gsize offset[AR_RENDER_MESH_MAX_LOD + 1];
 } GpuMesh;
 
 struct _ArRenderer {
   GPtrArray *meshes;        /* GpuMesh*, owned */
-  GArray *garbage;          /* GLuint names: vao, vbo, ebo, ebo_lod per dead mesh */
+  GArray *garbage;          /* GLuint names: vao, vbo, ebo, (unused) per dead mesh */
   GHashTable *styles;       /* label -> ArLabelStyle* */
   gboolean realized;
   gboolean interactive;
+  guint64 budget;           /* triangles allowed while interactive (0: level 1) */
+  int level;                /* level of detail of the last draw */
   int samples_wanted, samples;
   float bg_top[3], bg_bottom[3];
   guint64 last_triangles;
@@ -250,10 +276,10 @@ gpu_mesh_release_gl (ArRenderer *r, GpuMesh *g)
 {
   if (!g->uploaded)
     return;
-  GLuint names[4] = { g->vao, g->vbo, g->ebo, g->ebo_lod };
+  GLuint names[4] = { g->vao, g->vbo, g->ebo, 0 };
   g_array_append_vals (r->garbage, names, 4);
   g->uploaded = FALSE;
-  g->vao = g->vbo = g->ebo = g->ebo_lod = 0;
+  g->vao = g->vbo = g->ebo = 0;
 }
 
 void
@@ -333,6 +359,18 @@ void
 ar_renderer_set_interactive (ArRenderer *r, gboolean interactive)
 {
   r->interactive = interactive;
+}
+
+void
+ar_renderer_set_triangle_budget (ArRenderer *r, guint64 max_triangles)
+{
+  r->budget = max_triangles;
+}
+
+int
+ar_renderer_get_last_level (const ArRenderer *r)
+{
+  return r->level;
 }
 
 void
@@ -728,21 +766,59 @@ upload_mesh (GpuMesh *g)
   glEnableVertexAttribArray (1);
   glVertexAttribPointer (1, 3, GL_FLOAT, GL_FALSE, 6 * sizeof (float),
                          (void *) (3 * sizeof (float)));
+  /* Full triangles, then each simplified level, in one element buffer. */
+  gsize total = (gsize) m->n_triangles * 3;
+  for (int k = 0; k < m->n_lod; k++)
+    total += (gsize) m->n_triangles_lod[k] * 3;
   glGenBuffers (1, &g->ebo);
   glBindBuffer (GL_ELEMENT_ARRAY_BUFFER, g->ebo);
-  glBufferData (GL_ELEMENT_ARRAY_BUFFER, (GLsizeiptr) m->n_triangles * 3 * sizeof (guint32),
-                m->indices, GL_STATIC_DRAW);
-  glBindVertexArray (0);
-  if (m->indices_lod)
+  glBufferData (GL_ELEMENT_ARRAY_BUFFER, (GLsizeiptr) (MAX (total, 1) * sizeof (guint32)), NULL,
+                GL_STATIC_DRAW);
+  gsize at = 0;
+  g->offset[0] = 0;
+  glBufferSubData (GL_ELEMENT_ARRAY_BUFFER, 0, (GLsizeiptr) m->n_triangles * 3 * sizeof (guint32),
+                   m->indices);
+  at += (gsize) m->n_triangles * 3;
+  for (int k = 0; k < m->n_lod; k++)
     {
-      glGenBuffers (1, &g->ebo_lod);
-      glBindBuffer (GL_ELEMENT_ARRAY_BUFFER, g->ebo_lod);
-      glBufferData (GL_ELEMENT_ARRAY_BUFFER,
-                    (GLsizeiptr) m->n_triangles_lod * 3 * sizeof (guint32), m->indices_lod,
-                    GL_STATIC_DRAW);
-      glBindBuffer (GL_ELEMENT_ARRAY_BUFFER, 0);
+      g->offset[k + 1] = at;
+      glBufferSubData (GL_ELEMENT_ARRAY_BUFFER, (GLintptr) (at * sizeof (guint32)),
+                       (GLsizeiptr) m->n_triangles_lod[k] * 3 * sizeof (guint32), m->indices_lod[k]);
+      at += (gsize) m->n_triangles_lod[k] * 3;
     }
+  glBindVertexArray (0);
   g->uploaded = TRUE;
+}
+
+static gboolean
+mesh_drawn (ArRenderer *r, const GpuMesh *g)
+{
+  ArLabelStyle st;
+  ar_renderer_get_style (r, g->mesh->label, &st);
+  return st.visible && st.rgba[3] > 0.004f && g->mesh->n_triangles > 0;
+}
+
+/* The finest level whose visible triangles fit the budget (the coarsest if none does). */
+static int
+choose_level (ArRenderer *r)
+{
+  if (!r->interactive)
+    return 0;
+  if (r->budget == 0)
+    return 1;
+  for (int level = 0; level <= AR_RENDER_MESH_MAX_LOD; level++)
+    {
+      guint64 n = 0;
+      for (guint i = 0; i < r->meshes->len; i++)
+        {
+          const GpuMesh *g = r->meshes->pdata[i];
+          if (mesh_drawn (r, g))
+            n += ar_render_mesh_get_n_triangles_level (g->mesh, level);
+        }
+      if (n <= r->budget)
+        return level;
+    }
+  return AR_RENDER_MESH_MAX_LOD;
 }
 
 static void
@@ -753,7 +829,7 @@ draw_meshes (ArRenderer *r, gboolean transparent)
       GpuMesh *g = r->meshes->pdata[i];
       ArLabelStyle st;
       ar_renderer_get_style (r, g->mesh->label, &st);
-      if (!st.visible || st.rgba[3] <= 0.004f || g->mesh->n_triangles == 0)
+      if (!mesh_drawn (r, g))
         continue;
       gboolean is_transparent = st.rgba[3] < 0.995f;
       if (is_transparent != transparent)
@@ -761,15 +837,10 @@ draw_meshes (ArRenderer *r, gboolean transparent)
       glUniform4fv (r->u_color, 1, st.rgba);
       glUniform1f (r->u_highlight, st.highlight ? 1.f : 0.f);
       glBindVertexArray (g->vao);
-      guint32 nt = g->mesh->n_triangles;
-      if (r->interactive && g->ebo_lod)
-        {
-          glBindBuffer (GL_ELEMENT_ARRAY_BUFFER, g->ebo_lod);
-          nt = g->mesh->n_triangles_lod;
-        }
-      glDrawElements (GL_TRIANGLES, (GLsizei) nt * 3, GL_UNSIGNED_INT, NULL);
-      if (r->interactive && g->ebo_lod)
-        glBindBuffer (GL_ELEMENT_ARRAY_BUFFER, g->ebo);
+      int level = MIN (r->level, g->mesh->n_lod);
+      guint32 nt = ar_render_mesh_get_n_triangles_level (g->mesh, level);
+      glDrawElements (GL_TRIANGLES, (GLsizei) nt * 3, GL_UNSIGNED_INT,
+                      (void *) (g->offset[level] * sizeof (guint32)));
       r->last_triangles += nt;
     }
   glBindVertexArray (0);
@@ -792,6 +863,7 @@ ar_renderer_draw (ArRenderer *r, const ArCamera *cam, int width, int height,
   if (!ensure_framebuffers (r, width, height, error))
     return FALSE;
   r->last_triangles = 0;
+  r->level = choose_level (r);
 
   gboolean any_transparent = FALSE;
   for (guint i = 0; i < r->meshes->len; i++)

@@ -51,6 +51,14 @@ void ar_render_mesh_unref (ArRenderMesh *m);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ArRenderMesh, ar_render_mesh_unref)
 int32_t ar_render_mesh_get_label (const ArRenderMesh *m);
 guint32 ar_render_mesh_get_n_triangles (const ArRenderMesh *m);
+/* Levels of detail: level 0 is the full mesh, levels 1 .. n-1 are simplified by
+ * vertex clustering on grids of 2, 3, 4.5 and 7 mean edge lengths (each about half
+ * the triangles of the one before).  Small meshes have fewer levels; asking for a
+ * level beyond the last gives the last. */
+#define AR_RENDER_MESH_MAX_LOD 4
+int ar_render_mesh_get_n_levels (const ArRenderMesh *m);
+guint32 ar_render_mesh_get_n_triangles_level (const ArRenderMesh *m, int level);
+/* The same as level 1. */
 guint32 ar_render_mesh_get_n_triangles_lod (const ArRenderMesh *m);
 void ar_render_mesh_get_bounds (const ArRenderMesh *m, float min[3], float max[3]);
 
@@ -89,8 +97,13 @@ gboolean ar_renderer_get_bounds (const ArRenderer *r, float min[3], float max[3]
 /* Style of a label (a default grey opaque style until set).  No GL. */
 void ar_renderer_set_style (ArRenderer *r, int32_t label, const ArLabelStyle *style);
 void ar_renderer_get_style (const ArRenderer *r, int32_t label, ArLabelStyle *style);
-/* Draw the simplified meshes (while the user drags). */
+/* Draw simplified meshes without multisampling (while the user drags).  The level is
+ * the finest whose visible triangles fit the budget (the coarsest if none fits);
+ * budget 0 means level 1.  Full quality returns with interactive FALSE. */
 void ar_renderer_set_interactive (ArRenderer *r, gboolean interactive);
+void ar_renderer_set_triangle_budget (ArRenderer *r, guint64 max_triangles);
+/* Level of detail used by the last draw (0: full meshes). */
+int ar_renderer_get_last_level (const ArRenderer *r);
 /* Gradient background, top and bottom colours (sRGB). */
 void ar_renderer_set_background (ArRenderer *r, const float top[3], const float bottom[3]);
 /* Multisampling: 1 disables it; clamped to what the context allows. */

@@ -48,13 +48,17 @@ static const ConvCase conv_cases[] = {
   { 4, 7, 3, 5, 11, { 1, 1, 1 }, { 1, 1, 1 }, { 0, 0, 0 } },
   { 1, 2, 9, 7, 5, { 5, 3, 3 }, { 1, 2, 1 }, { 2, 1, 0 } },
   { 13, 8, 12, 10, 14, { 3, 3, 3 }, { 1, 1, 1 }, { 1, 1, 1 } },   /* several slabs */
+  { 5, 11, 6, 7, 53, { 3, 3, 3 }, { 2, 1, 1 }, { 1, 1, 1 } },     /* 11 channels, W tail */
+  { 3, 9, 5, 4, 50, { 3, 1, 5 }, { 1, 3, 1 }, { 0, 2, 2 } },
 };
 
 static void
 test_conv3d (void)
 {
+  for (int path = NN_CONV_PATH_AUTO; path <= NN_CONV_PATH_DIRECT; path++)
   for (int threads = 1; threads <= 3; threads += 2)
     {
+      nn_conv3d_force_path ((NnConvPath) path);
       g_autoptr (NnPool) pool = nn_pool_new (threads);
       for (gsize c = 0; c < G_N_ELEMENTS (conv_cases); c++)
         {
@@ -75,26 +79,29 @@ test_conv3d (void)
           NnAct act = (NnAct) (c % 3);
           nn_conv3d (pool, &g, x, cc->D, cc->H, cc->W, w, b, act, 0.1f, y, scratch);
           nn_conv3d_ref (&g, x, cc->D, cc->H, cc->W, w, b, act, 0.1f, r);
-          g_autofree char *what = g_strdup_printf ("conv3d case %zu, %d threads", c, threads);
+          g_autofree char *what = g_strdup_printf ("conv3d case %zu, %d threads, path %d", c, threads, path);
           check_close (what, y, r, cc->cout * nout, 1e-5);
         }
     }
+  nn_conv3d_force_path (NN_CONV_PATH_AUTO);
 }
 
 static void
 test_slab_bound (void)
 {
-  /* scratch per thread never exceeds max (NN_SLAB_MAX_FLOATS, rows * 64) whatever the volume */
+  /* scratch per thread is bounded whatever the volume: im2col slabs by
+   * max (NN_SLAB_MAX_FLOATS, rows * 64) (+ row padding), the direct path by one
+   * window of input rows, Cin * kD * kH rows of about W floats */
   NnConvGeom g = { 256, 128, { 3, 3, 3 }, { 1, 1, 1 }, { 1, 1, 1 } };
   int64_t rows = 256 * 27;
-  for (int64_t n = 1000; n < ((int64_t) 1 << 31); n *= 7)
-    {
-      int64_t s = nn_conv3d_scratch_floats (&g, n, 2);
-      g_assert_cmpint (s, <=, MAX (NN_SLAB_MAX_FLOATS, rows * 64) + rows * 32);
-    }
-  NnConvGeom small = { 16, 16, { 3, 3, 3 }, { 1, 1, 1 }, { 1, 1, 1 } };
+  for (int64_t W = 10; W <= 2048; W *= 3)
+    for (int64_t n = W; n < ((int64_t) 1 << 33); n *= 7)
+      {
+        int64_t s = nn_conv3d_scratch_floats_w (&g, n, (int) W, 2);
+        g_assert_cmpint (s, <=, MAX (MAX (NN_SLAB_MAX_FLOATS, rows * 64) + rows * 32,
+                                     (int64_t) 256 * 9 * (W + 96) + 256 * 9));
+      }
   g_assert_cmpint (nn_slab_cols (16 * 27, (int64_t) 512 * 512 * 512, 2), <=, NN_SLAB_COLS);
-  g_assert_cmpint (nn_conv3d_scratch_floats (&small, (int64_t) 512 * 512 * 512, 2), <=, 16 * 27 * (NN_SLAB_COLS + 16));
 }
 
 static void

@@ -102,9 +102,24 @@ test_cluster (void)
 {
   g_autoptr (ArRenderMesh) m = sphere (1, 0, 0, 0, 50, 120);
   guint32 full = ar_render_mesh_get_n_triangles (m), lod = ar_render_mesh_get_n_triangles_lod (m);
-  g_test_message ("sphere: %u triangles, simplified %u", full, lod);
-  g_assert_cmpuint (lod, <, full / 3);
-  g_assert_cmpuint (lod, >, 100);
+  int n_levels = ar_render_mesh_get_n_levels (m);
+  g_test_message ("sphere: %u triangles, simplified %u, %d levels", full, lod, n_levels);
+  g_assert_cmpint (n_levels, ==, 1 + AR_RENDER_MESH_MAX_LOD);
+  g_assert_cmpuint (ar_render_mesh_get_n_triangles_level (m, 0), ==, full);
+  g_assert_cmpuint (lod, ==, ar_render_mesh_get_n_triangles_level (m, 1));
+  /* each level roughly halves the one before (cells 2, 3, 4.5, 7 edges) */
+  for (int k = 1; k < n_levels; k++)
+    {
+      guint32 prev = ar_render_mesh_get_n_triangles_level (m, k - 1);
+      guint32 cur = ar_render_mesh_get_n_triangles_level (m, k);
+      g_test_message ("level %d: %u triangles", k, cur);
+      g_assert_cmpuint (cur, <, prev * 6 / 10);
+      g_assert_cmpuint (cur, >, prev / 5);
+    }
+  g_assert_cmpuint (ar_render_mesh_get_n_triangles_level (m, n_levels - 1), >, 100);
+  /* beyond the last level: the last */
+  g_assert_cmpuint (ar_render_mesh_get_n_triangles_level (m, 99), ==,
+                    ar_render_mesh_get_n_triangles_level (m, n_levels - 1));
   float mn[3], mx[3];
   ar_render_mesh_get_bounds (m, mn, mx);
   for (int a = 0; a < 3; a++)
@@ -189,6 +204,74 @@ test_draw (void)
 }
 
 static void
+test_budget (void)
+{
+  if (!off)
+    {
+      g_test_skip ("no EGL surfaceless display");
+      return;
+    }
+  const int W = 160, H = 120;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ArRenderer) r = ar_renderer_new ();
+  g_assert_true (ar_renderer_realize (r, &error));
+  g_autoptr (ArRenderMesh) a = sphere (1, -40, 0, 0, 30, 96);
+  g_autoptr (ArRenderMesh) b = sphere (2, 40, 0, 0, 30, 96);
+  g_autoptr (ArRenderMesh) hidden = sphere (3, 0, 0, 40, 30, 96);
+  ar_renderer_set_mesh (r, a);
+  ar_renderer_set_mesh (r, b);
+  ar_renderer_set_mesh (r, hidden);
+  ArLabelStyle st = { { 0.9f, 0.1f, 0.1f, 1.f }, TRUE, FALSE };
+  ar_renderer_set_style (r, 1, &st);
+  ar_renderer_set_style (r, 2, &st);
+  st.visible = FALSE;
+  ar_renderer_set_style (r, 3, &st);
+  float mn[3], mx[3];
+  g_assert_true (ar_renderer_get_bounds (r, mn, mx));
+  ArCamera cam;
+  ar_camera_init (&cam, mn, mx);
+  guint64 full = 2 * (guint64) ar_render_mesh_get_n_triangles (a);
+
+  g_autofree guint8 *still = draw (r, &cam, W, H);
+  g_assert_cmpint (ar_renderer_get_last_level (r), ==, 0);
+  g_assert_cmpuint (ar_renderer_get_last_triangles (r), ==, full);
+
+  /* Each budget gives the finest level that fits; hidden meshes do not count. */
+  ar_renderer_set_interactive (r, TRUE);
+  guint64 budgets[] = { full, full / 2, full / 5, full / 20 };
+  int last_level = -1;
+  for (gsize i = 0; i < G_N_ELEMENTS (budgets); i++)
+    {
+      ar_renderer_set_triangle_budget (r, budgets[i]);
+      g_autofree guint8 *px = draw (r, &cam, W, H);
+      int level = ar_renderer_get_last_level (r);
+      guint64 drawn = ar_renderer_get_last_triangles (r);
+      g_test_message ("budget %" G_GUINT64_FORMAT ": level %d, %" G_GUINT64_FORMAT " triangles",
+                      budgets[i], level, drawn);
+      g_assert_cmpuint (drawn, <=, budgets[i]);
+      g_assert_cmpint (level, >=, last_level);
+      if (level > 0)  /* the next finer level would not have fitted */
+        g_assert_cmpuint (2 * (guint64) ar_render_mesh_get_n_triangles_level (a, level - 1), >, budgets[i]);
+      last_level = level;
+      /* still a red sphere in the middle of the left half */
+      const guint8 *c = px + ((H / 2) * W + W / 4) * 4;
+      g_assert_cmpint (c[0], >, 2 * c[1]);
+    }
+  g_assert_cmpint (last_level, >=, 2);
+  /* An impossible budget: the coarsest level. */
+  ar_renderer_set_triangle_budget (r, 10);
+  g_autofree guint8 *coarse = draw (r, &cam, W, H);
+  g_assert_cmpint (ar_renderer_get_last_level (r), ==, AR_RENDER_MESH_MAX_LOD);
+  /* Release: full quality again. */
+  ar_renderer_set_interactive (r, FALSE);
+  g_autofree guint8 *again = draw (r, &cam, W, H);
+  g_assert_cmpint (ar_renderer_get_last_level (r), ==, 0);
+  g_assert_cmpuint (ar_renderer_get_last_triangles (r), ==, full);
+  g_assert_cmpmem (again, W * H * 4, still, W * H * 4);
+  ar_renderer_unrealize (r);
+}
+
+static void
 test_png (void)
 {
   guint8 img[2 * 3 * 4];
@@ -224,6 +307,7 @@ main (int argc, char **argv)
   g_test_add_func ("/render/camera-views", test_camera_views);
   g_test_add_func ("/render/cluster", test_cluster);
   g_test_add_func ("/render/draw", test_draw);
+  g_test_add_func ("/render/budget", test_budget);
   g_test_add_func ("/render/png", test_png);
   int status = g_test_run ();
   ar_offscreen_free (off);

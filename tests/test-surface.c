@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <glib/gstdio.h>
 
 /* ---- helpers ---- */
 
@@ -595,6 +596,116 @@ test_pack (void)
     }
 }
 
+
+static guint
+count_prefix (const char *text, const char *prefix)
+{
+  guint n = 0;
+  gsize len = strlen (prefix);
+  for (const char *p = text; p && *p; p = strchr (p, '\n') ? strchr (p, '\n') + 1 : NULL)
+    n += strncmp (p, prefix, len) == 0;
+  return n;
+}
+
+static void
+test_export (void)
+{
+  g_autoptr (LabelVolume) v = make_organs ();
+  g_autoptr (SurfaceSet) s = extract (v, 2, 3);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("test-surface-XXXXXX", &error);
+  g_assert_no_error (error);
+  g_autoptr (LabelTable) table = lt_table_new ("test");
+  guint8 red[4] = { 255, 0, 0, 255 };
+  lt_table_set (table, 2, "left kidney", red);
+  MeshExportOptions o = { .table = table };
+  guint64 nt = surface_set_n_triangles (s), nv = surface_set_n_vertices (s);
+
+  /* STL: 84-byte header + 50 bytes per triangle */
+  g_autofree char *stl = g_build_filename (dir, "all.stl", NULL);
+  g_assert_true (mesh_export (s, stl, &o, &error));
+  g_assert_no_error (error);
+  g_autofree char *data = NULL;
+  gsize len;
+  g_assert_true (g_file_get_contents (stl, &data, &len, NULL));
+  g_assert_cmpuint (len, ==, 84 + 50 * nt);
+  guint32 n32;
+  memcpy (&n32, data + 80, 4);
+  g_assert_cmpuint (GUINT32_FROM_LE (n32), ==, nt);
+  g_clear_pointer (&data, g_free);
+
+  /* no overwrite unless asked; nothing left behind */
+  g_assert_false (mesh_export (s, stl, &o, &error));
+  g_assert_error (error, MESH_ERROR, MESH_ERROR_EXISTS);
+  g_clear_error (&error);
+  o.overwrite = TRUE;
+  g_assert_true (mesh_export (s, stl, &o, &error));
+  o.overwrite = FALSE;
+
+  /* PLY: header counts, then exactly the binary records */
+  g_autofree char *ply = g_build_filename (dir, "all.ply", NULL);
+  g_assert_true (mesh_export (s, ply, &o, &error));
+  g_assert_true (g_file_get_contents (ply, &data, &len, NULL));
+  g_autofree char *expect_v = g_strdup_printf ("element vertex %" G_GUINT64_FORMAT "\n", nv);
+  g_autofree char *expect_f = g_strdup_printf ("element face %" G_GUINT64_FORMAT "\n", nt);
+  g_assert_nonnull (strstr (data, expect_v));
+  g_assert_nonnull (strstr (data, expect_f));
+  const char *end = strstr (data, "end_header\n") + strlen ("end_header\n");
+  g_assert_cmpuint (len - (gsize) (end - data), ==, 28 * nv + 17 * nt);
+  /* first vertex of label 2 is red */
+  guint64 first2 = 0;
+  for (guint i = 0; s->meshes[i]->label != 2; i++)
+    first2 += s->meshes[i]->n_vertices;
+  const guint8 *rgba = (const guint8 *) end + 28 * first2 + 24;
+  g_assert_cmpuint (rgba[0], ==, 255);
+  g_assert_cmpuint (rgba[1], ==, 0);
+  g_clear_pointer (&data, g_free);
+
+  /* OBJ + MTL: one group and material per organ, C-locale numbers */
+  g_autofree char *obj = g_build_filename (dir, "all.obj", NULL);
+  g_autofree char *mtl = g_build_filename (dir, "all.mtl", NULL);
+  g_assert_true (mesh_export (s, obj, &o, &error));
+  g_assert_true (g_file_get_contents (obj, &data, NULL, NULL));
+  g_assert_cmpuint (count_prefix (data, "o "), ==, s->n_meshes);
+  g_assert_cmpuint (count_prefix (data, "v "), ==, nv);
+  g_assert_cmpuint (count_prefix (data, "vn "), ==, nv);
+  g_assert_cmpuint (count_prefix (data, "f "), ==, nt);
+  g_assert_nonnull (strstr (data, "o left_kidney\n"));
+  g_assert_null (strstr (data, ","));
+  g_clear_pointer (&data, g_free);
+  g_assert_true (g_file_get_contents (mtl, &data, NULL, NULL));
+  g_assert_cmpuint (count_prefix (data, "newmtl "), ==, s->n_meshes);
+  g_assert_nonnull (strstr (data, "newmtl left_kidney\nKa 0.2000 0.0000 0.0000\nKd 1.0000 0.0000 0.0000\n"));
+  g_clear_pointer (&data, g_free);
+
+  /* one file per organ */
+  g_autofree char *stem = g_build_filename (dir, "part.stl", NULL);
+  o.per_label = TRUE;
+  g_assert_true (mesh_export (s, stem, &o, &error));
+  g_autofree char *kid = g_build_filename (dir, "part_left_kidney.stl", NULL);
+  g_assert_true (g_file_get_contents (kid, &data, &len, NULL));
+  g_assert_cmpuint (len, ==, 84 + 50 * surface_set_get (s, 2)->n_triangles);
+  g_clear_pointer (&data, g_free);
+
+  /* directory listing: only the files asked for (no temporary leftovers) */
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  const char *name;
+  guint n_files = 0;
+  while ((name = g_dir_read_name (d)))
+    {
+      g_assert_false (name[0] == '.');
+      g_autofree char *p = g_build_filename (dir, name, NULL);
+      g_unlink (p);
+      n_files++;
+    }
+  g_assert_cmpuint (n_files, ==, 4 + s->n_meshes);
+  g_rmdir (dir);
+
+  /* unknown format */
+  g_assert_false (mesh_export (s, "/nonexistent/x.vtk", NULL, &error));
+  g_assert_error (error, MESH_ERROR, MESH_ERROR_INVALID);
+}
+
 static void
 test_cancel (void)
 {
@@ -665,6 +776,7 @@ main (int argc, char **argv)
   g_test_add_func ("/surface/update", test_update);
   g_test_add_func ("/surface/decimate", test_decimate);
   g_test_add_func ("/surface/pack", test_pack);
+  g_test_add_func ("/surface/export", test_export);
   g_test_add_func ("/surface/cancel", test_cancel);
   g_test_add_func ("/surface/aal", test_aal);
   return g_test_run ();

@@ -21,7 +21,7 @@ struct _ArView {
 
 G_DEFINE_FINAL_TYPE (ArView, ar_view, GTK_TYPE_GL_AREA)
 
-enum { SIGNAL_CAMERA_CHANGED, N_SIGNALS };
+enum { SIGNAL_CAMERA_CHANGED, SIGNAL_INTERACTION, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 #define ROTATE_RAD_PER_PX 0.008f
@@ -100,6 +100,7 @@ drag_begin (GtkGestureDrag *gesture, double x, double y, ArView *self)
                    || (mods & (GDK_SHIFT_MASK | GDK_CONTROL_MASK));
   self->interactive_drag = TRUE;
   update_interactive (self);
+  g_signal_emit (self, signals[SIGNAL_INTERACTION], 0, TRUE);
   gtk_widget_grab_focus (GTK_WIDGET (self));
 }
 
@@ -124,6 +125,7 @@ drag_end (GtkGestureDrag *gesture, double ox, double oy, ArView *self)
 {
   self->interactive_drag = FALSE;
   update_interactive (self);
+  g_signal_emit (self, signals[SIGNAL_INTERACTION], 0, FALSE);
   camera_changed (self);
 }
 
@@ -224,6 +226,9 @@ ar_view_class_init (ArViewClass *klass)
   signals[SIGNAL_CAMERA_CHANGED] =
     g_signal_new ("camera-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                   NULL, G_TYPE_NONE, 0);
+  signals[SIGNAL_INTERACTION] =
+    g_signal_new ("interaction", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 1, G_TYPE_BOOLEAN);
   gtk_widget_class_set_css_name (widget_class, "arview");
 }
 
@@ -284,8 +289,22 @@ double ar_view_get_last_frame_ms (ArView *self) { return self->last_frame_ms; }
 void ar_view_set_timing (ArView *self, gboolean timing) { self->timing = timing; }
 
 void
+ar_view_set_triangle_budget (ArView *self, guint64 max_triangles)
+{
+  ar_renderer_set_triangle_budget (self->renderer, max_triangles);
+}
+
+gboolean
+ar_view_get_interactive (ArView *self)
+{
+  return self->interactive_drag || self->interactive_external;
+}
+
+void
 ar_view_set_interactive (ArView *self, gboolean interactive)
 {
+  if (self->interactive_external == interactive)
+    return;
   self->interactive_external = interactive;
   update_interactive (self);
   gtk_gl_area_queue_render (GTK_GL_AREA (self));

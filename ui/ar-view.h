@@ -1,7 +1,8 @@
 /* ar-view.h: a GtkGLArea showing organ surfaces with an orbiting camera.
  *
  * Several views can share one ArCamera (linked cameras): a view that the user moves
- * emits "camera-changed" and whoever owns the camera redraws the others.  Meshes and
+ * emits "camera-changed" and whoever owns the camera redraws the others; a drag emits
+ * "interaction" (gboolean active) at its start and end.  Meshes and
  * styles are set on the view's ArRenderer (ar_view_get_renderer) followed by
  * ar_view_queue_redraw; GL work happens only in realize/unrealize/render. */
 #pragma once
@@ -26,7 +27,12 @@ void ar_view_queue_redraw (ArView *self);
 guint ar_view_get_n_frames (ArView *self);
 double ar_view_get_last_frame_ms (ArView *self);
 void ar_view_set_timing (ArView *self, gboolean timing);
-/* Draw the simplified meshes (set while dragging and in the turntable). */
+/* Draw simplified meshes without multisampling (set while dragging and in the
+ * turntable).  A drag in a view emits "interaction" (TRUE on press, FALSE on release)
+ * so that the owner can switch the linked views too. */
 void ar_view_set_interactive (ArView *self, gboolean interactive);
+gboolean ar_view_get_interactive (ArView *self);
+/* Triangles this view may draw while interactive (see ar_renderer_set_triangle_budget). */
+void ar_view_set_triangle_budget (ArView *self, guint64 max_triangles);
 
 G_END_DECLS

@@ -9,6 +9,7 @@
 #include "ar-view.h"
 #include "label-table.h"
 #include "mesh.h"
+#include "metrics.h"
 
 G_BEGIN_DECLS
 
@@ -23,7 +24,22 @@ typedef struct {
   double ml_per_voxel;
   LabelTable *table;        /* input only: names and colours */
   double ms_read, ms_mesh;
+  /* overlap with the reference (computed once per reference, see reference_serial) */
+  MetricsLabel *metrics;
+  int32_t n_metrics;
+  guint metrics_serial;
+  char *metrics_error;      /* why there are no metrics (e.g. another grid) */
 } ArScene;
+
+/* Slots of ArWindow.results: one per network, a completed map loaded from a file, and
+ * the reference (ground truth) label map. */
+#define AR_RESULT_FILE AR_N_NETWORKS
+#define AR_RESULT_REFERENCE (AR_N_NETWORKS + 1)
+#define AR_N_RESULTS (AR_N_NETWORKS + 2)
+/* Compare-all grid: the input and one view per network. */
+#define AR_N_GRID_VIEWS (1 + AR_N_NETWORKS)
+/* Triangles drawn in all visible 3D views together while the user drags. */
+#define AR_DRAG_TRIANGLE_BUDGET 60000
 
 void ar_scene_free (ArScene *s);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ArScene, ar_scene_free)
@@ -36,6 +52,8 @@ struct _ArWindow {
   GtkWidget *progress_revealer, *progress_label, *progress_bar, *cancel_button;
   GtkWidget *paned, *views_box, *result_title, *result_placeholder, *legend_box;
   GtkWidget *slice_revealer, *menu_button;
+  GtkWidget *views_stack, *grid_box, *metrics_revealer, *metrics_grid;
+  GtkWidget *compare_button, *metrics_button, *reference_button;
   ArLabelPanel *label_panel;
   ArView *view_input, *view_result;
   ArSliceView *slice_view;
@@ -51,8 +69,17 @@ struct _ArWindow {
   char *job_text;
 
   ArScene *input;
-  ArScene *results[AR_N_NETWORKS + 1];   /* index AR_N_NETWORKS: a result loaded from a file */
+  ArScene *results[AR_N_RESULTS];         /* see AR_RESULT_FILE, AR_RESULT_REFERENCE */
   int shown_result;                       /* index into results, -1: none */
+  guint reference_serial;                 /* bumped whenever the reference changes */
+  GCancellable *reference_job;            /* loading the reference (no progress bar) */
+
+  /* compare all */
+  gboolean comparing;
+  guint compare_pending;                  /* bit per network still to run */
+  char *net_error[AR_N_NETWORKS];         /* why a network's completion failed */
+  ArView *grid_views[AR_N_GRID_VIEWS];
+  GtkWidget *grid_titles[AR_N_GRID_VIEWS], *grid_notes[AR_N_GRID_VIEWS];
   gboolean result_unsaved;
   gboolean close_confirmed;
 
@@ -71,6 +98,34 @@ struct _ArWindow {
   /* test script runner */
   gpointer test;
 };
+
+/* ar-window.c, shared with the concern files */
+void ar_window_show_error (ArWindow *self, const char *primary, const GError *error);
+void ar_window_apply_styles (ArWindow *self);
+void ar_window_update_actions (ArWindow *self);
+void ar_window_start_completion (ArWindow *self, ArNetwork net);
+/* Read @path and mesh it in a worker, without the progress bar; @callback gets the
+ * window as source and @user_data; finish with ar_window_load_scene_finish. */
+void ar_window_load_scene_async (ArWindow *self, const char *path, GCancellable *cancellable,
+                                 GAsyncReadyCallback callback, gpointer user_data);
+ArScene *ar_window_load_scene_finish (GAsyncResult *res, GError **error);
+
+/* ar-window-compare.c: compare-all grid, reference, comparison table */
+void ar_window_compare_init (ArWindow *self);
+void ar_window_compare_input_changed (ArWindow *self);  /* a new input: results are gone */
+void ar_window_compare_result_changed (ArWindow *self, int index);
+void ar_window_compare_completion_failed (ArWindow *self, ArNetwork net, const GError *error);
+void ar_window_compare_next (ArWindow *self);            /* run the next queued network */
+void ar_window_load_reference (ArWindow *self, GFile *file);
+/* The reference that goes with @input_path by name, or NULL. */
+char *ar_window_guess_reference (const char *input_path);
+/* Every 3D view (pair and grid) in *n; mapped ones are visible. */
+ArView **ar_window_get_views (ArWindow *self, guint *n);
+void ar_window_update_budgets (ArWindow *self);
+/* The comparison table as text, one line per row, cells separated by " | ". */
+char *ar_window_dup_metrics_text (ArWindow *self);
+extern const GActionEntry ar_window_compare_actions[];
+extern const gsize ar_window_n_compare_actions;
 
 /* Called by the test runner. */
 gboolean ar_window_is_busy (ArWindow *self);

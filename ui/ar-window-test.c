@@ -2,10 +2,10 @@
  *
  * Started by ar_window_run_test_script() (the application does so when the
  * environment variable AR_TEST_SCRIPT names a file).  One command per line:
- *   wait-idle                 until no background job runs and both views have drawn
- *   open PATH | load-result PATH | save-result PATH
+ *   wait-idle                 until no background job runs and every visible view has drawn
+ *   open PATH | load-result PATH | load-reference PATH | save-result PATH
  *   screenshot PATH           the whole window, snapshotted in-process
- *   screenshot-views PATH     only the two 3D views
+ *   screenshot-views PATH     only the 3D views (the pair, or the compare-all grid)
  *   expect-error              until an error dialog shows; prints it and closes it
  *   rotate N                  N frames turning both views as while dragging (simplified
  *                             meshes, no multisampling); prints frame times
@@ -13,6 +13,12 @@
  *   first-frame               prints the time from window creation to the first frame
  *                             of both views with the loaded scene
  *   complete                  presses Complete (fails if the action is disabled)
+ *   compare-all on|off        toggles Compare All (the grid; runs the missing networks)
+ *   show-reference on|off | show-metrics on|off
+ *   grid                      prints each grid cell: title, note, triangles drawn
+ *   metrics                   prints the comparison table as shown, one "test: metrics-row:" line
+ *                             per row, cells separated by " | "
+ *   setenv NAME VALUE         (only while idle) e.g. another ANATOMY_MODELS_DIR
  *   times                     prints read and meshing times of the input and shown result
  *   view NAME | slices on|off | present on|off | sleep MS | quit
  * Results go to stdout as "test: COMMAND: ok ..." or "test: COMMAND: FAILED ...";
@@ -28,7 +34,7 @@ typedef struct {
   guint pc;
   guint n;
   gint64 step_start;
-  guint frames0_in, frames0_out;
+  guint frames0[8];
   int phase;
   GArray *times;   /* double, frame times while rotating */
   int rotate_left;
@@ -56,17 +62,36 @@ cmp_double (gconstpointer a, gconstpointer b)
 static gboolean
 views_drawn_since (ArWindow *self, TestState *t, guint extra)
 {
-  return ar_view_get_n_frames (self->view_input) >= t->frames0_in + extra
-         && ar_view_get_n_frames (self->view_result) >= t->frames0_out + extra;
+  guint n;
+  ArView **views = ar_window_get_views (self, &n);
+  for (guint i = 0; i < n; i++)
+    if (gtk_widget_get_mapped (GTK_WIDGET (views[i])) && ar_view_get_n_frames (views[i]) < t->frames0[i] + extra)
+      return FALSE;
+  return TRUE;
 }
 
 static void
 mark_frames (ArWindow *self, TestState *t)
 {
-  t->frames0_in = ar_view_get_n_frames (self->view_input);
-  t->frames0_out = ar_view_get_n_frames (self->view_result);
-  ar_view_queue_redraw (self->view_input);
-  ar_view_queue_redraw (self->view_result);
+  guint n;
+  ArView **views = ar_window_get_views (self, &n);
+  for (guint i = 0; i < n; i++)
+    {
+      t->frames0[i] = ar_view_get_n_frames (views[i]);
+      ar_view_queue_redraw (views[i]);
+    }
+}
+
+/* The views on screen (the pair or the grid). */
+static guint
+mapped_views (ArWindow *self, ArView **out)
+{
+  guint n, k = 0;
+  ArView **views = ar_window_get_views (self, &n);
+  for (guint i = 0; i < n; i++)
+    if (gtk_widget_get_mapped (GTK_WIDGET (views[i])))
+      out[k++] = views[i];
+  return k;
 }
 
 /* One step of the current command; TRUE when it is finished. */
@@ -154,21 +179,30 @@ run_step (ArWindow *self, TestState *t, const char *cmd, const char *arg, gboole
   if (g_str_equal (cmd, "rotate") || g_str_equal (cmd, "rotate-full"))
     {
       gboolean lod = g_str_equal (cmd, "rotate");
+      ArView *views[8];
+      guint nv = mapped_views (self, views);
       if (first)
         {
-          ar_view_set_interactive (self->view_input, lod);
-          ar_view_set_interactive (self->view_result, lod);
+          for (guint i = 0; i < nv; i++)
+            {
+              ar_view_set_interactive (views[i], lod);
+              ar_view_set_timing (views[i], TRUE);
+            }
           t->rotate_left = MAX (atoi (arg ? arg : "30"), 1);
           g_array_set_size (t->times, 0);
-          ar_view_set_timing (self->view_input, TRUE);
-          ar_view_set_timing (self->view_result, TRUE);
           ar_camera_rotate (&self->camera, 0.05f, 0.f);
           mark_frames (self, t);
           return FALSE;
         }
       if (!views_drawn_since (self, t, 1))
         return FALSE;
-      double ms = ar_view_get_last_frame_ms (self->view_input) + ar_view_get_last_frame_ms (self->view_result);
+      double ms = 0;
+      guint64 tris = 0;
+      for (guint i = 0; i < nv; i++)
+        {
+          ms += ar_view_get_last_frame_ms (views[i]);
+          tris += ar_renderer_get_last_triangles (ar_view_get_renderer (views[i]));
+        }
       g_array_append_val (t->times, ms);
       if (--t->rotate_left > 0)
         {
@@ -179,16 +213,75 @@ run_step (ArWindow *self, TestState *t, const char *cmd, const char *arg, gboole
       g_array_sort (t->times, cmp_double);
       double med = g_array_index (t->times, double, t->times->len / 2);
       double mx = g_array_index (t->times, double, t->times->len - 1);
-      guint64 tris = ar_renderer_get_last_triangles (ar_view_get_renderer (self->view_input))
-                     + ar_renderer_get_last_triangles (ar_view_get_renderer (self->view_result));
-      int w = gtk_widget_get_width (GTK_WIDGET (self->view_input));
-      int h = gtk_widget_get_height (GTK_WIDGET (self->view_input));
-      say (cmd, TRUE, "%u frames, both views %dx%d each, %" G_GUINT64_FORMAT " triangles: median %.1f ms, max %.1f ms",
-           t->times->len, w, h, tris, med, mx);
-      ar_view_set_timing (self->view_input, FALSE);
-      ar_view_set_timing (self->view_result, FALSE);
-      ar_view_set_interactive (self->view_input, FALSE);
-      ar_view_set_interactive (self->view_result, FALSE);
+      int w = gtk_widget_get_width (GTK_WIDGET (views[0]));
+      int h = gtk_widget_get_height (GTK_WIDGET (views[0]));
+      int level = ar_renderer_get_last_level (ar_view_get_renderer (views[0]));
+      say (cmd, TRUE, "%u frames, %u views %dx%d each, %" G_GUINT64_FORMAT " triangles (level %d): "
+           "median %.1f ms, max %.1f ms", t->times->len, nv, w, h, tris, level, med, mx);
+      for (guint i = 0; i < nv; i++)
+        {
+          ar_view_set_timing (views[i], FALSE);
+          ar_view_set_interactive (views[i], FALSE);
+        }
+      return TRUE;
+    }
+  if (g_str_equal (cmd, "compare-all") || g_str_equal (cmd, "show-reference") || g_str_equal (cmd, "show-metrics"))
+    {
+      gboolean on = g_strcmp0 (arg, "on") == 0;
+      gboolean enabled = g_action_group_get_action_enabled (G_ACTION_GROUP (self), cmd);
+      if (enabled)
+        g_action_group_change_action_state (G_ACTION_GROUP (self), cmd, g_variant_new_boolean (on));
+      say (cmd, enabled, "%s", enabled ? (arg ? arg : "") : "the action is disabled");
+      t->failed |= !enabled;
+      return TRUE;
+    }
+  if (g_str_equal (cmd, "load-reference"))
+    {
+      g_autoptr (GFile) f = g_file_new_for_commandline_arg (arg);
+      ar_window_load_reference (self, f);
+      say (cmd, TRUE, "%s", arg);
+      return TRUE;
+    }
+  if (g_str_equal (cmd, "grid"))
+    {
+      for (int g = 0; g < AR_N_GRID_VIEWS; g++)
+        {
+          ArView *v = self->grid_views[g];
+          printf ("test: grid-cell: %d | %s | %s | %u meshes | %" G_GUINT64_FORMAT " triangles drawn | %s\n", g,
+                  gtk_label_get_text (GTK_LABEL (self->grid_titles[g])),
+                  gtk_widget_get_visible (self->grid_notes[g]) ? gtk_label_get_text (GTK_LABEL (self->grid_notes[g])) : "",
+                  ar_renderer_get_n_meshes (ar_view_get_renderer (v)),
+                  ar_renderer_get_last_triangles (ar_view_get_renderer (v)),
+                  gtk_widget_get_mapped (GTK_WIDGET (v)) ? "mapped" : "hidden");
+        }
+      say (cmd, TRUE, "%d cells", AR_N_GRID_VIEWS);
+      return TRUE;
+    }
+  if (g_str_equal (cmd, "metrics"))
+    {
+      g_autofree char *text = ar_window_dup_metrics_text (self);
+      g_auto (GStrv) rows = g_strsplit (text, "\n", -1);
+      guint n = 0;
+      for (guint i = 0; rows[i]; i++)
+        if (*rows[i])
+          {
+            printf ("test: metrics-row: %s\n", rows[i]);
+            n++;
+          }
+      gboolean shown = gtk_revealer_get_child_revealed (GTK_REVEALER (self->metrics_revealer));
+      say (cmd, n > 0, "%u rows, table %s", n, shown ? "shown" : "hidden");
+      t->failed |= n == 0;
+      return TRUE;
+    }
+  if (g_str_equal (cmd, "setenv"))
+    {
+      g_auto (GStrv) kv = g_strsplit (arg ? arg : "", " ", 2);
+      gboolean ok = kv[0] && kv[1] && !ar_window_is_busy (self);
+      if (ok)
+        g_setenv (kv[0], kv[1], TRUE);
+      ar_window_update_actions (self);
+      say (cmd, ok, "%s", arg ? arg : "");
+      t->failed |= !ok;
       return TRUE;
     }
   if (g_str_equal (cmd, "complete"))

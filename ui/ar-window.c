@@ -8,7 +8,7 @@
 G_DEFINE_FINAL_TYPE (ArWindow, ar_window, GTK_TYPE_APPLICATION_WINDOW)
 
 #define SMOOTH_ITERATIONS 15
-#define RESULT_FILE AR_N_NETWORKS
+#define RESULT_FILE AR_RESULT_FILE
 
 enum { STAGE_IDLE, STAGE_READ, STAGE_TABLE, STAGE_MESH, STAGE_PREPARE, STAGE_COMPLETE };
 
@@ -23,6 +23,8 @@ ar_scene_free (ArScene *s)
   g_clear_pointer (&s->meshes, g_ptr_array_unref);
   g_free (s->hist);
   g_clear_pointer (&s->table, lt_table_free);
+  g_free (s->metrics);
+  g_free (s->metrics_error);
   g_free (s);
 }
 
@@ -51,6 +53,12 @@ show_error (ArWindow *self, const char *primary, const GError *error)
   g_signal_connect (d, "response", G_CALLBACK (error_dialog_response), self);
   self->error_dialog = d;
   gtk_window_present (GTK_WINDOW (d));
+}
+
+void
+ar_window_show_error (ArWindow *self, const char *primary, const GError *error)
+{
+  show_error (self, primary, error);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -126,7 +134,7 @@ end_job (ArWindow *self, GCancellable *job)
 gboolean
 ar_window_is_busy (ArWindow *self)
 {
-  return self->job_cancellable != NULL;
+  return self->job_cancellable != NULL || self->reference_job != NULL;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -217,6 +225,28 @@ load_async (ArWindow *self, const char *path, LabelVolume *volume, gboolean is_r
   g_task_run_in_thread (task, load_thread);
 }
 
+void
+ar_window_load_scene_async (ArWindow *self, const char *path, GCancellable *cancellable,
+                            GAsyncReadyCallback callback, gpointer user_data)
+{
+  static gint stage_unused;
+  LoadJob *j = g_new0 (LoadJob, 1);
+  j->path = g_strdup (path);
+  j->is_result = TRUE;
+  j->stage = &stage_unused;
+  j->job = cancellable ? g_object_ref (cancellable) : NULL;
+  g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, ar_window_load_scene_async);
+  g_task_set_task_data (task, j, (GDestroyNotify) load_job_free);
+  g_task_run_in_thread (task, load_thread);
+}
+
+ArScene *
+ar_window_load_scene_finish (GAsyncResult *res, GError **error)
+{
+  return g_task_propagate_pointer (G_TASK (res), error);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Scene -> views */
 
@@ -238,8 +268,32 @@ apply_styles (ArWindow *self)
           ar_renderer_set_style (v == 0 ? ri : rr, l, &st);
         }
     }
-  ar_view_queue_redraw (self->view_input);
-  ar_view_queue_redraw (self->view_result);
+  /* The grid: the input, then each network's result with its own new organs lit. */
+  for (int g = 0; g < AR_N_GRID_VIEWS; g++)
+    {
+      ArScene *s = g == 0 ? self->input : self->results[g - 1];
+      if (!s || !self->grid_views[g])
+        continue;
+      ArRenderer *r = ar_view_get_renderer (self->grid_views[g]);
+      for (guint i = 0; i < s->meshes->len; i++)
+        {
+          int32_t l = ar_render_mesh_get_label (s->meshes->pdata[i]);
+          ArLabelStyle st;
+          ar_label_panel_get_style (self->label_panel, l, FALSE, &st);
+          st.highlight = g > 0 && self->input && (l >= self->input->n_hist || self->input->hist[l] == 0);
+          ar_renderer_set_style (r, l, &st);
+        }
+    }
+  guint n;
+  ArView **views = ar_window_get_views (self, &n);
+  for (guint i = 0; i < n; i++)
+    ar_view_queue_redraw (views[i]);
+}
+
+void
+ar_window_apply_styles (ArWindow *self)
+{
+  apply_styles (self);
 }
 
 static void
@@ -264,7 +318,8 @@ update_legend (ArWindow *self)
   gtk_widget_set_visible (self->legend_box, added->len > 0 && self->shown_result >= 0);
   if (added->len == 0)
     return;
-  GtkWidget *title = gtk_label_new ("Newly completed");
+  GtkWidget *title = gtk_label_new (self->shown_result == AR_RESULT_REFERENCE ? "Missing from the input"
+                                                                              : "Newly completed");
   gtk_label_set_xalign (GTK_LABEL (title), 0);
   gtk_widget_add_css_class (title, "heading");
   gtk_box_append (GTK_BOX (self->legend_box), title);
@@ -312,9 +367,9 @@ ar_window_show_result (ArWindow *self, int index)
         ar_renderer_set_mesh (rr, s->meshes->pdata[i]);
       ar_label_panel_set_result (self->label_panel, s->hist, s->n_hist, s->ml_per_voxel);
       g_autofree char *base = g_path_get_basename (s->path);
-      g_autofree char *t = index == RESULT_FILE
-                             ? g_strdup_printf ("Completed (%s)", base)
-                             : g_strdup_printf ("Completed — %s", ar_network_get_title (index));
+      g_autofree char *t = index == AR_RESULT_REFERENCE ? g_strdup_printf ("Reference (%s)", base)
+                           : index == RESULT_FILE ? g_strdup_printf ("Completed (%s)", base)
+                           : g_strdup_printf ("Completed — %s", ar_network_get_title (index));
       gtk_label_set_text (GTK_LABEL (self->result_title), t);
       gtk_widget_set_visible (self->result_placeholder, FALSE);
     }
@@ -332,6 +387,9 @@ ar_window_show_result (ArWindow *self, int index)
     }
   update_legend (self);
   apply_styles (self);
+  GAction *sr = g_action_map_lookup_action (G_ACTION_MAP (self), "show-reference");
+  if (sr)
+    g_simple_action_set_state (G_SIMPLE_ACTION (sr), g_variant_new_boolean (index == AR_RESULT_REFERENCE && s));
   ar_slice_view_set_volumes (self->slice_view, self->input ? self->input->volume : NULL,
                              s ? s->volume : NULL, self->label_panel);
   update_actions (self);
@@ -349,7 +407,7 @@ is_organ_table (const LabelTable *t)
 static void
 set_input (ArWindow *self, ArScene *s)
 {
-  for (int i = 0; i <= AR_N_NETWORKS; i++)
+  for (int i = 0; i < AR_N_RESULTS; i++)
     g_clear_pointer (&self->results[i], ar_scene_free);
   g_clear_pointer (&self->input, ar_scene_free);
   self->input = s;
@@ -369,8 +427,17 @@ set_input (ArWindow *self, ArScene *s)
     }
   gtk_label_set_text (GTK_LABEL (self->subtitle), s->path);
   frame_both (self);
+  ar_window_compare_input_changed (self);
   ar_window_show_result (self, -1);
   self->t_loaded = g_get_monotonic_time ();
+  /* A reference that goes with the input by name (the demo's complete map, or the
+   * benchmark layout's sXXXX_full.nii.gz) is loaded in the background. */
+  g_autofree char *ref = ar_window_guess_reference (s->path);
+  if (ref)
+    {
+      g_autoptr (GFile) f = g_file_new_for_path (ref);
+      ar_window_load_reference (self, f);
+    }
 }
 
 static void
@@ -495,7 +562,8 @@ ar_window_load_result (ArWindow *self, GFile *file)
 gboolean
 ar_window_save_result_to (ArWindow *self, const char *path, GError **error)
 {
-  ArScene *s = self->shown_result >= 0 ? self->results[self->shown_result] : NULL;
+  ArScene *s = self->shown_result >= 0 && self->shown_result != AR_RESULT_REFERENCE
+                 ? self->results[self->shown_result] : NULL;
   if (!s)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "There is no completed result to save");
@@ -519,7 +587,7 @@ ar_window_save_result_to (ArWindow *self, const char *path, GError **error)
   return TRUE;
 }
 
-typedef enum { CHOOSE_OPEN, CHOOSE_RESULT, CHOOSE_SAVE, CHOOSE_MESH, CHOOSE_SHOT } ChooseKind;
+typedef enum { CHOOSE_OPEN, CHOOSE_RESULT, CHOOSE_REFERENCE, CHOOSE_SAVE, CHOOSE_MESH, CHOOSE_SHOT } ChooseKind;
 
 static void
 chooser_response (GtkNativeDialog *d, int response, ArWindow *self)
@@ -539,6 +607,9 @@ chooser_response (GtkNativeDialog *d, int response, ArWindow *self)
       break;
     case CHOOSE_RESULT:
       ar_window_load_result (self, file);
+      break;
+    case CHOOSE_REFERENCE:
+      ar_window_load_reference (self, file);
       break;
     case CHOOSE_SAVE:
       if (!ar_window_save_result_to (self, path, &error))
@@ -571,7 +642,8 @@ chooser_response (GtkNativeDialog *d, int response, ArWindow *self)
 static void
 choose (ArWindow *self, ChooseKind kind)
 {
-  static const char *titles[] = { "Open a Label Map", "Load a Completed Label Map", "Save the Completed Label Map",
+  static const char *titles[] = { "Open a Label Map", "Load a Completed Label Map",
+                                  "Load a Reference (Complete) Label Map", "Save the Completed Label Map",
                                   "Export Meshes (OBJ, PLY or STL)", "Save a Screenshot" };
   gboolean save = kind >= CHOOSE_SAVE;
   GtkFileChooserNative *d = gtk_file_chooser_native_new (titles[kind], GTK_WINDOW (self),
@@ -618,7 +690,7 @@ choose (ArWindow *self, ChooseKind kind)
 gboolean
 ar_window_save_screenshot (ArWindow *self, gboolean views_only, const char *path, GError **error)
 {
-  GtkWidget *w = views_only ? self->views_box : GTK_WIDGET (self);
+  GtkWidget *w = views_only ? self->views_stack : GTK_WIDGET (self);
   int width = gtk_widget_get_width (w), height = gtk_widget_get_height (w);
   if (width <= 0 || height <= 0)
     {
@@ -655,19 +727,28 @@ completion_meshed (GObject *source, GAsyncResult *res, gpointer data)
   g_autoptr (GError) error = NULL;
   ArScene *s = g_task_propagate_pointer (G_TASK (res), &error);
   end_job (self, j->job);
+  int net = self->job_network;
   if (!s)
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
           && !g_error_matches (error, MESH_ERROR, MESH_ERROR_CANCELLED))
-        show_error (self, "Cannot mesh the completed label map", error);
+        {
+          show_error (self, "Cannot mesh the completed label map", error);
+          ar_window_compare_completion_failed (self, net, error);
+          ar_window_compare_next (self);
+        }
+      else
+        self->compare_pending = 0;
       return;
     }
-  int net = self->job_network;
   g_clear_pointer (&self->results[net], ar_scene_free);
   self->results[net] = s;
   self->result_unsaved = TRUE;
-  if ((int) gtk_drop_down_get_selected (GTK_DROP_DOWN (self->network_dropdown)) == net)
+  ar_window_compare_result_changed (self, net);
+  if ((int) gtk_drop_down_get_selected (GTK_DROP_DOWN (self->network_dropdown)) == net
+      && self->shown_result != AR_RESULT_REFERENCE)
     ar_window_show_result (self, net);
+  ar_window_compare_next (self);
 }
 
 static void
@@ -682,10 +763,18 @@ completion_done (GObject *source, GAsyncResult *res, gpointer data)
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         {
-          g_autofree char *primary = g_strdup_printf ("Completion with %s failed",
-                                                      ar_network_get_title (self->job_network));
-          show_error (self, primary, error);
+          ar_window_compare_completion_failed (self, self->job_network, error);
+          /* In a compare-all run the grid says what failed; the queue goes on. */
+          if (!self->comparing)
+            {
+              g_autofree char *primary = g_strdup_printf ("Completion with %s failed",
+                                                          ar_network_get_title (self->job_network));
+              show_error (self, primary, error);
+            }
+          ar_window_compare_next (self);
         }
+      else
+        self->compare_pending = 0;
     }
   else if (self->input && !g_cancellable_is_cancelled (self->cancellable))
     /* Mesh the result off the main thread too. */
@@ -695,21 +784,31 @@ completion_done (GObject *source, GAsyncResult *res, gpointer data)
   g_object_unref (self);
 }
 
-static void
-action_complete (GSimpleAction *a, GVariant *p, gpointer data)
+void
+ar_window_start_completion (ArWindow *self, ArNetwork net)
 {
-  ArWindow *self = data;
   if (!self->input)
     return;
-  ArNetwork net = gtk_drop_down_get_selected (GTK_DROP_DOWN (self->network_dropdown));
   g_autoptr (GArray) labels = ar_label_panel_dup_requested (self->label_panel);
   g_autofree char *what = g_strdup_printf ("%u organs with %s", labels->len, ar_network_get_title (net));
   g_autoptr (GCancellable) job = begin_job (self, what);
   g_atomic_int_set (&self->job_stage, STAGE_COMPLETE);
   g_atomic_int_set (&self->job_permille, 0);
   self->job_network = net;
+  g_clear_pointer (&self->net_error[net], g_free);
+  ar_window_compare_result_changed (self, net);   /* the grid says "computing" */
   ar_completion_run_async (self->input->volume, net, (const int32_t *) labels->data, labels->len,
                            &self->job_permille, job, completion_done, g_object_ref (self));
+}
+
+static void
+action_complete (GSimpleAction *a, GVariant *p, gpointer data)
+{
+  ArWindow *self = data;
+  if (!self->input)
+    return;
+  self->compare_pending = 0;
+  ar_window_start_completion (self, gtk_drop_down_get_selected (GTK_DROP_DOWN (self->network_dropdown)));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -732,10 +831,30 @@ update_actions (ArWindow *self)
   g_simple_action_set_enabled (G_SIMPLE_ACTION (g_action_map_lookup_action (m, "export-meshes")), self->input != NULL);
   g_simple_action_set_enabled (G_SIMPLE_ACTION (g_action_map_lookup_action (m, "load-result")), self->input && !busy);
   g_simple_action_set_enabled (G_SIMPLE_ACTION (g_action_map_lookup_action (m, "cancel")), busy);
+  gboolean has_ref = self->results[AR_RESULT_REFERENCE] != NULL;
+  g_simple_action_set_enabled (G_SIMPLE_ACTION (g_action_map_lookup_action (m, "save-result")),
+                               has_result && self->shown_result != AR_RESULT_REFERENCE);
+  g_simple_action_set_enabled (G_SIMPLE_ACTION (g_action_map_lookup_action (m, "load-reference")),
+                               self->input != NULL);
+  g_simple_action_set_enabled (G_SIMPLE_ACTION (g_action_map_lookup_action (m, "compare-all")),
+                               self->input != NULL);
+  g_simple_action_set_enabled (G_SIMPLE_ACTION (g_action_map_lookup_action (m, "show-reference")), has_ref);
+  g_simple_action_set_enabled (G_SIMPLE_ACTION (g_action_map_lookup_action (m, "show-metrics")), has_ref);
+  gtk_widget_set_visible (self->reference_button, has_ref);
+  gtk_widget_set_tooltip_text (self->metrics_button,
+                               has_ref ? "Per-organ volume and Dice against the reference (F8)"
+                                       : "No reference label map is known: load one from the menu");
+}
+
+void
+ar_window_update_actions (ArWindow *self)
+{
+  update_actions (self);
 }
 
 static void action_open (GSimpleAction *a, GVariant *p, gpointer d) { choose (d, CHOOSE_OPEN); }
 static void action_load_result (GSimpleAction *a, GVariant *p, gpointer d) { choose (d, CHOOSE_RESULT); }
+static void action_load_reference (GSimpleAction *a, GVariant *p, gpointer d) { choose (d, CHOOSE_REFERENCE); }
 static void action_save_result (GSimpleAction *a, GVariant *p, gpointer d) { choose (d, CHOOSE_SAVE); }
 static void action_export (GSimpleAction *a, GVariant *p, gpointer d) { choose (d, CHOOSE_MESH); }
 static void action_screenshot (GSimpleAction *a, GVariant *p, gpointer d) { choose (d, CHOOSE_SHOT); }
@@ -759,8 +878,10 @@ action_cancel (GSimpleAction *a, GVariant *p, gpointer data)
 static void
 redraw_views (ArWindow *self)
 {
-  ar_view_queue_redraw (self->view_input);
-  ar_view_queue_redraw (self->view_result);
+  guint n;
+  ArView **views = ar_window_get_views (self, &n);
+  for (guint i = 0; i < n; i++)
+    ar_view_queue_redraw (views[i]);
 }
 
 static void
@@ -824,8 +945,10 @@ set_presenting (ArWindow *self, gboolean on)
         gtk_widget_remove_tick_callback (GTK_WIDGET (self), self->turntable_tick);
       self->turntable_tick = 0;
     }
-  ar_view_set_interactive (self->view_input, FALSE);
-  ar_view_set_interactive (self->view_result, FALSE);
+  guint n;
+  ArView **views = ar_window_get_views (self, &n);
+  for (guint i = 0; i < n; i++)
+    ar_view_set_interactive (views[i], FALSE);
 }
 
 static void
@@ -848,7 +971,8 @@ action_escape (GSimpleAction *a, GVariant *p, gpointer data)
 static const GActionEntry win_actions[] = {
   { "open", action_open }, { "open-demo", action_open_demo },
   { "open-recent", action_open_recent, "s" },
-  { "load-result", action_load_result }, { "save-result", action_save_result },
+  { "load-result", action_load_result }, { "load-reference", action_load_reference },
+  { "save-result", action_save_result },
   { "export-meshes", action_export }, { "screenshot", action_screenshot },
   { "complete", action_complete }, { "cancel", action_cancel }, { "escape", action_escape },
   { "view", action_view, "s" }, { "reset-camera", action_reset },
@@ -884,9 +1008,24 @@ populate_recent (ArWindow *self)
 static void
 camera_changed (ArView *view, ArWindow *self)
 {
-  /* Linked cameras: the other view follows. */
-  ArView *other = view == self->view_input ? self->view_result : self->view_input;
-  ar_view_queue_redraw (other);
+  /* Linked cameras: the other views follow. */
+  guint n;
+  ArView **views = ar_window_get_views (self, &n);
+  for (guint i = 0; i < n; i++)
+    if (views[i] != view)
+      ar_view_queue_redraw (views[i]);
+}
+
+/* A drag in one view: every linked view draws its simplified meshes without
+ * multisampling until the release (they all redraw on every motion). */
+static void
+view_interaction (ArView *view, gboolean active, ArWindow *self)
+{
+  guint n;
+  ArView **views = ar_window_get_views (self, &n);
+  for (guint i = 0; i < n; i++)
+    if (views[i] != view)
+      ar_view_set_interactive (views[i], active);
 }
 
 static void
@@ -896,6 +1035,7 @@ style_changed (ArLabelPanel *panel, int label, ArWindow *self)
   ar_slice_view_set_volumes (self->slice_view, self->input ? self->input->volume : NULL,
                              self->shown_result >= 0 ? self->results[self->shown_result]->volume : NULL,
                              self->label_panel);
+  ar_window_compare_result_changed (self, -1);
 }
 
 static void
@@ -903,7 +1043,9 @@ network_changed (GObject *dd, GParamSpec *p, ArWindow *self)
 {
   int net = gtk_drop_down_get_selected (GTK_DROP_DOWN (dd));
   /* Each network's result is kept: switching shows it at once. */
-  if (self->results[net])
+  if (self->shown_result == AR_RESULT_REFERENCE)
+    ;  /* the reference stays until its toggle is released */
+  else if (self->results[net])
     ar_window_show_result (self, net);
   else if (self->shown_result != RESULT_FILE)
     ar_window_show_result (self, -1);
@@ -965,6 +1107,8 @@ ar_window_dispose (GObject *object)
   if (self->cancellable)
     g_cancellable_cancel (self->cancellable);
   g_clear_handle_id (&self->progress_timer, g_source_remove);
+  if (self->reference_job)
+    g_cancellable_cancel (self->reference_job);
   gtk_widget_dispose_template (GTK_WIDGET (self), AR_TYPE_WINDOW);
   G_OBJECT_CLASS (ar_window_parent_class)->dispose (object);
 }
@@ -975,9 +1119,12 @@ ar_window_finalize (GObject *object)
   ArWindow *self = AR_WINDOW (object);
   g_clear_object (&self->job_cancellable);
   g_clear_object (&self->cancellable);
+  g_clear_object (&self->reference_job);
   g_clear_pointer (&self->input, ar_scene_free);
-  for (int i = 0; i <= AR_N_NETWORKS; i++)
+  for (int i = 0; i < AR_N_RESULTS; i++)
     g_clear_pointer (&self->results[i], ar_scene_free);
+  for (int i = 0; i < AR_N_NETWORKS; i++)
+    g_free (self->net_error[i]);
   g_free (self->job_text);
   g_free (self->last_error);
   g_clear_pointer (&self->test, g_free);
@@ -1002,6 +1149,8 @@ ar_window_class_init (ArWindowClass *klass)
   CHILD (cancel_button); CHILD (paned); CHILD (views_box); CHILD (result_title);
   CHILD (result_placeholder); CHILD (legend_box); CHILD (slice_revealer); CHILD (menu_button);
   CHILD (label_panel); CHILD (view_input); CHILD (view_result); CHILD (slice_view); CHILD (recent_menu);
+  CHILD (views_stack); CHILD (grid_box); CHILD (metrics_revealer); CHILD (metrics_grid);
+  CHILD (compare_button); CHILD (metrics_button); CHILD (reference_button);
 #undef CHILD
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Escape, 0, "win.escape", NULL);
 }
@@ -1014,11 +1163,18 @@ ar_window_init (ArWindow *self)
   gtk_widget_init_template (GTK_WIDGET (self));
   self->cancellable = g_cancellable_new ();
   g_action_map_add_action_entries (G_ACTION_MAP (self), win_actions, G_N_ELEMENTS (win_actions), self);
-  ar_view_set_camera (self->view_input, &self->camera);
-  ar_view_set_camera (self->view_result, &self->camera);
+  g_action_map_add_action_entries (G_ACTION_MAP (self), ar_window_compare_actions,
+                                   (int) ar_window_n_compare_actions, self);
+  ar_window_compare_init (self);
   frame_both (self);
-  g_signal_connect (self->view_input, "camera-changed", G_CALLBACK (camera_changed), self);
-  g_signal_connect (self->view_result, "camera-changed", G_CALLBACK (camera_changed), self);
+  guint n_views;
+  ArView **views = ar_window_get_views (self, &n_views);
+  for (guint i = 0; i < n_views; i++)
+    {
+      ar_view_set_camera (views[i], &self->camera);
+      g_signal_connect (views[i], "camera-changed", G_CALLBACK (camera_changed), self);
+      g_signal_connect (views[i], "interaction", G_CALLBACK (view_interaction), self);
+    }
   g_signal_connect (self->label_panel, "style-changed", G_CALLBACK (style_changed), self);
   g_signal_connect (self->network_dropdown, "notify::selected", G_CALLBACK (network_changed), self);
   g_signal_connect_object (gtk_recent_manager_get_default (), "changed", G_CALLBACK (populate_recent), self,

@@ -1,0 +1,437 @@
+/* cmd-eval.c: `anatomy eval`: Dice of completion networks and two baselines on a
+ * dataset in the benchmark layout. */
+#include "commands.h"
+#include "completion.h"
+#include "nifti.h"
+#include "nn-net.h"
+#include "phantom.h"
+#include "train-data.h"
+
+#include <json-glib/json-glib.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define N_LABELS 13   /* background + 12 organs of the default scheme */
+
+static const char *const organ_names[N_LABELS] = {
+  "background", "lung", "heart", "spleen", "stomach", "pancreas", "spine", "rib cage",
+  "liver", "kidney", "aorta", "autochthon", "pulmonary artery",
+};
+
+/* Dice sums of one method */
+typedef struct {
+  char *name;
+  double all_sum[N_LABELS];     int all_n[N_LABELS];     /* organ present in truth */
+  double rem_sum[N_LABELS];     int rem_n[N_LABELS];     /* organ removed from the input */
+  double bin_all_sum, bin_rem_sum;
+  int bin_n, bin_rem_n;
+  double seconds;
+} Method;
+
+static gint
+cmp_str (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+static double
+dice_of (int64_t inter, int64_t a, int64_t b)
+{
+  return a + b > 0 ? 2.0 * (double) inter / (double) (a + b) : 1.0;
+}
+
+static void
+score (Method *m, const LabelVolume *pred, const LabelVolume *truth, guint32 removed)
+{
+  int64_t n = lv_volume_n_voxels (truth);
+  int64_t inter[N_LABELS] = { 0 }, np[N_LABELS] = { 0 }, nt[N_LABELS] = { 0 };
+  int64_t bi = 0, bp = 0, bt = 0, ri = 0, rp = 0, rt = 0;
+  for (int64_t q = 0; q < n; q++)
+    {
+      int p = lv_volume_get_index (pred, q), t = lv_volume_get_index (truth, q);
+      p = p >= 0 && p < N_LABELS ? p : 0;
+      t = t >= 0 && t < N_LABELS ? t : 0;
+      np[p]++;
+      nt[t]++;
+      if (p == t)
+        inter[p]++;
+      bp += p != 0;
+      bt += t != 0;
+      bi += p != 0 && t != 0;
+      gboolean pr = (removed >> p) & 1u, tr = (removed >> t) & 1u;
+      rp += pr;
+      rt += tr;
+      ri += pr && tr;
+    }
+  for (int l = 1; l < N_LABELS; l++)
+    {
+      if (nt[l] == 0)
+        continue;
+      double d = dice_of (inter[l], np[l], nt[l]);
+      m->all_sum[l] += d;
+      m->all_n[l]++;
+      if ((removed >> l) & 1u)
+        {
+          m->rem_sum[l] += d;
+          m->rem_n[l]++;
+        }
+    }
+  m->bin_all_sum += dice_of (bi, bp, bt);
+  m->bin_n++;
+  if (removed)
+    {
+      m->bin_rem_sum += dice_of (ri, rp, rt);
+      m->bin_rem_n++;
+    }
+}
+
+static double
+organ_mean (const double *sum, const int *cnt, double *per)
+{
+  double s = 0.0;
+  int k = 0;
+  for (int l = 1; l < N_LABELS; l++)
+    {
+      per[l] = cnt[l] ? sum[l] / cnt[l] : NAN;
+      if (cnt[l])
+        {
+          s += per[l];
+          k++;
+        }
+    }
+  return k ? s / k : NAN;
+}
+
+/* per-voxel most frequent label over @n_subjects training phantoms of @seed on the
+ * data's grid and spacing */
+static LabelVolume *
+population_mode (const LabelVolume *like, guint64 seed, int n_subjects, GError **error)
+{
+  int64_t n = lv_volume_n_voxels (like);
+  g_autofree guint16 *counts = g_try_new0 (guint16, n * N_LABELS);
+  if (counts == NULL)
+    {
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOMEM, "cannot allocate the population counts");
+      return NULL;
+    }
+  for (int s = 0; s < n_subjects; s++)
+    {
+      PhantomParams pp;
+      phantom_params_init (&pp);
+      pp.seed = phantom_derive_seed (seed ^ TRAIN_STREAM_SUBJECT, (guint64) s);
+      pp.grid[0] = (int) like->nx;
+      pp.grid[1] = (int) like->ny;
+      pp.grid[2] = (int) like->nz;
+      for (int a = 0; a < 3; a++)
+        pp.spacing[a] = like->spacing[a];
+      g_autoptr (LabelVolume) v = phantom_generate (&pp, error);
+      if (v == NULL)
+        return NULL;
+      for (int64_t q = 0; q < n; q++)
+        {
+          int l = lv_volume_get_index (v, q);
+          counts[q * N_LABELS + (l >= 0 && l < N_LABELS ? l : 0)]++;
+        }
+      cli_progress ("population mean", (s + 1.0) / n_subjects, NULL);
+    }
+  LabelVolume *mode = lv_volume_new_like (like, 1);
+  for (int64_t q = 0; q < n; q++)
+    {
+      int best = 0;
+      for (int l = 1; l < N_LABELS; l++)
+        if (counts[q * N_LABELS + l] > counts[q * N_LABELS + best])
+          best = l;
+      lv_volume_set_index (mode, q, best);
+    }
+  return mode;
+}
+
+static void
+json_add_table (JsonBuilder *b, const char *key, const double *per, double mean)
+{
+  json_builder_set_member_name (b, key);
+  json_builder_begin_object (b);
+  for (int l = 1; l < N_LABELS; l++)
+    {
+      json_builder_set_member_name (b, organ_names[l]);
+      if (isnan (per[l]))
+        json_builder_add_null_value (b);
+      else
+        json_builder_add_double_value (b, per[l]);
+    }
+  json_builder_set_member_name (b, "mean");
+  json_builder_add_double_value (b, mean);
+  json_builder_end_object (b);
+}
+
+int
+cmd_eval (int argc, char **argv)
+{
+  g_autofree char *data_dir = NULL, *json_path = NULL;
+  g_auto (GStrv) models = NULL;
+  gint64 mean_seed = 1;
+  int mean_subjects = 50, threads = 0, limit = 0;
+  int status = 0;
+  GOptionEntry entries[] = {
+    { "data", 'd', 0, G_OPTION_ARG_FILENAME, &data_dir, "Benchmark layout (complete/, incomplete/)", "DIR" },
+    { "model", 'm', 0, G_OPTION_ARG_STRING_ARRAY, &models, "unet, unet-skip, googlenet-skip or FILE (repeat; default: every shipped model)", "MODEL" },
+    { "json", 'j', 0, G_OPTION_ARG_FILENAME, &json_path, "Also write every figure as JSON", "FILE" },
+    { "mean-seed", 0, 0, G_OPTION_ARG_INT64, &mean_seed, "Training seed whose first subjects make the population mean (default 1)", "S" },
+    { "mean-subjects", 0, 0, G_OPTION_ARG_INT, &mean_subjects, "Training subjects in the population mean (default 50)", "N" },
+    { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads for the networks (default: all)", "N" },
+    { "limit", 0, 0, G_OPTION_ARG_INT, &limit, "Use only the first N partial volumes", "N" },
+    { NULL },
+  };
+  g_autoptr (GOptionContext) ctx = g_option_context_new (NULL);
+  g_option_context_set_summary (ctx,
+    "Complete every partial volume of DIR (incomplete/sXXXX/*.nii.gz) with each model and\n"
+    "compare with DIR/complete/sXXXX_full.nii.gz.  Each model may add exactly the organs\n"
+    "missing from its input.  Baselines: \"copy\" (the input unchanged) and \"mean\" (the\n"
+    "per-voxel most frequent label over training phantoms, added where the input is\n"
+    "background and the label is a missing organ).  Reports per-organ Dice on all\n"
+    "voxels and on removed organs only, their means over organs, and binary Dice (all\n"
+    "organs merged; removed organs merged).");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!cli_parse (ctx, &argc, &argv, &status))
+    return status;
+  if (data_dir == NULL)
+    return cli_fail ("--data DIR is required");
+  if (mean_subjects < 1)
+    return cli_fail ("--mean-subjects must be at least 1");
+
+  g_autoptr (GError) error = NULL;
+  /* the pairs */
+  g_autofree char *cdir = g_build_filename (data_dir, "complete", NULL);
+  g_autoptr (GDir) gd = g_dir_open (cdir, 0, &error);
+  if (gd == NULL)
+    return cli_fail ("%s", error->message);
+  g_autoptr (GPtrArray) subjects = g_ptr_array_new_with_free_func (g_free);
+  const char *name;
+  while ((name = g_dir_read_name (gd)))
+    if (strstr (name, "_full.nii"))
+      g_ptr_array_add (subjects, g_strdup (name));
+  g_ptr_array_sort (subjects, cmp_str);
+  g_autoptr (GPtrArray) ppaths = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) cpaths = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < subjects->len; i++)
+    {
+      const char *full = g_ptr_array_index (subjects, i);
+      g_autofree char *sid = g_strndup (full, strstr (full, "_full") - full);
+      g_autofree char *idir = g_build_filename (data_dir, "incomplete", sid, NULL);
+      g_autoptr (GDir) pd = g_dir_open (idir, 0, NULL);
+      if (pd == NULL)
+        continue;
+      g_autoptr (GPtrArray) parts = g_ptr_array_new_with_free_func (g_free);
+      while ((name = g_dir_read_name (pd)))
+        if (nifti_path_is_supported (name))
+          g_ptr_array_add (parts, g_build_filename (idir, name, NULL));
+      g_ptr_array_sort (parts, cmp_str);
+      for (guint k = 0; k < parts->len; k++)
+        {
+          g_ptr_array_add (ppaths, g_strdup (g_ptr_array_index (parts, k)));
+          g_ptr_array_add (cpaths, g_build_filename (cdir, full, NULL));
+        }
+    }
+  if (ppaths->len == 0)
+    return cli_fail ("%s: no complete/sXXXX_full.nii.gz with incomplete/sXXXX/*.nii.gz pairs", data_dir);
+  guint n_cases = limit > 0 ? MIN ((guint) limit, ppaths->len) : ppaths->len;
+
+  /* the networks */
+  g_autoptr (GPtrArray) nets = g_ptr_array_new_with_free_func ((GDestroyNotify) nn_net_free);
+  g_autoptr (GPtrArray) model_paths = g_ptr_array_new_with_free_func (g_free);
+  if (models == NULL)
+    {
+      for (int a = 0; a < NN_N_ARCHS; a++)
+        {
+          g_autoptr (GError) e2 = NULL;
+          char *p = cli_find_model (nn_arch_to_string ((NnArch) a), &e2);
+          if (p)
+            g_ptr_array_add (model_paths, p);
+        }
+    }
+  else
+    for (int i = 0; models[i]; i++)
+      {
+        char *p = cli_find_model (models[i], &error);
+        if (p == NULL)
+          return cli_fail ("%s", error->message);
+        g_ptr_array_add (model_paths, p);
+      }
+  int n_methods = 2 + (int) model_paths->len;
+  g_autofree Method *m = g_new0 (Method, n_methods);
+  m[0].name = g_strdup ("copy");
+  m[1].name = g_strdup ("mean");
+  for (guint i = 0; i < model_paths->len; i++)
+    {
+      NnNet *net = nn_net_load (g_ptr_array_index (model_paths, i), &error);
+      if (net == NULL)
+        return cli_fail ("%s", error->message);
+      g_ptr_array_add (nets, net);
+      g_autofree char *base = g_path_get_basename (g_ptr_array_index (model_paths, i));
+      if (g_str_has_suffix (base, ".safetensors"))
+        base[strlen (base) - strlen (".safetensors")] = '\0';
+      m[2 + i].name = g_strdup (base);
+    }
+
+  g_autoptr (LabelVolume) mode = NULL;
+  g_autoptr (GTimer) timer = g_timer_new ();
+  for (guint c = 0; c < n_cases; c++)
+    {
+      g_autoptr (LabelVolume) in = nifti_read (g_ptr_array_index (ppaths, c), NULL, &error);
+      if (in == NULL)
+        return cli_fail ("%s", error->message);
+      g_autoptr (LabelVolume) truth = nifti_read (g_ptr_array_index (cpaths, c), NULL, &error);
+      if (truth == NULL)
+        return cli_fail ("%s", error->message);
+      if (in->nx != truth->nx || in->ny != truth->ny || in->nz != truth->nz)
+        return cli_fail ("%s and %s differ in size", (char *) g_ptr_array_index (ppaths, c),
+                         (char *) g_ptr_array_index (cpaths, c));
+      guint32 removed = phantom_labels_present (truth) & ~phantom_labels_present (in) & ((1u << N_LABELS) - 2u);
+      if (mode == NULL || mode->nx != in->nx || mode->ny != in->ny || mode->nz != in->nz)
+        {
+          g_clear_pointer (&mode, lv_volume_free);
+          g_timer_start (timer);
+          mode = population_mode (truth, (guint64) mean_seed, mean_subjects, &error);
+          cli_progress_done ();
+          if (mode == NULL)
+            return cli_fail ("%s", error->message);
+          m[1].seconds += g_timer_elapsed (timer, NULL);
+        }
+      /* copy */
+      score (&m[0], in, truth, removed);
+      /* population mean */
+      {
+        g_autoptr (LabelVolume) pred = lv_volume_dup (in);
+        int64_t n = lv_volume_n_voxels (in);
+        for (int64_t q = 0; q < n; q++)
+          {
+            int l = lv_volume_get_index (mode, q);
+            if (lv_volume_get_index (in, q) == 0 && (removed >> l) & 1u)
+              lv_volume_set_index (pred, q, l);
+          }
+        score (&m[1], pred, truth, removed);
+      }
+      for (guint i = 0; i < nets->len; i++)
+        {
+          CompletionOptions opt = { .n_threads = threads };
+          for (int l = 1; l < N_LABELS; l++)
+            opt.selected[l] = (removed >> l) & 1u;
+          if (removed == 0)
+            {
+              score (&m[2 + i], in, truth, removed);
+              continue;
+            }
+          g_timer_start (timer);
+          g_autoptr (LabelVolume) pred = completion_run (g_ptr_array_index (nets, i), in, &opt, NULL, &error);
+          if (pred == NULL)
+            return cli_fail ("%s: %s", m[2 + i].name, error->message);
+          m[2 + i].seconds += g_timer_elapsed (timer, NULL);
+          score (&m[2 + i], pred, truth, removed);
+        }
+      g_autofree char *txt = g_strdup_printf ("%u/%u cases", c + 1, n_cases);
+      cli_progress ("eval", (c + 1.0) / n_cases, txt);
+    }
+  cli_progress_done ();
+
+  /* tables */
+  g_autofree double *rem = g_new (double, n_methods * N_LABELS), *all = g_new (double, n_methods * N_LABELS);
+  g_autofree double *rem_mean = g_new (double, n_methods), *all_mean = g_new (double, n_methods);
+  for (int k = 0; k < n_methods; k++)
+    {
+      rem_mean[k] = organ_mean (m[k].rem_sum, m[k].rem_n, rem + k * N_LABELS);
+      all_mean[k] = organ_mean (m[k].all_sum, m[k].all_n, all + k * N_LABELS);
+    }
+  printf ("%u partial volumes of %u subjects in %s\n\n", n_cases, subjects->len, data_dir);
+  for (int table = 0; table < 2; table++)
+    {
+      const double *t = table == 0 ? rem : all;
+      printf ("%s\n", table == 0 ? "Dice of removed organs only (organ's mean over the cases it was removed from)"
+                                 : "Dice on all voxels (organ's mean over the cases containing it)");
+      printf ("%-18s %8s", "organ", table == 0 ? "removed" : "cases");
+      for (int k = 0; k < n_methods; k++)
+        printf (" %14s", m[k].name);
+      printf ("\n");
+      for (int l = 1; l < N_LABELS; l++)
+        {
+          printf ("%-18s %8d", organ_names[l], table == 0 ? m[0].rem_n[l] : m[0].all_n[l]);
+          for (int k = 0; k < n_methods; k++)
+            {
+              double v = t[k * N_LABELS + l];
+              if (isnan (v))
+                printf (" %14s", "-");
+              else
+                printf (" %14.3f", v);
+            }
+          printf ("\n");
+        }
+      printf ("%-18s %8s", "mean over organs", "");
+      for (int k = 0; k < n_methods; k++)
+        printf (" %14.3f", table == 0 ? rem_mean[k] : all_mean[k]);
+      printf ("\n%-18s %8s", table == 0 ? "binary (removed)" : "binary (all)", "");
+      for (int k = 0; k < n_methods; k++)
+        printf (" %14.3f", table == 0 ? (m[k].bin_rem_n ? m[k].bin_rem_sum / m[k].bin_rem_n : NAN)
+                                       : m[k].bin_all_sum / MAX (1, m[k].bin_n));
+      printf ("\n\n");
+    }
+  for (int k = 2; k < n_methods; k++)
+    printf ("%s: %.2f s per completion\n", m[k].name, m[k].seconds / MAX (1u, n_cases));
+
+  if (json_path)
+    {
+      g_autoptr (JsonBuilder) b = json_builder_new ();
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "data");
+      json_builder_add_string_value (b, data_dir);
+      json_builder_set_member_name (b, "cases");
+      json_builder_add_int_value (b, n_cases);
+      json_builder_set_member_name (b, "population_mean");
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "seed");
+      json_builder_add_int_value (b, mean_seed);
+      json_builder_set_member_name (b, "subjects");
+      json_builder_add_int_value (b, mean_subjects);
+      json_builder_end_object (b);
+      json_builder_set_member_name (b, "removed_counts");
+      json_builder_begin_object (b);
+      for (int l = 1; l < N_LABELS; l++)
+        {
+          json_builder_set_member_name (b, organ_names[l]);
+          json_builder_add_int_value (b, m[0].rem_n[l]);
+        }
+      json_builder_end_object (b);
+      json_builder_set_member_name (b, "methods");
+      json_builder_begin_array (b);
+      for (int k = 0; k < n_methods; k++)
+        {
+          json_builder_begin_object (b);
+          json_builder_set_member_name (b, "name");
+          json_builder_add_string_value (b, m[k].name);
+          if (k >= 2)
+            {
+              json_builder_set_member_name (b, "file");
+              json_builder_add_string_value (b, g_ptr_array_index (model_paths, k - 2));
+              json_builder_set_member_name (b, "seconds_per_case");
+              json_builder_add_double_value (b, m[k].seconds / MAX (1u, n_cases));
+            }
+          json_add_table (b, "removed_dice", rem + k * N_LABELS, rem_mean[k]);
+          json_add_table (b, "all_dice", all + k * N_LABELS, all_mean[k]);
+          json_builder_set_member_name (b, "binary_dice_all");
+          json_builder_add_double_value (b, m[k].bin_all_sum / MAX (1, m[k].bin_n));
+          json_builder_set_member_name (b, "binary_dice_removed");
+          json_builder_add_double_value (b, m[k].bin_rem_n ? m[k].bin_rem_sum / m[k].bin_rem_n : -1);
+          json_builder_end_object (b);
+        }
+      json_builder_end_array (b);
+      json_builder_end_object (b);
+      g_autoptr (JsonGenerator) gen = json_generator_new ();
+      g_autoptr (JsonNode) root = json_builder_get_root (b);
+      json_generator_set_root (gen, root);
+      json_generator_set_pretty (gen, TRUE);
+      if (!json_generator_to_file (gen, json_path, &error))
+        return cli_fail ("%s: %s", json_path, error->message);
+    }
+  for (int k = 0; k < n_methods; k++)
+    g_free (m[k].name);
+  return 0;
+}

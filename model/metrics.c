@@ -1,0 +1,93 @@
+/* metrics.c: per-label Dice and volumes (see metrics.h). */
+#include "metrics.h"
+
+#include <math.h>
+
+G_DEFINE_QUARK (metrics-error-quark, metrics_error)
+
+double
+metrics_dice (int64_t n_a, int64_t n_b, int64_t n_both)
+{
+  if (n_a + n_b == 0)
+    return NAN;
+  return 2.0 * (double) n_both / (double) (n_a + n_b);
+}
+
+static gboolean
+check_grid (const LabelVolume *r, const LabelVolume *t, GError **error)
+{
+  if (r->nx == t->nx && r->ny == t->ny && r->nz == t->nz)
+    return TRUE;
+  g_set_error (error, METRICS_ERROR, METRICS_ERROR_GRID,
+               "the label maps have different grids: %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT "x%"
+               G_GINT64_FORMAT " (reference) and %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT "x%"
+               G_GINT64_FORMAT, r->nx, r->ny, r->nz, t->nx, t->ny, t->nz);
+  return FALSE;
+}
+
+static void
+finish (MetricsLabel *m, int32_t n, const LabelVolume *reference)
+{
+  double ml = lv_volume_voxel_mm3 (reference) / 1000.0;
+  for (int32_t l = 0; l < n; l++)
+    {
+      m[l].dice = metrics_dice (m[l].n_reference, m[l].n_test, m[l].n_both);
+      m[l].ml_reference = (double) m[l].n_reference * ml;
+      m[l].ml_test = (double) m[l].n_test * ml;
+    }
+}
+
+MetricsLabel *
+metrics_compare (const LabelVolume *reference, const LabelVolume *test, int32_t *n_labels,
+                 GError **error)
+{
+  if (!check_grid (reference, test, error))
+    return NULL;
+  int32_t rmin, rmax, tmin, tmax;
+  lv_volume_min_max (reference, &rmin, &rmax);
+  lv_volume_min_max (test, &tmin, &tmax);
+  int32_t n = MAX (MAX (rmax, tmax), 0) + 1;
+  MetricsLabel *m = g_new0 (MetricsLabel, n);
+  /* One pass: reference and test are (nz, ny, nx) label arrays of the same size. */
+  int64_t nv = lv_volume_n_voxels (reference);
+  for (int64_t i = 0; i < nv; i++)
+    {
+      int32_t a = lv_volume_get_index (reference, i), b = lv_volume_get_index (test, i);
+      if (a >= 0)
+        m[a].n_reference++;
+      if (b >= 0)
+        m[b].n_test++;
+      if (a == b && a >= 0)
+        m[a].n_both++;
+    }
+  finish (m, n, reference);
+  *n_labels = n;
+  return m;
+}
+
+MetricsLabel *
+metrics_compare_ref (const LabelVolume *reference, const LabelVolume *test, int32_t *n_labels,
+                     GError **error)
+{
+  if (!check_grid (reference, test, error))
+    return NULL;
+  int32_t rmin, rmax, tmin, tmax;
+  lv_volume_min_max (reference, &rmin, &rmax);
+  lv_volume_min_max (test, &tmin, &tmax);
+  int32_t n = MAX (MAX (rmax, tmax), 0) + 1;
+  MetricsLabel *m = g_new0 (MetricsLabel, n);
+  for (int32_t l = 0; l < n; l++)
+    for (int64_t k = 0; k < reference->nz; k++)
+      for (int64_t j = 0; j < reference->ny; j++)
+        for (int64_t i = 0; i < reference->nx; i++)
+          {
+            gboolean in_r = lv_volume_get (reference, i, j, k) == l;
+            gboolean in_t = lv_volume_get (test, i, j, k) == l;
+            m[l].n_reference += in_r;
+            m[l].n_test += in_t;
+            m[l].n_both += in_r && in_t;
+          }
+  finish (m, n, reference);
+  *n_labels = n;
+  return m;
+}

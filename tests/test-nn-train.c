@@ -1,0 +1,512 @@
+/* test-nn-train.c: backward kernels against their naive twins, the loss and the
+ * whole networks' gradients against finite differences, AdamW against its
+ * reference, a tiny network learning on tiny phantoms, and bit-exact resume. */
+#include "nn-backward.h"
+#include "nn-net.h"
+#include "nn-optim.h"
+#include "nn-train.h"
+#include "train-data.h"
+
+#include <glib/gstdio.h>
+#include <math.h>
+#include <string.h>
+
+static char *tmpdir;
+
+static void
+fill_random (float *x, int64_t n, GRand *r, double lo, double hi)
+{
+  for (int64_t i = 0; i < n; i++)
+    x[i] = (float) g_rand_double_range (r, lo, hi);
+}
+
+static void
+assert_close (const char *what, const float *a, const float *b, int64_t n, double tol)
+{
+  double max_abs, max_rel;
+  nn_max_diff (a, b, n, 1.0f, &max_abs, &max_rel);
+  g_test_message ("%s: max abs %.3g, max rel %.3g", what, max_abs, max_rel);
+  if (!(max_rel <= tol))
+    g_error ("%s: max rel difference %.3g > %.3g", what, max_rel, tol);
+}
+
+/* ---- kernels vs naive twins (odd shapes) --------------------------------- */
+
+static void
+test_conv_backward (void)
+{
+  g_autoptr (GRand) r = g_rand_new_with_seed (11);
+  struct { int cin, cout, k, s, p, D, H, W; } cases[] = {
+    { 3, 5, 3, 1, 1, 7, 5, 9 },
+    { 4, 3, 1, 1, 0, 6, 7, 5 },
+    { 2, 4, 3, 1, 0, 6, 5, 7 },
+    { 5, 2, 3, 2, 1, 9, 6, 7 },   /* strided: weights only */
+  };
+  for (int threads = 1; threads <= 3; threads += 2)
+    for (gsize c = 0; c < G_N_ELEMENTS (cases); c++)
+      {
+        g_autoptr (NnPool) pool = nn_pool_new (threads);
+        NnConvGeom g = { .cin = cases[c].cin, .cout = cases[c].cout };
+        for (int a = 0; a < 3; a++)
+          {
+            g.k[a] = cases[c].k;
+            g.s[a] = cases[c].s;
+            g.p[a] = cases[c].p;
+          }
+        int D = cases[c].D, H = cases[c].H, W = cases[c].W;
+        int Do = nn_conv_out_size (D, g.k[0], g.s[0], g.p[0]), Ho = nn_conv_out_size (H, g.k[1], g.s[1], g.p[1]);
+        int Wo = nn_conv_out_size (W, g.k[2], g.s[2], g.p[2]);
+        int64_t nin = (int64_t) D * H * W, nout = (int64_t) Do * Ho * Wo, nw = (int64_t) g.cout * g.cin * g.k[0] * g.k[1] * g.k[2];
+        g_autofree float *x = g_new (float, g.cin * nin), *w = g_new (float, nw), *dy = g_new (float, g.cout * nout);
+        fill_random (x, g.cin * nin, r, -1, 1);
+        fill_random (w, nw, r, -1, 1);
+        fill_random (dy, g.cout * nout, r, -1, 1);
+        g_autofree float *dx = g_new0 (float, g.cin * nin), *dx_ref = g_new0 (float, g.cin * nin);
+        g_autofree float *dw = g_new0 (float, nw), *dw_ref = g_new0 (float, nw);
+        g_autofree float *db = g_new0 (float, g.cout), *db_ref = g_new0 (float, g.cout);
+        /* start from non-zero gradients: the kernels accumulate */
+        for (int64_t i = 0; i < nw; i++)
+          dw[i] = dw_ref[i] = 0.5f;
+        for (int64_t i = 0; i < g.cin * nin; i++)
+          dx[i] = dx_ref[i] = -0.25f;
+        nn_conv3d_backward_ref (&g, x, D, H, W, w, dy, dx_ref, dw_ref, db_ref);
+        g_autofree float *scr = g_new (float, threads * MAX (nn_conv3d_backward_weights_scratch_floats (&g, nout, threads),
+                                                             nn_conv3d_backward_input_scratch_floats (&g, nin, threads)));
+        nn_conv3d_backward_weights (pool, &g, x, D, H, W, dy, dw, db, scr);
+        assert_close ("conv dw", dw, dw_ref, nw, 1e-4);
+        assert_close ("conv db", db, db_ref, g.cout, 1e-4);
+        if (g.s[0] == 1)
+          {
+            g_autofree float *wflip = g_new (float, nw), *tmp = g_new (float, g.cin * nin);
+            nn_conv3d_backward_input (pool, &g, dy, D, H, W, w, dx, wflip, tmp, scr);
+            assert_close ("conv dx", dx, dx_ref, g.cin * nin, 1e-4);
+          }
+      }
+}
+
+static void
+test_convt_backward (void)
+{
+  g_autoptr (GRand) r = g_rand_new_with_seed (12);
+  struct { int cin, cout, k, s, p, D, H, W; } cases[] = {
+    { 5, 3, 2, 2, 0, 3, 4, 5 },
+    { 3, 4, 3, 2, 1, 4, 3, 5 },
+  };
+  for (int threads = 1; threads <= 2; threads++)
+    for (gsize c = 0; c < G_N_ELEMENTS (cases); c++)
+      {
+        g_autoptr (NnPool) pool = nn_pool_new (threads);
+        NnConvGeom g = { .cin = cases[c].cin, .cout = cases[c].cout };
+        for (int a = 0; a < 3; a++)
+          {
+            g.k[a] = cases[c].k;
+            g.s[a] = cases[c].s;
+            g.p[a] = cases[c].p;
+          }
+        int D = cases[c].D, H = cases[c].H, W = cases[c].W;
+        int Do = nn_convt_out_size (D, g.k[0], g.s[0], g.p[0]), Ho = nn_convt_out_size (H, g.k[1], g.s[1], g.p[1]);
+        int Wo = nn_convt_out_size (W, g.k[2], g.s[2], g.p[2]);
+        int64_t nin = (int64_t) D * H * W, nout = (int64_t) Do * Ho * Wo, nw = (int64_t) g.cout * g.cin * g.k[0] * g.k[1] * g.k[2];
+        g_autofree float *x = g_new (float, g.cin * nin), *w = g_new (float, nw), *dy = g_new (float, g.cout * nout);
+        fill_random (x, g.cin * nin, r, -1, 1);
+        fill_random (w, nw, r, -1, 1);
+        fill_random (dy, g.cout * nout, r, -1, 1);
+        g_autofree float *dx = g_new0 (float, g.cin * nin), *dx_ref = g_new0 (float, g.cin * nin);
+        g_autofree float *dw = g_new0 (float, nw), *dw_ref = g_new0 (float, nw);
+        g_autofree float *db = g_new0 (float, g.cout), *db_ref = g_new0 (float, g.cout);
+        nn_conv_transpose3d_backward_ref (&g, x, D, H, W, w, dy, dx_ref, dw_ref, db_ref);
+        g_autofree float *scr = g_new (float, threads * nn_conv_transpose3d_backward_scratch_floats (&g, nin, threads));
+        g_autofree float *tmp = g_new (float, g.cin * nin);
+        nn_conv_transpose3d_backward_weights (pool, &g, x, D, H, W, dy, dw, db, scr);
+        nn_conv_transpose3d_backward_input (pool, &g, dy, D, H, W, w, dx, tmp, scr);
+        assert_close ("convT dw", dw, dw_ref, nw, 1e-4);
+        assert_close ("convT db", db, db_ref, g.cout, 1e-4);
+        assert_close ("convT dx", dx, dx_ref, g.cin * nin, 1e-4);
+      }
+}
+
+static void
+test_pool_bn_act_backward (void)
+{
+  g_autoptr (GRand) r = g_rand_new_with_seed (13);
+  g_autoptr (NnPool) pool = nn_pool_new (2);
+  /* max pooling: 2³ stride 2 and 3³ stride 1 padding 1 */
+  int ks[2] = { 2, 3 }, ss[2] = { 2, 1 }, ps[2] = { 0, 1 };
+  for (int c = 0; c < 2; c++)
+    {
+      int k[3] = { ks[c], ks[c], ks[c] }, s[3] = { ss[c], ss[c], ss[c] }, p[3] = { ps[c], ps[c], ps[c] };
+      int C = 3, D = 6, H = 5, W = 7;
+      int Do = nn_conv_out_size (D, k[0], s[0], p[0]), Ho = nn_conv_out_size (H, k[1], s[1], p[1]);
+      int Wo = nn_conv_out_size (W, k[2], s[2], p[2]);
+      int64_t nin = (int64_t) C * D * H * W, nout = (int64_t) C * Do * Ho * Wo;
+      g_autofree float *x = g_new (float, nin), *dy = g_new (float, nout);
+      g_autofree float *dx = g_new0 (float, nin), *dx_ref = g_new0 (float, nin);
+      fill_random (x, nin, r, -1, 1);
+      fill_random (dy, nout, r, -1, 1);
+      nn_maxpool3d_backward (pool, C, k, s, p, x, D, H, W, dy, dx);
+      nn_maxpool3d_backward_ref (C, k, s, p, x, D, H, W, dy, dx_ref);
+      assert_close ("maxpool dx", dx, dx_ref, nin, 1e-6);
+      /* every output's gradient lands somewhere: sums agree */
+      double s1 = 0, s2 = 0;
+      for (int64_t i = 0; i < nin; i++)
+        s1 += dx[i];
+      for (int64_t i = 0; i < nout; i++)
+        s2 += dy[i];
+      g_assert_cmpfloat (fabs (s1 - s2), <, 1e-3);
+    }
+  /* batch norm */
+  int C = 4;
+  int64_t n = 517;
+  g_autofree float *z = g_new (float, C * n), *gamma = g_new (float, C), *beta = g_new (float, C);
+  g_autofree float *y = g_new (float, C * n), *y_ref = g_new (float, C * n), *dy = g_new (float, C * n);
+  float mean[4], invstd[4], var[4], mean_r[4], invstd_r[4], var_r[4];
+  fill_random (z, C * n, r, -2, 3);
+  fill_random (gamma, C, r, 0.5, 1.5);
+  fill_random (beta, C, r, -1, 1);
+  fill_random (dy, C * n, r, -1, 1);
+  nn_batchnorm_train_forward (pool, z, C, n, gamma, beta, 1e-5f, y, mean, invstd, var);
+  nn_batchnorm_train_forward_ref (z, C, n, gamma, beta, 1e-5f, y_ref, mean_r, invstd_r, var_r);
+  assert_close ("bn y", y, y_ref, C * n, 1e-4);
+  assert_close ("bn var", var, var_r, C, 1e-5);
+  g_autofree float *dz = g_new (float, C * n), *dz_ref = g_new (float, C * n);
+  float dg[4] = { 0 }, db[4] = { 0 }, dg_r[4] = { 0 }, db_r[4] = { 0 };
+  nn_batchnorm_train_backward (pool, z, C, n, gamma, mean, invstd, dy, dz, dg, db);
+  nn_batchnorm_train_backward_ref (z, C, n, gamma, mean, invstd, dy, dz_ref, dg_r, db_r);
+  assert_close ("bn dz", dz, dz_ref, C * n, 1e-3);
+  assert_close ("bn dgamma", dg, dg_r, C, 1e-4);
+  assert_close ("bn dbeta", db, db_r, C, 1e-4);
+  /* BN's input gradient by finite differences of L = sum (y * dy) on one channel */
+  for (int64_t q = 0; q < 5; q++)
+    {
+      int64_t i = q * 97 % n;
+      double h = 1e-2, lp = 0, lm = 0;
+      float saved = z[i];
+      z[i] = saved + (float) h;
+      nn_batchnorm_train_forward_ref (z, 1, n, gamma, beta, 1e-5f, y_ref, mean_r, invstd_r, NULL);
+      for (int64_t v = 0; v < n; v++)
+        lp += (double) y_ref[v] * dy[v];
+      z[i] = saved - (float) h;
+      nn_batchnorm_train_forward_ref (z, 1, n, gamma, beta, 1e-5f, y_ref, mean_r, invstd_r, NULL);
+      for (int64_t v = 0; v < n; v++)
+        lm += (double) y_ref[v] * dy[v];
+      z[i] = saved;
+      double fd = (lp - lm) / (2 * h);
+      g_assert_cmpfloat (fabs (fd - dz[i]), <, 2e-3 + 2e-2 * fabs (fd));
+    }
+  /* activations */
+  for (int act = NN_ACT_NONE; act <= NN_ACT_LEAKY_RELU; act++)
+    {
+      g_autofree float *a = g_new (float, n), *g1 = g_new (float, n), *g2 = g_new (float, n);
+      fill_random (a, n, r, -1, 1);
+      nn_activate (a, n, (NnAct) act, 0.1f);
+      fill_random (g1, n, r, -1, 1);
+      memcpy (g2, g1, n * sizeof (float));
+      nn_activate_backward (a, g1, n, (NnAct) act, 0.1f);
+      nn_activate_backward_ref (a, g2, n, (NnAct) act, 0.1f);
+      assert_close ("activation backward", g1, g2, n, 0.0);
+    }
+}
+
+static void
+test_adamw (void)
+{
+  g_autoptr (GRand) r = g_rand_new_with_seed (14);
+  int64_t n = 301;
+  g_autofree float *p1 = g_new (float, n), *p2 = g_new (float, n), *g = g_new (float, n);
+  g_autofree float *m1 = g_new0 (float, n), *m2 = g_new0 (float, n), *v1 = g_new0 (float, n), *v2 = g_new0 (float, n);
+  NnAdamParams h;
+  nn_adam_params_init (&h);
+  fill_random (p1, n, r, -1, 1);
+  memcpy (p2, p1, n * 4);
+  for (int t = 1; t <= 20; t++)
+    {
+      fill_random (g, n, r, -1, 1);
+      nn_adamw_step (p1, g, m1, v1, n, t, 1e-2f, 0.05f, &h);
+      nn_adamw_step_ref (p2, g, m2, v2, n, t, 1e-2f, 0.05f, &h);
+    }
+  assert_close ("adamw p", p1, p2, n, 1e-5);
+  /* minimising sum (p - 0.3)² drives p to 0.3 */
+  for (int t = 1; t <= 2000; t++)
+    {
+      for (int64_t i = 0; i < n; i++)
+        g[i] = 2 * (p1[i] - 0.3f);
+      nn_adamw_step (p1, g, m1, v1, n, 20 + t, 1e-2f, 0.0f, &h);
+    }
+  for (int64_t i = 0; i < n; i++)
+    g_assert_cmpfloat (fabs (p1[i] - 0.3f), <, 2e-2);
+}
+
+/* ---- loss and whole networks vs finite differences ----------------------- */
+
+static void
+test_loss_fd (void)
+{
+  g_autoptr (GRand) r = g_rand_new_with_seed (15);
+  int C = 5;
+  int64_t n = 40;
+  g_autofree float *logits = g_new (float, C * n), *prob = g_new (float, C * n), *dl = g_new (float, C * n);
+  g_autofree guint8 *target = g_new (guint8, n);
+  fill_random (logits, C * n, r, -2, 2);
+  for (int64_t i = 0; i < n; i++)
+    target[i] = (guint8) g_rand_int_range (r, 0, C - 1);   /* class C-1 absent */
+  NnLossParams lp;
+  nn_loss_params_init (&lp);
+  lp.removed_weight = 2.0f;
+  guint32 removed = 1u << 2;
+  nn_softmax_channels_ref (logits, C, n, prob);
+  NnLossValue v = nn_softmax_loss (prob, target, C, n, removed, &lp, dl);
+  g_assert_cmpfloat (v.ce, >, 0);
+  g_assert_cmpfloat (v.dice, >, 0);
+  for (int64_t i = 0; i < C * n; i += 7)
+    {
+      float saved = logits[i];
+      double h = 1e-2;
+      logits[i] = saved + (float) h;
+      nn_softmax_channels_ref (logits, C, n, prob);
+      double lp1 = nn_softmax_loss (prob, target, C, n, removed, &lp, NULL).total;
+      logits[i] = saved - (float) h;
+      nn_softmax_channels_ref (logits, C, n, prob);
+      double lm1 = nn_softmax_loss (prob, target, C, n, removed, &lp, NULL).total;
+      logits[i] = saved;
+      double fd = (lp1 - lm1) / (2 * h);
+      if (fabs (fd - dl[i]) > 1e-4 + 1e-2 * fabs (fd))
+        g_error ("loss gradient %" G_GINT64_FORMAT ": analytic %g, finite difference %g", i, dl[i], fd);
+    }
+}
+
+static NnNet *
+tiny_net (NnArch arch, int depth, int w0, guint64 seed, NnAct act)
+{
+  NnConfig cfg;
+  nn_config_init_default (&cfg, arch);
+  cfg.depth = depth;
+  for (int i = 0; i < depth; i++)
+    cfg.widths[i] = w0 << i;
+  cfg.blocks = 1;
+  cfg.act = act;
+  cfg.slope = 0.1f;
+  for (int a = 0; a < 3; a++)
+    cfg.grid[a] = 8;
+  g_autoptr (GError) error = NULL;
+  NnNet *net = nn_net_new (&cfg, &error);
+  g_assert_no_error (error);
+  nn_net_init_random (net, seed);
+  return net;
+}
+
+static void
+test_net_fd (gconstpointer data)
+{
+  NnArch arch = (NnArch) GPOINTER_TO_INT (data);
+  /* Inception branches get w/4 channels: give them 2 and 4 (BatchNorm over a single
+   * channel of a tiny grid is too non-linear for float32 finite differences) */
+  g_autoptr (NnNet) net = tiny_net (arch, 2, arch == NN_ARCH_GOOGLENET_SKIP ? 8 : 4, 21, NN_ACT_LEAKY_RELU);
+  g_autoptr (GError) error = NULL;
+  int D = 8, H = 6, W = 10;
+  int64_t n = (int64_t) D * H * W;
+  g_autoptr (NnTrainer) t = nn_trainer_new (net, D, H, W, 2, &error);
+  g_assert_no_error (error);
+  g_autoptr (GRand) r = g_rand_new_with_seed (22);
+  float *x = nn_trainer_get_input (t);
+  g_autofree guint8 *target = g_new (guint8, n);
+  memset (x, 0, 13 * n * sizeof (float));
+  for (int64_t i = 0; i < n; i++)
+    {
+      int lab = g_rand_int_range (r, 0, 13);
+      x[lab * n + i] = 1.0f;
+      target[i] = g_rand_boolean (r) ? (guint8) lab : (guint8) g_rand_int_range (r, 0, 13);
+    }
+  NnLossParams lp;
+  nn_loss_params_init (&lp);
+  lp.removed_weight = 1.0f;
+  guint32 removed = (1u << 3) | (1u << 8);
+  nn_trainer_forward (t, TRUE, FALSE);
+  nn_trainer_backward (t, target, removed, &lp);
+
+  int n_params;
+  NnParam *ps = nn_net_get_params (net, &n_params);
+  int checked = 0, bad = 0;
+  double worst = 0;
+  for (int i = 0; i < n_params; i++)
+    {
+      float *g = nn_trainer_get_grad (t, i);
+      if (g == NULL)
+        continue;
+      g_autofree float *gcopy = g_memdup2 (g, ps[i].n * sizeof (float));
+      int bad_here = 0;
+      for (int s = 0; s < 3; s++)
+        {
+          int64_t q = (int64_t) g_rand_int_range (r, 0, (gint32) ps[i].n);
+          float saved = ps[i].data[q];
+          double h = 2e-4 * MAX (1.0, fabs (saved));
+          ps[i].data[q] = saved + (float) h;
+          nn_trainer_forward (t, TRUE, FALSE);
+          double lplus = nn_softmax_loss (nn_trainer_get_output (t), target, 13, n, removed, &lp, NULL).total;
+          ps[i].data[q] = saved - (float) h;
+          nn_trainer_forward (t, TRUE, FALSE);
+          double lminus = nn_softmax_loss (nn_trainer_get_output (t), target, 13, n, removed, &lp, NULL).total;
+          ps[i].data[q] = saved;
+          double fd = (lplus - lminus) / (2 * h);
+          double err = fabs (fd - gcopy[q]) / (1e-3 + fabs (fd));
+          checked++;
+          worst = MAX (worst, err);
+          if (fabs (fd - gcopy[q]) > 3e-4 + 5e-2 * fabs (fd))
+            {
+              bad++;
+              bad_here++;
+              g_test_message ("%s[%" G_GINT64_FORMAT "]: analytic %.6g, finite difference %.6g", ps[i].name, q,
+                              gcopy[q], fd);
+            }
+        }
+      /* a wrong backward pass shows on every sampled entry of its parameters */
+      g_assert_cmpint (bad_here, <, 3);
+    }
+  g_test_message ("%s: %d gradient entries checked, %d outside tolerance, worst relative %.3g",
+                  nn_arch_to_string (arch), checked, bad, worst);
+  /* ReLU kinks and max-pool switches may spoil a rare finite difference */
+  g_assert_cmpint (bad, <=, checked / 10);
+}
+
+/* ---- training on tiny phantoms: learning and exact resume ---------------- */
+
+#define TINY_GRID 16
+
+static NnNet *
+tiny_phantom_net (void)
+{
+  NnConfig cfg;
+  nn_config_init_default (&cfg, NN_ARCH_UNET_SKIP);
+  cfg.depth = 2;
+  cfg.widths[0] = 8;
+  cfg.widths[1] = 16;
+  cfg.blocks = 1;
+  for (int a = 0; a < 3; a++)
+    cfg.grid[a] = TINY_GRID;
+  g_autoptr (GError) error = NULL;
+  NnNet *net = nn_net_new (&cfg, &error);
+  g_assert_no_error (error);
+  nn_net_init_random (net, 3);
+  return net;
+}
+
+/* steps [from, to) of a run with a constant learning rate; returns the mean loss
+ * of the last @tail steps */
+static double
+run_steps (NnTrainer *t, int from, int to, int tail, double *first_mean)
+{
+  const int grid[3] = { TINY_GRID, TINY_GRID, TINY_GRID };
+  const int64_t n = (int64_t) TINY_GRID * TINY_GRID * TINY_GRID;
+  g_autofree guint8 *target = g_new (guint8, n);
+  NnLossParams lp;
+  nn_loss_params_init (&lp);
+  lp.removed_weight = 2.0f;
+  NnStepParams sp = { .lr = 1e-2f, .weight_decay = 1e-4f, .clip_norm = 5.0 };
+  nn_adam_params_init (&sp.adam);
+  double sum_first = 0, sum_last = 0;
+  for (int step = from; step < to; step++)
+    {
+      g_autoptr (GError) error = NULL;
+      guint32 removed;
+      /* a small pool of subjects so that a few dozen steps can learn them */
+      g_assert_true (train_data_phantom_sample (7, (guint64) (step % 4), grid, 1, 13, nn_trainer_get_input (t),
+                                                target, NULL, &removed, &error));
+      g_assert_no_error (error);
+      NnLossValue v = nn_trainer_step (t, target, removed, &lp, &sp);
+      g_assert_true (isfinite (v.total));
+      if (step - from < tail)
+        sum_first += v.total;
+      if (to - step <= tail)
+        sum_last += v.total;
+    }
+  if (first_mean)
+    *first_mean = sum_first / tail;
+  return sum_last / tail;
+}
+
+static void
+test_learns (void)
+{
+  g_autoptr (NnNet) net = tiny_phantom_net ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NnTrainer) t = nn_trainer_new (net, TINY_GRID, TINY_GRID, TINY_GRID, 1, &error);
+  g_assert_no_error (error);
+  double first, last = run_steps (t, 0, 48, 8, &first);
+  g_test_message ("mean loss of the first 8 steps %.4f, of the last 8 %.4f", first, last);
+  g_assert_cmpfloat (last, <, 0.7 * first);
+  g_assert_cmpint (nn_trainer_get_step (t), ==, 48);
+}
+
+static void
+test_resume_exact (void)
+{
+  g_autoptr (GError) error = NULL;
+  const int total = 16, cut = 7;
+  /* uninterrupted */
+  g_autoptr (NnNet) a = tiny_phantom_net ();
+  g_autoptr (NnTrainer) ta = nn_trainer_new (a, TINY_GRID, TINY_GRID, TINY_GRID, 2, &error);
+  g_assert_no_error (error);
+  run_steps (ta, 0, total, 1, NULL);
+
+  /* interrupted at @cut: model file + optimiser file, then a fresh process state */
+  g_autofree char *mpath = g_build_filename (tmpdir, "ckpt.safetensors", NULL);
+  g_autofree char *opath = g_build_filename (tmpdir, "ckpt.optim.safetensors", NULL);
+  {
+    g_autoptr (NnNet) b = tiny_phantom_net ();
+    g_autoptr (NnTrainer) tb = nn_trainer_new (b, TINY_GRID, TINY_GRID, TINY_GRID, 2, &error);
+    g_assert_no_error (error);
+    run_steps (tb, 0, cut, 1, NULL);
+    g_assert_true (nn_net_save (b, mpath, TRUE, &error));
+    const char *kv[] = { "seed", "7", NULL };
+    g_assert_true (nn_trainer_save_optimizer (tb, opath, kv, &error));
+    g_assert_no_error (error);
+  }
+  g_autoptr (NnNet) c = nn_net_load (mpath, &error);
+  g_assert_no_error (error);
+  g_autoptr (NnTrainer) tc = nn_trainer_new (c, TINY_GRID, TINY_GRID, TINY_GRID, 2, &error);
+  g_assert_no_error (error);
+  GHashTable *meta = NULL;
+  g_assert_true (nn_trainer_load_optimizer (tc, opath, &meta, &error));
+  g_assert_cmpstr (g_hash_table_lookup (meta, "seed"), ==, "7");
+  g_hash_table_unref (meta);
+  g_assert_cmpint (nn_trainer_get_step (tc), ==, cut);
+  run_steps (tc, cut, total, 1, NULL);
+
+  int na, nc;
+  NnParam *pa = nn_net_get_params (a, &na), *pc = nn_net_get_params (c, &nc);
+  g_assert_cmpint (na, ==, nc);
+  for (int i = 0; i < na; i++)
+    if (memcmp (pa[i].data, pc[i].data, pa[i].n * sizeof (float)) != 0)
+      g_error ("parameter %s differs after resume", pa[i].name);
+  /* and training really changed the weights */
+  g_autoptr (NnNet) init = tiny_phantom_net ();
+  NnParam *pi = nn_net_get_params (init, &nc);
+  g_assert_true (memcmp (pi[0].data, pa[0].data, pa[0].n * sizeof (float)) != 0);
+  /* a wrong optimiser file is refused */
+  g_assert_false (nn_trainer_load_optimizer (tc, mpath, NULL, &error));
+  g_assert_error (error, NN_TRAIN_ERROR, NN_TRAIN_ERROR_STATE);
+  g_unlink (mpath);
+  g_unlink (opath);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  tmpdir = g_dir_make_tmp ("test-nn-train-XXXXXX", NULL);
+  g_test_add_func ("/nn-train/conv-backward", test_conv_backward);
+  g_test_add_func ("/nn-train/convt-backward", test_convt_backward);
+  g_test_add_func ("/nn-train/pool-bn-act-backward", test_pool_bn_act_backward);
+  g_test_add_func ("/nn-train/adamw", test_adamw);
+  g_test_add_func ("/nn-train/loss-fd", test_loss_fd);
+  for (int a = 0; a < NN_N_ARCHS; a++)
+    {
+      g_autofree char *p = g_strdup_printf ("/nn-train/net-fd/%s", nn_arch_to_string ((NnArch) a));
+      g_test_add_data_func (p, GINT_TO_POINTER (a), test_net_fd);
+    }
+  g_test_add_func ("/nn-train/learns", test_learns);
+  g_test_add_func ("/nn-train/resume-exact", test_resume_exact);
+  int rc = g_test_run ();
+  g_rmdir (tmpdir);
+  g_free (tmpdir);
+  return rc;
+}
