@@ -55,7 +55,7 @@ cmd_mesh (int argc, char **argv)
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &files, NULL, "IN" },
     { NULL },
   };
-  g_autoptr (GOptionContext) ctx = g_option_context_new ("IN --out FILE");
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("--out FILE.{obj,ply,stl}");
   g_option_context_set_summary (ctx,
     "Extract the surface of every label of a label map (multi-label marching cubes, shared\n"
     "boundaries between neighbouring organs), smooth it without shrinking (Taubin), optionally\n"

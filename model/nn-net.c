@@ -1047,8 +1047,8 @@ nn_net_forward (NnNet *net, NnProgressFunc progress, gpointer user_data, GCancel
         {
         case LAYER_CONV:
           /* in (cin, d) -> out (cout, d): same level, stride 1 */
-          nn_conv3d (net->pool, &l->geom, in->data, d[0], d[1], d[2], l->w, l->b, l->act,
-                     net->cfg.slope, out->data, net->scratch);
+          nn_conv3d_best (net->pool, &l->geom, in->data, d[0], d[1], d[2], l->w, l->b, l->act,
+                          net->cfg.slope, out->data, net->scratch);
           break;
         case LAYER_CONVT:
           /* in (cin, dims[level+1]) -> out (cout, dims[level]) */

@@ -241,10 +241,12 @@ conv_direct_possible (const NnConvGeom *g)
 }
 
 static gboolean
-conv_use_direct (const NnConvGeom *g)
+conv_use_direct (const NnConvGeom *g, gboolean best)
 {
   if (!conv_direct_possible (g) || forced_path == NN_CONV_PATH_IM2COL)
     return FALSE;
+  if (!best)
+    return forced_path == NN_CONV_PATH_DIRECT;
   /* measured (single thread, 3³ kernels): direct wins for 8..15 output channels (+10-30 %),
    * im2col + sgemm from 16 on (and far ahead from 64) */
   return forced_path == NN_CONV_PATH_DIRECT || (g->cout >= DIRECT_CO && g->cout < 2 * DIRECT_CO);
@@ -543,9 +545,10 @@ direct_row_task (int64_t task, int thread, void *data)
     }
 }
 
-void
-nn_conv3d (NnPool *pool, const NnConvGeom *g, const float *x, int D, int H, int W,
-           const float *w, const float *bias, NnAct act, float slope, float *y, float *scratch)
+static void
+conv3d_run (NnPool *pool, const NnConvGeom *g, const float *x, int D, int H, int W,
+            const float *w, const float *bias, NnAct act, float slope, float *y, float *scratch,
+            gboolean best)
 {
   ConvJob j = {
     .g = g, .x = x, .D = D, .H = H, .W = W,
@@ -561,13 +564,27 @@ nn_conv3d (NnPool *pool, const NnConvGeom *g, const float *x, int D, int H, int 
   if (j.n_out <= 0)
     return;
   j.scratch_per_thread = nn_conv3d_scratch_floats_w (g, j.n_out, W, nt);
-  if (conv_use_direct (g))
+  if (conv_use_direct (g, best))
     {
       nn_pool_run (pool, (int64_t) j.Do * j.Ho, direct_row_task, &j);
       return;
     }
   j.slab = nn_slab_cols (rows, j.n_out, nt);
   nn_pool_run (pool, (j.n_out + j.slab - 1) / j.slab, conv_slab_task, &j);
+}
+
+void
+nn_conv3d (NnPool *pool, const NnConvGeom *g, const float *x, int D, int H, int W,
+           const float *w, const float *bias, NnAct act, float slope, float *y, float *scratch)
+{
+  conv3d_run (pool, g, x, D, H, W, w, bias, act, slope, y, scratch, FALSE);
+}
+
+void
+nn_conv3d_best (NnPool *pool, const NnConvGeom *g, const float *x, int D, int H, int W,
+                const float *w, const float *bias, NnAct act, float slope, float *y, float *scratch)
+{
+  conv3d_run (pool, g, x, D, H, W, w, bias, act, slope, y, scratch, TRUE);
 }
 
 void

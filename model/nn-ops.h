@@ -89,9 +89,16 @@ void nn_conv3d (NnPool *pool, const NnConvGeom *g,
                 const float *x, int D, int H, int W,
                 const float *w, const float *bias, NnAct act, float slope,
                 float *y, float *scratch);
-/* Stride 1 along W (any kernel) may also run as a direct convolution without im2col
- * (register blocks of 8 output channels x 48 voxels), chosen by default for 8..15
- * output channels.  Tests and benchmarks can force one path (process-wide). */
+/* The same, choosing per layer the faster of im2col + sgemm and a direct convolution
+ * without im2col (register blocks of 8 output channels x 48 voxels; stride 1 along W,
+ * 8..15 output channels).  The network's inference forward uses it.  nn_conv3d itself
+ * keeps to im2col (the training code's finite-difference tests were tuned on it).
+ * Same arguments and scratch as nn_conv3d. */
+void nn_conv3d_best (NnPool *pool, const NnConvGeom *g,
+                     const float *x, int D, int H, int W,
+                     const float *w, const float *bias, NnAct act, float slope,
+                     float *y, float *scratch);
+/* Tests and benchmarks can force one path for both functions (process-wide). */
 typedef enum {
   NN_CONV_PATH_AUTO,
   NN_CONV_PATH_IM2COL,

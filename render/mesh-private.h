@@ -6,8 +6,9 @@
 
 G_BEGIN_DECLS
 
-/* Run fn(task, data) for task in [0, n_tasks) on up to @n_threads threads (the caller's
- * thread included); tasks are handed out dynamically. */
+/* Run fn(task, data) for task in [0, n_tasks) on up to @n_threads threads: the caller and
+ * helpers from a shared GThreadPool; tasks are handed out dynamically, and the caller
+ * waits only for tasks already started by a helper. */
 typedef void (*MeshTaskFunc) (guint task, gpointer data);
 void mesh_parallel (int n_threads, guint n_tasks, MeshTaskFunc fn, gpointer data);
 int mesh_default_threads (void);

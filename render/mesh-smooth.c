@@ -257,12 +257,6 @@ typedef struct {
   uint32_t mesh, local;
 } KeyRef;
 
-static int
-cmp_keyref (const void *a, const void *b)
-{
-  const KeyRef *x = a, *y = b;
-  return (x->key > y->key) - (x->key < y->key);
-}
 
 void
 surface_set_smooth (SurfaceSet *set, guint iterations, double passband)
@@ -277,7 +271,29 @@ surface_set_smooth (SurfaceSet *set, guint iterations, double passband)
   for (guint m = 0; m < set->n_meshes; m++)
     for (uint32_t i = 0; i < set->meshes[m]->n_vertices; i++)
       refs[n++] = (KeyRef) { set->meshes[m]->keys[i], m, i };
-  qsort (refs, total, sizeof (KeyRef), cmp_keyref);
+  /* LSD radix sort by key, 11 bits per pass (keys are below 3 * padded voxel count) */
+  {
+    uint64_t max_key = 0;
+    for (uint64_t i = 0; i < total; i++)
+      max_key = MAX (max_key, refs[i].key);
+    KeyRef *tmp = g_new (KeyRef, total), *src = refs, *dst = tmp;
+    for (int shift = 0; shift < 64 && (max_key >> shift) > 0; shift += 11)
+      {
+        uint64_t count[2049] = { 0 };
+        for (uint64_t i = 0; i < total; i++)
+          count[((src[i].key >> shift) & 2047) + 1]++;
+        for (int b = 0; b < 2048; b++)
+          count[b + 1] += count[b];
+        for (uint64_t i = 0; i < total; i++)
+          dst[count[(src[i].key >> shift) & 2047]++] = src[i];
+        KeyRef *t = src;
+        src = dst;
+        dst = t;
+      }
+    if (src != refs)
+      memcpy (refs, src, sizeof (KeyRef) * total);
+    g_free (tmp);
+  }
 
   /* global ids: one per distinct key */
   uint32_t **gid = g_new (uint32_t *, set->n_meshes);

@@ -6,45 +6,104 @@
 
 G_DEFINE_QUARK (mesh-error-quark, mesh_error)
 
-/* ---- threads ---- */
+/* ---- threads ----
+ * A shared GThreadPool of helpers.  The caller takes tasks itself and waits only for the
+ * tasks other threads have actually started, never for a helper that has not been
+ * scheduled yet (which matters on a loaded machine: no barrier waits for a wake-up). */
 
 typedef struct {
   MeshTaskFunc fn;
   gpointer data;
   guint n_tasks;
-  volatile gint next;
-} Pool;
+  gint next;        /* atomic: next task to hand out */
+  gint done;        /* atomic: tasks finished */
+  gint refs;        /* atomic */
+  GMutex lock;
+  GCond cond;
+} Job;
 
-static gpointer
-pool_worker (gpointer p)
+static void
+job_unref (Job *j)
 {
-  Pool *pool = p;
+  if (g_atomic_int_dec_and_test (&j->refs))
+    {
+      g_mutex_clear (&j->lock);
+      g_cond_clear (&j->cond);
+      g_free (j);
+    }
+}
+
+static void
+job_work (Job *j)
+{
   for (;;)
     {
-      guint t = (guint) g_atomic_int_add (&pool->next, 1);
-      if (t >= pool->n_tasks)
+      guint t = (guint) g_atomic_int_add (&j->next, 1);
+      if (t >= j->n_tasks)
         break;
-      pool->fn (t, pool->data);
+      j->fn (t, j->data);
+      if ((guint) g_atomic_int_add (&j->done, 1) + 1 == j->n_tasks)
+        {
+          g_mutex_lock (&j->lock);
+          g_cond_broadcast (&j->cond);
+          g_mutex_unlock (&j->lock);
+        }
     }
-  return NULL;
+}
+
+static void
+pool_func (gpointer data, gpointer user)
+{
+  Job *j = data;
+  job_work (j);
+  job_unref (j);
+}
+
+static GThreadPool *
+get_pool (void)
+{
+  static gsize once;
+  static GThreadPool *pool;
+  if (g_once_init_enter (&once))
+    {
+      pool = g_thread_pool_new (pool_func, NULL, 63, FALSE, NULL);
+      g_once_init_leave (&once, 1);
+    }
+  return pool;
 }
 
 void
 mesh_parallel (int n_threads, guint n_tasks, MeshTaskFunc fn, gpointer data)
 {
-  Pool pool = { fn, data, n_tasks, 0 };
-  int extra = MIN (n_threads, (int) MIN (n_tasks, 64)) - 1;
-  GThread *th[64];
-  int started = 0;
-  for (int i = 0; i < extra; i++)
+  if (n_tasks == 0)
+    return;
+  int helpers = MIN (n_threads, (int) MIN (n_tasks, 64)) - 1;
+  if (helpers <= 0)
     {
-      th[started] = g_thread_try_new ("mesh", pool_worker, &pool, NULL);
-      if (th[started])
-        started++;
+      for (guint t = 0; t < n_tasks; t++)
+        fn (t, data);
+      return;
     }
-  pool_worker (&pool);
-  for (int i = 0; i < started; i++)
-    g_thread_join (th[i]);
+  Job *j = g_new0 (Job, 1);
+  j->fn = fn;
+  j->data = data;
+  j->n_tasks = n_tasks;
+  j->refs = 1;
+  g_mutex_init (&j->lock);
+  g_cond_init (&j->cond);
+  GThreadPool *pool = get_pool ();
+  for (int i = 0; i < helpers; i++)
+    {
+      g_atomic_int_inc (&j->refs);
+      if (!g_thread_pool_push (pool, j, NULL))
+        g_atomic_int_dec_and_test (&j->refs);
+    }
+  job_work (j);
+  g_mutex_lock (&j->lock);
+  while ((guint) g_atomic_int_get (&j->done) < n_tasks)
+    g_cond_wait (&j->cond, &j->lock);
+  g_mutex_unlock (&j->lock);
+  job_unref (j);
 }
 
 int

@@ -84,7 +84,7 @@ ar_render_mesh_new (int32_t label, const float *positions, const float *normals,
       /* Cells of k mean edge lengths keep roughly 1/k² of the triangles (the count
        * scales with (size / cell)²); the mean edge comes from a sample of the
        * triangles.  Each level clusters the previous one's triangles. */
-      static const float factors[AR_RENDER_MESH_MAX_LOD] = { 2.f, 3.f, 4.5f, 7.f };
+      static const float factors[AR_RENDER_MESH_MAX_LOD] = { 2.f, 3.f, 4.5f, 7.f, 10.f };
       double sum = 0.0;
       guint32 n_sum = 0, step = MAX (n_triangles / 2048, 1u);
       for (guint32 t = 0; t < n_triangles; t += step)

@@ -52,10 +52,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (ArRenderMesh, ar_render_mesh_unref)
 int32_t ar_render_mesh_get_label (const ArRenderMesh *m);
 guint32 ar_render_mesh_get_n_triangles (const ArRenderMesh *m);
 /* Levels of detail: level 0 is the full mesh, levels 1 .. n-1 are simplified by
- * vertex clustering on grids of 2, 3, 4.5 and 7 mean edge lengths (each about half
- * the triangles of the one before).  Small meshes have fewer levels; asking for a
+ * vertex clustering on grids of 2, 3, 4.5, 7 and 10 mean edge lengths (each about
+ * 0.35-0.5 of the triangles of the one before).  Small meshes have fewer levels; asking for a
  * level beyond the last gives the last. */
-#define AR_RENDER_MESH_MAX_LOD 4
+#define AR_RENDER_MESH_MAX_LOD 5
 int ar_render_mesh_get_n_levels (const ArRenderMesh *m);
 guint32 ar_render_mesh_get_n_triangles_level (const ArRenderMesh *m, int level);
 /* The same as level 1. */

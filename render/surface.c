@@ -748,13 +748,33 @@ extract_run (Extract *x, int n_threads, const SurfaceSet *pins, const SurfaceOpt
     }
   a.slot_first[a.n_slots] = run;
   g_assert (run == nt);
+  gboolean huge = FALSE;
+  for (guint k = 0; k < a.n_slots; k++)
+    huge |= a.slot_first[k + 1] - a.slot_first[k] >= UINT32_MAX / 3;
 
   a.nv = (uint32_t) nv;
   a.nt = nt;
   a.slab_voff[x->n_slabs] = (uint32_t) nv;
   if (pins || (opts && opts->smooth_iterations > 0 && nt > 0))
     a.pos = g_new (float, 3 * MAX (nv, 1));
-  a.tri = g_new (uint32_t, 3 * MAX (nt, 1));
+  a.tri = huge ? NULL : g_try_new (uint32_t, 3 * MAX (nt, 1));
+  if (a.tri == NULL)
+    {
+      g_set_error (error, MESH_ERROR, MESH_ERROR_TOO_LARGE,
+                   "Surfaces of the %" G_GINT64_FORMAT "×%" G_GINT64_FORMAT "×%" G_GINT64_FORMAT
+                   " volume are too large (%" G_GUINT64_FORMAT " triangles)", v->nx, v->ny, v->nz, nt);
+      for (guint s = 0; s < x->n_slabs; s++)
+        slab_clear (&x->slabs[s]);
+      g_free (x->slabs);
+      x->slabs = NULL;
+      g_free (a.pos);
+      g_free (a.labels);
+      g_free (a.slot_first);
+      g_free (a.slot_table);
+      g_free (a.slab_voff);
+      surface_set_free (set);
+      return NULL;
+    }
   mesh_parallel (n_threads, x->n_slabs, concat_task, &a);
 
   if (pins)
@@ -868,6 +888,11 @@ surface_extract (const LabelVolume *v, const SurfaceOptions *opts,
     }
   if (!check_volume (v, error))
     return NULL;
+  if (opts->method != SURFACE_METHOD_MARCHING_CUBES)
+    {
+      g_set_error (error, MESH_ERROR, MESH_ERROR_INVALID, "Unknown surface method %d", (int) opts->method);
+      return NULL;
+    }
   if (opts->smooth_passband < 0 || opts->smooth_passband >= 1)
     {
       g_set_error (error, MESH_ERROR, MESH_ERROR_INVALID,

@@ -77,7 +77,11 @@ test_conv3d (void)
           int64_t sc = nn_conv3d_scratch_floats (&g, nout, threads);
           g_autofree float *scratch = g_new (float, MAX (1, sc * threads));
           NnAct act = (NnAct) (c % 3);
-          nn_conv3d (pool, &g, x, cc->D, cc->H, cc->W, w, b, act, 0.1f, y, scratch);
+          /* AUTO: nn_conv3d_best picks per layer; the forced paths go through nn_conv3d */
+          if (path == NN_CONV_PATH_AUTO)
+            nn_conv3d_best (pool, &g, x, cc->D, cc->H, cc->W, w, b, act, 0.1f, y, scratch);
+          else
+            nn_conv3d (pool, &g, x, cc->D, cc->H, cc->W, w, b, act, 0.1f, y, scratch);
           nn_conv3d_ref (&g, x, cc->D, cc->H, cc->W, w, b, act, 0.1f, r);
           g_autofree char *what = g_strdup_printf ("conv3d case %zu, %d threads, path %d", c, threads, path);
           check_close (what, y, r, cc->cout * nout, 1e-5);

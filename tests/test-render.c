@@ -104,10 +104,10 @@ test_cluster (void)
   guint32 full = ar_render_mesh_get_n_triangles (m), lod = ar_render_mesh_get_n_triangles_lod (m);
   int n_levels = ar_render_mesh_get_n_levels (m);
   g_test_message ("sphere: %u triangles, simplified %u, %d levels", full, lod, n_levels);
-  g_assert_cmpint (n_levels, ==, 1 + AR_RENDER_MESH_MAX_LOD);
+  g_assert_cmpint (n_levels, >=, AR_RENDER_MESH_MAX_LOD);  /* stops below ~1000 triangles */
   g_assert_cmpuint (ar_render_mesh_get_n_triangles_level (m, 0), ==, full);
   g_assert_cmpuint (lod, ==, ar_render_mesh_get_n_triangles_level (m, 1));
-  /* each level roughly halves the one before (cells 2, 3, 4.5, 7 edges) */
+  /* each level keeps 0.2-0.6 of the one before (cells 2, 3, 4.5, 7, 10 edges) */
   for (int k = 1; k < n_levels; k++)
     {
       guint32 prev = ar_render_mesh_get_n_triangles_level (m, k - 1);

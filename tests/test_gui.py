@@ -6,11 +6,19 @@ and snapshots its own window in-process.  Checks:
   1. it starts on the demo case and both views get drawn;
   2. the Input view shows the colours of the organs present in the input, not of the
      removed ones;
-  3. loading the completed map adds the removed organs' colours to the Completed
-     view only, and keeps the input organs there;
-  4. the completed result saved from the GUI loads in nibabel with the input's affine
-     and the completed labels;
-  5. a corrupt file gives an error dialog naming the file, and the app keeps working
+  3. the demo's reference (demo_complete, found by name) is shown as "Reference" and
+     adds the removed organs' colours to the right view only;
+  4. the comparison table: reference volumes agree with nibabel's voxel counts, Dice is
+     1 for every organ present in both input and reference, removed organs have no
+     input volume, and every Dice is in [0, 1];
+  5. Complete (an untrained init-model network) runs in the background; its result
+     saved from the GUI loads in nibabel with the input's affine and keeps every
+     input label;
+  6. Compare All with two of three models: the grid shows Input and the three
+     networks, labelled, the missing model named as such and nothing drawn for it;
+     after the third model appears it is computed while the other two stay cached;
+     the grid's pixels show the organs in all three computed views;
+  7. a corrupt file gives an error dialog naming the file, and the app keeps working
      (it is idle afterwards and can still take a screenshot).
 The demo case comes from data/demo when present, else `anatomy phantom --demo`
 writes one into a temporary folder (AR_DATADIR points the app at it).
@@ -107,7 +115,22 @@ def main():
     with open(corrupt, "wb") as f:
         f.write(data[: len(data) // 3])   # truncated gzip stream
     saved = os.path.join(tmp, "saved_completed.nii.gz")
-    shots = {k: os.path.join(tmp, k + ".png") for k in ("window", "views_in", "views_done", "after")}
+    shots = {k: os.path.join(tmp, k + ".png") for k in ("window", "views_in", "views_ref", "grid", "after")}
+    # Models: untrained networks (random weights) exercise the real completion path.
+    # models_a lacks GoogLeNet + skip; models_b has all three.
+    models_a = os.path.join(tmp, "models_a")
+    models_b = os.path.join(tmp, "models_b")
+    os.makedirs(models_a, exist_ok=True)
+    os.makedirs(models_b, exist_ok=True)
+    init_err = ""
+    for arch in ("unet", "unet-skip", "googlenet-skip"):
+        out = os.path.join(models_b, arch + ".safetensors")
+        r = subprocess.run([anatomy, "init-model", "--arch", arch, "--out", out, "--widths", "4,8",
+                            "--grid", "32"], capture_output=True, text=True)
+        init_err += r.stderr
+        if r.returncode == 0 and arch != "googlenet-skip":
+            shutil.copy(out, models_a)
+    have_models = len(os.listdir(models_b)) == 3
     script = os.path.join(tmp, "script.txt")
     with open(script, "w") as f:
         f.write("\n".join([
@@ -115,40 +138,43 @@ def main():
             "first-frame",
             "screenshot " + shots["window"],
             "screenshot-views " + shots["views_in"],
-            "load-result " + complete,
+            "show-reference on",
             "wait-idle",
-            "screenshot-views " + shots["views_done"],
+            "screenshot-views " + shots["views_ref"],
+            "show-reference off",
+            "complete",
+            "wait-idle",
+            "times",
             "save-result " + saved,
+            "compare-all on",
+            "wait-idle",
+            "grid",
+            "setenv ANATOMY_MODELS_DIR " + models_b,
+            "compare-all off",
+            "compare-all on",
+            "wait-idle",
+            "grid",
+            "metrics",
+            "screenshot-views " + shots["grid"],
+            "compare-all off",
             "open " + corrupt,
             "expect-error",
             "wait-idle",
             "screenshot " + shots["after"],
-            "open " + incomplete,
-            "wait-idle",
-            "complete",
-            "wait-idle",
-            "times",
             "quit",
         ]) + "\n")
-    # An untrained network (random weights) exercises the real completion path.
-    models = os.path.join(tmp, "models")
-    os.makedirs(models, exist_ok=True)
-    r = subprocess.run([anatomy, "init-model", "--arch", "unet", "--out",
-                        os.path.join(models, "unet.safetensors"), "--widths", "4,8", "--grid", "32"],
-                       capture_output=True, text=True)
-    have_model = r.returncode == 0
     env = dict(os.environ)
-    env["ANATOMY_MODELS_DIR"] = models
+    env["ANATOMY_MODELS_DIR"] = models_a
     env.update({"AR_TEST_SCRIPT": script, "AR_DATADIR": datadir, "GTK_A11Y": "none",
                 "GSETTINGS_BACKEND": "memory", "XDG_DATA_HOME": os.path.join(tmp, "xdg")})
     cmd = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", exe]
     try:
-        r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+        r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=400)
         out, err, code = r.stdout, r.stderr, r.returncode
     except subprocess.TimeoutExpired as e:
         out, err, code = (e.stdout or b"").decode(), (e.stderr or b"").decode(), -1
     lines = [l for l in out.splitlines() if l.startswith("test: ")]
-    print("1..10")
+    print("1..15")
     ok(code == 0 and lines and lines[-1].startswith("test: quit: ok"),
        "the app ran the script and quit cleanly (status %d)" % code, out + err[-2000:])
     ok(any(l.startswith("test: wait-idle: ok") and "demo_incomplete" in l for l in lines),
@@ -156,40 +182,111 @@ def main():
 
     colours = read_table(os.path.join(demo, "demo_incomplete_labels.txt")) \
         if os.path.exists(os.path.join(demo, "demo_incomplete_labels.txt")) else None
-    if colours is None or not all(os.path.exists(p) for p in shots.values()):
-        for _ in range(7):
-            ok(False, "screenshots and label table exist", str(shots))
+    if colours is None or not all(os.path.exists(p) for p in shots.values()) or nib is None:
+        for _ in range(13):
+            ok(False, "screenshots, label table and nibabel exist", str(shots))
+        print("# files kept in " + tmp)
         return 1
     vin = np.asarray(Image.open(shots["views_in"]).convert("RGB"))
-    vdone = np.asarray(Image.open(shots["views_done"]).convert("RGB"))
+    vref = np.asarray(Image.open(shots["views_ref"]).convert("RGB"))
     w = vin.shape[1] // 2
     nin = nib.load(incomplete)
     ncomp = nib.load(complete)
-    present = sorted(set(np.unique(np.asarray(nin.dataobj)).tolist()) - {0})
-    removed = sorted(set(np.unique(np.asarray(ncomp.dataobj)).tolist()) - set(present) - {0})
+    din, dcomp = np.asarray(nin.dataobj), np.asarray(ncomp.dataobj)
+    present = sorted(set(np.unique(din).tolist()) - {0})
+    removed = sorted(set(np.unique(dcomp).tolist()) - set(present) - {0})
     # Removed organs checked by colour: those not confusable with a present organ's.
     dr = [l for l in removed if separable(colours, l, present)]
     cin = class_counts(vin[:, :w], colours)
-    cdone_l = class_counts(vdone[:, :w], colours)
-    cdone_r = class_counts(vdone[:, w:], colours)
-    diag = "present %s, removed %s (checked %s)\ninput view %s\ncompleted: left %s\n" \
-           "           right %s" % (present, removed, dr, cin, cdone_l, cdone_r)
+    cref_l = class_counts(vref[:, :w], colours)
+    cref_r = class_counts(vref[:, w:], colours)
+    diag = "present %s, removed %s (checked %s)\ninput view %s\nwith reference: left %s\n" \
+           "                right %s" % (present, removed, dr, cin, cref_l, cref_r)
     ok(len(present) >= 2 and all(cin[l] > 300 for l in present),
        "the Input view shows the present organs in their colours", diag)
-    ok(len(dr) >= 1 and all(cin[l] < 50 for l in dr) and all(cdone_l[l] < 50 for l in dr),
-       "removed organs' colours are absent from the Input view, also after completion")
-    ok(all(cdone_r[l] > 150 for l in dr) and all(cdone_r[l] > 300 for l in present),
-       "the Completed view adds the removed organs' colours and keeps the others")
+    ok(len(dr) >= 1 and all(cin[l] < 50 for l in dr) and all(cref_l[l] < 50 for l in dr),
+       "removed organs' colours are absent from the Input view, also beside the reference")
+    ok(all(cref_r[l] > 150 for l in dr) and all(cref_r[l] > 300 for l in present)
+       and any(l.startswith("test: show-reference: ok on") for l in lines),
+       "the reference, shown as such, adds the removed organs' colours to the right view only")
 
-    if nib is not None and os.path.exists(saved):
-        s = nib.load(saved)
-        ok(np.allclose(s.affine, nin.affine, atol=1e-5), "saved result has the input's affine",
-           "%s\n%s" % (s.affine, nin.affine))
-        ok(np.array_equal(np.asarray(s.dataobj), np.asarray(ncomp.dataobj)),
-           "saved result holds the completed labels")
+    # The comparison table, as the widget shows it.
+    rows = [l[len("test: metrics-row: "):].split(" | ") for l in lines if l.startswith("test: metrics-row: ")]
+    by_name = {r[0].strip(): r for r in rows if r and r[0].strip() in {v[0] for v in colours.values()}}
+    vox_ml = abs(np.linalg.det(nin.affine[:3, :3])) / 1000.0
+    bad = []
+    for l in present + removed:
+        name = colours[l][0]
+        r = by_name.get(name)
+        if r is None:
+            bad.append("no row for %s" % name)
+            continue
+        ref_ml = np.count_nonzero(dcomp == l) * vox_ml
+        shown = float(r[1])
+        if abs(shown - ref_ml) > max(0.06, 0.006 * ref_ml):
+            bad.append("%s: reference %s mL shown, nibabel %.2f" % (name, r[1], ref_ml))
+        dices = [r[i] for i in (4, 6, 8)]
+        if l in present and not all(d == "1.000" for d in dices):
+            bad.append("%s (present): Dice %s" % (name, dices))
+        if l in removed and r[2].strip() != "—":
+            bad.append("%s (removed): input volume %s" % (name, r[2]))
+        if not all(0.0 <= float(d) <= 1.0 for d in dices if d not in ("—",)):
+            bad.append("%s: Dice out of range %s" % (name, dices))
+    ok(len(rows) >= len(present) + len(removed) + 3 and not bad,
+       "the comparison table: reference volumes match nibabel, Dice 1 for organs in input and reference",
+       "\n".join(bad + [" | ".join(r) for r in rows]))
+    head = [r for r in rows if r and r[0] == "Organ"]
+    ok(head and "U-Net" in head[0][3] and "U-Net + skip" in head[0][5] and "GoogLeNet + skip" in head[0][7]
+       and not any("(not computed)" in c or "(no model)" in c for c in head[0]),
+       "the table has a column per network, all computed", str(head))
+
+    # Complete + save
+    comp = [l for l in lines if l.startswith("test: complete")]
+    times = [l for l in lines if l.startswith("test: times")]
+    ok(have_models and comp and comp[0].startswith("test: complete: ok") and times
+       and re.search(r"result read [\d.]+ ms mesh [\d.]+ ms \([1-9]\d* triangles\)", times[0]),
+       "Complete runs the network in the background and shows its meshed result",
+       "\n".join(comp + times) + ("" if have_models else "\ninit-model failed: " + init_err))
+    if os.path.exists(saved):
+        sv = nib.load(saved)
+        ok(np.allclose(sv.affine, nin.affine, atol=1e-5) and sv.shape == nin.shape,
+           "the result saved from the GUI has the input's affine and shape", "%s\n%s" % (sv.affine, nin.affine))
+        ds = np.asarray(sv.dataobj)
+        ok(np.array_equal(ds[din != 0], din[din != 0]), "the saved result keeps every input label")
     else:
-        ok(False, "saved result exists", saved)
-        ok(False, "saved result holds the completed labels")
+        ok(False, "the result saved from the GUI exists", saved)
+        ok(False, "the saved result keeps every input label")
+
+    # Compare all
+    grids = []
+    cur = []
+    for l in lines:
+        if l.startswith("test: grid-cell: "):
+            cur.append(l[len("test: grid-cell: "):].split(" | "))
+        elif l.startswith("test: grid: ") and cur:
+            grids.append(cur)
+            cur = []
+    ok(len(grids) == 2 and [c[1].split(" ·")[0] for c in grids[1]] ==
+       ["Input", "U-Net", "U-Net + skip", "GoogLeNet + skip"] and all(c[5] == "mapped" for c in grids[1]),
+       "Compare All shows Input, U-Net, U-Net + skip and GoogLeNet + skip, labelled, in the grid",
+       "\n".join(" | ".join(c) for g in grids for c in g))
+    g0 = grids[0] if grids else []
+    ok(len(g0) == 4 and "No trained GoogLeNet + skip model" in g0[3][2] and g0[3][3] == "0 meshes"
+       and all(int(c[3].split()[0]) > 0 for c in g0[:3]),
+       "a network without a model file is shown as missing, not faked")
+    ok(len(grids) == 2 and all(int(c[3].split()[0]) > 0 for c in grids[1])
+       and grids[1][1][6] == grids[0][1][6] and grids[1][2][6] == grids[0][2][6] and grids[1][3][2] == "",
+       "the third network runs when its model appears; the other two are cached, not recomputed")
+    gimg = np.asarray(Image.open(shots["grid"]).convert("RGB"))
+    gh, gw = gimg.shape[0] // 2, gimg.shape[1] // 2
+    quads = [gimg[:gh, :gw], gimg[:gh, gw:], gimg[gh:, :gw], gimg[gh:, gw:]]
+    qc = [class_counts(q, colours) for q in quads]
+    drawn = [int(np.count_nonzero(np.abs(q.astype(int) - q[:, -3:-2].astype(int)).sum(-1) > 60)) for q in quads]
+    # the untrained GoogLeNet may cover the others with a large blob: only require drawing there
+    ok(all(sum(qc[i][l] > 100 for l in present) >= len(present) - 2 for i in range(3)) and drawn[3] > 2000,
+       "the grid's pixels show the input's organs in Input, U-Net and U-Net + skip, and GoogLeNet + skip draws",
+       "quadrant counts %s\ndrawn pixels %s" % (qc, drawn))
+
     err_lines = [l for l in lines if l.startswith("test: expect-error")]
     ok(err_lines and "ok" in err_lines[0] and "corrupt_case.nii.gz" in err_lines[0],
        "a corrupt file gives an error dialog naming the file", "\n".join(err_lines))
@@ -197,12 +294,6 @@ def main():
         lines[lines.index(err_lines[0]) + 1].startswith("test: wait-idle: ok") if err_lines else False
     shot_after = any(l.startswith("test: screenshot: ok " + shots["after"]) for l in lines)
     ok(after_idle and shot_after, "the app stays responsive after the error")
-    comp = [l for l in lines if l.startswith("test: complete")]
-    times = [l for l in lines if l.startswith("test: times")]
-    ok(have_model and comp and comp[0].startswith("test: complete: ok") and times
-       and re.search(r"result read [\d.]+ ms mesh [\d.]+ ms \([1-9]\d* triangles\)", times[0]),
-       "Complete runs the network in the background and shows its meshed result",
-       "\n".join(comp + times) + ("" if have_model else "\ninit-model failed: " + r.stderr))
     if not failed:
         shutil.rmtree(tmp, ignore_errors=True)
     else:
