@@ -12,6 +12,16 @@
 #include "offscreen.h"
 #include "renderer.h"
 
+#include <epoxy/gl.h>
+#include <stdlib.h>
+
+static int
+cmp_double (const void *a, const void *b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return x < y ? -1 : x > y;
+}
+
 typedef struct {
   LabelVolume *volume;
   SurfaceSet *surfaces;
@@ -122,7 +132,8 @@ cmd_render (int argc, char **argv)
   g_autofree char *transparent_list = NULL, *table_path = NULL;
   double opacity = 0.3;
   int smooth = 20, samples = 4;
-  gboolean timings = FALSE;
+  gboolean timings = FALSE, drag = FALSE;
+  int frames = 0;
   const GOptionEntry entries[] = {
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "PNG file to write (required)", "PNG" },
     { "completed", 'c', 0, G_OPTION_ARG_FILENAME, &completed,
@@ -138,6 +149,10 @@ cmd_render (int argc, char **argv)
     { "smooth", 0, 0, G_OPTION_ARG_INT, &smooth, "Smoothing iterations (default 20)", "N" },
     { "samples", 0, 0, G_OPTION_ARG_INT, &samples, "Multisampling (1 = off, default 4)", "N" },
     { "timings", 0, 0, G_OPTION_ARG_NONE, &timings, "Print the time of each stage to stderr", NULL },
+    { "frames", 0, 0, G_OPTION_ARG_INT, &frames,
+      "Also time N more frames per panel, turning the camera (with --timings)", "N" },
+    { "drag", 0, 0, G_OPTION_ARG_NONE, &drag,
+      "Draw those frames as the GUI does while dragging (60k-triangle budget, half resolution, 1x)", NULL },
     { NULL },
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("IN.nii.gz --out PNG");
@@ -165,6 +180,8 @@ cmd_render (int argc, char **argv)
                      view_name);
   if (!(opacity >= 0.0 && opacity <= 1.0))
     return cli_fail ("render: --opacity must be in 0..1");
+  if (frames < 0 || frames > 10000)
+    return cli_fail ("render: --frames must be in 0..10000");
   if (smooth < 0 || smooth > 500)
     return cli_fail ("render: --smooth must be in 0..500");
 
@@ -243,6 +260,9 @@ cmd_render (int argc, char **argv)
   ar_camera_init (&cam, bmin, bmax);
   ar_camera_set_view (&cam, view);
   double ms_draw = 0;
+  g_autofree double *frame_ms = g_new0 (double, MAX (frames, 1));
+  guint64 frame_tris = 0;
+  int frame_level = 0;
   for (int p = 0; p < n_panels; p++)
     {
       if (!ar_renderer_realize (renderers[p], &error))
@@ -257,6 +277,26 @@ cmd_render (int argc, char **argv)
       for (int y = 0; y < h; y++)
         memcpy (image + ((gsize) y * w + (gsize) p * panel_w) * 4, px + (gsize) y * w * 4,
                 (gsize) panel_w * 4);
+      /* Frame times as while the camera turns (the panels' times add up, as the GUI's
+       * views do). */
+      ar_renderer_set_interactive (renderers[p], drag);
+      ar_renderer_set_triangle_budget (renderers[p], 60000 / n_panels);
+      ar_renderer_set_interactive_scale (renderers[p], g_getenv ("XSCALE") ? atof (g_getenv ("XSCALE")) : 0.5f);
+      for (int f = 0; f < frames; f++)
+        {
+          ArCamera turned = cam;
+          ar_camera_rotate (&turned, 0.05f * (float) (f + 1), 0.f);
+          gint64 t1 = g_get_monotonic_time ();
+          if (!ar_renderer_draw (renderers[p], &turned, panel_w, h, ar_offscreen_get_fbo (off), &error))
+            return cli_fail ("render: %s", error->message);
+          glFinish ();
+          frame_ms[f] += (g_get_monotonic_time () - t1) / 1e3;
+          if (f == 0)
+            {
+              frame_tris += ar_renderer_get_last_triangles (renderers[p]);
+              frame_level = ar_renderer_get_last_level (renderers[p]);
+            }
+        }
       ar_renderer_unrealize (renderers[p]);
       g_clear_pointer (&renderers[p], ar_renderer_free);
     }
@@ -273,6 +313,14 @@ cmd_render (int argc, char **argv)
     }
   if (!ar_png_write_rgba (out, image, w, h, &error))
     return cli_fail ("render: %s", error->message);
+  if (timings && frames > 0)
+    {
+      qsort (frame_ms, (size_t) frames, sizeof (double), cmp_double);
+      fprintf (stderr, "%d frames %s, %d panel%s of %dx%d: median %.1f ms, min %.1f ms per frame "
+               "(%" G_GUINT64_FORMAT " triangles, level %d)\n", frames, drag ? "as while dragging" : "at full quality",
+               n_panels, n_panels == 1 ? "" : "s", panel_w, h, frame_ms[frames / 2], frame_ms[0], frame_tris,
+               frame_level);
+    }
   if (timings)
     {
       guint64 tris = surface_set_n_triangles (input.surfaces)

@@ -3,6 +3,7 @@
 #include "commands.h"
 #include "nifti.h"
 #include "nn-net.h"
+#include "nn-safetensors.h"
 #include "nn-train.h"
 #include "phantom.h"
 #include "train-data.h"
@@ -196,6 +197,40 @@ cmd_train (int argc, char **argv)
     return status;
   if (out == NULL)
     return cli_fail ("--out FILE is required");
+  /* resume: the run's settings come from the checkpoint (a new --steps extends the run) */
+  double elapsed_before = 0.0, best_val = -1.0;
+  if (resume)
+    {
+      g_autoptr (GError) e = NULL;
+      g_autofree char *op = optim_path_for (resume);
+      g_autoptr (NnStFile) of = nn_st_file_load (op, &e);
+      if (of == NULL)
+        return cli_fail ("%s", e->message);
+      const char *v;
+#define GET_INT(key, var) if ((v = nn_st_file_get_metadata (of, key))) var = g_ascii_strtoll (v, NULL, 10)
+#define GET_DBL(key, var) if ((v = nn_st_file_get_metadata (of, key))) var = g_ascii_strtod (v, NULL)
+      GET_INT ("seed", seed);
+      if (steps <= 0)
+        GET_INT ("planned_steps", steps);
+      GET_DBL ("lr", lr);
+      GET_DBL ("weight_decay", wd);
+      GET_DBL ("warmup", warmup);
+      GET_DBL ("clip", clip);
+      GET_DBL ("removed_weight", removed_weight);
+      GET_INT ("shift", max_shift);
+      GET_INT ("val_cases", val_cases);
+      GET_DBL ("elapsed_s", elapsed_before);
+      GET_DBL ("best_val_dice", best_val);
+#undef GET_INT
+#undef GET_DBL
+      if ((v = nn_st_file_get_metadata (of, "data")))
+        {
+          g_clear_pointer (&data_dir, g_free);
+          use_phantom = *v == '\0';
+          if (!use_phantom)
+            data_dir = g_strdup (v);
+        }
+    }
   if (use_phantom == (data_dir != NULL))
     return cli_fail ("give exactly one of --phantom and --data DIR");
   if (threads < 1 || threads > 256 || val_every < 1 || ckpt_every < 1 || log_every < 1 || max_shift < 0
@@ -254,21 +289,12 @@ cmd_train (int argc, char **argv)
   if (tr == NULL)
     return cli_fail ("%s", error->message);
 
-  /* resume: the optimiser state and the run's settings come from the checkpoint */
-  double best_val = -1.0, elapsed_before = 0.0;
+  /* resume: AdamW moments and the step counter */
   if (resume)
     {
       g_autofree char *op = optim_path_for (resume);
-      g_autoptr (GHashTable) meta = NULL;
-      if (!nn_trainer_load_optimizer (tr, op, &meta, &error))
+      if (!nn_trainer_load_optimizer (tr, op, NULL, &error))
         return cli_fail ("%s", error->message);
-      const char *v;
-      if ((v = g_hash_table_lookup (meta, "seed")))
-        seed = g_ascii_strtoll (v, NULL, 10);
-      if ((v = g_hash_table_lookup (meta, "elapsed_s")))
-        elapsed_before = g_ascii_strtod (v, NULL);
-      if ((v = g_hash_table_lookup (meta, "best_val_dice")))
-        best_val = g_ascii_strtod (v, NULL);
     }
 
   /* validation set: fixed phantoms from their own seed stream */
@@ -364,7 +390,15 @@ cmd_train (int argc, char **argv)
         g_autofree char *s_seed = g_strdup_printf ("%" G_GINT64_FORMAT, seed);                    \
         g_autofree char *s_el = g_strdup_printf ("%.3f", elapsed_before + g_timer_elapsed (timer, NULL)); \
         g_autofree char *s_best = g_strdup_printf ("%.6f", last_val);                             \
-        const char *kv[] = { "seed", s_seed, "elapsed_s", s_el, "best_val_dice", s_best, "command", cmdline, NULL }; \
+        g_autofree char *s_steps = g_strdup_printf ("%" G_GINT64_FORMAT, steps);                 \
+        g_autofree char *s_lr = g_strdup_printf ("%.17g", lr), *s_wd = g_strdup_printf ("%.17g", wd); \
+        g_autofree char *s_wu = g_strdup_printf ("%.17g", warmup), *s_clip = g_strdup_printf ("%.17g", clip); \
+        g_autofree char *s_rw = g_strdup_printf ("%.17g", removed_weight);                       \
+        g_autofree char *s_shift = g_strdup_printf ("%d", max_shift), *s_vc = g_strdup_printf ("%d", val_cases); \
+        const char *kv[] = { "seed", s_seed, "elapsed_s", s_el, "best_val_dice", s_best, "command", cmdline, \
+                             "planned_steps", s_steps, "lr", s_lr, "weight_decay", s_wd, "warmup", s_wu,  \
+                             "clip", s_clip, "removed_weight", s_rw, "shift", s_shift, "val_cases", s_vc, \
+                             "data", data_dir ? data_dir : "", NULL };                             \
         if (!nn_trainer_save_optimizer (tr, (path_optim), kv, &error))                             \
           return cli_fail ("%s", error->message);                                                  \
       }                                                                                            \

@@ -733,7 +733,9 @@ labels_from_metadata (NnNet *net, const NnStFile *f, GError **error)
       return FALSE;
     }
   JsonArray *a = json_node_get_array (root);
-  g_auto (GStrv) names = g_new0 (char *, n + 1);
+  /* filled by id, so it may have holes until complete: freed entry by entry on errors */
+  char **names = g_new0 (char *, n + 1);
+  gboolean ok = FALSE;
   for (int i = 0; i < n; i++)
     {
       JsonNode *e = json_array_get_element (a, i);
@@ -745,20 +747,29 @@ labels_from_metadata (NnNet *net, const NnStFile *f, GError **error)
         {
           g_set_error (error, NN_ERROR, NN_ERROR_CONFIG, "%s: metadata “labels” entry %d lacks an integer id "
                        "or a name", f->path, i);
-          return FALSE;
+          goto out;
         }
       gint64 id = json_node_get_int (idn);
       if (id < 0 || id >= n || names[id] != NULL)
         {
           g_set_error (error, NN_ERROR, NN_ERROR_CONFIG, "%s: metadata “labels”: id %" G_GINT64_FORMAT
                        " is out of 0..%d or repeated", f->path, id, n - 1);
-          return FALSE;
+          goto out;
         }
       names[id] = g_strdup (json_node_get_string (nm));
     }
+  /* n entries with distinct ids in 0..n-1: no holes left */
   g_strfreev (net->class_names);
   net->class_names = g_steal_pointer (&names);
-  return TRUE;
+  ok = TRUE;
+out:
+  if (names)
+    {
+      for (int i = 0; i < n; i++)
+        g_free (names[i]);
+      g_free (names);
+    }
+  return ok;
 }
 
 static const char *const reserved_keys[] = {

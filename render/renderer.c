@@ -221,6 +221,7 @@ struct _ArRenderer {
   gboolean realized;
   gboolean interactive;
   guint64 budget;           /* triangles allowed while interactive (0: level 1) */
+  float drag_scale;         /* resolution scale while interactive (1: full) */
   int level;                /* level of detail of the last draw */
   int samples_wanted, samples;
   float bg_top[3], bg_bottom[3];
@@ -228,10 +229,11 @@ struct _ArRenderer {
 
   GLuint prog_mesh, prog_comp;
   GLint u_mv, u_proj, u_nmat, u_color, u_highlight, u_pass;
-  GLint u_bg_top, u_bg_bottom, u_mode, u_tex0, u_tex1, u_tex2;
+  GLint u_bg_top, u_bg_bottom, u_mode, u_tex0, u_tex1, u_tex2, u_scaled;
   GLuint vao_empty;
 
   int fb_w, fb_h, fb_samples;   /* size and sample count of the framebuffers below */
+  gboolean fb_linear;           /* resolved textures filtered linearly (drawn scaled) */
   GLuint ms_fbo, ms_color, ms_depth;           /* opaque pass */
   GLuint oit_fbo, oit_accum, oit_weight;       /* transparent pass (shares ms_depth) */
   GLuint res_fbo, res_color;                   /* resolved opaque */
@@ -254,6 +256,7 @@ ar_renderer_new (void)
   r->garbage = g_array_new (FALSE, FALSE, sizeof (GLuint));
   r->styles = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, g_free);
   r->samples_wanted = 4;
+  r->drag_scale = 1.f;
   const float top[3] = { 0.20f, 0.23f, 0.28f }, bottom[3] = { 0.05f, 0.06f, 0.08f };
   ar_renderer_set_background (r, top, bottom);
   return r;
@@ -365,6 +368,12 @@ void
 ar_renderer_set_triangle_budget (ArRenderer *r, guint64 max_triangles)
 {
   r->budget = max_triangles;
+}
+
+void
+ar_renderer_set_interactive_scale (ArRenderer *r, float scale)
+{
+  r->drag_scale = CLAMP (scale, 0.25f, 1.f);
 }
 
 int
@@ -490,7 +499,11 @@ static const char comp_fs[] =
   "uniform sampler2D u_tex0;\n"
   "uniform sampler2D u_tex1;\n"
   "uniform sampler2D u_tex2;\n"
+  "uniform int u_scaled;\n"
   "layout(location = 0) out vec4 o0;\n"
+  "vec4 fetch (sampler2D t, ivec2 p) {\n"
+  "  return u_scaled != 0 ? texture (t, v_uv) : texelFetch (t, p, 0);\n"
+  "}\n"
   "void main () {\n"
   "  if (u_mode == 0) {\n"
   "    vec2 d = v_uv - vec2 (0.5, 0.55);\n"
@@ -499,10 +512,10 @@ static const char comp_fs[] =
   "    return;\n"
   "  }\n"
   "  ivec2 p = ivec2 (gl_FragCoord.xy);\n"
-  "  vec3 opaque = texelFetch (u_tex0, p, 0).rgb;\n"
+  "  vec3 opaque = fetch (u_tex0, p).rgb;\n"
   "  if (u_mode == 2) { o0 = vec4 (opaque, 1.0); return; }\n"
-  "  vec4 acc = texelFetch (u_tex1, p, 0);\n"
-  "  float wsum = texelFetch (u_tex2, p, 0).r;\n"
+  "  vec4 acc = fetch (u_tex1, p);\n"
+  "  float wsum = fetch (u_tex2, p).r;\n"
   "  float reveal = clamp (acc.a, 0.0, 1.0);\n"
   "  vec3 avg = acc.rgb / max (wsum, 1e-5);\n"
   "  o0 = vec4 (mix (avg, opaque, reveal), 1.0);\n"
@@ -605,6 +618,7 @@ ar_renderer_realize (ArRenderer *r, GError **error)
   r->u_tex0 = glGetUniformLocation (r->prog_comp, "u_tex0");
   r->u_tex1 = glGetUniformLocation (r->prog_comp, "u_tex1");
   r->u_tex2 = glGetUniformLocation (r->prog_comp, "u_tex2");
+  r->u_scaled = glGetUniformLocation (r->prog_comp, "u_scaled");
   glGenVertexArrays (1, &r->vao_empty);
   GLint max_samples = 1;
   glGetIntegerv (GL_MAX_SAMPLES, &max_samples);
@@ -697,11 +711,11 @@ check_fbo (const char *what, GError **error)
 }
 
 static gboolean
-ensure_framebuffers (ArRenderer *r, int w, int h, GError **error)
+ensure_framebuffers (ArRenderer *r, int w, int h, gboolean linear, GError **error)
 {
   /* No multisampling while the user drags: it costs about its factor on llvmpipe. */
   int s = r->interactive ? 1 : r->samples;
-  if (r->fb_w == w && r->fb_h == h && r->fb_samples == s && r->ms_fbo)
+  if (r->fb_w == w && r->fb_h == h && r->fb_samples == s && r->fb_linear == linear && r->ms_fbo)
     return TRUE;
   delete_framebuffers (r);
   r->ms_color = make_rb (s, GL_RGBA8, w, h);
@@ -740,10 +754,21 @@ ensure_framebuffers (ArRenderer *r, int w, int h, GError **error)
   glFramebufferTexture2D (GL_FRAMEBUFFER, GL_COLOR_ATTACHMENT1, GL_TEXTURE_2D, r->res_weight, 0);
   if (!check_fbo ("transparency resolve", error))
     goto fail;
+  if (linear)
+    {
+      GLuint texs[3] = { r->res_color, r->res_accum, r->res_weight };
+      for (int i = 0; i < 3; i++)
+        {
+          glBindTexture (GL_TEXTURE_2D, texs[i]);
+          glTexParameteri (GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER, GL_LINEAR);
+          glTexParameteri (GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, GL_LINEAR);
+        }
+    }
   glBindTexture (GL_TEXTURE_2D, 0);
   r->fb_w = w;
   r->fb_h = h;
   r->fb_samples = s;
+  r->fb_linear = linear;
   return TRUE;
 
 fail:
@@ -860,7 +885,16 @@ ar_renderer_draw (ArRenderer *r, const ArCamera *cam, int width, int height,
       if (!g->uploaded)
         upload_mesh (g);
     }
-  if (!ensure_framebuffers (r, width, height, error))
+  /* While dragging the scene may be drawn at a lower resolution and scaled up
+   * (bilinear) in the composite: llvmpipe's cost here is mostly per pixel. */
+  int out_w = width, out_h = height;
+  gboolean scaled = r->interactive && r->drag_scale < 0.999f;
+  if (scaled)
+    {
+      width = MAX (1, (int) ceilf (width * r->drag_scale));
+      height = MAX (1, (int) ceilf (height * r->drag_scale));
+    }
+  if (!ensure_framebuffers (r, width, height, scaled, error))
     return FALSE;
   r->last_triangles = 0;
   r->level = choose_level (r);
@@ -896,6 +930,7 @@ ar_renderer_draw (ArRenderer *r, const ArCamera *cam, int width, int height,
   glClear (GL_DEPTH_BUFFER_BIT);
   glUseProgram (r->prog_comp);
   glUniform1i (r->u_mode, 0);
+  glUniform1i (r->u_scaled, 0);
   glUniform3fv (r->u_bg_top, 1, r->bg_top);
   glUniform3fv (r->u_bg_bottom, 1, r->bg_bottom);
   glBindVertexArray (r->vao_empty);
@@ -954,9 +989,10 @@ ar_renderer_draw (ArRenderer *r, const ArCamera *cam, int width, int height,
 
   /* 4. Composite into the caller's framebuffer. */
   glBindFramebuffer (GL_FRAMEBUFFER, target_fbo);
-  glViewport (0, 0, width, height);
+  glViewport (0, 0, out_w, out_h);
   glUseProgram (r->prog_comp);
   glUniform1i (r->u_mode, any_transparent ? 1 : 2);
+  glUniform1i (r->u_scaled, scaled);
   glUniform1i (r->u_tex0, 0);
   glUniform1i (r->u_tex1, 1);
   glUniform1i (r->u_tex2, 2);

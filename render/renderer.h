@@ -102,6 +102,9 @@ void ar_renderer_get_style (const ArRenderer *r, int32_t label, ArLabelStyle *st
  * budget 0 means level 1.  Full quality returns with interactive FALSE. */
 void ar_renderer_set_interactive (ArRenderer *r, gboolean interactive);
 void ar_renderer_set_triangle_budget (ArRenderer *r, guint64 max_triangles);
+/* Resolution scale while interactive (0.25..1, default 1): the passes run at
+ * scale × the size and the composite scales them up bilinearly. */
+void ar_renderer_set_interactive_scale (ArRenderer *r, float scale);
 /* Level of detail used by the last draw (0: full meshes). */
 int ar_renderer_get_last_level (const ArRenderer *r);
 /* Gradient background, top and bottom colours (sRGB). */

@@ -488,6 +488,81 @@ test_resume_exact (void)
   g_unlink (opath);
 }
 
+/* `anatomy train` itself: 6 steps in one go and 3 + --resume 3 give identical weights */
+static void
+run_anatomy (const char *const *args)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_ptr_array_add (argv, (gpointer) g_getenv ("ANATOMY"));
+  for (int i = 0; args[i]; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  g_autoptr (GError) error = NULL;
+  int status = 0;
+  g_autofree char *out = NULL, *err = NULL;
+  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err, &status,
+                               &error));
+  g_assert_no_error (error);
+  if (!g_spawn_check_wait_status (status, NULL))
+    g_error ("anatomy train failed: %s%s", out, err);
+}
+
+static void
+test_cli_resume (void)
+{
+  if (g_getenv ("ANATOMY") == NULL)
+    {
+      g_test_skip ("ANATOMY (the command-line tool) is not set");
+      return;
+    }
+  g_autofree char *full = g_build_filename (tmpdir, "full.safetensors", NULL);
+  g_autofree char *part = g_build_filename (tmpdir, "part.safetensors", NULL);
+  g_autofree char *part_ckpt = g_build_filename (tmpdir, "part.checkpoint.safetensors", NULL);
+  const char *common[] = { "train", "--arch", "googlenet-skip", "--phantom", "--grid", "16", "--widths", "8,16",
+                           "--blocks", "1", "--seed", "5", "--val-cases", "1", "--val-every", "2", "--threads", "2" };
+  g_autoptr (GPtrArray) a = g_ptr_array_new ();
+  for (gsize i = 0; i < G_N_ELEMENTS (common); i++)
+    g_ptr_array_add (a, (gpointer) common[i]);
+  const char *tail_full[] = { "--steps", "6", "--out", full, NULL };
+  g_autoptr (GPtrArray) b = g_ptr_array_copy (a, NULL, NULL);
+  for (int i = 0; tail_full[i]; i++)
+    g_ptr_array_add (b, (gpointer) tail_full[i]);
+  g_ptr_array_add (b, NULL);
+  run_anatomy ((const char *const *) b->pdata);
+  /* --max-minutes stops the run after its first step (of 6 planned) with a checkpoint */
+  const char *tail_part[] = { "--steps", "6", "--checkpoint-every", "4", "--max-minutes", "1e-9", "--out", part, NULL };
+  for (int i = 0; tail_part[i]; i++)
+    g_ptr_array_add (a, (gpointer) tail_part[i]);
+  g_ptr_array_add (a, NULL);
+  run_anatomy ((const char *const *) a->pdata);
+  const char *resume[] = { "train", "--resume", part_ckpt, "--threads", "2", "--out", part, NULL };
+  run_anatomy (resume);
+
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NnNet) nf = nn_net_load (full, &error);
+  g_assert_no_error (error);
+  g_autoptr (NnNet) np = nn_net_load (part, &error);
+  g_assert_no_error (error);
+  int n1, n2;
+  NnParam *p1 = nn_net_get_params (nf, &n1), *p2 = nn_net_get_params (np, &n2);
+  g_assert_cmpint (n1, ==, n2);
+  for (int i = 0; i < n1; i++)
+    if (memcmp (p1[i].data, p2[i].data, p1[i].n * sizeof (float)) != 0)
+      g_error ("anatomy train --resume: %s differs from the uninterrupted run", p1[i].name);
+  /* the provenance records the command, seed and steps */
+  const char *prov = nn_net_get_metadata (np, "provenance");
+  g_assert_nonnull (prov);
+  g_assert_nonnull (strstr (prov, "\"steps\":6"));
+  g_assert_nonnull (strstr (prov, "\"seed\":5"));
+  g_assert_nonnull (strstr (prov, "anatomy train --resume"));
+  g_autofree char *part_opt = g_build_filename (tmpdir, "part.checkpoint.optim.safetensors", NULL);
+  g_autofree char *full_ckpt = g_build_filename (tmpdir, "full.checkpoint.safetensors", NULL);
+  g_autofree char *full_opt = g_build_filename (tmpdir, "full.checkpoint.optim.safetensors", NULL);
+  const char *files[] = { full, part, part_ckpt, part_opt, full_ckpt, full_opt };
+  for (gsize i = 0; i < G_N_ELEMENTS (files); i++)
+    g_unlink (files[i]);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -505,6 +580,7 @@ main (int argc, char **argv)
     }
   g_test_add_func ("/nn-train/learns", test_learns);
   g_test_add_func ("/nn-train/resume-exact", test_resume_exact);
+  g_test_add_func ("/nn-train/cli-resume", test_cli_resume);
   int rc = g_test_run ();
   g_rmdir (tmpdir);
   g_free (tmpdir);

@@ -258,6 +258,22 @@ test_budget (void)
       g_assert_cmpint (c[0], >, 2 * c[1]);
     }
   g_assert_cmpint (last_level, >=, 2);
+  /* Drawn at half resolution and scaled up: still the two red spheres, in place. */
+  ar_renderer_set_triangle_budget (r, full);
+  ar_renderer_set_interactive_scale (r, 0.5f);
+  g_autofree guint8 *half = draw (r, &cam, W, H);
+  for (int side = 1; side <= 3; side += 2)
+    {
+      const guint8 *c = half + ((H / 2) * W + side * W / 4) * 4;
+      g_assert_cmpint (c[0], >, 120);
+      g_assert_cmpint (c[0], >, 2 * c[1]);
+    }
+  g_assert_cmpint (half[0] + half[1] + half[2], <, 3 * 90);  /* corner: background */
+  int differ = 0;
+  for (int i = 0; i < W * H * 4; i += 4)
+    differ += abs ((int) half[i] - (int) still[i]) > 40;
+  g_test_message ("half resolution: %d of %d pixels differ by more than 40", differ, W * H);
+  g_assert_cmpint (differ, <, W * H / 10);  /* edges only */
   /* An impossible budget: the coarsest level. */
   ar_renderer_set_triangle_budget (r, 10);
   g_autofree guint8 *coarse = draw (r, &cam, W, H);

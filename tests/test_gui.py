@@ -174,7 +174,7 @@ def main():
     except subprocess.TimeoutExpired as e:
         out, err, code = (e.stdout or b"").decode(), (e.stderr or b"").decode(), -1
     lines = [l for l in out.splitlines() if l.startswith("test: ")]
-    print("1..15")
+    print("1..16")
     ok(code == 0 and lines and lines[-1].startswith("test: quit: ok"),
        "the app ran the script and quit cleanly (status %d)" % code, out + err[-2000:])
     ok(any(l.startswith("test: wait-idle: ok") and "demo_incomplete" in l for l in lines),
@@ -183,7 +183,7 @@ def main():
     colours = read_table(os.path.join(demo, "demo_incomplete_labels.txt")) \
         if os.path.exists(os.path.join(demo, "demo_incomplete_labels.txt")) else None
     if colours is None or not all(os.path.exists(p) for p in shots.values()) or nib is None:
-        for _ in range(13):
+        for _ in range(14):
             ok(False, "screenshots, label table and nibabel exist", str(shots))
         print("# files kept in " + tmp)
         return 1

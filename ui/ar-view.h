@@ -32,6 +32,8 @@ void ar_view_set_timing (ArView *self, gboolean timing);
  * so that the owner can switch the linked views too. */
 void ar_view_set_interactive (ArView *self, gboolean interactive);
 gboolean ar_view_get_interactive (ArView *self);
+/* Resolution scale of the views while interactive (ar_renderer_set_interactive_scale). */
+#define AR_VIEW_DRAG_SCALE 0.5f
 /* Triangles this view may draw while interactive (see ar_renderer_set_triangle_budget). */
 void ar_view_set_triangle_budget (ArView *self, guint64 max_triangles);
 

@@ -20,6 +20,8 @@
  *                             result keeps it)
  *   metrics                   prints the comparison table as shown, one "test: metrics-row:" line
  *                             per row, cells separated by " | "
+ *   drag on|off               the views draw as while dragging (budget, half resolution, 1x)
+ *   network N|TITLE           selects a network (0-2 or e.g. "GoogLeNet + skip")
  *   setenv NAME VALUE         (only while idle) e.g. another ANATOMY_MODELS_DIR
  *   times                     prints read and meshing times of the input and shown result
  *   view NAME | slices on|off | present on|off | sleep MS | quit
@@ -112,13 +114,21 @@ run_step (ArWindow *self, TestState *t, const char *cmd, const char *arg, gboole
     {
       if (elapsed > 120)
         {
-          say (cmd, FALSE, "timed out after 120 s");
+          guint n;
+          ArView **views = ar_window_get_views (self, &n);
+          GString *st = g_string_new (NULL);
+          for (guint i = 0; i < n; i++)
+            g_string_append_printf (st, " view %u: %s, %u frames (%u at the start);", i,
+                                    gtk_widget_get_mapped (GTK_WIDGET (views[i])) ? "mapped" : "hidden",
+                                    ar_view_get_n_frames (views[i]), t->frames0[i]);
+          say (cmd, FALSE, "timed out after 120 s (%s;%s)", ar_window_is_busy (self) ? "busy" : "idle", st->str);
+          g_string_free (st, TRUE);
           t->failed = TRUE;
           return TRUE;
         }
       if (t->phase == 0)
         {
-          if (ar_window_is_busy (self) || !gtk_widget_get_mapped (GTK_WIDGET (self->view_input)))
+          if (ar_window_is_busy (self) || !gtk_widget_get_mapped (self->views_stack))
             return FALSE;
           mark_frames (self, t);
           t->phase = 1;
@@ -242,6 +252,29 @@ run_step (ArWindow *self, TestState *t, const char *cmd, const char *arg, gboole
         g_action_group_change_action_state (G_ACTION_GROUP (self), cmd, g_variant_new_boolean (on));
       say (cmd, enabled, "%s", enabled ? (arg ? arg : "") : "the action is disabled");
       t->failed |= !enabled;
+      return TRUE;
+    }
+  if (g_str_equal (cmd, "drag"))
+    {
+      /* as while the user drags (until "drag off"); follow with wait-idle to draw */
+      guint n;
+      ArView **views = ar_window_get_views (self, &n);
+      for (guint i = 0; i < n; i++)
+        ar_view_set_interactive (views[i], g_strcmp0 (arg, "on") == 0);
+      say (cmd, TRUE, "%s", arg ? arg : "");
+      return TRUE;
+    }
+  if (g_str_equal (cmd, "network"))
+    {
+      int net = arg ? atoi (arg) : -1;
+      for (int i = 0; i < AR_N_NETWORKS; i++)
+        if (arg && g_ascii_strcasecmp (arg, ar_network_get_title (i)) == 0)
+          net = i;
+      gboolean ok = net >= 0 && net < AR_N_NETWORKS;
+      if (ok)
+        gtk_drop_down_set_selected (GTK_DROP_DOWN (self->network_dropdown), net);
+      say (cmd, ok, "%s", ok ? ar_network_get_title (net) : "expected 0-2 or a network's title");
+      t->failed |= !ok;
       return TRUE;
     }
   if (g_str_equal (cmd, "load-reference"))

@@ -1,0 +1,54 @@
+#!/usr/bin/python3
+"""Plots the training logs of `anatomy train --log` (TSV: step, loss, ce, dice_loss,
+val_removed_dice, lr, elapsed_s) as docs/images/training-curves.png.
+
+/usr/bin/python3 tests/plot_training_curves.py OUT.png NAME=LOG.tsv [NAME=LOG.tsv ...]
+"""
+import csv
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def read(path):
+    steps, loss, vsteps, vdice, minutes = [], [], [], [], []
+    with open(path) as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            s = int(row["step"])
+            steps.append(s)
+            loss.append(float(row["loss"]))
+            minutes.append(float(row["elapsed_s"]) / 60.0)
+            if row["val_removed_dice"]:
+                vsteps.append(s)
+                vdice.append(float(row["val_removed_dice"]))
+    return steps, loss, vsteps, vdice, minutes
+
+
+def main():
+    out = sys.argv[1]
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for spec in sys.argv[2:]:
+        name, path = spec.split("=", 1)
+        steps, loss, vsteps, vdice, minutes = read(path)
+        a1.plot(steps, loss, label="%s (%d steps, %.0f min)" % (name, steps[-1], minutes[-1]))
+        a2.plot(vsteps, vdice, marker="o", ms=3, label=name)
+    a1.set_xlabel("step (batch 1, 64³ phantom)")
+    a1.set_ylabel("training loss (CE + soft Dice), mean over 10 steps")
+    a1.set_yscale("log")
+    a1.grid(alpha=0.3)
+    a1.legend()
+    a2.set_xlabel("step")
+    a2.set_ylabel("validation: mean removed-organ Dice")
+    a2.set_ylim(0, 1)
+    a2.grid(alpha=0.3)
+    a2.legend()
+    fig.suptitle("anatomy train: three completion networks, 2-core machine, 1 thread each")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+
+
+if __name__ == "__main__":
+    main()
