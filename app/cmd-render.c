@@ -281,7 +281,7 @@ cmd_render (int argc, char **argv)
        * views do). */
       ar_renderer_set_interactive (renderers[p], drag);
       ar_renderer_set_triangle_budget (renderers[p], 60000 / n_panels);
-      ar_renderer_set_interactive_scale (renderers[p], g_getenv ("XSCALE") ? atof (g_getenv ("XSCALE")) : 0.5f);
+      ar_renderer_set_interactive_scale (renderers[p], 0.5f);
       for (int f = 0; f < frames; f++)
         {
           ArCamera turned = cam;

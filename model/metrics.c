@@ -50,6 +50,27 @@ metrics_compare (const LabelVolume *reference, const LabelVolume *test, int32_t 
   MetricsLabel *m = g_new0 (MetricsLabel, n);
   /* One pass: reference and test are (nz, ny, nx) label arrays of the same size. */
   int64_t nv = lv_volume_n_voxels (reference);
+  if (reference->bytes_per_voxel == 1 && test->bytes_per_voxel == 1)
+    {
+      /* Both uint8 (the usual case): plain counters, no per-voxel storage switch. */
+      const uint8_t *a = reference->data, *b = test->data;
+      int64_t cr[256] = { 0 }, ct[256] = { 0 }, cb[256] = { 0 };
+      for (int64_t i = 0; i < nv; i++)
+        {
+          cr[a[i]]++;
+          ct[b[i]]++;
+          cb[a[i]] += a[i] == b[i];
+        }
+      for (int32_t l = 0; l < n; l++)
+        {
+          m[l].n_reference = cr[l];
+          m[l].n_test = ct[l];
+          m[l].n_both = cb[l];
+        }
+      finish (m, n, reference);
+      *n_labels = n;
+      return m;
+    }
   for (int64_t i = 0; i < nv; i++)
     {
       int32_t a = lv_volume_get_index (reference, i), b = lv_volume_get_index (test, i);

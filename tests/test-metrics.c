@@ -109,9 +109,8 @@ test_grid_mismatch (void)
 }
 
 static void
-test_random_against_definition (void)
+random_against_definition (int bpv_reference, int bpv_test)
 {
-  /* odd shape, many labels, int32 storage against uint8 */
   const double sp[3] = { 0.7, 1.3, 2.1 };
   const int64_t nx = 13, ny = 7, nz = 5, nv = nx * ny * nz;
   g_autofree int32_t *la = g_new (int32_t, nv), *lb = g_new (int32_t, nv);
@@ -122,8 +121,8 @@ test_random_against_definition (void)
       lb[i] = g_rand_boolean (rng) ? la[i] : g_rand_int_range (rng, 0, 11);
     }
   g_rand_free (rng);
-  g_autoptr (LabelVolume) r = volume_from (la, nx, ny, nz, sp, 4);
-  g_autoptr (LabelVolume) t = volume_from (lb, nx, ny, nz, sp, 1);
+  g_autoptr (LabelVolume) r = volume_from (la, nx, ny, nz, sp, bpv_reference);
+  g_autoptr (LabelVolume) t = volume_from (lb, nx, ny, nz, sp, bpv_test);
   int32_t n = 0, n2 = 0;
   g_autofree MetricsLabel *m = metrics_compare (r, t, &n, NULL);
   g_autofree MetricsLabel *m2 = metrics_compare_ref (r, t, &n2, NULL);
@@ -140,6 +139,15 @@ test_random_against_definition (void)
     }
   g_assert_cmpint (sum_r, ==, nv);
   g_assert_cmpint (sum_t, ==, nv);
+}
+
+/* odd shape, many labels: the generic path (int32 against uint8) and the uint8 one */
+static void
+test_random_against_definition (void)
+{
+  random_against_definition (4, 1);
+  random_against_definition (1, 2);
+  random_against_definition (1, 1);
 }
 
 int

@@ -18,7 +18,8 @@ and snapshots its own window in-process.  Checks:
      networks, labelled, the missing model named as such and nothing drawn for it;
      after the third model appears it is computed while the other two stay cached;
      the grid's pixels show the organs in all three computed views;
-  7. a corrupt file gives an error dialog naming the file, and the app keeps working
+  7. a case of the benchmark layout finds its reference sXXXX_full.nii.gz by name;
+  8. a corrupt file gives an error dialog naming the file, and the app keeps working
      (it is idle afterwards and can still take a screenshot).
 The demo case comes from data/demo when present, else `anatomy phantom --demo`
 writes one into a temporary folder (AR_DATADIR points the app at it).
@@ -114,6 +115,12 @@ def main():
         data = f.read()
     with open(corrupt, "wb") as f:
         f.write(data[: len(data) // 3])   # truncated gzip stream
+    # The benchmark layout: incomplete/sXXXX/sXXXX_k.nii.gz -> complete/sXXXX_full.nii.gz
+    bench_in = os.path.join(tmp, "bench", "incomplete", "s0007", "s0007_3.nii.gz")
+    os.makedirs(os.path.dirname(bench_in))
+    os.makedirs(os.path.join(tmp, "bench", "complete"))
+    shutil.copy(incomplete, bench_in)
+    shutil.copy(complete, os.path.join(tmp, "bench", "complete", "s0007_full.nii.gz"))
     saved = os.path.join(tmp, "saved_completed.nii.gz")
     shots = {k: os.path.join(tmp, k + ".png") for k in ("window", "views_in", "views_ref", "grid", "after")}
     # Models: untrained networks (random weights) exercise the real completion path.
@@ -157,6 +164,9 @@ def main():
             "metrics",
             "screenshot-views " + shots["grid"],
             "compare-all off",
+            "open " + bench_in,
+            "wait-idle",
+            "metrics",
             "open " + corrupt,
             "expect-error",
             "wait-idle",
@@ -174,7 +184,7 @@ def main():
     except subprocess.TimeoutExpired as e:
         out, err, code = (e.stdout or b"").decode(), (e.stderr or b"").decode(), -1
     lines = [l for l in out.splitlines() if l.startswith("test: ")]
-    print("1..16")
+    print("1..17")
     ok(code == 0 and lines and lines[-1].startswith("test: quit: ok"),
        "the app ran the script and quit cleanly (status %d)" % code, out + err[-2000:])
     ok(any(l.startswith("test: wait-idle: ok") and "demo_incomplete" in l for l in lines),
@@ -183,7 +193,7 @@ def main():
     colours = read_table(os.path.join(demo, "demo_incomplete_labels.txt")) \
         if os.path.exists(os.path.join(demo, "demo_incomplete_labels.txt")) else None
     if colours is None or not all(os.path.exists(p) for p in shots.values()) or nib is None:
-        for _ in range(14):
+        for _ in range(15):
             ok(False, "screenshots, label table and nibabel exist", str(shots))
         print("# files kept in " + tmp)
         return 1
@@ -211,7 +221,8 @@ def main():
        "the reference, shown as such, adds the removed organs' colours to the right view only")
 
     # The comparison table, as the widget shows it.
-    rows = [l[len("test: metrics-row: "):].split(" | ") for l in lines if l.startswith("test: metrics-row: ")]
+    first_table = lines[:next((i for i, l in enumerate(lines) if l.startswith("test: metrics:")), len(lines))]
+    rows = [l[len("test: metrics-row: "):].split(" | ") for l in first_table if l.startswith("test: metrics-row: ")]
     by_name = {r[0].strip(): r for r in rows if r and r[0].strip() in {v[0] for v in colours.values()}}
     vox_ml = abs(np.linalg.det(nin.affine[:3, :3])) / 1000.0
     bad = []
@@ -287,6 +298,9 @@ def main():
        "the grid's pixels show the input's organs in Input, U-Net and U-Net + skip, and GoogLeNet + skip draws",
        "quadrant counts %s\ndrawn pixels %s" % (qc, drawn))
 
+    heads = [l for l in lines if l.startswith("test: metrics-row: Comparison with the reference")]
+    ok(len(heads) == 2 and "s0007_full.nii.gz" in heads[1],
+       "the reference of a benchmark-layout case is found by name (complete/sXXXX_full.nii.gz)", "\n".join(heads))
     err_lines = [l for l in lines if l.startswith("test: expect-error")]
     ok(err_lines and "ok" in err_lines[0] and "corrupt_case.nii.gz" in err_lines[0],
        "a corrupt file gives an error dialog naming the file", "\n".join(err_lines))

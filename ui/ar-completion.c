@@ -13,16 +13,19 @@ ar_network_get_title (ArNetwork net)
   return net < AR_N_NETWORKS ? titles[net] : "?";
 }
 
-/* data/models/<arch>.safetensors: $ANATOMY_MODELS_DIR, the source tree, the installed data. */
+/* data/models/<arch>.safetensors: $ANATOMY_MODELS_DIR when set (only there), otherwise
+ * the source tree, then the installed data. */
 static char *
 find_model (ArNetwork net, char **looked)
 {
   g_autofree char *name = g_strconcat (nn_arch_to_string (archs[net]), ".safetensors", NULL);
-  const char *dirs[] = { g_getenv ("ANATOMY_MODELS_DIR"), AR_SOURCE_DATADIR "/models",
-                         AR_INSTALL_DATADIR "/models" };
+  const char *env = g_getenv ("ANATOMY_MODELS_DIR");
+  gboolean override = env && *env;
+  const char *dirs[] = { override ? env : AR_SOURCE_DATADIR "/models",
+                         override ? NULL : AR_INSTALL_DATADIR "/models" };
   for (gsize i = 0; i < G_N_ELEMENTS (dirs); i++)
     {
-      if (!dirs[i] || !*dirs[i])
+      if (!dirs[i])
         continue;
       char *p = g_build_filename (dirs[i], name, NULL);
       if (g_file_test (p, G_FILE_TEST_IS_REGULAR))
@@ -30,12 +33,9 @@ find_model (ArNetwork net, char **looked)
       g_free (p);
     }
   if (looked)
-    {
-      const char *env = g_getenv ("ANATOMY_MODELS_DIR");
-      *looked = g_strdup_printf ("%s (looked in %s%s%s/models and %s/models)", name,
-                                 env && *env ? env : "", env && *env ? ", " : "",
-                                 AR_SOURCE_DATADIR, AR_INSTALL_DATADIR);
-    }
+    *looked = override ? g_strdup_printf ("%s (looked in %s, set by ANATOMY_MODELS_DIR)", name, env)
+                       : g_strdup_printf ("%s (looked in %s/models and %s/models)", name,
+                                          AR_SOURCE_DATADIR, AR_INSTALL_DATADIR);
   return NULL;
 }
 

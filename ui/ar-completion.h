@@ -2,8 +2,8 @@
  *
  * The window only talks to this pair; the engine (model/completion.h) runs in the
  * GTask worker on a copy of the input, with the network loaded from
- * data/models/<arch>.safetensors ($ANATOMY_MODELS_DIR, the source tree, then the
- * installed data).  Without such a file ar_completion_is_available() says so and
+ * data/models/<arch>.safetensors: only $ANATOMY_MODELS_DIR when it is set, otherwise
+ * the source tree, then the installed data.  Without such a file ar_completion_is_available() says so and
  * why, and the window keeps the Complete button insensitive with that reason as its
  * tooltip. */
 #pragma once

@@ -16,7 +16,11 @@ struct _ArView {
   guint n_frames;
   double last_frame_ms;
   gboolean timing;
-  gboolean interactive_drag, interactive_external;
+  gboolean interactive_drag, interactive_external, interactive_settle;
+  guint settle_timeout;   /* after scroll, pinch or key steps: full quality once they stop */
+  gboolean quick;         /* the next frame as while dragging, then refine */
+  guint refine_idle;
+  gint64 t_first_drawn, t_first_full;  /* first frames with meshes (monotonic µs) */
 };
 
 G_DEFINE_FINAL_TYPE (ArView, ar_view, GTK_TYPE_GL_AREA)
@@ -34,11 +38,53 @@ camera_changed (ArView *self)
   g_signal_emit (self, signals[SIGNAL_CAMERA_CHANGED], 0);
 }
 
+static gboolean
+is_interactive (ArView *self)
+{
+  return self->interactive_drag || self->interactive_external || self->interactive_settle || self->quick;
+}
+
 static void
 update_interactive (ArView *self)
 {
-  ar_renderer_set_interactive (self->renderer,
-                               self->interactive_drag || self->interactive_external);
+  ar_renderer_set_interactive (self->renderer, is_interactive (self));
+}
+
+static gboolean
+refine (gpointer data)
+{
+  ArView *self = data;
+  self->refine_idle = 0;
+  update_interactive (self);
+  gtk_gl_area_queue_render (GTK_GL_AREA (self));
+  return G_SOURCE_REMOVE;
+}
+
+#define SETTLE_MS 300
+
+static gboolean
+settle_done (gpointer data)
+{
+  ArView *self = data;
+  self->settle_timeout = 0;
+  self->interactive_settle = FALSE;
+  update_interactive (self);
+  if (!self->interactive_drag)
+    g_signal_emit (self, signals[SIGNAL_INTERACTION], 0, FALSE);
+  gtk_gl_area_queue_render (GTK_GL_AREA (self));
+  return G_SOURCE_REMOVE;
+}
+
+/* Discrete steps (scroll, pinch, keys) draw as while dragging until they pause. */
+static void
+interactive_step (ArView *self)
+{
+  if (!self->interactive_settle && !self->interactive_drag)
+    g_signal_emit (self, signals[SIGNAL_INTERACTION], 0, TRUE);
+  self->interactive_settle = TRUE;
+  update_interactive (self);
+  g_clear_handle_id (&self->settle_timeout, g_source_remove);
+  self->settle_timeout = g_timeout_add (SETTLE_MS, settle_done, self);
 }
 
 static void
@@ -82,10 +128,24 @@ ar_view_render (GtkGLArea *area, GdkGLContext *context)
       gtk_gl_area_set_error (area, error);
       return FALSE;
     }
-  if (self->timing)
+  gboolean has_meshes = ar_renderer_get_n_meshes (self->renderer) > 0;
+  gboolean first = has_meshes && (!self->t_first_drawn || (!self->t_first_full && !is_interactive (self)));
+  if (self->timing || first)
     glFinish ();
-  self->last_frame_ms = (g_get_monotonic_time () - t0) / 1e3;
+  gint64 t1 = g_get_monotonic_time ();
+  self->last_frame_ms = (t1 - t0) / 1e3;
   self->n_frames++;
+  if (has_meshes && !self->t_first_drawn)
+    self->t_first_drawn = t1;
+  if (has_meshes && !self->t_first_full && !is_interactive (self))
+    self->t_first_full = t1;
+  if (self->quick)
+    {
+      /* drawn fast; the full-quality frame follows */
+      self->quick = FALSE;
+      if (!self->refine_idle)
+        self->refine_idle = g_idle_add (refine, self);
+    }
   return TRUE;
 }
 
@@ -137,6 +197,7 @@ scroll (GtkEventControllerScroll *ctl, double dx, double dy, ArView *self)
     ar_camera_rotate (self->camera, (float) dy * 0.05f, 0.f);
   else
     ar_camera_zoom (self->camera, powf (1.1f, (float) dy));
+  interactive_step (self);
   camera_changed (self);
   return TRUE;
 }
@@ -154,6 +215,7 @@ zoom_scale_changed (GtkGestureZoom *gesture, double scale, ArView *self)
     {
       self->camera->distance = (float) self->zoom_start_distance;
       ar_camera_zoom (self->camera, (float) (1.0 / scale));
+      interactive_step (self);
       camera_changed (self);
     }
 }
@@ -194,6 +256,7 @@ key_pressed (GtkEventControllerKey *ctl, guint keyval, guint keycode, GdkModifie
     default:
       return FALSE;
     }
+  interactive_step (self);
   camera_changed (self);
   return TRUE;
 }
@@ -201,6 +264,9 @@ key_pressed (GtkEventControllerKey *ctl, guint keyval, guint keycode, GdkModifie
 static void
 ar_view_dispose (GObject *object)
 {
+  ArView *self = AR_VIEW (object);
+  g_clear_handle_id (&self->settle_timeout, g_source_remove);
+  g_clear_handle_id (&self->refine_idle, g_source_remove);
   G_OBJECT_CLASS (ar_view_parent_class)->dispose (object);
 }
 
@@ -289,6 +355,17 @@ void ar_view_queue_redraw (ArView *self) { gtk_gl_area_queue_render (GTK_GL_AREA
 guint ar_view_get_n_frames (ArView *self) { return self->n_frames; }
 double ar_view_get_last_frame_ms (ArView *self) { return self->last_frame_ms; }
 void ar_view_set_timing (ArView *self, gboolean timing) { self->timing = timing; }
+
+void
+ar_view_queue_quick_redraw (ArView *self)
+{
+  self->quick = TRUE;
+  update_interactive (self);
+  gtk_gl_area_queue_render (GTK_GL_AREA (self));
+}
+
+gint64 ar_view_get_first_drawn_time (ArView *self) { return self->t_first_drawn; }
+gint64 ar_view_get_first_full_time (ArView *self) { return self->t_first_full; }
 
 void
 ar_view_set_triangle_budget (ArView *self, guint64 max_triangles)

@@ -25,6 +25,13 @@ void ar_view_queue_redraw (ArView *self);
 /* Frames drawn so far and the CPU+GPU time of the last one (ms, with glFinish when
  * timing is enabled by ar_view_set_timing). */
 guint ar_view_get_n_frames (ArView *self);
+/* Draw the next frame as while dragging and the full-quality one right after (new
+ * scenes show up sooner). */
+void ar_view_queue_quick_redraw (ArView *self);
+/* Monotonic times (µs) of the first frame with meshes, and of the first such frame at
+ * full quality (0: not yet). */
+gint64 ar_view_get_first_drawn_time (ArView *self);
+gint64 ar_view_get_first_full_time (ArView *self);
 double ar_view_get_last_frame_ms (ArView *self);
 void ar_view_set_timing (ArView *self, gboolean timing);
 /* Draw simplified meshes without multisampling (set while dragging and in the

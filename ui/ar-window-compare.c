@@ -107,7 +107,7 @@ set_grid_scene (ArWindow *self, int g, ArScene *s)
   if (s)
     for (guint i = 0; i < s->meshes->len; i++)
       ar_renderer_set_mesh (r, s->meshes->pdata[i]);
-  ar_view_queue_redraw (self->grid_views[g]);
+  ar_view_queue_quick_redraw (self->grid_views[g]);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -365,6 +365,7 @@ ar_window_show_result (ArWindow *self, int index)
     {
       for (guint i = 0; i < s->meshes->len; i++)
         ar_renderer_set_mesh (rr, s->meshes->pdata[i]);
+      ar_view_queue_quick_redraw (self->view_result);
       ar_label_panel_set_result (self->label_panel, s->hist, s->n_hist, s->ml_per_voxel);
       g_autofree char *base = g_path_get_basename (s->path);
       g_autofree char *t = index == AR_RESULT_REFERENCE ? g_strdup_printf ("Reference (%s)", base)
@@ -427,6 +428,7 @@ set_input (ArWindow *self, ArScene *s)
     }
   gtk_label_set_text (GTK_LABEL (self->subtitle), s->path);
   frame_both (self);
+  ar_view_queue_quick_redraw (self->view_input);
   ar_window_compare_input_changed (self);
   ar_window_show_result (self, -1);
   self->t_loaded = g_get_monotonic_time ();
@@ -1035,7 +1037,6 @@ style_changed (ArLabelPanel *panel, int label, ArWindow *self)
   ar_slice_view_set_volumes (self->slice_view, self->input ? self->input->volume : NULL,
                              self->shown_result >= 0 ? self->results[self->shown_result]->volume : NULL,
                              self->label_panel);
-  ar_window_compare_result_changed (self, -1);
 }
 
 static void
