@@ -66,7 +66,7 @@ cmd_complete (int argc, char **argv)
       "Also write the probability (percent) of the predicted class at each voxel", "P.nii.gz" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "Worker threads (default: all processors)", "N" },
     { "force", 'f', 0, G_OPTION_ARG_NONE, &force, "Replace OUT (and P) if they exist", NULL },
-    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &files, NULL, "IN OUT" },
+    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &files, NULL, NULL },
     { NULL },
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("IN OUT");

@@ -12,7 +12,7 @@ cmd_convert (int argc, char **argv)
     { "force", 'f', 0, G_OPTION_ARG_NONE, &force, "Replace OUT if it exists", NULL },
     { "nifti1", '1', 0, G_OPTION_ARG_NONE, &nifti1, "Write NIfTI-1 (default: the input's version)", NULL },
     { "nifti2", '2', 0, G_OPTION_ARG_NONE, &nifti2, "Write NIfTI-2", NULL },
-    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &files, NULL, "IN OUT" },
+    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &files, NULL, NULL },
     { NULL },
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("IN OUT");

@@ -106,7 +106,7 @@ cmd_info (int argc, char **argv)
     { "table", 't', 0, G_OPTION_ARG_FILENAME, &table_path,
       "Label table to name the labels (default: one beside FILE, else its header, else the built-in organ "
       "table when all labels are 0–12)", "TABLE" },
-    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &files, NULL, "FILE" },
+    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &files, NULL, NULL },
     { NULL },
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("FILE");
