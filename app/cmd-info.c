@@ -99,6 +99,7 @@ cmd_info (int argc, char **argv)
 {
   gboolean json = FALSE;
   g_autofree char *table_path = NULL;
+  gint64 max_voxels = 0;
   g_auto (GStrv) files = NULL;
   int status = 0;
   GOptionEntry entries[] = {
@@ -106,6 +107,8 @@ cmd_info (int argc, char **argv)
     { "table", 't', 0, G_OPTION_ARG_FILENAME, &table_path,
       "Label table to name the labels (default: one beside FILE, else its header, else the built-in organ "
       "table when all labels are 0–12)", "TABLE" },
+    { "max-voxels", 0, 0, G_OPTION_ARG_INT64, &max_voxels,
+      "Refuse volumes with more voxels than N before allocating (default 1073741824)", "N" },
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &files, NULL, NULL },
     { NULL },
   };
@@ -122,7 +125,10 @@ cmd_info (int argc, char **argv)
 
   const char *path = files[0];
   g_autoptr (GError) error = NULL;
-  g_autoptr (LabelVolume) v = nifti_read (path, NULL, &error);
+  if (max_voxels < 0)
+    return cli_fail ("--max-voxels must be positive");
+  NiftiReadOptions read_opt = { .max_voxels = max_voxels };
+  g_autoptr (LabelVolume) v = nifti_read (path, &read_opt, &error);
   if (v == NULL)
     return cli_fail ("%s", error->message);
 

@@ -221,6 +221,11 @@ cmd_train (int argc, char **argv)
       GET_INT ("val_cases", val_cases);
       GET_DBL ("elapsed_s", elapsed_before);
       GET_DBL ("best_val_dice", best_val);
+      if ((v = nn_st_file_get_metadata (of, "command")))
+        {
+          g_autofree char *old = cmdline;
+          cmdline = g_strdup_printf ("%s && %s", v, old);
+        }
 #undef GET_INT
 #undef GET_DBL
       if ((v = nn_st_file_get_metadata (of, "data")))
@@ -357,6 +362,7 @@ cmd_train (int argc, char **argv)
     g_autoptr (JsonBuilder) jb = json_builder_new ();                                             \
     json_builder_begin_object (jb);                                                                \
     json_builder_set_member_name (jb, "tool"); json_builder_add_string_value (jb, "anatomy train"); \
+    /* a resumed run lists every command of its history, joined with " && " */                 \
     json_builder_set_member_name (jb, "command"); json_builder_add_string_value (jb, cmdline);    \
     json_builder_set_member_name (jb, "trained"); json_builder_add_boolean_value (jb, TRUE);      \
     json_builder_set_member_name (jb, "final"); json_builder_add_boolean_value (jb, (final));     \

@@ -14,16 +14,24 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 
 def read(path):
-    steps, loss, vsteps, vdice, minutes = [], [], [], [], []
+    """A resumed run appends to the same log from its checkpoint's step: rows at or
+    after a step that appears again are the discarded tail of the interrupted run."""
+    rows = []
     with open(path) as f:
         for row in csv.DictReader(f, delimiter="\t"):
             s = int(row["step"])
-            steps.append(s)
-            loss.append(float(row["loss"]))
-            minutes.append(float(row["elapsed_s"]) / 60.0)
-            if row["val_removed_dice"]:
-                vsteps.append(s)
-                vdice.append(float(row["val_removed_dice"]))
+            while rows and int(rows[-1]["step"]) >= s:
+                rows.pop()
+            rows.append(row)
+    steps, loss, vsteps, vdice, minutes = [], [], [], [], []
+    for row in rows:
+        s = int(row["step"])
+        steps.append(s)
+        loss.append(float(row["loss"]))
+        minutes.append(float(row["elapsed_s"]) / 60.0)
+        if row["val_removed_dice"]:
+            vsteps.append(s)
+            vdice.append(float(row["val_removed_dice"]))
     return steps, loss, vsteps, vdice, minutes
 
 
@@ -35,13 +43,13 @@ def main():
         steps, loss, vsteps, vdice, minutes = read(path)
         a1.plot(steps, loss, label="%s (%d steps, %.0f min)" % (name, steps[-1], minutes[-1]))
         a2.plot(vsteps, vdice, marker="o", ms=3, label=name)
-    a1.set_xlabel("step (batch 1, 64³ phantom)")
+    a1.set_xlabel("step (batch 1, one fresh phantom per step)")
     a1.set_ylabel("training loss (CE + soft Dice), mean over 10 steps")
     a1.set_yscale("log")
     a1.grid(alpha=0.3)
     a1.legend()
     a2.set_xlabel("step")
-    a2.set_ylabel("validation: mean removed-organ Dice")
+    a2.set_ylabel("validation: mean removed-organ Dice (on the training grid)")
     a2.set_ylim(0, 1)
     a2.grid(alpha=0.3)
     a2.legend()

@@ -23,9 +23,6 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import anatomy_nets as an  # noqa: E402
 
-torch.set_num_threads(1)
-torch.backends.mkldnn.enabled = False  # reference arithmetic
-
 REMOVED_WEIGHT = 2.0
 REMOVED_MASK = (1 << 3) | (1 << 8) | (1 << 10)
 LR = 1e-2
@@ -88,6 +85,8 @@ def make(outdir, arch, widths, act, seed):
 
 
 def main():
+    torch.set_num_threads(1)
+    torch.backends.mkldnn.enabled = False  # reference arithmetic (not when imported for app_loss)
     outdir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "train")
     os.makedirs(outdir, exist_ok=True)
     make(outdir, "unet", [4, 8], "relu", 31)

@@ -1,0 +1,620 @@
+/* test-hardening.c: no data loss on failed writes, cancelled completion writes nothing,
+ * resource limits (large volumes, lying headers) for the writers and readers outside nifti.c.
+ *
+ * Failed writes use RLIMIT_FSIZE (write() then fails with EFBIG, also for root, which a
+ * read-only directory does not stop); SIGXFSZ is ignored while the limit is set.  For
+ * every writer: the previous file stays byte-for-byte intact, no temporary file is left
+ * in the directory, and the error message names the target file.
+ */
+#include "completion.h"
+#include "label-table.h"
+#include "mesh.h"
+#include "nifti.h"
+#include "nn-net.h"
+#include "phantom.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
+
+static char *tmpdir;
+
+/* ---- helpers ---- */
+
+static char *
+tmp_path (const char *name)
+{
+  return g_build_filename (tmpdir, name, NULL);
+}
+
+/* Names in @dir, sorted, as one "a b c" string (to spot stray temporary files). */
+static char *
+dir_listing (const char *dir)
+{
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  g_assert_nonnull (d);
+  g_autoptr (GPtrArray) names = g_ptr_array_new ();
+  const char *n;
+  while ((n = g_dir_read_name (d)) != NULL)
+    g_ptr_array_add (names, g_strdup (n));
+  for (guint i = 1; i < names->len; i++)
+    for (guint j = i; j > 0 && strcmp (names->pdata[j - 1], names->pdata[j]) > 0; j--)
+      {
+        gpointer t = names->pdata[j];
+        names->pdata[j] = names->pdata[j - 1];
+        names->pdata[j - 1] = t;
+      }
+  g_ptr_array_add (names, NULL);
+  char *s = g_strjoinv (" ", (char **) names->pdata);
+  for (guint i = 0; names->pdata[i]; i++)
+    g_free (names->pdata[i]);
+  return s;
+}
+
+/* A fresh, empty directory for one test. */
+static char *
+fresh_dir (const char *name)
+{
+  char *d = tmp_path (name);
+  g_assert_cmpint (g_mkdir (d, 0755), ==, 0);
+  return d;
+}
+
+typedef struct {
+  struct rlimit old;
+  void (*old_handler) (int);
+} FsizeLimit;
+
+static void
+fsize_limit_begin (FsizeLimit *l, rlim_t bytes)
+{
+  struct rlimit small = { .rlim_cur = bytes };
+  g_assert_cmpint (getrlimit (RLIMIT_FSIZE, &l->old), ==, 0);
+  small.rlim_max = l->old.rlim_max;
+  l->old_handler = signal (SIGXFSZ, SIG_IGN);
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &small), ==, 0);
+}
+
+static void
+fsize_limit_end (FsizeLimit *l)
+{
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &l->old), ==, 0);
+  signal (SIGXFSZ, l->old_handler);
+}
+
+static GBytes *
+read_bytes (const char *path)
+{
+  char *data = NULL;
+  gsize len = 0;
+  g_autoptr (GError) error = NULL;
+  g_file_get_contents (path, &data, &len, &error);
+  g_assert_no_error (error);
+  return g_bytes_new_take (data, len);
+}
+
+static gsize
+file_size (const char *path)
+{
+  GStatBuf st;
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  return (gsize) st.st_size;
+}
+
+/* Check the outcome of a write that had to fail: FALSE, error naming @path, @old intact,
+ * directory listing unchanged. */
+static void
+check_failed_write (gboolean ok, const GError *error, const char *path, GBytes *old,
+                    const char *dir, const char *listing_before)
+{
+  g_assert_false (ok);
+  g_assert_nonnull (error);
+  g_test_message ("expected failure: %s", error->message);
+  g_assert_nonnull (strstr (error->message, path));
+  g_autoptr (GBytes) now = read_bytes (path);
+  g_assert_true (g_bytes_equal (now, old));
+  g_autofree char *after = dir_listing (dir);
+  g_assert_cmpstr (after, ==, listing_before);
+}
+
+/* ---- label table ---- */
+
+static LabelTable *
+make_table (int n)
+{
+  LabelTable *t = lt_table_new ("test");
+  for (int i = 1; i <= n; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("organ number %d with a long descriptive name", i);
+      guint8 rgba[4] = { (guint8) (i * 7), (guint8) (i * 13), (guint8) (i * 29), 255 };
+      lt_table_set (t, i, name, rgba);
+    }
+  return t;
+}
+
+static void
+test_label_table_write_fails (void)
+{
+  g_autofree char *dir = fresh_dir ("lt");
+  g_autofree char *path = g_build_filename (dir, "labels.txt", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LabelTable) small = make_table (2);
+  g_autoptr (LabelTable) big = make_table (200);
+
+  g_assert_true (lt_table_save_itksnap (small, path, FALSE, &error));
+  g_assert_no_error (error);
+  g_autoptr (GBytes) old = read_bytes (path);
+  g_autofree char *before = dir_listing (dir);
+  g_assert_cmpstr (before, ==, "labels.txt");
+
+  FsizeLimit l;
+  fsize_limit_begin (&l, 4096);
+  gboolean ok = lt_table_save_itksnap (big, path, TRUE, &error);
+  fsize_limit_end (&l);
+  check_failed_write (ok, error, path, old, dir, before);
+  g_assert_error (error, LT_ERROR, LT_ERROR_IO);
+
+  /* the same write succeeds without the limit, and reads back */
+  g_clear_error (&error);
+  g_assert_true (lt_table_save_itksnap (big, path, TRUE, &error));
+  g_assert_no_error (error);
+  g_autoptr (LabelTable) back = lt_table_load (path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (back->entries->len, ==, 200);
+
+  /* a missing directory: the error names the file */
+  g_autofree char *nowhere = g_build_filename (dir, "missing", "labels.txt", NULL);
+  g_assert_false (lt_table_save_itksnap (small, nowhere, TRUE, &error));
+  g_assert_nonnull (strstr (error->message, nowhere));
+}
+
+/* ---- mesh export ---- */
+
+static LabelVolume *
+ball_volume (int n, int r)
+{
+  double sp[3] = { 1, 1, 1 };
+  LabelVolume *v = lv_volume_new (n, n, n, sp, 1, NULL);
+  for (int k = 0; k < n; k++)
+    for (int j = 0; j < n; j++)
+      for (int i = 0; i < n; i++)
+        {
+          int di = i - n / 2, dj = j - n / 2, dk = k - n / 2;
+          if (di * di + dj * dj + dk * dk <= r * r)
+            lv_volume_set (v, i, j, k, di < 0 ? 1 : 2);
+        }
+  return v;
+}
+
+static SurfaceSet *
+ball_surfaces (int n, int r)
+{
+  g_autoptr (LabelVolume) v = ball_volume (n, r);
+  g_autoptr (GError) error = NULL;
+  SurfaceOptions o;
+  surface_options_init (&o);
+  o.n_threads = 1;
+  SurfaceSet *s = surface_extract (v, &o, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (s->n_meshes, ==, 2);
+  return s;
+}
+
+static void
+test_mesh_export_write_fails (void)
+{
+  static const char *const names[] = { "mesh.stl", "mesh.ply", "mesh.obj" };
+  g_autoptr (SurfaceSet) small = ball_surfaces (12, 3);
+  g_autoptr (SurfaceSet) big = ball_surfaces (48, 20);
+
+  for (guint f = 0; f < G_N_ELEMENTS (names); f++)
+    {
+      g_autofree char *sub = g_strdup_printf ("mesh%u", f);
+      g_autofree char *dir = fresh_dir (sub);
+      g_autofree char *path = g_build_filename (dir, names[f], NULL);
+      g_autoptr (GError) error = NULL;
+      MeshExportOptions opts = { .overwrite = TRUE };
+
+      g_assert_true (mesh_export (small, path, &opts, &error));
+      g_assert_no_error (error);
+      g_autoptr (GBytes) old = read_bytes (path);
+      g_autofree char *before = dir_listing (dir);
+      g_autofree char *mtl = g_build_filename (dir, "mesh.mtl", NULL);
+      g_autoptr (GBytes) old_mtl = f == 2 ? read_bytes (mtl) : NULL;
+
+      /* limit between the two sizes: the small file fits, the big one cannot */
+      FsizeLimit l;
+      fsize_limit_begin (&l, MAX (file_size (path) + 1, 8192));
+      gboolean ok = mesh_export (big, path, &opts, &error);
+      fsize_limit_end (&l);
+      check_failed_write (ok, error, path, old, dir, before);
+      if (old_mtl)
+        {
+          g_autoptr (GBytes) now_mtl = read_bytes (mtl);
+          g_assert_true (g_bytes_equal (now_mtl, old_mtl));
+        }
+
+      /* without the limit it succeeds and the file grows */
+      g_clear_error (&error);
+      g_assert_true (mesh_export (big, path, &opts, &error));
+      g_assert_no_error (error);
+      g_assert_cmpuint (file_size (path), >, g_bytes_get_size (old));
+      g_autofree char *after = dir_listing (dir);
+      g_assert_cmpstr (after, ==, before);
+    }
+}
+
+/* ---- model save ---- */
+
+static NnNet *
+tiny_net (const int *widths, int depth, int grid)
+{
+  NnConfig cfg;
+  nn_config_init_default (&cfg, NN_ARCH_UNET_SKIP);
+  cfg.depth = depth;
+  for (int i = 0; i < depth; i++)
+    cfg.widths[i] = widths[i];
+  cfg.blocks = 1;
+  cfg.grid[0] = cfg.grid[1] = cfg.grid[2] = grid;
+  g_autoptr (GError) error = NULL;
+  NnNet *net = nn_net_new (&cfg, &error);
+  g_assert_no_error (error);
+  nn_net_init_random (net, 7);
+  return net;
+}
+
+static void
+test_model_save_fails (void)
+{
+  g_autofree char *dir = fresh_dir ("model");
+  g_autofree char *path = g_build_filename (dir, "net.safetensors", NULL);
+  g_autoptr (GError) error = NULL;
+  static const int ws[] = { 4, 8 }, wb[] = { 16, 32 };
+  g_autoptr (NnNet) small = tiny_net (ws, 2, 8);
+  g_autoptr (NnNet) big = tiny_net (wb, 2, 8);
+
+  g_assert_true (nn_net_save (small, path, FALSE, &error));
+  g_assert_no_error (error);
+  g_autoptr (GBytes) old = read_bytes (path);
+  g_autofree char *before = dir_listing (dir);
+
+  FsizeLimit l;
+  fsize_limit_begin (&l, g_bytes_get_size (old) + 1);
+  gboolean ok = nn_net_save (big, path, TRUE, &error);
+  fsize_limit_end (&l);
+  check_failed_write (ok, error, path, old, dir, before);
+
+  /* the old model still loads */
+  g_clear_error (&error);
+  g_autoptr (NnNet) back = nn_net_load (path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (nn_net_get_config (back)->widths[0], ==, 4);
+
+  /* without overwrite an existing model is refused, naming the file */
+  g_assert_false (nn_net_save (big, path, FALSE, &error));
+  g_assert_nonnull (strstr (error->message, path));
+}
+
+/* ---- NIfTI (the fourth writer, tested in depth in test-nifti.c): same contract ---- */
+
+static void
+test_nifti_write_fails (void)
+{
+  g_autofree char *dir = fresh_dir ("nifti");
+  g_autofree char *path = g_build_filename (dir, "v.nii", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LabelVolume) small = ball_volume (8, 2);
+  g_autoptr (LabelVolume) big = ball_volume (40, 10);
+  g_assert_true (nifti_write (small, path, 0, &error));
+  g_autoptr (GBytes) old = read_bytes (path);
+  g_autofree char *before = dir_listing (dir);
+  FsizeLimit l;
+  fsize_limit_begin (&l, g_bytes_get_size (old) + 1);
+  gboolean ok = nifti_write (big, path, NIFTI_WRITE_OVERWRITE, &error);
+  fsize_limit_end (&l);
+  check_failed_write (ok, error, path, old, dir, before);
+}
+
+/* ---- cancelled completion ---- */
+
+static void
+cancel_on_first_progress (double fraction, const char *stage, gpointer data)
+{
+  g_cancellable_cancel (data);
+}
+
+static void
+test_completion_cancelled (void)
+{
+  static const int w[] = { 4, 8 };
+  g_autoptr (NnNet) net = tiny_net (w, 2, 16);
+  g_autoptr (LabelVolume) in = ball_volume (24, 8);
+  g_autoptr (GError) error = NULL;
+
+  /* cancelled before it starts */
+  g_autoptr (GCancellable) c = g_cancellable_new ();
+  g_cancellable_cancel (c);
+  CompletionOptions opt = { .n_threads = 1 };
+  g_assert_null (completion_run (net, in, &opt, c, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+
+  /* cancelled while running (from the progress callback): no volume, no confidence */
+  g_autoptr (GCancellable) c2 = g_cancellable_new ();
+  LabelVolume *conf = NULL;
+  CompletionOptions opt2 = { .n_threads = 1, .progress = cancel_on_first_progress,
+                             .progress_data = c2, .confidence_out = &conf };
+  g_assert_null (completion_run (net, in, &opt2, c2, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_null (conf);
+}
+
+/* `anatomy complete` interrupted: OUT is never created, no temporary is left. */
+static void
+test_cli_complete_interrupted (void)
+{
+  const char *anatomy = g_getenv ("ANATOMY");
+  if (anatomy == NULL)
+    {
+      g_test_skip ("ANATOMY not set (run through meson test)");
+      return;
+    }
+  g_autofree char *dir = fresh_dir ("cli");
+  g_autofree char *model = g_build_filename (dir, "m.safetensors", NULL);
+  g_autofree char *in = g_build_filename (dir, "in.nii.gz", NULL);
+  g_autofree char *out = g_build_filename (dir, "out.nii.gz", NULL);
+  g_autoptr (GError) error = NULL;
+  /* a 48³ grid: the forward pass takes long enough for the signal to land before the write */
+  static const int w[] = { 8, 16 };
+  g_autoptr (NnNet) net = tiny_net (w, 2, 48);
+  g_assert_true (nn_net_save (net, model, FALSE, &error));
+  /* large enough that the interpolation back to the input grid takes a while */
+  g_autoptr (LabelVolume) v = ball_volume (160, 60);
+  g_assert_true (nifti_write (v, in, 0, &error));
+  g_autofree char *before = dir_listing (dir);
+
+  gboolean interrupted = FALSE;
+  for (int attempt = 0; attempt < 3 && !interrupted; attempt++)
+    {
+      g_autoptr (GSubprocess) p = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE,
+                                                    &error, anatomy, "complete", "--threads", "1",
+                                                    "--model", model, in, out, NULL);
+      g_assert_no_error (error);
+      g_usleep ((1 << attempt) * 100 * 1000);
+      g_subprocess_send_signal (p, SIGINT);
+      g_subprocess_wait (p, NULL, &error);
+      g_assert_no_error (error);
+      if (g_subprocess_get_if_signaled (p) && !g_file_test (out, G_FILE_TEST_EXISTS))
+        {
+          interrupted = TRUE;
+          g_autofree char *after = dir_listing (dir);
+          g_assert_cmpstr (after, ==, before);
+        }
+      else
+        {
+          /* the signal came after the write (or it finished): then OUT must be complete */
+          if (!g_subprocess_get_if_signaled (p))
+            g_assert_cmpint (g_subprocess_get_exit_status (p), ==, 0);
+          g_autoptr (LabelVolume) r = nifti_read (out, NULL, &error);
+          g_assert_no_error (error);
+          g_assert_cmpint (r->nx, ==, v->nx);
+          g_unlink (out);
+          g_autofree char *after = dir_listing (dir);
+          g_assert_cmpstr (after, ==, before);
+        }
+    }
+  if (!interrupted)
+    g_test_incomplete ("anatomy complete always finished before it could be interrupted");
+}
+
+/* ---- resource limits ---- */
+
+static long
+peak_rss_kib (void)
+{
+  struct rusage ru;
+  getrusage (RUSAGE_SELF, &ru);
+  return ru.ru_maxrss;
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define ASAN_SLACK_MIB 320   /* AddressSanitizer keeps up to 256 MiB of freed memory in quarantine */
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ASAN_SLACK_MIB 320
+#endif
+#endif
+#ifndef ASAN_SLACK_MIB
+#define ASAN_SLACK_MIB 0
+#endif
+
+/* A volume much larger than the network grid is completed by resampling: the extra
+ * memory stays near the output volume plus the interpolation slabs, far below what
+ * class probabilities on the input grid would need (13 floats per voxel). */
+static void
+test_completion_large_volume (void)
+{
+  /* a 100³ phantom (cheap) brought to 300³ by nearest-neighbour upsampling, so the peak
+   * RSS before completion is only the input volume (not the phantom generator's fields) */
+  int n = 300, f = 3;
+  PhantomParams pp;
+  phantom_params_init (&pp);
+  pp.grid[0] = pp.grid[1] = pp.grid[2] = n / f;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LabelVolume) small = phantom_generate (&pp, &error);
+  g_assert_no_error (error);
+  /* remove some organs so completion has work */
+  g_autoptr (LabelVolume) part = phantom_remove_labels (small, (1u << LT_LIVER) | (1u << LT_SPLEEN), &error);
+  g_assert_no_error (error);
+  double sp[3] = { small->spacing[0] / f, small->spacing[1] / f, small->spacing[2] / f };
+  g_autoptr (LabelVolume) in = lv_volume_new (n, n, n, sp, part->bytes_per_voxel, &error);
+  g_assert_no_error (error);
+  for (int k = 0; k < n; k++)
+    for (int j = 0; j < n; j++)
+      for (int i = 0; i < n; i++)
+        lv_volume_set (in, i, j, k, lv_volume_get (part, i / f, j / f, k / f));
+  g_clear_pointer (&small, lv_volume_free);
+
+  static const int w[] = { 4, 8 };
+  g_autoptr (NnNet) net = tiny_net (w, 2, 32);
+  int64_t nvox = lv_volume_n_voxels (in);
+  long before = peak_rss_kib ();
+  gint64 t0 = g_get_monotonic_time ();
+  int64_t added[COMPLETION_MAX_CLASSES] = { 0 };
+  CompletionOptions opt = { .n_threads = 1, .added = added };
+  g_autoptr (LabelVolume) out = completion_run (net, in, &opt, NULL, &error);
+  g_assert_no_error (error);
+  long grown_kib = peak_rss_kib () - before;
+  g_assert_cmpint (out->nx, ==, n);
+  g_assert_cmpint (out->nz, ==, n);
+
+  double out_mib = (double) nvox * out->bytes_per_voxel / 1048576.0;
+  double slab_mib = (double) COMPLETION_SLAB_FLOATS * 4 / 1048576.0;
+  double naive_mib = (double) nvox * LT_N_CLASSES * 4 / 1048576.0;
+  double bound_mib = out_mib + 3 * slab_mib + 96 + ASAN_SLACK_MIB;
+  g_test_message ("%d^3 completion on a 32^3 grid: %.1f s, peak RSS grew by %.0f MiB (output %.0f MiB, "
+                  "slab %.0f MiB, bound %.0f MiB; probabilities on the input grid would be %.0f MiB)",
+                  n, (g_get_monotonic_time () - t0) / 1e6, grown_kib / 1024.0, out_mib, slab_mib,
+                  bound_mib, naive_mib);
+  g_assert_cmpfloat (grown_kib / 1024.0, <, bound_mib);
+  g_assert_cmpfloat (bound_mib, <, naive_mib);
+  /* labelled voxels kept */
+  for (int64_t i = 0; i < nvox; i += 997)
+    if (lv_volume_get_index (in, i) != 0)
+      g_assert_cmpint (lv_volume_get_index (out, i), ==, lv_volume_get_index (in, i));
+}
+
+/* A lying header through the CLI: `anatomy info` refuses before allocating and says
+ * how many voxels and how much memory it would take. */
+static void
+test_cli_voxel_limit_message (void)
+{
+  const char *anatomy = g_getenv ("ANATOMY");
+  if (anatomy == NULL)
+    {
+      g_test_skip ("ANATOMY not set (run through meson test)");
+      return;
+    }
+  /* a 4096³ int16 header with 16 bytes of data */
+  guint8 h[352] = { 0 };
+  int32_t sizeof_hdr = 348;
+  int16_t dim[8] = { 3, 4096, 4096, 4096, 1, 1, 1, 1 };
+  int16_t datatype = 4, bitpix = 16;
+  float pixdim[8] = { 1, 1, 1, 1, 1, 1, 1, 1 }, vox_offset = 352;
+  memcpy (h, &sizeof_hdr, 4);
+  memcpy (h + 40, dim, sizeof dim);
+  memcpy (h + 70, &datatype, 2);
+  memcpy (h + 72, &bitpix, 2);
+  memcpy (h + 76, pixdim, sizeof pixdim);
+  memcpy (h + 108, &vox_offset, 4);
+  memcpy (h + 344, "n+1\0", 4);
+  g_autofree char *path = tmp_path ("lying.nii");
+  g_autoptr (GByteArray) b = g_byte_array_new ();
+  g_byte_array_append (b, h, sizeof h);
+  guint8 zeros[16] = { 0 };
+  g_byte_array_append (b, zeros, sizeof zeros);
+  g_autoptr (GError) error = NULL;
+  g_assert_true (g_file_set_contents (path, (const char *) b->data, b->len, &error));
+
+  const char *argv[] = { anatomy, "info", path, NULL };
+  g_autofree char *out = NULL, *err = NULL;
+  int status = 0;
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err, &status, &error));
+  g_test_message ("anatomy info: %s", err);
+  g_assert_false (g_spawn_check_wait_status (status, NULL));
+  g_assert_nonnull (strstr (err, path));
+  g_assert_nonnull (strstr (err, "68719476736"));   /* the voxel count */
+  g_assert_nonnull (strstr (err, "voxels"));
+
+  /* --max-voxels lowers the limit: a 12³ volume is refused at 1000 voxels, read at 1728 */
+  g_autoptr (LabelVolume) v = ball_volume (12, 3);
+  g_autofree char *small = tmp_path ("small.nii");
+  g_assert_true (nifti_write (v, small, NIFTI_WRITE_OVERWRITE, &error));
+  const char *argv2[] = { anatomy, "info", "--max-voxels", "1000", small, NULL };
+  g_autofree char *out2 = NULL, *err2 = NULL;
+  g_assert_true (g_spawn_sync (NULL, (char **) argv2, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out2, &err2, &status, &error));
+  g_assert_false (g_spawn_check_wait_status (status, NULL));
+  g_assert_nonnull (strstr (err2, "1728 voxels exceeds the limit of 1000 voxels"));
+  const char *argv3[] = { anatomy, "info", "--max-voxels", "1728", small, NULL };
+  g_autofree char *out3 = NULL, *err3 = NULL;
+  g_assert_true (g_spawn_sync (NULL, (char **) argv3, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out3, &err3, &status, &error));
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+}
+
+/* A header under the voxel limit whose data cannot be allocated (address space limited in
+ * the child): `anatomy info` says how much memory it needed, naming the file. */
+static void
+child_limit_memory (gpointer data)
+{
+  struct rlimit as = { .rlim_cur = (rlim_t) 768 << 20, .rlim_max = (rlim_t) 768 << 20 };
+  setrlimit (RLIMIT_AS, &as);
+}
+
+static void
+test_cli_memory_message (void)
+{
+  const char *anatomy = g_getenv ("ANATOMY");
+  if (anatomy == NULL || ASAN_SLACK_MIB > 0)
+    {
+      /* AddressSanitizer reserves terabytes of address space: RLIMIT_AS cannot be used */
+      g_test_skip ("needs ANATOMY and a build without AddressSanitizer");
+      return;
+    }
+  /* 1000³ uint8 = 953.7 MiB, a sparse file (no disk space used) */
+  guint8 h[352] = { 0 };
+  int32_t sizeof_hdr = 348;
+  int16_t dim[8] = { 3, 1000, 1000, 1000, 1, 1, 1, 1 };
+  int16_t datatype = 2, bitpix = 8;
+  float pixdim[8] = { 1, 1, 1, 1, 1, 1, 1, 1 }, vox_offset = 352;
+  memcpy (h, &sizeof_hdr, 4);
+  memcpy (h + 40, dim, sizeof dim);
+  memcpy (h + 70, &datatype, 2);
+  memcpy (h + 72, &bitpix, 2);
+  memcpy (h + 76, pixdim, sizeof pixdim);
+  memcpy (h + 108, &vox_offset, 4);
+  memcpy (h + 344, "n+1\0", 4);
+  g_autofree char *path = tmp_path ("sparse.nii");
+  g_autoptr (GError) error = NULL;
+  g_assert_true (g_file_set_contents (path, (const char *) h, sizeof h, &error));
+  g_assert_cmpint (truncate (path, 352 + (off_t) 1000000000), ==, 0);
+
+  const char *argv[] = { anatomy, "info", path, NULL };
+  g_autofree char *out = NULL, *err = NULL;
+  int status = 0;
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, child_limit_memory, NULL,
+                               &out, &err, &status, &error));
+  g_test_message ("anatomy info: %s", err);
+  g_unlink (path);
+  g_assert_false (g_spawn_check_wait_status (status, NULL));
+  g_assert_nonnull (strstr (err, path));
+  g_assert_nonnull (strstr (err, "953.7 MiB"));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  tmpdir = g_dir_make_tmp ("test-hardening-XXXXXX", NULL);
+  g_assert_nonnull (tmpdir);
+
+  g_test_add_func ("/hardening/write-fails/label-table", test_label_table_write_fails);
+  g_test_add_func ("/hardening/write-fails/mesh-export", test_mesh_export_write_fails);
+  g_test_add_func ("/hardening/write-fails/model-save", test_model_save_fails);
+  g_test_add_func ("/hardening/write-fails/nifti", test_nifti_write_fails);
+  g_test_add_func ("/hardening/cancel/completion", test_completion_cancelled);
+  g_test_add_func ("/hardening/cancel/cli-complete", test_cli_complete_interrupted);
+  g_test_add_func ("/hardening/limits/completion-large-volume", test_completion_large_volume);
+  g_test_add_func ("/hardening/limits/cli-voxel-message", test_cli_voxel_limit_message);
+  g_test_add_func ("/hardening/limits/cli-memory-message", test_cli_memory_message);
+  int status = g_test_run ();
+
+  g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", tmpdir);
+  if (system (cmd) != 0)
+    g_printerr ("could not remove %s\n", tmpdir);
+  g_free (tmpdir);
+  return status;
+}
