@@ -23,8 +23,9 @@ cli_find_model (const char *value, GError **error)
         }
       return g_strdup (value);
     }
-  const char *dirs[] = { g_getenv ("ANATOMY_MODELS_DIR"), AR_SOURCE_DATADIR "/models",
-                         AR_INSTALL_DATADIR "/models" };
+  /* $ANATOMY_MODELS_DIR, when set, is the only place looked at (as in the GUI) */
+  const char *env = g_getenv ("ANATOMY_MODELS_DIR");
+  const char *dirs[] = { env, env ? NULL : AR_SOURCE_DATADIR "/models", env ? NULL : AR_INSTALL_DATADIR "/models" };
   g_autofree char *name = g_strdup_printf ("%s.safetensors", nn_arch_to_string (arch));
   for (gsize i = 0; i < G_N_ELEMENTS (dirs); i++)
     {
@@ -34,11 +35,13 @@ cli_find_model (const char *value, GError **error)
       if (g_file_test (p, G_FILE_TEST_IS_REGULAR))
         return g_steal_pointer (&p);
     }
+  g_autofree char *where = env ? g_strdup (env)
+                                : g_strdup_printf ("%s/models and %s/models", AR_SOURCE_DATADIR, AR_INSTALL_DATADIR);
   g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
-               "no trained %s model: data/models/%s does not exist (looked in %s/models and %s/models).\n"
+               "no trained %s model: %s does not exist (looked in %s).\n"
                "Trained models come from 'anatomy train'; for a test run with random weights use\n"
                "  anatomy init-model --arch %s --out FILE.safetensors\nand pass --model FILE.safetensors",
-               nn_arch_to_string (arch), name, AR_SOURCE_DATADIR, AR_INSTALL_DATADIR, nn_arch_to_string (arch));
+               nn_arch_to_string (arch), name, where, nn_arch_to_string (arch));
   return NULL;
 }
 
