@@ -143,11 +143,15 @@ completion_run (NnNet *net, const LabelVolume *input, const CompletionOptions *o
                              scratch);
       for (int64_t q = 0; q < ns * plane; q++)
         {
+          /* argmax over background and the organs that may be added: a background voxel
+           * of the input can only become one of those */
           int best = 0;
           float pbest = slab[q];
           for (int c = 1; c < C; c++)
             {
               float p = slab[(int64_t) c * ns * plane + q];
+              if (any_selected && !opt->selected[c])
+                continue;
               if (p > pbest)
                 {
                   pbest = p;

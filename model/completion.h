@@ -5,9 +5,10 @@
  * 2. the network runs (progress and cancellation between layers);
  * 3. class probabilities are brought back to the input grid by trilinear
  *    interpolation, one slab of output slices at a time (memory stays bounded
- *    for large inputs), and the class of highest probability is taken;
+ *    for large inputs);
  * 4. merge: voxels labelled in the input keep their label; a background voxel
- *    takes the predicted class only if that class is selected.
+ *    takes the most probable of background and the selected classes (all
+ *    classes when none is selected).
  */
 #pragma once
 

@@ -4,7 +4,8 @@
 A seeded random-weight model (anatomy init-model) completes an anisotropic label
 map written with nibabel; PyTorch (tests/golden/anatomy_nets.py) loads the same
 file and does the same steps: nearest resample (source index floor((d + 0.5) *
-in / out)), forward, trilinear back (align_corners=False), argmax, merge.
+in / out)), forward, trilinear back (align_corners=False), argmax over background and the
+selected organs, merge.
 Speaks TAP.
 """
 import os
@@ -52,9 +53,11 @@ def torch_complete(model_path, vol, selected):
     with torch.no_grad():
         p = model(x)
         big = F.interpolate(p, size=(nz, ny, nx), mode="trilinear", align_corners=False)[0]
-    pred = big.argmax(0).numpy().transpose(2, 1, 0)     # back to (x, y, z)
+    # argmax over background and the selected organs only
+    cand = [0] + list(selected)
+    pred = np.array(cand)[big[cand].argmax(0).numpy()].transpose(2, 1, 0)   # back to (x, y, z)
     out = vol.copy()
-    add = (vol == 0) & np.isin(pred, selected)
+    add = (vol == 0) & (pred != 0)
     out[add] = pred[add]
     return out
 

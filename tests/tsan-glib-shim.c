@@ -11,15 +11,22 @@
  *   pushing a job releases it, the pool worker acquires it before running the job.
  * Only ordering that GLib really provides is declared, so real races are still reported.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <dlfcn.h>
 #include <glib.h>
 #include <sanitizer/tsan_interface.h>
 
-#define REAL(ret, name, args)                                   \
-  static ret (*real_##name) args;                               \
-  if (real_##name == NULL)                                      \
-    real_##name = (ret (*) args) dlsym (RTLD_NEXT, #name)
+/* The real function, looked up once; atomic because any thread may be first. */
+#define REAL(ret, name, args)                                                   \
+  static ret (*cached_##name) args;                                             \
+  ret (*real_##name) args = __atomic_load_n (&cached_##name, __ATOMIC_ACQUIRE); \
+  if (real_##name == NULL)                                                      \
+    {                                                                           \
+      real_##name = (ret (*) args) dlsym (RTLD_NEXT, #name);                    \
+      __atomic_store_n (&cached_##name, real_##name, __ATOMIC_RELEASE);         \
+    }
 
 void
 g_mutex_lock (GMutex *m)
@@ -100,4 +107,35 @@ g_thread_pool_push (GThreadPool *pool, gpointer data, GError **error)
   REAL (gboolean, g_thread_pool_push, (GThreadPool *, gpointer, GError **));
   __tsan_release (data);
   return real_g_thread_pool_push (pool, data, error);
+}
+
+/* g_once (): the initialiser's writes must happen before the READY status is seen.  The
+ * g_once macro reads the status with an (instrumented) atomic load; GLib stores it
+ * uninstrumented, so release on that address from inside the initialiser, just before
+ * GLib publishes it.  The initialiser runs in the calling thread: a thread-local holds it. */
+typedef struct {
+  GThreadFunc func;
+  gpointer arg;
+  GOnce *once;
+} OnceCall;
+
+static __thread OnceCall once_call;
+
+static gpointer
+once_trampoline (gpointer unused)
+{
+  OnceCall c = once_call;
+  gpointer r = c.func (c.arg);
+  __tsan_release ((void *) &c.once->status);
+  return r;
+}
+
+gpointer
+g_once_impl (GOnce *once, GThreadFunc func, gpointer arg)
+{
+  REAL (gpointer, g_once_impl, (GOnce *, GThreadFunc, gpointer));
+  once_call = (OnceCall) { func, arg, once };
+  gpointer r = real_g_once_impl (once, once_trampoline, NULL);
+  __tsan_acquire ((void *) &once->status);
+  return r;
 }
