@@ -5,7 +5,7 @@
 
 runs BUILD_DIR/app/anatomy-reconstruction under Xvfb on the demo case with the models
 of MODELS_DIR (default: data/models; files <arch>.safetensors) and writes
-  docs/images/window.png       the window after completing with GoogLeNet + skip
+  docs/images/window.png       the window after completing with U-Net + skip
   docs/images/compare-all.png  Compare All (the 2x2 grid) with the comparison table
 The app snapshots its own window in-process (see ui/ar-window-test.c)."""
 import os
@@ -24,7 +24,7 @@ script = os.path.join(tmp, "script.txt")
 with open(script, "w") as f:
     f.write("\n".join([
         "wait-idle",
-        "network GoogLeNet + skip",
+        "network U-Net + skip",
         "complete",
         "wait-idle",
         "view anterior",
