@@ -174,6 +174,19 @@ nifti_path_stem (const char *path)
 
 /* --- header parsing ------------------------------------------------------- */
 
+/* NIfTI-1 stores vox_offset as a float: one outside int64's range (or NaN) cannot be
+ * converted (undefined behaviour, found by fuzzing with UBSan).  Map it to an offset the
+ * checks reject: NaN and negatives to -1, huge values to G_MAXINT64 (past the end). */
+static int64_t
+f32_to_offset (float f)
+{
+  if (!(f > -1.0f))
+    return -1;
+  if (f >= 9.2e18f)
+    return G_MAXINT64;
+  return (int64_t) f;
+}
+
 static void
 parse_nifti1 (const HdrBuf *h, NiftiHdr *out)
 {
@@ -188,7 +201,7 @@ parse_nifti1 (const HdrBuf *h, NiftiHdr *out)
   out->datatype = get_i16 (h, 70);
   out->bitpix = get_i16 (h, 72);
   out->slice_start = get_i16 (h, 74);
-  out->vox_offset = (int64_t) get_f32 (h, 108);
+  out->vox_offset = f32_to_offset (get_f32 (h, 108));
   out->scl_slope = get_f32 (h, 112);
   out->scl_inter = get_f32 (h, 116);
   out->slice_end = get_i16 (h, 120);

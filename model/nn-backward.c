@@ -5,84 +5,10 @@
 #include <math.h>
 #include <string.h>
 
-/* Leading dimension of a slab of ns columns, padded away from powers of two. */
-static int64_t
-bw_slab_ld (int64_t ns)
-{
-  int64_t ld = (ns + 15) & ~(int64_t) 15;
-  return (ld & 255) == 0 ? ld + 16 : ld;
-}
-
-static gboolean
-geom_is_pointwise (const NnConvGeom *g)
-{
-  for (int a = 0; a < 3; a++)
-    if (g->k[a] != 1 || g->s[a] != 1 || g->p[a] != 0)
-      return FALSE;
-  return TRUE;
-}
-
 static int64_t
 geom_rows (const NnConvGeom *g)
 {
   return (int64_t) g->cin * g->k[0] * g->k[1] * g->k[2];
-}
-
-/* col (rows, ns), row stride ld: row r = ((ci * kD + a) * kH + b) * kW + c holds
- * x[ci, od*sD - pD + a, oh*sH - pH + b, ow*sW - pW + c] for the output positions
- * n0 .. n0+ns-1 (0 outside x).  x is (Cin, D, H, W), outputs (Do, Ho, Wo). */
-static void
-bw_im2col (const NnConvGeom *g, const float *x, int D, int H, int W, int Ho, int Wo,
-           int64_t n0, int64_t ns, int64_t ld, float *col)
-{
-  const int64_t plane = (int64_t) Ho * Wo;
-  int64_t r = 0;
-
-  for (int ci = 0; ci < g->cin; ci++)
-    for (int a = 0; a < g->k[0]; a++)
-      for (int b = 0; b < g->k[1]; b++)
-        for (int c = 0; c < g->k[2]; c++, r++)
-          {
-            float *dst = col + r * ld;
-            int64_t od = n0 / plane, oh = (n0 % plane) / Wo, ow = n0 % Wo;
-            int64_t j = 0;
-            while (j < ns)
-              {
-                int64_t len = MIN ((int64_t) Wo - ow, ns - j);
-                int64_t id = od * g->s[0] - g->p[0] + a, ih = oh * g->s[1] - g->p[1] + b;
-                if (id < 0 || id >= D || ih < 0 || ih >= H)
-                  memset (dst + j, 0, (size_t) len * sizeof (float));
-                else
-                  {
-                    const float *row = x + (((int64_t) ci * D + id) * H + ih) * W;
-                    if (g->s[2] == 1)
-                      {
-                        /* iw = ow + q + shift: copy the valid range, zero the rest */
-                        int64_t shift = c - g->p[2];
-                        int64_t lo = CLAMP (-shift - ow, 0, len), hi = CLAMP (W - shift - ow, lo, len);
-                        for (int64_t q = 0; q < lo; q++)
-                          dst[j + q] = 0.0f;
-                        if (hi > lo)
-                          memcpy (dst + j + lo, row + ow + lo + shift, (size_t) (hi - lo) * sizeof (float));
-                        for (int64_t q = hi; q < len; q++)
-                          dst[j + q] = 0.0f;
-                      }
-                    else
-                      for (int64_t q = 0; q < len; q++)
-                        {
-                          int64_t iw = (ow + q) * g->s[2] - g->p[2] + c;
-                          dst[j + q] = (iw >= 0 && iw < W) ? row[iw] : 0.0f;
-                        }
-                  }
-                j += len;
-                ow = 0;
-                if (++oh == Ho)
-                  {
-                    oh = 0;
-                    od++;
-                  }
-              }
-          }
 }
 
 /* ---- conv3d: weights ---------------------------------------------------- */
@@ -92,7 +18,7 @@ nn_conv3d_backward_weights_scratch_floats (const NnConvGeom *g, int64_t n_out_vo
 {
   int64_t rows = geom_rows (g);
   int64_t slab = nn_slab_cols (rows, n_out_vox, n_threads);
-  return rows * bw_slab_ld (slab) + (int64_t) g->cout * rows;
+  return rows * nn_slab_ld (slab) + (int64_t) g->cout * rows;
 }
 
 typedef struct {
@@ -109,9 +35,9 @@ weights_task (int64_t task, int thread, void *data)
 {
   const WeightsJob *j = data;
   float *col = j->scratch + task * j->per_task;
-  float *acc = col + j->rows * bw_slab_ld (j->slab);     /* (Cout, rows) */
+  float *acc = col + j->rows * nn_slab_ld (j->slab);     /* (Cout, rows) */
   int64_t s0 = task * j->n_slabs / j->n_tasks, s1 = (task + 1) * j->n_slabs / j->n_tasks;
-  gboolean pointwise = geom_is_pointwise (j->g);
+  gboolean pointwise = nn_conv_is_pointwise (j->g);
 
   (void) thread;
   memset (acc, 0, (size_t) (j->g->cout * j->rows) * sizeof (float));
@@ -127,8 +53,8 @@ weights_task (int64_t task, int thread, void *data)
         }
       else
         {
-          ld = bw_slab_ld (ns);
-          bw_im2col (j->g, j->x, j->D, j->H, j->W, j->Ho, j->Wo, n0, ns, ld, col);
+          ld = nn_slab_ld (ns);
+          nn_im2col_slab (j->g, j->x, j->D, j->H, j->W, j->Ho, j->Wo, n0, ns, ld, col);
           cm = col;
         }
       /* acc (Cout, rows) += dy[:, n0:n0+ns] (Cout, ns) . cm^T (ns, rows) */
@@ -161,7 +87,7 @@ nn_conv3d_backward_weights (NnPool *pool, const NnConvGeom *g, const float *x, i
   int64_t nw = (int64_t) g->cout * j.rows;
   for (int t = 0; t < nt; t++)
     {
-      const float *acc = scratch + t * j.per_task + j.rows * bw_slab_ld (j.slab);
+      const float *acc = scratch + t * j.per_task + j.rows * nn_slab_ld (j.slab);
       for (int64_t q = 0; q < nw; q++)
         dw[q] += acc[q];
     }
@@ -251,7 +177,7 @@ nn_conv3d_backward_input (NnPool *pool, const NnConvGeom *g, const float *dy, in
   const int64_t k3 = (int64_t) kD * kH * kW;
 
   g_return_if_fail (g->s[0] == 1 && g->s[1] == 1 && g->s[2] == 1);
-  if (geom_is_pointwise (g))
+  if (nn_conv_is_pointwise (g))
     {
       PointwiseInputJob j = { .w = w, .dy = dy, .dx = dx, .cin = g->cin, .cout = g->cout, .n = n };
       j.chunk = MAX (1024, (n / MAX (1, nn_pool_get_n_threads (pool)) + 15) & ~(int64_t) 15);

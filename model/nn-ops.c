@@ -205,15 +205,15 @@ nn_slab_cols (int64_t rows, int64_t total_cols, int n_threads)
 
 /* Leading dimension of an im2col slab of ns columns: padded so that rows do not sit a
  * power of two apart (which makes OpenBLAS's packing of the slab thrash the cache). */
-static int64_t
-slab_ld (int64_t ns)
+int64_t
+nn_slab_ld (int64_t ns)
 {
   int64_t ld = (ns + 15) & ~(int64_t) 15;
   return (ld & 255) == 0 ? ld + 16 : ld;
 }
 
-static gboolean
-conv_is_pointwise (const NnConvGeom *g)
+gboolean
+nn_conv_is_pointwise (const NnConvGeom *g)
 {
   for (int a = 0; a < 3; a++)
     if (g->k[a] != 1 || g->s[a] != 1 || g->p[a] != 0)
@@ -269,8 +269,8 @@ int64_t
 nn_conv3d_scratch_floats_w (const NnConvGeom *g, int64_t n_out_vox, int W, int n_threads)
 {
   int64_t rows = (int64_t) g->cin * g->k[0] * g->k[1] * g->k[2];
-  int64_t s = conv_is_pointwise (g) ? g->cin * slab_ld (nn_slab_cols (rows, n_out_vox, n_threads))
-                                    : rows * slab_ld (nn_slab_cols (rows, n_out_vox, n_threads));
+  int64_t s = nn_conv_is_pointwise (g) ? g->cin * nn_slab_ld (nn_slab_cols (rows, n_out_vox, n_threads))
+                                    : rows * nn_slab_ld (nn_slab_cols (rows, n_out_vox, n_threads));
   if (conv_direct_possible (g))
     s = MAX (s, direct_scratch_floats (g, W));
   return s;
@@ -290,7 +290,7 @@ int64_t
 nn_conv_transpose3d_scratch_floats (const NnConvGeom *g, int64_t n_in_vox, int n_threads)
 {
   int64_t rows = (int64_t) g->cout * g->k[0] * g->k[1] * g->k[2];
-  return (rows + g->cin) * slab_ld (nn_slab_cols (rows, n_in_vox, n_threads));
+  return (rows + g->cin) * nn_slab_ld (nn_slab_cols (rows, n_in_vox, n_threads));
 }
 
 typedef struct {
@@ -309,15 +309,15 @@ typedef struct {
 /* Fills col (rows, ns) with the im2col matrix of output columns n0..n0+ns-1:
  * row r = ((ci * kD + a) * kH + b) * kW + c holds x[ci, od*sD - pD + a, oh*sH - pH + b,
  * ow*sW - pW + c] for each output position (od, oh, ow), 0 outside the input. */
-static void
-im2col_slab (const ConvJob *j, int64_t n0, int64_t ns, int64_t ld, float *col)
+void
+nn_im2col_slab (const NnConvGeom *g, const float *x, int D, int H, int W, int Ho, int Wo,
+                int64_t n0, int64_t ns, int64_t ld, float *col)
 {
-  const NnConvGeom *g = j->g;
   const int kD = g->k[0], kH = g->k[1], kW = g->k[2];
   const int sD = g->s[0], sH = g->s[1], sW = g->s[2];
   const int pD = g->p[0], pH = g->p[1], pW = g->p[2];
-  const int64_t plane_out = (int64_t) j->Ho * j->Wo;
-  const int64_t od0 = n0 / plane_out, oh0 = (n0 % plane_out) / j->Wo, ow0 = n0 % j->Wo;
+  const int64_t plane_out = (int64_t) Ho * Wo;
+  const int64_t od0 = n0 / plane_out, oh0 = (n0 % plane_out) / Wo, ow0 = n0 % Wo;
   int64_t r = 0;
 
   for (int ci = 0; ci < g->cin; ci++)
@@ -330,20 +330,20 @@ im2col_slab (const ConvJob *j, int64_t n0, int64_t ns, int64_t ld, float *col)
             while (done < ns)
               {
                 /* one output row segment: fixed (od, oh), ow .. ow + len - 1 */
-                int64_t len = MIN ((int64_t) j->Wo - ow, ns - done);
+                int64_t len = MIN ((int64_t) Wo - ow, ns - done);
                 int64_t id = od * sD - pD + a, ih = oh * sH - pH + b;
                 float *out = dst + done;
-                if (id < 0 || id >= j->D || ih < 0 || ih >= j->H)
+                if (id < 0 || id >= D || ih < 0 || ih >= H)
                   memset (out, 0, (size_t) len * sizeof (float));
                 else
                   {
-                    const float *src = j->x + ((ci * (int64_t) j->D + id) * j->H + ih) * j->W;
+                    const float *src = x + ((ci * (int64_t) D + id) * H + ih) * W;
                     if (sW == 1)
                       {
                         /* iw = ow - pW + c: valid for ow in [pW - c, W + pW - c) */
                         int64_t shift = c - pW;
                         int64_t end = ow + len;
-                        int64_t lo = MAX (ow, -shift), hi = MIN (end, (int64_t) j->W - shift);
+                        int64_t lo = MAX (ow, -shift), hi = MIN (end, (int64_t) W - shift);
                         if (lo > end)
                           lo = end;
                         if (hi < lo)
@@ -359,18 +359,24 @@ im2col_slab (const ConvJob *j, int64_t n0, int64_t ns, int64_t ld, float *col)
                       for (int64_t q = 0; q < len; q++)
                         {
                           int64_t iw = (ow + q) * sW - pW + c;
-                          out[q] = (iw >= 0 && iw < j->W) ? src[iw] : 0.0f;
+                          out[q] = (iw >= 0 && iw < W) ? src[iw] : 0.0f;
                         }
                   }
                 done += len;
                 ow = 0;
-                if (++oh == j->Ho)
+                if (++oh == Ho)
                   {
                     oh = 0;
                     od++;
                   }
               }
           }
+}
+
+static void
+im2col_slab (const ConvJob *j, int64_t n0, int64_t ns, int64_t ld, float *col)
+{
+  nn_im2col_slab (j->g, j->x, j->D, j->H, j->W, j->Ho, j->Wo, n0, ns, ld, col);
 }
 
 /* bias and activation on the output rows of one slab: y is (Cout, n_out) */
@@ -402,12 +408,12 @@ conv_slab_task (int64_t task, int thread, void *data)
 
   if (ns <= 0)
     return;
-  if (conv_is_pointwise (g))
+  if (nn_conv_is_pointwise (g))
     {
       /* xs (Cin, ns) = x[:, n0:n0+ns], copied to padded rows: the volume's row stride is
        * often a power of two, which makes OpenBLAS's packing thrash the cache */
       float *xs = j->scratch + thread * j->scratch_per_thread;
-      int64_t ld = slab_ld (ns);
+      int64_t ld = nn_slab_ld (ns);
       for (int ci = 0; ci < g->cin; ci++)
         memcpy (xs + ci * ld, j->x + ci * j->n_out + n0, (size_t) ns * sizeof (float));
       /* y[:, n0:n0+ns] (Cout, ns) = w (Cout, Cin) . xs (Cin, ns) */
@@ -417,7 +423,7 @@ conv_slab_task (int64_t task, int thread, void *data)
   else
     {
       float *col = j->scratch + thread * j->scratch_per_thread;   /* (rows, ns), row stride ld */
-      int64_t ld = slab_ld (ns);
+      int64_t ld = nn_slab_ld (ns);
       im2col_slab (j, n0, ns, ld, col);
       /* y[:, n0:n0+ns] (Cout, ns) = w (Cout, rows) . col (rows, ns) */
       cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, g->cout, (int) ns, (int) rows,
@@ -673,7 +679,7 @@ convt_slab_task (int64_t task, int thread, void *data)
   int64_t rows = (int64_t) g->cout * kD * kH * kW;
   int64_t n0 = task * j->slab, ns = MIN (j->slab, j->n_in - n0);
   float *col = j->scratch + thread * j->scratch_per_thread;   /* (rows, ns), row stride ld */
-  const int64_t plane = (int64_t) j->H * j->W, ld = slab_ld (ns);
+  const int64_t plane = (int64_t) j->H * j->W, ld = nn_slab_ld (ns);
 
   if (ns <= 0)
     return;

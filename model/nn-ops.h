@@ -71,6 +71,16 @@ int nn_convt_out_size (int in, int k, int s, int p);
 #define NN_SLAB_COLS 4096
 #define NN_SLAB_MAX_FLOATS ((int64_t) 1 << 17)   /* 512 KiB: the slab stays in L2 */
 int64_t nn_slab_cols (int64_t rows, int64_t total_cols, int n_threads);
+/* Leading dimension (floats) of an im2col slab of ns columns, padded so rows never lie
+ * a power of two apart. */
+int64_t nn_slab_ld (int64_t ns);
+/* TRUE for a 1³ kernel with stride 1 and no padding. */
+gboolean nn_conv_is_pointwise (const NnConvGeom *g);
+/* col (rows, ns) with row stride ld: row r = ((ci * kD + a) * kH + b) * kW + c holds
+ * x[ci, od*sD - pD + a, oh*sH - pH + b, ow*sW - pW + c] for the output positions
+ * n0 .. n0+ns-1 of the (Do, Ho, Wo) output, 0 outside x.  x is (Cin, D, H, W). */
+void nn_im2col_slab (const NnConvGeom *g, const float *x, int D, int H, int W, int Ho, int Wo,
+                     int64_t n0, int64_t ns, int64_t ld, float *col);
 
 /* Scratch floats per thread needed by nn_conv3d / nn_conv_transpose3d for an
  * output (conv) or input (transposed) of @n_vox voxels. */
