@@ -29,12 +29,6 @@ typedef struct {
   double seconds;
 } Method;
 
-static gint
-cmp_str (gconstpointer a, gconstpointer b)
-{
-  return strcmp (*(char *const *) a, *(char *const *) b);
-}
-
 static double
 dice_of (int64_t inter, int64_t a, int64_t b)
 {
@@ -202,39 +196,13 @@ cmd_eval (int argc, char **argv)
 
   g_autoptr (GError) error = NULL;
   /* the pairs */
-  g_autofree char *cdir = g_build_filename (data_dir, "complete", NULL);
-  g_autoptr (GDir) gd = g_dir_open (cdir, 0, &error);
-  if (gd == NULL)
+  g_autoptr (GPtrArray) ppaths = NULL;
+  g_autoptr (GPtrArray) cpaths = NULL;
+  if (!train_data_scan_dataset (data_dir, &ppaths, &cpaths, &error))
     return cli_fail ("%s", error->message);
-  g_autoptr (GPtrArray) subjects = g_ptr_array_new_with_free_func (g_free);
-  const char *name;
-  while ((name = g_dir_read_name (gd)))
-    if (strstr (name, "_full.nii"))
-      g_ptr_array_add (subjects, g_strdup (name));
-  g_ptr_array_sort (subjects, cmp_str);
-  g_autoptr (GPtrArray) ppaths = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr (GPtrArray) cpaths = g_ptr_array_new_with_free_func (g_free);
-  for (guint i = 0; i < subjects->len; i++)
-    {
-      const char *full = g_ptr_array_index (subjects, i);
-      g_autofree char *sid = g_strndup (full, strstr (full, "_full") - full);
-      g_autofree char *idir = g_build_filename (data_dir, "incomplete", sid, NULL);
-      g_autoptr (GDir) pd = g_dir_open (idir, 0, NULL);
-      if (pd == NULL)
-        continue;
-      g_autoptr (GPtrArray) parts = g_ptr_array_new_with_free_func (g_free);
-      while ((name = g_dir_read_name (pd)))
-        if (nifti_path_is_supported (name))
-          g_ptr_array_add (parts, g_build_filename (idir, name, NULL));
-      g_ptr_array_sort (parts, cmp_str);
-      for (guint k = 0; k < parts->len; k++)
-        {
-          g_ptr_array_add (ppaths, g_strdup (g_ptr_array_index (parts, k)));
-          g_ptr_array_add (cpaths, g_build_filename (cdir, full, NULL));
-        }
-    }
-  if (ppaths->len == 0)
-    return cli_fail ("%s: no complete/sXXXX_full.nii.gz with incomplete/sXXXX/*.nii.gz pairs", data_dir);
+  guint n_subjects = 0;   /* pairs come grouped by subject */
+  for (guint i = 0; i < cpaths->len; i++)
+    n_subjects += i == 0 || strcmp (g_ptr_array_index (cpaths, i), g_ptr_array_index (cpaths, i - 1)) != 0;
   guint n_cases = limit > 0 ? MIN ((guint) limit, ppaths->len) : ppaths->len;
 
   /* the networks */
@@ -342,7 +310,7 @@ cmd_eval (int argc, char **argv)
       rem_mean[k] = organ_mean (m[k].rem_sum, m[k].rem_n, rem + k * N_LABELS);
       all_mean[k] = organ_mean (m[k].all_sum, m[k].all_n, all + k * N_LABELS);
     }
-  printf ("%u partial volumes of %u subjects in %s\n\n", n_cases, subjects->len, data_dir);
+  printf ("%u partial volumes of %u subjects in %s\n\n", n_cases, n_subjects, data_dir);
   for (int table = 0; table < 2; table++)
     {
       const double *t = table == 0 ? rem : all;

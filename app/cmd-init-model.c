@@ -43,18 +43,9 @@ cmd_init_model (int argc, char **argv)
   nn_config_init_default (&cfg, arch);
   if (widths)
     {
-      g_auto (GStrv) parts = g_strsplit (widths, ",", -1);
-      int n = (int) g_strv_length (parts);
-      if (n < 1 || n > NN_MAX_DEPTH)
-        return cli_fail ("--widths needs 1..%d numbers", NN_MAX_DEPTH);
-      cfg.depth = n;
-      for (int i = 0; i < n; i++)
-        {
-          gint64 v;
-          if (!g_ascii_string_to_signed (g_strstrip (parts[i]), 10, 1, 4096, &v, NULL))
-            return cli_fail ("--widths: '%s' is not a number in 1..4096", parts[i]);
-          cfg.widths[i] = (int) v;
-        }
+      g_autoptr (GError) werr = NULL;
+      if (!nn_config_parse_widths (&cfg, widths, &werr))
+        return cli_fail ("--%s", werr->message);
     }
   if (blocks)
     cfg.blocks = blocks;

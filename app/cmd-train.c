@@ -29,54 +29,10 @@ dataset_clear (DataSet *d)
   g_clear_pointer (&d->complete_paths, g_ptr_array_unref);
 }
 
-static gint
-cmp_str (gconstpointer a, gconstpointer b)
-{
-  return strcmp (*(char *const *) a, *(char *const *) b);
-}
-
-/* DIR/complete/sXXXX_full.nii.gz and DIR/incomplete/sXXXX/sXXXX_k.nii.gz */
 static gboolean
 dataset_scan (const char *dir, DataSet *d, GError **error)
 {
-  g_autofree char *cdir = g_build_filename (dir, "complete", NULL);
-  g_autoptr (GDir) gd = g_dir_open (cdir, 0, error);
-  if (gd == NULL)
-    return FALSE;
-  d->partial_paths = g_ptr_array_new_with_free_func (g_free);
-  d->complete_paths = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr (GPtrArray) subjects = g_ptr_array_new_with_free_func (g_free);
-  const char *name;
-  while ((name = g_dir_read_name (gd)))
-    if (g_str_has_suffix (name, "_full.nii.gz") || g_str_has_suffix (name, "_full.nii"))
-      g_ptr_array_add (subjects, g_strdup (name));
-  g_ptr_array_sort (subjects, cmp_str);
-  for (guint i = 0; i < subjects->len; i++)
-    {
-      const char *full = g_ptr_array_index (subjects, i);
-      g_autofree char *sid = g_strndup (full, strstr (full, "_full") - full);
-      g_autofree char *idir = g_build_filename (dir, "incomplete", sid, NULL);
-      g_autoptr (GDir) pd = g_dir_open (idir, 0, NULL);
-      if (pd == NULL)
-        continue;
-      g_autoptr (GPtrArray) parts = g_ptr_array_new_with_free_func (g_free);
-      while ((name = g_dir_read_name (pd)))
-        if (nifti_path_is_supported (name))
-          g_ptr_array_add (parts, g_build_filename (idir, name, NULL));
-      g_ptr_array_sort (parts, cmp_str);
-      for (guint k = 0; k < parts->len; k++)
-        {
-          g_ptr_array_add (d->partial_paths, g_strdup (g_ptr_array_index (parts, k)));
-          g_ptr_array_add (d->complete_paths, g_build_filename (cdir, full, NULL));
-        }
-    }
-  if (d->partial_paths->len == 0)
-    {
-      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
-                   "%s: no complete/sXXXX_full.nii.gz with incomplete/sXXXX/*.nii.gz pairs found", dir);
-      return FALSE;
-    }
-  return TRUE;
+  return train_data_scan_dataset (dir, &d->partial_paths, &d->complete_paths, error);
 }
 
 static guint32
@@ -265,18 +221,9 @@ cmd_train (int argc, char **argv)
       nn_config_init_default (&cfg, arch);
       if (widths)
         {
-          g_auto (GStrv) parts = g_strsplit (widths, ",", -1);
-          int n = (int) g_strv_length (parts);
-          if (n < 1 || n > NN_MAX_DEPTH)
-            return cli_fail ("--widths needs 1..%d numbers", NN_MAX_DEPTH);
-          cfg.depth = n;
-          for (int i = 0; i < n; i++)
-            {
-              gint64 v;
-              if (!g_ascii_string_to_signed (g_strstrip (parts[i]), 10, 1, 4096, &v, NULL))
-                return cli_fail ("--widths: '%s' is not a number in 1..4096", parts[i]);
-              cfg.widths[i] = (int) v;
-            }
+          g_autoptr (GError) werr = NULL;
+          if (!nn_config_parse_widths (&cfg, widths, &werr))
+            return cli_fail ("--%s", werr->message);
         }
       if (blocks)
         cfg.blocks = blocks;

@@ -59,6 +59,32 @@ nn_config_init_default (NnConfig *cfg, NnArch arch)
 }
 
 gboolean
+nn_config_parse_widths (NnConfig *cfg, const char *text, GError **error)
+{
+  g_auto (GStrv) parts = g_strsplit (text, ",", -1);
+  int n = (int) g_strv_length (parts);
+  if (n < 1 || n > NN_MAX_DEPTH)
+    {
+      g_set_error (error, NN_ERROR, NN_ERROR_CONFIG, "widths \"%s\": give 1 to %d numbers", text, NN_MAX_DEPTH);
+      return FALSE;
+    }
+  int widths[NN_MAX_DEPTH];
+  for (int i = 0; i < n; i++)
+    {
+      gint64 v;
+      if (!g_ascii_string_to_signed (g_strstrip (parts[i]), 10, 1, 4096, &v, NULL))
+        {
+          g_set_error (error, NN_ERROR, NN_ERROR_CONFIG, "widths: '%s' is not a number in 1..4096", parts[i]);
+          return FALSE;
+        }
+      widths[i] = (int) v;
+    }
+  cfg->depth = n;
+  memcpy (cfg->widths, widths, sizeof (int) * n);
+  return TRUE;
+}
+
+gboolean
 nn_config_validate (const NnConfig *cfg, GError **error)
 {
   if ((unsigned) cfg->arch >= NN_N_ARCHS)

@@ -69,6 +69,8 @@ typedef struct {
 /* The shipped configuration of an architecture (widths, blocks, 128³ grid). */
 void nn_config_init_default (NnConfig *cfg, NnArch arch);
 gboolean nn_config_validate (const NnConfig *cfg, GError **error);
+/* Set depth and widths from a comma-separated list such as "16,32,64,128". */
+gboolean nn_config_parse_widths (NnConfig *cfg, const char *text, GError **error);
 
 typedef struct {
   char *name;                 /* PyTorch state_dict name, e.g. "enc.0.1.conv.weight" */

@@ -1,6 +1,7 @@
 /* train-data.c: training samples and Dice (see train-data.h). */
 #include "train-data.h"
 #include "phantom.h"
+#include "nifti.h"
 
 #include <string.h>
 
@@ -137,4 +138,55 @@ train_data_removed_dice (const guint8 *pred, const guint8 *truth, int64_t n, gui
         k++;
       }
   return k ? s / k : -1.0;
+}
+
+static gint
+cmp_str (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+gboolean
+train_data_scan_dataset (const char *dir, GPtrArray **partials, GPtrArray **completes, GError **error)
+{
+  g_autofree char *cdir = g_build_filename (dir, "complete", NULL);
+  g_autoptr (GDir) gd = g_dir_open (cdir, 0, error);
+  if (gd == NULL)
+    return FALSE;
+  g_autoptr (GPtrArray) ps = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) cs = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) subjects = g_ptr_array_new_with_free_func (g_free);
+  const char *name;
+  while ((name = g_dir_read_name (gd)))
+    if (g_str_has_suffix (name, "_full.nii.gz") || g_str_has_suffix (name, "_full.nii"))
+      g_ptr_array_add (subjects, g_strdup (name));
+  g_ptr_array_sort (subjects, cmp_str);
+  for (guint i = 0; i < subjects->len; i++)
+    {
+      const char *full = g_ptr_array_index (subjects, i);
+      g_autofree char *sid = g_strndup (full, strstr (full, "_full") - full);
+      g_autofree char *idir = g_build_filename (dir, "incomplete", sid, NULL);
+      g_autoptr (GDir) pd = g_dir_open (idir, 0, NULL);
+      if (pd == NULL)
+        continue;
+      g_autoptr (GPtrArray) parts = g_ptr_array_new_with_free_func (g_free);
+      while ((name = g_dir_read_name (pd)))
+        if (nifti_path_is_supported (name))
+          g_ptr_array_add (parts, g_build_filename (idir, name, NULL));
+      g_ptr_array_sort (parts, cmp_str);
+      for (guint k = 0; k < parts->len; k++)
+        {
+          g_ptr_array_add (ps, g_strdup (g_ptr_array_index (parts, k)));
+          g_ptr_array_add (cs, g_build_filename (cdir, full, NULL));
+        }
+    }
+  if (ps->len == 0)
+    {
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
+                   "%s: no complete/sXXXX_full.nii.gz with incomplete/sXXXX/*.nii.gz pairs found", dir);
+      return FALSE;
+    }
+  *partials = g_steal_pointer (&ps);
+  *completes = g_steal_pointer (&cs);
+  return TRUE;
 }

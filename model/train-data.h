@@ -56,4 +56,9 @@ void train_data_dice (const guint8 *pred, const guint8 *truth, int64_t n, double
 /* Mean Dice over the removed labels (bit L of @removed); -1 if none. */
 double train_data_removed_dice (const guint8 *pred, const guint8 *truth, int64_t n, guint32 removed);
 
+/* The pairs of a dataset in the benchmark layout: DIR/complete/sXXXX_full.nii[.gz] with
+ * DIR/incomplete/sXXXX/sXXXX_k.nii[.gz], sorted; one (partial, complete) path pair per partial
+ * volume.  FALSE with an error naming DIR when there is none. */
+gboolean train_data_scan_dataset (const char *dir, GPtrArray **partials, GPtrArray **completes, GError **error);
+
 G_END_DECLS

@@ -14,6 +14,7 @@
 #include "phantom.h"
 
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -545,6 +546,32 @@ test_cli_voxel_limit_message (void)
   g_assert_true (g_spawn_check_wait_status (status, NULL));
 }
 
+/* NIfTI-1 keeps vox_offset in a float: NaN, huge and hugely negative values (a fuzzing
+ * finding: the float-to-int64 conversion was undefined) are refused with a message. */
+static void
+test_nifti_vox_offset_float (void)
+{
+  static const float bad[] = { NAN, 3e38f, -1e30f, 1.5e31f, INFINITY };
+  g_autoptr (LabelVolume) v = ball_volume (6, 2);
+  g_autofree char *good = tmp_path ("vox.nii");
+  g_autoptr (GError) error = NULL;
+  g_assert_true (nifti_write (v, good, NIFTI_WRITE_OVERWRITE, &error));
+  g_autoptr (GBytes) b = read_bytes (good);
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr (GByteArray) a = g_byte_array_new ();
+      g_byte_array_append (a, g_bytes_get_data (b, NULL), (guint) g_bytes_get_size (b));
+      memcpy (a->data + 108, &bad[i], 4);
+      g_autofree char *p = tmp_path ("vox-bad.nii");
+      g_assert_true (g_file_set_contents (p, (const char *) a->data, a->len, &error));
+      g_assert_null (nifti_read (p, NULL, &error));
+      g_test_message ("vox_offset %g: %s", bad[i], error->message);
+      g_assert_true (error->domain == NIFTI_ERROR);
+      g_assert_nonnull (strstr (error->message, "vox_offset"));
+      g_clear_error (&error);
+    }
+}
+
 /* A header under the voxel limit whose data cannot be allocated (address space limited in
  * the child): `anatomy info` says how much memory it needed, naming the file. */
 static void
@@ -610,6 +637,7 @@ main (int argc, char **argv)
   g_test_add_func ("/hardening/limits/completion-large-volume", test_completion_large_volume);
   g_test_add_func ("/hardening/limits/cli-voxel-message", test_cli_voxel_limit_message);
   g_test_add_func ("/hardening/limits/cli-memory-message", test_cli_memory_message);
+  g_test_add_func ("/hardening/limits/nifti-vox-offset-float", test_nifti_vox_offset_float);
   int status = g_test_run ();
 
   g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", tmpdir);
