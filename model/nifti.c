@@ -844,6 +844,19 @@ scan_values (const void *buf, int64_t n, int dt, double slope, double inter, Sca
         case DT_UINT32: RANGE (uint32_t); break;
         }
 #undef RANGE
+      if (ihi > G_MAXINT32)
+        {
+          /* only uint32 data can exceed the int32 label range (found by fuzzing: such a
+           * value was then converted to int32, which is undefined) */
+          const uint32_t *d = buf;
+          for (int64_t i = 0; i < n; i++)
+            if (d[i] > (uint32_t) G_MAXINT32)
+              {
+                res->bad_index = i;
+                res->bad_value = d[i];
+                return;
+              }
+        }
       res->lo = (double) ilo;
       res->hi = (double) ihi;
       return;

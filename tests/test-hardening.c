@@ -572,6 +572,42 @@ test_nifti_vox_offset_float (void)
     }
 }
 
+/* uint32 labels above INT32_MAX do not fit the int32 label storage: refused, with the voxel
+ * and the value (a fuzzing finding: they were converted to int32, which is undefined). */
+static void
+test_nifti_uint32_range (void)
+{
+  double sp[3] = { 1, 1, 1 };
+  g_autoptr (LabelVolume) v = lv_volume_new (4, 3, 2, sp, 4, NULL);
+  lv_volume_set (v, 1, 1, 1, 70000);
+  g_autofree char *p = tmp_path ("u32.nii");
+  g_autoptr (GError) error = NULL;
+  g_assert_true (nifti_write (v, p, NIFTI_WRITE_OVERWRITE, &error));
+  g_autoptr (GBytes) b = read_bytes (p);
+  g_autoptr (GByteArray) a = g_byte_array_new ();
+  g_byte_array_append (a, g_bytes_get_data (b, NULL), (guint) g_bytes_get_size (b));
+  int16_t dt;
+  float off;
+  memcpy (&dt, a->data + 70, 2);
+  memcpy (&off, a->data + 108, 4);
+  g_assert_cmpint (dt, ==, 8);   /* int32 */
+  dt = 768;                      /* uint32 */
+  memcpy (a->data + 70, &dt, 2);
+  /* still fine: 70000 fits */
+  g_assert_true (g_file_set_contents (p, (const char *) a->data, a->len, &error));
+  g_autoptr (LabelVolume) ok = nifti_read (p, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (lv_volume_get (ok, 1, 1, 1), ==, 70000);
+  /* voxel (1,1,1) = 3,000,000,000 */
+  guint32 big = 3000000000u;
+  memcpy (a->data + (gsize) off + 4 * (1 + 4 * (1 + 3 * 1)), &big, 4);
+  g_assert_true (g_file_set_contents (p, (const char *) a->data, a->len, &error));
+  g_assert_null (nifti_read (p, NULL, &error));
+  g_test_message ("%s", error->message);
+  g_assert_error (error, NIFTI_ERROR, NIFTI_ERROR_NOT_LABELS);
+  g_assert_nonnull (strstr (error->message, "(1,1,1) holds 3000000000"));
+}
+
 /* A header under the voxel limit whose data cannot be allocated (address space limited in
  * the child): `anatomy info` says how much memory it needed, naming the file. */
 static void
@@ -638,6 +674,7 @@ main (int argc, char **argv)
   g_test_add_func ("/hardening/limits/cli-voxel-message", test_cli_voxel_limit_message);
   g_test_add_func ("/hardening/limits/cli-memory-message", test_cli_memory_message);
   g_test_add_func ("/hardening/limits/nifti-vox-offset-float", test_nifti_vox_offset_float);
+  g_test_add_func ("/hardening/limits/nifti-uint32-range", test_nifti_uint32_range);
   int status = g_test_run ();
 
   g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", tmpdir);
