@@ -692,10 +692,12 @@ validate_header (const char *path, NiftiHdr *h, int64_t max_voxels, int64_t *n_v
       }
   if (n > max_voxels)
     {
+      int es = MAX (datatype_size (h->datatype), 1);
       g_set_error (error, NIFTI_ERROR, NIFTI_ERROR_TOO_LARGE,
                    "%s: %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT "x%" G_GINT64_FORMAT " = %" G_GINT64_FORMAT
-                   " voxels exceeds the limit of %" G_GINT64_FORMAT " voxels", path,
-                   h->dim[1], h->dim[2], h->dim[3], n, max_voxels);
+                   " voxels (%.0f MiB of %s data) exceeds the limit of %" G_GINT64_FORMAT " voxels", path,
+                   h->dim[1], h->dim[2], h->dim[3], n, (double) n * es / 1048576.0,
+                   datatype_name (h->datatype), max_voxels);
       return FALSE;
     }
   int es = datatype_size (h->datatype);

@@ -529,6 +529,7 @@ test_cli_voxel_limit_message (void)
   g_assert_false (g_spawn_check_wait_status (status, NULL));
   g_assert_nonnull (strstr (err, path));
   g_assert_nonnull (strstr (err, "68719476736"));   /* the voxel count */
+  g_assert_nonnull (strstr (err, "131072 MiB of int16 data"));   /* and the memory it would take */
   g_assert_nonnull (strstr (err, "voxels"));
 
   /* --max-voxels lowers the limit: a 12³ volume is refused at 1000 voxels, read at 1728 */
@@ -539,7 +540,7 @@ test_cli_voxel_limit_message (void)
   g_autofree char *out2 = NULL, *err2 = NULL;
   g_assert_true (g_spawn_sync (NULL, (char **) argv2, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out2, &err2, &status, &error));
   g_assert_false (g_spawn_check_wait_status (status, NULL));
-  g_assert_nonnull (strstr (err2, "1728 voxels exceeds the limit of 1000 voxels"));
+  g_assert_nonnull (strstr (err2, "1728 voxels (0 MiB of uint8 data) exceeds the limit of 1000 voxels"));
   const char *argv3[] = { anatomy, "info", "--max-voxels", "1728", small, NULL };
   g_autofree char *out3 = NULL, *err3 = NULL;
   g_assert_true (g_spawn_sync (NULL, (char **) argv3, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out3, &err3, &status, &error));
