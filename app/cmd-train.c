@@ -53,16 +53,8 @@ dataset_sample (const DataSet *d, guint64 seed, guint64 index, const int grid[3]
   if (c == NULL)
     return FALSE;
   *removed = labels_mask (c) & ~labels_mask (p);
-  int shift[3] = { 0, 0, 0 };
-  if (max_shift > 0)
-    {
-      guint64 h = phantom_derive_seed (seed ^ TRAIN_STREAM_SHIFT, index);
-      for (int a = 0; a < 3; a++)
-        {
-          shift[a] = (int) (h % (guint64) (2 * max_shift + 1)) - max_shift;
-          h /= (guint64) (2 * max_shift + 1);
-        }
-    }
+  int shift[3];
+  train_data_shift (seed, index, max_shift, shift);
   return train_data_encode (p, c, grid, shift, n_classes, input, target, partial_out, error);
 }
 

@@ -74,16 +74,8 @@ train_data_phantom_sample (guint64 seed, guint64 index, const int grid[3], int m
                                                                                          index), removed, error);
   if (partial == NULL)
     return FALSE;
-  int shift[3] = { 0, 0, 0 };
-  if (max_shift > 0)
-    {
-      guint64 h = phantom_derive_seed (seed ^ TRAIN_STREAM_SHIFT, index);
-      for (int a = 0; a < 3; a++)
-        {
-          shift[a] = (int) (h % (guint64) (2 * max_shift + 1)) - max_shift;
-          h /= (guint64) (2 * max_shift + 1);
-        }
-    }
+  int shift[3];
+  train_data_shift (seed, index, max_shift, shift);
   return train_data_encode (partial, complete, grid, shift, n_classes, input, target, partial_out, error);
 }
 
@@ -189,4 +181,15 @@ train_data_scan_dataset (const char *dir, GPtrArray **partials, GPtrArray **comp
   *partials = g_steal_pointer (&ps);
   *completes = g_steal_pointer (&cs);
   return TRUE;
+}
+
+void
+train_data_shift (guint64 seed, guint64 index, int max_shift, int shift[3])
+{
+  guint64 h = phantom_derive_seed (seed ^ TRAIN_STREAM_SHIFT, index);
+  for (int a = 0; a < 3; a++)
+    {
+      shift[a] = max_shift > 0 ? (int) (h % (guint64) (2 * max_shift + 1)) - max_shift : 0;
+      h /= (guint64) (2 * max_shift + 1);
+    }
 }

@@ -38,6 +38,10 @@ gboolean train_data_encode (const LabelVolume *partial, const LabelVolume *compl
                             const int shift[3], int n_classes, float *input, guint8 *target,
                             guint8 *partial_out, GError **error);
 
+/* The augmentation shift of sample @index of a run with @seed: each axis uniform in
+ * -max_shift..max_shift voxels (all 0 when max_shift is 0). */
+void train_data_shift (guint64 seed, guint64 index, int max_shift, int shift[3]);
+
 /* Phantom sample @index of a run with @seed: a fresh subject generated directly on
  * the grid, a fresh partial version, a random shift in -max_shift..max_shift.
  * *removed receives the removed labels (bit L = label L). */
