@@ -76,9 +76,9 @@ cmd_complete (int argc, char **argv)
   g_option_context_set_summary (ctx,
     "Complete a partial label map with a 3D network.  IN is resampled to the network's\n"
     "grid (nearest neighbour), the network predicts 13-class probabilities, these are\n"
-    "interpolated back to IN's grid (trilinear) and the most probable class is taken.\n"
-    "Voxels labelled in IN keep their label; only the selected organs are added, and\n"
-    "only where IN is background.");
+    "interpolated back to IN's grid (trilinear).  Voxels labelled in IN keep their\n"
+    "label; a background voxel of IN takes the most probable of background and the\n"
+    "selected organs, so only those organs are added.");
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!cli_parse (ctx, &argc, &argv, &status))
     return status;
