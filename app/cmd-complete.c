@@ -64,7 +64,7 @@ cmd_complete (int argc, char **argv)
       "Network: unet, unet-skip, googlenet-skip (data/models/NAME.safetensors) or a .safetensors file "
       "(default unet-skip)", "MODEL" },
     { "labels", 'l', 0, G_OPTION_ARG_STRING, &labels,
-      "Organs that may be added: comma-separated names or ids, or 'all' (default)", "NAMES" },
+      "Organs that may be added: comma-separated names or ids, or 'all' (default: the organs absent from IN)", "NAMES" },
     { "probabilities", 'p', 0, G_OPTION_ARG_FILENAME, &probs,
       "Also write the probability (percent) of the predicted class at each voxel", "P.nii.gz" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "Worker threads (default: all processors)", "N" },
@@ -130,6 +130,18 @@ cmd_complete (int argc, char **argv)
   g_autoptr (LabelVolume) in = nifti_read (files[0], NULL, &error);
   if (in == NULL)
     return cli_fail ("%s", error->message);
+  if (labels == NULL)
+    {
+      /* default: the organs absent from the input (those present are complete) */
+      int32_t n_hist;
+      g_autofree int64_t *hist = lv_volume_histogram (in, &n_hist);
+      gboolean any = FALSE;
+      for (int c = 1; c < cfg->n_classes; c++)
+        any |= opt.selected[c] = c >= n_hist || hist[c] == 0;
+      if (!any)
+        return cli_fail ("%s: every organ the model knows is present; nothing to complete "
+                         "(use --labels to name organs to grow anyway)", files[0]);
+    }
   g_autoptr (LabelVolume) conf = NULL;
   int64_t added[COMPLETION_MAX_CLASSES] = { 0 };
   opt.confidence_out = probs ? &conf : NULL;
