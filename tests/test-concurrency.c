@@ -78,8 +78,8 @@ out:
 }
 
 /* @rounds rounds of @in_flight jobs of @kind started together, each cancelled after its own
- * random delay in [0, max_delay_us); one job in four is never cancelled, so completed
- * results are checked too. */
+ * random delay in [0, max_delay_us) (the first of a round before it starts); one job in
+ * four is never cancelled, so completed results are checked too. */
 static void
 run_rounds (JobKind kind, int rounds, int in_flight, int max_delay_us)
 {
@@ -97,6 +97,10 @@ run_rounds (JobKind kind, int rounds, int in_flight, int max_delay_us)
           jobs[i].n_threads = 1 + (i + r) % 2;
           jobs[i].cancellable = g_cancellable_new ();
           cancel_at[i] = (i + r) % 4 == 3 ? G_MAXINT64 : t0 + g_test_rand_int_range (0, max_delay_us);
+          /* the first job of a round is cancelled before it starts, so that every run has
+           * cancelled jobs however fast the machine finishes the others */
+          if (i == 0 && cancel_at[i] != G_MAXINT64)
+            g_cancellable_cancel (jobs[i].cancellable);
           threads[i] = g_thread_new ("job", job_thread, &jobs[i]);
         }
       /* cancel each at its time, until every job has finished */
