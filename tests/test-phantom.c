@@ -508,25 +508,6 @@ test_population_mean_baseline (void)
   g_assert_cmpfloat (sum / cnt, >, 0.1);   /* but the organs are where anatomy says */
 }
 
-static void
-test_timing (void)
-{
-  PhantomParams p;
-  phantom_params_init (&p);
-  double t[3];
-  for (int r = 0; r < 3; r++)
-    {
-      p.seed = 500 + r;
-      gint64 t0 = g_get_monotonic_time ();
-      g_autoptr (LabelVolume) v = phantom_generate (&p, NULL);
-      t[r] = (g_get_monotonic_time () - t0) / 1e3;
-      g_assert_nonnull (v);
-    }
-  double med = MAX (MIN (t[0], t[1]), MIN (MAX (t[0], t[1]), t[2]));
-  g_test_message ("128^3 generation: median %.0f ms of 3", med);
-  g_assert_cmpfloat (med, <, 5000);
-}
-
 int
 main (int argc, char **argv)
 {
@@ -542,6 +523,5 @@ main (int argc, char **argv)
   g_test_add_func ("/phantom/deterministic", test_deterministic);
   g_test_add_func ("/phantom/partial", test_partial);
   g_test_add_func ("/phantom/population-mean-baseline", test_population_mean_baseline);
-  g_test_add_func ("/phantom/timing", test_timing);
   return g_test_run ();
 }
