@@ -81,6 +81,29 @@ cli_progress_done (void)
   progress_shown = FALSE;
 }
 
+gboolean
+cli_network_config (const char *arch_s, const char *widths, int blocks, int grid, NnConfig *cfg)
+{
+  NnArch arch;
+  if (arch_s == NULL || !nn_arch_from_string (arch_s, &arch))
+    {
+      cli_fail ("--arch must be unet, unet-skip or googlenet-skip");
+      return FALSE;
+    }
+  nn_config_init_default (cfg, arch);
+  g_autoptr (GError) error = NULL;
+  if (widths && !nn_config_parse_widths (cfg, widths, &error))
+    {
+      cli_fail ("--%s", error->message);
+      return FALSE;
+    }
+  if (blocks)
+    cfg->blocks = blocks;
+  if (grid)
+    cfg->grid[0] = cfg->grid[1] = cfg->grid[2] = grid;
+  return TRUE;
+}
+
 int
 main (int argc, char **argv)
 {

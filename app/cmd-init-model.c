@@ -33,24 +33,11 @@ cmd_init_model (int argc, char **argv)
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!cli_parse (ctx, &argc, &argv, &status))
     return status;
-  NnArch arch;
-  if (arch_s == NULL || !nn_arch_from_string (arch_s, &arch))
-    return cli_fail ("--arch must be unet, unet-skip or googlenet-skip");
   if (out == NULL)
     return cli_fail ("--out FILE is required");
-
   NnConfig cfg;
-  nn_config_init_default (&cfg, arch);
-  if (widths)
-    {
-      g_autoptr (GError) werr = NULL;
-      if (!nn_config_parse_widths (&cfg, widths, &werr))
-        return cli_fail ("--%s", werr->message);
-    }
-  if (blocks)
-    cfg.blocks = blocks;
-  if (grid)
-    cfg.grid[0] = cfg.grid[1] = cfg.grid[2] = grid;
+  if (!cli_network_config (arch_s, widths, blocks, grid, &cfg))
+    return 1;
   if (act)
     {
       if (strcmp (act, "relu") == 0)

@@ -206,20 +206,9 @@ cmd_train (int argc, char **argv)
     }
   else
     {
-      NnArch arch;
-      if (arch_s == NULL || !nn_arch_from_string (arch_s, &arch))
-        return cli_fail ("--arch must be unet, unet-skip or googlenet-skip");
       NnConfig cfg;
-      nn_config_init_default (&cfg, arch);
-      if (widths)
-        {
-          g_autoptr (GError) werr = NULL;
-          if (!nn_config_parse_widths (&cfg, widths, &werr))
-            return cli_fail ("--%s", werr->message);
-        }
-      if (blocks)
-        cfg.blocks = blocks;
-      cfg.grid[0] = cfg.grid[1] = cfg.grid[2] = grid;
+      if (!cli_network_config (arch_s, widths, blocks, grid, &cfg))
+        return 1;
       net = nn_net_new (&cfg, &error);
       if (net == NULL)
         return cli_fail ("%s", error->message);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <glib.h>
+#include "nn-net.h"
 
 typedef struct {
   const char *name;
@@ -31,3 +32,6 @@ int cli_fail (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
 /* Progress line on stderr when it is a terminal: "label [#####.....] 42%  text". */
 void cli_progress (const char *label, double fraction, const char *text);
 void cli_progress_done (void);
+/* A network configuration from --arch, --widths (NULL: default), --blocks and --grid
+ * (0: default).  Prints the problem and returns FALSE when an option is invalid. */
+gboolean cli_network_config (const char *arch, const char *widths, int blocks, int grid, NnConfig *cfg);
