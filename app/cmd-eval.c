@@ -5,6 +5,7 @@
 #include "nifti.h"
 #include "nn-net.h"
 #include "phantom.h"
+#include "metrics.h"
 #include "train-data.h"
 
 #include <json-glib/json-glib.h>
@@ -28,12 +29,6 @@ typedef struct {
   int bin_n, bin_rem_n;
   double seconds;
 } Method;
-
-static double
-dice_of (int64_t inter, int64_t a, int64_t b)
-{
-  return a + b > 0 ? 2.0 * (double) inter / (double) (a + b) : 1.0;
-}
 
 static void
 score (Method *m, const LabelVolume *pred, const LabelVolume *truth, guint32 removed)
@@ -62,7 +57,7 @@ score (Method *m, const LabelVolume *pred, const LabelVolume *truth, guint32 rem
     {
       if (nt[l] == 0)
         continue;
-      double d = dice_of (inter[l], np[l], nt[l]);
+      double d = metrics_dice (np[l], nt[l], inter[l]);
       m->all_sum[l] += d;
       m->all_n[l]++;
       if ((removed >> l) & 1u)
@@ -71,11 +66,11 @@ score (Method *m, const LabelVolume *pred, const LabelVolume *truth, guint32 rem
           m->rem_n[l]++;
         }
     }
-  m->bin_all_sum += dice_of (bi, bp, bt);
+  m->bin_all_sum += metrics_dice (bp, bt, bi);
   m->bin_n++;
   if (removed)
     {
-      m->bin_rem_sum += dice_of (ri, rp, rt);
+      m->bin_rem_sum += metrics_dice (rp, rt, ri);
       m->bin_rem_n++;
     }
 }
