@@ -18,6 +18,7 @@ and snapshots its own window in-process.  Checks:
      networks, labelled, the missing model named as such and nothing drawn for it;
      after the third model appears it is computed while the other two stay cached;
      the grid's pixels show the input's organs in Input and drawing in the network cells;
+     unticking an organ marks the three cached results stale and Compare All redoes them;
   7. a case of the benchmark layout finds its reference sXXXX_full.nii.gz by name;
   8. a corrupt file gives an error dialog naming the file, and the app keeps working
      (it is idle afterwards and can still take a screenshot).
@@ -164,6 +165,12 @@ def main():
             "metrics",
             "screenshot-views " + shots["grid"],
             "compare-all off",
+            "untick 3",
+            "grid",
+            "compare-all on",
+            "wait-idle",
+            "grid",
+            "compare-all off",
             "open " + bench_in,
             "wait-idle",
             "metrics",
@@ -184,7 +191,7 @@ def main():
     except subprocess.TimeoutExpired as e:
         out, err, code = (e.stdout or b"").decode(), (e.stderr or b"").decode(), -1
     lines = [l for l in out.splitlines() if l.startswith("test: ")]
-    print("1..17")
+    print("1..18")
     ok(code == 0 and lines and lines[-1].startswith("test: quit: ok"),
        "the app ran the script and quit cleanly (status %d)" % code, out + err[-2000:])
     ok(any(l.startswith("test: wait-idle: ok") and "demo_incomplete" in l for l in lines),
@@ -193,7 +200,7 @@ def main():
     colours = read_table(os.path.join(demo, "demo_incomplete_labels.txt")) \
         if os.path.exists(os.path.join(demo, "demo_incomplete_labels.txt")) else None
     if colours is None or not all(os.path.exists(p) for p in shots.values()) or nib is None:
-        for _ in range(15):
+        for _ in range(16):
             ok(False, "screenshots, label table and nibabel exist", str(shots))
         print("# files kept in " + tmp)
         return 1
@@ -277,7 +284,7 @@ def main():
         elif l.startswith("test: grid: ") and cur:
             grids.append(cur)
             cur = []
-    ok(len(grids) == 2 and [c[1].split(" ·")[0] for c in grids[1]] ==
+    ok(len(grids) == 4 and [c[1].split(" ·")[0] for c in grids[1]] ==
        ["Input", "U-Net", "U-Net + skip", "GoogLeNet + skip"] and all(c[5] == "mapped" for c in grids[1]),
        "Compare All shows Input, U-Net, U-Net + skip and GoogLeNet + skip, labelled, in the grid",
        "\n".join(" | ".join(c) for g in grids for c in g))
@@ -285,9 +292,13 @@ def main():
     ok(len(g0) == 4 and "No trained GoogLeNet + skip model" in g0[3][2] and g0[3][3] == "0 meshes"
        and all(int(c[3].split()[0]) > 0 for c in g0[:3]),
        "a network without a model file is shown as missing, not faked")
-    ok(len(grids) == 2 and all(int(c[3].split()[0]) > 0 for c in grids[1])
+    ok(len(grids) == 4 and all(int(c[3].split()[0]) > 0 for c in grids[1])
        and grids[1][1][6] == grids[0][1][6] and grids[1][2][6] == grids[0][2][6] and grids[1][3][2] == "",
        "the third network runs when its model appears; the other two are cached, not recomputed")
+    ok(len(grids) == 4 and all(c[2].startswith("Computed for other organs") for c in grids[2][1:])
+       and all(c[2] == "" and int(c[3].split()[0]) > 0 and c[6] != o[6] for c, o in zip(grids[3][1:], grids[1][1:])),
+       "unticking an organ marks every cached result stale, and Compare All recomputes all three",
+       "\n".join(" | ".join(c) for g in grids for c in g))
     gimg = np.asarray(Image.open(shots["grid"]).convert("RGB"))
     gh, gw = gimg.shape[0] // 2, gimg.shape[1] // 2
     quads = [gimg[:gh, :gw], gimg[:gh, gw:], gimg[gh:, :gw], gimg[gh:, gw:]]

@@ -335,6 +335,17 @@ ar_label_panel_set_opacity (ArLabelPanel *self, int32_t label, double opacity)
   self->building = FALSE;
 }
 
+gboolean
+ar_label_panel_set_requested (ArLabelPanel *self, int32_t label, gboolean requested)
+{
+  Organ *o = find_organ (self, label);
+  if (!o || !o->check || !gtk_widget_get_sensitive (o->check))
+    return FALSE;
+  /* as if clicked: "toggled" updates the organ and emits request-changed */
+  gtk_check_button_set_active (GTK_CHECK_BUTTON (o->check), requested);
+  return TRUE;
+}
+
 static void
 ar_label_panel_finalize (GObject *object)
 {

@@ -32,6 +32,9 @@ void ar_label_panel_get_style (ArLabelPanel *self, int32_t label, gboolean compl
                                ArLabelStyle *style);
 /* Labels whose "complete" box is ticked (array of int32_t). */
 GArray *ar_label_panel_dup_requested (ArLabelPanel *self);
+/* Tick or untick @label's "complete" box, as a click would; FALSE if the organ is not
+ * listed or is present in the input (nothing to complete). */
+gboolean ar_label_panel_set_requested (ArLabelPanel *self, int32_t label, gboolean requested);
 /* Labels present in the result but not in the input (array of int32_t). */
 GArray *ar_label_panel_dup_new_labels (ArLabelPanel *self);
 /* Display name of @label. */

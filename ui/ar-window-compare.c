@@ -64,10 +64,12 @@ update_grid (ArWindow *self)
       gboolean running = ar_window_is_busy (self) && self->job_cancellable && self->job_network == (int) net;
       const char *note = NULL;
       g_autofree char *owned = NULL;
-      if (s)
-        note = NULL;
-      else if (running)
+      if (running)
         note = "Completing…";
+      else if (s && !ar_window_result_is_current (self, net))
+        note = "Computed for other organs: press Compare All to redo";
+      else if (s)
+        note = NULL;
       else if (self->net_error[net])
         note = owned = g_strdup_printf ("Completion failed: %s", self->net_error[net]);
       else if (!avail)
@@ -399,6 +401,12 @@ ar_window_compare_completion_failed (ArWindow *self, ArNetwork net, const GError
 }
 
 void
+ar_window_compare_request_changed (ArWindow *self)
+{
+  update_grid (self);
+}
+
+void
 ar_window_compare_next (ArWindow *self)
 {
   if (self->job_cancellable)
@@ -407,7 +415,7 @@ ar_window_compare_next (ArWindow *self)
     {
       int net = g_bit_nth_lsf (self->compare_pending, -1);
       self->compare_pending &= ~(1u << net);
-      if (self->results[net] || !ar_completion_is_available (net, NULL))
+      if (ar_window_result_is_current (self, net) || !ar_completion_is_available (net, NULL))
         continue;
       ar_window_start_completion (self, net);
       break;
@@ -535,7 +543,7 @@ compare_all_changed (GSimpleAction *a, GVariant *state, gpointer data)
     {
       self->compare_pending = 0;
       for (int n = 0; n < AR_N_NETWORKS; n++)
-        if (!self->results[n] && ar_completion_is_available (n, NULL))
+        if (!ar_window_result_is_current (self, n) && ar_completion_is_available (n, NULL))
           self->compare_pending |= 1u << n;
       if (self->results[AR_RESULT_REFERENCE])
         g_action_group_change_action_state (G_ACTION_GROUP (self), "show-metrics", g_variant_new_boolean (TRUE));

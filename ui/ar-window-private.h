@@ -29,6 +29,7 @@ typedef struct {
   int32_t n_metrics;
   guint metrics_serial;
   char *metrics_error;      /* why there are no metrics (e.g. another grid) */
+  GArray *request;          /* network results: the organs (int32) it was asked to add */
 } ArScene;
 
 /* Slots of ArWindow.results: one per network, a completed map loaded from a file, and
@@ -66,6 +67,7 @@ struct _ArWindow {
   gint job_stage;                 /* atomic, written by the worker */
   gint job_permille;              /* atomic: completion progress from the worker */
   int job_network;                /* network of the running completion */
+  GArray *job_request;            /* the organs it was asked to add */
   char *job_text;
 
   ArScene *input;
@@ -104,6 +106,8 @@ void ar_window_show_error (ArWindow *self, const char *primary, const GError *er
 void ar_window_apply_styles (ArWindow *self);
 void ar_window_update_actions (ArWindow *self);
 void ar_window_start_completion (ArWindow *self, ArNetwork net);
+/* A network's cached result exists and was computed for the organs ticked now. */
+gboolean ar_window_result_is_current (ArWindow *self, ArNetwork net);
 /* Read @path and mesh it in a worker, without the progress bar; @callback gets the
  * window as source and @user_data; finish with ar_window_load_scene_finish. */
 void ar_window_load_scene_async (ArWindow *self, const char *path, GCancellable *cancellable,
@@ -115,7 +119,8 @@ void ar_window_compare_init (ArWindow *self);
 void ar_window_compare_input_changed (ArWindow *self);  /* a new input: results are gone */
 void ar_window_compare_result_changed (ArWindow *self, int index);
 void ar_window_compare_completion_failed (ArWindow *self, ArNetwork net, const GError *error);
-void ar_window_compare_next (ArWindow *self);            /* run the next queued network */
+void ar_window_compare_next (ArWindow *self);
+void ar_window_compare_request_changed (ArWindow *self); /* other organs ticked */            /* run the next queued network */
 void ar_window_load_reference (ArWindow *self, GFile *file);
 /* The reference that goes with @input_path by name, or NULL. */
 char *ar_window_guess_reference (const char *input_path);

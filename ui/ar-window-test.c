@@ -312,6 +312,13 @@ run_step (ArWindow *self, TestState *t, const char *cmd, const char *arg, gboole
       say (cmd, TRUE, "%d cells", AR_N_GRID_VIEWS);
       return TRUE;
     }
+  if (g_str_equal (cmd, "tick") || g_str_equal (cmd, "untick"))
+    {
+      int label = arg ? atoi (arg) : 0;
+      gboolean ok = ar_label_panel_set_requested (self->label_panel, label, g_str_equal (cmd, "tick"));
+      say (cmd, ok, "%d%s", label, ok ? "" : ": no such organ to complete");
+      return TRUE;
+    }
   if (g_str_equal (cmd, "metrics"))
     {
       g_autofree char *text = ar_window_dup_metrics_text (self);

@@ -25,6 +25,7 @@ ar_scene_free (ArScene *s)
   g_clear_pointer (&s->table, lt_table_free);
   g_free (s->metrics);
   g_free (s->metrics_error);
+  g_clear_pointer (&s->request, g_array_unref);
   g_free (s);
 }
 
@@ -743,6 +744,7 @@ completion_meshed (GObject *source, GAsyncResult *res, gpointer data)
         self->compare_pending = 0;
       return;
     }
+  s->request = g_steal_pointer (&self->job_request);
   g_clear_pointer (&self->results[net], ar_scene_free);
   self->results[net] = s;
   self->result_unsaved = TRUE;
@@ -797,6 +799,8 @@ ar_window_start_completion (ArWindow *self, ArNetwork net)
   g_atomic_int_set (&self->job_stage, STAGE_COMPLETE);
   g_atomic_int_set (&self->job_permille, 0);
   self->job_network = net;
+  g_clear_pointer (&self->job_request, g_array_unref);
+  self->job_request = g_array_ref (labels);
   g_clear_pointer (&self->net_error[net], g_free);
   ar_window_compare_result_changed (self, net);   /* the grid says "computing" */
   ar_completion_run_async (self->input->volume, net, (const int32_t *) labels->data, labels->len,
@@ -1039,6 +1043,25 @@ style_changed (ArLabelPanel *panel, int label, ArWindow *self)
                              self->label_panel);
 }
 
+gboolean
+ar_window_result_is_current (ArWindow *self, ArNetwork net)
+{
+  ArScene *s = self->results[net];
+  if (!s || !s->request)
+    return s != NULL;
+  g_autoptr (GArray) now = ar_label_panel_dup_requested (self->label_panel);
+  return now->len == s->request->len
+         && memcmp (now->data, s->request->data, now->len * sizeof (int32_t)) == 0;
+}
+
+/* Ticking other organs to add makes cached network results stale: they stay shown
+ * (their legend says what they added) until recomputed, and the comparison grid says so. */
+static void
+request_changed (ArLabelPanel *panel, ArWindow *self)
+{
+  ar_window_compare_request_changed (self);
+}
+
 static void
 network_changed (GObject *dd, GParamSpec *p, ArWindow *self)
 {
@@ -1046,7 +1069,7 @@ network_changed (GObject *dd, GParamSpec *p, ArWindow *self)
   /* Each network's result is kept: switching shows it at once. */
   if (self->shown_result == AR_RESULT_REFERENCE)
     ;  /* the reference stays until its toggle is released */
-  else if (self->results[net])
+  else if (ar_window_result_is_current (self, net))
     ar_window_show_result (self, net);
   else if (self->shown_result != RESULT_FILE)
     ar_window_show_result (self, -1);
@@ -1127,6 +1150,7 @@ ar_window_finalize (GObject *object)
   for (int i = 0; i < AR_N_NETWORKS; i++)
     g_free (self->net_error[i]);
   g_free (self->job_text);
+  g_clear_pointer (&self->job_request, g_array_unref);
   g_free (self->last_error);
   g_clear_pointer (&self->test, g_free);
   G_OBJECT_CLASS (ar_window_parent_class)->finalize (object);
@@ -1177,6 +1201,7 @@ ar_window_init (ArWindow *self)
       g_signal_connect (views[i], "interaction", G_CALLBACK (view_interaction), self);
     }
   g_signal_connect (self->label_panel, "style-changed", G_CALLBACK (style_changed), self);
+  g_signal_connect (self->label_panel, "request-changed", G_CALLBACK (request_changed), self);
   g_signal_connect (self->network_dropdown, "notify::selected", G_CALLBACK (network_changed), self);
   g_signal_connect_object (gtk_recent_manager_get_default (), "changed", G_CALLBACK (populate_recent), self,
                            G_CONNECT_SWAPPED);
