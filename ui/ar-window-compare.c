@@ -51,6 +51,12 @@ stack_changed (GObject *stack, GParamSpec *p, ArWindow *self)
   ar_window_apply_styles (self);
 }
 
+static gboolean
+metrics_ready (ArWindow *self, const ArScene *s)
+{
+  return s && s->metrics && s->metrics_serial == self->reference_serial;
+}
+
 /* Titles and notes of the grid cells: what each network shows, or why it shows nothing. */
 static void
 update_grid (ArWindow *self)
@@ -81,7 +87,7 @@ update_grid (ArWindow *self)
       gtk_label_set_text (GTK_LABEL (self->grid_notes[g]), note ? note : "");
       gtk_widget_set_visible (self->grid_notes[g], note != NULL && self->input != NULL);
       g_autofree char *title = NULL;
-      if (s && self->results[AR_RESULT_REFERENCE] && s->metrics && s->metrics_serial == self->reference_serial)
+      if (self->results[AR_RESULT_REFERENCE] && metrics_ready (self, s))
         {
           /* mean Dice over the organs the input lacks and the reference has */
           double sum = 0;
@@ -115,22 +121,114 @@ set_grid_scene (ArWindow *self, int g, ArScene *s)
 /* ------------------------------------------------------------------------ */
 /* The comparison table */
 
+/* Overlap with the reference, computed in a worker: a volume of 512×512×300 voxels takes
+ * about 85 ms, too long for the main thread.  The job holds references to the scenes,
+ * released on the main thread (their meshes own GL objects). */
+typedef struct {
+  ArScene *ref;
+  GPtrArray *scenes;     /* ArScene*, each referenced */
+  MetricsLabel **metrics;
+  int32_t *n_metrics;
+  char **errors;
+  guint serial;
+} MetricsJob;
+
 static void
-ensure_metrics (ArWindow *self, ArScene *s)
+metrics_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  MetricsJob *j = data;
+  for (guint i = 0; i < j->scenes->len; i++)
+    {
+      ArScene *s = j->scenes->pdata[i];
+      g_autoptr (GError) error = NULL;
+      j->metrics[i] = metrics_compare (j->ref->volume, s->volume, &j->n_metrics[i], &error);
+      if (!j->metrics[i])
+        j->errors[i] = g_strdup (error->message);
+    }
+  g_task_return_boolean (task, TRUE);
+}
+
+static void update_metrics (ArWindow *self);
+
+static void
+metrics_done (GObject *source, GAsyncResult *res, gpointer data)
+{
+  ArWindow *self = AR_WINDOW (source);
+  MetricsJob *j = g_task_get_task_data (G_TASK (res));
+  self->metrics_jobs--;
+  for (guint i = 0; i < j->scenes->len; i++)
+    {
+      ArScene *s = j->scenes->pdata[i];
+      if (s->metrics_pending == j->serial)
+        s->metrics_pending = 0;
+      if (j->serial != self->reference_serial)
+        continue;  /* the reference changed meanwhile: another job is on it */
+      g_free (s->metrics);
+      g_free (s->metrics_error);
+      s->metrics = g_steal_pointer (&j->metrics[i]);
+      s->n_metrics = s->metrics ? j->n_metrics[i] : 0;
+      s->metrics_error = g_steal_pointer (&j->errors[i]);
+      s->metrics_serial = j->serial;
+    }
+  /* drop the scene references here, on the main thread */
+  g_clear_pointer (&j->scenes, g_ptr_array_unref);
+  g_clear_pointer (&j->ref, ar_scene_unref);
+  if (j->serial == self->reference_serial && !g_cancellable_is_cancelled (self->cancellable))
+    {
+      update_metrics (self);
+      update_grid (self);
+    }
+}
+
+static void
+metrics_job_free (MetricsJob *j)
+{
+  guint n = j->scenes ? j->scenes->len : 0;
+  for (guint i = 0; i < n; i++)
+    {
+      g_free (j->metrics[i]);
+      g_free (j->errors[i]);
+    }
+  g_clear_pointer (&j->scenes, g_ptr_array_unref);
+  g_clear_pointer (&j->ref, ar_scene_unref);
+  g_free (j->metrics);
+  g_free (j->n_metrics);
+  g_free (j->errors);
+  g_free (j);
+}
+
+/* Start computing the overlap of every result that lacks it for the current reference. */
+static void
+request_metrics (ArWindow *self)
 {
   ArScene *ref = self->results[AR_RESULT_REFERENCE];
-  if (!ref || !s || s == ref || s->metrics_serial == self->reference_serial)
+  if (!ref)
     return;
-  g_clear_pointer (&s->metrics, g_free);
-  g_clear_pointer (&s->metrics_error, g_free);
-  g_autoptr (GError) error = NULL;
-  s->metrics = metrics_compare (ref->volume, s->volume, &s->n_metrics, &error);
-  if (!s->metrics)
+  g_autoptr (GPtrArray) todo = g_ptr_array_new_with_free_func ((GDestroyNotify) ar_scene_unref);
+  for (int i = 0; i <= AR_RESULT_FILE; i++)
     {
-      s->n_metrics = 0;
-      s->metrics_error = g_strdup (error->message);
+      ArScene *s = self->results[i];
+      if (s && s->metrics_serial != self->reference_serial && s->metrics_pending != self->reference_serial)
+        {
+          s->metrics_pending = self->reference_serial;
+          g_ptr_array_add (todo, ar_scene_ref (s));
+        }
     }
-  s->metrics_serial = self->reference_serial;
+  if (todo->len == 0)
+    return;
+  MetricsJob *j = g_new0 (MetricsJob, 1);
+  j->ref = ar_scene_ref (ref);
+  j->serial = self->reference_serial;
+  j->metrics = g_new0 (MetricsLabel *, todo->len);
+  j->n_metrics = g_new0 (int32_t, todo->len);
+  j->errors = g_new0 (char *, todo->len);
+  j->scenes = g_steal_pointer (&todo);
+  /* not cancellable: metrics_compare cannot stop midway; the window's cancellable
+   * only tells metrics_done that the window is closing */
+  g_autoptr (GTask) task = g_task_new (self, NULL, metrics_done, NULL);
+  g_task_set_task_data (task, j, (GDestroyNotify) metrics_job_free);
+  self->metrics_jobs++;
+  g_task_run_in_thread (task, metrics_thread);
 }
 
 static GtkWidget *
@@ -199,13 +297,11 @@ update_metrics (ArWindow *self)
   ArScene *ref = self->results[AR_RESULT_REFERENCE];
   if (!ref || !self->input)
     return;
+  request_metrics (self);
   int cols[AR_N_NETWORKS + 1], n_cols = 0;
   for (int i = 0; i <= AR_RESULT_FILE; i++)
     if (i < AR_N_NETWORKS || self->results[i])
-      {
-        ensure_metrics (self, self->results[i]);
-        cols[n_cols++] = i;
-      }
+      cols[n_cols++] = i;
   g_autofree char *base = g_path_get_basename (ref->path);
   g_autofree char *heading = g_strdup_printf ("Comparison with the reference %s", base);
   GtkWidget *h = cell (heading, 0.f, "heading");
@@ -231,7 +327,7 @@ update_metrics (ArWindow *self)
       else
         title = g_strdup_printf ("%s (not computed)", ar_network_get_title (i));
       GtkWidget *t = cell (title, 0.5f, "metrics-header");
-      if (s && s->metrics_error)
+      if (s && s->metrics_error && s->metrics_serial == self->reference_serial)
         gtk_widget_set_tooltip_text (t, s->metrics_error);
       gtk_grid_attach (grid, t, 3 + 2 * c, 1, 2, 1);
       gtk_grid_attach (grid, cell ("mL", 1.f, "dim-label"), 3 + 2 * c, 2, 1, 1);
@@ -268,7 +364,7 @@ update_metrics (ArWindow *self)
           ArScene *s = self->results[cols[c]];
           g_autofree char *ml = NULL, *dice = NULL;
           double d = NAN;
-          if (s && s->metrics)
+          if (metrics_ready (self, s))
             {
               const MetricsLabel *m = l < s->n_metrics ? &s->metrics[l] : NULL;
               d = m ? m->dice : 0.0;
@@ -281,8 +377,9 @@ update_metrics (ArWindow *self)
                     sum_missing[c] += d;
                 }
             }
-          gtk_grid_attach (grid, cell (ml ? ml : "—", 1.f, ml ? "numeric" : "dim-label"), 3 + 2 * c, row, 1, 1);
-          gtk_grid_attach (grid, cell (dice ? dice : "—", 1.f, dice ? dice_class (d) : "dim-label"),
+          const char *none = s && s->metrics_pending ? "…" : "—";
+          gtk_grid_attach (grid, cell (ml ? ml : none, 1.f, ml ? "numeric" : "dim-label"), 3 + 2 * c, row, 1, 1);
+          gtk_grid_attach (grid, cell (dice ? dice : none, 1.f, dice ? dice_class (d) : "dim-label"),
                            4 + 2 * c, row, 1, 1);
         }
       n_all += in_ref;
@@ -302,8 +399,9 @@ update_metrics (ArWindow *self)
         {
           ArScene *s = self->results[cols[c]];
           double d = (k == 0 ? sum_missing[c] : sum_all[c]) / n;
-          g_autofree char *t = s && s->metrics ? fmt_dice (d) : g_strdup ("—");
-          gtk_grid_attach (grid, cell (t, 1.f, s && s->metrics ? "metrics-mean" : "dim-label"), 4 + 2 * c, row, 1, 1);
+          gboolean ready = metrics_ready (self, s);
+          g_autofree char *t = ready ? fmt_dice (d) : g_strdup (s && s->metrics_pending ? "…" : "—");
+          gtk_grid_attach (grid, cell (t, 1.f, ready ? "metrics-mean" : "dim-label"), 4 + 2 * c, row, 1, 1);
         }
       row++;
     }
@@ -503,7 +601,7 @@ reference_loaded (GObject *source, GAsyncResult *res, gpointer data)
       return;
     }
   gboolean was_shown = self->shown_result == AR_RESULT_REFERENCE;
-  g_clear_pointer (&self->results[AR_RESULT_REFERENCE], ar_scene_free);
+  g_clear_pointer (&self->results[AR_RESULT_REFERENCE], ar_scene_unref);
   self->results[AR_RESULT_REFERENCE] = g_steal_pointer (&s);
   self->reference_serial++;
   if (was_shown)

@@ -15,6 +15,7 @@ G_BEGIN_DECLS
 
 /* A loaded label map with its surfaces, ready to draw. */
 typedef struct {
+  gint refs;                /* atomic: a metrics worker may hold scenes too */
   char *path;
   LabelVolume *volume;
   SurfaceSet *surfaces;
@@ -28,6 +29,7 @@ typedef struct {
   MetricsLabel *metrics;
   int32_t n_metrics;
   guint metrics_serial;
+  guint metrics_pending;    /* reference_serial a worker is computing metrics for, 0: none */
   char *metrics_error;      /* why there are no metrics (e.g. another grid) */
   GArray *request;          /* network results: the organs (int32) it was asked to add */
 } ArScene;
@@ -42,8 +44,9 @@ typedef struct {
 /* Triangles drawn in all visible 3D views together while the user drags. */
 #define AR_DRAG_TRIANGLE_BUDGET 60000
 
-void ar_scene_free (ArScene *s);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (ArScene, ar_scene_free)
+ArScene *ar_scene_ref (ArScene *s);
+void ar_scene_unref (ArScene *s);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ArScene, ar_scene_unref)
 
 struct _ArWindow {
   GtkApplicationWindow parent_instance;
@@ -75,6 +78,7 @@ struct _ArWindow {
   int shown_result;                       /* index into results, -1: none */
   guint reference_serial;                 /* bumped whenever the reference changes */
   GCancellable *reference_job;            /* loading the reference (no progress bar) */
+  guint metrics_jobs;                     /* overlap computations running in workers */
 
   /* compare all */
   gboolean comparing;

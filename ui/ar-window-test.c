@@ -129,7 +129,7 @@ run_step (ArWindow *self, TestState *t, const char *cmd, const char *arg, gboole
         }
       if (t->phase == 0)
         {
-          if (ar_window_is_busy (self) || !gtk_widget_get_mapped (self->views_stack))
+          if (ar_window_is_busy (self) || self->metrics_jobs || !gtk_widget_get_mapped (self->views_stack))
             return FALSE;
           mark_frames (self, t);
           t->phase = 1;

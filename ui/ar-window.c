@@ -12,10 +12,17 @@ G_DEFINE_FINAL_TYPE (ArWindow, ar_window, GTK_TYPE_APPLICATION_WINDOW)
 
 enum { STAGE_IDLE, STAGE_READ, STAGE_TABLE, STAGE_MESH, STAGE_PREPARE, STAGE_COMPLETE };
 
-void
-ar_scene_free (ArScene *s)
+ArScene *
+ar_scene_ref (ArScene *s)
 {
-  if (!s)
+  g_atomic_int_inc (&s->refs);
+  return s;
+}
+
+void
+ar_scene_unref (ArScene *s)
+{
+  if (!s || !g_atomic_int_dec_and_test (&s->refs))
     return;
   g_free (s->path);
   g_clear_pointer (&s->volume, lv_volume_free);
@@ -164,6 +171,7 @@ load_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancella
   LoadJob *j = data;
   GError *error = NULL;
   g_autoptr (ArScene) s = g_new0 (ArScene, 1);
+  s->refs = 1;
   s->path = g_strdup (j->path);
   gint64 t0 = g_get_monotonic_time ();
   g_atomic_int_set (j->stage, STAGE_READ);
@@ -206,7 +214,7 @@ load_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancella
     }
   s->ms_read = (t1 - t0) / 1e3;
   s->ms_mesh = (g_get_monotonic_time () - t1) / 1e3;
-  g_task_return_pointer (task, g_steal_pointer (&s), (GDestroyNotify) ar_scene_free);
+  g_task_return_pointer (task, g_steal_pointer (&s), (GDestroyNotify) ar_scene_unref);
 }
 
 static void
@@ -410,8 +418,8 @@ static void
 set_input (ArWindow *self, ArScene *s)
 {
   for (int i = 0; i < AR_N_RESULTS; i++)
-    g_clear_pointer (&self->results[i], ar_scene_free);
-  g_clear_pointer (&self->input, ar_scene_free);
+    g_clear_pointer (&self->results[i], ar_scene_unref);
+  g_clear_pointer (&self->input, ar_scene_unref);
   self->input = s;
   self->result_unsaved = FALSE;
   ArRenderer *ri = ar_view_get_renderer (self->view_input);
@@ -546,7 +554,7 @@ result_loaded (GObject *source, GAsyncResult *res, gpointer data)
       show_error (self, primary, &e);
       return;
     }
-  g_clear_pointer (&self->results[RESULT_FILE], ar_scene_free);
+  g_clear_pointer (&self->results[RESULT_FILE], ar_scene_unref);
   self->results[RESULT_FILE] = g_steal_pointer (&s);
   ar_window_show_result (self, RESULT_FILE);
 }
@@ -745,7 +753,7 @@ completion_meshed (GObject *source, GAsyncResult *res, gpointer data)
       return;
     }
   s->request = g_steal_pointer (&self->job_request);
-  g_clear_pointer (&self->results[net], ar_scene_free);
+  g_clear_pointer (&self->results[net], ar_scene_unref);
   self->results[net] = s;
   self->result_unsaved = TRUE;
   ar_window_compare_result_changed (self, net);
@@ -1144,9 +1152,9 @@ ar_window_finalize (GObject *object)
   g_clear_object (&self->job_cancellable);
   g_clear_object (&self->cancellable);
   g_clear_object (&self->reference_job);
-  g_clear_pointer (&self->input, ar_scene_free);
+  g_clear_pointer (&self->input, ar_scene_unref);
   for (int i = 0; i < AR_N_RESULTS; i++)
-    g_clear_pointer (&self->results[i], ar_scene_free);
+    g_clear_pointer (&self->results[i], ar_scene_unref);
   for (int i = 0; i < AR_N_NETWORKS; i++)
     g_free (self->net_error[i]);
   g_free (self->job_text);
