@@ -55,7 +55,7 @@ int
 cmd_complete (int argc, char **argv)
 {
   g_autofree char *model = NULL, *labels = NULL, *probs = NULL;
-  gboolean force = FALSE;
+  gboolean force = FALSE, keep_fragments = FALSE;
   int threads = 0;
   g_auto (GStrv) files = NULL;
   int status = 0;
@@ -68,6 +68,9 @@ cmd_complete (int argc, char **argv)
     { "probabilities", 'p', 0, G_OPTION_ARG_FILENAME, &probs,
       "Also write the probability (percent) of the predicted class at each voxel", "P.nii.gz" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "Worker threads (default: all processors)", "N" },
+    { "keep-fragments", 0, 0, G_OPTION_ARG_NONE, &keep_fragments,
+      "Keep small disconnected pieces of added organs (by default a piece under 10% of its organ's "
+      "largest is dropped)", NULL },
     { "force", 'f', 0, G_OPTION_ARG_NONE, &force, "Replace OUT (and P) if they exist", NULL },
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &files, NULL, NULL },
     { NULL },
@@ -78,7 +81,8 @@ cmd_complete (int argc, char **argv)
     "grid (nearest neighbour), the network predicts 13-class probabilities, these are\n"
     "interpolated back to IN's grid (trilinear).  Voxels labelled in IN keep their\n"
     "label; a background voxel of IN takes the most probable of background and the\n"
-    "selected organs, so only those organs are added.");
+    "selected organs, so only those organs are added.  Pieces of an added organ\n"
+    "under 10% of its largest piece (6-connected) go back to background.");
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!cli_parse (ctx, &argc, &argv, &status))
     return status;
@@ -100,7 +104,7 @@ cmd_complete (int argc, char **argv)
     return cli_fail ("%s", error->message);
   const NnConfig *cfg = nn_net_get_config (net);
 
-  CompletionOptions opt = { .n_threads = threads, .progress = progress_cb };
+  CompletionOptions opt = { .n_threads = threads, .progress = progress_cb, .keep_fragments = keep_fragments };
   if (labels && g_ascii_strcasecmp (labels, "all") != 0)
     {
       g_auto (GStrv) names = g_strsplit (labels, ",", -1);

@@ -161,6 +161,7 @@ cmd_eval (int argc, char **argv)
   g_auto (GStrv) models = NULL;
   gint64 mean_seed = 1;
   int mean_subjects = 50, threads = 0, limit = 0;
+  gboolean keep_fragments = FALSE;
   int status = 0;
   GOptionEntry entries[] = {
     { "data", 'd', 0, G_OPTION_ARG_FILENAME, &data_dir, "Benchmark layout (complete/, incomplete/)", "DIR" },
@@ -170,6 +171,8 @@ cmd_eval (int argc, char **argv)
     { "mean-subjects", 0, 0, G_OPTION_ARG_INT, &mean_subjects, "Training subjects in the population mean (default 50)", "N" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads for the networks (default: all)", "N" },
     { "limit", 0, 0, G_OPTION_ARG_INT, &limit, "Use only the first N partial volumes", "N" },
+    { "keep-fragments", 0, 0, G_OPTION_ARG_NONE, &keep_fragments,
+      "Keep small disconnected pieces of added organs, as 'complete --keep-fragments'", NULL },
     { NULL },
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new (NULL);
@@ -277,7 +280,7 @@ cmd_eval (int argc, char **argv)
       }
       for (guint i = 0; i < nets->len; i++)
         {
-          CompletionOptions opt = { .n_threads = threads };
+          CompletionOptions opt = { .n_threads = threads, .keep_fragments = keep_fragments };
           for (int l = 1; l < N_LABELS; l++)
             opt.selected[l] = (removed >> l) & 1u;
           if (removed == 0)

@@ -34,6 +34,72 @@ nearest (int64_t d, int64_t out, int64_t in)
   return CLAMP (s, 0, in - 1);
 }
 
+gboolean
+completion_drop_fragments (const LabelVolume *input, LabelVolume *out, double fraction, int64_t *added,
+                           int n_classes, GError **error)
+{
+  const int64_t nx = out->nx, ny = out->ny, nz = out->nz, plane = nx * ny, n = plane * nz;
+  g_autofree guint8 *seen = g_try_malloc0 ((size_t) (n + 7) / 8);
+  /* voxels of every component, component after component */
+  g_autoptr (GArray) vox = g_array_new (FALSE, FALSE, sizeof (int64_t));
+  typedef struct { int64_t start, size; int32_t label; } Comp;
+  g_autoptr (GArray) comps = g_array_new (FALSE, FALSE, sizeof (Comp));
+  if (seen == NULL)
+    {
+      g_set_error (error, COMPLETION_ERROR, COMPLETION_ERROR_NO_MEMORY,
+                   "cannot allocate %.0f MiB to find fragments", n / 8.0 / 1048576.0);
+      return FALSE;
+    }
+#define ADDED(i) (lv_volume_get_index (input, i) == 0 && lv_volume_get_index (out, i) != 0)
+#define SEEN(i) (seen[(i) >> 3] & (1u << ((i) & 7)))
+#define MARK(i) (seen[(i) >> 3] |= (guint8) (1u << ((i) & 7)))
+  for (int64_t i = 0; i < n; i++)
+    {
+      if (SEEN (i) || !ADDED (i))
+        continue;
+      Comp c = { vox->len, 0, lv_volume_get_index (out, i) };
+      MARK (i);
+      g_array_append_val (vox, i);
+      /* breadth-first over face neighbours with the same added label */
+      for (int64_t q = c.start; q < (int64_t) vox->len; q++)
+        {
+          int64_t v = g_array_index (vox, int64_t, q);
+          int64_t x = v % nx, y = (v / nx) % ny, z = v / plane;
+          const int64_t nb[6] = { x > 0 ? v - 1 : -1, x < nx - 1 ? v + 1 : -1, y > 0 ? v - nx : -1,
+                                  y < ny - 1 ? v + nx : -1, z > 0 ? v - plane : -1, z < nz - 1 ? v + plane : -1 };
+          for (int k = 0; k < 6; k++)
+            if (nb[k] >= 0 && !SEEN (nb[k]) && ADDED (nb[k]) && lv_volume_get_index (out, nb[k]) == c.label)
+              {
+                MARK (nb[k]);
+                g_array_append_val (vox, nb[k]);
+              }
+        }
+      c.size = vox->len - c.start;
+      g_array_append_val (comps, c);
+    }
+#undef ADDED
+#undef SEEN
+#undef MARK
+  g_autofree int64_t *largest = g_new0 (int64_t, n_classes);
+  for (guint k = 0; k < comps->len; k++)
+    {
+      Comp *c = &g_array_index (comps, Comp, k);
+      if (c->label < n_classes)
+        largest[c->label] = MAX (largest[c->label], c->size);
+    }
+  for (guint k = 0; k < comps->len; k++)
+    {
+      Comp *c = &g_array_index (comps, Comp, k);
+      if (c->label >= n_classes || (double) c->size >= fraction * (double) largest[c->label])
+        continue;
+      for (int64_t q = c->start; q < c->start + c->size; q++)
+        lv_volume_set_index (out, g_array_index (vox, int64_t, q), 0);
+      if (added)
+        added[c->label] -= c->size;
+    }
+  return TRUE;
+}
+
 LabelVolume *
 completion_run (NnNet *net, const LabelVolume *input, const CompletionOptions *options,
                 GCancellable *cancellable, GError **error)
@@ -169,6 +235,12 @@ completion_run (NnNet *net, const LabelVolume *input, const CompletionOptions *o
           if (opt->added)
             opt->added[best]++;
         }
+    }
+  if (!opt->keep_fragments)
+    {
+      report (opt, 0.99, "removing fragments");
+      if (!completion_drop_fragments (input, out, COMPLETION_FRAGMENT_FRACTION, opt->added, C, error))
+        return NULL;
     }
   report (opt, 1.0, "done");
   if (opt->confidence_out)

@@ -8,7 +8,10 @@
  *    for large inputs);
  * 4. merge: voxels labelled in the input keep their label; a background voxel
  *    takes the most probable of background and the selected classes (all
- *    classes when none is selected).
+ *    classes when none is selected);
+ * 5. fragments: a connected piece (6-neighbourhood) of an added organ smaller than
+ *    COMPLETION_FRAGMENT_FRACTION of that organ's largest added piece goes back to
+ *    background (unless keep_fragments).  Paired organs keep both sides.
  */
 #pragma once
 
@@ -39,11 +42,20 @@ typedef struct {
   LabelVolume **confidence_out;
   /* if not NULL, receives the number of voxels added per class (n_classes entries) */
   int64_t *added;
+  gboolean keep_fragments;          /* skip step 5 */
 } CompletionOptions;
+
+#define COMPLETION_FRAGMENT_FRACTION 0.1
 
 /* Returns the completed volume (same geometry and header as @input). */
 LabelVolume *completion_run (NnNet *net, const LabelVolume *input, const CompletionOptions *options,
                              GCancellable *cancellable, GError **error);
+
+/* Step 5 alone: in @out, pieces of voxels added to @input (background there) that are
+ * smaller than @fraction of their label's largest added piece become background;
+ * @added (n_classes counts, may be NULL) is decreased accordingly. */
+gboolean completion_drop_fragments (const LabelVolume *input, LabelVolume *out, double fraction,
+                                    int64_t *added, int n_classes, GError **error);
 
 /* Rows of the trilinear slab: output slices per slab so that n_classes * slices *
  * ny * nx floats stay under COMPLETION_SLAB_FLOATS. */

@@ -5,7 +5,8 @@ A seeded random-weight model (anatomy init-model) completes an anisotropic label
 map written with nibabel; PyTorch (tests/golden/anatomy_nets.py) loads the same
 file and does the same steps: nearest resample (source index floor((d + 0.5) *
 in / out)), forward, trilinear back (align_corners=False), argmax over background and the
-selected organs, merge.
+selected organs, merge, then scipy.ndimage.label drops the pieces of an added organ
+under 10 % of its largest piece.
 Speaks TAP.
 """
 import os
@@ -15,6 +16,7 @@ import tempfile
 
 import nibabel as nib
 import numpy as np
+from scipy import ndimage
 import torch
 import torch.nn.functional as F
 
@@ -59,6 +61,15 @@ def torch_complete(model_path, vol, selected):
     out = vol.copy()
     add = (vol == 0) & (pred != 0)
     out[add] = pred[add]
+    # pieces (face-connected, scipy's default structure) of an added organ under 10 % of
+    # its largest piece go back to background
+    for c in selected:
+        comp, n = ndimage.label(add & (pred == c))
+        if n == 0:
+            continue
+        sizes = np.bincount(comp.ravel())[1:]
+        small = np.flatnonzero(sizes < 0.1 * sizes.max()) + 1
+        out[np.isin(comp, small)] = 0
     return out
 
 

@@ -289,6 +289,47 @@ progress_cb (double fraction, const char *stage, gpointer data)
   p->calls++;
 }
 
+/* Boxes of label L added to an empty input: a big one, a twin of 60 % (kept: paired
+ * organs), a 5 % piece (dropped), and a one-voxel piece touching only diagonally. */
+static void
+test_fragments (void)
+{
+  double sp[3] = { 1, 1, 1 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LabelVolume) in = lv_volume_new (30, 20, 10, sp, 1, &error);
+  g_autoptr (LabelVolume) out = lv_volume_new (30, 20, 10, sp, 1, &error);
+  g_assert_no_error (error);
+  const struct { int x0, x1, y0, y1, z0, z1, label; } box[] = {
+    { 0, 10, 0, 10, 0, 10, 3 },     /* 1000 voxels */
+    { 12, 18, 0, 10, 0, 10, 3 },    /* 600: kept */
+    { 20, 25, 0, 10, 0, 1, 3 },     /* 50 < 100: dropped */
+    { 10, 11, 10, 11, 0, 1, 3 },    /* 1 voxel, diagonal to the first box: dropped */
+    { 0, 2, 15, 20, 0, 2, 5 },      /* 20 voxels, the only piece of label 5: kept */
+    { 26, 30, 0, 20, 0, 10, 4 },    /* label 4 in the input: never touched */
+  };
+  int64_t added[13] = { 0 };
+  for (guint b = 0; b < G_N_ELEMENTS (box); b++)
+    for (int z = box[b].z0; z < box[b].z1; z++)
+      for (int y = box[b].y0; y < box[b].y1; y++)
+        for (int x = box[b].x0; x < box[b].x1; x++)
+          {
+            lv_volume_set (out, x, y, z, box[b].label);
+            if (box[b].label == 4)
+              lv_volume_set (in, x, y, z, 4);
+            else
+              added[box[b].label]++;
+          }
+  g_assert_true (completion_drop_fragments (in, out, COMPLETION_FRAGMENT_FRACTION, added, 13, &error));
+  g_assert_cmpint (added[3], ==, 1600);
+  g_assert_cmpint (added[5], ==, 20);
+  g_assert_cmpint (lv_volume_get (out, 5, 5, 5), ==, 3);
+  g_assert_cmpint (lv_volume_get (out, 15, 5, 5), ==, 3);
+  g_assert_cmpint (lv_volume_get (out, 22, 5, 0), ==, 0);
+  g_assert_cmpint (lv_volume_get (out, 10, 10, 0), ==, 0);
+  g_assert_cmpint (lv_volume_get (out, 1, 16, 1), ==, 5);
+  g_assert_cmpint (lv_volume_get (out, 27, 5, 5), ==, 4);
+}
+
 static void
 test_completion (void)
 {
@@ -300,7 +341,8 @@ test_completion (void)
   g_assert_no_error (error);
   for (int64_t i = 0; i < lv_volume_n_voxels (in); i++)
     lv_volume_set_index (in, i, (i % 5 == 0) ? (int32_t) (i % 13) : (i % 97 == 0 ? 40 : 0));
-  CompletionOptions opt = { .n_threads = 2, .progress = progress_cb };
+  /* the fragment step is tested on its own (test_fragments) and against scipy */
+  CompletionOptions opt = { .n_threads = 2, .progress = progress_cb, .keep_fragments = TRUE };
   Progress prog = { 0 };
   opt.progress_data = &prog;
   int64_t added[COMPLETION_MAX_CLASSES];
@@ -372,6 +414,7 @@ main (int argc, char **argv)
   g_test_add_func ("/nn/net/plan", test_plan);
   g_test_add_func ("/nn/net/cancel", test_cancel);
   g_test_add_func ("/nn/completion", test_completion);
+  g_test_add_func ("/nn/completion/fragments", test_fragments);
   int rc = g_test_run ();
   const char *names[] = { "rt.safetensors", "ok.safetensors", "bad.safetensors", "plain.safetensors" };
   for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
