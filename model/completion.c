@@ -34,70 +34,103 @@ nearest (int64_t d, int64_t out, int64_t in)
   return CLAMP (s, 0, in - 1);
 }
 
+/* Breadth-first flood of the face-connected piece of added voxels labelled like @seed.
+ * The queue is a ring holding only the front, so memory follows the front's size, not
+ * the piece's.  @seen marks visited voxels; with @clear, the piece goes back to
+ * background instead (its voxels then no longer match, so @seen is not needed).
+ * Returns the piece's size, or -1 if the queue cannot grow. */
+typedef struct {
+  int64_t *q;
+  size_t cap;   /* a power of two */
+} Ring;
+
+static int64_t
+flood (const LabelVolume *input, LabelVolume *out, int64_t seed, guint8 *seen, gboolean clear, Ring *r)
+{
+  const int64_t nx = out->nx, ny = out->ny, nz = out->nz, plane = nx * ny;
+  const int32_t label = lv_volume_get_index (out, seed);
+  size_t head = 0, len = 0;
+  int64_t size = 0;
+#define MATCH(i) (lv_volume_get_index (out, i) == label && lv_volume_get_index (input, i) == 0 \
+                  && (clear || !(seen[(i) >> 3] & (1u << ((i) & 7)))))
+#define TAKE(i) (clear ? lv_volume_set_index (out, i, 0) : (void) (seen[(i) >> 3] |= (guint8) (1u << ((i) & 7))))
+  TAKE (seed);
+  r->q[0] = seed;
+  len = 1;
+  while (len > 0)
+    {
+      int64_t v = r->q[head];
+      head = (head + 1) & (r->cap - 1);
+      len--;
+      size++;
+      int64_t x = v % nx, y = (v / nx) % ny, z = v / plane;
+      const int64_t nb[6] = { x > 0 ? v - 1 : -1, x < nx - 1 ? v + 1 : -1, y > 0 ? v - nx : -1,
+                              y < ny - 1 ? v + nx : -1, z > 0 ? v - plane : -1, z < nz - 1 ? v + plane : -1 };
+      for (int k = 0; k < 6; k++)
+        {
+          if (nb[k] < 0 || !MATCH (nb[k]))
+            continue;
+          if (len == r->cap)
+            {
+              /* grow: unwrap the ring into a buffer twice as large */
+              int64_t *q = g_try_new (int64_t, r->cap * 2);
+              if (q == NULL)
+                return -1;
+              for (size_t i = 0; i < len; i++)
+                q[i] = r->q[(head + i) & (r->cap - 1)];
+              g_free (r->q);
+              r->q = q;
+              r->cap *= 2;
+              head = 0;
+            }
+          TAKE (nb[k]);
+          r->q[(head + len) & (r->cap - 1)] = nb[k];
+          len++;
+        }
+    }
+#undef MATCH
+#undef TAKE
+  return size;
+}
+
 gboolean
 completion_drop_fragments (const LabelVolume *input, LabelVolume *out, double fraction, int64_t *added,
                            int n_classes, GError **error)
 {
-  const int64_t nx = out->nx, ny = out->ny, nz = out->nz, plane = nx * ny, n = plane * nz;
-  g_autofree guint8 *seen = g_try_malloc0 ((size_t) (n + 7) / 8);
-  /* voxels of every component, component after component */
-  g_autoptr (GArray) vox = g_array_new (FALSE, FALSE, sizeof (int64_t));
-  typedef struct { int64_t start, size; int32_t label; } Comp;
-  g_autoptr (GArray) comps = g_array_new (FALSE, FALSE, sizeof (Comp));
-  if (seen == NULL)
-    {
-      g_set_error (error, COMPLETION_ERROR, COMPLETION_ERROR_NO_MEMORY,
-                   "cannot allocate %.0f MiB to find fragments", n / 8.0 / 1048576.0);
-      return FALSE;
-    }
-#define ADDED(i) (lv_volume_get_index (input, i) == 0 && lv_volume_get_index (out, i) != 0)
-#define SEEN(i) (seen[(i) >> 3] & (1u << ((i) & 7)))
-#define MARK(i) (seen[(i) >> 3] |= (guint8) (1u << ((i) & 7)))
-  for (int64_t i = 0; i < n; i++)
-    {
-      if (SEEN (i) || !ADDED (i))
-        continue;
-      Comp c = { vox->len, 0, lv_volume_get_index (out, i) };
-      MARK (i);
-      g_array_append_val (vox, i);
-      /* breadth-first over face neighbours with the same added label */
-      for (int64_t q = c.start; q < (int64_t) vox->len; q++)
-        {
-          int64_t v = g_array_index (vox, int64_t, q);
-          int64_t x = v % nx, y = (v / nx) % ny, z = v / plane;
-          const int64_t nb[6] = { x > 0 ? v - 1 : -1, x < nx - 1 ? v + 1 : -1, y > 0 ? v - nx : -1,
-                                  y < ny - 1 ? v + nx : -1, z > 0 ? v - plane : -1, z < nz - 1 ? v + plane : -1 };
-          for (int k = 0; k < 6; k++)
-            if (nb[k] >= 0 && !SEEN (nb[k]) && ADDED (nb[k]) && lv_volume_get_index (out, nb[k]) == c.label)
-              {
-                MARK (nb[k]);
-                g_array_append_val (vox, nb[k]);
-              }
-        }
-      c.size = vox->len - c.start;
-      g_array_append_val (comps, c);
-    }
-#undef ADDED
-#undef SEEN
-#undef MARK
+  const int64_t n = lv_volume_n_voxels (out);
+  const size_t bitmap = (size_t) (n + 7) / 8;
+  g_autofree guint8 *seen = g_try_malloc0 (bitmap);
   g_autofree int64_t *largest = g_new0 (int64_t, n_classes);
-  for (guint k = 0; k < comps->len; k++)
+  Ring r = { g_try_new (int64_t, 4096), 4096 };
+  gboolean ok = seen != NULL && r.q != NULL;
+  /* pass 1: the largest piece of each added label; pass 2: measure each piece again,
+   * clear the small ones */
+  for (int pass = 1; pass <= 2 && ok; pass++)
     {
-      Comp *c = &g_array_index (comps, Comp, k);
-      if (c->label < n_classes)
-        largest[c->label] = MAX (largest[c->label], c->size);
+      if (pass == 2)
+        memset (seen, 0, bitmap);
+      for (int64_t i = 0; i < n && ok; i++)
+        {
+          int32_t l = lv_volume_get_index (out, i);
+          if (l == 0 || l >= n_classes || lv_volume_get_index (input, i) != 0 || (seen[i >> 3] & (1u << (i & 7))))
+            continue;
+          int64_t size = flood (input, out, i, seen, FALSE, &r);
+          ok = size >= 0;
+          if (pass == 1)
+            largest[l] = MAX (largest[l], size);
+          else if (ok && (double) size < fraction * (double) largest[l])
+            {
+              ok = flood (input, out, i, NULL, TRUE, &r) >= 0;
+              if (added)
+                added[l] -= size;
+            }
+        }
     }
-  for (guint k = 0; k < comps->len; k++)
-    {
-      Comp *c = &g_array_index (comps, Comp, k);
-      if (c->label >= n_classes || (double) c->size >= fraction * (double) largest[c->label])
-        continue;
-      for (int64_t q = c->start; q < c->start + c->size; q++)
-        lv_volume_set_index (out, g_array_index (vox, int64_t, q), 0);
-      if (added)
-        added[c->label] -= c->size;
-    }
-  return TRUE;
+  g_free (r.q);
+  if (!ok)
+    g_set_error (error, COMPLETION_ERROR, COMPLETION_ERROR_NO_MEMORY,
+                 "cannot allocate memory to find fragments of the added organs");
+  return ok;
 }
 
 LabelVolume *
