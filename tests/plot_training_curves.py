@@ -3,6 +3,9 @@
 val_removed_dice, lr, elapsed_s) as docs/images/training-curves.png.
 
 /usr/bin/python3 tests/plot_training_curves.py OUT.png NAME=LOG.tsv [NAME=LOG.tsv ...]
+
+One colour per architecture (by the words "GoogLeNet", "skip" in NAME); dashed when
+NAME contains "32³" (the earlier, coarser round).
 """
 import csv
 import sys
@@ -41,19 +44,23 @@ def main():
     for spec in sys.argv[2:]:
         name, path = spec.split("=", 1)
         steps, loss, vsteps, vdice, minutes = read(path)
-        a1.plot(steps, loss, label="%s (%d steps, %.0f min)" % (name, steps[-1], minutes[-1]))
-        a2.plot(vsteps, vdice, marker="o", ms=3, label=name)
+        colour = "C2" if "GoogLeNet" in name else "C1" if "skip" in name else "C0"
+        style = "--" if "32³" in name else "-"
+        a1.plot(steps, loss, color=colour, ls=style, lw=1,
+                label="%s (%d steps, %.0f min)" % (name, steps[-1], minutes[-1]))
+        a2.plot(vsteps, vdice, color=colour, ls=style, marker="o", ms=3, label=name)
     a1.set_xlabel("step (batch 1, one fresh phantom per step)")
     a1.set_ylabel("training loss (CE + soft Dice), mean over 10 steps")
     a1.set_yscale("log")
     a1.grid(alpha=0.3)
     a1.legend()
     a2.set_xlabel("step")
-    a2.set_ylabel("validation: mean removed-organ Dice (on the training grid)")
+    a2.set_ylabel("validation removed-organ Dice (training grid)")
     a2.set_ylim(0, 1)
     a2.grid(alpha=0.3)
     a2.legend()
-    fig.suptitle("anatomy train: three completion networks, 2-core machine, 1 thread each")
+    fig.suptitle("anatomy train on this 2-core machine: 32³ round (1 thread each, three at once) "
+                 "and 64³ round (2 threads, one at a time)")
     fig.tight_layout()
     fig.savefig(out, dpi=110)
 
