@@ -127,6 +127,7 @@ set_grid_scene (ArWindow *self, int g, ArScene *s)
 typedef struct {
   ArScene *ref;
   GPtrArray *scenes;     /* ArScene*, each referenced */
+  guint n;               /* scenes->len, kept after the scenes are released */
   MetricsLabel **metrics;
   int32_t *n_metrics;
   char **errors;
@@ -183,8 +184,7 @@ metrics_done (GObject *source, GAsyncResult *res, gpointer data)
 static void
 metrics_job_free (MetricsJob *j)
 {
-  guint n = j->scenes ? j->scenes->len : 0;
-  for (guint i = 0; i < n; i++)
+  for (guint i = 0; i < j->n; i++)
     {
       g_free (j->metrics[i]);
       g_free (j->errors[i]);
@@ -222,6 +222,7 @@ request_metrics (ArWindow *self)
   j->metrics = g_new0 (MetricsLabel *, todo->len);
   j->n_metrics = g_new0 (int32_t, todo->len);
   j->errors = g_new0 (char *, todo->len);
+  j->n = todo->len;
   j->scenes = g_steal_pointer (&todo);
   /* not cancellable: metrics_compare cannot stop midway; the window's cancellable
    * only tells metrics_done that the window is closing */

@@ -123,8 +123,8 @@ void ar_window_compare_init (ArWindow *self);
 void ar_window_compare_input_changed (ArWindow *self);  /* a new input: results are gone */
 void ar_window_compare_result_changed (ArWindow *self, int index);
 void ar_window_compare_completion_failed (ArWindow *self, ArNetwork net, const GError *error);
-void ar_window_compare_next (ArWindow *self);
-void ar_window_compare_request_changed (ArWindow *self); /* other organs ticked */            /* run the next queued network */
+void ar_window_compare_next (ArWindow *self);            /* run the next queued network */
+void ar_window_compare_request_changed (ArWindow *self); /* other organs ticked */
 void ar_window_load_reference (ArWindow *self, GFile *file);
 /* The reference that goes with @input_path by name, or NULL. */
 char *ar_window_guess_reference (const char *input_path);
