@@ -9,6 +9,7 @@
 #include "mesh.h"
 #include "nifti.h"
 #include "nn-net.h"
+#include "test-util.h"
 #include "phantom.h"
 
 #include <string.h>
@@ -239,15 +240,8 @@ main (int argc, char **argv)
   g_assert_no_error (error);
   g_assert_true (nifti_write (v, volume_path, 0, &error));
   NnConfig cfg;
-  nn_config_init_default (&cfg, NN_ARCH_UNET_SKIP);
-  cfg.depth = 2;
-  cfg.widths[0] = 4;
-  cfg.widths[1] = 8;
-  cfg.blocks = 1;
-  cfg.grid[0] = cfg.grid[1] = cfg.grid[2] = 16;
-  g_autoptr (NnNet) net = nn_net_new (&cfg, &error);
-  g_assert_no_error (error);
-  nn_net_init_random (net, 3);
+  test_small_config (&cfg, NN_ARCH_UNET_SKIP, 2, 4, 16);
+  g_autoptr (NnNet) net = test_random_net (&cfg, 3);
   g_assert_true (nn_net_save (net, model_path, FALSE, &error));
 
   g_test_add_func ("/concurrency/load-mesh-cancel", test_mesh_cancel);

@@ -12,6 +12,7 @@
 #include "nifti.h"
 #include "nn-net.h"
 #include "phantom.h"
+#include "test-util.h"
 
 #include <errno.h>
 #include <math.h>
@@ -251,21 +252,13 @@ test_mesh_export_write_fails (void)
 
 /* ---- model save ---- */
 
+/* a two-level U-Net + skip of widths w0, 2·w0 on a @grid³ grid */
 static NnNet *
-tiny_net (const int *widths, int depth, int grid)
+tiny_net (int w0, int grid)
 {
   NnConfig cfg;
-  nn_config_init_default (&cfg, NN_ARCH_UNET_SKIP);
-  cfg.depth = depth;
-  for (int i = 0; i < depth; i++)
-    cfg.widths[i] = widths[i];
-  cfg.blocks = 1;
-  cfg.grid[0] = cfg.grid[1] = cfg.grid[2] = grid;
-  g_autoptr (GError) error = NULL;
-  NnNet *net = nn_net_new (&cfg, &error);
-  g_assert_no_error (error);
-  nn_net_init_random (net, 7);
-  return net;
+  test_small_config (&cfg, NN_ARCH_UNET_SKIP, 2, w0, grid);
+  return test_random_net (&cfg, 7);
 }
 
 static void
@@ -274,9 +267,8 @@ test_model_save_fails (void)
   g_autofree char *dir = fresh_dir ("model");
   g_autofree char *path = g_build_filename (dir, "net.safetensors", NULL);
   g_autoptr (GError) error = NULL;
-  static const int ws[] = { 4, 8 }, wb[] = { 16, 32 };
-  g_autoptr (NnNet) small = tiny_net (ws, 2, 8);
-  g_autoptr (NnNet) big = tiny_net (wb, 2, 8);
+  g_autoptr (NnNet) small = tiny_net (4, 8);
+  g_autoptr (NnNet) big = tiny_net (16, 8);
 
   g_assert_true (nn_net_save (small, path, FALSE, &error));
   g_assert_no_error (error);
@@ -331,8 +323,7 @@ cancel_on_first_progress (double fraction, const char *stage, gpointer data)
 static void
 test_completion_cancelled (void)
 {
-  static const int w[] = { 4, 8 };
-  g_autoptr (NnNet) net = tiny_net (w, 2, 16);
+  g_autoptr (NnNet) net = tiny_net (4, 16);
   g_autoptr (LabelVolume) in = ball_volume (24, 8);
   g_autoptr (GError) error = NULL;
 
@@ -370,8 +361,7 @@ test_cli_complete_interrupted (void)
   g_autofree char *out = g_build_filename (dir, "out.nii.gz", NULL);
   g_autoptr (GError) error = NULL;
   /* a 48³ grid: the forward pass takes long enough for the signal to land before the write */
-  static const int w[] = { 8, 16 };
-  g_autoptr (NnNet) net = tiny_net (w, 2, 48);
+  g_autoptr (NnNet) net = tiny_net (8, 48);
   g_assert_true (nn_net_save (net, model, FALSE, &error));
   /* large enough that the interpolation back to the input grid takes a while */
   g_autoptr (LabelVolume) v = ball_volume (160, 60);
@@ -460,8 +450,7 @@ test_completion_large_volume (void)
         lv_volume_set (in, i, j, k, lv_volume_get (part, i / f, j / f, k / f));
   g_clear_pointer (&small, lv_volume_free);
 
-  static const int w[] = { 4, 8 };
-  g_autoptr (NnNet) net = tiny_net (w, 2, 32);
+  g_autoptr (NnNet) net = tiny_net (4, 32);
   int64_t nvox = lv_volume_n_voxels (in);
   long before = peak_rss_kib ();
   gint64 t0 = g_get_monotonic_time ();
@@ -502,17 +491,7 @@ test_cli_voxel_limit_message (void)
     }
   /* a 4096³ int16 header with 16 bytes of data */
   guint8 h[352] = { 0 };
-  int32_t sizeof_hdr = 348;
-  int16_t dim[8] = { 3, 4096, 4096, 4096, 1, 1, 1, 1 };
-  int16_t datatype = 4, bitpix = 16;
-  float pixdim[8] = { 1, 1, 1, 1, 1, 1, 1, 1 }, vox_offset = 352;
-  memcpy (h, &sizeof_hdr, 4);
-  memcpy (h + 40, dim, sizeof dim);
-  memcpy (h + 70, &datatype, 2);
-  memcpy (h + 72, &bitpix, 2);
-  memcpy (h + 76, pixdim, sizeof pixdim);
-  memcpy (h + 108, &vox_offset, 4);
-  memcpy (h + 344, "n+1\0", 4);
+  test_nifti1_header (h, 4096, 4096, 4096, 4, 16);
   g_autofree char *path = tmp_path ("lying.nii");
   g_autoptr (GByteArray) b = g_byte_array_new ();
   g_byte_array_append (b, h, sizeof h);
@@ -630,17 +609,7 @@ test_cli_memory_message (void)
     }
   /* 1000³ uint8 = 953.7 MiB, a sparse file (no disk space used) */
   guint8 h[352] = { 0 };
-  int32_t sizeof_hdr = 348;
-  int16_t dim[8] = { 3, 1000, 1000, 1000, 1, 1, 1, 1 };
-  int16_t datatype = 2, bitpix = 8;
-  float pixdim[8] = { 1, 1, 1, 1, 1, 1, 1, 1 }, vox_offset = 352;
-  memcpy (h, &sizeof_hdr, 4);
-  memcpy (h + 40, dim, sizeof dim);
-  memcpy (h + 70, &datatype, 2);
-  memcpy (h + 72, &bitpix, 2);
-  memcpy (h + 76, pixdim, sizeof pixdim);
-  memcpy (h + 108, &vox_offset, 4);
-  memcpy (h + 344, "n+1\0", 4);
+  test_nifti1_header (h, 1000, 1000, 1000, 2, 8);
   g_autofree char *path = tmp_path ("sparse.nii");
   g_autoptr (GError) error = NULL;
   g_assert_true (g_file_set_contents (path, (const char *) h, sizeof h, &error));

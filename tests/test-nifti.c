@@ -1,5 +1,6 @@
 /* test-nifti.c: NIfTI round trips, header preservation, safe writes and hostile input. */
 #include "nifti.h"
+#include "test-util.h"
 
 #include <glib/gstdio.h>
 #include <math.h>
@@ -266,23 +267,11 @@ test_disk_full_keeps_old (void)
 
 /* --- hostile input ------------------------------------------------------ */
 
-/* A valid little NIfTI-1 header: 4×3×2 uint8 in a .nii (vox_offset 352). */
+/* A valid little NIfTI-1 header: 4×3×2 voxels in a .nii (vox_offset 352). */
 static void
 make_header (guint8 h[348], int datatype, int bitpix)
 {
-  int32_t size = 348;
-  int16_t dim[8] = { 3, 4, 3, 2, 1, 1, 1, 1 };
-  float pixdim[8] = { 1, 1, 1, 1, 0, 0, 0, 0 };
-  float vox_offset = 352;
-  int16_t dt = (int16_t) datatype, bp = (int16_t) bitpix;
-  memset (h, 0, 348);
-  memcpy (h, &size, 4);
-  memcpy (h + 40, dim, sizeof dim);
-  memcpy (h + 70, &dt, 2);
-  memcpy (h + 72, &bp, 2);
-  memcpy (h + 76, pixdim, sizeof pixdim);
-  memcpy (h + 108, &vox_offset, 4);
-  memcpy (h + 344, "n+1\0", 4);
+  test_nifti1_header (h, 4, 3, 2, datatype, bitpix);
 }
 
 static char *

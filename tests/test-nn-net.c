@@ -3,6 +3,7 @@
 #include "completion.h"
 #include "nn-net.h"
 #include "nn-safetensors.h"
+#include "test-util.h"
 
 #include <glib/gstdio.h>
 #include <math.h>
@@ -23,11 +24,7 @@ tiny_net (NnArch arch, guint64 seed)
   cfg.grid[0] = 16;
   cfg.grid[1] = 12;
   cfg.grid[2] = 8;
-  g_autoptr (GError) error = NULL;
-  NnNet *net = nn_net_new (&cfg, &error);
-  g_assert_no_error (error);
-  nn_net_init_random (net, seed);
-  return net;
+  return test_random_net (&cfg, seed);
 }
 
 static void

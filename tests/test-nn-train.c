@@ -6,6 +6,7 @@
 #include "nn-optim.h"
 #include "nn-train.h"
 #include "train-data.h"
+#include "test-util.h"
 
 #include <glib/gstdio.h>
 #include <math.h>
@@ -278,20 +279,10 @@ static NnNet *
 tiny_net (NnArch arch, int depth, int w0, guint64 seed, NnAct act)
 {
   NnConfig cfg;
-  nn_config_init_default (&cfg, arch);
-  cfg.depth = depth;
-  for (int i = 0; i < depth; i++)
-    cfg.widths[i] = w0 << i;
-  cfg.blocks = 1;
+  test_small_config (&cfg, arch, depth, w0, 8);
   cfg.act = act;
   cfg.slope = 0.1f;
-  for (int a = 0; a < 3; a++)
-    cfg.grid[a] = 8;
-  g_autoptr (GError) error = NULL;
-  NnNet *net = nn_net_new (&cfg, &error);
-  g_assert_no_error (error);
-  nn_net_init_random (net, seed);
-  return net;
+  return test_random_net (&cfg, seed);
 }
 
 static void
@@ -371,22 +362,24 @@ test_net_fd (gconstpointer data)
 
 #define TINY_GRID 16
 
+/* every parameter of @a and @b bit for bit equal */
+static void
+assert_same_params (NnNet *a, NnNet *b, const char *when)
+{
+  int na, nb;
+  NnParam *pa = nn_net_get_params (a, &na), *pb = nn_net_get_params (b, &nb);
+  g_assert_cmpint (na, ==, nb);
+  for (int i = 0; i < na; i++)
+    if (memcmp (pa[i].data, pb[i].data, pa[i].n * sizeof (float)) != 0)
+      g_error ("parameter %s differs %s", pa[i].name, when);
+}
+
 static NnNet *
 tiny_phantom_net (void)
 {
   NnConfig cfg;
-  nn_config_init_default (&cfg, NN_ARCH_UNET_SKIP);
-  cfg.depth = 2;
-  cfg.widths[0] = 8;
-  cfg.widths[1] = 16;
-  cfg.blocks = 1;
-  for (int a = 0; a < 3; a++)
-    cfg.grid[a] = TINY_GRID;
-  g_autoptr (GError) error = NULL;
-  NnNet *net = nn_net_new (&cfg, &error);
-  g_assert_no_error (error);
-  nn_net_init_random (net, 3);
-  return net;
+  test_small_config (&cfg, NN_ARCH_UNET_SKIP, 2, 8, TINY_GRID);
+  return test_random_net (&cfg, 3);
 }
 
 /* steps [from, to) of a run with a constant learning rate; returns the mean loss
@@ -471,13 +464,10 @@ test_resume_exact (void)
   g_assert_cmpint (nn_trainer_get_step (tc), ==, cut);
   run_steps (tc, cut, total, 1, NULL);
 
-  int na, nc;
-  NnParam *pa = nn_net_get_params (a, &na), *pc = nn_net_get_params (c, &nc);
-  g_assert_cmpint (na, ==, nc);
-  for (int i = 0; i < na; i++)
-    if (memcmp (pa[i].data, pc[i].data, pa[i].n * sizeof (float)) != 0)
-      g_error ("parameter %s differs after resume", pa[i].name);
+  assert_same_params (a, c, "after resume");
   /* and training really changed the weights */
+  int na, nc;
+  NnParam *pa = nn_net_get_params (a, &na);
   g_autoptr (NnNet) init = tiny_phantom_net ();
   NnParam *pi = nn_net_get_params (init, &nc);
   g_assert_true (memcmp (pi[0].data, pa[0].data, pa[0].n * sizeof (float)) != 0);
@@ -543,12 +533,7 @@ test_cli_resume (void)
   g_assert_no_error (error);
   g_autoptr (NnNet) np = nn_net_load (part, &error);
   g_assert_no_error (error);
-  int n1, n2;
-  NnParam *p1 = nn_net_get_params (nf, &n1), *p2 = nn_net_get_params (np, &n2);
-  g_assert_cmpint (n1, ==, n2);
-  for (int i = 0; i < n1; i++)
-    if (memcmp (p1[i].data, p2[i].data, p1[i].n * sizeof (float)) != 0)
-      g_error ("anatomy train --resume: %s differs from the uninterrupted run", p1[i].name);
+  assert_same_params (nf, np, "with anatomy train --resume");
   /* the provenance records the command, seed and steps */
   const char *prov = nn_net_get_metadata (np, "provenance");
   g_assert_nonnull (prov);

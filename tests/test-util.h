@@ -1,0 +1,50 @@
+/* test-util.h: small helpers shared by the C tests (header only: each test is one file). */
+#pragma once
+
+#include <string.h>
+#include <glib.h>
+#include "nn-net.h"
+
+/* A valid NIfTI-1 header for a .nii of nx×ny×nz voxels of @datatype/@bitpix, unit spacing,
+ * vox_offset 352.  Writes the 348 header bytes; the 4 extension bytes are the caller's. */
+static inline void
+test_nifti1_header (guint8 *h, int nx, int ny, int nz, int datatype, int bitpix)
+{
+  int32_t size = 348;
+  int16_t dim[8] = { 3, (int16_t) nx, (int16_t) ny, (int16_t) nz, 1, 1, 1, 1 };
+  float pixdim[8] = { 1, 1, 1, 1, 0, 0, 0, 0 };
+  float vox_offset = 352;
+  int16_t dt = (int16_t) datatype, bp = (int16_t) bitpix;
+  memset (h, 0, 348);
+  memcpy (h, &size, 4);
+  memcpy (h + 40, dim, sizeof dim);
+  memcpy (h + 70, &dt, 2);
+  memcpy (h + 72, &bp, 2);
+  memcpy (h + 76, pixdim, sizeof pixdim);
+  memcpy (h + 108, &vox_offset, 4);
+  memcpy (h + 344, "n+1\0", 4);
+}
+
+/* @arch with @depth levels of widths w0, 2·w0, 4·w0…, one unit per level, on a @grid³ grid. */
+static inline void
+test_small_config (NnConfig *cfg, NnArch arch, int depth, int w0, int grid)
+{
+  nn_config_init_default (cfg, arch);
+  cfg->depth = depth;
+  for (int i = 0; i < depth; i++)
+    cfg->widths[i] = w0 << i;
+  cfg->blocks = 1;
+  for (int a = 0; a < 3; a++)
+    cfg->grid[a] = grid;
+}
+
+/* A network of @cfg with random weights from @seed. */
+static inline NnNet *
+test_random_net (const NnConfig *cfg, guint64 seed)
+{
+  g_autoptr (GError) error = NULL;
+  NnNet *net = nn_net_new (cfg, &error);
+  g_assert_no_error (error);
+  nn_net_init_random (net, seed);
+  return net;
+}
