@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Path of the model for --model VALUE: an architecture name means
- * data/models/<arch>.safetensors (source tree, then installed data); anything
- * else is a file.  NULL with a message saying what is missing. */
+/* Path of the model for --model VALUE: an architecture name means the shipped model
+ * (completion_find_model: $ANATOMY_MODELS_DIR, else the source tree, then the installed
+ * data); anything else is a file.  NULL with a message saying what is missing. */
 char *
 cli_find_model (const char *value, GError **error)
 {
@@ -23,25 +23,15 @@ cli_find_model (const char *value, GError **error)
         }
       return g_strdup (value);
     }
-  /* $ANATOMY_MODELS_DIR, when set, is the only place looked at (as in the GUI) */
-  const char *env = g_getenv ("ANATOMY_MODELS_DIR");
-  const char *dirs[] = { env, env ? NULL : AR_SOURCE_DATADIR "/models", env ? NULL : AR_INSTALL_DATADIR "/models" };
-  g_autofree char *name = g_strdup_printf ("%s.safetensors", nn_arch_to_string (arch));
-  for (gsize i = 0; i < G_N_ELEMENTS (dirs); i++)
-    {
-      if (dirs[i] == NULL)
-        continue;
-      g_autofree char *p = g_build_filename (dirs[i], name, NULL);
-      if (g_file_test (p, G_FILE_TEST_IS_REGULAR))
-        return g_steal_pointer (&p);
-    }
-  g_autofree char *where = env ? g_strdup (env)
-                                : g_strdup_printf ("%s/models and %s/models", AR_SOURCE_DATADIR, AR_INSTALL_DATADIR);
+  g_autofree char *where = NULL;
+  char *path = completion_find_model (arch, &where);
+  if (path)
+    return path;
   g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
-               "no trained %s model: %s does not exist (looked in %s).\n"
+               "no trained %s model: %s.safetensors does not exist (looked in %s).\n"
                "Trained models come from 'anatomy train'; for a test run with random weights use\n"
                "  anatomy init-model --arch %s --out FILE.safetensors\nand pass --model FILE.safetensors",
-               nn_arch_to_string (arch), name, where, nn_arch_to_string (arch));
+               nn_arch_to_string (arch), nn_arch_to_string (arch), where, nn_arch_to_string (arch));
   return NULL;
 }
 

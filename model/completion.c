@@ -26,6 +26,29 @@ forward_progress (double fraction, const char *layer, gpointer data)
   report (sp->opt, sp->base + sp->span * fraction, text);
 }
 
+char *
+completion_find_model (NnArch arch, char **looked)
+{
+  g_autofree char *name = g_strconcat (nn_arch_to_string (arch), ".safetensors", NULL);
+  const char *env = g_getenv ("ANATOMY_MODELS_DIR");
+  gboolean override = env && *env;
+  const char *dirs[] = { override ? env : AR_SOURCE_DATADIR "/models",
+                         override ? NULL : AR_INSTALL_DATADIR "/models" };
+  for (gsize i = 0; i < G_N_ELEMENTS (dirs); i++)
+    {
+      if (!dirs[i])
+        continue;
+      char *p = g_build_filename (dirs[i], name, NULL);
+      if (g_file_test (p, G_FILE_TEST_IS_REGULAR))
+        return p;
+      g_free (p);
+    }
+  if (looked)
+    *looked = override ? g_strdup_printf ("%s, set by ANATOMY_MODELS_DIR", env)
+                       : g_strdup_printf ("%s/models and %s/models", AR_SOURCE_DATADIR, AR_INSTALL_DATADIR);
+  return NULL;
+}
+
 /* nearest source index of destination index @d when resizing in -> out */
 static int64_t
 nearest (int64_t d, int64_t out, int64_t in)

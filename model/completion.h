@@ -47,6 +47,11 @@ typedef struct {
 
 #define COMPLETION_FRAGMENT_FRACTION 0.1
 
+/* The shipped model file of @arch, <arch>.safetensors: in $ANATOMY_MODELS_DIR when that is
+ * set (only there), otherwise in data/models of the source tree, then of the installed
+ * data.  NULL when there is none; @looked (may be NULL) then names the folders searched. */
+char *completion_find_model (NnArch arch, char **looked);
+
 /* Returns the completed volume (same geometry and header as @input). */
 LabelVolume *completion_run (NnNet *net, const LabelVolume *input, const CompletionOptions *options,
                              GCancellable *cancellable, GError **error);

@@ -13,39 +13,14 @@ ar_network_get_title (ArNetwork net)
   return net < AR_N_NETWORKS ? titles[net] : "?";
 }
 
-/* data/models/<arch>.safetensors: $ANATOMY_MODELS_DIR when set (only there), otherwise
- * the source tree, then the installed data. */
-static char *
-find_model (ArNetwork net, char **looked)
-{
-  g_autofree char *name = g_strconcat (nn_arch_to_string (archs[net]), ".safetensors", NULL);
-  const char *env = g_getenv ("ANATOMY_MODELS_DIR");
-  gboolean override = env && *env;
-  const char *dirs[] = { override ? env : AR_SOURCE_DATADIR "/models",
-                         override ? NULL : AR_INSTALL_DATADIR "/models" };
-  for (gsize i = 0; i < G_N_ELEMENTS (dirs); i++)
-    {
-      if (!dirs[i])
-        continue;
-      char *p = g_build_filename (dirs[i], name, NULL);
-      if (g_file_test (p, G_FILE_TEST_IS_REGULAR))
-        return p;
-      g_free (p);
-    }
-  if (looked)
-    *looked = override ? g_strdup_printf ("%s (looked in %s, set by ANATOMY_MODELS_DIR)", name, env)
-                       : g_strdup_printf ("%s (looked in %s/models and %s/models)", name,
-                                          AR_SOURCE_DATADIR, AR_INSTALL_DATADIR);
-  return NULL;
-}
-
 gboolean
 ar_completion_is_available (ArNetwork net, char **reason)
 {
   g_autofree char *looked = NULL;
-  g_autofree char *path = find_model (net, &looked);
+  g_autofree char *path = completion_find_model (archs[net], &looked);
   if (!path && reason)
-    *reason = g_strdup_printf ("No trained %s model is installed: %s", ar_network_get_title (net), looked);
+    *reason = g_strdup_printf ("No trained %s model is installed: %s.safetensors (looked in %s)",
+                               ar_network_get_title (net), nn_arch_to_string (archs[net]), looked);
   return path != NULL;
 }
 
@@ -78,11 +53,12 @@ run_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellab
   Job *j = data;
   GError *error = NULL;
   g_autofree char *looked = NULL;
-  g_autofree char *path = find_model (j->net, &looked);
+  g_autofree char *path = completion_find_model (archs[j->net], &looked);
   if (!path)
     {
-      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "No trained %s model: %s",
-                               ar_network_get_title (j->net), looked);
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "No trained %s model: %s.safetensors "
+                               "(looked in %s)", ar_network_get_title (j->net),
+                               nn_arch_to_string (archs[j->net]), looked);
       return;
     }
   g_autoptr (NnNet) net = nn_net_load (path, &error);
