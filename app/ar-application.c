@@ -3,6 +3,9 @@
 #include "ar-application.h"
 
 #include "ar-window.h"
+#ifdef AR_GUI_TEST_HOOKS
+#include "ar-window-test.h"
+#endif
 
 struct _ArApplication {
   GtkApplication parent_instance;
@@ -16,7 +19,13 @@ new_window (ArApplication *self)
   ArWindow *w = ar_window_new (GTK_APPLICATION (self));
   const char *script = g_getenv ("AR_TEST_SCRIPT");
   if (script && *script)
-    ar_window_run_test_script (w, script);
+    {
+#ifdef AR_GUI_TEST_HOOKS
+      ar_window_run_test_script (w, script);
+#else
+      g_warning ("AR_TEST_SCRIPT is set, but this build has no test hooks (-Dgui_test_hooks=true)");
+#endif
+    }
   gtk_window_present (GTK_WINDOW (w));
   return w;
 }

@@ -9,6 +9,7 @@
 #include "mesh.h"
 #include "nifti.h"
 #include "nn-net.h"
+#define TEST_UTIL_NN
 #include "test-util.h"
 #include "phantom.h"
 

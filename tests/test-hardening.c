@@ -12,6 +12,7 @@
 #include "nifti.h"
 #include "nn-net.h"
 #include "phantom.h"
+#define TEST_UTIL_NN
 #include "test-util.h"
 
 #include <errno.h>

@@ -40,7 +40,7 @@ compare (const char *what, const float *a, const float *ref, int64_t n)
 static void
 test_conv (void)
 {
-  g_autoptr (NnPool) pool = nn_pool_new (2);
+  g_autoptr (WorkerPool) pool = worker_pool_new (2);
   {
     NnConvGeom g = { 3, 4, { 3, 2, 3 }, { 1, 2, 1 }, { 1, 0, 1 } };
     int D = 5, H = 6, W = 7;
@@ -85,7 +85,7 @@ test_conv (void)
 static void
 test_convt (void)
 {
-  g_autoptr (NnPool) pool = nn_pool_new (2);
+  g_autoptr (WorkerPool) pool = worker_pool_new (2);
   {
     NnConvGeom g = { 4, 3, { 2, 2, 2 }, { 2, 2, 2 }, { 0, 0, 0 } };
     int64_t nin = 3 * 4 * 5, nout = 6 * 8 * 10;
@@ -109,7 +109,7 @@ test_convt (void)
 static void
 test_pool_softmax_upsample (void)
 {
-  g_autoptr (NnPool) pool = nn_pool_new (2);
+  g_autoptr (WorkerPool) pool = worker_pool_new (2);
   g_autofree float *x = get ("pool.x", 3 * 6 * 5 * 7), *s = g_new (float, 2 * 7);
   int k2[3] = { 2, 2, 2 }, k3[3] = { 3, 3, 3 }, one[3] = { 1, 1, 1 }, zero[3] = { 0 };
   g_autofree float *r2 = get ("pool2.y", 3 * 3 * 2 * 3), *y2 = g_new (float, 3 * 3 * 2 * 3);

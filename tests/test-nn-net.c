@@ -3,6 +3,7 @@
 #include "completion.h"
 #include "nn-net.h"
 #include "nn-safetensors.h"
+#define TEST_UTIL_NN
 #include "test-util.h"
 
 #include <glib/gstdio.h>
@@ -232,13 +233,23 @@ test_plan (void)
       g_assert_true (nn_net_forward (net, NULL, NULL, NULL, &error));
       gsize keep = nn_net_get_activation_bytes (net);
       g_autofree float *ref = g_memdup2 (nn_net_get_output (net), 13 * n * sizeof (float));
-      g_assert_true (nn_net_prepare (net, 8, 12, 16, 2, NN_PREPARE_DEFAULT, &error));
+      /* the shared memory plan gives the same bits on the same threads */
+      g_assert_true (nn_net_prepare (net, 8, 12, 16, 1, NN_PREPARE_DEFAULT, &error));
       fill_input (net, n, 3);
       g_assert_true (nn_net_forward (net, NULL, NULL, NULL, &error));
       gsize shared = nn_net_get_activation_bytes (net);
       g_test_message ("%s: activations %zu bytes kept, %zu shared", nn_arch_to_string (a), keep, shared);
       g_assert_cmpuint (shared, <, keep);
       g_assert_cmpmem (nn_net_get_output (net), 13 * n * sizeof (float), ref, 13 * n * sizeof (float));
+      /* two threads split the products differently: equal up to float rounding */
+      g_assert_true (nn_net_prepare (net, 8, 12, 16, 2, NN_PREPARE_DEFAULT, &error));
+      fill_input (net, n, 3);
+      g_assert_true (nn_net_forward (net, NULL, NULL, NULL, &error));
+      float max_diff = 0;
+      for (int64_t i = 0; i < 13 * n; i++)
+        max_diff = MAX (max_diff, fabsf (nn_net_get_output (net)[i] - ref[i]));
+      g_test_message ("%s: 1 vs 2 threads, max difference %g", nn_arch_to_string (a), max_diff);
+      g_assert_cmpfloat (max_diff, <, 1e-5f);
       /* probabilities sum to one */
       const float *p = nn_net_get_output (net);
       for (int64_t i = 0; i < n; i += 97)

@@ -59,7 +59,7 @@ test_conv3d (void)
   for (int threads = 1; threads <= 3; threads += 2)
     {
       nn_conv3d_force_path ((NnConvPath) path);
-      g_autoptr (NnPool) pool = nn_pool_new (threads);
+      g_autoptr (WorkerPool) pool = worker_pool_new (threads);
       for (gsize c = 0; c < G_N_ELEMENTS (conv_cases); c++)
         {
           const ConvCase *cc = &conv_cases[c];
@@ -119,7 +119,7 @@ test_conv_transpose3d (void)
   };
   for (int threads = 1; threads <= 2; threads++)
     {
-      g_autoptr (NnPool) pool = nn_pool_new (threads);
+      g_autoptr (WorkerPool) pool = worker_pool_new (threads);
       for (gsize c = 0; c < G_N_ELEMENTS (cases); c++)
         {
           const ConvCase *cc = &cases[c];
@@ -152,7 +152,7 @@ test_maxpool (void)
     { { 3, 3, 3 }, { 1, 1, 1 }, { 1, 1, 1 } },
     { { 3, 2, 1 }, { 2, 1, 1 }, { 1, 0, 0 } },
   };
-  g_autoptr (NnPool) pool = nn_pool_new (2);
+  g_autoptr (WorkerPool) pool = worker_pool_new (2);
   int C = 3, D = 7, H = 5, W = 9;
   g_autofree float *x = rand_buf (C * D * H * W);
   for (gsize c = 0; c < G_N_ELEMENTS (ks); c++)
@@ -171,7 +171,7 @@ test_maxpool (void)
 static void
 test_softmax_concat_act (void)
 {
-  g_autoptr (NnPool) pool = nn_pool_new (2);
+  g_autoptr (WorkerPool) pool = worker_pool_new (2);
   int C = 13;
   int64_t n = 1237;
   g_autofree float *x = rand_buf (C * n);
@@ -209,7 +209,7 @@ test_upsample (void)
   static const int cases[][6] = {
     { 4, 5, 6, 7, 9, 11 }, { 8, 8, 8, 5, 3, 6 }, { 3, 7, 2, 9, 21, 5 }, { 1, 1, 1, 3, 2, 4 },
   };
-  g_autoptr (NnPool) pool = nn_pool_new (2);
+  g_autoptr (WorkerPool) pool = worker_pool_new (2);
   int C = 3;
   for (gsize c = 0; c < G_N_ELEMENTS (cases); c++)
     {
@@ -263,12 +263,12 @@ count_task (int64_t task, int thread, void *data)
 static void
 test_pool (void)
 {
-  g_autoptr (NnPool) pool = nn_pool_new (3);
+  g_autoptr (WorkerPool) pool = worker_pool_new (3);
   g_autofree gint *counts = g_new0 (gint, 1000);
   for (int rep = 0; rep < 50; rep++)
     {
-      nn_pool_run (pool, 1000, count_task, counts);
-      nn_pool_run (pool, 1, count_task, counts);
+      worker_pool_run (pool, 1000, count_task, counts);
+      worker_pool_run (pool, 1, count_task, counts);
     }
   for (int i = 0; i < 1000; i++)
     g_assert_cmpint (counts[i], ==, i == 0 ? 100 : 50);

@@ -6,6 +6,7 @@
 #include "nn-optim.h"
 #include "nn-train.h"
 #include "train-data.h"
+#define TEST_UTIL_NN
 #include "test-util.h"
 
 #include <glib/gstdio.h>
@@ -46,7 +47,7 @@ test_conv_backward (void)
   for (int threads = 1; threads <= 3; threads += 2)
     for (gsize c = 0; c < G_N_ELEMENTS (cases); c++)
       {
-        g_autoptr (NnPool) pool = nn_pool_new (threads);
+        g_autoptr (WorkerPool) pool = worker_pool_new (threads);
         NnConvGeom g = { .cin = cases[c].cin, .cout = cases[c].cout };
         for (int a = 0; a < 3; a++)
           {
@@ -96,7 +97,7 @@ test_convt_backward (void)
   for (int threads = 1; threads <= 2; threads++)
     for (gsize c = 0; c < G_N_ELEMENTS (cases); c++)
       {
-        g_autoptr (NnPool) pool = nn_pool_new (threads);
+        g_autoptr (WorkerPool) pool = worker_pool_new (threads);
         NnConvGeom g = { .cin = cases[c].cin, .cout = cases[c].cout };
         for (int a = 0; a < 3; a++)
           {
@@ -130,7 +131,7 @@ static void
 test_pool_bn_act_backward (void)
 {
   g_autoptr (GRand) r = g_rand_new_with_seed (13);
-  g_autoptr (NnPool) pool = nn_pool_new (2);
+  g_autoptr (WorkerPool) pool = worker_pool_new (2);
   /* max pooling: 2³ stride 2 and 3³ stride 1 padding 1 */
   int ks[2] = { 2, 3 }, ss[2] = { 2, 1 }, ps[2] = { 0, 1 };
   for (int c = 0; c < 2; c++)

@@ -1,9 +1,9 @@
-/* test-util.h: small helpers shared by the C tests (header only: each test is one file). */
+/* test-util.h: small helpers shared by the C tests (header only: each test is one file).
+ * The network helpers need the engine: define TEST_UTIL_NN before including. */
 #pragma once
 
 #include <string.h>
 #include <glib.h>
-#include "nn-net.h"
 
 /* A valid NIfTI-1 header for a .nii of nx×ny×nz voxels of @datatype/@bitpix, unit spacing,
  * vox_offset 352.  Writes the 348 header bytes; the 4 extension bytes are the caller's. */
@@ -24,6 +24,9 @@ test_nifti1_header (guint8 *h, int nx, int ny, int nz, int datatype, int bitpix)
   memcpy (h + 108, &vox_offset, 4);
   memcpy (h + 344, "n+1\0", 4);
 }
+
+#ifdef TEST_UTIL_NN
+#include "nn-net.h"
 
 /* @arch with @depth levels of widths w0, 2·w0, 4·w0…, one unit per level, on a @grid³ grid. */
 static inline void
@@ -48,3 +51,4 @@ test_random_net (const NnConfig *cfg, guint64 seed)
   nn_net_init_random (net, seed);
   return net;
 }
+#endif

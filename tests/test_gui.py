@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """GUI tests of anatomy-reconstruction under Xvfb (TAP).
 
-The application runs a hidden test script (AR_TEST_SCRIPT, see ui/ar-window-test.c)
+The application runs a hidden test script (AR_TEST_SCRIPT, see ui/testing/ar-window-test.c)
 and snapshots its own window in-process.  Checks:
   1. it starts on the demo case and both views get drawn;
   2. the Input view shows the colours of the organs present in the input, not of the

@@ -227,8 +227,8 @@ completion_run (NnNet *net, const LabelVolume *input, const CompletionOptions *o
     }
   int64_t S = MAX (1, COMPLETION_SLAB_FLOATS / (C * plane));
   S = MIN (S, nz);
-  NnPool *pool = nn_net_get_pool (net);
-  int nt = nn_pool_get_n_threads (pool);
+  WorkerPool *pool = nn_net_get_pool (net);
+  int nt = worker_pool_get_n_threads (pool);
   g_autofree float *slab = g_try_new (float, C * S * plane);
   g_autofree float *scratch = g_try_new (float, nn_upsample_trilinear_scratch_floats (W, (int) ny, (int) nx, nt));
   g_autoptr (LabelVolume) out = lv_volume_dup (input);

@@ -122,7 +122,7 @@ gboolean nn_net_get_prepared_dims (const NnNet *net, int dims[3]);
 float *nn_net_get_input (NnNet *net);
 /* Output probabilities (n_classes, D, H, W) after nn_net_forward (). */
 const float *nn_net_get_output (NnNet *net);
-NnPool *nn_net_get_pool (NnNet *net);
+WorkerPool *nn_net_get_pool (NnNet *net);
 
 /* Progress: fraction of the network's FLOPs done, and the layer's name. */
 typedef void (*NnProgressFunc) (double fraction, const char *layer, gpointer user_data);

@@ -3,14 +3,11 @@
 
 #include "mesh.h"
 #include "mc-tables.h"
+#include "worker-pool.h"
 
 G_BEGIN_DECLS
 
-/* Run fn(task, data) for task in [0, n_tasks) on up to @n_threads threads: the caller and
- * helpers from a shared GThreadPool; tasks are handed out dynamically, and the caller
- * waits only for tasks already started by a helper. */
-typedef void (*MeshTaskFunc) (guint task, gpointer data);
-void mesh_parallel (int n_threads, guint n_tasks, MeshTaskFunc fn, gpointer data);
+/* Threads used when SurfaceOptions.n_threads is 0: one per core, at most 8. */
 int mesh_default_threads (void);
 
 /* Next value for SurfaceMesh.serial (process-wide, atomic). */

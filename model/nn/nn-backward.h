@@ -33,7 +33,7 @@ int64_t nn_conv3d_backward_weights_scratch_floats (const NnConvGeom *g, int64_t 
  * db (Cout) += sum over voxels of dy (skipped when db is NULL).
  * x is (Cin, D, H, W), dy is (Cout, Do, Ho, Wo) as in nn_conv3d (any stride/padding).
  * scratch: n_threads * nn_conv3d_backward_weights_scratch_floats () floats. */
-void nn_conv3d_backward_weights (NnPool *pool, const NnConvGeom *g, const float *x, int D, int H, int W,
+void nn_conv3d_backward_weights (WorkerPool *pool, const NnConvGeom *g, const float *x, int D, int H, int W,
                                  const float *dy, float *dw, float *db, float *scratch);
 
 /* dx (Cin, D, H, W) += conv3d^T (dy, w): only stride 1 (padding p, any kernel),
@@ -43,7 +43,7 @@ void nn_conv3d_backward_weights (NnPool *pool, const NnConvGeom *g, const float 
  * scratch: n_threads * nn_conv3d_scratch_floats (flipped geometry, D*H*W) floats,
  * see nn_conv3d_backward_input_scratch_floats (). */
 int64_t nn_conv3d_backward_input_scratch_floats (const NnConvGeom *g, int64_t n_in_vox, int n_threads);
-void nn_conv3d_backward_input (NnPool *pool, const NnConvGeom *g, const float *dy, int D, int H, int W,
+void nn_conv3d_backward_input (WorkerPool *pool, const NnConvGeom *g, const float *dy, int D, int H, int W,
                                const float *w, float *dx, float *wflip, float *tmp, float *scratch);
 
 /* Naive twin of both: x (Cin, D, H, W), dy (Cout, Do, Ho, Wo); dx, dw, db
@@ -56,9 +56,9 @@ void nn_conv3d_backward_ref (const NnConvGeom *g, const float *x, int D, int H, 
  *   (tmp: Cin*D*H*W floats; scratch: n_threads * nn_conv_transpose3d_backward_scratch_floats ());
  * dw (Cin, Cout, k) += x (Cin, N) . im2col_{k,s,p} (dy)^T;  db (Cout) += sum dy. */
 int64_t nn_conv_transpose3d_backward_scratch_floats (const NnConvGeom *g, int64_t n_in_vox, int n_threads);
-void nn_conv_transpose3d_backward_input (NnPool *pool, const NnConvGeom *g, const float *dy, int D, int H,
+void nn_conv_transpose3d_backward_input (WorkerPool *pool, const NnConvGeom *g, const float *dy, int D, int H,
                                          int W, const float *w, float *dx, float *tmp, float *scratch);
-void nn_conv_transpose3d_backward_weights (NnPool *pool, const NnConvGeom *g, const float *x, int D, int H,
+void nn_conv_transpose3d_backward_weights (WorkerPool *pool, const NnConvGeom *g, const float *x, int D, int H,
                                            int W, const float *dy, float *dw, float *db, float *scratch);
 void nn_conv_transpose3d_backward_ref (const NnConvGeom *g, const float *x, int D, int H, int W,
                                        const float *w, const float *dy, float *dx, float *dw, float *db);
@@ -67,7 +67,7 @@ void nn_conv_transpose3d_backward_ref (const NnConvGeom *g, const float *x, int 
 
 /* dx (C, D, H, W) += dy routed to the first maximum (in window order) of each
  * window of x; padding as in nn_maxpool3d.  dy is (C, Do, Ho, Wo). */
-void nn_maxpool3d_backward (NnPool *pool, int C, const int k[3], const int s[3], const int p[3],
+void nn_maxpool3d_backward (WorkerPool *pool, int C, const int k[3], const int s[3], const int p[3],
                             const float *x, int D, int H, int W, const float *dy, float *dx);
 void nn_maxpool3d_backward_ref (int C, const int k[3], const int s[3], const int p[3],
                                 const float *x, int D, int H, int W, const float *dy, float *dx);
@@ -77,7 +77,7 @@ void nn_maxpool3d_backward_ref (int C, const int k[3], const int s[3], const int
 /* z, y are (C, n).  mean[c], var[c] (biased) are the batch statistics;
  * y = (z - mean) / sqrt (var + eps) * gamma + beta.  Writes mean and invstd
  * (1 / sqrt (var + eps)) for the backward pass, and var (biased) if var_out != NULL. */
-void nn_batchnorm_train_forward (NnPool *pool, const float *z, int C, int64_t n, const float *gamma,
+void nn_batchnorm_train_forward (WorkerPool *pool, const float *z, int C, int64_t n, const float *gamma,
                                  const float *beta, float eps, float *y, float *mean, float *invstd,
                                  float *var_out);
 void nn_batchnorm_train_forward_ref (const float *z, int C, int64_t n, const float *gamma,
@@ -85,7 +85,7 @@ void nn_batchnorm_train_forward_ref (const float *z, int C, int64_t n, const flo
                                      float *var_out);
 /* dy (C, n) -> dz (C, n) (written, not accumulated: dz is a private buffer),
  * dgamma, dbeta (C) accumulated. */
-void nn_batchnorm_train_backward (NnPool *pool, const float *z, int C, int64_t n, const float *gamma,
+void nn_batchnorm_train_backward (WorkerPool *pool, const float *z, int C, int64_t n, const float *gamma,
                                   const float *mean, const float *invstd, const float *dy, float *dz,
                                   float *dgamma, float *dbeta);
 void nn_batchnorm_train_backward_ref (const float *z, int C, int64_t n, const float *gamma,

@@ -19,7 +19,4 @@ void ar_window_load_result (ArWindow *self, GFile *file);
 /* Snapshot the window (or only the 3D views) in-process to a PNG. */
 gboolean ar_window_save_screenshot (ArWindow *self, gboolean views_only, const char *path,
                                     GError **error);
-/* Run a test script (hidden; see ar-window-test.c). */
-void ar_window_run_test_script (ArWindow *self, const char *path);
-
 G_END_DECLS

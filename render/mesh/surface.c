@@ -234,8 +234,9 @@ push_tri (Slab *s, uint32_t a, uint32_t b, uint32_t c, int32_t label)
 }
 
 static void
-slab_task (guint task, gpointer data)
+slab_task (int64_t task_, int thread, void *data)
 {
+  guint task = (guint) task_;
   Extract *x = data;
   Slab *s = &x->slabs[task];
   const McTables *t = x->t;
@@ -408,8 +409,9 @@ slot_of (const int32_t *labels, guint n, int32_t l)
 
 /* Distinct labels of a slab's triangles (when no bitmap was kept). */
 static void
-labels_task (guint task, gpointer data)
+labels_task (int64_t task_, int thread, void *data)
 {
+  guint task = (guint) task_;
   Assemble *a = data;
   Slab *s = &a->x->slabs[task];
   s->labels = g_array_new (FALSE, FALSE, sizeof (int32_t));
@@ -428,8 +430,9 @@ labels_task (guint task, gpointer data)
 
 /* Triangles per label slot in a slab. */
 static void
-count_task (guint task, gpointer data)
+count_task (int64_t task_, int thread, void *data)
 {
+  guint task = (guint) task_;
   Assemble *a = data;
   Slab *s = &a->x->slabs[task];
   s->count = g_new0 (uint64_t, MAX (a->n_slots, 1));
@@ -449,8 +452,9 @@ count_task (guint task, gpointer data)
 /* Copy a slab's vertices into the global arrays and scatter its triangles, with global
  * ids, to their label's range. */
 static void
-concat_task (guint task, gpointer data)
+concat_task (int64_t task_, int thread, void *data)
 {
+  guint task = (guint) task_;
   Assemble *a = data;
   Slab *s = &a->x->slabs[task];
   uint32_t voff = a->slab_voff[task];
@@ -494,8 +498,9 @@ concat_task (guint task, gpointer data)
 }
 
 static void
-split_task (guint slot, gpointer data)
+split_task (int64_t slot_, int thread, void *data)
 {
+  guint slot = (guint) slot_;
   Assemble *a = data;
   int32_t L = a->labels[slot];
   uint64_t first = a->slot_first[slot], nt = a->slot_first[slot + 1] - first;
@@ -647,6 +652,7 @@ extract_run (Extract *x, int n_threads, const SurfaceSet *pins, const SurfaceOpt
   const LabelVolume *v = x->v;
   int64_t n_layers = x->D - 1;   /* cell layers */
   x->t = mc_tables_get ();
+  g_autoptr (WorkerPool) pool = worker_pool_new (n_threads);
   x->n_slabs = (guint) MIN (n_layers, (int64_t) n_threads * 8);
   x->slabs = g_new0 (Slab, x->n_slabs);
   for (guint s = 0; s < x->n_slabs; s++)
@@ -654,7 +660,7 @@ extract_run (Extract *x, int n_threads, const SurfaceSet *pins, const SurfaceOpt
       x->slabs[s].k0 = n_layers * s / x->n_slabs;
       x->slabs[s].k1 = n_layers * (s + 1) / x->n_slabs;
     }
-  mesh_parallel (n_threads, x->n_slabs, slab_task, x);
+  worker_pool_run (pool, x->n_slabs, slab_task, x);
 
   SurfaceSet *set = surface_set_new ();
   memcpy (set->affine, v->affine, sizeof set->affine);
@@ -704,7 +710,7 @@ extract_run (Extract *x, int n_threads, const SurfaceSet *pins, const SurfaceOpt
     }
   else
     {
-      mesh_parallel (n_threads, x->n_slabs, labels_task, &a);
+      worker_pool_run (pool, x->n_slabs, labels_task, &a);
       for (guint s = 0; s < x->n_slabs; s++)
         g_array_append_vals (labs, x->slabs[s].labels->data, x->slabs[s].labels->len);
       g_array_sort (labs, cmp_i32);
@@ -733,7 +739,7 @@ extract_run (Extract *x, int n_threads, const SurfaceSet *pins, const SurfaceOpt
         }
     }
   else
-    mesh_parallel (n_threads, x->n_slabs, count_task, &a);
+    worker_pool_run (pool, x->n_slabs, count_task, &a);
   a.slot_first = g_new0 (uint64_t, a.n_slots + 1);
   uint64_t run = 0;
   for (guint k = 0; k < a.n_slots; k++)
@@ -775,7 +781,7 @@ extract_run (Extract *x, int n_threads, const SurfaceSet *pins, const SurfaceOpt
       surface_set_free (set);
       return NULL;
     }
-  mesh_parallel (n_threads, x->n_slabs, concat_task, &a);
+  worker_pool_run (pool, x->n_slabs, concat_task, &a);
 
   if (pins)
     apply_pins (&a);
@@ -790,7 +796,7 @@ extract_run (Extract *x, int n_threads, const SurfaceSet *pins, const SurfaceOpt
   a.loc = g_new (uint32_t, 2 * MAX (nv, 1));
   memset (a.loc, 0xff, sizeof (uint32_t) * 2 * MAX (nv, 1));
   a.meshes = g_new0 (SurfaceMesh *, MAX (a.n_slots, 1));
-  mesh_parallel (n_threads, a.n_slots, split_task, &a);
+  worker_pool_run (pool, a.n_slots, split_task, &a);
 
   set->n_meshes = a.n_slots;
   set->meshes = a.meshes;

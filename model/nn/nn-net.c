@@ -404,7 +404,7 @@ nn_net_free (NnNet *net)
   if (net == NULL)
     return;
   release_prepared (net);
-  g_clear_pointer (&net->pool, nn_pool_free);
+  g_clear_pointer (&net->pool, worker_pool_free);
   g_strfreev (net->class_names);
   g_hash_table_unref (net->metadata);
   g_array_unref (net->params);
@@ -917,10 +917,10 @@ nn_net_prepare (NnNet *net, int D, int H, int W, int n_threads, NnPrepareFlags f
       return FALSE;
     }
   release_prepared (net);
-  if (net->pool == NULL || nn_pool_get_n_threads (net->pool) != nt)
+  if (net->pool == NULL || worker_pool_get_n_threads (net->pool) != nt)
     {
-      g_clear_pointer (&net->pool, nn_pool_free);
-      net->pool = nn_pool_new (nt);
+      g_clear_pointer (&net->pool, worker_pool_free);
+      net->pool = worker_pool_new (nt);
     }
   /* the engine runs its own threads: every sgemm call is single-threaded */
   openblas_set_num_threads (1);
@@ -1054,7 +1054,7 @@ nn_net_get_output (NnNet *net)
   return net->prepared ? g_array_index (net->tensors, Tensor, net->output).data : NULL;
 }
 
-NnPool *
+WorkerPool *
 nn_net_get_pool (NnNet *net)
 {
   return net->pool;

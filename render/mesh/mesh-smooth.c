@@ -35,8 +35,9 @@ typedef struct {
 } Step;
 
 static void
-step_task (guint task, gpointer data)
+step_task (int64_t task_, int thread, void *data)
 {
+  guint task = (guint) task_;
   const Step *s = data;
   uint32_t v0 = task * s->chunk, v1 = MIN (s->nv, v0 + s->chunk);
   const float *in = s->in;
@@ -75,8 +76,9 @@ typedef struct {
 /* Sort each short neighbour list and keep its distinct entries at its start (edges
  * shared by two labels' surfaces, or seen from both sides on open input, repeat). */
 static void
-dedup_task (guint task, gpointer data)
+dedup_task (int64_t task_, int thread, void *data)
 {
+  guint task = (guint) task_;
   const Dedup *d = data;
   uint32_t v0 = task * d->chunk, v1 = MIN (d->nv, v0 + d->chunk);
   uint32_t *nbr = d->nbr;
@@ -106,7 +108,7 @@ dedup_task (guint task, gpointer data)
  * ids tris[i] >> shift; returns first (nv + 1); *count_out (nv) distinct entries. */
 static uint64_t *
 build_neighbours (uint32_t nv, const uint32_t *tris, uint64_t nt, int shift,
-                  uint32_t **nbr_out, uint32_t **count_out, int n_threads)
+                  uint32_t **nbr_out, uint32_t **count_out, WorkerPool *pool)
 {
   uint64_t *first = g_new0 (uint64_t, (gsize) nv + 1);
   /* each undirected edge of a consistently wound closed surface occurs once as a < b */
@@ -143,7 +145,7 @@ build_neighbours (uint32_t nv, const uint32_t *tris, uint64_t nt, int shift,
   g_free (cur);
   Dedup d = { .nv = nv, .first = first, .count = g_new (uint32_t, MAX (nv, 1)), .nbr = nbr,
               .chunk = 32768 };
-  mesh_parallel (n_threads, (nv + d.chunk - 1) / d.chunk, dedup_task, &d);
+  worker_pool_run (pool, (nv + d.chunk - 1) / d.chunk, dedup_task, &d);
   *nbr_out = nbr;
   *count_out = d.count;
   return first;
@@ -165,7 +167,8 @@ mesh_taubin_shifted (float *pos, uint32_t nv, const uint32_t *tris, uint64_t nt,
   double lambda, mu;
   mesh_taubin_factors (passband, &lambda, &mu);
   uint32_t *nbr, *count;
-  uint64_t *first = build_neighbours (nv, tris, nt, shift, &nbr, &count, n_threads);
+  g_autoptr (WorkerPool) pool = worker_pool_new (n_threads > 0 ? n_threads : mesh_default_threads ());
+  uint64_t *first = build_neighbours (nv, tris, nt, shift, &nbr, &count, pool);
   /* padded to 4 floats per vertex: one vector load per neighbour */
   float *buf = g_new (float, 8 * (gsize) nv);
   float *b0 = buf, *b1 = buf + 4 * (gsize) nv;
@@ -183,7 +186,7 @@ mesh_taubin_shifted (float *pos, uint32_t nv, const uint32_t *tris, uint64_t nt,
       s.f = (float) ((it & 1) ? mu : lambda);
       s.in = (it & 1) ? b1 : b0;
       s.out = (it & 1) ? b0 : b1;
-      mesh_parallel (n_threads, n_tasks, step_task, &s);
+      worker_pool_run (pool, n_tasks, step_task, &s);
     }
   for (uint32_t v = 0; v < nv; v++)
     {

@@ -47,7 +47,7 @@ struct _NnNet {
   /* prepared state */
   gboolean prepared;
   int dims[NN_MAX_DEPTH][3];
-  NnPool *pool;
+  WorkerPool *pool;
   float *arena;
   gsize arena_bytes;
   float *scratch;

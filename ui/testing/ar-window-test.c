@@ -28,6 +28,7 @@
  *   view NAME | slices on|off | present on|off | sleep MS | quit
  * Results go to stdout as "test: COMMAND: ok ..." or "test: COMMAND: FAILED ...";
  * the process exits with status 1 after a failure. */
+#include "ar-window-test.h"
 #include "ar-window-private.h"
 
 #include <stdio.h>

@@ -12,6 +12,7 @@
  * and reports "FILE:LINE: problem" through LT_ERROR.
  */
 #include "label-table.h"
+#include "strutil.h"
 #include "nifti.h"
 
 #include <errno.h>
@@ -727,12 +728,6 @@ lut_color (const guint8 lut[LT_LUT_BYTES], int32_t id, guint8 rgba[4])
   rgba[3] = id == 0 ? 0 : 255;  /* mricron never draws index 0 */
 }
 
-static gboolean
-has_suffix_ci (const char *path, const char *suffix)
-{
-  gsize n = strlen (path), k = strlen (suffix);
-  return n >= k && g_ascii_strcasecmp (path + n - k, suffix) == 0;
-}
 
 /* The file beside @path with its extension @ext replaced by @other, if it exists. */
 static char *
@@ -1017,9 +1012,9 @@ load_text (const char *path, const char *text, gsize len, GError **error)
       return NULL;
     }
   /* Extension hints: a .ctbl is a Slicer table; a .txt with a .lut beside it is mricron. */
-  if (has_suffix_ci (path, ".txt"))
+  if (str_has_suffix_ci (path, ".txt"))
     lut_path = sibling (path, ".txt", ".lut");
-  if (fmt == FMT_SLICER && lut_path != NULL && !has_suffix_ci (path, ".ctbl"))
+  if (fmt == FMT_SLICER && lut_path != NULL && !str_has_suffix_ci (path, ".ctbl"))
     fmt = FMT_MRICRON;
   if (fmt == FMT_UNKNOWN)
     {
@@ -1101,14 +1096,14 @@ lt_table_load (const char *path, GError **error)
       return NULL;
     }
   /* A 768-byte file named .lut, or any 768-byte binary file, is a mricron colour table. */
-  if (len == LT_LUT_BYTES && (has_suffix_ci (path, ".lut") || memchr (data, '\0', len) != NULL))
+  if (len == LT_LUT_BYTES && (str_has_suffix_ci (path, ".lut") || memchr (data, '\0', len) != NULL))
     {
       g_autofree char *names = sibling (path, ".lut", ".txt");
       if (names != NULL)
         return lt_table_load (names, error);
       return table_from_lut (path, error);
     }
-  if (has_suffix_ci (path, ".lut"))
+  if (str_has_suffix_ci (path, ".lut"))
     {
       line_error (error, LT_ERROR_PARSE, path, 0,
                   "a mricron colour lookup table has %d bytes, this one has %" G_GSIZE_FORMAT,
@@ -1329,7 +1324,7 @@ lt_table_find_for_volume (const char *volume_path, const LabelVolume *v,
       if (stem == NULL)
         stem = g_strdup (volume_path);
       stems[n_stems++] = stem;
-      if (!has_suffix_ci (stem, ".nii"))
+      if (!str_has_suffix_ci (stem, ".nii"))
         {
           stem_nii = g_strconcat (stem, ".nii", NULL);
           stems[n_stems++] = stem_nii;

@@ -64,10 +64,10 @@ weights_task (int64_t task, int thread, void *data)
 }
 
 void
-nn_conv3d_backward_weights (NnPool *pool, const NnConvGeom *g, const float *x, int D, int H, int W,
+nn_conv3d_backward_weights (WorkerPool *pool, const NnConvGeom *g, const float *x, int D, int H, int W,
                             const float *dy, float *dw, float *db, float *scratch)
 {
-  int nt = nn_pool_get_n_threads (pool);
+  int nt = worker_pool_get_n_threads (pool);
   WeightsJob j = {
     .g = g, .x = x, .dy = dy, .D = D, .H = H, .W = W,
     .Ho = nn_conv_out_size (H, g->k[1], g->s[1], g->p[1]),
@@ -82,7 +82,7 @@ nn_conv3d_backward_weights (NnPool *pool, const NnConvGeom *g, const float *x, i
   j.slab = nn_slab_cols (j.rows, j.n_out, nt);
   j.n_slabs = (j.n_out + j.slab - 1) / j.slab;
   j.per_task = nn_conv3d_backward_weights_scratch_floats (g, j.n_out, nt);
-  nn_pool_run (pool, nt, weights_task, &j);
+  worker_pool_run (pool, nt, weights_task, &j);
   /* reduce the per-task accumulators in task order */
   int64_t nw = (int64_t) g->cout * j.rows;
   for (int t = 0; t < nt; t++)
@@ -162,14 +162,14 @@ add_task (int64_t task, int thread, void *data)
 }
 
 static void
-parallel_add (NnPool *pool, float *dx, const float *tmp, int64_t n)
+parallel_add (WorkerPool *pool, float *dx, const float *tmp, int64_t n)
 {
   AddJob j = { .dx = dx, .tmp = tmp, .n = n, .chunk = 1 << 16 };
-  nn_pool_run (pool, (n + j.chunk - 1) / j.chunk, add_task, &j);
+  worker_pool_run (pool, (n + j.chunk - 1) / j.chunk, add_task, &j);
 }
 
 void
-nn_conv3d_backward_input (NnPool *pool, const NnConvGeom *g, const float *dy, int D, int H, int W,
+nn_conv3d_backward_input (WorkerPool *pool, const NnConvGeom *g, const float *dy, int D, int H, int W,
                           const float *w, float *dx, float *wflip, float *tmp, float *scratch)
 {
   const int64_t n = (int64_t) D * H * W;
@@ -180,9 +180,9 @@ nn_conv3d_backward_input (NnPool *pool, const NnConvGeom *g, const float *dy, in
   if (nn_conv_is_pointwise (g))
     {
       PointwiseInputJob j = { .w = w, .dy = dy, .dx = dx, .cin = g->cin, .cout = g->cout, .n = n };
-      j.chunk = MAX (1024, (n / MAX (1, nn_pool_get_n_threads (pool)) + 15) & ~(int64_t) 15);
+      j.chunk = MAX (1024, (n / MAX (1, worker_pool_get_n_threads (pool)) + 15) & ~(int64_t) 15);
       j.chunk = MIN (j.chunk, 16384);
-      nn_pool_run (pool, (n + j.chunk - 1) / j.chunk, pointwise_input_task, &j);
+      worker_pool_run (pool, (n + j.chunk - 1) / j.chunk, pointwise_input_task, &j);
       return;
     }
   /* wflip (Cin, Cout, k) [ci, co, a, b, c] = w (Cout, Cin, k) [co, ci, kD-1-a, kH-1-b, kW-1-c] */
@@ -260,7 +260,7 @@ nn_conv_transpose3d_backward_scratch_floats (const NnConvGeom *g, int64_t n_in_v
 }
 
 void
-nn_conv_transpose3d_backward_input (NnPool *pool, const NnConvGeom *g, const float *dy, int D, int H,
+nn_conv_transpose3d_backward_input (WorkerPool *pool, const NnConvGeom *g, const float *dy, int D, int H,
                                     int W, const float *w, float *dx, float *tmp, float *scratch)
 {
   NnConvGeom a;
@@ -274,7 +274,7 @@ nn_conv_transpose3d_backward_input (NnPool *pool, const NnConvGeom *g, const flo
 }
 
 void
-nn_conv_transpose3d_backward_weights (NnPool *pool, const NnConvGeom *g, const float *x, int D, int H,
+nn_conv_transpose3d_backward_weights (WorkerPool *pool, const NnConvGeom *g, const float *x, int D, int H,
                                       int W, const float *dy, float *dw, float *db, float *scratch)
 {
   NnConvGeom a;
@@ -389,7 +389,7 @@ pool_bw_channel (int64_t c, int thread, void *data)
 }
 
 void
-nn_maxpool3d_backward (NnPool *pool, int C, const int k[3], const int s[3], const int p[3],
+nn_maxpool3d_backward (WorkerPool *pool, int C, const int k[3], const int s[3], const int p[3],
                        const float *x, int D, int H, int W, const float *dy, float *dx)
 {
   PoolBwJob j = {
@@ -398,7 +398,7 @@ nn_maxpool3d_backward (NnPool *pool, int C, const int k[3], const int s[3], cons
     .Ho = nn_conv_out_size (H, k[1], s[1], p[1]),
     .Wo = nn_conv_out_size (W, k[2], s[2], p[2]),
   };
-  nn_pool_run (pool, C, pool_bw_channel, &j);
+  worker_pool_run (pool, C, pool_bw_channel, &j);
 }
 
 void
@@ -473,13 +473,13 @@ bn_forward_channel (int64_t c, int thread, void *data)
 }
 
 void
-nn_batchnorm_train_forward (NnPool *pool, const float *z, int C, int64_t n, const float *gamma,
+nn_batchnorm_train_forward (WorkerPool *pool, const float *z, int C, int64_t n, const float *gamma,
                             const float *beta, float eps, float *y, float *mean, float *invstd,
                             float *var_out)
 {
   BnJob j = { .z = z, .gamma = gamma, .beta = beta, .eps = eps, .n = n, .y = y,
               .mean_out = mean, .invstd_out = invstd, .var_out = var_out };
-  nn_pool_run (pool, C, bn_forward_channel, &j);
+  worker_pool_run (pool, C, bn_forward_channel, &j);
 }
 
 void
@@ -529,13 +529,13 @@ bn_backward_channel (int64_t c, int thread, void *data)
 }
 
 void
-nn_batchnorm_train_backward (NnPool *pool, const float *z, int C, int64_t n, const float *gamma,
+nn_batchnorm_train_backward (WorkerPool *pool, const float *z, int C, int64_t n, const float *gamma,
                              const float *mean, const float *invstd, const float *dy, float *dz,
                              float *dgamma, float *dbeta)
 {
   BnJob j = { .z = z, .gamma = gamma, .mean = mean, .invstd = invstd, .dy = dy, .dz = dz,
               .dgamma = dgamma, .dbeta = dbeta, .n = n };
-  nn_pool_run (pool, C, bn_backward_channel, &j);
+  worker_pool_run (pool, C, bn_backward_channel, &j);
 }
 
 void

@@ -11,6 +11,7 @@
  * overwrite) or renamed (overwrite) into place.
  */
 #include "nifti.h"
+#include "strutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -143,12 +144,6 @@ datatype_name (int dt)
     }
 }
 
-static gboolean
-has_suffix_ci (const char *s, const char *suffix)
-{
-  gsize ls = strlen (s), lx = strlen (suffix);
-  return ls >= lx && g_ascii_strcasecmp (s + ls - lx, suffix) == 0;
-}
 
 static const char *const known_suffixes[] = {
   ".nii.gz", ".hdr.gz", ".img.gz", ".nii", ".hdr", ".img",
@@ -158,7 +153,7 @@ gboolean
 nifti_path_is_supported (const char *path)
 {
   for (gsize i = 0; i < G_N_ELEMENTS (known_suffixes); i++)
-    if (has_suffix_ci (path, known_suffixes[i]))
+    if (str_has_suffix_ci (path, known_suffixes[i]))
       return TRUE;
   return FALSE;
 }
@@ -167,7 +162,7 @@ char *
 nifti_path_stem (const char *path)
 {
   for (gsize i = 0; i < G_N_ELEMENTS (known_suffixes); i++)
-    if (has_suffix_ci (path, known_suffixes[i]))
+    if (str_has_suffix_ci (path, known_suffixes[i]))
       return g_strndup (path, strlen (path) - strlen (known_suffixes[i]));
   return g_strdup (path);
 }
@@ -1002,13 +997,13 @@ nifti_read (const char *path, const NiftiReadOptions *options, GError **error)
   int64_t n = 0;
   gboolean pair;
 
-  if (has_suffix_ci (path, ".hdr") || has_suffix_ci (path, ".hdr.gz"))
+  if (str_has_suffix_ci (path, ".hdr") || str_has_suffix_ci (path, ".hdr.gz"))
     {
       hdr_path = g_strdup (path);
       img_path = find_partner (path, ".img");
       pair = TRUE;
     }
-  else if (has_suffix_ci (path, ".img") || has_suffix_ci (path, ".img.gz"))
+  else if (str_has_suffix_ci (path, ".img") || str_has_suffix_ci (path, ".img.gz"))
     {
       hdr_path = find_partner (path, ".hdr");
       img_path = g_strdup (path);
@@ -1558,16 +1553,16 @@ nifti_write (const LabelVolume *v, const char *path, NiftiWriteFlags flags, GErr
   PendingFile hf = { .fd = -1 }, imf = { .fd = -1 };
   gboolean ok = FALSE;
 
-  if (has_suffix_ci (path, ".nii.gz") || has_suffix_ci (path, ".nii"))
+  if (str_has_suffix_ci (path, ".nii.gz") || str_has_suffix_ci (path, ".nii"))
     {
       pair = FALSE;
-      compress = has_suffix_ci (path, ".gz");
+      compress = str_has_suffix_ci (path, ".gz");
     }
-  else if (has_suffix_ci (path, ".hdr") || has_suffix_ci (path, ".hdr.gz"))
+  else if (str_has_suffix_ci (path, ".hdr") || str_has_suffix_ci (path, ".hdr.gz"))
     {
       g_autofree char *stem = nifti_path_stem (path);
       pair = TRUE;
-      compress = has_suffix_ci (path, ".gz");
+      compress = str_has_suffix_ci (path, ".gz");
       img_path = g_strconcat (stem, compress ? ".img.gz" : ".img", NULL);
     }
   else

@@ -20,24 +20,9 @@
 #include <glib.h>
 #include <stdint.h>
 
+#include "worker-pool.h"
+
 G_BEGIN_DECLS
-
-/* ---- thread pool ------------------------------------------------------- */
-
-typedef struct _NnPool NnPool;
-
-/* A pool of @n_threads workers (the calling thread counts as one; 0 = number of
- * processors).  Workers sleep between jobs. */
-NnPool *nn_pool_new (int n_threads);
-void nn_pool_free (NnPool *pool);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (NnPool, nn_pool_free)
-int nn_pool_get_n_threads (const NnPool *pool); /* 1 for a NULL pool */
-
-/* Calls fn (task, thread, data) for task in 0..n_tasks-1, spread over the
- * pool's threads (thread in 0..n_threads-1 names the scratch a call may use);
- * returns when all are done.  Never allocates. */
-typedef void (*NnTaskFunc) (int64_t task, int thread, void *data);
-void nn_pool_run (NnPool *pool, int64_t n_tasks, NnTaskFunc fn, void *data);
 
 /* ---- activations ------------------------------------------------------- */
 
@@ -95,7 +80,7 @@ int64_t nn_conv_transpose3d_scratch_floats (const NnConvGeom *g, int64_t n_in_vo
  * scratch: n_threads * nn_conv3d_scratch_floats () floats.
  * im2col in slabs of nn_slab_cols() output columns, each multiplied with one
  * single-threaded cblas_sgemm; slabs run in parallel on the pool. */
-void nn_conv3d (NnPool *pool, const NnConvGeom *g,
+void nn_conv3d (WorkerPool *pool, const NnConvGeom *g,
                 const float *x, int D, int H, int W,
                 const float *w, const float *bias, NnAct act, float slope,
                 float *y, float *scratch);
@@ -104,7 +89,7 @@ void nn_conv3d (NnPool *pool, const NnConvGeom *g,
  * 8..15 output channels).  The network's inference forward uses it.  nn_conv3d itself
  * keeps to im2col (the training code's finite-difference tests were tuned on it).
  * Same arguments and scratch as nn_conv3d. */
-void nn_conv3d_best (NnPool *pool, const NnConvGeom *g,
+void nn_conv3d_best (WorkerPool *pool, const NnConvGeom *g,
                      const float *x, int D, int H, int W,
                      const float *w, const float *bias, NnAct act, float slope,
                      float *y, float *scratch);
@@ -124,7 +109,7 @@ void nn_conv3d_ref (const NnConvGeom *g, const float *x, int D, int H, int W,
  * GEMM of W^T (Cout*k^3, Cin) with input slabs, then col2im scatter-add.
  * Slabs run in parallel when kernel <= stride (outputs cannot collide), else in order.
  * scratch: n_threads * nn_conv_transpose3d_scratch_floats () floats. */
-void nn_conv_transpose3d (NnPool *pool, const NnConvGeom *g,
+void nn_conv_transpose3d (WorkerPool *pool, const NnConvGeom *g,
                           const float *x, int D, int H, int W,
                           const float *w, const float *bias, NnAct act, float slope,
                           float *y, float *scratch);
@@ -149,13 +134,13 @@ void nn_batchnorm_ref (const float *x, int C, int64_t n, const float *gamma, con
 /* Max pooling, padding counts as -infinity (PyTorch semantics).
  * x is (C, D, H, W); y is (C, Do, Ho, Wo), Do = nn_conv_out_size (D, k, s, p).
  * scratch: n_threads * W floats (one row). */
-void nn_maxpool3d (NnPool *pool, int C, const int k[3], const int s[3], const int p[3],
+void nn_maxpool3d (WorkerPool *pool, int C, const int k[3], const int s[3], const int p[3],
                    const float *x, int D, int H, int W, float *y, float *scratch);
 void nn_maxpool3d_ref (int C, const int k[3], const int s[3], const int p[3],
                        const float *x, int D, int H, int W, float *y);
 
 /* Softmax across channels at every voxel.  x, y are (C, n); y may equal x. */
-void nn_softmax_channels (NnPool *pool, const float *x, int C, int64_t n, float *y);
+void nn_softmax_channels (WorkerPool *pool, const float *x, int C, int64_t n, float *y);
 void nn_softmax_channels_ref (const float *x, int C, int64_t n, float *y);
 
 /* Concatenation along channels: parts[i] is (channels[i], n); y is (sum channels, n). */
@@ -171,7 +156,7 @@ void nn_concat_channels_ref (const float *const *parts, const int *channels, int
  * scratch: nn_upsample_trilinear_scratch_floats () floats (index and weight
  * tables, then one row of Wi floats per thread). */
 int64_t nn_upsample_trilinear_scratch_floats (int Wi, int Ho, int Wo, int n_threads);
-void nn_upsample_trilinear (NnPool *pool, const float *x, int C, int Di, int Hi, int Wi,
+void nn_upsample_trilinear (WorkerPool *pool, const float *x, int C, int Di, int Hi, int Wi,
                             int Do, int Ho, int Wo, int d0, int d1, float *y, float *scratch);
 void nn_upsample_trilinear_ref (const float *x, int C, int Di, int Hi, int Wi,
                                 int Do, int Ho, int Wo, int d0, int d1, float *y);

@@ -87,7 +87,7 @@ nn_trainer_new (NnNet *net, int D, int H, int W, int n_threads, GError **error)
   if (!nn_net_prepare (net, D, H, W, n_threads, NN_PREPARE_KEEP_ALL, error))
     return NULL;
   g_autoptr (NnTrainer) t = g_new0 (NnTrainer, 1);
-  int nt = nn_pool_get_n_threads (net->pool);
+  int nt = worker_pool_get_n_threads (net->pool);
   int n_layers = (int) net->layers->len;
   t->net = net;
   t->n_threads = nt;

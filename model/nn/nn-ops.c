@@ -5,141 +5,6 @@
 #include <math.h>
 #include <string.h>
 
-/* ---- thread pool ------------------------------------------------------- */
-
-struct _NnPool {
-  int n_threads;
-  GThread **workers;        /* n_threads - 1 */
-  GMutex lock;
-  GCond start_cond, done_cond;
-  guint64 generation;
-  gboolean quit;
-  int active;               /* workers still inside the current job */
-  NnTaskFunc fn;
-  void *data;
-  int64_t n_tasks;
-  int64_t next_task;        /* atomic */
-};
-
-typedef struct {
-  NnPool *pool;
-  int index;
-} WorkerArg;
-
-static void
-pool_work (NnPool *pool, int thread)
-{
-  for (;;)
-    {
-      int64_t t = __atomic_fetch_add (&pool->next_task, 1, __ATOMIC_RELAXED);
-      if (t >= pool->n_tasks)
-        break;
-      pool->fn (t, thread, pool->data);
-    }
-}
-
-static gpointer
-pool_worker (gpointer p)
-{
-  WorkerArg *arg = p;
-  NnPool *pool = arg->pool;
-  int index = arg->index;
-  guint64 seen = 0;
-
-  g_free (arg);
-  g_mutex_lock (&pool->lock);
-  for (;;)
-    {
-      while (pool->generation == seen && !pool->quit)
-        g_cond_wait (&pool->start_cond, &pool->lock);
-      if (pool->quit)
-        break;
-      seen = pool->generation;
-      g_mutex_unlock (&pool->lock);
-      pool_work (pool, index);
-      g_mutex_lock (&pool->lock);
-      if (--pool->active == 0)
-        g_cond_signal (&pool->done_cond);
-    }
-  g_mutex_unlock (&pool->lock);
-  return NULL;
-}
-
-NnPool *
-nn_pool_new (int n_threads)
-{
-  NnPool *pool = g_new0 (NnPool, 1);
-
-  if (n_threads <= 0)
-    n_threads = (int) g_get_num_processors ();
-  pool->n_threads = CLAMP (n_threads, 1, 256);
-  g_mutex_init (&pool->lock);
-  g_cond_init (&pool->start_cond);
-  g_cond_init (&pool->done_cond);
-  pool->workers = g_new0 (GThread *, pool->n_threads);
-  for (int i = 1; i < pool->n_threads; i++)
-    {
-      WorkerArg *arg = g_new (WorkerArg, 1);
-      arg->pool = pool;
-      arg->index = i;
-      pool->workers[i - 1] = g_thread_new ("nn-worker", pool_worker, arg);
-    }
-  return pool;
-}
-
-void
-nn_pool_free (NnPool *pool)
-{
-  if (pool == NULL)
-    return;
-  g_mutex_lock (&pool->lock);
-  pool->quit = TRUE;
-  g_cond_broadcast (&pool->start_cond);
-  g_mutex_unlock (&pool->lock);
-  for (int i = 1; i < pool->n_threads; i++)
-    g_thread_join (pool->workers[i - 1]);
-  g_free (pool->workers);
-  g_mutex_clear (&pool->lock);
-  g_cond_clear (&pool->start_cond);
-  g_cond_clear (&pool->done_cond);
-  g_free (pool);
-}
-
-int
-nn_pool_get_n_threads (const NnPool *pool)
-{
-  return pool ? pool->n_threads : 1;
-}
-
-void
-nn_pool_run (NnPool *pool, int64_t n_tasks, NnTaskFunc fn, void *data)
-{
-  if (n_tasks <= 0)
-    return;
-  if (pool == NULL || pool->n_threads == 1 || n_tasks == 1)
-    {
-      for (int64_t t = 0; t < n_tasks; t++)
-        fn (t, 0, data);
-      return;
-    }
-  g_mutex_lock (&pool->lock);
-  pool->fn = fn;
-  pool->data = data;
-  pool->n_tasks = n_tasks;
-  pool->next_task = 0;
-  pool->active = pool->n_threads - 1;
-  pool->generation++;
-  g_cond_broadcast (&pool->start_cond);
-  g_mutex_unlock (&pool->lock);
-
-  pool_work (pool, 0);
-
-  g_mutex_lock (&pool->lock);
-  while (pool->active > 0)
-    g_cond_wait (&pool->done_cond, &pool->lock);
-  g_mutex_unlock (&pool->lock);
-}
-
 /* ---- activations ------------------------------------------------------- */
 
 void
@@ -564,7 +429,7 @@ direct_row_task (int64_t task, int thread, void *data)
 }
 
 static void
-conv3d_run (NnPool *pool, const NnConvGeom *g, const float *x, int D, int H, int W,
+conv3d_run (WorkerPool *pool, const NnConvGeom *g, const float *x, int D, int H, int W,
             const float *w, const float *bias, NnAct act, float slope, float *y, float *scratch,
             gboolean best)
 {
@@ -575,7 +440,7 @@ conv3d_run (NnPool *pool, const NnConvGeom *g, const float *x, int D, int H, int
     .Wo = nn_conv_out_size (W, g->k[2], g->s[2], g->p[2]),
     .w = w, .bias = bias, .act = act, .slope = slope, .y = y, .scratch = scratch,
   };
-  int nt = nn_pool_get_n_threads (pool);
+  int nt = worker_pool_get_n_threads (pool);
   int64_t rows = (int64_t) g->cin * g->k[0] * g->k[1] * g->k[2];
 
   j.n_out = (int64_t) j.Do * j.Ho * j.Wo;
@@ -584,22 +449,22 @@ conv3d_run (NnPool *pool, const NnConvGeom *g, const float *x, int D, int H, int
   j.scratch_per_thread = nn_conv3d_scratch_floats_w (g, j.n_out, W, nt);
   if (conv_use_direct (g, best))
     {
-      nn_pool_run (pool, (int64_t) j.Do * j.Ho, direct_row_task, &j);
+      worker_pool_run (pool, (int64_t) j.Do * j.Ho, direct_row_task, &j);
       return;
     }
   j.slab = nn_slab_cols (rows, j.n_out, nt);
-  nn_pool_run (pool, (j.n_out + j.slab - 1) / j.slab, conv_slab_task, &j);
+  worker_pool_run (pool, (j.n_out + j.slab - 1) / j.slab, conv_slab_task, &j);
 }
 
 void
-nn_conv3d (NnPool *pool, const NnConvGeom *g, const float *x, int D, int H, int W,
+nn_conv3d (WorkerPool *pool, const NnConvGeom *g, const float *x, int D, int H, int W,
            const float *w, const float *bias, NnAct act, float slope, float *y, float *scratch)
 {
   conv3d_run (pool, g, x, D, H, W, w, bias, act, slope, y, scratch, FALSE);
 }
 
 void
-nn_conv3d_best (NnPool *pool, const NnConvGeom *g, const float *x, int D, int H, int W,
+nn_conv3d_best (WorkerPool *pool, const NnConvGeom *g, const float *x, int D, int H, int W,
                 const float *w, const float *bias, NnAct act, float slope, float *y, float *scratch)
 {
   conv3d_run (pool, g, x, D, H, W, w, bias, act, slope, y, scratch, TRUE);
@@ -721,7 +586,7 @@ convt_slab_task (int64_t task, int thread, void *data)
 }
 
 void
-nn_conv_transpose3d (NnPool *pool, const NnConvGeom *g, const float *x, int D, int H, int W,
+nn_conv_transpose3d (WorkerPool *pool, const NnConvGeom *g, const float *x, int D, int H, int W,
                      const float *w, const float *bias, NnAct act, float slope,
                      float *y, float *scratch)
 {
@@ -732,7 +597,7 @@ nn_conv_transpose3d (NnPool *pool, const NnConvGeom *g, const float *x, int D, i
     .Wo = nn_convt_out_size (W, g->k[2], g->s[2], g->p[2]),
     .w = w, .bias = bias, .act = act, .slope = slope, .y = y, .scratch = scratch,
   };
-  int nt = nn_pool_get_n_threads (pool);
+  int nt = worker_pool_get_n_threads (pool);
   int64_t rows = (int64_t) g->cout * g->k[0] * g->k[1] * g->k[2];
   gboolean disjoint = g->k[0] <= g->s[0] && g->k[1] <= g->s[1] && g->k[2] <= g->s[2];
 
@@ -742,10 +607,10 @@ nn_conv_transpose3d (NnPool *pool, const NnConvGeom *g, const float *x, int D, i
     return;
   j.slab = nn_slab_cols (rows, j.n_in, nt);
   j.scratch_per_thread = nn_conv_transpose3d_scratch_floats (g, j.n_in, nt);
-  nn_pool_run (pool, g->cout, convt_init_task, &j);
-  nn_pool_run (disjoint ? pool : NULL, (j.n_in + j.slab - 1) / j.slab, convt_slab_task, &j);
+  worker_pool_run (pool, g->cout, convt_init_task, &j);
+  worker_pool_run (disjoint ? pool : NULL, (j.n_in + j.slab - 1) / j.slab, convt_slab_task, &j);
   if (act != NN_ACT_NONE)
-    nn_pool_run (pool, g->cout, convt_act_task, &j);
+    worker_pool_run (pool, g->cout, convt_act_task, &j);
 }
 
 void
@@ -870,7 +735,7 @@ maxpool_plane_task (int64_t task, int thread, void *data)
 }
 
 void
-nn_maxpool3d (NnPool *pool, int C, const int k[3], const int s[3], const int p[3],
+nn_maxpool3d (WorkerPool *pool, int C, const int k[3], const int s[3], const int p[3],
               const float *x, int D, int H, int W, float *y, float *scratch)
 {
   PoolJob j = {
@@ -880,7 +745,7 @@ nn_maxpool3d (NnPool *pool, int C, const int k[3], const int s[3], const int p[3
     .Wo = nn_conv_out_size (W, k[2], s[2], p[2]),
     .y = y, .scratch = scratch,
   };
-  nn_pool_run (pool, (int64_t) C * j.Do, maxpool_plane_task, &j);
+  worker_pool_run (pool, (int64_t) C * j.Do, maxpool_plane_task, &j);
 }
 
 void
@@ -963,10 +828,10 @@ softmax_block_task (int64_t task, int thread, void *data)
 }
 
 void
-nn_softmax_channels (NnPool *pool, const float *x, int C, int64_t n, float *y)
+nn_softmax_channels (WorkerPool *pool, const float *x, int C, int64_t n, float *y)
 {
   SoftmaxJob j = { x, C, n, y };
-  nn_pool_run (pool, (n + SOFTMAX_BLOCK - 1) / SOFTMAX_BLOCK, softmax_block_task, &j);
+  worker_pool_run (pool, (n + SOFTMAX_BLOCK - 1) / SOFTMAX_BLOCK, softmax_block_task, &j);
 }
 
 void
@@ -1079,7 +944,7 @@ upsample_slice_task (int64_t task, int thread, void *data)
 }
 
 void
-nn_upsample_trilinear (NnPool *pool, const float *x, int C, int Di, int Hi, int Wi,
+nn_upsample_trilinear (WorkerPool *pool, const float *x, int C, int Di, int Hi, int Wi,
                        int Do, int Ho, int Wo, int d0, int d1, float *y, float *scratch)
 {
   /* scratch: h0, h1 (int, Ho each), lh (Ho), w0, w1 (int), lw (Wo), rows */
@@ -1096,7 +961,7 @@ nn_upsample_trilinear (NnPool *pool, const float *x, int C, int Di, int Hi, int 
     linear_source (oh, Hi, Ho, &h0[oh], &h1[oh], &lh[oh]);
   for (int ow = 0; ow < Wo; ow++)
     linear_source (ow, Wi, Wo, &w0[ow], &w1[ow], &lw[ow]);
-  nn_pool_run (pool, (int64_t) C * (d1 - d0), upsample_slice_task, &j);
+  worker_pool_run (pool, (int64_t) C * (d1 - d0), upsample_slice_task, &j);
 }
 
 void
