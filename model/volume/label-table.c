@@ -250,6 +250,12 @@ static const struct {
   { LT_PULMONARY_ARTERY,  "pulmonary artery",   {  54,  96, 206, 255 } }, /* blue */
 };
 
+const char *
+lt_default_class_name (int id)
+{
+  return id >= 0 && id < LT_N_CLASSES ? default_entries[id].name : NULL;
+}
+
 LabelTable *
 lt_table_new_default (void)
 {

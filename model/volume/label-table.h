@@ -41,6 +41,10 @@ enum {
   LT_PULMONARY_ARTERY
 };
 
+/* The one list of the 12-class scheme's names: "background", "lung" ... "pulmonary artery"
+ * for 0..LT_N_ORGANS, NULL outside. */
+const char *lt_default_class_name (int id);
+
 LabelTable *lt_table_new (const char *source);
 LabelTable *lt_table_new_default (void);
 void lt_table_free (LabelTable *t);
