@@ -1,5 +1,6 @@
 /* completion.c: resample, run the network, interpolate back, merge (see completion.h). */
 #include "completion.h"
+#include "completion-frame.h"
 
 #include <math.h>
 #include <string.h>
@@ -47,14 +48,6 @@ completion_find_model (NnArch arch, char **looked)
     *looked = override ? g_strdup_printf ("%s, set by ANATOMY_MODELS_DIR", env)
                        : g_strdup_printf ("%s/models and %s/models", AR_SOURCE_DATADIR, AR_INSTALL_DATADIR);
   return NULL;
-}
-
-/* nearest source index of destination index @d when resizing in -> out */
-static int64_t
-nearest (int64_t d, int64_t out, int64_t in)
-{
-  int64_t s = (int64_t) floor (((double) d + 0.5) * (double) in / (double) out);
-  return CLAMP (s, 0, in - 1);
 }
 
 /* Breadth-first flood of the face-connected piece of added voxels labelled like @seed.
@@ -156,6 +149,49 @@ completion_drop_fragments (const LabelVolume *input, LabelVolume *out, double fr
   return ok;
 }
 
+/* Steps 3 and 4 for one slice of the input. */
+typedef struct {
+  const CompletionFrame *frame;
+  const float *probs;          /* (C, D, H, W) */
+  int C;
+  int classes[COMPLETION_MAX_CLASSES];   /* background, then the classes that may be added */
+  int n_classes;
+  const LabelVolume *input;
+  LabelVolume *out, *conf;
+  int64_t *added;              /* (n_threads, C) */
+  int64_t k0;
+  GCancellable *cancellable;
+} MergeJob;
+
+static void
+merge_slice (int64_t task, int thread, void *data)
+{
+  MergeJob *m = data;
+  const LabelVolume *in = m->input;
+  const int64_t k = m->k0 + task, plane = in->nx * in->ny;
+  float p[COMPLETION_MAX_CLASSES];
+  if (g_cancellable_is_cancelled (m->cancellable))
+    return;
+  for (int64_t j = 0; j < in->ny; j++)
+    for (int64_t i = 0; i < in->nx; i++)
+      {
+        int64_t idx = k * plane + j * in->nx + i;
+        completion_frame_probs_at (m->frame, m->probs, m->C, m->classes, m->n_classes, i, j, k, p);
+        /* argmax over background and the organs that may be added: a background voxel
+         * of the input can only become one of those (ties: the lower class) */
+        int best = 0;
+        for (int c = 1; c < m->n_classes; c++)
+          if (p[c] > p[best])
+            best = c;
+        if (m->conf)
+          lv_volume_set_index (m->conf, idx, (int32_t) lrintf (CLAMP (p[best], 0.0f, 1.0f) * 100.0f));
+        if (best == 0 || lv_volume_get_index (in, idx) != 0)
+          continue;
+        lv_volume_set_index (m->out, idx, m->classes[best]);
+        m->added[(int64_t) thread * m->C + m->classes[best]]++;
+      }
+}
+
 LabelVolume *
 completion_run (NnNet *net, const LabelVolume *input, const CompletionOptions *options,
                 GCancellable *cancellable, GError **error)
@@ -166,7 +202,6 @@ completion_run (NnNet *net, const LabelVolume *input, const CompletionOptions *o
   const int C = cfg->n_classes;
   /* network grid (D, H, W) = (nz, ny, nx) */
   const int D = cfg->grid[2], H = cfg->grid[1], W = cfg->grid[0];
-  const int64_t N = (int64_t) D * H * W;
   int dims[3];
   gboolean any_selected = FALSE;
 
@@ -191,26 +226,14 @@ completion_run (NnNet *net, const LabelVolume *input, const CompletionOptions *o
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     return NULL;
 
-  /* 1. nearest-neighbour resample to the grid, one-hot: input is (in_channels, D, H, W) */
-  report (opt, 0.02, "resampling input");
-  float *x = nn_net_get_input (net);
-  memset (x, 0, (size_t) cfg->in_channels * N * sizeof (float));
-  for (int z = 0; z < D; z++)
-    {
-      int64_t sz = nearest (z, D, input->nz);
-      for (int y = 0; y < H; y++)
-        {
-          int64_t sy = nearest (y, H, input->ny);
-          for (int xx = 0; xx < W; xx++)
-            {
-              int64_t sx = nearest (xx, W, input->nx);
-              int32_t l = lv_volume_get (input, sx, sy, sz);
-              if (l < 0 || l >= cfg->in_channels)
-                l = 0;
-              x[(int64_t) l * N + ((int64_t) z * H + y) * W + xx] = 1.0f;
-            }
-        }
-    }
+  /* 1. the input placed in the network's cube, one-hot: (in_channels, D, H, W) */
+  report (opt, 0.02, "placing the input in the network's frame");
+  CompletionFrame frame;
+  const int cube[3] = { W, H, D };
+  double voxel_mm = COMPLETION_DEFAULT_CUBE_MM / W;
+  if (!completion_frame_init (&frame, input, cube, voxel_mm, NULL, error))
+    return NULL;
+  completion_frame_sample_input (&frame, input, cfg->in_channels, nn_net_get_input (net));
 
   /* 2. the network */
   StageProgress sp = { opt, 0.05, 0.8 };
@@ -218,25 +241,16 @@ completion_run (NnNet *net, const LabelVolume *input, const CompletionOptions *o
     return NULL;
   const float *probs = nn_net_get_output (net);   /* (C, D, H, W) */
 
-  /* 3 + 4. per slab of input slices: trilinear to (C, S, ny, nx), argmax, merge */
-  const int64_t nx = input->nx, ny = input->ny, nz = input->nz, plane = nx * ny;
-  if (nx > G_MAXINT / 2 || ny > G_MAXINT / 2 || nz > G_MAXINT / 2)
-    {
-      g_set_error (error, COMPLETION_ERROR, COMPLETION_ERROR_INPUT, "input volume too large");
-      return NULL;
-    }
-  int64_t S = MAX (1, COMPLETION_SLAB_FLOATS / (C * plane));
-  S = MIN (S, nz);
+  /* 3 + 4. per input slice, in parallel: probabilities of background and the classes
+   * that may be added at each voxel (trilinear in the cube), argmax, merge */
+  const int64_t nz = input->nz;
   WorkerPool *pool = nn_net_get_pool (net);
-  int nt = worker_pool_get_n_threads (pool);
-  g_autofree float *slab = g_try_new (float, C * S * plane);
-  g_autofree float *scratch = g_try_new (float, nn_upsample_trilinear_scratch_floats (W, (int) ny, (int) nx, nt));
+  const int nt = worker_pool_get_n_threads (pool);
   g_autoptr (LabelVolume) out = lv_volume_dup (input);
   g_autoptr (LabelVolume) conf = NULL;
-  if (slab == NULL || scratch == NULL || out == NULL)
+  if (out == NULL || !lv_volume_widen_for (out, C - 1, error))
     {
-      g_set_error (error, COMPLETION_ERROR, COMPLETION_ERROR_NO_MEMORY,
-                   "cannot allocate %.0f MiB for the probability slab", C * S * plane * 4.0 / 1048576.0);
+      g_set_error (error, COMPLETION_ERROR, COMPLETION_ERROR_NO_MEMORY, "cannot allocate the completed volume");
       return NULL;
     }
   if (opt->confidence_out)
@@ -248,50 +262,30 @@ completion_run (NnNet *net, const LabelVolume *input, const CompletionOptions *o
           return NULL;
         }
     }
-  int32_t max_class = C - 1;
-  if (!lv_volume_widen_for (out, max_class, error))
-    return NULL;
-  if (opt->added)
-    memset (opt->added, 0, (size_t) C * sizeof (int64_t));
-
-  for (int64_t k0 = 0; k0 < nz; k0 += S)
+  MergeJob job = { .frame = &frame, .probs = probs, .C = C, .input = input, .out = out, .conf = conf,
+                   .cancellable = cancellable };
+  job.classes[job.n_classes++] = 0;
+  for (int c = 1; c < C; c++)
+    if (!any_selected || opt->selected[c])
+      job.classes[job.n_classes++] = c;
+  g_autofree int64_t *added = g_new0 (int64_t, (gsize) nt * C);
+  job.added = added;
+  const int64_t chunk = MAX (1, nz / 20);
+  for (int64_t k0 = 0; k0 < nz; k0 += chunk)
     {
-      int64_t k1 = MIN (nz, k0 + S), ns = k1 - k0;
+      report (opt, 0.85 + 0.14 * (double) k0 / nz, "bringing probabilities back to the input grid");
+      job.k0 = k0;
+      worker_pool_run (pool, MIN (chunk, nz - k0), merge_slice, &job);
       if (g_cancellable_set_error_if_cancelled (cancellable, error))
         return NULL;
-      report (opt, 0.85 + 0.15 * (double) k0 / nz, "interpolating probabilities");
-      /* slab is (C, ns, ny, nx) */
-      nn_upsample_trilinear (pool, probs, C, D, H, W, (int) nz, (int) ny, (int) nx, (int) k0, (int) k1, slab,
-                             scratch);
-      for (int64_t q = 0; q < ns * plane; q++)
-        {
-          /* argmax over background and the organs that may be added: a background voxel
-           * of the input can only become one of those */
-          int best = 0;
-          float pbest = slab[q];
-          for (int c = 1; c < C; c++)
-            {
-              float p = slab[(int64_t) c * ns * plane + q];
-              if (any_selected && !opt->selected[c])
-                continue;
-              if (p > pbest)
-                {
-                  pbest = p;
-                  best = c;
-                }
-            }
-          int64_t idx = k0 * plane + q;
-          if (conf)
-            lv_volume_set_index (conf, idx, (int32_t) lrintf (CLAMP (pbest, 0.0f, 1.0f) * 100.0f));
-          if (lv_volume_get_index (input, idx) != 0 || best == 0)
-            continue;
-          if (any_selected ? !opt->selected[best] : FALSE)
-            continue;
-          lv_volume_set_index (out, idx, best);
-          if (opt->added)
-            opt->added[best]++;
-        }
     }
+  if (opt->added)
+    for (int c = 0; c < C; c++)
+      {
+        opt->added[c] = 0;
+        for (int t = 0; t < nt; t++)
+          opt->added[c] += added[(int64_t) t * C + c];
+      }
   if (!opt->keep_fragments)
     {
       report (opt, 0.99, "removing fragments");

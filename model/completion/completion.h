@@ -47,6 +47,10 @@ typedef struct {
 
 #define COMPLETION_FRAGMENT_FRACTION 0.1
 
+/* Edge of the network's cube in mm for models whose metadata gives no voxel size: the
+ * shipped networks learnt from phantoms spanning 448 mm (7 mm voxels at 64³). */
+#define COMPLETION_DEFAULT_CUBE_MM 448.0
+
 /* The shipped model file of @arch, <arch>.safetensors: in $ANATOMY_MODELS_DIR when that is
  * set (only there), otherwise in data/models of the source tree, then of the installed
  * data.  NULL when there is none; @looked (may be NULL) then names the folders searched. */
