@@ -248,34 +248,26 @@ convert_values (const void *src, void *dst, int64_t n, int dt, double slope, dou
 #undef STORE
 }
 
+/* Reverses the byte order of the @n elements of @es bytes in @buf. */
 static void
 byteswap_buffer (void *buf, int64_t n, int es)
 {
   guint8 *b = buf;
-  if (es == 2)
-    for (int64_t i = 0; i < n; i++)
-      {
-        guint16 v;
-        memcpy (&v, b + 2 * i, 2);
-        v = GUINT16_SWAP_LE_BE (v);
-        memcpy (b + 2 * i, &v, 2);
-      }
-  else if (es == 4)
-    for (int64_t i = 0; i < n; i++)
-      {
-        guint32 v;
-        memcpy (&v, b + 4 * i, 4);
-        v = GUINT32_SWAP_LE_BE (v);
-        memcpy (b + 4 * i, &v, 4);
-      }
-  else if (es == 8)
-    for (int64_t i = 0; i < n; i++)
-      {
-        guint64 v;
-        memcpy (&v, b + 8 * i, 8);
-        v = GUINT64_SWAP_LE_BE (v);
-        memcpy (b + 8 * i, &v, 8);
-      }
+#define SWAP_ALL(utype, swap)                   \
+  for (int64_t i = 0; i < n; i++)               \
+    {                                           \
+      utype v;                                  \
+      memcpy (&v, b + sizeof v * i, sizeof v);  \
+      v = swap (v);                             \
+      memcpy (b + sizeof v * i, &v, sizeof v);  \
+    }
+  switch (es)
+    {
+    case 2: SWAP_ALL (guint16, GUINT16_SWAP_LE_BE); break;
+    case 4: SWAP_ALL (guint32, GUINT32_SWAP_LE_BE); break;
+    case 8: SWAP_ALL (guint64, GUINT64_SWAP_LE_BE); break;
+    }
+#undef SWAP_ALL
 }
 
 /* --- reading -------------------------------------------------------------- */
