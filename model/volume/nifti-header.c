@@ -3,7 +3,7 @@
  * The header is read in either byte order and parsed into one version-neutral struct
  * (NiftiHdr), every field the reader relies on is validated before anything is allocated,
  * the extensions that follow it are read, and its geometry (sform, qform or pixdim) is
- * turned into a voxel-to-world affine, and back for writing.
+ * turned into a voxel-to-world affine.
  */
 #include "nifti-private.h"
 
@@ -431,75 +431,4 @@ nifti_hdr_get_affine (const NiftiHdr *h, double a[4][4])
     qform_to_affine (h, a);
   else
     base_affine (h, a);
-}
-
-/* Affine to quaternion + qfac (the inverse of qform_to_affine), for writing. */
-void
-nifti_hdr_set_qform (NiftiHdr *h, const double a[4][4])
-{
-  double col[3][3], zoom[3];
-  for (int j = 0; j < 3; j++)
-    {
-      double n = 0;
-      for (int i = 0; i < 3; i++)
-        n += a[i][j] * a[i][j];
-      zoom[j] = n > 0 ? sqrt (n) : 1.0;
-      for (int i = 0; i < 3; i++)
-        col[i][j] = n > 0 ? a[i][j] / zoom[j] : (i == j);
-    }
-  double det = col[0][0] * (col[1][1] * col[2][2] - col[1][2] * col[2][1])
-             - col[0][1] * (col[1][0] * col[2][2] - col[1][2] * col[2][0])
-             + col[0][2] * (col[1][0] * col[2][1] - col[1][1] * col[2][0]);
-  double qfac = det < 0 ? -1.0 : 1.0;
-  for (int i = 0; i < 3; i++)
-    col[i][2] *= qfac;
-  /* rotation matrix to quaternion, choosing the numerically best branch */
-  double tr = col[0][0] + col[1][1] + col[2][2], w, b, c, d;
-  if (tr > 0)
-    {
-      double s = 0.5 / sqrt (tr + 1.0);
-      w = 0.25 / s;
-      b = (col[2][1] - col[1][2]) * s;
-      c = (col[0][2] - col[2][0]) * s;
-      d = (col[1][0] - col[0][1]) * s;
-    }
-  else if (col[0][0] > col[1][1] && col[0][0] > col[2][2])
-    {
-      double s = 2.0 * sqrt (1.0 + col[0][0] - col[1][1] - col[2][2]);
-      w = (col[2][1] - col[1][2]) / s;
-      b = 0.25 * s;
-      c = (col[0][1] + col[1][0]) / s;
-      d = (col[0][2] + col[2][0]) / s;
-    }
-  else if (col[1][1] > col[2][2])
-    {
-      double s = 2.0 * sqrt (1.0 + col[1][1] - col[0][0] - col[2][2]);
-      w = (col[0][2] - col[2][0]) / s;
-      b = (col[0][1] + col[1][0]) / s;
-      c = 0.25 * s;
-      d = (col[1][2] + col[2][1]) / s;
-    }
-  else
-    {
-      double s = 2.0 * sqrt (1.0 + col[2][2] - col[0][0] - col[1][1]);
-      w = (col[1][0] - col[0][1]) / s;
-      b = (col[0][2] + col[2][0]) / s;
-      c = (col[1][2] + col[2][1]) / s;
-      d = 0.25 * s;
-    }
-  if (w < 0)
-    {
-      b = -b;
-      c = -c;
-      d = -d;
-    }
-  h->quatern[0] = b;
-  h->quatern[1] = c;
-  h->quatern[2] = d;
-  for (int i = 0; i < 3; i++)
-    {
-      h->qoffset[i] = a[i][3];
-      h->pixdim[i + 1] = zoom[i];
-    }
-  h->pixdim[0] = qfac;
 }

@@ -100,7 +100,5 @@ gboolean nifti_hdr_read_extensions (NiftiStream *s, NiftiSource *src, gboolean s
                                     GError **error);
 /* The voxel-to-world affine of @h: sform, else qform, else nibabel's default from pixdim. */
 void nifti_hdr_get_affine (const NiftiHdr *h, double a[4][4]);
-/* Sets quatern, qoffset, pixdim[0..3] of @h to describe @a (the inverse of the qform). */
-void nifti_hdr_set_qform (NiftiHdr *h, const double a[4][4]);
 
 G_END_DECLS

@@ -9,6 +9,7 @@
 #include "out-file.h"
 #include "strutil.h"
 
+#include <math.h>
 #include <string.h>
 #include <glib/gstdio.h>
 
@@ -125,6 +126,78 @@ serialize_nifti2 (const NiftiHdr *h, gboolean pair, guint8 out[NIFTI2_HDR_SIZE])
   return NIFTI2_HDR_SIZE;
 }
 
+/* Affine to quaternion + qfac, pixdim and qoffset (the inverse of the qform reading in
+ * nifti-header.c). */
+static void
+affine_to_qform (const double a[4][4], NiftiHdr *h)
+{
+  double col[3][3], zoom[3];
+  for (int j = 0; j < 3; j++)
+    {
+      double n = 0;
+      for (int i = 0; i < 3; i++)
+        n += a[i][j] * a[i][j];
+      zoom[j] = n > 0 ? sqrt (n) : 1.0;
+      for (int i = 0; i < 3; i++)
+        col[i][j] = n > 0 ? a[i][j] / zoom[j] : (i == j);
+    }
+  double det = col[0][0] * (col[1][1] * col[2][2] - col[1][2] * col[2][1])
+             - col[0][1] * (col[1][0] * col[2][2] - col[1][2] * col[2][0])
+             + col[0][2] * (col[1][0] * col[2][1] - col[1][1] * col[2][0]);
+  double qfac = det < 0 ? -1.0 : 1.0;
+  for (int i = 0; i < 3; i++)
+    col[i][2] *= qfac;
+  /* rotation matrix to quaternion, choosing the numerically best branch */
+  double tr = col[0][0] + col[1][1] + col[2][2], w, b, c, d;
+  if (tr > 0)
+    {
+      double s = 0.5 / sqrt (tr + 1.0);
+      w = 0.25 / s;
+      b = (col[2][1] - col[1][2]) * s;
+      c = (col[0][2] - col[2][0]) * s;
+      d = (col[1][0] - col[0][1]) * s;
+    }
+  else if (col[0][0] > col[1][1] && col[0][0] > col[2][2])
+    {
+      double s = 2.0 * sqrt (1.0 + col[0][0] - col[1][1] - col[2][2]);
+      w = (col[2][1] - col[1][2]) / s;
+      b = 0.25 * s;
+      c = (col[0][1] + col[1][0]) / s;
+      d = (col[0][2] + col[2][0]) / s;
+    }
+  else if (col[1][1] > col[2][2])
+    {
+      double s = 2.0 * sqrt (1.0 + col[1][1] - col[0][0] - col[2][2]);
+      w = (col[0][2] - col[2][0]) / s;
+      b = (col[0][1] + col[1][0]) / s;
+      c = 0.25 * s;
+      d = (col[1][2] + col[2][1]) / s;
+    }
+  else
+    {
+      double s = 2.0 * sqrt (1.0 + col[2][2] - col[0][0] - col[1][1]);
+      w = (col[1][0] - col[0][1]) / s;
+      b = (col[0][2] + col[2][0]) / s;
+      c = (col[1][2] + col[2][1]) / s;
+      d = 0.25 * s;
+    }
+  if (w < 0)
+    {
+      b = -b;
+      c = -c;
+      d = -d;
+    }
+  h->quatern[0] = b;
+  h->quatern[1] = c;
+  h->quatern[2] = d;
+  for (int i = 0; i < 3; i++)
+    {
+      h->qoffset[i] = a[i][3];
+      h->pixdim[i + 1] = zoom[i];
+    }
+  h->pixdim[0] = qfac;
+}
+
 /* Header bytes + extender + extensions, padded so that vox_offset is a multiple of 16. */
 static GByteArray *
 build_header_bytes (const LabelVolume *v, gboolean pair, gboolean nifti2)
@@ -172,7 +245,7 @@ build_header_bytes (const LabelVolume *v, gboolean pair, gboolean nifti2)
       for (int i = 0; i < 3; i++)
         for (int j = 0; j < 4; j++)
           h.srow[i][j] = v->affine[i][j];
-      nifti_hdr_set_qform (&h, v->affine);
+      affine_to_qform (v->affine, &h);
       if (h.sform_code <= 0 && h.qform_code <= 0)
         h.sform_code = h.qform_code = NIFTI_XFORM_ALIGNED_ANAT;
     }
