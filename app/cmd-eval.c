@@ -66,11 +66,16 @@ score (Method *m, const LabelVolume *pred, const LabelVolume *truth, guint32 rem
           m->rem_n[l]++;
         }
     }
-  m->bin_all_sum += metrics_dice (bp, bt, bi);
-  m->bin_n++;
-  if (removed)
+  /* NAN (nothing in either map) is left out of the means, as metrics.h says */
+  double bd = metrics_dice (bp, bt, bi), rd = metrics_dice (rp, rt, ri);
+  if (!isnan (bd))
     {
-      m->bin_rem_sum += metrics_dice (rp, rt, ri);
+      m->bin_all_sum += bd;
+      m->bin_n++;
+    }
+  if (removed && !isnan (rd))
+    {
+      m->bin_rem_sum += rd;
       m->bin_rem_n++;
     }
 }

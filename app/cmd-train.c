@@ -276,7 +276,7 @@ cmd_train (int argc, char **argv)
         nn_trainer_forward (tr, FALSE, FALSE);                                                     \
         train_data_predict (nn_trainer_get_output (tr), C, n, vpart + i * n, pred);                \
         double dd = train_data_removed_dice (pred, vtgt + i * n, n, vrem[i]);                      \
-        if (dd >= 0)                                                                               \
+        if (!isnan (dd))                                                                           \
           {                                                                                        \
             s += dd;                                                                               \
             k++;                                                                                   \

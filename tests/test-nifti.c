@@ -229,13 +229,15 @@ test_write_failure_keeps_old (void)
 }
 
 /* A disk that fills up mid-write (RLIMIT_FSIZE makes write() fail with EFBIG,
- * also for root): the old file stays intact and no temporary is left behind. */
+ * also for root): the old file, both halves of a pair, stays intact and no temporary
+ * is left behind. */
 static void
-test_disk_full_keeps_old (void)
+disk_full_keeps_old (const char *name, int n_files)
 {
-  g_autofree char *dir = tmp_path ("full");
+  g_autofree char *sub = g_strconcat ("full-", name, NULL);
+  g_autofree char *dir = tmp_path (sub);
   g_mkdir (dir, 0755);
-  g_autofree char *p = g_build_filename (dir, "x.nii", NULL);
+  g_autofree char *p = g_build_filename (dir, name, NULL);
   g_autoptr (LabelVolume) v = make_volume (1, 5);
   g_autoptr (GError) error = NULL;
   g_assert_true (nifti_write (v, p, 0, &error));
@@ -252,17 +254,24 @@ test_disk_full_keeps_old (void)
   g_assert_false (ok);
   g_assert_error (error, NIFTI_ERROR, NIFTI_ERROR_IO);
   g_test_message ("%s", error->message);
-  g_assert_nonnull (strstr (error->message, p));
+  g_assert_nonnull (strstr (error->message, dir));
   g_clear_error (&error);
   g_autoptr (LabelVolume) r = nifti_read (p, NULL, &error);
   g_assert_no_error (error);
   assert_same_volume (v, r, 1e-5);
   g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
-  const char *name;
+  const char *entry;
   int n = 0;
-  while ((name = g_dir_read_name (d)))
+  while ((entry = g_dir_read_name (d)))
     n++;
-  g_assert_cmpint (n, ==, 1);
+  g_assert_cmpint (n, ==, n_files);
+}
+
+static void
+test_disk_full_keeps_old (void)
+{
+  disk_full_keeps_old ("x.nii", 1);
+  disk_full_keeps_old ("x.hdr", 2);   /* the image half fails: neither half is replaced */
 }
 
 /* --- hostile input ------------------------------------------------------ */

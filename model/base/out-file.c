@@ -18,6 +18,8 @@ struct _OutFile {
   int fd;
   gzFile gz;        /* OUT_FILE_GZIP: a stream on a dup of fd */
   FILE *stream;     /* out_file_get_stream(): a stream on a dup of fd */
+  gboolean finished; /* out_file_finish() succeeded: the data are on disk, fd closed */
+  gboolean failed;   /* a write or the finish failed: the temporary cannot be committed */
 };
 
 static void
@@ -78,6 +80,8 @@ gboolean
 out_file_write (OutFile *f, const void *data, size_t n, GError **error)
 {
   size_t done = 0;
+
+  g_return_val_if_fail (!f->finished, FALSE);
   while (done < n)
     {
       size_t chunk = MIN (n - done, (size_t) 1 << 30);
@@ -92,6 +96,7 @@ out_file_write (OutFile *f, const void *data, size_t n, GError **error)
           if (f->gz == NULL && w < 0 && errno == EINTR)
             continue;
           set_io_error (error, f, "write failed", errno);
+          f->failed = TRUE;
           return FALSE;
         }
       done += (size_t) w;
@@ -122,6 +127,12 @@ out_file_get_stream (OutFile *f)
 static gboolean
 finish (OutFile *f, GError **error)
 {
+  if (f->failed)
+    {
+      g_set_error (error, OUT_FILE_ERROR, OUT_FILE_ERROR_IO, "%s: not written: an earlier write failed",
+                   f->path);
+      return FALSE;
+    }
   if (f->gz)
     {
       int r = gzclose (f->gz);
@@ -158,7 +169,35 @@ finish (OutFile *f, GError **error)
       set_io_error (error, f, "write failed", errno);
       return FALSE;
     }
+  f->finished = TRUE;
   return TRUE;
+}
+
+gboolean
+out_file_finish (OutFile *f, GError **error)
+{
+  if (f->finished)
+    return TRUE;
+  if (!finish (f, error))
+    {
+      f->failed = TRUE;
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* No hard links either (some FUSE and network file systems): check, then rename.  Not
+ * race-free, the last resort.  Returns like rename(), errno EEXIST when @path exists. */
+static int
+rename_if_absent (const char *tmp, const char *path)
+{
+  struct stat st;
+  if (lstat (path, &st) == 0)
+    {
+      errno = EEXIST;
+      return -1;
+    }
+  return rename (tmp, path);
 }
 
 /* Moves the closed temporary to the destination. */
@@ -176,6 +215,8 @@ move_into_place (OutFile *f, gboolean overwrite, GError **error)
           r = link (f->tmp, f->path);
           if (r == 0)
             g_unlink (f->tmp);
+          else if (errno == EPERM || errno == ENOTSUP || errno == EOPNOTSUPP || errno == ENOSYS)
+            r = rename_if_absent (f->tmp, f->path);
         }
     }
   if (r != 0)
@@ -204,7 +245,7 @@ move_into_place (OutFile *f, gboolean overwrite, GError **error)
 gboolean
 out_file_commit (OutFile *f, gboolean overwrite, GError **error)
 {
-  gboolean ok = finish (f, error) && move_into_place (f, overwrite, error);
+  gboolean ok = out_file_finish (f, error) && move_into_place (f, overwrite, error);
   out_file_abort (f);
   return ok;
 }

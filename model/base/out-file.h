@@ -4,8 +4,10 @@
  * 0666 & ~umask like a normal create), are flushed and fsync'ed, and only then is the
  * temporary moved into place: without overwrite by renameat2 (RENAME_NOREPLACE), or by
  * link + unlink where the file system lacks it, so an existing file is never replaced,
- * even by a file that appears meanwhile; with overwrite by rename.  The folder is fsync'ed
- * afterwards.  Aborting (or any failure) removes the temporary.
+ * even by a file that appears meanwhile; with overwrite by rename.  On a file system that
+ * has neither (some FUSE and network ones), the destination is checked, then renamed onto:
+ * that last resort is not race-free.  The folder is fsync'ed afterwards.  Aborting (or any
+ * failure) removes the temporary.
  *
  * Error messages name the destination; errors are OUT_FILE_ERROR, and
  * OUT_FILE_ERROR_EXISTS says the destination exists and was left alone.
@@ -45,9 +47,15 @@ gboolean out_file_write (OutFile *f, const void *data, size_t n, GError **error)
  * on it are reported by out_file_commit(). */
 FILE *out_file_get_stream (OutFile *f);
 
-/* Flushes, fsyncs and moves the temporary into place, then frees @f (also on failure,
- * which removes the temporary).  With @overwrite FALSE an existing @path is an
- * OUT_FILE_ERROR_EXISTS error. */
+/* Flushes, fsyncs and closes the temporary without moving it into place, for writers of
+ * several files that must all be complete on disk before the first is moved in;
+ * out_file_commit() then only moves it.  After a failure (here or in out_file_write()) only
+ * out_file_abort() is left: a later commit fails too. */
+gboolean out_file_finish (OutFile *f, GError **error);
+
+/* Finishes @f (unless out_file_finish() did) and moves the temporary into place, then
+ * frees @f (also on failure, which removes the temporary).  With @overwrite FALSE an
+ * existing @path is an OUT_FILE_ERROR_EXISTS error. */
 gboolean out_file_commit (OutFile *f, gboolean overwrite, GError **error);
 
 /* Removes the temporary and frees @f; NULL is allowed. */

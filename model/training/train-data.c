@@ -1,8 +1,10 @@
 /* train-data.c: training samples and Dice (see train-data.h). */
 #include "train-data.h"
 #include "phantom.h"
+#include "metrics.h"
 #include "nifti.h"
 
+#include <math.h>
 #include <string.h>
 
 G_DEFINE_QUARK (train-data-error-quark, train_data_error)
@@ -114,7 +116,7 @@ train_data_dice (const guint8 *pred, const guint8 *truth, int64_t n, double dice
         inter[a]++;
     }
   for (int l = 0; l < 32; l++)
-    dice[l] = np[l] + nt[l] > 0 ? 2.0 * inter[l] / (double) (np[l] + nt[l]) : -1.0;
+    dice[l] = metrics_dice (np[l], nt[l], inter[l]);
 }
 
 double
@@ -124,12 +126,12 @@ train_data_removed_dice (const guint8 *pred, const guint8 *truth, int64_t n, gui
   int k = 0;
   train_data_dice (pred, truth, n, dice);
   for (int l = 1; l < 32; l++)
-    if ((removed >> l) & 1u && dice[l] >= 0.0)
+    if ((removed >> l) & 1u && !isnan (dice[l]))
       {
         s += dice[l];
         k++;
       }
-  return k ? s / k : -1.0;
+  return k ? s / k : NAN;
 }
 
 static gint

@@ -53,11 +53,12 @@ gboolean train_data_phantom_sample (guint64 seed, guint64 index, const int grid[
  * labelled voxels of the partial keep their label, background takes the argmax. */
 void train_data_predict (const float *prob, int C, int64_t n, const guint8 *partial, guint8 *pred);
 
-/* Dice of label L between pred and truth for every L < 32 with any voxel in
- * either; dice[L] = -1 where both are empty.  Returns nothing; see below. */
+/* Dice of label L between pred and truth for every L < 32 (labels taken modulo 32), by
+ * metrics_dice(): dice[L] is NAN where L is in neither (see metrics.h). */
 void train_data_dice (const guint8 *pred, const guint8 *truth, int64_t n, double dice[32]);
 
-/* Mean Dice over the removed labels (bit L of @removed); -1 if none. */
+/* Mean Dice over the removed labels (bit L of @removed), NAN ones left out; NAN when no
+ * removed label is in either map. */
 double train_data_removed_dice (const guint8 *pred, const guint8 *truth, int64_t n, guint32 removed);
 
 /* The pairs of a dataset in the benchmark layout: DIR/complete/sXXXX_full.nii[.gz] with

@@ -13,18 +13,28 @@ metrics_dice (int64_t n_a, int64_t n_b, int64_t n_both)
   return 2.0 * (double) n_both / (double) (n_a + n_b);
 }
 
-static gboolean
-check_grid (const LabelVolume *r, const LabelVolume *t, GError **error)
+/* The zeroed result for the labels of @r and @t: *n entries, n one more than the
+ * largest label in either; NULL when the grids differ. */
+static MetricsLabel *
+new_labels (const LabelVolume *r, const LabelVolume *t, int32_t *n, GError **error)
 {
-  if (r->nx == t->nx && r->ny == t->ny && r->nz == t->nz)
-    return TRUE;
-  g_set_error (error, METRICS_ERROR, METRICS_ERROR_GRID,
-               "the label maps have different grids: %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT "x%"
-               G_GINT64_FORMAT " (reference) and %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT "x%"
-               G_GINT64_FORMAT, r->nx, r->ny, r->nz, t->nx, t->ny, t->nz);
-  return FALSE;
+  int32_t rmin, rmax, tmin, tmax;
+
+  if (r->nx != t->nx || r->ny != t->ny || r->nz != t->nz)
+    {
+      g_set_error (error, METRICS_ERROR, METRICS_ERROR_GRID,
+                   "the label maps have different grids: %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT "x%"
+                   G_GINT64_FORMAT " (reference) and %" G_GINT64_FORMAT "x%" G_GINT64_FORMAT "x%"
+                   G_GINT64_FORMAT, r->nx, r->ny, r->nz, t->nx, t->ny, t->nz);
+      return NULL;
+    }
+  lv_volume_min_max (r, &rmin, &rmax);
+  lv_volume_min_max (t, &tmin, &tmax);
+  *n = MAX (MAX (rmax, tmax), 0) + 1;
+  return g_new0 (MetricsLabel, *n);
 }
 
+/* Dice and volumes from the counts. */
 static void
 finish (MetricsLabel *m, int32_t n, const LabelVolume *reference)
 {
@@ -41,13 +51,10 @@ MetricsLabel *
 metrics_compare (const LabelVolume *reference, const LabelVolume *test, int32_t *n_labels,
                  GError **error)
 {
-  if (!check_grid (reference, test, error))
+  int32_t n;
+  MetricsLabel *m = new_labels (reference, test, &n, error);
+  if (m == NULL)
     return NULL;
-  int32_t rmin, rmax, tmin, tmax;
-  lv_volume_min_max (reference, &rmin, &rmax);
-  lv_volume_min_max (test, &tmin, &tmax);
-  int32_t n = MAX (MAX (rmax, tmax), 0) + 1;
-  MetricsLabel *m = g_new0 (MetricsLabel, n);
   /* One pass: reference and test are (nz, ny, nx) label arrays of the same size. */
   int64_t nv = lv_volume_n_voxels (reference);
   if (reference->bytes_per_voxel == 1 && test->bytes_per_voxel == 1)
@@ -67,20 +74,18 @@ metrics_compare (const LabelVolume *reference, const LabelVolume *test, int32_t 
           m[l].n_test = ct[l];
           m[l].n_both = cb[l];
         }
-      finish (m, n, reference);
-      *n_labels = n;
-      return m;
     }
-  for (int64_t i = 0; i < nv; i++)
-    {
-      int32_t a = lv_volume_get_index (reference, i), b = lv_volume_get_index (test, i);
-      if (a >= 0)
-        m[a].n_reference++;
-      if (b >= 0)
-        m[b].n_test++;
-      if (a == b && a >= 0)
-        m[a].n_both++;
-    }
+  else
+    for (int64_t i = 0; i < nv; i++)
+      {
+        int32_t a = lv_volume_get_index (reference, i), b = lv_volume_get_index (test, i);
+        if (a >= 0)
+          m[a].n_reference++;
+        if (b >= 0)
+          m[b].n_test++;
+        if (a == b && a >= 0)
+          m[a].n_both++;
+      }
   finish (m, n, reference);
   *n_labels = n;
   return m;
@@ -90,13 +95,10 @@ MetricsLabel *
 metrics_compare_ref (const LabelVolume *reference, const LabelVolume *test, int32_t *n_labels,
                      GError **error)
 {
-  if (!check_grid (reference, test, error))
+  int32_t n;
+  MetricsLabel *m = new_labels (reference, test, &n, error);
+  if (m == NULL)
     return NULL;
-  int32_t rmin, rmax, tmin, tmax;
-  lv_volume_min_max (reference, &rmin, &rmax);
-  lv_volume_min_max (test, &tmin, &tmax);
-  int32_t n = MAX (MAX (rmax, tmax), 0) + 1;
-  MetricsLabel *m = g_new0 (MetricsLabel, n);
   for (int32_t l = 0; l < n; l++)
     for (int64_t k = 0; k < reference->nz; k++)
       for (int64_t j = 0; j < reference->ny; j++)

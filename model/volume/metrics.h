@@ -6,8 +6,13 @@
  *
  *   Dice(l) = 2 |R_l ∩ T_l| / (|R_l| + |T_l|)
  *
- * where R_l, T_l are the voxels labelled l in the reference and the test map.  When
- * a label is in neither map its Dice is undefined: NAN.
+ * where R_l, T_l are the voxels labelled l in the reference and the test map.
+ *
+ * An empty organ, the one convention wherever the project computes a Dice (metrics_dice:
+ * the GUI's comparison table, `anatomy eval`, training validation through train-data.h):
+ * a label in neither map has Dice NAN, meaning "organ absent in both", and a NAN is left
+ * out of every mean (it is neither a perfect 1 nor a failed 0).  A label in only one of
+ * the maps has Dice 0.
  */
 #pragma once
 
@@ -33,7 +38,7 @@ typedef struct {
   double ml_test;
 } MetricsLabel;
 
-/* Dice of raw counts (NAN when a + b == 0). */
+/* Dice of raw counts: 2 n_both / (n_a + n_b), NAN when n_a + n_b == 0 (absent in both). */
 double metrics_dice (int64_t n_a, int64_t n_b, int64_t n_both);
 
 /* Per-label overlap for labels 0 .. n-1 where n is one more than the largest label

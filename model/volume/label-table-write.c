@@ -1,0 +1,89 @@
+/* label-table-write.c: writing a label table as an ITK-SNAP label description file.
+ *
+ * The file goes through OutFile (out-file.h): written beside the destination, fsynced, then
+ * moved into place, never replacing an existing file unless asked.
+ */
+#include "label-table.h"
+#include "out-file.h"
+
+#include <string.h>
+
+static char *
+itksnap_text (const LabelTable *t)
+{
+  GString *s = g_string_new (NULL);
+  g_autofree char *src = g_path_get_basename (t->source != NULL ? t->source : "built-in");
+
+  g_strdelimit (src, "\r\n", ' ');
+  g_string_append (s,
+    "################################################\n"
+    "# ITK-SnAP Label Description File\n");
+  g_string_append_printf (s, "# Written by anatomy-reconstruction from %s\n", src);
+  g_string_append (s,
+    "# File format: \n"
+    "# IDX   -R-  -G-  -B-  -A--  VIS MSH  LABEL\n"
+    "# Fields: \n"
+    "#    IDX:   Zero-based index \n"
+    "#    -R-:   Red color component (0..255)\n"
+    "#    -G-:   Green color component (0..255)\n"
+    "#    -B-:   Blue color component (0..255)\n"
+    "#    -A-:   Label transparency (0.00 .. 1.00)\n"
+    "#    VIS:   Label visibility (0 or 1)\n"
+    "#    MSH:   Label mesh visibility (0 or 1)\n"
+    "#  LABEL:   Label description \n"
+    "################################################\n");
+  for (guint i = 0; i < t->entries->len; i++)
+    {
+      const LabelEntry *e = &g_array_index (t->entries, LabelEntry, i);
+      char alpha[G_ASCII_DTOSTR_BUF_SIZE];
+      g_autofree char *name = g_strdup (e->name != NULL ? e->name : "");
+      int vis = e->rgba[3] > 0;
+
+      /* The format has no escapes: quotes and line breaks cannot appear in a name. */
+      g_strdelimit (name, "\"", '\'');
+      g_strdelimit (name, "\r\n\t\f\v", ' ');
+      g_ascii_formatd (alpha, sizeof alpha, "%.4f", e->rgba[3] / 255.0);
+      g_string_append_printf (s, "%5d %5d %4d %4d %9s %2d %2d    \"%s\"\n",
+                              e->id, e->rgba[0], e->rgba[1], e->rgba[2], alpha, vis, vis, name);
+    }
+  return g_string_free (s, FALSE);
+}
+
+static void
+set_exists_error (GError **error, const char *path)
+{
+  g_set_error (error, LT_ERROR, LT_ERROR_IO, "%s: already exists (not overwritten)", path);
+}
+
+gboolean
+lt_table_save_itksnap (const LabelTable *t, const char *path, gboolean overwrite, GError **error)
+{
+  g_autofree char *text = NULL;
+  g_autoptr (OutFile) f = NULL;
+  g_autoptr (GError) local = NULL;
+
+  g_return_val_if_fail (t != NULL && path != NULL, FALSE);
+
+  if (t->entries->len == 0)
+    {
+      g_set_error (error, LT_ERROR, LT_ERROR_EMPTY, "%s: the label table is empty, nothing to write", path);
+      return FALSE;
+    }
+  if (!overwrite && g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      set_exists_error (error, path);
+      return FALSE;
+    }
+
+  text = itksnap_text (t);
+  f = out_file_open (path, OUT_FILE_PLAIN, &local);
+  if (f != NULL && out_file_write (f, text, strlen (text), &local)
+      && out_file_commit (g_steal_pointer (&f), overwrite, &local))
+    return TRUE;
+  /* every failure is LT_ERROR_IO; the message names the file */
+  if (g_error_matches (local, OUT_FILE_ERROR, OUT_FILE_ERROR_EXISTS))
+    set_exists_error (error, path);
+  else
+    g_set_error_literal (error, LT_ERROR, LT_ERROR_IO, local->message);
+  return FALSE;
+}
