@@ -19,7 +19,10 @@ set -eu
 src=$(cd "$(dirname "$0")/../.." && pwd)
 out=${FUZZ_OUT:-/tmp/anatomy-fuzz}
 cc=${CC_FUZZ:-clang}
-flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE -I$src/model"
+flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE -I$src/model/base -I$src/model/volume -I$src/model/nn"
+# the libraries each target needs, as folders of sources
+volume_srcs="model/base/*.c model/volume/*.c"
+nn_srcs="$volume_srcs model/nn/*.c"
 
 max_len() {
   case $1 in
@@ -33,14 +36,14 @@ build_one() {
   t=$1
   case $t in
     nifti)
-      srcs="model/nifti.c model/label-volume.c"
+      srcs=$volume_srcs
       libs=$(pkg-config --cflags --libs glib-2.0 zlib) ;;
     label-table)
-      srcs="model/label-table.c model/nifti.c model/label-volume.c"
+      srcs=$volume_srcs
       libs=$(pkg-config --cflags --libs glib-2.0 zlib) ;;
     safetensors)
-      srcs="model/nn-safetensors.c model/nn-net.c model/nn-ops.c"
-      libs=$(pkg-config --cflags --libs gio-2.0 json-glib-1.0 openblas) ;;
+      srcs=$nn_srcs
+      libs=$(pkg-config --cflags --libs gio-2.0 json-glib-1.0 zlib openblas) ;;
     *) echo "unknown target $t (nifti, label-table, safetensors)" >&2; exit 2 ;;
   esac
   mkdir -p "$out"
