@@ -162,7 +162,6 @@ cmd_eval (int argc, char **argv)
   gint64 mean_seed = 1;
   int mean_subjects = 50, threads = 0, limit = 0;
   gboolean keep_fragments = FALSE;
-  int status = 0;
   GOptionEntry entries[] = {
     { "data", 'd', 0, G_OPTION_ARG_FILENAME, &data_dir, "Benchmark layout (complete/, incomplete/)", "DIR" },
     { "model", 'm', 0, G_OPTION_ARG_STRING_ARRAY, &models, "unet, unet-skip, googlenet-skip or FILE (repeat; default: every shipped model)", "MODEL" },
@@ -175,18 +174,16 @@ cmd_eval (int argc, char **argv)
       "Keep small disconnected pieces of added organs, as 'complete --keep-fragments'", NULL },
     { NULL },
   };
-  g_autoptr (GOptionContext) ctx = g_option_context_new (NULL);
-  g_option_context_set_summary (ctx,
+  const char *summary =
     "Complete every partial volume of DIR (incomplete/sXXXX/*.nii.gz) with each model and\n"
     "compare with DIR/complete/sXXXX_full.nii.gz.  Each model may add exactly the organs\n"
     "missing from its input.  Baselines: \"copy\" (the input unchanged) and \"mean\" (the\n"
     "per-voxel most frequent label over training phantoms, added where the input is\n"
     "background and the label is a missing organ).  Reports per-organ Dice on all\n"
     "voxels and on removed organs only, their means over organs, and binary Dice (all\n"
-    "organs merged; removed organs merged).");
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!cli_parse (ctx, &argc, &argv, &status))
-    return status;
+    "organs merged; removed organs merged).";
+  if (!cli_parse_options (&argc, &argv, NULL, summary, entries))
+    return CLI_EXIT_USAGE;
   if (data_dir == NULL)
     return cli_fail ("--data DIR is required");
   if (mean_subjects < 1)

@@ -95,7 +95,6 @@ cmd_train (int argc, char **argv)
   int epochs = 0, grid = 64, threads = 1, blocks = 0, max_shift = 3, val_cases = 4, val_every = 200;
   int ckpt_every = 100, log_every = 10;
   double lr = 2e-3, wd = 1e-4, removed_weight = 2.0, warmup = 50, max_minutes = 0, clip = 5.0;
-  int status = 0;
   GOptionEntry entries[] = {
     { "arch", 'a', 0, G_OPTION_ARG_STRING, &arch_s, "unet, unet-skip or googlenet-skip", "ARCH" },
     { "phantom", 0, 0, G_OPTION_ARG_NONE, &use_phantom, "Draw fresh phantom subjects and partial versions every step", NULL },
@@ -123,14 +122,12 @@ cmd_train (int argc, char **argv)
     { "max-minutes", 0, 0, G_OPTION_ARG_DOUBLE, &max_minutes, "Stop (checkpoint and write FILE) after this wall time", "M" },
     { NULL },
   };
-  g_autoptr (GOptionContext) ctx = g_option_context_new (NULL);
-  g_option_context_set_summary (ctx,
+  const char *summary =
     "Train a completion network (batch 1, AdamW, loss = cross-entropy + soft Dice over\n"
     "the classes, extra weight on removed organs).  Every sample is a pure function of\n"
     "(seed, step), so a run is deterministic for a seed and thread count, and --resume\n"
     "continues bit for bit.  A checkpoint OUT.checkpoint.safetensors (a usable model)\n"
-    "and OUT.checkpoint.optim.safetensors (AdamW moments, step) are written periodically.");
-  g_option_context_add_main_entries (ctx, entries, NULL);
+    "and OUT.checkpoint.optim.safetensors (AdamW moments, step) are written periodically.";
   g_autofree char *cmdline = NULL;
   {
     g_autoptr (GString) s = g_string_new ("anatomy train");
@@ -141,8 +138,8 @@ cmd_train (int argc, char **argv)
       }
     cmdline = g_string_free (g_steal_pointer (&s), FALSE);
   }
-  if (!cli_parse (ctx, &argc, &argv, &status))
-    return status;
+  if (!cli_parse_options (&argc, &argv, NULL, summary, entries))
+    return CLI_EXIT_USAGE;
   if (out == NULL)
     return cli_fail ("--out FILE is required");
   /* resume: the run's settings come from the checkpoint (a new --steps extends the run) */
