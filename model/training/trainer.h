@@ -28,7 +28,7 @@ GQuark trainer_error_quark (void);
 
 typedef enum {
   TRAINER_ERROR_OPTIONS,   /* an option is out of range */
-  TRAINER_ERROR_IO,        /* the log file cannot be written */
+  TRAINER_ERROR_IO,        /* the log file cannot be opened */
 } TrainerError;
 
 typedef struct {
@@ -90,7 +90,7 @@ typedef void (*TrainerProgressFunc) (const TrainerProgress *p, gpointer user_dat
 typedef struct {
   gint64 steps;            /* steps done */
   gboolean stopped_early;  /* max_minutes ran out */
-  double val_dice;         /* validation of the final network, -1 without validation */
+  double val_dice;         /* validation of the final network (val_cases > 0), else the latest, or -1 */
 } TrainerSummary;
 
 /* Trains as @o says.  @cancellable is checked before every step: a cancelled run writes
