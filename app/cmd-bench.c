@@ -117,7 +117,6 @@ cmd_bench (int argc, char **argv)
   g_autofree char *grids_s = NULL, *archs_s = NULL, *widths_s = NULL, *model = NULL, *script = NULL;
   int threads = 2, repeats = 3, grid = 64;
   gboolean no_torch = FALSE;
-  int status = 0;
   GOptionEntry entries[] = {
     { "grids", 0, 0, G_OPTION_ARG_STRING, &grids_s, "Grid edges (default 64,128)", "LIST" },
     { "archs", 0, 0, G_OPTION_ARG_STRING, &archs_s, "Architectures (default all three)", "LIST" },
@@ -130,14 +129,12 @@ cmd_bench (int argc, char **argv)
     { "grid", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &grid, "nn-forward: grid edge", "N" },
     { NULL },
   };
-  g_autoptr (GOptionContext) ctx = g_option_context_new ("nn");
-  g_option_context_set_summary (ctx,
+  const char *summary =
     "Benchmark the network engine: for each architecture and grid, the median time of a\n"
     "forward pass, GFLOP/s against OpenBLAS's own 2048³ sgemm rate, peak RSS, and the\n"
-    "same network (same weights and threads) in PyTorch, each case in its own process.");
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!cli_parse (ctx, &argc, &argv, &status))
-    return status;
+    "same network (same weights and threads) in PyTorch, each case in its own process.";
+  if (!cli_parse_options (&argc, &argv, "nn", summary, entries))
+    return CLI_EXIT_USAGE;
   if (argc != 2 || (strcmp (argv[1], "nn") != 0 && strcmp (argv[1], "nn-forward") != 0))
     return cli_fail ("usage: anatomy bench nn [OPTIONS]");
   if (threads < 1 || repeats < 1 || repeats > 100)

@@ -1,4 +1,4 @@
-/* cmd-complete.c: `anatomy complete IN OUT` and the model lookup shared with other commands. */
+/* cmd-complete.c: `anatomy complete IN OUT`. */
 #include "commands.h"
 #include "completion.h"
 #include "nifti.h"
@@ -6,33 +6,19 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Path of the model for --model VALUE: an architecture name means the shipped model
- * (completion_find_model: $ANATOMY_MODELS_DIR, else the source tree, then the installed
- * data); anything else is a file.  NULL with a message saying what is missing. */
-char *
-cli_find_model (const char *value, GError **error)
+/* --labels names: the network's class names, case-insensitive, '_' and '-' as spaces */
+static int32_t
+class_lookup (const char *name, gpointer net)
 {
-  NnArch arch;
-  if (!nn_arch_from_string (value, &arch))
+  const NnConfig *cfg = nn_net_get_config (net);
+  g_autofree char *a = g_strdelimit (g_ascii_strdown (name, -1), "_-", ' ');
+  for (int c = 1; c < cfg->n_classes; c++)
     {
-      if (!g_file_test (value, G_FILE_TEST_IS_REGULAR))
-        {
-          g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
-                       "%s: no such model file (or use unet, unet-skip, googlenet-skip)", value);
-          return NULL;
-        }
-      return g_strdup (value);
+      g_autofree char *b = g_strdelimit (g_ascii_strdown (nn_net_get_class_name (net, c), -1), "_-", ' ');
+      if (strcmp (a, b) == 0)
+        return c;
     }
-  g_autofree char *where = NULL;
-  char *path = completion_find_model (arch, &where);
-  if (path)
-    return path;
-  g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
-               "no trained %s model: %s.safetensors does not exist (looked in %s).\n"
-               "Trained models come from 'anatomy train'; for a test run with random weights use\n"
-               "  anatomy init-model --arch %s --out FILE.safetensors\nand pass --model FILE.safetensors",
-               nn_arch_to_string (arch), nn_arch_to_string (arch), where, nn_arch_to_string (arch));
-  return NULL;
+  return -1;
 }
 
 static void
@@ -48,7 +34,6 @@ cmd_complete (int argc, char **argv)
   gboolean force = FALSE, keep_fragments = FALSE;
   int threads = 0;
   g_auto (GStrv) files = NULL;
-  int status = 0;
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_STRING, &model,
       "Network: unet, unet-skip, googlenet-skip (data/models/NAME.safetensors) or a .safetensors file "
@@ -65,17 +50,15 @@ cmd_complete (int argc, char **argv)
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &files, NULL, NULL },
     { NULL },
   };
-  g_autoptr (GOptionContext) ctx = g_option_context_new ("IN OUT");
-  g_option_context_set_summary (ctx,
+  const char *summary =
     "Complete a partial label map with a 3D network.  IN is resampled to the network's\n"
     "grid (nearest neighbour), the network predicts 13-class probabilities, these are\n"
     "interpolated back to IN's grid (trilinear).  Voxels labelled in IN keep their\n"
     "label; a background voxel of IN takes the most probable of background and the\n"
     "selected organs, so only those organs are added.  Pieces of an added organ\n"
-    "under 10% of its largest piece (6-connected) go back to background.");
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!cli_parse (ctx, &argc, &argv, &status))
-    return status;
+    "under 10% of its largest piece (6-connected) go back to background.";
+  if (!cli_parse_options (&argc, &argv, "IN OUT", summary, entries))
+    return CLI_EXIT_USAGE;
   if (files == NULL || g_strv_length (files) != 2)
     return cli_fail ("complete needs IN and OUT (see 'anatomy complete --help')");
   if (threads < 0 || threads > 256)
@@ -97,28 +80,19 @@ cmd_complete (int argc, char **argv)
   CompletionOptions opt = { .n_threads = threads, .progress = progress_cb, .keep_fragments = keep_fragments };
   if (labels && g_ascii_strcasecmp (labels, "all") != 0)
     {
-      g_auto (GStrv) names = g_strsplit (labels, ",", -1);
-      for (int i = 0; names[i]; i++)
+      CliLabelSyntax syntax = { .min_id = 1, .max_id = cfg->n_classes - 1, .lookup = class_lookup, .data = net,
+                                .keep_empty = TRUE };
+      g_autofree char *bad = NULL;
+      g_autoptr (GArray) ids = cli_parse_label_list (labels, &syntax, &bad, NULL);
+      if (ids == NULL)
         {
-          char *n = g_strstrip (names[i]);
-          gint64 id = -1;
-          if (!g_ascii_string_to_signed (n, 10, 1, cfg->n_classes - 1, &id, NULL))
-            for (int c = 1; c < cfg->n_classes && id < 0; c++)
-              {
-                g_autofree char *a = g_strdelimit (g_ascii_strdown (n, -1), "_-", ' ');
-                g_autofree char *b = g_strdelimit (g_ascii_strdown (nn_net_get_class_name (net, c), -1), "_-", ' ');
-                if (strcmp (a, b) == 0)
-                  id = c;
-              }
-          if (id < 1)
-            {
-              g_autoptr (GString) known = g_string_new (NULL);
-              for (int c = 1; c < cfg->n_classes; c++)
-                g_string_append_printf (known, "%s%s", c > 1 ? ", " : "", nn_net_get_class_name (net, c));
-              return cli_fail ("unknown organ '%s' (the model knows: %s)", n, known->str);
-            }
-          opt.selected[id] = TRUE;
+          g_autoptr (GString) known = g_string_new (NULL);
+          for (int c = 1; c < cfg->n_classes; c++)
+            g_string_append_printf (known, "%s%s", c > 1 ? ", " : "", nn_net_get_class_name (net, c));
+          return cli_fail ("unknown organ '%s' (the model knows: %s)", bad, known->str);
         }
+      for (guint i = 0; i < ids->len; i++)
+        opt.selected[g_array_index (ids, int32_t, i)] = TRUE;
     }
 
   g_autoptr (LabelVolume) in = nifti_read (files[0], NULL, &error);

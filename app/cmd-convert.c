@@ -7,7 +7,6 @@ cmd_convert (int argc, char **argv)
 {
   gboolean force = FALSE, nifti1 = FALSE, nifti2 = FALSE;
   g_auto (GStrv) files = NULL;
-  int status = 0;
   GOptionEntry entries[] = {
     { "force", 'f', 0, G_OPTION_ARG_NONE, &force, "Replace OUT if it exists", NULL },
     { "nifti1", '1', 0, G_OPTION_ARG_NONE, &nifti1, "Write NIfTI-1 (default: the input's version)", NULL },
@@ -15,16 +14,14 @@ cmd_convert (int argc, char **argv)
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &files, NULL, NULL },
     { NULL },
   };
-  g_autoptr (GOptionContext) ctx = g_option_context_new ("IN OUT");
-  g_option_context_set_summary (ctx,
+  const char *summary =
     "Rewrite a label map in another NIfTI form, keeping geometry, labels, units,\n"
     "description and header extensions.  The form comes from OUT's extension:\n"
     ".nii, .nii.gz, .hdr (writes .hdr + .img) or .hdr.gz (.hdr.gz + .img.gz).\n"
     "Labels are stored in the smallest integer type that holds them (uint8, uint16, int32).\n"
-    "An existing OUT is never replaced unless --force is given.");
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!cli_parse (ctx, &argc, &argv, &status))
-    return status;
+    "An existing OUT is never replaced unless --force is given.";
+  if (!cli_parse_options (&argc, &argv, "IN OUT", summary, entries))
+    return CLI_EXIT_USAGE;
   if (files == NULL || g_strv_length (files) != 2)
     return cli_fail ("convert needs IN and OUT (see 'anatomy convert --help')");
   if (nifti1 && nifti2)

@@ -2,6 +2,7 @@
  * dataset in the benchmark layout. */
 #include "commands.h"
 #include "completion.h"
+#include "label-table.h"
 #include "nifti.h"
 #include "nn-net.h"
 #include "phantom.h"
@@ -13,18 +14,14 @@
 #include <stdio.h>
 #include <string.h>
 
-#define N_LABELS 13   /* background + 12 organs of the default scheme */
-
-static const char *const organ_names[N_LABELS] = {
-  "background", "lung", "heart", "spleen", "stomach", "pancreas", "spine", "rib cage",
-  "liver", "kidney", "aorta", "autochthon", "pulmonary artery",
-};
+/* Labels are those of the default scheme: background and 12 organs (LT_N_CLASSES),
+ * named by lt_default_class_name. */
 
 /* Dice sums of one method */
 typedef struct {
   char *name;
-  double all_sum[N_LABELS];     int all_n[N_LABELS];     /* organ present in truth */
-  double rem_sum[N_LABELS];     int rem_n[N_LABELS];     /* organ removed from the input */
+  double all_sum[LT_N_CLASSES];  int all_n[LT_N_CLASSES];  /* organ present in truth */
+  double rem_sum[LT_N_CLASSES];  int rem_n[LT_N_CLASSES];  /* organ removed from the input */
   double bin_all_sum, bin_rem_sum;
   int bin_n, bin_rem_n;
   double seconds;
@@ -34,13 +31,13 @@ static void
 score (Method *m, const LabelVolume *pred, const LabelVolume *truth, guint32 removed)
 {
   int64_t n = lv_volume_n_voxels (truth);
-  int64_t inter[N_LABELS] = { 0 }, np[N_LABELS] = { 0 }, nt[N_LABELS] = { 0 };
+  int64_t inter[LT_N_CLASSES] = { 0 }, np[LT_N_CLASSES] = { 0 }, nt[LT_N_CLASSES] = { 0 };
   int64_t bi = 0, bp = 0, bt = 0, ri = 0, rp = 0, rt = 0;
   for (int64_t q = 0; q < n; q++)
     {
       int p = lv_volume_get_index (pred, q), t = lv_volume_get_index (truth, q);
-      p = p >= 0 && p < N_LABELS ? p : 0;
-      t = t >= 0 && t < N_LABELS ? t : 0;
+      p = p >= 0 && p < LT_N_CLASSES ? p : 0;
+      t = t >= 0 && t < LT_N_CLASSES ? t : 0;
       np[p]++;
       nt[t]++;
       if (p == t)
@@ -53,7 +50,7 @@ score (Method *m, const LabelVolume *pred, const LabelVolume *truth, guint32 rem
       rt += tr;
       ri += pr && tr;
     }
-  for (int l = 1; l < N_LABELS; l++)
+  for (int l = 1; l < LT_N_CLASSES; l++)
     {
       if (nt[l] == 0)
         continue;
@@ -85,7 +82,7 @@ organ_mean (const double *sum, const int *cnt, double *per)
 {
   double s = 0.0;
   int k = 0;
-  for (int l = 1; l < N_LABELS; l++)
+  for (int l = 1; l < LT_N_CLASSES; l++)
     {
       per[l] = cnt[l] ? sum[l] / cnt[l] : NAN;
       if (cnt[l])
@@ -103,7 +100,7 @@ static LabelVolume *
 population_mode (const LabelVolume *like, guint64 seed, int n_subjects, GError **error)
 {
   int64_t n = lv_volume_n_voxels (like);
-  g_autofree guint16 *counts = g_try_new0 (guint16, n * N_LABELS);
+  g_autofree guint16 *counts = g_try_new0 (guint16, n * LT_N_CLASSES);
   if (counts == NULL)
     {
       g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOMEM, "cannot allocate the population counts");
@@ -125,7 +122,7 @@ population_mode (const LabelVolume *like, guint64 seed, int n_subjects, GError *
       for (int64_t q = 0; q < n; q++)
         {
           int l = lv_volume_get_index (v, q);
-          counts[q * N_LABELS + (l >= 0 && l < N_LABELS ? l : 0)]++;
+          counts[q * LT_N_CLASSES + (l >= 0 && l < LT_N_CLASSES ? l : 0)]++;
         }
       cli_progress ("population mean", (s + 1.0) / n_subjects, NULL);
     }
@@ -133,8 +130,8 @@ population_mode (const LabelVolume *like, guint64 seed, int n_subjects, GError *
   for (int64_t q = 0; q < n; q++)
     {
       int best = 0;
-      for (int l = 1; l < N_LABELS; l++)
-        if (counts[q * N_LABELS + l] > counts[q * N_LABELS + best])
+      for (int l = 1; l < LT_N_CLASSES; l++)
+        if (counts[q * LT_N_CLASSES + l] > counts[q * LT_N_CLASSES + best])
           best = l;
       lv_volume_set_index (mode, q, best);
     }
@@ -146,9 +143,9 @@ json_add_table (JsonBuilder *b, const char *key, const double *per, double mean)
 {
   json_builder_set_member_name (b, key);
   json_builder_begin_object (b);
-  for (int l = 1; l < N_LABELS; l++)
+  for (int l = 1; l < LT_N_CLASSES; l++)
     {
-      json_builder_set_member_name (b, organ_names[l]);
+      json_builder_set_member_name (b, lt_default_class_name (l));
       if (isnan (per[l]))
         json_builder_add_null_value (b);
       else
@@ -167,7 +164,6 @@ cmd_eval (int argc, char **argv)
   gint64 mean_seed = 1;
   int mean_subjects = 50, threads = 0, limit = 0;
   gboolean keep_fragments = FALSE;
-  int status = 0;
   GOptionEntry entries[] = {
     { "data", 'd', 0, G_OPTION_ARG_FILENAME, &data_dir, "Benchmark layout (complete/, incomplete/)", "DIR" },
     { "model", 'm', 0, G_OPTION_ARG_STRING_ARRAY, &models, "unet, unet-skip, googlenet-skip or FILE (repeat; default: every shipped model)", "MODEL" },
@@ -180,18 +176,16 @@ cmd_eval (int argc, char **argv)
       "Keep small disconnected pieces of added organs, as 'complete --keep-fragments'", NULL },
     { NULL },
   };
-  g_autoptr (GOptionContext) ctx = g_option_context_new (NULL);
-  g_option_context_set_summary (ctx,
+  const char *summary =
     "Complete every partial volume of DIR (incomplete/sXXXX/*.nii.gz) with each model and\n"
     "compare with DIR/complete/sXXXX_full.nii.gz.  Each model may add exactly the organs\n"
     "missing from its input.  Baselines: \"copy\" (the input unchanged) and \"mean\" (the\n"
     "per-voxel most frequent label over training phantoms, added where the input is\n"
     "background and the label is a missing organ).  Reports per-organ Dice on all\n"
     "voxels and on removed organs only, their means over organs, and binary Dice (all\n"
-    "organs merged; removed organs merged).");
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!cli_parse (ctx, &argc, &argv, &status))
-    return status;
+    "organs merged; removed organs merged).";
+  if (!cli_parse_options (&argc, &argv, NULL, summary, entries))
+    return CLI_EXIT_USAGE;
   if (data_dir == NULL)
     return cli_fail ("--data DIR is required");
   if (mean_subjects < 1)
@@ -258,7 +252,8 @@ cmd_eval (int argc, char **argv)
       if (in->nx != truth->nx || in->ny != truth->ny || in->nz != truth->nz)
         return cli_fail ("%s and %s differ in size", (char *) g_ptr_array_index (ppaths, c),
                          (char *) g_ptr_array_index (cpaths, c));
-      guint32 removed = phantom_labels_present (truth) & ~phantom_labels_present (in) & ((1u << N_LABELS) - 2u);
+      guint32 removed = phantom_labels_present (truth) & ~phantom_labels_present (in)
+                        & ((1u << LT_N_CLASSES) - 2u);
       if (mode == NULL || mode->nx != in->nx || mode->ny != in->ny || mode->nz != in->nz)
         {
           g_clear_pointer (&mode, lv_volume_free);
@@ -286,7 +281,7 @@ cmd_eval (int argc, char **argv)
       for (guint i = 0; i < nets->len; i++)
         {
           CompletionOptions opt = { .n_threads = threads, .keep_fragments = keep_fragments };
-          for (int l = 1; l < N_LABELS; l++)
+          for (int l = 1; l < LT_N_CLASSES; l++)
             opt.selected[l] = (removed >> l) & 1u;
           if (removed == 0)
             {
@@ -306,12 +301,13 @@ cmd_eval (int argc, char **argv)
   cli_progress_done ();
 
   /* tables */
-  g_autofree double *rem = g_new (double, n_methods * N_LABELS), *all = g_new (double, n_methods * N_LABELS);
+  g_autofree double *rem = g_new (double, n_methods * LT_N_CLASSES);
+  g_autofree double *all = g_new (double, n_methods * LT_N_CLASSES);
   g_autofree double *rem_mean = g_new (double, n_methods), *all_mean = g_new (double, n_methods);
   for (int k = 0; k < n_methods; k++)
     {
-      rem_mean[k] = organ_mean (m[k].rem_sum, m[k].rem_n, rem + k * N_LABELS);
-      all_mean[k] = organ_mean (m[k].all_sum, m[k].all_n, all + k * N_LABELS);
+      rem_mean[k] = organ_mean (m[k].rem_sum, m[k].rem_n, rem + k * LT_N_CLASSES);
+      all_mean[k] = organ_mean (m[k].all_sum, m[k].all_n, all + k * LT_N_CLASSES);
     }
   printf ("%u partial volumes of %u subjects in %s\n\n", n_cases, n_subjects, data_dir);
   for (int table = 0; table < 2; table++)
@@ -323,12 +319,12 @@ cmd_eval (int argc, char **argv)
       for (int k = 0; k < n_methods; k++)
         printf (" %14s", m[k].name);
       printf ("\n");
-      for (int l = 1; l < N_LABELS; l++)
+      for (int l = 1; l < LT_N_CLASSES; l++)
         {
-          printf ("%-18s %8d", organ_names[l], table == 0 ? m[0].rem_n[l] : m[0].all_n[l]);
+          printf ("%-18s %8d", lt_default_class_name (l), table == 0 ? m[0].rem_n[l] : m[0].all_n[l]);
           for (int k = 0; k < n_methods; k++)
             {
-              double v = t[k * N_LABELS + l];
+              double v = t[k * LT_N_CLASSES + l];
               if (isnan (v))
                 printf (" %14s", "-");
               else
@@ -365,9 +361,9 @@ cmd_eval (int argc, char **argv)
       json_builder_end_object (b);
       json_builder_set_member_name (b, "removed_counts");
       json_builder_begin_object (b);
-      for (int l = 1; l < N_LABELS; l++)
+      for (int l = 1; l < LT_N_CLASSES; l++)
         {
-          json_builder_set_member_name (b, organ_names[l]);
+          json_builder_set_member_name (b, lt_default_class_name (l));
           json_builder_add_int_value (b, m[0].rem_n[l]);
         }
       json_builder_end_object (b);
@@ -385,8 +381,8 @@ cmd_eval (int argc, char **argv)
               json_builder_set_member_name (b, "seconds_per_case");
               json_builder_add_double_value (b, m[k].seconds / MAX (1u, n_cases));
             }
-          json_add_table (b, "removed_dice", rem + k * N_LABELS, rem_mean[k]);
-          json_add_table (b, "all_dice", all + k * N_LABELS, all_mean[k]);
+          json_add_table (b, "removed_dice", rem + k * LT_N_CLASSES, rem_mean[k]);
+          json_add_table (b, "all_dice", all + k * LT_N_CLASSES, all_mean[k]);
           json_builder_set_member_name (b, "binary_dice_all");
           json_builder_add_double_value (b, m[k].bin_all_sum / MAX (1, m[k].bin_n));
           json_builder_set_member_name (b, "binary_dice_removed");

@@ -101,7 +101,6 @@ cmd_info (int argc, char **argv)
   g_autofree char *table_path = NULL;
   gint64 max_voxels = 0;
   g_auto (GStrv) files = NULL;
-  int status = 0;
   GOptionEntry entries[] = {
     { "json", 'j', 0, G_OPTION_ARG_NONE, &json, "Print JSON instead of text", NULL },
     { "table", 't', 0, G_OPTION_ARG_FILENAME, &table_path,
@@ -112,14 +111,12 @@ cmd_info (int argc, char **argv)
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &files, NULL, NULL },
     { NULL },
   };
-  g_autoptr (GOptionContext) ctx = g_option_context_new ("FILE");
-  g_option_context_set_summary (ctx,
+  const char *summary =
     "Describe a label map (.nii, .nii.gz, .hdr/.img): dimensions, spacing, orientation,\n"
     "datatype, and for every label its id, name, colour, voxel count, volume in mL and\n"
-    "bounding box (voxel indices, inclusive).");
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!cli_parse (ctx, &argc, &argv, &status))
-    return status;
+    "bounding box (voxel indices, inclusive).";
+  if (!cli_parse_options (&argc, &argv, "FILE", summary, entries))
+    return CLI_EXIT_USAGE;
   if (files == NULL || files[0] == NULL || files[1] != NULL)
     return cli_fail ("info needs exactly one FILE (see 'anatomy info --help')");
 

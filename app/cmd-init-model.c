@@ -12,7 +12,6 @@ cmd_init_model (int argc, char **argv)
   gint64 seed = 1;
   int blocks = 0, grid = 0;
   gboolean force = FALSE;
-  int status = 0;
   GOptionEntry entries[] = {
     { "arch", 'a', 0, G_OPTION_ARG_STRING, &arch_s, "unet, unet-skip or googlenet-skip", "ARCH" },
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Model file to write (.safetensors)", "FILE" },
@@ -24,15 +23,13 @@ cmd_init_model (int argc, char **argv)
     { "force", 'f', 0, G_OPTION_ARG_NONE, &force, "Replace FILE if it exists", NULL },
     { NULL },
   };
-  g_autoptr (GOptionContext) ctx = g_option_context_new (NULL);
-  g_option_context_set_summary (ctx,
+  const char *summary =
     "Write an untrained completion network with seeded random weights (He-uniform\n"
     "convolutions, identity BatchNorm) in the app's safetensors model format.\n"
     "The same seed always gives the same file.  For tests and benchmarks only:\n"
-    "its completions are meaningless.");
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!cli_parse (ctx, &argc, &argv, &status))
-    return status;
+    "its completions are meaningless.";
+  if (!cli_parse_options (&argc, &argv, NULL, summary, entries))
+    return CLI_EXIT_USAGE;
   if (out == NULL)
     return cli_fail ("--out FILE is required");
   NnConfig cfg;

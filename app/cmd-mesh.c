@@ -5,39 +5,12 @@
 #include "nifti.h"
 
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-/* "liver,2,left kidney" -> label ids (names through @table, case-insensitive). */
-static gboolean
-parse_labels (const char *spec, const LabelTable *table, GArray *out, char **bad)
-{
-  g_auto (GStrv) parts = g_strsplit (spec, ",", -1);
-  for (int i = 0; parts[i]; i++)
-    {
-      char *p = g_strstrip (parts[i]);
-      if (*p == '\0')
-        continue;
-      char *end = NULL;
-      gint64 id = g_ascii_strtoll (p, &end, 10);
-      int32_t l;
-      if (end && *end == '\0' && id >= G_MININT32 && id <= G_MAXINT32)
-        l = (int32_t) id;
-      else if ((l = lt_table_find_name (table, p)) < 0)
-        {
-          *bad = g_strdup (p);
-          return FALSE;
-        }
-      g_array_append_val (out, l);
-    }
-  return TRUE;
-}
 
 int
 cmd_mesh (int argc, char **argv)
 {
   g_autofree char *out = NULL, *labels = NULL, *table_path = NULL;
-  int smooth = 10, threads = 0, status = 0;
+  int smooth = 10, threads = 0;
   double decimate = 1.0, passband = 0.1;
   gboolean per_label = FALSE, force = FALSE, quiet = FALSE;
   g_auto (GStrv) files = NULL;
@@ -55,17 +28,15 @@ cmd_mesh (int argc, char **argv)
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &files, NULL, "IN" },
     { NULL },
   };
-  g_autoptr (GOptionContext) ctx = g_option_context_new ("--out FILE.{obj,ply,stl}");
-  g_option_context_set_summary (ctx,
+  const char *summary =
     "Extract the surface of every label of a label map (multi-label marching cubes, shared\n"
     "boundaries between neighbouring organs), smooth it without shrinking (Taubin), optionally\n"
     "simplify it, and write OBJ (one group and material per organ), binary PLY (per-vertex\n"
     "colours, face labels) or binary STL.  Coordinates are world millimetres from the NIfTI\n"
     "affine.  Names and colours come from a label table beside IN, or --table.\n"
-    "Existing files are never replaced unless --force is given.");
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!cli_parse (ctx, &argc, &argv, &status))
-    return status;
+    "Existing files are never replaced unless --force is given.";
+  if (!cli_parse_options (&argc, &argv, "--out FILE.{obj,ply,stl}", summary, entries))
+    return CLI_EXIT_USAGE;
   if (files == NULL || files[0] == NULL || files[1] != NULL)
     return cli_fail ("mesh needs exactly one IN (see 'anatomy mesh --help')");
   if (out == NULL)
@@ -104,11 +75,15 @@ cmd_mesh (int argc, char **argv)
         table = lt_table_new_default ();
     }
 
-  g_autoptr (GArray) want = g_array_new (FALSE, FALSE, sizeof (int32_t));
+  /* "liver,2,left kidney" -> label ids (names through the table) */
+  g_autoptr (GArray) want = NULL;
   if (labels)
     {
+      CliLabelSyntax syntax = { .min_id = G_MININT32, .max_id = G_MAXINT32, .lookup = cli_label_table_lookup,
+                                .data = table };
       g_autofree char *bad = NULL;
-      if (!parse_labels (labels, table, want, &bad))
+      want = cli_parse_label_list (labels, &syntax, &bad, NULL);
+      if (want == NULL)
         return cli_fail ("unknown label '%s' (give names from the label table or numeric ids)", bad);
       if (want->len == 0)
         return cli_fail ("--labels names no label");

@@ -6,52 +6,46 @@
 
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <glib/gstdio.h>
 
 #define MAX_SUBJECTS 10000
 #define MAX_PARTIALS 100
+
+/* --remove names: organs of the built-in table (data: the table) */
+static int32_t
+organ_lookup (const char *name, gpointer table)
+{
+  int32_t id = lt_table_find_name (table, name);
+  return id >= 1 && id <= LT_N_ORGANS ? id : -1;
+}
+
+static gboolean
+is_soft_organ (int32_t id, gpointer table)
+{
+  return (PHANTOM_SOFT_ORGANS_MASK & (1u << id)) != 0;
+}
 
 /* Parse "liver,spleen,9" into a label mask; FALSE with a message on error. */
 static gboolean
 parse_remove (const char *list, guint32 *mask, char **message)
 {
   g_autoptr (LabelTable) t = lt_table_new_default ();
-  g_auto (GStrv) parts = g_strsplit (list, ",", -1);
-
+  CliLabelSyntax syntax = { .min_id = 1, .max_id = LT_N_ORGANS, .lookup = organ_lookup, .accept = is_soft_organ,
+                            .data = t };
+  g_autofree char *bad = NULL;
+  CliLabelProblem problem;
+  g_autoptr (GArray) ids = cli_parse_label_list (list, &syntax, &bad, &problem);
+  if (ids == NULL && problem == CLI_LABEL_UNKNOWN)
+    *message = g_strdup_printf ("--remove: '%s' is not an organ name or a label 1..%d", bad, LT_N_ORGANS);
+  else if (ids == NULL)
+    *message = g_strdup_printf ("--remove: '%s' is an anchor (spine and rib cage are always kept)", bad);
+  else if (ids->len == 0)
+    *message = g_strdup ("--remove: no organ given");
+  if (ids == NULL || ids->len == 0)
+    return FALSE;
   *mask = 0;
-  for (int i = 0; parts[i] != NULL; i++)
-    {
-      const char *name = g_strstrip (parts[i]);
-      char *end = NULL;
-      long id;
-
-      if (*name == '\0')
-        continue;
-      errno = 0;
-      id = strtol (name, &end, 10);
-      if (errno != 0 || end == name || *end != '\0')
-        id = lt_table_find_name (t, name);
-      if (id < 1 || id > LT_N_ORGANS)
-        {
-          *message = g_strdup_printf ("--remove: '%s' is not an organ name or a label 1..%d",
-                                      name, LT_N_ORGANS);
-          return FALSE;
-        }
-      if (!(PHANTOM_SOFT_ORGANS_MASK & (1u << id)))
-        {
-          *message = g_strdup_printf ("--remove: '%s' is an anchor (spine and rib cage are always kept)",
-                                      name);
-          return FALSE;
-        }
-      *mask |= 1u << id;
-    }
-  if (*mask == 0)
-    {
-      *message = g_strdup ("--remove: no organ given");
-      return FALSE;
-    }
+  for (guint i = 0; i < ids->len; i++)
+    *mask |= 1u << g_array_index (ids, int32_t, i);
   return TRUE;
 }
 
@@ -163,7 +157,7 @@ int
 cmd_phantom (int argc, char **argv)
 {
   g_autofree char *out = NULL, *remove = NULL;
-  int subjects = 10, partials = 10, grid = PHANTOM_DEFAULT_GRID, status = 0;
+  int subjects = 10, partials = 10, grid = PHANTOM_DEFAULT_GRID;
   gint64 seed = 0;
   double spacing = 0, variation = 1.0;
   gboolean force = FALSE, demo = FALSE;
@@ -184,18 +178,16 @@ cmd_phantom (int argc, char **argv)
     { "force", 'f', 0, G_OPTION_ARG_NONE, &force, "Overwrite existing files", NULL },
     { NULL },
   };
-  g_autoptr (GOptionContext) ctx = g_option_context_new ("--out DIR");
-  g_option_context_set_summary (ctx,
+  const char *summary =
     "Generate procedural torso phantoms in the benchmark's layout:\n"
     "  DIR/complete/sXXXX_full.nii.gz\n"
     "  DIR/incomplete/sXXXX/sXXXX_{0..K-1}.nii.gz   (random soft organs removed;\n"
     "                                              spine and rib cage always kept)\n"
     "  DIR/labels.txt (ITK-SNAP label table), DIR/removed.tsv (what each partial lacks)\n"
     "Output is deterministic for a given seed, grid, spacing and variation.\n"
-    "Existing files are never replaced unless --force is given.");
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!cli_parse (ctx, &argc, &argv, &status))
-    return status;
+    "Existing files are never replaced unless --force is given.";
+  if (!cli_parse_options (&argc, &argv, "--out DIR", summary, entries))
+    return CLI_EXIT_USAGE;
   if (argc > 1)
     return cli_fail ("unexpected argument '%s' (see 'anatomy phantom --help')", argv[1]);
   if (out == NULL)

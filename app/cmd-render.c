@@ -72,37 +72,6 @@ scene_has (const Scene *s, int32_t label)
   return FALSE;
 }
 
-/* "lung,7,rib cage" -> label ids; unknown names are an error. */
-static gboolean
-parse_label_list (const char *list, const LabelTable *table, GArray *out, GError **error)
-{
-  g_auto (GStrv) parts = g_strsplit (list, ",", -1);
-  for (int i = 0; parts[i]; i++)
-    {
-      char *p = g_strstrip (parts[i]);
-      if (!*p)
-        continue;
-      char *end = NULL;
-      gint64 id = g_ascii_strtoll (p, &end, 10);
-      if (end && *end == '\0' && id >= 0 && id <= G_MAXINT32)
-        {
-          int32_t v = (int32_t) id;
-          g_array_append_val (out, v);
-          continue;
-        }
-      int32_t v = lt_table_find_name (table, p);
-      if (v < 0)
-        {
-          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                       "--transparent: no label named '%s' in the label table (%s)", p,
-                       table->source);
-          return FALSE;
-        }
-      g_array_append_val (out, v);
-    }
-  return TRUE;
-}
-
 static void
 setup_renderer (ArRenderer *r, const Scene *s, const Scene *input, const LabelTable *table,
                 GArray *transparent, double opacity)
@@ -155,13 +124,11 @@ cmd_render (int argc, char **argv)
       "Draw those frames as the GUI does while dragging (60k-triangle budget, half resolution, 1x)", NULL },
     { NULL },
   };
-  g_autoptr (GOptionContext) ctx = g_option_context_new ("IN.nii.gz --out PNG");
-  g_option_context_set_summary (ctx, "Render the organ surfaces of a label map to a PNG image, "
-                                     "offscreen (no display needed).");
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  int status = 0;
-  if (!cli_parse (ctx, &argc, &argv, &status))
-    return status;
+  const char *summary =
+    "Render the organ surfaces of a label map to a PNG image, "
+    "offscreen (no display needed).";
+  if (!cli_parse_options (&argc, &argv, "IN.nii.gz --out PNG", summary, entries))
+    return CLI_EXIT_USAGE;
   if (argc != 2)
     return cli_fail ("render: expected one input label map, got %d (see --help)", argc - 1);
   if (!out)
@@ -213,9 +180,13 @@ cmd_render (int argc, char **argv)
           table = lt_table_new_default ();
         }
     }
-  g_autoptr (GArray) transparent = g_array_new (FALSE, FALSE, sizeof (int32_t));
-  if (transparent_list && !parse_label_list (transparent_list, table, transparent, &error))
-    return cli_fail ("render: %s", error->message);
+  /* "lung,7,rib cage" -> label ids; unknown names are an error */
+  CliLabelSyntax syntax = { .min_id = 0, .max_id = G_MAXINT32, .lookup = cli_label_table_lookup, .data = table };
+  g_autofree char *bad = NULL;
+  g_autoptr (GArray) transparent = cli_parse_label_list (transparent_list ? transparent_list : "", &syntax,
+                                                         &bad, NULL);
+  if (transparent == NULL)
+    return cli_fail ("render: --transparent: no label named '%s' in the label table (%s)", bad, table->source);
 
   gint64 t_gl = g_get_monotonic_time ();
   g_autoptr (ArOffscreen) off = ar_offscreen_new (w, h, &error);

@@ -278,10 +278,10 @@ run_step (ArWindow *self, TestState *t, const char *cmd, const char *arg, gboole
   if (g_str_equal (cmd, "network"))
     {
       int net = arg ? atoi (arg) : -1;
-      for (int i = 0; i < AR_N_NETWORKS; i++)
+      for (int i = 0; i < NN_N_ARCHS; i++)
         if (arg && g_ascii_strcasecmp (arg, ar_network_get_title (i)) == 0)
           net = i;
-      gboolean ok = net >= 0 && net < AR_N_NETWORKS;
+      gboolean ok = net >= 0 && net < NN_N_ARCHS;
       if (ok)
         gtk_drop_down_set_selected (GTK_DROP_DOWN (self->network_dropdown), net);
       say (cmd, ok, "%s", ok ? ar_network_get_title (net) : "expected 0-2 or a network's title");

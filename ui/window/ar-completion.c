@@ -2,31 +2,31 @@
 #include "ar-completion.h"
 
 #include "completion.h"
-#include "nn-net.h"
 
-static const char *titles[AR_N_NETWORKS] = { "U-Net", "U-Net + skip", "GoogLeNet + skip" };
-static const NnArch archs[AR_N_NETWORKS] = { NN_ARCH_UNET, NN_ARCH_UNET_SKIP, NN_ARCH_GOOGLENET_SKIP };
+static const char *const titles[NN_N_ARCHS] = {
+  [NN_ARCH_UNET] = "U-Net", [NN_ARCH_UNET_SKIP] = "U-Net + skip", [NN_ARCH_GOOGLENET_SKIP] = "GoogLeNet + skip",
+};
 
 const char *
-ar_network_get_title (ArNetwork net)
+ar_network_get_title (NnArch net)
 {
-  return net < AR_N_NETWORKS ? titles[net] : "?";
+  return net < NN_N_ARCHS ? titles[net] : "?";
 }
 
 gboolean
-ar_completion_is_available (ArNetwork net, char **reason)
+ar_completion_is_available (NnArch net, char **reason)
 {
   g_autofree char *looked = NULL;
-  g_autofree char *path = completion_find_model (archs[net], &looked);
+  g_autofree char *path = completion_find_model (net, &looked);
   if (!path && reason)
     *reason = g_strdup_printf ("No trained %s model is installed: %s.safetensors (looked in %s)",
-                               ar_network_get_title (net), nn_arch_to_string (archs[net]), looked);
+                               ar_network_get_title (net), nn_arch_to_string (net), looked);
   return path != NULL;
 }
 
 typedef struct {
   LabelVolume *input;     /* a copy: the window may replace its input meanwhile */
-  ArNetwork net;
+  NnArch net;
   GArray *labels;
   gint *progress;         /* permille, atomic; may be NULL */
 } Job;
@@ -53,12 +53,12 @@ run_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellab
   Job *j = data;
   GError *error = NULL;
   g_autofree char *looked = NULL;
-  g_autofree char *path = completion_find_model (archs[j->net], &looked);
+  g_autofree char *path = completion_find_model (j->net, &looked);
   if (!path)
     {
       g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "No trained %s model: %s.safetensors "
                                "(looked in %s)", ar_network_get_title (j->net),
-                               nn_arch_to_string (archs[j->net]), looked);
+                               nn_arch_to_string (j->net), looked);
       return;
     }
   g_autoptr (NnNet) net = nn_net_load (path, &error);
@@ -84,7 +84,7 @@ run_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellab
 }
 
 void
-ar_completion_run_async (const LabelVolume *input, ArNetwork net, const int32_t *labels,
+ar_completion_run_async (const LabelVolume *input, NnArch net, const int32_t *labels,
                          guint n_labels, gint *progress, GCancellable *cancellable,
                          GAsyncReadyCallback callback, gpointer user_data)
 {

@@ -10,24 +10,19 @@
 
 #include <gio/gio.h>
 #include "label-volume.h"
+#include "nn-net.h"
 
 G_BEGIN_DECLS
 
-typedef enum {
-  AR_NETWORK_UNET,
-  AR_NETWORK_UNET_SKIP,
-  AR_NETWORK_GOOGLENET_SKIP,
-  AR_N_NETWORKS
-} ArNetwork;
-
-const char *ar_network_get_title (ArNetwork net);   /* "U-Net", "U-Net + skip", ... */
+/* The networks are the engine's architectures (NnArch), in the network menu's order. */
+const char *ar_network_get_title (NnArch net);   /* "U-Net", "U-Net + skip", ... */
 
 /* TRUE if @net can run here; otherwise *reason (if not NULL) explains why. */
-gboolean ar_completion_is_available (ArNetwork net, char **reason);
+gboolean ar_completion_is_available (NnArch net, char **reason);
 
 /* Complete a copy of @input for the organs in @labels.  *progress (if not NULL)
  * receives the completed fraction in permille, atomically, from the worker. */
-void ar_completion_run_async (const LabelVolume *input, ArNetwork net,
+void ar_completion_run_async (const LabelVolume *input, NnArch net,
                               const int32_t *labels, guint n_labels, gint *progress,
                               GCancellable *cancellable,
                               GAsyncReadyCallback callback, gpointer user_data);

@@ -63,7 +63,7 @@ update_grid (ArWindow *self)
 {
   for (int g = 1; g < AR_N_GRID_VIEWS; g++)
     {
-      ArNetwork net = g - 1;
+      NnArch net = g - 1;
       ArScene *s = self->results[net];
       g_autofree char *reason = NULL;
       gboolean avail = ar_completion_is_available (net, &reason);
@@ -299,9 +299,9 @@ update_metrics (ArWindow *self)
   if (!ref || !self->input)
     return;
   request_metrics (self);
-  int cols[AR_N_NETWORKS + 1], n_cols = 0;
+  int cols[NN_N_ARCHS + 1], n_cols = 0;
   for (int i = 0; i <= AR_RESULT_FILE; i++)
-    if (i < AR_N_NETWORKS || self->results[i])
+    if (i < NN_N_ARCHS || self->results[i])
       cols[n_cols++] = i;
   g_autofree char *base = g_path_get_basename (ref->path);
   g_autofree char *heading = g_strdup_printf ("Comparison with the reference %s", base);
@@ -340,7 +340,7 @@ update_metrics (ArWindow *self)
     if (self->results[cols[c]])
       n_labels = MAX (n_labels, self->results[cols[c]]->n_hist);
   int row = 3;
-  double sum_missing[AR_N_NETWORKS + 1] = { 0 }, sum_all[AR_N_NETWORKS + 1] = { 0 };
+  double sum_missing[NN_N_ARCHS + 1] = { 0 }, sum_all[NN_N_ARCHS + 1] = { 0 };
   int n_missing = 0, n_all = 0;
   for (int32_t l = 1; l < n_labels; l++)
     {
@@ -457,7 +457,7 @@ ar_window_dup_metrics_text (ArWindow *self)
 void
 ar_window_compare_result_changed (ArWindow *self, int index)
 {
-  if (index >= 0 && index < AR_N_NETWORKS)
+  if (index >= 0 && index < NN_N_ARCHS)
     set_grid_scene (self, 1 + index, self->results[index]);
   update_metrics (self);
   update_grid (self);
@@ -471,7 +471,7 @@ ar_window_compare_input_changed (ArWindow *self)
     g_cancellable_cancel (self->reference_job);
   g_clear_object (&self->reference_job);
   self->reference_serial++;
-  for (int i = 0; i < AR_N_NETWORKS; i++)
+  for (int i = 0; i < NN_N_ARCHS; i++)
     g_clear_pointer (&self->net_error[i], g_free);
   self->compare_pending = 0;
   set_grid_scene (self, 0, self->input);
@@ -482,7 +482,7 @@ ar_window_compare_input_changed (ArWindow *self)
   ar_window_update_actions (self);
   if (self->comparing)
     {
-      for (int n = 0; n < AR_N_NETWORKS; n++)
+      for (int n = 0; n < NN_N_ARCHS; n++)
         if (ar_completion_is_available (n, NULL))
           self->compare_pending |= 1u << n;
       ar_window_compare_next (self);
@@ -490,9 +490,9 @@ ar_window_compare_input_changed (ArWindow *self)
 }
 
 void
-ar_window_compare_completion_failed (ArWindow *self, ArNetwork net, const GError *error)
+ar_window_compare_completion_failed (ArWindow *self, NnArch net, const GError *error)
 {
-  if (net >= AR_N_NETWORKS)
+  if (net >= NN_N_ARCHS)
     return;
   g_free (self->net_error[net]);
   self->net_error[net] = g_strdup (error ? error->message : "unknown error");
@@ -641,7 +641,7 @@ compare_all_changed (GSimpleAction *a, GVariant *state, gpointer data)
   if (on)
     {
       self->compare_pending = 0;
-      for (int n = 0; n < AR_N_NETWORKS; n++)
+      for (int n = 0; n < NN_N_ARCHS; n++)
         if (!ar_window_result_is_current (self, n) && ar_completion_is_available (n, NULL))
           self->compare_pending |= 1u << n;
       if (self->results[AR_RESULT_REFERENCE])

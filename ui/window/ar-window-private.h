@@ -36,11 +36,11 @@ typedef struct {
 
 /* Slots of ArWindow.results: one per network, a completed map loaded from a file, and
  * the reference (ground truth) label map. */
-#define AR_RESULT_FILE AR_N_NETWORKS
-#define AR_RESULT_REFERENCE (AR_N_NETWORKS + 1)
-#define AR_N_RESULTS (AR_N_NETWORKS + 2)
+#define AR_RESULT_FILE NN_N_ARCHS
+#define AR_RESULT_REFERENCE (NN_N_ARCHS + 1)
+#define AR_N_RESULTS (NN_N_ARCHS + 2)
 /* Compare-all grid: the input and one view per network. */
-#define AR_N_GRID_VIEWS (1 + AR_N_NETWORKS)
+#define AR_N_GRID_VIEWS (1 + NN_N_ARCHS)
 /* Triangles drawn in all visible 3D views together while the user drags. */
 #define AR_DRAG_TRIANGLE_BUDGET 60000
 
@@ -83,7 +83,7 @@ struct _ArWindow {
   /* compare all */
   gboolean comparing;
   guint compare_pending;                  /* bit per network still to run */
-  char *net_error[AR_N_NETWORKS];         /* why a network's completion failed */
+  char *net_error[NN_N_ARCHS];            /* why a network's completion failed */
   ArView *grid_views[AR_N_GRID_VIEWS];
   GtkWidget *grid_titles[AR_N_GRID_VIEWS], *grid_notes[AR_N_GRID_VIEWS];
   gboolean result_unsaved;
@@ -109,9 +109,9 @@ struct _ArWindow {
 void ar_window_show_error (ArWindow *self, const char *primary, const GError *error);
 void ar_window_apply_styles (ArWindow *self);
 void ar_window_update_actions (ArWindow *self);
-void ar_window_start_completion (ArWindow *self, ArNetwork net);
+void ar_window_start_completion (ArWindow *self, NnArch net);
 /* A network's cached result exists and was computed for the organs ticked now. */
-gboolean ar_window_result_is_current (ArWindow *self, ArNetwork net);
+gboolean ar_window_result_is_current (ArWindow *self, NnArch net);
 /* Read @path and mesh it in a worker, without the progress bar; @callback gets the
  * window as source and @user_data; finish with ar_window_load_scene_finish. */
 void ar_window_load_scene_async (ArWindow *self, const char *path, GCancellable *cancellable,
@@ -122,7 +122,7 @@ ArScene *ar_window_load_scene_finish (GAsyncResult *res, GError **error);
 void ar_window_compare_init (ArWindow *self);
 void ar_window_compare_input_changed (ArWindow *self);  /* a new input: results are gone */
 void ar_window_compare_result_changed (ArWindow *self, int index);
-void ar_window_compare_completion_failed (ArWindow *self, ArNetwork net, const GError *error);
+void ar_window_compare_completion_failed (ArWindow *self, NnArch net, const GError *error);
 void ar_window_compare_next (ArWindow *self);            /* run the next queued network */
 void ar_window_compare_request_changed (ArWindow *self); /* other organs ticked */
 void ar_window_load_reference (ArWindow *self, GFile *file);

@@ -388,7 +388,7 @@ ar_window_show_result (ArWindow *self, int index)
       ar_label_panel_set_result (self->label_panel, NULL, 0, 0);
       gtk_label_set_text (GTK_LABEL (self->result_title), "Completed");
       g_autofree char *reason = NULL;
-      ArNetwork net = gtk_drop_down_get_selected (GTK_DROP_DOWN (self->network_dropdown));
+      NnArch net = gtk_drop_down_get_selected (GTK_DROP_DOWN (self->network_dropdown));
       gboolean ok = ar_completion_is_available (net, &reason);
       g_autofree char *msg = ok ? g_strdup ("Tick the organs to reconstruct, then press Complete")
                                 : g_strdup_printf ("%s.\nA completed label map can be loaded from the menu.", reason);
@@ -797,7 +797,7 @@ completion_done (GObject *source, GAsyncResult *res, gpointer data)
 }
 
 void
-ar_window_start_completion (ArWindow *self, ArNetwork net)
+ar_window_start_completion (ArWindow *self, NnArch net)
 {
   if (!self->input)
     return;
@@ -834,7 +834,7 @@ update_actions (ArWindow *self)
   GActionMap *m = G_ACTION_MAP (self);
   gboolean busy = ar_window_is_busy (self);
   gboolean has_result = self->shown_result >= 0;
-  ArNetwork net = gtk_drop_down_get_selected (GTK_DROP_DOWN (self->network_dropdown));
+  NnArch net = gtk_drop_down_get_selected (GTK_DROP_DOWN (self->network_dropdown));
   g_autofree char *reason = NULL;
   gboolean avail = ar_completion_is_available (net, &reason);
   g_simple_action_set_enabled (G_SIMPLE_ACTION (g_action_map_lookup_action (m, "complete")),
@@ -1052,7 +1052,7 @@ style_changed (ArLabelPanel *panel, int label, ArWindow *self)
 }
 
 gboolean
-ar_window_result_is_current (ArWindow *self, ArNetwork net)
+ar_window_result_is_current (ArWindow *self, NnArch net)
 {
   ArScene *s = self->results[net];
   if (!s || !s->request)
@@ -1155,7 +1155,7 @@ ar_window_finalize (GObject *object)
   g_clear_pointer (&self->input, ar_scene_unref);
   for (int i = 0; i < AR_N_RESULTS; i++)
     g_clear_pointer (&self->results[i], ar_scene_unref);
-  for (int i = 0; i < AR_N_NETWORKS; i++)
+  for (int i = 0; i < NN_N_ARCHS; i++)
     g_free (self->net_error[i]);
   g_free (self->job_text);
   g_clear_pointer (&self->job_request, g_array_unref);

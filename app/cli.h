@@ -1,0 +1,59 @@
+/* cli.h: helpers shared by the `anatomy` subcommands: option parsing, messages,
+ * the progress line, label lists, network configurations and models. */
+#pragma once
+
+#include <glib.h>
+#include "nn-net.h"
+
+G_BEGIN_DECLS
+
+/* Exit status of a command line that cannot be parsed. */
+#define CLI_EXIT_USAGE 2
+
+/* Parses a command's @entries out of argv (argv[0] = "anatomy NAME"); @parameter_string
+ * (may be NULL) follows "[OPTION…]" in --help, @summary comes under it.  --help prints
+ * the help and exits; a parse error is printed with a hint and gives FALSE: the command
+ * then returns CLI_EXIT_USAGE. */
+gboolean cli_parse_options (int *argc, char ***argv, const char *parameter_string, const char *summary,
+                            const GOptionEntry *entries);
+
+/* Print "anatomy: MESSAGE" to stderr and return 1. */
+int cli_fail (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
+
+/* Progress line on stderr when it is a terminal: "label [#####.....] 42%  text". */
+void cli_progress (const char *label, double fraction, const char *text);
+void cli_progress_done (void);
+
+/* Label lists such as "liver, 2,rib cage": items separated by commas, each stripped of
+ * spaces, each either an integer (base 10) in min_id..max_id or a name, which @lookup
+ * turns into an id (-1: unknown).  @accept (may be NULL) may refuse a label. */
+typedef struct {
+  gint64 min_id, max_id;       /* within the int32_t range */
+  int32_t (*lookup) (const char *name, gpointer data);
+  gboolean (*accept) (int32_t id, gpointer data);
+  gpointer data;               /* for lookup and accept */
+  gboolean keep_empty;         /* an empty item is looked up like a name (by default skipped) */
+} CliLabelSyntax;
+
+typedef enum {
+  CLI_LABEL_UNKNOWN,           /* neither an id in range nor a known name */
+  CLI_LABEL_REFUSED,           /* a label that @accept refused */
+} CliLabelProblem;
+
+/* The ids of @list in order (int32_t; none for an empty list).  NULL at the first bad item:
+ * *bad_item receives it (stripped; free it) and *problem (may be NULL) what is wrong. */
+GArray *cli_parse_label_list (const char *list, const CliLabelSyntax *syntax, char **bad_item,
+                              CliLabelProblem *problem);
+/* A lookup for names of a label table (data: the LabelTable, may be NULL). */
+int32_t cli_label_table_lookup (const char *name, gpointer table);
+
+/* A network configuration from --arch, --widths (NULL: default), --blocks and --grid
+ * (0: default).  Prints the problem and returns FALSE when an option is invalid. */
+gboolean cli_network_config (const char *arch, const char *widths, int blocks, int grid, NnConfig *cfg);
+
+/* Path of the model for --model VALUE: an architecture name means the shipped model
+ * (completion_find_model: $ANATOMY_MODELS_DIR, else the source tree, then the installed
+ * data); anything else is a file.  NULL with a message saying what is missing. */
+char *cli_find_model (const char *value, GError **error);
+
+G_END_DECLS
