@@ -71,6 +71,10 @@ cmd_train (int argc, char **argv)
     { "arch", 'a', 0, G_OPTION_ARG_STRING, &arch_s, "unet, unet-skip or googlenet-skip", "ARCH" },
     { "phantom", 0, 0, G_OPTION_ARG_NONE, &o.phantom, "Draw fresh phantom subjects and partial versions every step", NULL },
     { "data", 'd', 0, G_OPTION_ARG_FILENAME, &o.data_dir, "Benchmark layout (complete/, incomplete/)", "DIR" },
+    { "realistic", 0, 0, G_OPTION_ARG_NONE, &o.realistic, "Simulated acquisitions of fresh phantoms and --real subjects (fields of view, voxel sizes, deformations, segmentation faults; see docs/training.md)", NULL },
+    { "real", 0, 0, G_OPTION_ARG_FILENAME, &o.real, "With --realistic: real training subjects, comma-separated label maps in the 12 classes", "FILES" },
+    { "val-real", 0, 0, G_OPTION_ARG_FILENAME, &o.val_real, "With --realistic: real subjects held out for validation (3 samples each)", "FILES" },
+    { "p-real", 0, 0, G_OPTION_ARG_DOUBLE, &o.p_real, "With --realistic: share of samples from real subjects (default 0.5)", "P" },
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &o.out, "Trained model to write (.safetensors)", "FILE" },
     { "grid", 'g', 0, G_OPTION_ARG_INT, &grid, "Network grid edge (default 64)", "N" },
     { "steps", 0, 0, G_OPTION_ARG_INT64, &o.steps, "Training steps (batch 1; default 2000)", "N" },
@@ -109,8 +113,8 @@ cmd_train (int argc, char **argv)
   /* resume: the run's settings come from the checkpoint (a new --steps extends the run) */
   if (o.resume && !trainer_options_load_checkpoint (&o, &error))
     return cli_fail ("%s", error->message);
-  if (o.phantom == (o.data_dir != NULL))
-    return cli_fail ("give exactly one of --phantom and --data DIR");
+  if ((o.phantom ? 1 : 0) + (o.data_dir ? 1 : 0) + (o.realistic ? 1 : 0) != 1)
+    return cli_fail ("give exactly one of --phantom, --data DIR and --realistic");
   if (o.threads < 1 || o.threads > 256 || o.val_every < 1 || o.checkpoint_every < 1 || o.log_every < 1
       || o.max_shift < 0 || o.val_cases < 0)
     return cli_fail ("invalid --threads, --val-every, --checkpoint-every, --log-every, --shift or --val-cases");

@@ -278,6 +278,43 @@ test_loss_fd (void)
     }
 }
 
+/* Ignored voxels take no part: the loss equals the loss of the other voxels alone, and
+ * their gradient is zero. */
+static void
+test_loss_ignore (void)
+{
+  g_autoptr (GRand) r = g_rand_new_with_seed (16);
+  const int C = 4;
+  const int64_t n = 60;
+  g_autofree float *logits = g_new (float, C * n), *prob = g_new (float, C * n), *dl = g_new (float, C * n);
+  g_autofree float *kept = g_new (float, C * n), *dk = g_new (float, C * n);
+  g_autofree guint8 *target = g_new (guint8, n), *tk = g_new (guint8, n);
+  fill_random (logits, C * n, r, -2, 2);
+  nn_softmax_channels_ref (logits, C, n, prob);
+  int64_t m = 0;
+  for (int64_t i = 0; i < n; i++)
+    target[i] = i % 3 == 0 ? NN_LOSS_IGNORE : (guint8) g_rand_int_range (r, 0, C);
+  for (int64_t i = 0; i < n; i++)
+    if (target[i] != NN_LOSS_IGNORE)
+      tk[m++] = target[i];
+  for (int c = 0; c < C; c++)
+    for (int64_t i = 0, j = 0; i < n; i++)
+      if (target[i] != NN_LOSS_IGNORE)
+        kept[c * m + j++] = prob[c * n + i];
+  NnLossParams lp;
+  nn_loss_params_init (&lp);
+  lp.removed_weight = 1.5f;
+  NnLossValue all = nn_softmax_loss (prob, target, C, n, 1u << 1, &lp, dl);
+  NnLossValue sub = nn_softmax_loss (kept, tk, C, m, 1u << 1, &lp, dk);
+  g_assert_cmpfloat (fabs (all.total - sub.total), <, 1e-12);
+  for (int c = 0; c < C; c++)
+    for (int64_t i = 0, j = 0; i < n; i++)
+      if (target[i] == NN_LOSS_IGNORE)
+        g_assert_cmpfloat (dl[c * n + i], ==, 0.0f);
+      else
+        g_assert_cmpfloat (dl[c * n + i], ==, dk[c * m + j++]);
+}
+
 static NnNet *
 tiny_net (NnArch arch, int depth, int w0, guint64 seed, NnAct act)
 {
@@ -786,6 +823,7 @@ main (int argc, char **argv)
   g_test_add_func ("/nn-train/pool-bn-act-backward", test_pool_bn_act_backward);
   g_test_add_func ("/nn-train/adamw", test_adamw);
   g_test_add_func ("/nn-train/loss-fd", test_loss_fd);
+  g_test_add_func ("/nn-train/loss-ignore", test_loss_ignore);
   for (int a = 0; a < NN_N_ARCHS; a++)
     {
       g_autofree char *p = g_strdup_printf ("/nn-train/net-fd/%s", nn_arch_to_string ((NnArch) a));

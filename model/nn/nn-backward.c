@@ -616,6 +616,8 @@ nn_softmax_loss (const float *prob, const guint8 *target, int C, int64_t n, guin
 
   for (int64_t q = 0; q < n; q++)
     {
+      if (target[q] == NN_LOSS_IGNORE)
+        continue;
       int t = target[q] < C ? target[q] : 0;
       double wv = 1.0 + (t < 32 && (removed_mask >> t) & 1u ? params->removed_weight : 0.0);
       double pt = prob[(int64_t) t * n + q];
@@ -629,7 +631,8 @@ nn_softmax_loss (const float *prob, const guint8 *target, int C, int64_t n, guin
       double s = 0.0;
       const float *pc = prob + (int64_t) c * n;
       for (int64_t q = 0; q < n; q++)
-        s += pc[q];
+        if (target[q] != NN_LOSS_IGNORE)
+          s += pc[q];
       psum[c] = s;
     }
   double dice_mean = 0.0, sm = params->dice_smooth;
@@ -638,7 +641,7 @@ nn_softmax_loss (const float *prob, const guint8 *target, int C, int64_t n, guin
       double num = 2.0 * inter[c] + sm, den = psum[c] + gsum[c] + sm;
       dice_mean += num / den / C;
     }
-  v.ce = ce / wsum;
+  v.ce = wsum > 0 ? ce / wsum : 0.0;
   v.dice = 1.0 - dice_mean;
   v.total = params->ce_weight * v.ce + params->dice_weight * v.dice;
   if (dlogits == NULL)
@@ -656,6 +659,12 @@ nn_softmax_loss (const float *prob, const guint8 *target, int C, int64_t n, guin
   (void) dcoef;
   for (int64_t q = 0; q < n; q++)
     {
+      if (target[q] == NN_LOSS_IGNORE)
+        {
+          for (int c = 0; c < C; c++)
+            dlogits[(int64_t) c * n + q] = 0.0f;
+          continue;
+        }
       int t = target[q] < C ? target[q] : 0;
       double wv = 1.0 + (t < 32 && (removed_mask >> t) & 1u ? params->removed_weight : 0.0);
       double kce = params->ce_weight * wv / wsum;

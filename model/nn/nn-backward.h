@@ -114,8 +114,12 @@ typedef struct {
   double total, ce, dice;
 } NnLossValue;
 
+/* A target value that takes no part in the loss (e.g. outside what a real subject's scan
+ * shows): its voxel counts in neither term and gets a zero gradient. */
+#define NN_LOSS_IGNORE 255
+
 /* Loss of softmax probabilities prob (C, n) against target labels (n, values
- * 0..C-1):
+ * 0..C-1, or NN_LOSS_IGNORE; other values count as 0), over the voxels not ignored:
  *   ce   = sum_v w_v (-log prob[t_v, v]) / sum_v w_v,  w_v = 1 + removed_weight·[t_v removed]
  *   dice = 1 - mean_c (2 sum_v p_cv g_cv + s) / (sum_v p_cv + sum_v g_cv + s)
  *   total = ce_weight·ce + dice_weight·dice

@@ -2,6 +2,7 @@
 #include "train-augment.h"
 #include "completion-frame.h"
 #include "label-table.h"
+#include "nn-backward.h"
 #include "phantom.h"
 #include "train-data.h"
 
@@ -252,7 +253,8 @@ subject_view_init (SubjectView *sv, const LabelVolume *v)
   return TRUE;
 }
 
-/* The subject's label at world point @s (nearest voxel; 0 outside and outside 0..12). */
+/* The subject's label at world point @s (nearest voxel; labels outside 0..12 count as
+ * 0), or -1 outside the subject's grid. */
 static int32_t
 subject_label_at (const SubjectView *sv, const double s[3])
 {
@@ -263,7 +265,7 @@ subject_label_at (const SubjectView *sv, const double s[3])
       double p = sv->inv[a][0] * s[0] + sv->inv[a][1] * s[1] + sv->inv[a][2] * s[2] + sv->inv[a][3];
       q[a] = (int64_t) floor (p + 0.5);
       if (q[a] < 0 || q[a] >= n[a])
-        return 0;
+        return -1;
     }
   int32_t l = lv_volume_get (sv->v, q[0], q[1], q[2]);
   return l > 0 && l <= LT_N_ORGANS ? l : 0;
@@ -344,7 +346,7 @@ acquire (const SubjectView *sv, const Deform *d, Rng *r, const TrainAugmentOptio
           for (int a = 0; a < 3; a++)
             w[a] = A[a][0] * i + A[a][1] * j + A[a][2] * k + A[a][3];
           deform_apply (d, w, s);
-          out[idx] = (uint8_t) subject_label_at (sv, s);
+          out[idx] = (uint8_t) MAX (0, subject_label_at (sv, s));
         }
   return v;
 }
@@ -530,8 +532,9 @@ train_augment_sample (const TrainSubjects *subjects, const TrainAugmentOptions *
               for (int a = 0; a < 3; a++)
                 w[a] = C2W[a][0] * x + C2W[a][1] * y + C2W[a][2] * z + C2W[a][3];
               deform_apply (&d, w, s);
+              /* a phantom is complete; beyond a real scan nothing is known */
               int32_t l = subject_label_at (&sv, s);
-              target[q] = (guint8) (l < n_classes ? l : 0);
+              target[q] = l < 0 ? (phantom ? 0 : NN_LOSS_IGNORE) : (guint8) (l < n_classes ? l : 0);
               if (partial_out)
                 {
                   int lp = 0;

@@ -17,7 +17,8 @@
  *     come from step 2);
  *  6. the network's view of it through the very code that completion uses
  *     (completion-frame.h): the input placed in the cube by its anatomy, one-hot; the
- *     target is the complete, undamaged subject seen through the same cube.
+ *     target is the complete, undamaged subject seen through the same cube (beyond a
+ *     real subject's own scan it is NN_LOSS_IGNORE: nothing is known there).
  *
  * Every sample is a pure function of (seed, index, subjects, options): resuming needs no
  * random state.

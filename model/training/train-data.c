@@ -1,5 +1,6 @@
 /* train-data.c: training samples and Dice (see train-data.h). */
 #include "train-data.h"
+#include "nn-backward.h"
 #include "phantom.h"
 #include "metrics.h"
 #include "nifti.h"
@@ -109,6 +110,8 @@ train_data_dice (const guint8 *pred, const guint8 *truth, int64_t n, double dice
   int64_t inter[32] = { 0 }, np[32] = { 0 }, nt[32] = { 0 };
   for (int64_t q = 0; q < n; q++)
     {
+      if (truth[q] == NN_LOSS_IGNORE)
+        continue;
       int a = pred[q] & 31, b = truth[q] & 31;
       np[a]++;
       nt[b]++;

@@ -5,6 +5,8 @@
 #include "nn-safetensors.h"
 #include "nn-train.h"
 #include "phantom.h"
+#include "completion.h"
+#include "train-augment.h"
 #include "train-data.h"
 
 #include <json-glib/json-glib.h>
@@ -23,7 +25,7 @@ trainer_options_init (TrainerOptions *o)
   *o = (TrainerOptions) {
     .seed = 1, .threads = 1, .lr = 2e-3, .weight_decay = 1e-4, .warmup = 50, .clip = 5.0,
     .removed_weight = 2.0, .max_shift = 3, .val_cases = 4, .val_every = 200, .checkpoint_every = 100,
-    .log_every = 10,
+    .log_every = 10, .p_real = 0.5,
   };
 }
 
@@ -33,6 +35,8 @@ trainer_options_clear (TrainerOptions *o)
   g_clear_pointer (&o->out, g_free);
   g_clear_pointer (&o->resume, g_free);
   g_clear_pointer (&o->data_dir, g_free);
+  g_clear_pointer (&o->real, g_free);
+  g_clear_pointer (&o->val_real, g_free);
   g_clear_pointer (&o->log_path, g_free);
   g_clear_pointer (&o->command, g_free);
 }
@@ -108,9 +112,18 @@ trainer_options_load_checkpoint (TrainerOptions *o, GError **error)
   if ((v = nn_st_file_get_metadata (f, "data")))
     {
       g_clear_pointer (&o->data_dir, g_free);
-      o->phantom = *v == '\0';
-      if (!o->phantom)
+      o->realistic = g_strcmp0 (nn_st_file_get_metadata (f, "realistic"), "1") == 0;
+      o->phantom = *v == '\0' && !o->realistic;
+      if (*v)
         o->data_dir = g_strdup (v);
+    }
+  if (o->realistic)
+    {
+      g_free (o->real);
+      g_free (o->val_real);
+      o->real = g_strdup (nn_st_file_get_metadata (f, "real"));
+      o->val_real = g_strdup (nn_st_file_get_metadata (f, "val_real"));
+      meta_double (f, "p_real", &o->p_real);
     }
   return TRUE;
 }
@@ -121,8 +134,12 @@ options_check (const TrainerOptions *o, GError **error)
   const char *bad = NULL;
   if (o->out == NULL)
     bad = "no output file";
-  else if (o->phantom == (o->data_dir != NULL))
-    bad = "train on phantoms or on a data folder, not both or neither";
+  else if ((o->phantom ? 1 : 0) + (o->data_dir != NULL ? 1 : 0) + (o->realistic ? 1 : 0) != 1)
+    bad = "train on phantoms, on a data folder or on simulated acquisitions: one of them";
+  else if (!o->realistic && (o->real || o->val_real))
+    bad = "real subjects are used only by realistic runs";
+  else if (!(o->p_real >= 0 && o->p_real <= 1))
+    bad = "the share of real subjects must be within 0..1";
   else if (o->threads < 1 || o->threads > 256)
     bad = "threads must be 1..256";
   else if (o->val_every < 1 || o->checkpoint_every < 1 || o->log_every < 1)
@@ -139,6 +156,11 @@ typedef struct {
   const TrainerOptions *o;
   gint64 steps;                      /* planned */
   GPtrArray *partials, *completes;   /* char*, one pair per partial volume (--data) */
+  TrainSubjects *subjects;           /* realistic: the real training subjects... */
+  TrainSubjects *val_subjects;       /* ...and the validation ones */
+  TrainAugmentOptions augment;
+  double voxel_mm;                   /* the cube's voxel size */
+  int n_val;                         /* validation samples */
   NnNet *net;
   NnTrainer *tr;
   int C;                             /* classes */
@@ -160,6 +182,8 @@ run_clear (Run *r)
 {
   g_clear_pointer (&r->partials, g_ptr_array_unref);
   g_clear_pointer (&r->completes, g_ptr_array_unref);
+  g_clear_pointer (&r->subjects, train_subjects_free);
+  g_clear_pointer (&r->val_subjects, train_subjects_free);
   g_clear_pointer (&r->tr, nn_trainer_free);
   g_clear_pointer (&r->net, nn_net_free);
   g_clear_pointer (&r->val_input, g_free);
@@ -179,6 +203,9 @@ run_sample (Run *r, guint64 index, guint8 *target, guint8 *partial, guint32 *rem
   const TrainerOptions *o = r->o;
   const int *grid = nn_net_get_config (r->net)->grid;
   float *input = nn_trainer_get_input (r->tr);
+  if (o->realistic)
+    return train_augment_sample (r->subjects, &r->augment, (guint64) o->seed, index, -1, grid, r->voxel_mm, r->C,
+                                 input, target, partial, removed, error);
   if (r->partials == NULL)
     return train_data_phantom_sample ((guint64) o->seed, index, grid, o->max_shift, r->C, input, target, partial,
                                       removed, error);
@@ -195,23 +222,66 @@ run_sample (Run *r, guint64 index, guint8 *target, guint8 *partial, guint32 *rem
   return train_data_encode (p, c, grid, shift, r->C, input, target, partial, error);
 }
 
+/* Real subjects from a comma-separated list of label maps in the 12 classes. */
+static TrainSubjects *
+load_subjects (const char *list, GError **error)
+{
+  g_autoptr (TrainSubjects) subjects = train_subjects_new ();
+  g_auto (GStrv) paths = g_strsplit (list ? list : "", ",", -1);
+  for (int i = 0; paths[i]; i++)
+    {
+      if (*paths[i] == '\0')
+        continue;
+      LabelVolume *v = nifti_read (paths[i], NULL, error);
+      if (v == NULL || !train_subjects_add (subjects, v, paths[i], error))
+        return NULL;
+    }
+  return g_steal_pointer (&subjects);
+}
+
+static gboolean
+run_load_subjects (Run *r, GError **error)
+{
+  train_augment_options_init (&r->augment);
+  r->augment.p_real = r->o->p_real;
+  return (r->subjects = load_subjects (r->o->real, error)) != NULL
+         && (r->val_subjects = load_subjects (r->o->val_real, error)) != NULL;
+}
+
 /* The fixed validation phantoms. */
 static gboolean
 run_make_validation (Run *r, GError **error)
 {
   const TrainerOptions *o = r->o;
   const int *grid = nn_net_get_config (r->net)->grid;
-  int k = MAX (o->val_cases, 1);
+  guint n_real = train_subjects_get_n (r->val_subjects);
+  r->n_val = o->val_cases + (o->realistic ? (int) n_real * TRAINER_VAL_PER_REAL : 0);
+  int k = MAX (r->n_val, 1);
   r->val_input = g_new (float, (int64_t) k * r->C * r->n);
   r->val_target = g_new (guint8, k * r->n);
   r->val_partial = g_new (guint8, k * r->n);
   r->val_removed = g_new0 (guint32, k);
   r->pred = g_new (guint8, r->n);
-  for (int i = 0; i < o->val_cases; i++)
-    if (!train_data_phantom_sample ((guint64) o->seed ^ VAL_STREAM, (guint64) i, grid, 0, r->C,
-                                    r->val_input + (int64_t) i * r->C * r->n, r->val_target + i * r->n,
-                                    r->val_partial + i * r->n, &r->val_removed[i], error))
-      return FALSE;
+  TrainAugmentOptions phantoms_only = r->augment;
+  phantoms_only.p_real = 0.0;
+  for (int i = 0; i < r->n_val; i++)
+    {
+      float *in = r->val_input + (int64_t) i * r->C * r->n;
+      guint8 *tg = r->val_target + i * r->n, *pa = r->val_partial + i * r->n;
+      gboolean ok;
+      if (!o->realistic)
+        ok = train_data_phantom_sample ((guint64) o->seed ^ VAL_STREAM, (guint64) i, grid, 0, r->C, in, tg, pa,
+                                        &r->val_removed[i], error);
+      else if (i < o->val_cases)
+        ok = train_augment_sample (r->val_subjects, &phantoms_only, (guint64) o->seed ^ VAL_STREAM, (guint64) i, -1,
+                                   grid, r->voxel_mm, r->C, in, tg, pa, &r->val_removed[i], error);
+      else
+        ok = train_augment_sample (r->val_subjects, &r->augment, (guint64) o->seed ^ VAL_STREAM, (guint64) i,
+                                   (i - o->val_cases) / TRAINER_VAL_PER_REAL, grid, r->voxel_mm, r->C, in, tg, pa,
+                                   &r->val_removed[i], error);
+      if (!ok)
+        return FALSE;
+    }
   return TRUE;
 }
 
@@ -222,7 +292,7 @@ run_validate (Run *r)
 {
   double s = 0.0;
   int k = 0;
-  for (int i = 0; i < r->o->val_cases; i++)
+  for (int i = 0; i < r->n_val; i++)
     {
       memcpy (nn_trainer_get_input (r->tr), r->val_input + (int64_t) i * r->C * r->n,
               (size_t) (r->C * r->n) * sizeof (float));
@@ -294,9 +364,23 @@ run_provenance (const Run *r, gboolean final, double seconds)
   json_member_int (b, "steps", nn_trainer_get_step (r->tr));
   json_member_int (b, "planned_steps", r->steps);
   json_member_int (b, "threads", o->threads);
-  json_member_string (b, "data", o->data_dir ? o->data_dir : "phantom (fresh subject and partial version every step)");
-  json_member_string (b, "validation", "mean removed-organ Dice on val-cases phantoms of seed stream "
-                                       "seed^0x56414c49, eval-mode BatchNorm, merged like completion");
+  if (o->realistic)
+    {
+      g_autofree char *data = g_strdup_printf ("simulated acquisitions (train-augment) of fresh phantoms and, "
+                                               "%.0f %% of samples, the real subjects %s", 100 * o->p_real,
+                                               o->real && *o->real ? o->real : "(none)");
+      json_member_string (b, "data", data);
+      json_member_string (b, "validation_subjects", o->val_real ? o->val_real : "");
+      json_member_string (b, "validation", "mean removed-organ Dice on simulated acquisitions of seed stream "
+                                           "seed^0x56414c49: val-cases phantoms and 3 of each validation subject, "
+                                           "eval-mode BatchNorm, merged like completion");
+    }
+  else
+    {
+      json_member_string (b, "data", o->data_dir ? o->data_dir : "phantom (fresh subject and partial version every step)");
+      json_member_string (b, "validation", "mean removed-organ Dice on val-cases phantoms of seed stream "
+                                           "seed^0x56414c49, eval-mode BatchNorm, merged like completion");
+    }
   json_member_double (b, "val_removed_dice", r->last_val);
   json_member_int (b, "val_cases", o->val_cases);
   json_member_double (b, "train_loss", r->loss_k ? r->loss_sum / r->loss_k : -1);
@@ -336,10 +420,13 @@ run_save (Run *r, const char *model_path, const char *optim_path, gboolean final
   g_autofree char *warmup = g_strdup_printf ("%.17g", o->warmup), *clip = g_strdup_printf ("%.17g", o->clip);
   g_autofree char *rw = g_strdup_printf ("%.17g", o->removed_weight);
   g_autofree char *shift = g_strdup_printf ("%d", o->max_shift), *vc = g_strdup_printf ("%d", o->val_cases);
+  g_autofree char *p_real = g_strdup_printf ("%.17g", o->p_real);
   const char *kv[] = { "seed", seed, "elapsed_s", elapsed, "best_val_dice", val,
                        "command", o->command ? o->command : "", "planned_steps", steps, "lr", lr,
                        "weight_decay", wd, "warmup", warmup, "clip", clip, "removed_weight", rw, "shift", shift,
-                       "val_cases", vc, "data", o->data_dir ? o->data_dir : "", NULL };
+                       "val_cases", vc, "data", o->data_dir ? o->data_dir : "",
+                       "realistic", o->realistic ? "1" : "0", "real", o->real ? o->real : "",
+                       "val_real", o->val_real ? o->val_real : "", "p_real", p_real, NULL };
   return nn_trainer_save_optimizer (r->tr, optim_path, kv, error);
 }
 
@@ -358,6 +445,7 @@ run_make_network (Run *r, GError **error)
   const NnConfig *cfg = nn_net_get_config (r->net);
   r->C = cfg->n_classes;
   r->n = (int64_t) cfg->grid[0] * cfg->grid[1] * cfg->grid[2];
+  r->voxel_mm = COMPLETION_DEFAULT_CUBE_MM / cfg->grid[0];
   r->tr = nn_trainer_new (r->net, cfg->grid[2], cfg->grid[1], cfg->grid[0], o->threads, error);
   if (r->tr == NULL)
     return FALSE;
@@ -392,6 +480,8 @@ trainer_run (const TrainerOptions *o, TrainerProgressFunc progress, gpointer use
     return FALSE;
   g_auto (Run) r = { .o = o, .steps = o->steps, .last_val = -1.0 };
   if (o->data_dir && !train_data_scan_dataset (o->data_dir, &r.partials, &r.completes, error))
+    return FALSE;
+  if (o->realistic && !run_load_subjects (&r, error))
     return FALSE;
   if (r.steps <= 0)
     r.steps = o->epochs > 0 && o->data_dir ? (gint64) o->epochs * r.partials->len : 2000;

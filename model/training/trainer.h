@@ -13,7 +13,9 @@
  * data, validation Dice, hyper-parameters, training time, date.
  *
  * Validation: the mean removed-organ Dice of the merged prediction (as completion
- * merges it) on val_cases phantoms from their own seed stream, BatchNorm in eval mode.
+ * merges it) on val_cases phantoms from their own seed stream, BatchNorm in eval mode;
+ * realistic runs validate on simulated acquisitions from the same stream: val_cases of
+ * phantoms and TRAINER_VAL_PER_REAL of each val_real subject.
  */
 #pragma once
 
@@ -31,12 +33,19 @@ typedef enum {
   TRAINER_ERROR_IO,        /* the log file cannot be opened */
 } TrainerError;
 
+#define TRAINER_VAL_PER_REAL 3
+
 typedef struct {
   char *out;               /* the model to write (.safetensors), required */
   char *resume;            /* a checkpoint to continue (with its .optim.safetensors), or NULL */
   NnConfig config;         /* a fresh run's network (ignored with resume) */
   gboolean phantom;        /* train on a fresh phantom every step... */
-  char *data_dir;          /* ...or on this benchmark layout (train-data.h): exactly one of them */
+  char *data_dir;          /* ...or on this benchmark layout (train-data.h)... */
+  gboolean realistic;      /* ...or on simulated acquisitions (train-augment.h) of fresh phantoms
+                            * and the real subjects: exactly one of the three */
+  char *real;              /* realistic: real training subjects, comma-separated 12-class label maps */
+  char *val_real;          /* realistic: real subjects held out for validation, the same way */
+  double p_real;           /* realistic: share of samples drawn from real subjects (default 0.5) */
   char *log_path;          /* TSV log to append to, or NULL */
   char *command;           /* provenance: the command line of the run (and of its history) */
   gint64 seed;             /* initial weights and every sample (default 1) */
