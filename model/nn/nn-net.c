@@ -7,6 +7,7 @@
  */
 #include "nn-net.h"
 #include "nn-net-private.h"
+#include "label-table.h"
 
 #include <math.h>
 #include <string.h>
@@ -14,11 +15,6 @@
 G_DEFINE_QUARK (nn-net-error-quark, nn_error)
 
 /* Layer, Tensor and struct _NnNet live in nn-net-private.h (shared with nn-train.c). */
-
-static const char *const default_class_names[] = {
-  "background", "lung", "heart", "spleen", "stomach", "pancreas", "spine", "rib cage",
-  "liver", "kidney", "aorta", "autochthon", "pulmonary artery",
-};
 
 static const char *const arch_names[NN_N_ARCHS] = { "unet", "unet-skip", "googlenet-skip" };
 
@@ -378,9 +374,10 @@ nn_net_new (const NnConfig *cfg, GError **error)
   NnNet *net = g_new0 (NnNet, 1);
   net->cfg = *cfg;
   net->class_names = g_new0 (char *, cfg->n_classes + 1);
+  /* the 13-class scheme takes the built-in names of label-table.h; other counts are numbered */
   for (int c = 0; c < cfg->n_classes; c++)
-    net->class_names[c] = c < (int) G_N_ELEMENTS (default_class_names) && cfg->n_classes == 13
-                            ? g_strdup (default_class_names[c]) : g_strdup_printf ("class %d", c);
+    net->class_names[c] = cfg->n_classes == LT_N_CLASSES && lt_default_class_name (c) != NULL
+                            ? g_strdup (lt_default_class_name (c)) : g_strdup_printf ("class %d", c);
   net->metadata = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   net->params = g_array_new (FALSE, TRUE, sizeof (NnParam));
   g_array_set_clear_func (net->params, param_clear);
