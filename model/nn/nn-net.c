@@ -218,6 +218,14 @@ add_convbn (NnNet *net, const char *prefix, int cin, int cout, int k, int in, in
   l->p_bn = pbn;
 }
 
+/* The ConvBNAct "PREFIX.SUB" (see add_convbn). */
+static void
+add_convbn_sub (NnNet *net, const char *prefix, const char *sub, int cin, int cout, int k, int in, int out)
+{
+  g_autofree char *n = g_strdup_printf ("%s.%s", prefix, sub);
+  add_convbn (net, n, cin, cout, k, in, out);
+}
+
 /* Inception module, cin -> cout (c = cout/4 per branch), output channels [b1 | b2 | b3 | b4]:
  *   b1: ConvBNAct 1³ (cin -> c)
  *   b2: ConvBNAct 1³ (cin -> c), ConvBNAct 3³ (c -> c)
@@ -227,42 +235,27 @@ static void
 add_inception (NnNet *net, const char *prefix, int cin, int cout, int level, int in, int out)
 {
   int c = cout / 4;
-  g_autofree char *n = NULL;
   int o1 = add_tensor (net, c, level, out, 0);
   int o2 = add_tensor (net, c, level, out, c);
   int o3 = add_tensor (net, c, level, out, 2 * c);
   int o4 = add_tensor (net, c, level, out, 3 * c);
 
-  n = g_strdup_printf ("%s.b1", prefix);
-  add_convbn (net, n, cin, c, 1, in, o1);
-  g_free (n);
+  add_convbn_sub (net, prefix, "b1", cin, c, 1, in, o1);
 
   int t2 = add_tensor (net, c, level, -1, 0);
-  n = g_strdup_printf ("%s.b2.0", prefix);
-  add_convbn (net, n, cin, c, 1, in, t2);
-  g_free (n);
-  n = g_strdup_printf ("%s.b2.1", prefix);
-  add_convbn (net, n, c, c, 3, t2, o2);
-  g_free (n);
+  add_convbn_sub (net, prefix, "b2.0", cin, c, 1, in, t2);
+  add_convbn_sub (net, prefix, "b2.1", c, c, 3, t2, o2);
 
   int t3a = add_tensor (net, c, level, -1, 0), t3b = add_tensor (net, c, level, -1, 0);
-  n = g_strdup_printf ("%s.b3.0", prefix);
-  add_convbn (net, n, cin, c, 1, in, t3a);
-  g_free (n);
-  n = g_strdup_printf ("%s.b3.1", prefix);
-  add_convbn (net, n, c, c, 3, t3a, t3b);
-  g_free (n);
-  n = g_strdup_printf ("%s.b3.2", prefix);
-  add_convbn (net, n, c, c, 3, t3b, o3);
-  g_free (n);
+  add_convbn_sub (net, prefix, "b3.0", cin, c, 1, in, t3a);
+  add_convbn_sub (net, prefix, "b3.1", c, c, 3, t3a, t3b);
+  add_convbn_sub (net, prefix, "b3.2", c, c, 3, t3b, o3);
 
   int tp = add_tensor (net, cin, level, -1, 0);
-  n = g_strdup_printf ("%s.b4.0", prefix);
-  Layer *l = add_layer (net, LAYER_MAXPOOL, n, in, tp);
+  g_autofree char *pool = g_strdup_printf ("%s.b4.0", prefix);
+  Layer *l = add_layer (net, LAYER_MAXPOOL, pool, in, tp);
   set_geom (&l->geom, cin, cin, 3, 1, 1);
-  g_free (n);
-  n = g_strdup_printf ("%s.b4.1", prefix);
-  add_convbn (net, n, cin, c, 1, tp, o4);
+  add_convbn_sub (net, prefix, "b4.1", cin, c, 1, tp, o4);
 }
 
 /* One level's block: cfg.blocks units (ConvBNAct 3³ or Inception), cin -> cout. */

@@ -450,13 +450,19 @@ nn_conv3d_best (WorkerPool *pool, const NnConvGeom *g, const float *x, int D, in
   conv3d_run (pool, g, x, D, H, W, w, bias, act, slope, y, scratch, TRUE);
 }
 
-void
-nn_conv3d_ref (const NnConvGeom *g, const float *x, int D, int H, int W,
-               const float *w, const float *bias, NnAct act, float slope, float *y)
+/* The naive twin of both convolutions, in gather form: every output voxel sums, in double,
+ * the input voxels that reach it through each tap (a, b, c).  x is (cin, D, H, W), y is
+ * (cout, Do, Ho, Wo); w is (cout, cin, kD, kH, kW) for a convolution, where output o reads
+ * input o*s - p + k, and (cin, cout, kD, kH, kW) for a transposed one, where input i writes
+ * output i*s - p + k. */
+static void
+conv_ref (const NnConvGeom *g, gboolean transposed, const float *x, int D, int H, int W,
+          const float *w, const float *bias, NnAct act, float slope, float *y)
 {
-  int Do = nn_conv_out_size (D, g->k[0], g->s[0], g->p[0]);
-  int Ho = nn_conv_out_size (H, g->k[1], g->s[1], g->p[1]);
-  int Wo = nn_conv_out_size (W, g->k[2], g->s[2], g->p[2]);
+  int (*out_size) (int, int, int, int) = transposed ? nn_convt_out_size : nn_conv_out_size;
+  int Do = out_size (D, g->k[0], g->s[0], g->p[0]);
+  int Ho = out_size (H, g->k[1], g->s[1], g->p[1]);
+  int Wo = out_size (W, g->k[2], g->s[2], g->p[2]);
 
   for (int co = 0; co < g->cout; co++)
     for (int od = 0; od < Do; od++)
@@ -469,20 +475,41 @@ nn_conv3d_ref (const NnConvGeom *g, const float *x, int D, int H, int W,
                 for (int b = 0; b < g->k[1]; b++)
                   for (int c = 0; c < g->k[2]; c++)
                     {
-                      int id = od * g->s[0] - g->p[0] + a;
-                      int ih = oh * g->s[1] - g->p[1] + b;
-                      int iw = ow * g->s[2] - g->p[2] + c;
+                      int id, ih, iw;
+                      int64_t wi;
+                      if (transposed)
+                        {
+                          int nd = od + g->p[0] - a, nh = oh + g->p[1] - b, nw = ow + g->p[2] - c;
+                          if (nd < 0 || nh < 0 || nw < 0 || nd % g->s[0] || nh % g->s[1] || nw % g->s[2])
+                            continue;
+                          id = nd / g->s[0];
+                          ih = nh / g->s[1];
+                          iw = nw / g->s[2];
+                          wi = (((int64_t) ci * g->cout + co) * g->k[0] + a) * g->k[1] + b;
+                        }
+                      else
+                        {
+                          id = od * g->s[0] - g->p[0] + a;
+                          ih = oh * g->s[1] - g->p[1] + b;
+                          iw = ow * g->s[2] - g->p[2] + c;
+                          wi = (((int64_t) co * g->cin + ci) * g->k[0] + a) * g->k[1] + b;
+                        }
                       if (id < 0 || id >= D || ih < 0 || ih >= H || iw < 0 || iw >= W)
                         continue;
-                      float xv = x[(((int64_t) ci * D + id) * H + ih) * W + iw];
-                      float wv = w[((((int64_t) co * g->cin + ci) * g->k[0] + a) * g->k[1] + b)
-                                   * g->k[2] + c];
-                      acc += (double) xv * wv;
+                      acc += (double) x[(((int64_t) ci * D + id) * H + ih) * W + iw]
+                             * w[wi * g->k[2] + c];
                     }
             float v = (float) acc;
             nn_activate_ref (&v, 1, act, slope);
             y[(((int64_t) co * Do + od) * Ho + oh) * Wo + ow] = v;
           }
+}
+
+void
+nn_conv3d_ref (const NnConvGeom *g, const float *x, int D, int H, int W,
+               const float *w, const float *bias, NnAct act, float slope, float *y)
+{
+  conv_ref (g, FALSE, x, D, H, W, w, bias, act, slope, y);
 }
 
 typedef struct {
@@ -597,36 +624,7 @@ void
 nn_conv_transpose3d_ref (const NnConvGeom *g, const float *x, int D, int H, int W,
                          const float *w, const float *bias, NnAct act, float slope, float *y)
 {
-  int Do = nn_convt_out_size (D, g->k[0], g->s[0], g->p[0]);
-  int Ho = nn_convt_out_size (H, g->k[1], g->s[1], g->p[1]);
-  int Wo = nn_convt_out_size (W, g->k[2], g->s[2], g->p[2]);
-
-  /* gather form: y[co, o] = b + sum over (ci, a, b, c) with o = i*s - p + k */
-  for (int co = 0; co < g->cout; co++)
-    for (int od = 0; od < Do; od++)
-      for (int oh = 0; oh < Ho; oh++)
-        for (int ow = 0; ow < Wo; ow++)
-          {
-            double acc = bias ? bias[co] : 0.0;
-            for (int ci = 0; ci < g->cin; ci++)
-              for (int a = 0; a < g->k[0]; a++)
-                for (int b = 0; b < g->k[1]; b++)
-                  for (int c = 0; c < g->k[2]; c++)
-                    {
-                      int nd = od + g->p[0] - a, nh = oh + g->p[1] - b, nw = ow + g->p[2] - c;
-                      if (nd < 0 || nh < 0 || nw < 0 || nd % g->s[0] || nh % g->s[1] || nw % g->s[2])
-                        continue;
-                      int id = nd / g->s[0], ih = nh / g->s[1], iw = nw / g->s[2];
-                      if (id >= D || ih >= H || iw >= W)
-                        continue;
-                      acc += (double) x[(((int64_t) ci * D + id) * H + ih) * W + iw]
-                             * w[((((int64_t) ci * g->cout + co) * g->k[0] + a) * g->k[1] + b)
-                                 * g->k[2] + c];
-                    }
-            float v = (float) acc;
-            nn_activate_ref (&v, 1, act, slope);
-            y[(((int64_t) co * Do + od) * Ho + oh) * Wo + ow] = v;
-          }
+  conv_ref (g, TRUE, x, D, H, W, w, bias, act, slope, y);
 }
 
 void
