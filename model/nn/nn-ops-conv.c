@@ -138,6 +138,7 @@ nn_conv_transpose3d_scratch_floats (const NnConvGeom *g, int64_t n_in_vox, int n
   return (rows + g->cin) * nn_slab_ld (nn_slab_cols (rows, n_in_vox, n_threads));
 }
 
+/* One convolution or transposed convolution, shared by its tasks. */
 typedef struct {
   const NnConvGeom *g;
   const float *x;
@@ -148,7 +149,7 @@ typedef struct {
   float *y;
   float *scratch;
   int64_t scratch_per_thread;
-  int64_t n_out, slab;
+  int64_t n_in, n_out, slab;   /* n_in: transposed convolutions only */
 } ConvJob;
 
 /* Fills col (rows, ns) with the im2col matrix of output columns n0..n0+ns-1:
@@ -512,23 +513,10 @@ nn_conv3d_ref (const NnConvGeom *g, const float *x, int D, int H, int W,
   conv_ref (g, FALSE, x, D, H, W, w, bias, act, slope, y);
 }
 
-typedef struct {
-  const NnConvGeom *g;
-  const float *x;
-  int D, H, W, Do, Ho, Wo;
-  const float *w, *bias;
-  NnAct act;
-  float slope;
-  float *y;
-  float *scratch;
-  int64_t scratch_per_thread;
-  int64_t n_in, n_out, slab;
-} ConvTJob;
-
 static void
 convt_init_task (int64_t co, int thread, void *data)
 {
-  const ConvTJob *j = data;
+  const ConvJob *j = data;
   float *row = j->y + co * j->n_out;   /* (n_out) */
   float b = j->bias ? j->bias[co] : 0.0f;
   for (int64_t q = 0; q < j->n_out; q++)
@@ -538,14 +526,14 @@ convt_init_task (int64_t co, int thread, void *data)
 static void
 convt_act_task (int64_t co, int thread, void *data)
 {
-  const ConvTJob *j = data;
+  const ConvJob *j = data;
   nn_activate (j->y + co * j->n_out, j->n_out, j->act, j->slope);
 }
 
 static void
 convt_slab_task (int64_t task, int thread, void *data)
 {
-  const ConvTJob *j = data;
+  const ConvJob *j = data;
   const NnConvGeom *g = j->g;
   const int kD = g->k[0], kH = g->k[1], kW = g->k[2];
   int64_t rows = (int64_t) g->cout * kD * kH * kW;
@@ -597,7 +585,7 @@ nn_conv_transpose3d (WorkerPool *pool, const NnConvGeom *g, const float *x, int 
                      const float *w, const float *bias, NnAct act, float slope,
                      float *y, float *scratch)
 {
-  ConvTJob j = {
+  ConvJob j = {
     .g = g, .x = x, .D = D, .H = H, .W = W,
     .Do = nn_convt_out_size (D, g->k[0], g->s[0], g->p[0]),
     .Ho = nn_convt_out_size (H, g->k[1], g->s[1], g->p[1]),
