@@ -41,7 +41,8 @@ cmd_complete (int argc, char **argv)
     { "labels", 'l', 0, G_OPTION_ARG_STRING, &labels,
       "Organs that may be added: comma-separated names or ids, or 'all' (default: the organs absent from IN)", "NAMES" },
     { "probabilities", 'p', 0, G_OPTION_ARG_FILENAME, &probs,
-      "Also write the probability (percent) of the predicted class at each voxel", "P.nii.gz" },
+      "Also write, at every voxel, the highest probability (percent) among background and the organs "
+      "that may be added (before fragments are dropped)", "P.nii.gz" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "Worker threads (default: all processors)", "N" },
     { "keep-fragments", 0, 0, G_OPTION_ARG_NONE, &keep_fragments,
       "Keep small disconnected pieces of added organs (by default a piece under 10% of its organ's "

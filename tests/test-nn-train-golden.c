@@ -36,6 +36,21 @@ read_tensor (const NnStFile *f, const char *name, int64_t n)
   return out;
 }
 
+/* The golden tensor "PREFIX.NAME" of parameter @p against @values; the reference is handed
+ * back in *ref_out when that is not NULL. */
+static double
+param_rel_diff (const NnStFile *f, const char *prefix, const NnParam *p, const float *values, float **ref_out)
+{
+  g_autofree char *name = g_strdup_printf ("%s.%s", prefix, p->name);
+  float *ref = read_tensor (f, name, p->n);
+  double d = tensor_rel_diff (values, ref, p->n);
+  if (ref_out)
+    *ref_out = ref;
+  else
+    g_free (ref);
+  return d;
+}
+
 static void
 test_arch (gconstpointer data)
 {
@@ -83,9 +98,8 @@ test_arch (gconstpointer data)
       float *g = nn_trainer_get_grad (t, i);
       if (g)
         {
-          g_autofree char *name = g_strdup_printf ("grad.%s", ps[i].name);
-          g_autofree float *ref = read_tensor (f, name, ps[i].n);
-          double d = tensor_rel_diff (g, ref, ps[i].n);
+          g_autofree float *ref = NULL;
+          double d = param_rel_diff (f, "grad", &ps[i], g, &ref);
           worst_grad = MAX (worst_grad, d);
           if (d > 1e-4)
             g_test_message ("%s: %s gradient rel diff %.3g", arch, ps[i].name, d);
@@ -97,9 +111,7 @@ test_arch (gconstpointer data)
         }
       else
         {
-          g_autofree char *name = g_strdup_printf ("after.%s", ps[i].name);
-          g_autofree float *ref = read_tensor (f, name, ps[i].n);
-          double d = tensor_rel_diff (ps[i].data, ref, ps[i].n);
+          double d = param_rel_diff (f, "after", &ps[i], ps[i].data, NULL);
           worst_stat = MAX (worst_stat, d);
           if (d > 1e-4)
             g_error ("%s: running statistic %s differs from PyTorch by %.3g", arch, ps[i].name, d);
@@ -114,9 +126,7 @@ test_arch (gconstpointer data)
   for (int i = 0; i < np; i++)
     if (nn_trainer_get_grad (t, i))
       {
-        g_autofree char *name = g_strdup_printf ("step1.%s", ps[i].name);
-        g_autofree float *ref = read_tensor (f, name, ps[i].n);
-        double d = tensor_rel_diff (ps[i].data, ref, ps[i].n);
+        double d = param_rel_diff (f, "step1", &ps[i], ps[i].data, NULL);
         worst_step = MAX (worst_step, d);
         if (d > 1e-4)
           g_error ("%s: %s after one AdamW step differs from PyTorch by %.3g", arch, ps[i].name, d);

@@ -36,55 +36,96 @@ assert_close (const char *what, const float *a, const float *b, int64_t n, doubl
 
 /* ---- kernels vs naive twins (odd shapes) --------------------------------- */
 
+typedef struct {
+  int cin, cout, k, s, p, D, H, W;
+} ConvShape;
+
+/* One case of a convolution's backward pass: random x (cin, D, H, W), w and dy (cout, Do, Ho,
+ * Wo), and zeroed gradients for the kernel and its naive twin. */
+typedef struct {
+  NnConvGeom g;
+  int D, H, W;
+  int64_t nin, nout, nw;
+  float *x, *w, *dy, *dx, *dx_ref, *dw, *dw_ref, *db, *db_ref;
+} ConvCase;
+
+static void
+conv_case_init (ConvCase *c, const ConvShape *sh, gboolean transposed, GRand *r)
+{
+  int (*out_size) (int, int, int, int) = transposed ? nn_convt_out_size : nn_conv_out_size;
+  memset (c, 0, sizeof *c);
+  c->g.cin = sh->cin;
+  c->g.cout = sh->cout;
+  for (int a = 0; a < 3; a++)
+    {
+      c->g.k[a] = sh->k;
+      c->g.s[a] = sh->s;
+      c->g.p[a] = sh->p;
+    }
+  c->D = sh->D;
+  c->H = sh->H;
+  c->W = sh->W;
+  c->nin = (int64_t) c->D * c->H * c->W;
+  c->nout = (int64_t) out_size (c->D, sh->k, sh->s, sh->p) * out_size (c->H, sh->k, sh->s, sh->p)
+            * out_size (c->W, sh->k, sh->s, sh->p);
+  c->nw = (int64_t) sh->cout * sh->cin * sh->k * sh->k * sh->k;
+  c->x = g_new (float, sh->cin * c->nin);
+  c->w = g_new (float, c->nw);
+  c->dy = g_new (float, sh->cout * c->nout);
+  fill_random (c->x, sh->cin * c->nin, r, -1, 1);
+  fill_random (c->w, c->nw, r, -1, 1);
+  fill_random (c->dy, sh->cout * c->nout, r, -1, 1);
+  c->dx = g_new0 (float, sh->cin * c->nin);
+  c->dx_ref = g_new0 (float, sh->cin * c->nin);
+  c->dw = g_new0 (float, c->nw);
+  c->dw_ref = g_new0 (float, c->nw);
+  c->db = g_new0 (float, sh->cout);
+  c->db_ref = g_new0 (float, sh->cout);
+}
+
+static void
+conv_case_clear (ConvCase *c)
+{
+  float **bufs[] = { &c->x, &c->w, &c->dy, &c->dx, &c->dx_ref, &c->dw, &c->dw_ref, &c->db, &c->db_ref };
+  for (gsize i = 0; i < G_N_ELEMENTS (bufs); i++)
+    g_clear_pointer (bufs[i], g_free);
+}
+
 static void
 test_conv_backward (void)
 {
   g_autoptr (GRand) r = g_rand_new_with_seed (11);
-  struct { int cin, cout, k, s, p, D, H, W; } cases[] = {
+  const ConvShape cases[] = {
     { 3, 5, 3, 1, 1, 7, 5, 9 },
     { 4, 3, 1, 1, 0, 6, 7, 5 },
     { 2, 4, 3, 1, 0, 6, 5, 7 },
     { 5, 2, 3, 2, 1, 9, 6, 7 },   /* strided: weights only */
   };
   for (int threads = 1; threads <= 3; threads += 2)
-    for (gsize c = 0; c < G_N_ELEMENTS (cases); c++)
+    for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
       {
         g_autoptr (WorkerPool) pool = worker_pool_new (threads);
-        NnConvGeom g = { .cin = cases[c].cin, .cout = cases[c].cout };
-        for (int a = 0; a < 3; a++)
-          {
-            g.k[a] = cases[c].k;
-            g.s[a] = cases[c].s;
-            g.p[a] = cases[c].p;
-          }
-        int D = cases[c].D, H = cases[c].H, W = cases[c].W;
-        int Do = nn_conv_out_size (D, g.k[0], g.s[0], g.p[0]), Ho = nn_conv_out_size (H, g.k[1], g.s[1], g.p[1]);
-        int Wo = nn_conv_out_size (W, g.k[2], g.s[2], g.p[2]);
-        int64_t nin = (int64_t) D * H * W, nout = (int64_t) Do * Ho * Wo, nw = (int64_t) g.cout * g.cin * g.k[0] * g.k[1] * g.k[2];
-        g_autofree float *x = g_new (float, g.cin * nin), *w = g_new (float, nw), *dy = g_new (float, g.cout * nout);
-        fill_random (x, g.cin * nin, r, -1, 1);
-        fill_random (w, nw, r, -1, 1);
-        fill_random (dy, g.cout * nout, r, -1, 1);
-        g_autofree float *dx = g_new0 (float, g.cin * nin), *dx_ref = g_new0 (float, g.cin * nin);
-        g_autofree float *dw = g_new0 (float, nw), *dw_ref = g_new0 (float, nw);
-        g_autofree float *db = g_new0 (float, g.cout), *db_ref = g_new0 (float, g.cout);
+        ConvCase c;
+        conv_case_init (&c, &cases[i], FALSE, r);
+        const NnConvGeom *g = &c.g;
         /* start from non-zero gradients: the kernels accumulate */
-        for (int64_t i = 0; i < nw; i++)
-          dw[i] = dw_ref[i] = 0.5f;
-        for (int64_t i = 0; i < g.cin * nin; i++)
-          dx[i] = dx_ref[i] = -0.25f;
-        nn_conv3d_backward_ref (&g, x, D, H, W, w, dy, dx_ref, dw_ref, db_ref);
-        g_autofree float *scr = g_new (float, threads * MAX (nn_conv3d_backward_weights_scratch_floats (&g, nout, threads),
-                                                             nn_conv3d_backward_input_scratch_floats (&g, nin, threads)));
-        nn_conv3d_backward_weights (pool, &g, x, D, H, W, dy, dw, db, scr);
-        assert_close ("conv dw", dw, dw_ref, nw, 1e-4);
-        assert_close ("conv db", db, db_ref, g.cout, 1e-4);
-        if (g.s[0] == 1)
+        for (int64_t q = 0; q < c.nw; q++)
+          c.dw[q] = c.dw_ref[q] = 0.5f;
+        for (int64_t q = 0; q < g->cin * c.nin; q++)
+          c.dx[q] = c.dx_ref[q] = -0.25f;
+        nn_conv3d_backward_ref (g, c.x, c.D, c.H, c.W, c.w, c.dy, c.dx_ref, c.dw_ref, c.db_ref);
+        g_autofree float *scr = g_new (float, threads * MAX (nn_conv3d_backward_weights_scratch_floats (g, c.nout, threads),
+                                                             nn_conv3d_backward_input_scratch_floats (g, c.nin, threads)));
+        nn_conv3d_backward_weights (pool, g, c.x, c.D, c.H, c.W, c.dy, c.dw, c.db, scr);
+        assert_close ("conv dw", c.dw, c.dw_ref, c.nw, 1e-4);
+        assert_close ("conv db", c.db, c.db_ref, g->cout, 1e-4);
+        if (g->s[0] == 1)
           {
-            g_autofree float *wflip = g_new (float, nw), *tmp = g_new (float, g.cin * nin);
-            nn_conv3d_backward_input (pool, &g, dy, D, H, W, w, dx, wflip, tmp, scr);
-            assert_close ("conv dx", dx, dx_ref, g.cin * nin, 1e-4);
+            g_autofree float *wflip = g_new (float, c.nw), *tmp = g_new (float, g->cin * c.nin);
+            nn_conv3d_backward_input (pool, g, c.dy, c.D, c.H, c.W, c.w, c.dx, wflip, tmp, scr);
+            assert_close ("conv dx", c.dx, c.dx_ref, g->cin * c.nin, 1e-4);
           }
+        conv_case_clear (&c);
       }
 }
 
@@ -92,40 +133,26 @@ static void
 test_convt_backward (void)
 {
   g_autoptr (GRand) r = g_rand_new_with_seed (12);
-  struct { int cin, cout, k, s, p, D, H, W; } cases[] = {
+  const ConvShape cases[] = {
     { 5, 3, 2, 2, 0, 3, 4, 5 },
     { 3, 4, 3, 2, 1, 4, 3, 5 },
   };
   for (int threads = 1; threads <= 2; threads++)
-    for (gsize c = 0; c < G_N_ELEMENTS (cases); c++)
+    for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
       {
         g_autoptr (WorkerPool) pool = worker_pool_new (threads);
-        NnConvGeom g = { .cin = cases[c].cin, .cout = cases[c].cout };
-        for (int a = 0; a < 3; a++)
-          {
-            g.k[a] = cases[c].k;
-            g.s[a] = cases[c].s;
-            g.p[a] = cases[c].p;
-          }
-        int D = cases[c].D, H = cases[c].H, W = cases[c].W;
-        int Do = nn_convt_out_size (D, g.k[0], g.s[0], g.p[0]), Ho = nn_convt_out_size (H, g.k[1], g.s[1], g.p[1]);
-        int Wo = nn_convt_out_size (W, g.k[2], g.s[2], g.p[2]);
-        int64_t nin = (int64_t) D * H * W, nout = (int64_t) Do * Ho * Wo, nw = (int64_t) g.cout * g.cin * g.k[0] * g.k[1] * g.k[2];
-        g_autofree float *x = g_new (float, g.cin * nin), *w = g_new (float, nw), *dy = g_new (float, g.cout * nout);
-        fill_random (x, g.cin * nin, r, -1, 1);
-        fill_random (w, nw, r, -1, 1);
-        fill_random (dy, g.cout * nout, r, -1, 1);
-        g_autofree float *dx = g_new0 (float, g.cin * nin), *dx_ref = g_new0 (float, g.cin * nin);
-        g_autofree float *dw = g_new0 (float, nw), *dw_ref = g_new0 (float, nw);
-        g_autofree float *db = g_new0 (float, g.cout), *db_ref = g_new0 (float, g.cout);
-        nn_conv_transpose3d_backward_ref (&g, x, D, H, W, w, dy, dx_ref, dw_ref, db_ref);
-        g_autofree float *scr = g_new (float, threads * nn_conv_transpose3d_backward_scratch_floats (&g, nin, threads));
-        g_autofree float *tmp = g_new (float, g.cin * nin);
-        nn_conv_transpose3d_backward_weights (pool, &g, x, D, H, W, dy, dw, db, scr);
-        nn_conv_transpose3d_backward_input (pool, &g, dy, D, H, W, w, dx, tmp, scr);
-        assert_close ("convT dw", dw, dw_ref, nw, 1e-4);
-        assert_close ("convT db", db, db_ref, g.cout, 1e-4);
-        assert_close ("convT dx", dx, dx_ref, g.cin * nin, 1e-4);
+        ConvCase c;
+        conv_case_init (&c, &cases[i], TRUE, r);
+        const NnConvGeom *g = &c.g;
+        nn_conv_transpose3d_backward_ref (g, c.x, c.D, c.H, c.W, c.w, c.dy, c.dx_ref, c.dw_ref, c.db_ref);
+        g_autofree float *scr = g_new (float, threads * nn_conv_transpose3d_backward_scratch_floats (g, c.nin, threads));
+        g_autofree float *tmp = g_new (float, g->cin * c.nin);
+        nn_conv_transpose3d_backward_weights (pool, g, c.x, c.D, c.H, c.W, c.dy, c.dw, c.db, scr);
+        nn_conv_transpose3d_backward_input (pool, g, c.dy, c.D, c.H, c.W, c.w, c.dx, tmp, scr);
+        assert_close ("convT dw", c.dw, c.dw_ref, c.nw, 1e-4);
+        assert_close ("convT db", c.db, c.db_ref, g->cout, 1e-4);
+        assert_close ("convT dx", c.dx, c.dx_ref, g->cin * c.nin, 1e-4);
+        conv_case_clear (&c);
       }
 }
 

@@ -1,5 +1,6 @@
-/* nn-net-private.h: NnNet internals shared by nn-net.c and the training code
- * (nn-train.c).  Not part of the public API. */
+/* nn-net-private.h: NnNet internals shared by the network's files (nn-net.c: graph
+ * and parameters, nn-net-file.c: weights files, nn-net-plan.c: memory plan and
+ * forward) and the training code (nn-train.c).  Not part of the public API. */
 #pragma once
 
 #include "nn-net.h"
@@ -55,5 +56,11 @@ struct _NnNet {
   float *folded;         /* folded conv weights and biases */
   double total_flops;
 };
+
+/* Free the arena, scratch and folded weights of nn_net_prepare (net->prepared = FALSE). */
+void nn_net_release_prepared (NnNet *net);
+/* Point every layer at its inference weights: BatchNorm folded into a copy of its
+ * convolution's weights in net->folded (sized by nn_net_prepare), else the parameters. */
+void nn_net_fold_weights (NnNet *net);
 
 G_END_DECLS

@@ -66,7 +66,9 @@ typedef struct {
   int grid[3];                /* network grid nx, ny, nz (the input is resampled to it) */
 } NnConfig;
 
-/* The shipped configuration of an architecture (widths, blocks, 128³ grid). */
+/* The default configuration of an architecture: 4 levels, 2 units per level, 128³ grid,
+ * widths 8-16-32-64 (16-32-64-128 for googlenet-skip).  The shipped models differ (their
+ * metadata: 64³, 1 unit, 16-32-64-128); see docs/network.md. */
 void nn_config_init_default (NnConfig *cfg, NnArch arch);
 gboolean nn_config_validate (const NnConfig *cfg, GError **error);
 /* Set depth and widths from a comma-separated list such as "16,32,64,128". */
