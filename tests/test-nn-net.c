@@ -391,7 +391,7 @@ test_completion (void)
   const NnConfig *cfg = nn_net_get_config (net);
   const float *probs = nn_net_get_output (net);
   CompletionFrame frame;
-  g_assert_true (completion_frame_init (&frame, in, cfg->grid, COMPLETION_DEFAULT_CUBE_MM / cfg->grid[0], NULL, &error));
+  g_assert_true (completion_frame_init (&frame, in, cfg->grid, completion_voxel_mm (cfg), NULL, &error));
   const int cand[3] = { 0, 2, 9 };
   int64_t nv = lv_volume_n_voxels (in), mismatches = 0;
   for (int64_t i = 0; i < nv; i++)

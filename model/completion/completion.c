@@ -192,6 +192,12 @@ merge_slice (int64_t task, int thread, void *data)
       }
 }
 
+double
+completion_voxel_mm (const NnConfig *cfg)
+{
+  return cfg->voxel_mm > 0 ? cfg->voxel_mm : COMPLETION_DEFAULT_CUBE_MM / cfg->grid[0];
+}
+
 LabelVolume *
 completion_run (NnNet *net, const LabelVolume *input, const CompletionOptions *options,
                 GCancellable *cancellable, GError **error)
@@ -230,7 +236,7 @@ completion_run (NnNet *net, const LabelVolume *input, const CompletionOptions *o
   report (opt, 0.02, "placing the input in the network's frame");
   CompletionFrame frame;
   const int cube[3] = { W, H, D };
-  double voxel_mm = COMPLETION_DEFAULT_CUBE_MM / W;
+  double voxel_mm = completion_voxel_mm (cfg);
   if (!completion_frame_init (&frame, input, cube, voxel_mm, NULL, error))
     return NULL;
   completion_frame_sample_input (&frame, input, cfg->in_channels, nn_net_get_input (net));

@@ -48,8 +48,12 @@ typedef struct {
 #define COMPLETION_FRAGMENT_FRACTION 0.1
 
 /* Edge of the network's cube in mm for models whose metadata gives no voxel size: the
- * shipped networks learnt from phantoms spanning 448 mm (7 mm voxels at 64³). */
+ * networks before the physical frame learnt from phantoms spanning 448 mm (7 mm voxels
+ * at 64³). */
 #define COMPLETION_DEFAULT_CUBE_MM 448.0
+
+/* The network's voxel size: its metadata's voxel_mm, else COMPLETION_DEFAULT_CUBE_MM / grid. */
+double completion_voxel_mm (const NnConfig *cfg);
 
 /* The shipped model file of @arch, <arch>.safetensors: in $ANATOMY_MODELS_DIR when that is
  * set (only there), otherwise in data/models of the source tree, then of the installed

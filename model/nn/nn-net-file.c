@@ -60,6 +60,11 @@ nn_net_save (NnNet *net, const char *path, gboolean overwrite, GError **error)
   KV ("leaky_slope", g_strdup (slope));
   KV ("bn_eps", g_strdup (eps));
   KV ("grid", g_strdup_printf ("%d,%d,%d", c->grid[0], c->grid[1], c->grid[2]));
+  if (c->voxel_mm > 0)
+    {
+      char mm[G_ASCII_DTOSTR_BUF_SIZE];
+      KV ("voxel_mm", g_strdup (g_ascii_dtostr (mm, sizeof mm, c->voxel_mm)));
+    }
   KV ("labels", labels_to_json (net));
   KV ("layout", g_strdup ("NCDHW, batch 1, D=z H=y W=x; input one-hot labels, output softmax"));
   GHashTableIter it;
@@ -202,8 +207,15 @@ config_from_metadata (const NnStFile *f, NnConfig *cfg, GError **error)
       || !meta_int (f, "blocks", 1, 16, &cfg->blocks, error)
       || !meta_int_list (f, "grid", 3, cfg->grid, error)
       || !meta_float (f, "bn_eps", NULL, &cfg->bn_eps, error)
-      || !meta_float (f, "leaky_slope", "0.01", &cfg->slope, error))
+      || !meta_float (f, "leaky_slope", "0.01", &cfg->slope, error)
+      || !meta_float (f, "voxel_mm", "0", &cfg->voxel_mm, error))
     return FALSE;
+  if (cfg->voxel_mm < 0 || cfg->voxel_mm > 100)
+    {
+      g_set_error (error, NN_ERROR, NN_ERROR_CONFIG, "%s: metadata “voxel_mm” = %g mm is not a voxel size",
+                   f->path, cfg->voxel_mm);
+      return FALSE;
+    }
   if (act == NULL || (strcmp (act, "relu") != 0 && strcmp (act, "leaky_relu") != 0))
     {
       g_set_error (error, NN_ERROR, NN_ERROR_CONFIG, "%s: metadata “activation” is %s (expected relu or leaky_relu)",
@@ -282,7 +294,7 @@ out:
 
 static const char *const reserved_keys[] = {
   "format", "format_version", "arch", "in_channels", "n_classes", "depth", "widths", "blocks",
-  "activation", "leaky_slope", "bn_eps", "grid", "labels", "layout",
+  "activation", "leaky_slope", "bn_eps", "grid", "voxel_mm", "labels", "layout",
 };
 
 NnNet *

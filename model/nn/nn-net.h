@@ -64,6 +64,8 @@ typedef struct {
   float slope;                /* LeakyReLU negative slope */
   float bn_eps;
   int grid[3];                /* network grid nx, ny, nz (the input is resampled to it) */
+  float voxel_mm;             /* edge of a grid voxel in mm: the network's physical frame
+                               * (completion-frame.h); 0 = not recorded (models before it) */
 } NnConfig;
 
 /* The default configuration of an architecture: 4 levels, 2 units per level, 128³ grid,

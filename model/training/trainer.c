@@ -438,14 +438,21 @@ run_make_network (Run *r, GError **error)
   const TrainerOptions *o = r->o;
   if (o->resume)
     r->net = nn_net_load (o->resume, error);
-  else if ((r->net = nn_net_new (&o->config, error)) != NULL)
-    nn_net_init_random (r->net, (guint64) o->seed);
+  else
+    {
+      /* a fresh network records the physical frame it learns in */
+      NnConfig cfg = o->config;
+      if (cfg.voxel_mm <= 0)
+        cfg.voxel_mm = (float) (COMPLETION_DEFAULT_CUBE_MM / cfg.grid[0]);
+      if ((r->net = nn_net_new (&cfg, error)) != NULL)
+        nn_net_init_random (r->net, (guint64) o->seed);
+    }
   if (r->net == NULL)
     return FALSE;
   const NnConfig *cfg = nn_net_get_config (r->net);
   r->C = cfg->n_classes;
   r->n = (int64_t) cfg->grid[0] * cfg->grid[1] * cfg->grid[2];
-  r->voxel_mm = COMPLETION_DEFAULT_CUBE_MM / cfg->grid[0];
+  r->voxel_mm = completion_voxel_mm (cfg);
   r->tr = nn_trainer_new (r->net, cfg->grid[2], cfg->grid[1], cfg->grid[0], o->threads, error);
   if (r->tr == NULL)
     return FALSE;
