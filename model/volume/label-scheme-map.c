@@ -96,8 +96,9 @@ apply (const LabelVolume *v, const LabelSchemeIdCount *census, const int32_t *cl
         if (bad == NULL)
           bad = g_string_new (NULL);
         if (n_bad < 8)
-          g_string_append_printf (bad, "%s%d (%" G_GINT64_FORMAT " voxels)",
-                                  n_bad > 0 ? ", " : "", census[i].id, census[i].count);
+          g_string_append_printf (bad, "%s%d (%" G_GINT64_FORMAT " voxel%s)",
+                                  n_bad > 0 ? ", " : "", census[i].id, census[i].count,
+                                  census[i].count == 1 ? "" : "s");
         n_bad++;
       }
   if (bad != NULL)
