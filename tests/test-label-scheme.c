@@ -610,6 +610,7 @@ test_detect_names (void)
   const char *const amos[] = { "right kidney", "postcava", "gall bladder", "arota", NULL };
   const char *const nonsense[] = { "foo", "bar.nii.gz", "baz", "liver", NULL };
   const char *const placeholders[] = { "background", "", "Label 3", NULL };
+  const char *const invalid_utf8[] = { "\xff\xfeliver", "liver", "/", "", ".nii.gz", NULL };
   double score = 0;
   g_autoptr (GError) error = NULL;
   const LabelScheme *s;
@@ -643,6 +644,11 @@ test_detect_names (void)
   g_assert_null (label_scheme_detect_names (placeholders, -1, &score, &error));
   g_assert_error (error, LABEL_SCHEME_ERROR, LABEL_SCHEME_ERROR_NOT_DETECTED);
   g_clear_error (&error);
+  /* Invalid UTF-8 and degenerate file names are names like any other. */
+  s = label_scheme_detect_names (invalid_utf8, -1, &score, &error);
+  g_assert_error (error, LABEL_SCHEME_ERROR, LABEL_SCHEME_ERROR_NOT_DETECTED);
+  g_clear_error (&error);
+  g_assert_null (s);
   g_assert_null (label_scheme_detect_names (NULL, 0, &score, &error));
   g_assert_error (error, LABEL_SCHEME_ERROR, LABEL_SCHEME_ERROR_NOT_DETECTED);
   g_clear_error (&error);
@@ -788,6 +794,13 @@ test_resolve (void)
   g_assert_no_error (error);
   g_assert_true (by_names);
   g_assert_null (label_scheme_resolve (NULL, NULL, v, "x.nii", &by_names, &error));
+  g_assert_error (error, LABEL_SCHEME_ERROR, LABEL_SCHEME_ERROR_NEEDS_SCHEME);
+  g_clear_error (&error);
+  /* A table with placeholders only is no table. */
+  g_autoptr (LabelTable) bare = lt_table_new ("bare");
+  lt_table_set (bare, 0, "Background", grey);
+  lt_table_set (bare, 52, "Label 52", grey);
+  g_assert_null (label_scheme_resolve (NULL, bare, v, "x.nii", &by_names, &error));
   g_assert_error (error, LABEL_SCHEME_ERROR, LABEL_SCHEME_ERROR_NEEDS_SCHEME);
   g_clear_error (&error);
   lt_table_set (junk, 1, "alpha", grey);

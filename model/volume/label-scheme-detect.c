@@ -238,6 +238,20 @@ label_scheme_for_unnamed (const LabelVolume *v, const char *path, GError **error
   return NULL;
 }
 
+/* TRUE if @table names at least one label (placeholders like "background" do not count). */
+static gboolean
+has_names (const LabelTable *table)
+{
+  for (guint i = 0; table != NULL && i < table->entries->len; i++)
+    {
+      const LabelEntry *e = &g_array_index (table->entries, LabelEntry, i);
+      g_autofree char *key = label_scheme_name_key (e->name);
+      if (e->id != 0 && !is_placeholder (key))
+        return TRUE;
+    }
+  return FALSE;
+}
+
 const LabelScheme *
 label_scheme_resolve (const char *requested, const LabelTable *table, const LabelVolume *v,
                       const char *path, gboolean *by_names, GError **error)
@@ -248,7 +262,7 @@ label_scheme_resolve (const char *requested, const LabelTable *table, const Labe
     *by_names = FALSE;
   if (requested != NULL)
     return label_scheme_lookup (requested, error);
-  if (table == NULL || table->entries->len == 0)
+  if (!has_names (table))
     return label_scheme_for_unnamed (v, path, error);
 
   int n = 0;

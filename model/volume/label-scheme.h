@@ -170,8 +170,10 @@ const LabelScheme *label_scheme_for_unnamed (const LabelVolume *v, const char *p
 
 /* The scheme for @v: @requested when given (a scheme name, e.g. from --scheme);
  * else detected from @table (may be NULL) with its ids, then from its names alone
- * (*by_names = TRUE: map with label_scheme_map_volume_by_names); else the rule of
- * label_scheme_for_unnamed.  @by_names may be NULL. */
+ * (*by_names = TRUE: map with label_scheme_map_volume_by_names); else, when @table
+ * names nothing (NULL, empty, only "background" or "label N" placeholders), the rule
+ * of label_scheme_for_unnamed.  A table whose names fit no scheme (an atlas) fails with
+ * LABEL_SCHEME_ERROR_NOT_DETECTED.  @by_names may be NULL. */
 const LabelScheme *label_scheme_resolve (const char *requested, const LabelTable *table,
                                          const LabelVolume *v, const char *path,
                                          gboolean *by_names, GError **error);
