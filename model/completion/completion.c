@@ -156,7 +156,7 @@ typedef struct {
   int C;
   int classes[COMPLETION_MAX_CLASSES];   /* background, then the classes that may be added */
   int n_classes;
-  const LabelVolume *input;
+  const LabelVolume *input, *occupied;
   LabelVolume *out, *conf;
   int64_t *added;              /* (n_threads, C) */
   int64_t k0;
@@ -185,7 +185,7 @@ merge_slice (int64_t task, int thread, void *data)
             best = c;
         if (m->conf)
           lv_volume_set_index (m->conf, idx, (int32_t) lrintf (CLAMP (p[best], 0.0f, 1.0f) * 100.0f));
-        if (best == 0 || lv_volume_get_index (in, idx) != 0)
+        if (best == 0 || lv_volume_get_index (m->occupied, idx) != 0)
           continue;
         lv_volume_set_index (m->out, idx, m->classes[best]);
         m->added[(int64_t) thread * m->C + m->classes[best]]++;
@@ -224,6 +224,12 @@ completion_run (NnNet *net, const LabelVolume *input, const CompletionOptions *o
     }
   for (int c = 1; c < C; c++)
     any_selected |= opt->selected[c];
+  const LabelVolume *occupied = opt->occupied ? opt->occupied : input;
+  if (occupied->nx != input->nx || occupied->ny != input->ny || occupied->nz != input->nz)
+    {
+      g_set_error (error, COMPLETION_ERROR, COMPLETION_ERROR_INPUT, "the occupied-voxel map and the input differ in size");
+      return NULL;
+    }
 
   report (opt, 0.0, "preparing network");
   if (!nn_net_get_prepared_dims (net, dims) || dims[0] != D || dims[1] != H || dims[2] != W)
@@ -268,8 +274,8 @@ completion_run (NnNet *net, const LabelVolume *input, const CompletionOptions *o
           return NULL;
         }
     }
-  MergeJob job = { .frame = &frame, .probs = probs, .C = C, .input = input, .out = out, .conf = conf,
-                   .cancellable = cancellable };
+  MergeJob job = { .frame = &frame, .probs = probs, .C = C, .input = input, .occupied = occupied, .out = out,
+                   .conf = conf, .cancellable = cancellable };
   job.classes[job.n_classes++] = 0;
   for (int c = 1; c < C; c++)
     if (!any_selected || opt->selected[c])
@@ -295,7 +301,7 @@ completion_run (NnNet *net, const LabelVolume *input, const CompletionOptions *o
   if (!opt->keep_fragments)
     {
       report (opt, 0.99, "removing fragments");
-      if (!completion_drop_fragments (input, out, COMPLETION_FRAGMENT_FRACTION, opt->added, C, error))
+      if (!completion_drop_fragments (occupied, out, COMPLETION_FRAGMENT_FRACTION, opt->added, C, error))
         return NULL;
     }
   report (opt, 1.0, "done");

@@ -43,6 +43,9 @@ typedef struct {
   /* if not NULL, receives the number of voxels added per class (n_classes entries) */
   int64_t *added;
   gboolean keep_fragments;          /* skip step 5 */
+  /* if not NULL (same grid as the input), a voxel is free, i.e. may be added to, only
+   * where this volume is 0 (labels the network does not know still occupy voxels) */
+  const LabelVolume *occupied;
 } CompletionOptions;
 
 #define COMPLETION_FRAGMENT_FRACTION 0.1
