@@ -100,8 +100,8 @@ ar_render_mesh_new (int32_t label, const float *positions, const float *normals,
       guint32 n_prev = n_triangles;
       for (int k = 0; k < AR_RENDER_MESH_MAX_LOD && n_prev > LOD_MIN_TRIANGLES / 4; k++)
         {
-          m->indices_lod[k] = ar_mesh_cluster_indices (positions, n_vertices, prev, n_prev,
-                                                       factors[k] * edge, &m->n_triangles_lod[k]);
+          m->indices_lod[k] = mesh_cluster_indices (positions, n_vertices, prev, n_prev,
+                                                    factors[k] * edge, &m->n_triangles_lod[k]);
           prev = m->indices_lod[k];
           n_prev = m->n_triangles_lod[k];
           m->n_lod = k + 1;
@@ -156,50 +156,6 @@ ar_render_mesh_get_bounds (const ArRenderMesh *m, float min[3], float max[3])
 {
   memcpy (min, m->bmin, sizeof m->bmin);
   memcpy (max, m->bmax, sizeof m->bmax);
-}
-
-guint32 *
-ar_mesh_cluster_indices (const float *positions, guint32 n_vertices,
-                         const guint32 *indices, guint32 n_triangles,
-                         float cell, guint32 *n_out)
-{
-  /* positions (n_vertices, 3); indices (n_triangles, 3). */
-  g_autoptr (GHashTable) cells = g_hash_table_new (g_int64_hash, g_int64_equal);
-  g_autofree gint64 *keys = g_new (gint64, n_vertices);
-  g_autofree guint32 *rep = g_new (guint32, n_vertices);
-  float inv = 1.f / (cell > 0.f ? cell : 1.f);
-  for (guint32 v = 0; v < n_vertices; v++)
-    {
-      gint64 c[3];
-      for (int a = 0; a < 3; a++)
-        c[a] = (gint64) floorf (positions[3 * v + a] * inv) & 0x1fffff;
-      keys[v] = c[0] | (c[1] << 21) | (c[2] << 42);
-      gpointer found = g_hash_table_lookup (cells, &keys[v]);
-      if (found)
-        rep[v] = GPOINTER_TO_UINT (found) - 1;
-      else
-        {
-          rep[v] = v;
-          g_hash_table_insert (cells, &keys[v], GUINT_TO_POINTER (v + 1));
-        }
-    }
-  guint32 *out = g_new (guint32, (gsize) n_triangles * 3);
-  guint32 n = 0;
-  for (guint32 t = 0; t < n_triangles; t++)
-    {
-      const guint32 *tri = indices + 3 * t;
-      if (tri[0] >= n_vertices || tri[1] >= n_vertices || tri[2] >= n_vertices)
-        continue;
-      guint32 a = rep[tri[0]], b = rep[tri[1]], c = rep[tri[2]];
-      if (a == b || b == c || a == c)
-        continue;
-      out[3 * n] = a;
-      out[3 * n + 1] = b;
-      out[3 * n + 2] = c;
-      n++;
-    }
-  *n_out = n;
-  return g_realloc (out, MAX (n, 1u) * 3 * sizeof (guint32));
 }
 
 /* ------------------------------------------------------------------------ */

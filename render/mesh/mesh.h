@@ -120,6 +120,16 @@ void surface_set_smooth (SurfaceSet *set, guint iterations, double passband);
  * interaction; the result may be non-manifold.  Returns a dup if already small enough. */
 SurfaceSet *surface_set_decimate (const SurfaceSet *set, guint64 target_triangles);
 
+/* The same vertex clustering on one indexed mesh, keeping its vertices: on a grid of
+ * @cell mm cubes aligned at the origin, each vertex stands for the first vertex of its
+ * cell, and a triangle survives when its corners fall into three distinct cells.
+ * Indices out of range are dropped.  positions is (n_vertices, 3), indices
+ * (n_triangles, 3); returns (*n_out, 3) indices into the same positions (a renderer's
+ * levels of detail share one vertex buffer). */
+uint32_t *mesh_cluster_indices (const float *positions, uint32_t n_vertices,
+                                const uint32_t *indices, uint32_t n_triangles,
+                                float cell, uint32_t *n_out);
+
 SurfaceMesh *surface_mesh_new (int32_t label, uint32_t n_vertices, uint32_t n_triangles);
 SurfaceMesh *surface_mesh_dup (const SurfaceMesh *m);
 void surface_mesh_free (SurfaceMesh *m);
