@@ -10,21 +10,15 @@
 #include "label-table.h"
 #include "mesh.h"
 #include "metrics.h"
+#include "scene.h"
 
 G_BEGIN_DECLS
 
-/* A loaded label map with its surfaces, ready to draw. */
+/* A label map shown beside the input (a network's result, one loaded from a file, the
+ * reference): its scene and what the window learnt about it. */
 typedef struct {
-  gint refs;                /* atomic: a metrics worker may hold scenes too */
-  char *path;
-  LabelVolume *volume;
-  SurfaceSet *surfaces;
-  GPtrArray *meshes;        /* ArRenderMesh* */
-  int64_t *hist;            /* voxel count per label */
-  int32_t n_hist;
-  double ml_per_voxel;
-  LabelTable *table;        /* input only: names and colours */
-  double ms_read, ms_mesh;
+  gint refs;                /* atomic: a metrics worker may hold results too */
+  ArScene *scene;
   /* overlap with the reference (computed once per reference, see reference_serial) */
   MetricsLabel *metrics;
   int32_t n_metrics;
@@ -32,7 +26,7 @@ typedef struct {
   guint metrics_pending;    /* reference_serial a worker is computing metrics for, 0: none */
   char *metrics_error;      /* why there are no metrics (e.g. another grid) */
   GArray *request;          /* network results: the organs (int32) it was asked to add */
-} ArScene;
+} ArResult;
 
 /* Slots of ArWindow.results: one per network, a completed map loaded from a file, and
  * the reference (ground truth) label map. */
@@ -44,9 +38,21 @@ typedef struct {
 /* Triangles drawn in all visible 3D views together while the user drags. */
 #define AR_DRAG_TRIANGLE_BUDGET 60000
 
-ArScene *ar_scene_ref (ArScene *s);
-void ar_scene_unref (ArScene *s);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (ArScene, ar_scene_unref)
+/* A new result holding @scene (taken). */
+ArResult *ar_result_new (ArScene *scene);
+ArResult *ar_result_ref (ArResult *r);
+void ar_result_unref (ArResult *r);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ArResult, ar_result_unref)
+
+/* A background load started by the window, handed to its callback as the user data
+ * (the callback frees it; finish with ar_scene_load_finish). */
+typedef struct {
+  ArWindow *self;           /* a reference, held until the load is done */
+  char *path;
+  GCancellable *job;
+} ArLoadJob;
+void ar_load_job_free (ArLoadJob *j);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ArLoadJob, ar_load_job_free)
 
 struct _ArWindow {
   GtkApplicationWindow parent_instance;
@@ -74,7 +80,7 @@ struct _ArWindow {
   char *job_text;
 
   ArScene *input;
-  ArScene *results[AR_N_RESULTS];         /* see AR_RESULT_FILE, AR_RESULT_REFERENCE */
+  ArResult *results[AR_N_RESULTS];        /* see AR_RESULT_FILE, AR_RESULT_REFERENCE */
   int shown_result;                       /* index into results, -1: none */
   guint reference_serial;                 /* bumped whenever the reference changes */
   GCancellable *reference_job;            /* loading the reference (no progress bar) */
@@ -112,11 +118,14 @@ void ar_window_update_actions (ArWindow *self);
 void ar_window_start_completion (ArWindow *self, ArNetwork net);
 /* A network's cached result exists and was computed for the organs ticked now. */
 gboolean ar_window_result_is_current (ArWindow *self, ArNetwork net);
-/* Read @path and mesh it in a worker, without the progress bar; @callback gets the
- * window as source and @user_data; finish with ar_window_load_scene_finish. */
-void ar_window_load_scene_async (ArWindow *self, const char *path, GCancellable *cancellable,
-                                 GAsyncReadyCallback callback, gpointer user_data);
-ArScene *ar_window_load_scene_finish (GAsyncResult *res, GError **error);
+/* Load @path (or mesh @volume, taken, under its name) in a worker as the window does:
+ * smoothed surfaces, with the file's label table if @find_table; @stage (atomic, may be
+ * NULL) follows the ArSceneStage.  @callback gets a new ArLoadJob holding @job. */
+void ar_window_load_scene_async (ArWindow *self, const char *path, LabelVolume *volume,
+                                 gboolean find_table, GCancellable *job, gint *stage,
+                                 GAsyncReadyCallback callback);
+/* The scene in result slot @index; NULL when the slot is empty or @index < 0. */
+ArScene *ar_window_get_result_scene (ArWindow *self, int index);
 
 /* ar-window-compare.c: compare-all grid, reference, comparison table */
 void ar_window_compare_init (ArWindow *self);

@@ -10,30 +10,44 @@ G_DEFINE_FINAL_TYPE (ArWindow, ar_window, GTK_TYPE_APPLICATION_WINDOW)
 #define SMOOTH_ITERATIONS 15
 #define RESULT_FILE AR_RESULT_FILE
 
-enum { STAGE_IDLE, STAGE_READ, STAGE_TABLE, STAGE_MESH, STAGE_PREPARE, STAGE_COMPLETE };
+/* Progress stages: loading's, then completion's. */
+enum {
+  STAGE_IDLE = AR_SCENE_STAGE_NONE, STAGE_READ = AR_SCENE_STAGE_READ, STAGE_TABLE = AR_SCENE_STAGE_TABLE,
+  STAGE_MESH = AR_SCENE_STAGE_MESH, STAGE_PREPARE = AR_SCENE_STAGE_PREPARE, STAGE_COMPLETE
+};
 
-ArScene *
-ar_scene_ref (ArScene *s)
+ArResult *
+ar_result_new (ArScene *scene)
 {
-  g_atomic_int_inc (&s->refs);
-  return s;
+  ArResult *r = g_new0 (ArResult, 1);
+  r->refs = 1;
+  r->scene = scene;
+  return r;
+}
+
+ArResult *
+ar_result_ref (ArResult *r)
+{
+  g_atomic_int_inc (&r->refs);
+  return r;
 }
 
 void
-ar_scene_unref (ArScene *s)
+ar_result_unref (ArResult *r)
 {
-  if (!s || !g_atomic_int_dec_and_test (&s->refs))
+  if (!r || !g_atomic_int_dec_and_test (&r->refs))
     return;
-  g_free (s->path);
-  g_clear_pointer (&s->volume, lv_volume_free);
-  g_clear_pointer (&s->surfaces, surface_set_free);
-  g_clear_pointer (&s->meshes, g_ptr_array_unref);
-  g_free (s->hist);
-  g_clear_pointer (&s->table, lt_table_free);
-  g_free (s->metrics);
-  g_free (s->metrics_error);
-  g_clear_pointer (&s->request, g_array_unref);
-  g_free (s);
+  g_clear_pointer (&r->scene, ar_scene_unref);
+  g_free (r->metrics);
+  g_free (r->metrics_error);
+  g_clear_pointer (&r->request, g_array_unref);
+  g_free (r);
+}
+
+ArScene *
+ar_window_get_result_scene (ArWindow *self, int index)
+{
+  return index >= 0 && index < AR_N_RESULTS && self->results[index] ? self->results[index]->scene : NULL;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -148,112 +162,37 @@ ar_window_is_busy (ArWindow *self)
 /* ------------------------------------------------------------------------ */
 /* Loading (worker thread: no widgets, no GL) */
 
-typedef struct {
-  char *path;
-  LabelVolume *volume;    /* already in memory (a completion result): not read from path */
-  gboolean is_result;
-  gint *stage;            /* the window's job_stage (atomic) */
-  GCancellable *job;
-} LoadJob;
-
-static void
-load_job_free (LoadJob *j)
+void
+ar_load_job_free (ArLoadJob *j)
 {
+  g_clear_object (&j->self);
   g_free (j->path);
-  g_clear_pointer (&j->volume, lv_volume_free);
   g_clear_object (&j->job);
   g_free (j);
 }
 
-static void
-load_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+void
+ar_window_load_scene_async (ArWindow *self, const char *path, LabelVolume *volume,
+                            gboolean find_table, GCancellable *job, gint *stage,
+                            GAsyncReadyCallback callback)
 {
-  LoadJob *j = data;
-  GError *error = NULL;
-  g_autoptr (ArScene) s = g_new0 (ArScene, 1);
-  s->refs = 1;
-  s->path = g_strdup (j->path);
-  gint64 t0 = g_get_monotonic_time ();
-  g_atomic_int_set (j->stage, STAGE_READ);
-  s->volume = j->volume ? g_steal_pointer (&j->volume) : nifti_read (j->path, NULL, &error);
-  if (!s->volume)
-    {
-      g_task_return_error (task, error);
-      return;
-    }
-  if (g_task_return_error_if_cancelled (task))
-    return;
-  if (!j->is_result)
-    {
-      g_atomic_int_set (j->stage, STAGE_TABLE);
-      g_autoptr (GError) terr = NULL;
-      s->table = lt_table_find_for_volume (j->path, s->volume, NULL, &terr);
-      if (!s->table)
-        s->table = lt_table_new_default ();
-    }
-  s->hist = lv_volume_histogram (s->volume, &s->n_hist);
-  s->ml_per_voxel = lv_volume_voxel_mm3 (s->volume) / 1000.0;
-  gint64 t1 = g_get_monotonic_time ();
-  g_atomic_int_set (j->stage, STAGE_MESH);
-  SurfaceOptions opts;
-  surface_options_init (&opts);
-  opts.smooth_iterations = SMOOTH_ITERATIONS;
-  s->surfaces = surface_extract (s->volume, &opts, cancellable, &error);
-  if (!s->surfaces)
-    {
-      g_task_return_error (task, error);
-      return;
-    }
-  g_atomic_int_set (j->stage, STAGE_PREPARE);
-  s->meshes = g_ptr_array_new_with_free_func ((GDestroyNotify) ar_render_mesh_unref);
-  for (guint i = 0; i < s->surfaces->n_meshes; i++)
-    {
-      if (g_task_return_error_if_cancelled (task))
-        return;
-      g_ptr_array_add (s->meshes, ar_render_mesh_new_from_surface (s->surfaces->meshes[i]));
-    }
-  s->ms_read = (t1 - t0) / 1e3;
-  s->ms_mesh = (g_get_monotonic_time () - t1) / 1e3;
-  g_task_return_pointer (task, g_steal_pointer (&s), (GDestroyNotify) ar_scene_unref);
+  ArLoadJob *j = g_new0 (ArLoadJob, 1);
+  j->self = g_object_ref (self);
+  j->path = g_strdup (path);
+  j->job = job ? g_object_ref (job) : NULL;
+  const ArSceneOptions opts = { .smooth_iterations = SMOOTH_ITERATIONS, .find_table = find_table,
+                                .stage = stage };
+  ar_scene_load_async (path, volume, &opts, job, callback, j);
 }
 
+/* With the progress bar: a result keeps its input's label table. */
 static void
 load_async (ArWindow *self, const char *path, LabelVolume *volume, gboolean is_result,
             GAsyncReadyCallback cb)
 {
   g_autofree char *base = g_path_get_basename (path);
-  LoadJob *j = g_new0 (LoadJob, 1);
-  j->path = g_strdup (path);
-  j->volume = volume;
-  j->is_result = is_result;
-  j->stage = &self->job_stage;
-  j->job = begin_job (self, base);
-  g_autoptr (GTask) task = g_task_new (self, j->job, cb, NULL);
-  g_task_set_source_tag (task, load_async);
-  g_task_set_task_data (task, j, (GDestroyNotify) load_job_free);
-  g_task_run_in_thread (task, load_thread);
-}
-
-void
-ar_window_load_scene_async (ArWindow *self, const char *path, GCancellable *cancellable,
-                            GAsyncReadyCallback callback, gpointer user_data)
-{
-  static gint stage_unused;
-  LoadJob *j = g_new0 (LoadJob, 1);
-  j->path = g_strdup (path);
-  j->is_result = TRUE;
-  j->stage = &stage_unused;
-  j->job = cancellable ? g_object_ref (cancellable) : NULL;
-  g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, ar_window_load_scene_async);
-  g_task_set_task_data (task, j, (GDestroyNotify) load_job_free);
-  g_task_run_in_thread (task, load_thread);
-}
-
-ArScene *
-ar_window_load_scene_finish (GAsyncResult *res, GError **error)
-{
-  return g_task_propagate_pointer (G_TASK (res), error);
+  g_autoptr (GCancellable) job = begin_job (self, base);
+  ar_window_load_scene_async (self, path, volume, !is_result, job, &self->job_stage, cb);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -266,7 +205,7 @@ apply_styles (ArWindow *self)
   ArRenderer *rr = ar_view_get_renderer (self->view_result);
   for (int v = 0; v < 2; v++)
     {
-      ArScene *s = v == 0 ? self->input : (self->shown_result >= 0 ? self->results[self->shown_result] : NULL);
+      ArScene *s = v == 0 ? self->input : ar_window_get_result_scene (self, self->shown_result);
       if (!s)
         continue;
       for (guint i = 0; i < s->meshes->len; i++)
@@ -280,7 +219,7 @@ apply_styles (ArWindow *self)
   /* The grid: the input, then each network's result with its own new organs lit. */
   for (int g = 0; g < AR_N_GRID_VIEWS; g++)
     {
-      ArScene *s = g == 0 ? self->input : self->results[g - 1];
+      ArScene *s = g == 0 ? self->input : ar_window_get_result_scene (self, g - 1);
       if (!s || !self->grid_views[g])
         continue;
       ArRenderer *r = ar_view_get_renderer (self->grid_views[g]);
@@ -289,7 +228,7 @@ apply_styles (ArWindow *self)
           int32_t l = ar_render_mesh_get_label (s->meshes->pdata[i]);
           ArLabelStyle st;
           ar_label_panel_get_style (self->label_panel, l, FALSE, &st);
-          st.highlight = g > 0 && self->input && (l >= self->input->n_hist || self->input->hist[l] == 0);
+          st.highlight = g > 0 && self->input && ar_scene_count (self->input, l) == 0;
           ar_renderer_set_style (r, l, &st);
         }
     }
@@ -368,12 +307,11 @@ ar_window_show_result (ArWindow *self, int index)
 {
   ArRenderer *rr = ar_view_get_renderer (self->view_result);
   ar_renderer_clear (rr);
-  ArScene *s = index >= 0 ? self->results[index] : NULL;
+  ArScene *s = ar_window_get_result_scene (self, index);
   self->shown_result = s ? index : -1;
   if (s)
     {
-      for (guint i = 0; i < s->meshes->len; i++)
-        ar_renderer_set_mesh (rr, s->meshes->pdata[i]);
+      ar_scene_add_to_renderer (s, rr);
       ar_view_queue_quick_redraw (self->view_result);
       ar_label_panel_set_result (self->label_panel, s->hist, s->n_hist, s->ml_per_voxel);
       g_autofree char *base = g_path_get_basename (s->path);
@@ -418,14 +356,13 @@ static void
 set_input (ArWindow *self, ArScene *s)
 {
   for (int i = 0; i < AR_N_RESULTS; i++)
-    g_clear_pointer (&self->results[i], ar_scene_unref);
+    g_clear_pointer (&self->results[i], ar_result_unref);
   g_clear_pointer (&self->input, ar_scene_unref);
   self->input = s;
   self->result_unsaved = FALSE;
   ArRenderer *ri = ar_view_get_renderer (self->view_input);
   ar_renderer_clear (ri);
-  for (guint i = 0; i < s->meshes->len; i++)
-    ar_renderer_set_mesh (ri, s->meshes->pdata[i]);
+  ar_scene_add_to_renderer (s, ri);
   ar_label_panel_set_input (self->label_panel, s->table, s->hist, s->n_hist, s->ml_per_voxel,
                             is_organ_table (s->table));
   /* The torso's enclosing organs are shown see-through so the inner ones stay visible. */
@@ -462,15 +399,14 @@ add_recent (const char *path)
 static void
 open_done (GObject *source, GAsyncResult *res, gpointer data)
 {
-  ArWindow *self = AR_WINDOW (source);
-  LoadJob *j = g_task_get_task_data (G_TASK (res));
+  g_autoptr (ArLoadJob) j = data;
+  ArWindow *self = j->self;
   g_autoptr (GError) error = NULL;
-  ArScene *s = g_task_propagate_pointer (G_TASK (res), &error);
+  ArScene *s = ar_scene_load_finish (res, &error);
   end_job (self, j->job);
   if (!s)
     {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
-          && !g_error_matches (error, MESH_ERROR, MESH_ERROR_CANCELLED))
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         {
           g_autofree char *base = g_path_get_basename (j->path);
           g_autofree char *primary = g_strdup_printf ("Cannot open “%s”", base);
@@ -532,17 +468,16 @@ ar_window_open_demo (ArWindow *self)
 static void
 result_loaded (GObject *source, GAsyncResult *res, gpointer data)
 {
-  ArWindow *self = AR_WINDOW (source);
-  LoadJob *j = g_task_get_task_data (G_TASK (res));
+  g_autoptr (ArLoadJob) j = data;
+  ArWindow *self = j->self;
   g_autoptr (GError) error = NULL;
-  g_autoptr (ArScene) s = g_task_propagate_pointer (G_TASK (res), &error);
+  g_autoptr (ArScene) s = ar_scene_load_finish (res, &error);
   end_job (self, j->job);
   g_autofree char *base = g_path_get_basename (j->path);
   g_autofree char *primary = g_strdup_printf ("Cannot load “%s” as the completed result", base);
   if (!s)
     {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
-          && !g_error_matches (error, MESH_ERROR, MESH_ERROR_CANCELLED))
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         show_error (self, primary, error);
       return;
     }
@@ -554,8 +489,8 @@ result_loaded (GObject *source, GAsyncResult *res, gpointer data)
       show_error (self, primary, &e);
       return;
     }
-  g_clear_pointer (&self->results[RESULT_FILE], ar_scene_unref);
-  self->results[RESULT_FILE] = g_steal_pointer (&s);
+  g_clear_pointer (&self->results[RESULT_FILE], ar_result_unref);
+  self->results[RESULT_FILE] = ar_result_new (g_steal_pointer (&s));
   ar_window_show_result (self, RESULT_FILE);
 }
 
@@ -573,8 +508,8 @@ ar_window_load_result (ArWindow *self, GFile *file)
 gboolean
 ar_window_save_result_to (ArWindow *self, const char *path, GError **error)
 {
-  ArScene *s = self->shown_result >= 0 && self->shown_result != AR_RESULT_REFERENCE
-                 ? self->results[self->shown_result] : NULL;
+  ArScene *s = self->shown_result != AR_RESULT_REFERENCE
+                 ? ar_window_get_result_scene (self, self->shown_result) : NULL;
   if (!s)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "There is no completed result to save");
@@ -631,7 +566,7 @@ chooser_response (GtkNativeDialog *d, int response, ArWindow *self)
       break;
     case CHOOSE_MESH:
       {
-        ArScene *s = self->shown_result >= 0 ? self->results[self->shown_result] : self->input;
+        ArScene *s = self->shown_result >= 0 ? ar_window_get_result_scene (self, self->shown_result) : self->input;
         MeshExportOptions o = { MESH_FORMAT_AUTO, TRUE, FALSE, self->input->table };
         if (!mesh_export (s->surfaces, path, &o, &error))
           {
@@ -733,16 +668,15 @@ ar_window_save_screenshot (ArWindow *self, gboolean views_only, const char *path
 static void
 completion_meshed (GObject *source, GAsyncResult *res, gpointer data)
 {
-  ArWindow *self = AR_WINDOW (source);
-  LoadJob *j = g_task_get_task_data (G_TASK (res));
+  g_autoptr (ArLoadJob) j = data;
+  ArWindow *self = j->self;
   g_autoptr (GError) error = NULL;
-  ArScene *s = g_task_propagate_pointer (G_TASK (res), &error);
+  ArScene *s = ar_scene_load_finish (res, &error);
   end_job (self, j->job);
   int net = self->job_network;
   if (!s)
     {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
-          && !g_error_matches (error, MESH_ERROR, MESH_ERROR_CANCELLED))
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         {
           show_error (self, "Cannot mesh the completed label map", error);
           ar_window_compare_completion_failed (self, net, error);
@@ -752,9 +686,9 @@ completion_meshed (GObject *source, GAsyncResult *res, gpointer data)
         self->compare_pending = 0;
       return;
     }
-  s->request = g_steal_pointer (&self->job_request);
-  g_clear_pointer (&self->results[net], ar_scene_unref);
-  self->results[net] = s;
+  g_clear_pointer (&self->results[net], ar_result_unref);
+  self->results[net] = ar_result_new (s);
+  self->results[net]->request = g_steal_pointer (&self->job_request);
   self->result_unsaved = TRUE;
   ar_window_compare_result_changed (self, net);
   if ((int) gtk_drop_down_get_selected (GTK_DROP_DOWN (self->network_dropdown)) == net
@@ -1046,15 +980,15 @@ static void
 style_changed (ArLabelPanel *panel, int label, ArWindow *self)
 {
   apply_styles (self);
+  ArScene *shown = ar_window_get_result_scene (self, self->shown_result);
   ar_slice_view_set_volumes (self->slice_view, self->input ? self->input->volume : NULL,
-                             self->shown_result >= 0 ? self->results[self->shown_result]->volume : NULL,
-                             self->label_panel);
+                             shown ? shown->volume : NULL, self->label_panel);
 }
 
 gboolean
 ar_window_result_is_current (ArWindow *self, ArNetwork net)
 {
-  ArScene *s = self->results[net];
+  ArResult *s = self->results[net];
   if (!s || !s->request)
     return s != NULL;
   g_autoptr (GArray) now = ar_label_panel_dup_requested (self->label_panel);
@@ -1154,7 +1088,7 @@ ar_window_finalize (GObject *object)
   g_clear_object (&self->reference_job);
   g_clear_pointer (&self->input, ar_scene_unref);
   for (int i = 0; i < AR_N_RESULTS; i++)
-    g_clear_pointer (&self->results[i], ar_scene_unref);
+    g_clear_pointer (&self->results[i], ar_result_unref);
   for (int i = 0; i < AR_N_NETWORKS; i++)
     g_free (self->net_error[i]);
   g_free (self->job_text);
