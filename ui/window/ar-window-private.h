@@ -1,5 +1,7 @@
-/* ar-window-private.h: ArWindow internals shared by its concern files
- * (ar-window.c: UI and actions; ar-window-test.c: the hidden test script runner). */
+/* ar-window-private.h: ArWindow internals shared by its concern files: ar-window.c (core
+ * and lifecycle), ar-window-load.c (files and background work), ar-window-actions.c
+ * (actions and menus), ar-window-compare.c (comparison) and ui/testing/ar-window-test.c
+ * (the hidden test script runner). */
 #pragma once
 
 #include "ar-window.h"
@@ -111,21 +113,41 @@ struct _ArWindow {
   gpointer test;
 };
 
-/* ar-window.c, shared with the concern files */
+/* ArWindow.job_stage: a load's ArSceneStage, or completing with a network. */
+#define AR_JOB_COMPLETING (AR_SCENE_STAGE_PREPARE + 1)
+
+/* ar-window.c: core */
 void ar_window_show_error (ArWindow *self, const char *primary, const GError *error);
+/* Start a job with the progress bar (cancelling the one running); returns its cancellable. */
+GCancellable *ar_window_begin_job (ArWindow *self, const char *what);
+/* The job of @job is done (nothing happens if a newer job runs). */
+void ar_window_end_job (ArWindow *self, GCancellable *job);
 void ar_window_apply_styles (ArWindow *self);
-void ar_window_update_actions (ArWindow *self);
-void ar_window_start_completion (ArWindow *self, ArNetwork net);
+/* The camera frames the input's surfaces. */
+void ar_window_frame_input (ArWindow *self);
 /* A network's cached result exists and was computed for the organs ticked now. */
 gboolean ar_window_result_is_current (ArWindow *self, ArNetwork net);
+/* The scene in result slot @index; NULL when the slot is empty or @index < 0. */
+ArScene *ar_window_get_result_scene (ArWindow *self, int index);
+
+/* ar-window-load.c: files and background work */
 /* Load @path (or mesh @volume, taken, under its name) in a worker as the window does:
  * smoothed surfaces, with the file's label table if @find_table; @stage (atomic, may be
  * NULL) follows the ArSceneStage.  @callback gets a new ArLoadJob holding @job. */
 void ar_window_load_scene_async (ArWindow *self, const char *path, LabelVolume *volume,
                                  gboolean find_table, GCancellable *job, gint *stage,
                                  GAsyncReadyCallback callback);
-/* The scene in result slot @index; NULL when the slot is empty or @index < 0. */
-ArScene *ar_window_get_result_scene (ArWindow *self, int index);
+void ar_window_start_completion (ArWindow *self, ArNetwork net);
+
+/* ar-window-actions.c: actions, file choosers, presentation, recent files */
+typedef enum {
+  AR_CHOOSE_OPEN, AR_CHOOSE_RESULT, AR_CHOOSE_REFERENCE, AR_CHOOSE_SAVE, AR_CHOOSE_MESH, AR_CHOOSE_SHOT
+} ArChooseKind;
+/* Adds the win.* actions and the recent-files menu. */
+void ar_window_actions_init (ArWindow *self);
+void ar_window_update_actions (ArWindow *self);
+/* Opens the file chooser for @kind; the answer is acted on when it comes. */
+void ar_window_choose (ArWindow *self, ArChooseKind kind);
 
 /* ar-window-compare.c: compare-all grid, reference, comparison table */
 void ar_window_compare_init (ArWindow *self);
