@@ -194,6 +194,17 @@ surface_set_new (void)
   return s;
 }
 
+SurfaceSet *
+mesh_set_new_like (const LabelVolume *v)
+{
+  SurfaceSet *s = surface_set_new ();
+  memcpy (s->affine, v->affine, sizeof s->affine);
+  s->dims[0] = v->nx;
+  s->dims[1] = v->ny;
+  s->dims[2] = v->nz;
+  return s;
+}
+
 void
 surface_set_free (SurfaceSet *set)
 {
