@@ -181,14 +181,7 @@ cmd_render (int argc, char **argv)
                       transparent, opacity);
       float mn[3], mx[3];
       if (ar_renderer_get_bounds (renderers[p], mn, mx))
-        {
-          for (int a = 0; a < 3; a++)
-            {
-              bmin[a] = have_bounds ? MIN (bmin[a], mn[a]) : mn[a];
-              bmax[a] = have_bounds ? MAX (bmax[a], mx[a]) : mx[a];
-            }
-          have_bounds = TRUE;
-        }
+        mesh_bounds_add (bmin, bmax, &have_bounds, mn, mx);
     }
   if (!have_bounds)
     {

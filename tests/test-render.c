@@ -138,18 +138,29 @@ draw (ArRenderer *r, const ArCamera *cam, int w, int h)
   return ar_offscreen_read_rgba (off);
 }
 
-static void
-test_draw (void)
+/* A renderer realized in the offscreen context; NULL (the test is skipped) without one. */
+static ArRenderer *
+realized_renderer (void)
 {
   if (!off)
     {
       g_test_skip ("no EGL surfaceless display");
-      return;
+      return NULL;
     }
-  const int W = 160, H = 120;
   g_autoptr (GError) error = NULL;
-  g_autoptr (ArRenderer) r = ar_renderer_new ();
+  ArRenderer *r = ar_renderer_new ();
   g_assert_true (ar_renderer_realize (r, &error));
+  g_assert_no_error (error);
+  return r;
+}
+
+static void
+test_draw (void)
+{
+  g_autoptr (ArRenderer) r = realized_renderer ();
+  if (!r)
+    return;
+  const int W = 160, H = 120;
   g_autoptr (ArRenderMesh) red = sphere (1, 0, 0, 0, 30, 48);
   ar_renderer_set_mesh (r, red);
   ArLabelStyle st = { { 0.9f, 0.1f, 0.1f, 1.f }, TRUE, FALSE };
@@ -201,15 +212,10 @@ test_draw (void)
 static void
 test_budget (void)
 {
-  if (!off)
-    {
-      g_test_skip ("no EGL surfaceless display");
-      return;
-    }
+  g_autoptr (ArRenderer) r = realized_renderer ();
+  if (!r)
+    return;
   const int W = 160, H = 120;
-  g_autoptr (GError) error = NULL;
-  g_autoptr (ArRenderer) r = ar_renderer_new ();
-  g_assert_true (ar_renderer_realize (r, &error));
   g_autoptr (ArRenderMesh) a = sphere (1, -40, 0, 0, 30, 96);
   g_autoptr (ArRenderMesh) b = sphere (2, 40, 0, 0, 30, 96);
   g_autoptr (ArRenderMesh) hidden = sphere (3, 0, 0, 40, 30, 96);

@@ -170,6 +170,16 @@ assert_closed_manifold (const SurfaceMesh *m)
   g_free (keys);
 }
 
+/* Grid edge key -> position (3 floats) of each vertex of @m, borrowed from @m. */
+static GHashTable *
+positions_by_key (const SurfaceMesh *m)
+{
+  GHashTable *pos = g_hash_table_new (g_int64_hash, g_int64_equal);
+  for (uint32_t n = 0; n < m->n_vertices; n++)
+    g_hash_table_insert (pos, &m->keys[n], m->positions + 3 * n);
+  return pos;
+}
+
 static SurfaceSet *
 extract (const LabelVolume *v, int threads, guint smooth)
 {
@@ -436,9 +446,7 @@ test_smoothing (void)
   for (guint i = 0; i < raw->n_meshes; i++)
     {
       const SurfaceMesh *a = later->meshes[i], *b = sm->meshes[i];
-      g_autoptr (GHashTable) pos = g_hash_table_new (g_int64_hash, g_int64_equal);
-      for (uint32_t n = 0; n < b->n_vertices; n++)
-        g_hash_table_insert (pos, &b->keys[n], b->positions + 3 * n);
+      g_autoptr (GHashTable) pos = positions_by_key (b);
       double maxd = 0;
       for (uint32_t n = 0; n < a->n_vertices; n++)
         {
@@ -531,9 +539,7 @@ test_update (void)
   g_assert_true (surface_set_update (sm, v, &two, 1, NULL, &o, NULL, &error));
   g_assert_cmpuint (surface_set_get (sm, 1)->serial, ==, keep);
   const SurfaceMesh *m1 = surface_set_get (sm, 1), *m2 = surface_set_get (sm, 2);
-  g_autoptr (GHashTable) pos = g_hash_table_new (g_int64_hash, g_int64_equal);
-  for (uint32_t n = 0; n < m1->n_vertices; n++)
-    g_hash_table_insert (pos, &m1->keys[n], m1->positions + 3 * n);
+  g_autoptr (GHashTable) pos = positions_by_key (m1);
   guint shared = 0;
   for (uint32_t n = 0; n < m2->n_vertices; n++)
     {

@@ -286,14 +286,8 @@ ar_renderer_get_bounds (const ArRenderer *r, float min[3], float max[3])
   for (guint i = 0; i < r->meshes->len; i++)
     {
       const ArRenderMesh *m = ((GpuMesh *) r->meshes->pdata[i])->mesh;
-      if (m->n_triangles == 0)
-        continue;
-      for (int a = 0; a < 3; a++)
-        {
-          min[a] = any ? MIN (min[a], m->bmin[a]) : m->bmin[a];
-          max[a] = any ? MAX (max[a], m->bmax[a]) : m->bmax[a];
-        }
-      any = TRUE;
+      if (m->n_triangles > 0)
+        mesh_bounds_add (min, max, &any, m->bmin, m->bmax);
     }
   return any;
 }
@@ -477,6 +471,23 @@ static const char comp_fs[] =
   "  o0 = vec4 (mix (avg, opaque, reveal), 1.0);\n"
   "}\n";
 
+/* The compiler's (or with @program, the linker's) messages about @obj. */
+static char *
+info_log (GLuint obj, gboolean program)
+{
+  GLint len = 0;
+  if (program)
+    glGetProgramiv (obj, GL_INFO_LOG_LENGTH, &len);
+  else
+    glGetShaderiv (obj, GL_INFO_LOG_LENGTH, &len);
+  char *log = g_malloc0 (MAX (len, 1) + 1);
+  if (program)
+    glGetProgramInfoLog (obj, len, NULL, log);
+  else
+    glGetShaderInfoLog (obj, len, NULL, log);
+  return log;
+}
+
 static GLuint
 compile_shader (GLenum type, const char *src, GError **error)
 {
@@ -487,10 +498,7 @@ compile_shader (GLenum type, const char *src, GError **error)
   glGetShaderiv (s, GL_COMPILE_STATUS, &ok);
   if (!ok)
     {
-      GLint len = 0;
-      glGetShaderiv (s, GL_INFO_LOG_LENGTH, &len);
-      g_autofree char *log = g_malloc0 (MAX (len, 1) + 1);
-      glGetShaderInfoLog (s, len, NULL, log);
+      g_autofree char *log = info_log (s, FALSE);
       g_set_error (error, AR_RENDERER_ERROR, AR_RENDERER_ERROR_SHADER,
                    "Cannot compile the %s shader: %s",
                    type == GL_VERTEX_SHADER ? "vertex" : "fragment", log);
@@ -524,10 +532,7 @@ link_program (const char *vs, const char *fs, GError **error)
   glGetProgramiv (p, GL_LINK_STATUS, &ok);
   if (!ok)
     {
-      GLint len = 0;
-      glGetProgramiv (p, GL_INFO_LOG_LENGTH, &len);
-      g_autofree char *log = g_malloc0 (MAX (len, 1) + 1);
-      glGetProgramInfoLog (p, len, NULL, log);
+      g_autofree char *log = info_log (p, TRUE);
       g_set_error (error, AR_RENDERER_ERROR, AR_RENDERER_ERROR_SHADER,
                    "Cannot link the shader program: %s", log);
       glDeleteProgram (p);

@@ -68,6 +68,16 @@ mesh_det3 (const double m[4][4])
 /* A set without meshes, with the geometry (affine, dims) of @v. */
 SurfaceSet *mesh_set_new_like (const LabelVolume *v);
 
+/* @opts, or the defaults (written to @def) when it is NULL. */
+static inline const SurfaceOptions *
+mesh_options_or_default (const SurfaceOptions *opts, SurfaceOptions *def)
+{
+  if (opts)
+    return opts;
+  surface_options_init (def);
+  return def;
+}
+
 /* The checks every extraction starts with: a non-empty volume of a size we can index. */
 gboolean mesh_check_volume (const LabelVolume *v, GError **error);
 /* The distinct non-zero labels of @labels (n), ascending, in a new array of *n_out. */

@@ -110,6 +110,9 @@ guint64 surface_set_n_triangles (const SurfaceSet *set);
 guint64 surface_set_n_vertices (const SurfaceSet *set);
 /* World bounding box of all meshes; FALSE when the set is empty. */
 gboolean surface_set_bounds (const SurfaceSet *set, float min[3], float max[3]);
+/* Grow the box @min..@max by the box @lo..@hi; while *@any is FALSE the box is empty
+ * (it becomes @lo..@hi and *@any TRUE). */
+void mesh_bounds_add (float min[3], float max[3], gboolean *any, const float lo[3], const float hi[3]);
 
 /* Taubin lambda/mu smoothing of all meshes of @set together: a point shared by several
  * meshes moves once, identically in all of them.  Volume is preserved to about 1%. */

@@ -14,11 +14,7 @@ surface_set_update (SurfaceSet *set, const LabelVolume *v,
                     GCancellable *cancellable, GError **error)
 {
   SurfaceOptions def;
-  if (opts == NULL)
-    {
-      surface_options_init (&def);
-      opts = &def;
-    }
+  opts = mesh_options_or_default (opts, &def);
   if (!mesh_check_volume (v, error))
     return FALSE;
   if (v->nx != set->dims[0] || v->ny != set->dims[1] || v->nz != set->dims[2])

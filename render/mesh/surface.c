@@ -657,12 +657,8 @@ extract_run (Extract *x, int n_threads, const SurfaceSet *pins, const SurfaceOpt
         g_set_error (error, MESH_ERROR, MESH_ERROR_TOO_LARGE,
                      "Surface of the %" G_GINT64_FORMAT "×%" G_GINT64_FORMAT "×%" G_GINT64_FORMAT
                      " volume has too many vertices", v->nx, v->ny, v->nz);
-      for (guint s = 0; s < x->n_slabs; s++)
-        slab_clear (&x->slabs[s]);
-      g_free (x->slabs);
-      g_free (a.slab_voff);
-      surface_set_free (set);
-      return NULL;
+      g_clear_pointer (&set, surface_set_free);
+      goto out;
     }
 
   /* the distinct labels, from the slabs' bitmaps or their triangles */
@@ -738,17 +734,8 @@ extract_run (Extract *x, int n_threads, const SurfaceSet *pins, const SurfaceOpt
       g_set_error (error, MESH_ERROR, MESH_ERROR_TOO_LARGE,
                    "Surfaces of the %" G_GINT64_FORMAT "×%" G_GINT64_FORMAT "×%" G_GINT64_FORMAT
                    " volume are too large (%" G_GUINT64_FORMAT " triangles)", v->nx, v->ny, v->nz, nt);
-      for (guint s = 0; s < x->n_slabs; s++)
-        slab_clear (&x->slabs[s]);
-      g_free (x->slabs);
-      x->slabs = NULL;
-      g_free (a.pos);
-      g_free (a.labels);
-      g_free (a.slot_first);
-      g_free (a.slot_table);
-      g_free (a.slab_voff);
-      surface_set_free (set);
-      return NULL;
+      g_clear_pointer (&set, surface_set_free);
+      goto out;
     }
   worker_pool_run (pool, x->n_slabs, concat_task, &a);
 
@@ -769,10 +756,10 @@ extract_run (Extract *x, int n_threads, const SurfaceSet *pins, const SurfaceOpt
 
   set->n_meshes = a.n_slots;
   set->meshes = a.meshes;
+out:
   for (guint s = 0; s < x->n_slabs; s++)
     slab_clear (&x->slabs[s]);
-  g_free (x->slabs);
-  x->slabs = NULL;
+  g_clear_pointer (&x->slabs, g_free);
   g_free (a.labels);
   g_free (a.slot_first);
   g_free (a.slot_table);
@@ -853,11 +840,7 @@ surface_extract (const LabelVolume *v, const SurfaceOptions *opts,
                  GCancellable *cancellable, GError **error)
 {
   SurfaceOptions def;
-  if (opts == NULL)
-    {
-      surface_options_init (&def);
-      opts = &def;
-    }
+  opts = mesh_options_or_default (opts, &def);
   if (!mesh_check_volume (v, error))
     return NULL;
   if (opts->method != SURFACE_METHOD_MARCHING_CUBES)

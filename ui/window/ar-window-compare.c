@@ -240,28 +240,13 @@ cell (const char *text, float xalign, const char *css)
   return l;
 }
 
-static void
-swatch_draw (GtkDrawingArea *a, cairo_t *cr, int w, int h, gpointer data)
-{
-  guint32 c = GPOINTER_TO_UINT (data);
-  cairo_arc (cr, w / 2.0, h / 2.0, MIN (w, h) / 2.0 - 1, 0, 2 * G_PI);
-  cairo_set_source_rgb (cr, ((c >> 16) & 255) / 255.0, ((c >> 8) & 255) / 255.0, (c & 255) / 255.0);
-  cairo_fill (cr);
-}
-
 static GtkWidget *
 organ_cell (ArWindow *self, int32_t label, gboolean missing)
 {
   GtkWidget *row = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 8);
   guint8 rgba[4];
   ar_label_panel_get_color (self->label_panel, label, rgba);
-  GtkWidget *sw = gtk_drawing_area_new ();
-  gtk_drawing_area_set_content_width (GTK_DRAWING_AREA (sw), 12);
-  gtk_drawing_area_set_content_height (GTK_DRAWING_AREA (sw), 12);
-  gtk_widget_set_valign (sw, GTK_ALIGN_CENTER);
-  gtk_drawing_area_set_draw_func (GTK_DRAWING_AREA (sw), swatch_draw,
-                                  GUINT_TO_POINTER ((guint32) rgba[0] << 16 | rgba[1] << 8 | rgba[2]), NULL);
-  gtk_box_append (GTK_BOX (row), sw);
+  gtk_box_append (GTK_BOX (row), ar_window_swatch_new (rgba, 12, FALSE));
   const char *name = ar_label_panel_get_name (self->label_panel, label);
   g_autofree char *fallback = g_strdup_printf ("label %d", label);
   gtk_box_append (GTK_BOX (row), cell (name && *name ? name : fallback, 0.f, missing ? "accent" : NULL));

@@ -123,6 +123,8 @@ GCancellable *ar_window_begin_job (ArWindow *self, const char *what);
 /* The job of @job is done (nothing happens if a newer job runs). */
 void ar_window_end_job (ArWindow *self, GCancellable *job);
 void ar_window_apply_styles (ArWindow *self);
+/* A disc of @rgba's colour, @size pixels wide; @ringed adds the ring of a new organ. */
+GtkWidget *ar_window_swatch_new (const guint8 rgba[4], int size, gboolean ringed);
 /* The camera frames the input's surfaces. */
 void ar_window_frame_input (ArWindow *self);
 /* A network's cached result exists and was computed for the organs ticked now. */

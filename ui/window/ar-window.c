@@ -187,16 +187,34 @@ ar_window_apply_styles (ArWindow *self)
     ar_view_queue_redraw (views[i]);
 }
 
+/* data: 0xRRGGBB, with bit 24 for the ring of a new organ */
 static void
-legend_swatch_draw (GtkDrawingArea *a, cairo_t *cr, int w, int h, gpointer data)
+swatch_draw (GtkDrawingArea *a, cairo_t *cr, int w, int h, gpointer data)
 {
   guint32 c = GPOINTER_TO_UINT (data);
   cairo_arc (cr, w / 2.0, h / 2.0, MIN (w, h) / 2.0 - 1, 0, 2 * G_PI);
   cairo_set_source_rgb (cr, ((c >> 16) & 255) / 255.0, ((c >> 8) & 255) / 255.0, (c & 255) / 255.0);
+  if (!(c >> 24))
+    {
+      cairo_fill (cr);
+      return;
+    }
   cairo_fill_preserve (cr);
   cairo_set_source_rgb (cr, 1.0, 0.78, 0.27);
   cairo_set_line_width (cr, 1.5);
   cairo_stroke (cr);
+}
+
+GtkWidget *
+ar_window_swatch_new (const guint8 rgba[4], int size, gboolean ringed)
+{
+  GtkWidget *sw = gtk_drawing_area_new ();
+  gtk_drawing_area_set_content_width (GTK_DRAWING_AREA (sw), size);
+  gtk_drawing_area_set_content_height (GTK_DRAWING_AREA (sw), size);
+  gtk_widget_set_valign (sw, GTK_ALIGN_CENTER);
+  guint32 c = (guint32) !!ringed << 24 | (guint32) rgba[0] << 16 | (guint32) rgba[1] << 8 | rgba[2];
+  gtk_drawing_area_set_draw_func (GTK_DRAWING_AREA (sw), swatch_draw, GUINT_TO_POINTER (c), NULL);
+  return sw;
 }
 
 static void
@@ -220,12 +238,7 @@ update_legend (ArWindow *self)
       guint8 rgba[4];
       ar_label_panel_get_color (self->label_panel, l, rgba);
       GtkWidget *row = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 8);
-      GtkWidget *sw = gtk_drawing_area_new ();
-      gtk_drawing_area_set_content_width (GTK_DRAWING_AREA (sw), 14);
-      gtk_drawing_area_set_content_height (GTK_DRAWING_AREA (sw), 14);
-      gtk_drawing_area_set_draw_func (GTK_DRAWING_AREA (sw), legend_swatch_draw,
-                                      GUINT_TO_POINTER ((guint32) rgba[0] << 16 | rgba[1] << 8 | rgba[2]), NULL);
-      gtk_box_append (GTK_BOX (row), sw);
+      gtk_box_append (GTK_BOX (row), ar_window_swatch_new (rgba, 14, TRUE));
       GtkWidget *name = gtk_label_new (ar_label_panel_get_name (self->label_panel, l));
       gtk_box_append (GTK_BOX (row), name);
       gtk_box_append (GTK_BOX (self->legend_box), row);
