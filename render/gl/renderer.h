@@ -2,10 +2,10 @@
  * `anatomy render` command.
  *
  * Two halves:
- *  - ArRenderMesh: CPU-side, immutable, reference-counted surface data (interleaved
- *    position+normal, triangle indices, a simplified index set for interaction and
- *    the bounding box).  Built anywhere, including worker threads.
- *  - ArRenderer: the GL side.  Everything that touches GL needs the caller's context
+ *  - ArRenderMesh (render-mesh.c): CPU-side, immutable, reference-counted surface data
+ *    (interleaved position+normal, triangle indices, simplified index sets for
+ *    interaction and the bounding box).  Built anywhere, including worker threads.
+ *  - ArRenderer (renderer.c): the GL side.  Everything that touches GL needs the caller's context
  *    current: ar_renderer_realize() creates shaders and buffers, ar_renderer_unrealize()
  *    deletes them (the CPU scene is kept, so a later realize uploads it again),
  *    ar_renderer_draw() uploads meshes marked dirty and draws.  Setting meshes or

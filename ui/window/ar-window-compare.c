@@ -246,7 +246,9 @@ organ_cell (ArWindow *self, int32_t label, gboolean missing)
   GtkWidget *row = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 8);
   guint8 rgba[4];
   ar_label_panel_get_color (self->label_panel, label, rgba);
-  gtk_box_append (GTK_BOX (row), ar_window_swatch_new (rgba, 12, FALSE));
+  GtkWidget *sw = ar_window_swatch_new (rgba, 12, FALSE);
+  gtk_widget_set_valign (sw, GTK_ALIGN_CENTER);
+  gtk_box_append (GTK_BOX (row), sw);
   const char *name = ar_label_panel_get_name (self->label_panel, label);
   g_autofree char *fallback = g_strdup_printf ("label %d", label);
   gtk_box_append (GTK_BOX (row), cell (name && *name ? name : fallback, 0.f, missing ? "accent" : NULL));

@@ -211,7 +211,6 @@ ar_window_swatch_new (const guint8 rgba[4], int size, gboolean ringed)
   GtkWidget *sw = gtk_drawing_area_new ();
   gtk_drawing_area_set_content_width (GTK_DRAWING_AREA (sw), size);
   gtk_drawing_area_set_content_height (GTK_DRAWING_AREA (sw), size);
-  gtk_widget_set_valign (sw, GTK_ALIGN_CENTER);
   guint32 c = (guint32) !!ringed << 24 | (guint32) rgba[0] << 16 | (guint32) rgba[1] << 8 | rgba[2];
   gtk_drawing_area_set_draw_func (GTK_DRAWING_AREA (sw), swatch_draw, GUINT_TO_POINTER (c), NULL);
   return sw;
