@@ -9,6 +9,9 @@
 
 G_DEFINE_FINAL_TYPE (ArWindow, ar_window, GTK_TYPE_APPLICATION_WINDOW)
 
+/* ------------------------------------------------------------------------ */
+/* Results */
+
 ArResult *
 ar_result_new (ArScene *scene)
 {
