@@ -6,11 +6,9 @@
 #include <string.h>
 
 #include "camera.h"
-#include "label-table.h"
-#include "mesh.h"
-#include "nifti.h"
 #include "offscreen.h"
 #include "renderer.h"
+#include "scene.h"
 
 #include <epoxy/gl.h>
 #include <stdlib.h>
@@ -22,75 +20,24 @@ cmp_double (const void *a, const void *b)
   return x < y ? -1 : x > y;
 }
 
-typedef struct {
-  LabelVolume *volume;
-  SurfaceSet *surfaces;
-  GArray *labels;       /* int32 labels present */
-} Scene;
-
 static void
-scene_clear (Scene *s)
-{
-  g_clear_pointer (&s->volume, lv_volume_free);
-  g_clear_pointer (&s->surfaces, surface_set_free);
-  g_clear_pointer (&s->labels, g_array_unref);
-}
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Scene, scene_clear)
-
-static gboolean
-load_scene (const char *path, guint smooth, Scene *s, double *ms_read, double *ms_mesh,
-            GError **error)
-{
-  gint64 t0 = g_get_monotonic_time ();
-  s->volume = nifti_read (path, NULL, error);
-  if (!s->volume)
-    return FALSE;
-  gint64 t1 = g_get_monotonic_time ();
-  SurfaceOptions opts;
-  surface_options_init (&opts);
-  opts.smooth_iterations = smooth;
-  s->surfaces = surface_extract (s->volume, &opts, NULL, error);
-  if (!s->surfaces)
-    {
-      g_prefix_error (error, "%s: ", path);
-      return FALSE;
-    }
-  *ms_read += (t1 - t0) / 1e3;
-  *ms_mesh += (g_get_monotonic_time () - t1) / 1e3;
-  s->labels = g_array_new (FALSE, FALSE, sizeof (int32_t));
-  for (guint i = 0; i < s->surfaces->n_meshes; i++)
-    g_array_append_val (s->labels, s->surfaces->meshes[i]->label);
-  return TRUE;
-}
-
-static gboolean
-scene_has (const Scene *s, int32_t label)
-{
-  for (guint i = 0; i < s->labels->len; i++)
-    if (g_array_index (s->labels, int32_t, i) == label)
-      return TRUE;
-  return FALSE;
-}
-
-static void
-setup_renderer (ArRenderer *r, const Scene *s, const Scene *input, const LabelTable *table,
+setup_renderer (ArRenderer *r, const ArScene *s, const ArScene *input, const LabelTable *table,
                 GArray *transparent, double opacity)
 {
+  ar_scene_add_to_renderer (s, r);
   for (guint i = 0; i < s->surfaces->n_meshes; i++)
     {
-      const SurfaceMesh *sm = s->surfaces->meshes[i];
-      g_autoptr (ArRenderMesh) m = ar_render_mesh_new_from_surface (sm);
-      ar_renderer_set_mesh (r, m);
+      int32_t label = s->surfaces->meshes[i]->label;
       guint8 rgba[4];
-      lt_table_get_color (table, sm->label, rgba);
+      lt_table_get_color (table, label, rgba);
       ArLabelStyle st = { { rgba[0] / 255.f, rgba[1] / 255.f, rgba[2] / 255.f, 1.f }, TRUE, FALSE };
       for (guint t = 0; t < transparent->len; t++)
-        if (g_array_index (transparent, int32_t, t) == sm->label)
+        if (g_array_index (transparent, int32_t, t) == label)
           st.rgba[3] = (float) opacity;
       /* In the completed view, organs missing from the input are highlighted. */
-      if (input && !scene_has (input, sm->label))
+      if (input && !ar_scene_has_label (input, label))
         st.highlight = TRUE;
-      ar_renderer_set_style (r, sm->label, &st);
+      ar_renderer_set_style (r, label, &st);
     }
 }
 
@@ -153,35 +100,32 @@ cmd_render (int argc, char **argv)
     return cli_fail ("render: --smooth must be in 0..500");
 
   g_autoptr (GError) error = NULL;
-  double ms_read = 0, ms_mesh = 0;
   gint64 t_start = g_get_monotonic_time ();
-  g_auto (Scene) input = { 0 };
-  g_auto (Scene) result = { 0 };
-  if (!load_scene (argv[1], (guint) smooth, &input, &ms_read, &ms_mesh, &error))
+  /* The input's own label table unless --labels names one. */
+  ArSceneOptions so = { .smooth_iterations = (guint) smooth, .find_table = !table_path };
+  g_autoptr (ArScene) input = ar_scene_load (argv[1], NULL, &so, NULL, &error);
+  if (!input)
     return cli_fail ("%s", error->message);
-  if (completed && !load_scene (completed, (guint) smooth, &result, &ms_read, &ms_mesh, &error))
+  so.find_table = FALSE;
+  g_autoptr (ArScene) result = completed ? ar_scene_load (completed, NULL, &so, NULL, &error) : NULL;
+  if (completed && !result)
     return cli_fail ("%s", error->message);
+  double ms_read = input->ms_read + (result ? result->ms_read : 0);
+  double ms_mesh = input->ms_mesh + (result ? result->ms_mesh : 0);
 
-  g_autoptr (LabelTable) table = NULL;
+  g_autoptr (LabelTable) table_file = NULL;
+  const LabelTable *table = input->table;
   if (table_path)
     {
-      table = lt_table_load (table_path, &error);
+      table = table_file = lt_table_load (table_path, &error);
       if (!table)
         return cli_fail ("%s", error->message);
     }
-  else
-    {
-      table = lt_table_find_for_volume (argv[1], input.volume, NULL, &error);
-      if (!table)
-        {
-          if (error)
-            fprintf (stderr, "anatomy render: ignoring the label table: %s\n", error->message);
-          g_clear_error (&error);
-          table = lt_table_new_default ();
-        }
-    }
+  else if (input->table_error)
+    fprintf (stderr, "anatomy render: ignoring the label table: %s\n", input->table_error->message);
   /* "lung,7,rib cage" -> label ids; unknown names are an error */
-  CliLabelSyntax syntax = { .min_id = 0, .max_id = G_MAXINT32, .lookup = cli_label_table_lookup, .data = table };
+  CliLabelSyntax syntax = { .min_id = 0, .max_id = G_MAXINT32, .lookup = cli_label_table_lookup,
+                            .data = (gpointer) table };
   g_autofree char *bad = NULL;
   g_autoptr (GArray) transparent = cli_parse_label_list (transparent_list ? transparent_list : "", &syntax,
                                                          &bad, NULL);
@@ -205,18 +149,11 @@ cmd_render (int argc, char **argv)
     {
       renderers[p] = ar_renderer_new ();
       ar_renderer_set_samples (renderers[p], samples);
-      setup_renderer (renderers[p], p == 0 ? &input : &result, p == 0 ? NULL : &input, table,
+      setup_renderer (renderers[p], p == 0 ? input : result, p == 0 ? NULL : input, table,
                       transparent, opacity);
       float mn[3], mx[3];
       if (ar_renderer_get_bounds (renderers[p], mn, mx))
-        {
-          for (int a = 0; a < 3; a++)
-            {
-              bmin[a] = have_bounds ? MIN (bmin[a], mn[a]) : mn[a];
-              bmax[a] = have_bounds ? MAX (bmax[a], mx[a]) : mx[a];
-            }
-          have_bounds = TRUE;
-        }
+        mesh_bounds_add (bmin, bmax, &have_bounds, mn, mx);
     }
   if (!have_bounds)
     {
@@ -294,8 +231,8 @@ cmd_render (int argc, char **argv)
     }
   if (timings)
     {
-      guint64 tris = surface_set_n_triangles (input.surfaces)
-                     + (completed ? surface_set_n_triangles (result.surfaces) : 0);
+      guint64 tris = surface_set_n_triangles (input->surfaces)
+                     + (result ? surface_set_n_triangles (result->surfaces) : 0);
       fprintf (stderr,
                "read %.1f ms, mesh %.1f ms, gl init %.1f ms (%s), draw+readback %.1f ms "
                "(%" G_GUINT64_FORMAT " triangles), total %.1f ms\n",

@@ -1,5 +1,5 @@
-/* test-render.c: camera maths, mesh simplification, and offscreen rendering
- * (EGL surfaceless; skipped when no EGL display is available). */
+/* test-render.c: camera maths, mesh simplification, loading scenes, and offscreen
+ * rendering (EGL surfaceless; skipped when no EGL display is available). */
 #include <math.h>
 #include <string.h>
 #include <epoxy/gl.h>
@@ -7,8 +7,10 @@
 #include <glib/gstdio.h>
 
 #include "camera.h"
+#include "nifti.h"
 #include "offscreen.h"
 #include "renderer.h"
+#include "scene.h"
 
 static ArOffscreen *off;
 
@@ -127,11 +129,6 @@ test_cluster (void)
       g_assert_cmpfloat (fabsf (mn[a] + 50.f), <, 0.01f);
       g_assert_cmpfloat (fabsf (mx[a] - 50.f), <, 0.01f);
     }
-  /* Coarse cells collapse everything: no degenerate triangle survives. */
-  float pos[9] = { 0, 0, 0, 0.1f, 0, 0, 0, 0.1f, 0 };
-  guint32 idx[3] = { 0, 1, 2 }, n = 99;
-  g_autofree guint32 *out = ar_mesh_cluster_indices (pos, 3, idx, 1, 10.f, &n);
-  g_assert_cmpuint (n, ==, 0);
 }
 
 static guint8 *
@@ -143,18 +140,29 @@ draw (ArRenderer *r, const ArCamera *cam, int w, int h)
   return ar_offscreen_read_rgba (off);
 }
 
-static void
-test_draw (void)
+/* A renderer realized in the offscreen context; NULL (the test is skipped) without one. */
+static ArRenderer *
+realized_renderer (void)
 {
   if (!off)
     {
       g_test_skip ("no EGL surfaceless display");
-      return;
+      return NULL;
     }
-  const int W = 160, H = 120;
   g_autoptr (GError) error = NULL;
-  g_autoptr (ArRenderer) r = ar_renderer_new ();
+  ArRenderer *r = ar_renderer_new ();
   g_assert_true (ar_renderer_realize (r, &error));
+  g_assert_no_error (error);
+  return r;
+}
+
+static void
+test_draw (void)
+{
+  g_autoptr (ArRenderer) r = realized_renderer ();
+  if (!r)
+    return;
+  const int W = 160, H = 120;
   g_autoptr (ArRenderMesh) red = sphere (1, 0, 0, 0, 30, 48);
   ar_renderer_set_mesh (r, red);
   ArLabelStyle st = { { 0.9f, 0.1f, 0.1f, 1.f }, TRUE, FALSE };
@@ -206,15 +214,10 @@ test_draw (void)
 static void
 test_budget (void)
 {
-  if (!off)
-    {
-      g_test_skip ("no EGL surfaceless display");
-      return;
-    }
+  g_autoptr (ArRenderer) r = realized_renderer ();
+  if (!r)
+    return;
   const int W = 160, H = 120;
-  g_autoptr (GError) error = NULL;
-  g_autoptr (ArRenderer) r = ar_renderer_new ();
-  g_assert_true (ar_renderer_realize (r, &error));
   g_autoptr (ArRenderMesh) a = sphere (1, -40, 0, 0, 30, 96);
   g_autoptr (ArRenderMesh) b = sphere (2, 40, 0, 0, 30, 96);
   g_autoptr (ArRenderMesh) hidden = sphere (3, 0, 0, 40, 30, 96);
@@ -312,6 +315,95 @@ test_png (void)
   g_rmdir (dir);
 }
 
+/* Two boxes (labels 3 and 5) in a 2 mm grid. */
+static LabelVolume *
+two_boxes (void)
+{
+  const double sp[3] = { 2, 2, 2 };
+  LabelVolume *v = lv_volume_new (24, 20, 16, sp, 1, NULL);
+  for (int k = 3; k < 12; k++)
+    for (int j = 3; j < 16; j++)
+      for (int i = 2; i < 20; i++)
+        lv_volume_set (v, i, j, k, i < 10 ? 3 : 5);
+  return v;
+}
+
+static void
+scene_loaded (GObject *source, GAsyncResult *res, gpointer data)
+{
+  *(GAsyncResult **) data = g_object_ref (res);
+}
+
+static void
+test_scene (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("ar-scene-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "boxes.nii.gz", NULL);
+  g_autoptr (LabelVolume) v = two_boxes ();
+  g_assert_true (nifti_write (v, path, 0, &error));
+
+  /* read, built-in table, histogram, smoothed surfaces, one render mesh per surface */
+  gint stage = AR_SCENE_STAGE_NONE;
+  ArSceneOptions o = { .smooth_iterations = 10, .find_table = TRUE, .stage = &stage };
+  g_autoptr (ArScene) s = ar_scene_load (path, NULL, &o, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (stage, ==, AR_SCENE_STAGE_PREPARE);
+  g_assert_cmpstr (s->path, ==, path);
+  g_assert_nonnull (s->table);
+  g_assert_no_error (s->table_error);
+  g_assert_cmpint (ar_scene_count (s, 3), ==, 8 * 13 * 9);
+  g_assert_cmpint (ar_scene_count (s, 5), ==, 10 * 13 * 9);
+  g_assert_cmpint (ar_scene_count (s, 4), ==, 0);
+  g_assert_cmpint (ar_scene_count (s, 1000), ==, 0);
+  g_assert_cmpfloat (fabs (s->ml_per_voxel - 0.008), <, 1e-9);
+  g_assert_cmpuint (s->surfaces->n_meshes, ==, 2);
+  g_assert_cmpuint (s->surfaces->smooth_iterations, ==, 10);
+  g_assert_cmpuint (s->meshes->len, ==, 2);
+  g_assert_true (ar_scene_has_label (s, 5));
+  g_assert_false (ar_scene_has_label (s, 4));
+  for (guint i = 0; i < s->meshes->len; i++)
+    {
+      g_assert_cmpint (ar_render_mesh_get_label (s->meshes->pdata[i]), ==, s->surfaces->meshes[i]->label);
+      g_assert_cmpuint (ar_render_mesh_get_n_triangles (s->meshes->pdata[i]), ==,
+                        s->surfaces->meshes[i]->n_triangles);
+    }
+  g_autoptr (ArRenderer) r = ar_renderer_new ();
+  ar_scene_add_to_renderer (s, r);
+  g_assert_cmpuint (ar_renderer_get_n_meshes (r), ==, 2);
+
+  /* a volume in memory under the file's name; no table unless asked */
+  g_autoptr (ArScene) mem = ar_scene_load (path, two_boxes (), NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_null (mem->table);
+  g_assert_cmpuint (mem->surfaces->smooth_iterations, ==, 0);
+  g_assert_cmpuint (surface_set_n_triangles (mem->surfaces), >, 0);
+
+  /* errors name the file; cancellation is G_IO_ERROR_CANCELLED */
+  g_autofree char *missing = g_build_filename (dir, "missing.nii.gz", NULL);
+  g_assert_null (ar_scene_load (missing, NULL, &o, NULL, &error));
+  g_assert_nonnull (error);
+  g_assert_nonnull (strstr (error->message, missing));
+  g_clear_error (&error);
+  g_autoptr (GCancellable) cancel = g_cancellable_new ();
+  g_cancellable_cancel (cancel);
+  g_assert_null (ar_scene_load (path, NULL, &o, cancel, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+
+  /* in a worker */
+  GAsyncResult *res = NULL;
+  ar_scene_load_async (path, NULL, &o, NULL, scene_loaded, &res);
+  while (!res)
+    g_main_context_iteration (NULL, TRUE);
+  g_autoptr (ArScene) a = ar_scene_load_finish (res, &error);
+  g_object_unref (res);
+  g_assert_no_error (error);
+  g_assert_cmpuint (surface_set_n_triangles (a->surfaces), ==, surface_set_n_triangles (s->surfaces));
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -325,6 +417,7 @@ main (int argc, char **argv)
   g_test_add_func ("/render/draw", test_draw);
   g_test_add_func ("/render/budget", test_budget);
   g_test_add_func ("/render/png", test_png);
+  g_test_add_func ("/render/scene", test_scene);
   int status = g_test_run ();
   ar_offscreen_free (off);
   return status;

@@ -170,6 +170,16 @@ assert_closed_manifold (const SurfaceMesh *m)
   g_free (keys);
 }
 
+/* Grid edge key -> position (3 floats) of each vertex of @m, borrowed from @m. */
+static GHashTable *
+positions_by_key (const SurfaceMesh *m)
+{
+  GHashTable *pos = g_hash_table_new (g_int64_hash, g_int64_equal);
+  for (uint32_t n = 0; n < m->n_vertices; n++)
+    g_hash_table_insert (pos, &m->keys[n], m->positions + 3 * n);
+  return pos;
+}
+
 static SurfaceSet *
 extract (const LabelVolume *v, int threads, guint smooth)
 {
@@ -436,9 +446,7 @@ test_smoothing (void)
   for (guint i = 0; i < raw->n_meshes; i++)
     {
       const SurfaceMesh *a = later->meshes[i], *b = sm->meshes[i];
-      g_autoptr (GHashTable) pos = g_hash_table_new (g_int64_hash, g_int64_equal);
-      for (uint32_t n = 0; n < b->n_vertices; n++)
-        g_hash_table_insert (pos, &b->keys[n], b->positions + 3 * n);
+      g_autoptr (GHashTable) pos = positions_by_key (b);
       double maxd = 0;
       for (uint32_t n = 0; n < a->n_vertices; n++)
         {
@@ -531,9 +539,7 @@ test_update (void)
   g_assert_true (surface_set_update (sm, v, &two, 1, NULL, &o, NULL, &error));
   g_assert_cmpuint (surface_set_get (sm, 1)->serial, ==, keep);
   const SurfaceMesh *m1 = surface_set_get (sm, 1), *m2 = surface_set_get (sm, 2);
-  g_autoptr (GHashTable) pos = g_hash_table_new (g_int64_hash, g_int64_equal);
-  for (uint32_t n = 0; n < m1->n_vertices; n++)
-    g_hash_table_insert (pos, &m1->keys[n], m1->positions + 3 * n);
+  g_autoptr (GHashTable) pos = positions_by_key (m1);
   guint shared = 0;
   for (uint32_t n = 0; n < m2->n_vertices; n++)
     {
@@ -569,6 +575,82 @@ test_decimate (void)
     }
   g_autoptr (SurfaceSet) same = surface_set_decimate (s, n0 * 2);
   g_assert_cmpuint (surface_set_n_triangles (same), ==, n0);
+}
+
+/* Naive twin of mesh_cluster_indices: a hash of cell coordinates per vertex, first
+ * vertex of each cell as its representative. */
+static uint32_t *
+cluster_indices_reference (const float *pos, uint32_t nv, const uint32_t *idx, uint32_t nt,
+                           float cell, uint32_t *n_out)
+{
+  g_autoptr (GHashTable) first = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autofree uint32_t *rep = g_new (uint32_t, MAX (nv, 1));
+  for (uint32_t v = 0; v < nv; v++)
+    {
+      int64_t c[3];
+      for (int d = 0; d < 3; d++)
+        c[d] = (int64_t) floor (pos[3 * v + d] * (1.0 / cell));
+      char *name = g_strdup_printf ("%" G_GINT64_FORMAT " %" G_GINT64_FORMAT " %" G_GINT64_FORMAT,
+                                    c[0], c[1], c[2]);
+      gpointer found;
+      if (g_hash_table_lookup_extended (first, name, NULL, &found))
+        {
+          rep[v] = GPOINTER_TO_UINT (found);
+          g_free (name);
+        }
+      else
+        {
+          rep[v] = v;
+          g_hash_table_insert (first, name, GUINT_TO_POINTER (v));
+        }
+    }
+  uint32_t *out = g_new (uint32_t, 3 * (gsize) MAX (nt, 1)), n = 0;
+  for (uint32_t t = 0; t < nt; t++)
+    {
+      const uint32_t *x = idx + 3 * t;
+      if (x[0] >= nv || x[1] >= nv || x[2] >= nv)
+        continue;
+      uint32_t a = rep[x[0]], b = rep[x[1]], c = rep[x[2]];
+      if (a != b && b != c && a != c)
+        {
+          out[3 * n] = a;
+          out[3 * n + 1] = b;
+          out[3 * n + 2] = c;
+          n++;
+        }
+    }
+  *n_out = n;
+  return out;
+}
+
+static void
+test_cluster_indices (void)
+{
+  g_autoptr (LabelVolume) v = make_organs ();
+  g_autoptr (SurfaceSet) s = extract (v, 2, 5);
+  const SurfaceMesh *m = s->meshes[0];
+  /* small cells (the hash map) to coarse ones (the dense array) */
+  const float cells[] = { 0.05f, 0.7f, 2.f, 4.5f, 30.f };
+  for (gsize i = 0; i < G_N_ELEMENTS (cells); i++)
+    {
+      uint32_t n = 0, n_ref = 0;
+      g_autofree uint32_t *out = mesh_cluster_indices (m->positions, m->n_vertices, m->indices,
+                                                       m->n_triangles, cells[i], &n);
+      g_autofree uint32_t *ref = cluster_indices_reference (m->positions, m->n_vertices, m->indices,
+                                                            m->n_triangles, cells[i], &n_ref);
+      g_test_message ("cell %.2f mm: %u -> %u triangles", cells[i], m->n_triangles, n);
+      g_assert_cmpuint (n, ==, n_ref);
+      g_assert_cmpmem (out, 3 * sizeof (uint32_t) * n, ref, 3 * sizeof (uint32_t) * n_ref);
+      g_assert_cmpuint (n, <=, m->n_triangles);
+    }
+  /* Coarse cells collapse everything: no degenerate triangle survives; bad indices go. */
+  float pos[9] = { 0, 0, 0, 0.1f, 0, 0, 0, 0.1f, 0 };
+  uint32_t idx[6] = { 0, 1, 2, 0, 1, 7 }, n = 99;
+  g_autofree uint32_t *out = mesh_cluster_indices (pos, 3, idx, 2, 10.f, &n);
+  g_assert_cmpuint (n, ==, 0);
+  g_autofree uint32_t *fine = mesh_cluster_indices (pos, 3, idx, 2, 0.01f, &n);
+  g_assert_cmpuint (n, ==, 1);
+  g_assert_cmpmem (fine, 3 * sizeof (uint32_t), idx, 3 * sizeof (uint32_t));
 }
 
 static void
@@ -775,6 +857,7 @@ main (int argc, char **argv)
   g_test_add_func ("/surface/taubin-vs-reference", test_taubin_reference);
   g_test_add_func ("/surface/update", test_update);
   g_test_add_func ("/surface/decimate", test_decimate);
+  g_test_add_func ("/surface/cluster-indices", test_cluster_indices);
   g_test_add_func ("/surface/pack", test_pack);
   g_test_add_func ("/surface/export", test_export);
   g_test_add_func ("/surface/cancel", test_cancel);

@@ -1,206 +1,12 @@
-/* renderer.c: GL renderer (see renderer.h). */
-#include "renderer.h"
+/* renderer.c: the GL half of the renderer (see renderer.h); the meshes it draws are
+ * built in render-mesh.c. */
+#include "renderer-private.h"
 
 #include <epoxy/gl.h>
 #include <math.h>
 #include <string.h>
 
 G_DEFINE_QUARK (ar-renderer-error-quark, ar_renderer_error)
-
-/* ------------------------------------------------------------------------ */
-/* CPU meshes */
-
-struct _ArRenderMesh {
-  int32_t label;
-  guint32 n_vertices;
-  float *vertices;        /* (n_vertices, 6): x y z nx ny nz */
-  guint32 n_triangles;
-  guint32 *indices;       /* (n_triangles, 3) */
-  /* Simplified levels, finest first: (n_triangles_lod[k], 3) indices into the same
-   * vertices; levels beyond n_lod are absent. */
-  int n_lod;
-  guint32 n_triangles_lod[AR_RENDER_MESH_MAX_LOD];
-  guint32 *indices_lod[AR_RENDER_MESH_MAX_LOD];
-  float bmin[3], bmax[3];
-};
-
-static void
-render_mesh_clear (ArRenderMesh *m)
-{
-  g_free (m->vertices);
-  g_free (m->indices);
-  for (int k = 0; k < m->n_lod; k++)
-    g_free (m->indices_lod[k]);
-}
-
-/* Below this many triangles the full mesh is cheap enough to draw while dragging. */
-#define LOD_MIN_TRIANGLES 4000
-
-ArRenderMesh *
-ar_render_mesh_new (int32_t label, const float *positions, const float *normals,
-                    guint32 n_vertices, const guint32 *indices, guint32 n_triangles)
-{
-  ArRenderMesh *m = g_atomic_rc_box_new0 (ArRenderMesh);
-  m->label = label;
-  m->n_vertices = n_vertices;
-  m->n_triangles = n_triangles;
-  m->vertices = g_new (float, (gsize) n_vertices * 6);
-  m->indices = g_memdup2 (indices, (gsize) n_triangles * 3 * sizeof (guint32));
-  for (int a = 0; a < 3; a++)
-    {
-      m->bmin[a] = n_vertices ? G_MAXFLOAT : 0.f;
-      m->bmax[a] = n_vertices ? -G_MAXFLOAT : 0.f;
-    }
-  for (guint32 v = 0; v < n_vertices; v++)
-    for (int a = 0; a < 3; a++)
-      {
-        float p = positions[3 * v + a];
-        m->vertices[6 * v + a] = p;
-        m->vertices[6 * v + 3 + a] = normals ? normals[3 * v + a] : 0.f;
-        m->bmin[a] = MIN (m->bmin[a], p);
-        m->bmax[a] = MAX (m->bmax[a], p);
-      }
-  if (!normals)
-    {
-      /* Area-weighted vertex normals: the cross product's length is twice the area. */
-      for (guint32 t = 0; t < n_triangles; t++)
-        {
-          const guint32 *tri = indices + 3 * t;
-          if (tri[0] >= n_vertices || tri[1] >= n_vertices || tri[2] >= n_vertices)
-            continue;
-          vec3 p0, e1, e2, n;
-          glm_vec3_copy ((float *) positions + 3 * tri[0], p0);
-          glm_vec3_sub ((float *) positions + 3 * tri[1], p0, e1);
-          glm_vec3_sub ((float *) positions + 3 * tri[2], p0, e2);
-          glm_vec3_cross (e1, e2, n);
-          for (int c = 0; c < 3; c++)
-            glm_vec3_add (m->vertices + 6 * tri[c] + 3, n, m->vertices + 6 * tri[c] + 3);
-        }
-      for (guint32 v = 0; v < n_vertices; v++)
-        glm_vec3_normalize (m->vertices + 6 * v + 3);
-    }
-  if (n_triangles > LOD_MIN_TRIANGLES)
-    {
-      /* Cells of k mean edge lengths keep roughly 1/k² of the triangles (the count
-       * scales with (size / cell)²); the mean edge comes from a sample of the
-       * triangles.  Each level clusters the previous one's triangles. */
-      static const float factors[AR_RENDER_MESH_MAX_LOD] = { 2.f, 3.f, 4.5f, 7.f, 10.f };
-      double sum = 0.0;
-      guint32 n_sum = 0, step = MAX (n_triangles / 2048, 1u);
-      for (guint32 t = 0; t < n_triangles; t += step)
-        {
-          const guint32 *tri = indices + 3 * t;
-          if (tri[0] >= n_vertices || tri[1] >= n_vertices)
-            continue;
-          sum += glm_vec3_distance ((float *) positions + 3 * tri[0], (float *) positions + 3 * tri[1]);
-          n_sum++;
-        }
-      float edge = (float) (n_sum ? sum / n_sum : 1.0);
-      const guint32 *prev = indices;
-      guint32 n_prev = n_triangles;
-      for (int k = 0; k < AR_RENDER_MESH_MAX_LOD && n_prev > LOD_MIN_TRIANGLES / 4; k++)
-        {
-          m->indices_lod[k] = ar_mesh_cluster_indices (positions, n_vertices, prev, n_prev,
-                                                       factors[k] * edge, &m->n_triangles_lod[k]);
-          prev = m->indices_lod[k];
-          n_prev = m->n_triangles_lod[k];
-          m->n_lod = k + 1;
-        }
-    }
-  return m;
-}
-
-ArRenderMesh *
-ar_render_mesh_new_from_surface (const SurfaceMesh *m)
-{
-  return ar_render_mesh_new (m->label, m->positions, m->normals, m->n_vertices,
-                             m->indices, m->n_triangles);
-}
-
-ArRenderMesh *
-ar_render_mesh_ref (ArRenderMesh *m)
-{
-  return g_atomic_rc_box_acquire (m);
-}
-
-void
-ar_render_mesh_unref (ArRenderMesh *m)
-{
-  g_atomic_rc_box_release_full (m, (GDestroyNotify) render_mesh_clear);
-}
-
-int32_t ar_render_mesh_get_label (const ArRenderMesh *m) { return m->label; }
-guint32 ar_render_mesh_get_n_triangles (const ArRenderMesh *m) { return m->n_triangles; }
-
-guint32
-ar_render_mesh_get_n_triangles_lod (const ArRenderMesh *m)
-{
-  return ar_render_mesh_get_n_triangles_level (m, 1);
-}
-
-int
-ar_render_mesh_get_n_levels (const ArRenderMesh *m)
-{
-  return 1 + m->n_lod;
-}
-
-guint32
-ar_render_mesh_get_n_triangles_level (const ArRenderMesh *m, int level)
-{
-  level = MIN (level, m->n_lod);
-  return level <= 0 ? m->n_triangles : m->n_triangles_lod[level - 1];
-}
-
-void
-ar_render_mesh_get_bounds (const ArRenderMesh *m, float min[3], float max[3])
-{
-  memcpy (min, m->bmin, sizeof m->bmin);
-  memcpy (max, m->bmax, sizeof m->bmax);
-}
-
-guint32 *
-ar_mesh_cluster_indices (const float *positions, guint32 n_vertices,
-                         const guint32 *indices, guint32 n_triangles,
-                         float cell, guint32 *n_out)
-{
-  /* positions (n_vertices, 3); indices (n_triangles, 3). */
-  g_autoptr (GHashTable) cells = g_hash_table_new (g_int64_hash, g_int64_equal);
-  g_autofree gint64 *keys = g_new (gint64, n_vertices);
-  g_autofree guint32 *rep = g_new (guint32, n_vertices);
-  float inv = 1.f / (cell > 0.f ? cell : 1.f);
-  for (guint32 v = 0; v < n_vertices; v++)
-    {
-      gint64 c[3];
-      for (int a = 0; a < 3; a++)
-        c[a] = (gint64) floorf (positions[3 * v + a] * inv) & 0x1fffff;
-      keys[v] = c[0] | (c[1] << 21) | (c[2] << 42);
-      gpointer found = g_hash_table_lookup (cells, &keys[v]);
-      if (found)
-        rep[v] = GPOINTER_TO_UINT (found) - 1;
-      else
-        {
-          rep[v] = v;
-          g_hash_table_insert (cells, &keys[v], GUINT_TO_POINTER (v + 1));
-        }
-    }
-  guint32 *out = g_new (guint32, (gsize) n_triangles * 3);
-  guint32 n = 0;
-  for (guint32 t = 0; t < n_triangles; t++)
-    {
-      const guint32 *tri = indices + 3 * t;
-      if (tri[0] >= n_vertices || tri[1] >= n_vertices || tri[2] >= n_vertices)
-        continue;
-      guint32 a = rep[tri[0]], b = rep[tri[1]], c = rep[tri[2]];
-      if (a == b || b == c || a == c)
-        continue;
-      out[3 * n] = a;
-      out[3 * n + 1] = b;
-      out[3 * n + 2] = c;
-      n++;
-    }
-  *n_out = n;
-  return g_realloc (out, MAX (n, 1u) * 3 * sizeof (guint32));
-}
 
 /* ------------------------------------------------------------------------ */
 /* GL side */
@@ -330,14 +136,8 @@ ar_renderer_get_bounds (const ArRenderer *r, float min[3], float max[3])
   for (guint i = 0; i < r->meshes->len; i++)
     {
       const ArRenderMesh *m = ((GpuMesh *) r->meshes->pdata[i])->mesh;
-      if (m->n_triangles == 0)
-        continue;
-      for (int a = 0; a < 3; a++)
-        {
-          min[a] = any ? MIN (min[a], m->bmin[a]) : m->bmin[a];
-          max[a] = any ? MAX (max[a], m->bmax[a]) : m->bmax[a];
-        }
-      any = TRUE;
+      if (m->n_triangles > 0)
+        mesh_bounds_add (min, max, &any, m->bmin, m->bmax);
     }
   return any;
 }
@@ -521,6 +321,23 @@ static const char comp_fs[] =
   "  o0 = vec4 (mix (avg, opaque, reveal), 1.0);\n"
   "}\n";
 
+/* The compiler's (or with @program, the linker's) messages about @obj. */
+static char *
+info_log (GLuint obj, gboolean program)
+{
+  GLint len = 0;
+  if (program)
+    glGetProgramiv (obj, GL_INFO_LOG_LENGTH, &len);
+  else
+    glGetShaderiv (obj, GL_INFO_LOG_LENGTH, &len);
+  char *log = g_malloc0 (MAX (len, 1) + 1);
+  if (program)
+    glGetProgramInfoLog (obj, len, NULL, log);
+  else
+    glGetShaderInfoLog (obj, len, NULL, log);
+  return log;
+}
+
 static GLuint
 compile_shader (GLenum type, const char *src, GError **error)
 {
@@ -531,10 +348,7 @@ compile_shader (GLenum type, const char *src, GError **error)
   glGetShaderiv (s, GL_COMPILE_STATUS, &ok);
   if (!ok)
     {
-      GLint len = 0;
-      glGetShaderiv (s, GL_INFO_LOG_LENGTH, &len);
-      g_autofree char *log = g_malloc0 (MAX (len, 1) + 1);
-      glGetShaderInfoLog (s, len, NULL, log);
+      g_autofree char *log = info_log (s, FALSE);
       g_set_error (error, AR_RENDERER_ERROR, AR_RENDERER_ERROR_SHADER,
                    "Cannot compile the %s shader: %s",
                    type == GL_VERTEX_SHADER ? "vertex" : "fragment", log);
@@ -568,10 +382,7 @@ link_program (const char *vs, const char *fs, GError **error)
   glGetProgramiv (p, GL_LINK_STATUS, &ok);
   if (!ok)
     {
-      GLint len = 0;
-      glGetProgramiv (p, GL_INFO_LOG_LENGTH, &len);
-      g_autofree char *log = g_malloc0 (MAX (len, 1) + 1);
-      glGetProgramInfoLog (p, len, NULL, log);
+      g_autofree char *log = info_log (p, TRUE);
       g_set_error (error, AR_RENDERER_ERROR, AR_RENDERER_ERROR_SHADER,
                    "Cannot link the shader program: %s", log);
       glDeleteProgram (p);

@@ -2,10 +2,10 @@
  * `anatomy render` command.
  *
  * Two halves:
- *  - ArRenderMesh: CPU-side, immutable, reference-counted surface data (interleaved
- *    position+normal, triangle indices, a simplified index set for interaction and
- *    the bounding box).  Built anywhere, including worker threads.
- *  - ArRenderer: the GL side.  Everything that touches GL needs the caller's context
+ *  - ArRenderMesh (render-mesh.c): CPU-side, immutable, reference-counted surface data
+ *    (interleaved position+normal, triangle indices, simplified index sets for
+ *    interaction and the bounding box).  Built anywhere, including worker threads.
+ *  - ArRenderer (renderer.c): the GL side.  Everything that touches GL needs the caller's context
  *    current: ar_renderer_realize() creates shaders and buffers, ar_renderer_unrealize()
  *    deletes them (the CPU scene is kept, so a later realize uploads it again),
  *    ar_renderer_draw() uploads meshes marked dirty and draws.  Setting meshes or
@@ -52,23 +52,15 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (ArRenderMesh, ar_render_mesh_unref)
 int32_t ar_render_mesh_get_label (const ArRenderMesh *m);
 guint32 ar_render_mesh_get_n_triangles (const ArRenderMesh *m);
 /* Levels of detail: level 0 is the full mesh, levels 1 .. n-1 are simplified by
- * vertex clustering on grids of 2, 3, 4.5, 7 and 10 mean edge lengths (each about
- * 0.35-0.5 of the triangles of the one before).  Small meshes have fewer levels; asking for a
- * level beyond the last gives the last. */
+ * vertex clustering (mesh_cluster_indices) on grids of 2, 3, 4.5, 7 and 10 mean edge
+ * lengths (each about 0.35-0.5 of the triangles of the one before).  Small meshes have
+ * fewer levels; asking for a level beyond the last gives the last. */
 #define AR_RENDER_MESH_MAX_LOD 5
 int ar_render_mesh_get_n_levels (const ArRenderMesh *m);
 guint32 ar_render_mesh_get_n_triangles_level (const ArRenderMesh *m, int level);
 /* The same as level 1. */
 guint32 ar_render_mesh_get_n_triangles_lod (const ArRenderMesh *m);
 void ar_render_mesh_get_bounds (const ArRenderMesh *m, float min[3], float max[3]);
-
-/* Vertex-clustering simplification on a grid of @cell mm: every triangle whose corners
- * fall into three distinct cells is kept, re-indexed to the first vertex seen in each
- * cell.  Reference implementation used by ar_render_mesh_new (indices are (t,3),
- * positions (n,3); returns a new array of (*n_out, 3) indices). */
-guint32 *ar_mesh_cluster_indices (const float *positions, guint32 n_vertices,
-                                  const guint32 *indices, guint32 n_triangles,
-                                  float cell, guint32 *n_out);
 
 typedef struct _ArRenderer ArRenderer;
 

@@ -1,10 +1,15 @@
-/* mesh-decimate.c: simplification to a triangle budget by vertex clustering.
+/* mesh-decimate.c: simplification by vertex clustering, the one decimator of the project.
  *
- * All meshes of a set are clustered on one grid of cubic cells: every vertex moves to the
- * mean of all points of the set in its cell, so points shared by two organs land on the
- * same place in both.  Triangles whose corners fall in fewer than three cells vanish.
- * The cell size starts from the total area (about two triangles per cell a surface
- * crosses) and is refined a few times to land at or below the budget.
+ * Both users put the vertices on a grid of cubic cells (CellGrid below) and drop the
+ * triangles whose corners fall in fewer than three cells:
+ *  - surface_set_decimate() clusters all meshes of a set on one grid and moves every
+ *    vertex to the mean of all points of the set in its cell, so points shared by two
+ *    organs land on the same place in both.  The cell size starts from the total area
+ *    (about two triangles per cell a surface crosses) and is refined a few times to land
+ *    at or below the budget.
+ *  - mesh_cluster_indices() keeps the vertices where they are: each stands for the first
+ *    vertex of its cell, so the simplified triangles index the same vertex array (the
+ *    renderer's levels of detail share one vertex buffer).
  */
 #include "mesh-private.h"
 
@@ -58,6 +63,146 @@ cellmap_get (CellMap *m, uint64_t key, uint32_t fresh, gboolean *created)
     }
 }
 
+/* Cells of @h mm; the cell of point p is floor ((p - origin) / h) on each axis.  Cells get
+ * ids 0, 1, 2 ... in the order they are first met: a dense array of ids when the box of
+ * cells is small enough, else an open-addressing map on the cell key. */
+#define CELL_MASK 0x1fffffull   /* 21 bits per axis in a key */
+
+typedef struct {
+  double origin[3], inv;
+  int64_t c0[3];        /* first cell of the box on each axis */
+  uint64_t gd[3];       /* cells of the box on each axis */
+  uint32_t *dense;      /* (gd[0] * gd[1] * gd[2]) ids, UINT32_MAX = none yet; or NULL */
+  CellMap map;          /* without dense */
+  uint32_t n_cells;
+} CellGrid;
+
+/* @lo, @hi bound the points; @n_points is how many will be added. */
+static void
+cell_grid_init (CellGrid *g, const double origin[3], double h, const float lo[3], const float hi[3],
+                uint64_t n_points)
+{
+  memset (g, 0, sizeof *g);
+  g->inv = 1.0 / h;
+  uint64_t n_box = 1;
+  for (int d = 0; d < 3; d++)
+    {
+      g->origin[d] = origin[d];
+      g->c0[d] = (int64_t) floor ((lo[d] - origin[d]) * g->inv);
+      int64_t c1 = (int64_t) floor ((hi[d] - origin[d]) * g->inv);
+      g->gd[d] = (uint64_t) MAX (c1 - g->c0[d], 0) + 1;
+      n_box = n_box <= ((uint64_t) 1 << 40) ? n_box * g->gd[d] : UINT64_MAX;
+    }
+  /* dense only when it costs at most a few ids per point */
+  if (n_box <= ((uint64_t) 1 << 23) && n_box <= 16 * n_points + 65536)
+    {
+      g->dense = g_new (uint32_t, n_box);
+      memset (g->dense, 0xff, sizeof (uint32_t) * n_box);
+    }
+  else
+    cellmap_init (&g->map, MIN (n_points, (uint64_t) 1 << 26));
+}
+
+static void
+cell_grid_clear (CellGrid *g)
+{
+  g_free (g->dense);
+  if (!g->dense)
+    cellmap_clear (&g->map);
+}
+
+/* The id of the cell of @p (*created when @p is the first point in it); @key, if not NULL,
+ * gets the cell's key (equal for equal cells). */
+static uint32_t
+cell_grid_add (CellGrid *g, const float p[3], uint64_t *key, gboolean *created)
+{
+  int64_t c[3];
+  for (int d = 0; d < 3; d++)
+    c[d] = (int64_t) floor ((p[d] - g->origin[d]) * g->inv);
+  uint64_t k = ((uint64_t) c[0] & CELL_MASK) | ((uint64_t) c[1] & CELL_MASK) << 21
+               | ((uint64_t) c[2] & CELL_MASK) << 42;
+  if (key)
+    *key = k;
+  uint32_t id;
+  if (g->dense)
+    {
+      uint64_t at = 0;
+      for (int d = 2; d >= 0; d--)
+        at = at * g->gd[d] + (uint64_t) CLAMP (c[d] - g->c0[d], 0, (int64_t) g->gd[d] - 1);
+      uint32_t *slot = &g->dense[at];
+      *created = *slot == UINT32_MAX;
+      if (*created)
+        *slot = g->n_cells;
+      id = *slot;
+    }
+  else
+    {
+      if (g->map.n * 2 >= g->map.cap)
+        {
+          CellMap bigger;
+          gboolean unused;
+          cellmap_init (&bigger, g->map.cap);
+          for (uint64_t i = 0; i < g->map.cap; i++)
+            if (g->map.keys[i])
+              cellmap_get (&bigger, g->map.keys[i] - 1, g->map.vals[i], &unused);
+          cellmap_clear (&g->map);
+          g->map = bigger;
+        }
+      id = cellmap_get (&g->map, k, g->n_cells, created);
+    }
+  if (*created)
+    g->n_cells++;
+  return id;
+}
+
+uint32_t *
+mesh_cluster_indices (const float *positions, uint32_t n_vertices, const uint32_t *indices,
+                      uint32_t n_triangles, float cell, uint32_t *n_out)
+{
+  /* positions (n_vertices, 3); indices (n_triangles, 3); cells aligned at the origin. */
+  float lo[3] = { 0, 0, 0 }, hi[3] = { 0, 0, 0 };
+  for (uint32_t v = 0; v < n_vertices; v++)
+    for (int d = 0; d < 3; d++)
+      {
+        float x = positions[3 * (gsize) v + d];
+        lo[d] = v ? MIN (lo[d], x) : x;
+        hi[d] = v ? MAX (hi[d], x) : x;
+      }
+  const double origin[3] = { 0, 0, 0 };
+  CellGrid grid;
+  cell_grid_init (&grid, origin, cell > 0.f ? cell : 1.0, lo, hi, n_vertices);
+  uint32_t *rep = g_new (uint32_t, MAX (n_vertices, 1));    /* (n_vertices) */
+  uint32_t *first = g_new (uint32_t, MAX (n_vertices, 1));  /* (cells) first vertex of each */
+  for (uint32_t v = 0; v < n_vertices; v++)
+    {
+      gboolean created;
+      uint32_t id = cell_grid_add (&grid, positions + 3 * (gsize) v, NULL, &created);
+      if (created)
+        first[id] = v;
+      rep[v] = first[id];
+    }
+  cell_grid_clear (&grid);
+  g_free (first);
+  uint32_t *out = g_new (uint32_t, 3 * (gsize) MAX (n_triangles, 1));
+  uint32_t n = 0;
+  for (uint32_t t = 0; t < n_triangles; t++)
+    {
+      const uint32_t *tri = indices + 3 * (gsize) t;
+      if (tri[0] >= n_vertices || tri[1] >= n_vertices || tri[2] >= n_vertices)
+        continue;
+      uint32_t a = rep[tri[0]], b = rep[tri[1]], c = rep[tri[2]];
+      if (a == b || b == c || a == c)
+        continue;
+      out[3 * (gsize) n] = a;
+      out[3 * (gsize) n + 1] = b;
+      out[3 * (gsize) n + 2] = c;
+      n++;
+    }
+  g_free (rep);
+  *n_out = n;
+  return g_renew (uint32_t, out, 3 * (gsize) MAX (n, 1));
+}
+
 typedef struct {
   uint32_t **cluster;   /* per mesh (n_vertices) */
   double *sum;          /* (n_clusters, 4): x y z count */
@@ -79,19 +224,9 @@ clustering_free (Clustering *c, guint n_meshes)
 static void
 cluster (const SurfaceSet *set, const float lo[3], const float hi[3], double h, Clustering *c)
 {
-  guint64 nv = surface_set_n_vertices (set);
-  /* a dense grid of cluster ids when it is small enough, else a hash map */
-  uint64_t gd[3];
-  for (int d = 0; d < 3; d++)
-    gd[d] = (uint64_t) ((hi[d] - lo[d]) / h) + 2;
-  uint32_t *dense = NULL;
-  if (gd[0] * gd[1] * gd[2] <= ((uint64_t) 1 << 23))
-    {
-      dense = g_new (uint32_t, gd[0] * gd[1] * gd[2]);
-      memset (dense, 0xff, sizeof (uint32_t) * gd[0] * gd[1] * gd[2]);
-    }
-  CellMap map;
-  cellmap_init (&map, dense ? 0 : MIN (nv, (guint64) 1 << 26));
+  const double origin[3] = { lo[0], lo[1], lo[2] };
+  CellGrid grid;
+  cell_grid_init (&grid, origin, h, lo, hi, surface_set_n_vertices (set));
   c->cluster = g_new0 (uint32_t *, MAX (set->n_meshes, 1));
   uint64_t cap = 1024;
   c->sum = g_new0 (double, 4 * cap);
@@ -105,34 +240,9 @@ cluster (const SurfaceSet *set, const float lo[3], const float hi[3], double h, 
       for (uint32_t v = 0; v < m->n_vertices; v++)
         {
           const float *p = m->positions + 3 * (gsize) v;
-          uint64_t ix = (uint64_t) floor ((p[0] - lo[0]) / h), iy = (uint64_t) floor ((p[1] - lo[1]) / h),
-                   iz = (uint64_t) floor ((p[2] - lo[2]) / h);
-          uint64_t key = ix | iy << 21 | iz << 42;
+          uint64_t key;
           gboolean created;
-          uint32_t id;
-          if (dense)
-            {
-              uint32_t *slot = &dense[ix + gd[0] * (iy + gd[1] * iz)];
-              created = *slot == UINT32_MAX;
-              if (created)
-                *slot = c->n_clusters;
-              id = *slot;
-            }
-          else
-            {
-          if (map.n * 2 >= map.cap)
-            {
-              /* grow */
-              CellMap bigger;
-              cellmap_init (&bigger, map.cap);
-              for (uint64_t i = 0; i < map.cap; i++)
-                if (map.keys[i])
-                  cellmap_get (&bigger, map.keys[i] - 1, map.vals[i], &created);
-              cellmap_clear (&map);
-              map = bigger;
-            }
-          id = cellmap_get (&map, key, c->n_clusters, &created);
-            }
+          uint32_t id = cell_grid_add (&grid, p, &key, &created);
           if (created)
             {
               if (c->n_clusters == cap)
@@ -159,8 +269,7 @@ cluster (const SurfaceSet *set, const float lo[3], const float hi[3], double h, 
           c->n_kept += a != b && b != d && a != d;
         }
     }
-  cellmap_clear (&map);
-  g_free (dense);
+  cell_grid_clear (&grid);
 }
 
 SurfaceSet *

@@ -1,121 +1,30 @@
 /* mesh-export.c: OBJ (+MTL), binary PLY and binary STL writers.
  *
- * Every file is written to a temporary file in the target directory, flushed, fsync'ed
- * and renamed into place, so readers never see a half-written mesh.  Without
- * overwrite, existing targets are refused up front, and the final rename itself refuses
- * to replace a file (renameat2 RENAME_NOREPLACE, or link + unlink where unsupported).
+ * Every file goes through out-file.h (a temporary beside the target, fsync'ed and moved
+ * into place), so readers never see a half-written mesh.  Without overwrite, existing
+ * targets are refused up front, and the final move itself never replaces a file.
  * Numbers are written in the C locale whatever the process locale.
  */
 #include "mesh-private.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <locale.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
-#include <sys/stat.h>
-#include <glib/gstdio.h>
 
-typedef struct {
-  char *path;       /* final */
-  char *tmp;        /* temporary */
-  FILE *f;
-} OutFile;
+#include "out-file.h"
 
+/* out-file's errors as this module's (their messages name the file). */
 static gboolean
-out_open (OutFile *o, const char *path, GError **error)
+mesh_error_from_out_file (GError **error)
 {
-  memset (o, 0, sizeof *o);
-  o->path = g_strdup (path);
-  g_autofree char *dir = g_path_get_dirname (path);
-  g_autofree char *base = g_path_get_basename (path);
-  o->tmp = g_strdup_printf ("%s/.%s.XXXXXX", dir, base);
-  int fd = g_mkstemp (o->tmp);
-  if (fd < 0)
+  if (error && *error && (*error)->domain == OUT_FILE_ERROR)
     {
-      int e = errno;
-      g_set_error (error, MESH_ERROR, MESH_ERROR_IO, "Cannot create a file beside %s: %s",
-                   path, g_strerror (e));
-      g_clear_pointer (&o->tmp, g_free);
-      return FALSE;
+      (*error)->code = (*error)->code == OUT_FILE_ERROR_EXISTS ? MESH_ERROR_EXISTS : MESH_ERROR_IO;
+      (*error)->domain = MESH_ERROR;
     }
-  /* mkstemp makes 0600 files: give the final file the usual permissions */
-  mode_t mask = umask (0);
-  umask (mask);
-  if (fchmod (fd, 0666 & ~mask) != 0)
-    {
-      /* not fatal: the file is still written */
-    }
-  o->f = fdopen (fd, "wb");
-  if (o->f == NULL)
-    {
-      close (fd);
-      g_set_error (error, MESH_ERROR, MESH_ERROR_IO, "Cannot write %s", path);
-      return FALSE;
-    }
-  setvbuf (o->f, NULL, _IOFBF, 1 << 20);
-  return TRUE;
-}
-
-static void
-out_abort (OutFile *o)
-{
-  if (o->f)
-    fclose (o->f);
-  if (o->tmp)
-    g_unlink (o->tmp);
-  g_free (o->tmp);
-  g_free (o->path);
-  memset (o, 0, sizeof *o);
-}
-
-/* Flush, fsync and close the temporary file (not yet renamed). */
-static gboolean
-out_finish (OutFile *o, GError **error)
-{
-  gboolean ok = !ferror (o->f) && fflush (o->f) == 0 && fsync (fileno (o->f)) == 0;
-  int e = errno;
-  ok = (fclose (o->f) == 0) && ok;
-  o->f = NULL;
-  if (!ok)
-    g_set_error (error, MESH_ERROR, MESH_ERROR_IO, "Cannot write %s: %s", o->path,
-                 g_strerror (e ? e : EIO));
-  return ok;
-}
-
-static gboolean
-out_commit (OutFile *o, gboolean overwrite, GError **error)
-{
-  int r;
-  if (overwrite)
-    r = rename (o->tmp, o->path);
-  else
-    {
-      r = renameat2 (AT_FDCWD, o->tmp, AT_FDCWD, o->path, RENAME_NOREPLACE);
-      if (r != 0 && (errno == EINVAL || errno == ENOSYS))
-        {
-          r = link (o->tmp, o->path);
-          if (r == 0)
-            g_unlink (o->tmp);
-        }
-    }
-  if (r != 0)
-    {
-      int e = errno;
-      if (e == EEXIST)
-        g_set_error (error, MESH_ERROR, MESH_ERROR_EXISTS, "%s already exists", o->path);
-      else
-        g_set_error (error, MESH_ERROR, MESH_ERROR_IO, "Cannot rename into %s: %s", o->path,
-                     g_strerror (e));
-      return FALSE;
-    }
-  g_free (o->tmp);
-  o->tmp = NULL;
-  g_free (o->path);
-  o->path = NULL;
-  return TRUE;
+  return FALSE;
 }
 
 MeshFormat
@@ -383,52 +292,62 @@ write_stl (FILE *f, SurfaceMesh *const *meshes, guint n, const LabelTable *t)
   return !ferror (f);
 }
 
+/* "dir/name.ext" -> "dir/name" (a dot in a folder name is not an extension). */
+static char *
+path_without_extension (const char *path)
+{
+  const char *dot = strrchr (path, '.');
+  const char *slash = strrchr (path, '/');
+  return dot && (!slash || dot > slash) ? g_strndup (path, (gsize) (dot - path)) : g_strdup (path);
+}
+
 /* Write one file (and for OBJ its MTL) holding @meshes. */
 static gboolean
 write_one (const char *path, MeshFormat fmt, SurfaceMesh *const *meshes, guint n,
            const MeshExportOptions *opts, GError **error)
 {
-  OutFile o, mtl = { 0 };
   g_autofree char *mtl_path = NULL;
   if (fmt == MESH_FORMAT_OBJ)
     {
-      const char *dot = strrchr (path, '.');
-      g_autofree char *stem = dot && dot > strrchr (path, '/') ? g_strndup (path, (gsize) (dot - path))
-                                                                : g_strdup (path);
+      g_autofree char *stem = path_without_extension (path);
       mtl_path = g_strconcat (stem, ".mtl", NULL);
     }
-  if (!out_open (&o, path, error))
-    return FALSE;
-  if (mtl_path && !out_open (&mtl, mtl_path, error))
+  g_autoptr (OutFile) o = out_file_open (path, OUT_FILE_PLAIN, error);
+  if (!o)
+    return mesh_error_from_out_file (error);
+  g_autoptr (OutFile) mtl = NULL;
+  if (mtl_path && !(mtl = out_file_open (mtl_path, OUT_FILE_PLAIN, error)))
+    return mesh_error_from_out_file (error);
+  FILE *f = out_file_get_stream (o), *fm = mtl ? out_file_get_stream (mtl) : NULL;
+  gboolean ok = f && (!mtl || fm);
+  errno = 0;
+  if (ok)
+    switch (fmt)
+      {
+      case MESH_FORMAT_OBJ:
+        {
+          g_autofree char *mtl_base = g_path_get_basename (mtl_path);
+          ok = write_obj (f, mtl_base, meshes, n, opts->table) && write_mtl (fm, meshes, n, opts->table);
+        }
+        break;
+      case MESH_FORMAT_PLY:
+        ok = write_ply (f, meshes, n, opts->table);
+        break;
+      default:
+        ok = write_stl (f, meshes, n, opts->table);
+        break;
+      }
+  if (!ok)
     {
-      out_abort (&o);
+      g_set_error (error, MESH_ERROR, MESH_ERROR_IO, "Cannot write %s: %s", path,
+                   g_strerror (errno ? errno : EIO));
       return FALSE;
     }
-  gboolean ok;
-  switch (fmt)
-    {
-    case MESH_FORMAT_OBJ:
-      {
-        g_autofree char *mtl_base = g_path_get_basename (mtl_path);
-        ok = write_obj (o.f, mtl_base, meshes, n, opts->table) && write_mtl (mtl.f, meshes, n, opts->table);
-      }
-      break;
-    case MESH_FORMAT_PLY:
-      ok = write_ply (o.f, meshes, n, opts->table);
-      break;
-    default:
-      ok = write_stl (o.f, meshes, n, opts->table);
-      break;
-    }
-  if (!ok)
-    g_set_error (error, MESH_ERROR, MESH_ERROR_IO, "Cannot write %s: %s", path, g_strerror (errno));
-  ok = ok && out_finish (&o, error);
-  if (ok && mtl_path)
-    ok = out_finish (&mtl, error) && out_commit (&mtl, opts->overwrite, error);
-  ok = ok && out_commit (&o, opts->overwrite, error);
-  out_abort (&o);
-  out_abort (&mtl);
-  return ok;
+  if (mtl && !out_file_commit (g_steal_pointer (&mtl), opts->overwrite, error))
+    return mesh_error_from_out_file (error);
+  if (!out_file_commit (g_steal_pointer (&o), opts->overwrite, error))
+    return mesh_error_from_out_file (error);
+  return TRUE;
 }
 
 gboolean
@@ -456,10 +375,7 @@ mesh_export (const SurfaceSet *set, const char *path, const MeshExportOptions *o
   GPtrArray *targets = g_ptr_array_new_with_free_func (g_free);
   if (opts.per_label)
     {
-      const char *dot = strrchr (path, '.');
-      const char *slash = strrchr (path, '/');
-      g_autofree char *stem = dot && (!slash || dot > slash) ? g_strndup (path, (gsize) (dot - path))
-                                                             : g_strdup (path);
+      g_autofree char *stem = path_without_extension (path);
       g_autoptr (GHashTable) used = g_hash_table_new (g_str_hash, g_str_equal);
       for (guint i = 0; i < set->n_meshes; i++)
         {

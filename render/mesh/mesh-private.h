@@ -32,6 +32,57 @@ mesh_key_decode (const int64_t dims[3], uint64_t key, int64_t ijk[3], int *axis)
   ijk[2] = (int64_t) (p / (w * h)) - 1;
 }
 
+/* qsort comparator of int32_t. */
+static inline int
+mesh_cmp_i32 (const void *a, const void *b)
+{
+  int32_t x = *(const int32_t *) a, y = *(const int32_t *) b;
+  return (x > y) - (x < y);
+}
+
+/* The first index of @sorted (n ascending labels) whose label is >= @l (n if none). */
+static inline guint
+mesh_lower_bound (const int32_t *sorted, guint n, int32_t l)
+{
+  guint lo = 0, hi = n;
+  while (lo < hi)
+    {
+      guint mid = (lo + hi) / 2;
+      if (sorted[mid] < l)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+  return lo;
+}
+
+/* Determinant of the linear part of an affine: negative when it flips handedness. */
+static inline double
+mesh_det3 (const double m[4][4])
+{
+  return m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+         - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+         + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
+}
+
+/* A set without meshes, with the geometry (affine, dims) of @v. */
+SurfaceSet *mesh_set_new_like (const LabelVolume *v);
+
+/* @opts, or the defaults (written to @def) when it is NULL. */
+static inline const SurfaceOptions *
+mesh_options_or_default (const SurfaceOptions *opts, SurfaceOptions *def)
+{
+  if (opts)
+    return opts;
+  surface_options_init (def);
+  return def;
+}
+
+/* The checks every extraction starts with: a non-empty volume of a size we can index. */
+gboolean mesh_check_volume (const LabelVolume *v, GError **error);
+/* The distinct non-zero labels of @labels (n), ascending, in a new array of *n_out. */
+int32_t *mesh_sorted_labels (const int32_t *labels, guint n, guint *n_out);
+
 /* World position of the midpoint of edge @key. */
 void mesh_key_position (const double affine[4][4], const int64_t dims[3], uint64_t key, float out[3]);
 

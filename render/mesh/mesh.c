@@ -194,6 +194,17 @@ surface_set_new (void)
   return s;
 }
 
+SurfaceSet *
+mesh_set_new_like (const LabelVolume *v)
+{
+  SurfaceSet *s = surface_set_new ();
+  memcpy (s->affine, v->affine, sizeof s->affine);
+  s->dims[0] = v->nx;
+  s->dims[1] = v->ny;
+  s->dims[2] = v->nz;
+  return s;
+}
+
 void
 surface_set_free (SurfaceSet *set)
 {
@@ -256,16 +267,21 @@ surface_set_bounds (const SurfaceSet *set, float min[3], float max[3])
   for (guint i = 0; i < set->n_meshes; i++)
     {
       const SurfaceMesh *m = set->meshes[i];
-      if (m->n_vertices == 0)
-        continue;
-      for (int d = 0; d < 3; d++)
-        {
-          min[d] = any ? MIN (min[d], m->bbox_min[d]) : m->bbox_min[d];
-          max[d] = any ? MAX (max[d], m->bbox_max[d]) : m->bbox_max[d];
-        }
-      any = TRUE;
+      if (m->n_vertices > 0)
+        mesh_bounds_add (min, max, &any, m->bbox_min, m->bbox_max);
     }
   return any;
+}
+
+void
+mesh_bounds_add (float min[3], float max[3], gboolean *any, const float lo[3], const float hi[3])
+{
+  for (int d = 0; d < 3; d++)
+    {
+      min[d] = *any ? MIN (min[d], lo[d]) : lo[d];
+      max[d] = *any ? MAX (max[d], hi[d]) : hi[d];
+    }
+  *any = TRUE;
 }
 
 SurfacePacked *

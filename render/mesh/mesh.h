@@ -110,6 +110,9 @@ guint64 surface_set_n_triangles (const SurfaceSet *set);
 guint64 surface_set_n_vertices (const SurfaceSet *set);
 /* World bounding box of all meshes; FALSE when the set is empty. */
 gboolean surface_set_bounds (const SurfaceSet *set, float min[3], float max[3]);
+/* Grow the box @min..@max by the box @lo..@hi; while *@any is FALSE the box is empty
+ * (it becomes @lo..@hi and *@any TRUE). */
+void mesh_bounds_add (float min[3], float max[3], gboolean *any, const float lo[3], const float hi[3]);
 
 /* Taubin lambda/mu smoothing of all meshes of @set together: a point shared by several
  * meshes moves once, identically in all of them.  Volume is preserved to about 1%. */
@@ -119,6 +122,16 @@ void surface_set_smooth (SurfaceSet *set, guint iterations, double passband);
  * on one grid for the whole set, so shared boundaries stay shared).  Meant for
  * interaction; the result may be non-manifold.  Returns a dup if already small enough. */
 SurfaceSet *surface_set_decimate (const SurfaceSet *set, guint64 target_triangles);
+
+/* The same vertex clustering on one indexed mesh, keeping its vertices: on a grid of
+ * @cell mm cubes aligned at the origin, each vertex stands for the first vertex of its
+ * cell, and a triangle survives when its corners fall into three distinct cells.
+ * Indices out of range are dropped.  positions is (n_vertices, 3), indices
+ * (n_triangles, 3); returns (*n_out, 3) indices into the same positions (a renderer's
+ * levels of detail share one vertex buffer). */
+uint32_t *mesh_cluster_indices (const float *positions, uint32_t n_vertices,
+                                const uint32_t *indices, uint32_t n_triangles,
+                                float cell, uint32_t *n_out);
 
 SurfaceMesh *surface_mesh_new (int32_t label, uint32_t n_vertices, uint32_t n_triangles);
 SurfaceMesh *surface_mesh_dup (const SurfaceMesh *m);

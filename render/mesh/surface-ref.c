@@ -14,21 +14,12 @@ get_padded (const LabelVolume *v, int64_t i, int64_t j, int64_t k)
   return lv_volume_get (v, i, j, k);
 }
 
-static int
-cmp_i32 (const void *a, const void *b)
-{
-  int32_t x = *(const int32_t *) a, y = *(const int32_t *) b;
-  return (x > y) - (x < y);
-}
-
 SurfaceSet *
 surface_extract_reference (const LabelVolume *v, const SurfaceOptions *opts, GError **error)
 {
   const McTables *t = mc_tables_get ();
   int64_t dims[3] = { v->nx, v->ny, v->nz };
-  double det = v->affine[0][0] * (v->affine[1][1] * v->affine[2][2] - v->affine[1][2] * v->affine[2][1])
-               - v->affine[0][1] * (v->affine[1][0] * v->affine[2][2] - v->affine[1][2] * v->affine[2][0])
-               + v->affine[0][2] * (v->affine[1][0] * v->affine[2][1] - v->affine[1][1] * v->affine[2][0]);
+  double det = mesh_det3 (v->affine);
 
   /* the labels present */
   g_autoptr (GHashTable) present = g_hash_table_new (g_direct_hash, g_direct_equal);
@@ -51,11 +42,9 @@ surface_extract_reference (const LabelVolume *v, const SurfaceOptions *opts, GEr
       if (keep)
         g_array_append_val (labels, l);
     }
-  g_array_sort (labels, cmp_i32);
+  g_array_sort (labels, mesh_cmp_i32);
 
-  SurfaceSet *set = surface_set_new ();
-  memcpy (set->affine, v->affine, sizeof set->affine);
-  memcpy (set->dims, dims, sizeof dims);
+  SurfaceSet *set = mesh_set_new_like (v);
   set->meshes = g_new0 (SurfaceMesh *, MAX (labels->len, 1));
 
   for (guint li = 0; li < labels->len; li++)

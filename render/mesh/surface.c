@@ -13,6 +13,9 @@
  * of the next slab it makes copies, numbered in the same order as the next slab numbers
  * them, and tagged with COPY_BIT.  Concatenation then maps local numbers to global ones
  * with two offsets, so no vertex is ever duplicated and no hash is needed.
+ *
+ * surface_extract_box() runs the same pass on a box of the volume; surface-update.c uses
+ * it to rebuild only the labels that changed.
  */
 #include "mesh-private.h"
 
@@ -385,28 +388,6 @@ typedef struct {
   uint8_t *fixed;     /* (nv) or NULL */
 } Assemble;
 
-static int
-cmp_i32 (const void *a, const void *b)
-{
-  int32_t x = *(const int32_t *) a, y = *(const int32_t *) b;
-  return (x > y) - (x < y);
-}
-
-static guint
-slot_of (const int32_t *labels, guint n, int32_t l)
-{
-  guint lo = 0, hi = n;
-  while (lo < hi)
-    {
-      guint mid = (lo + hi) / 2;
-      if (labels[mid] < l)
-        lo = mid + 1;
-      else
-        hi = mid;
-    }
-  return lo;
-}
-
 /* Distinct labels of a slab's triangles (when no bitmap was kept). */
 static void
 labels_task (int64_t task_, int thread, void *data)
@@ -443,7 +424,7 @@ count_task (int64_t task_, int thread, void *data)
       if (i == 0 || s->tlab[i] != last)
         {
           last = s->tlab[i];
-          slot = slot_of (a->labels, a->n_slots, last);
+          slot = mesh_lower_bound (a->labels, a->n_slots, last);
         }
       s->count[slot]++;
     }
@@ -480,7 +461,7 @@ concat_task (int64_t task_, int thread, void *data)
       else if (i == 0 || s->tlab[i] != last)
         {
           last = s->tlab[i];
-          slot = slot_of (a->labels, a->n_slots, last);
+          slot = mesh_lower_bound (a->labels, a->n_slots, last);
         }
       uint32_t *dst = a->tri + 3 * s->count[slot]++;
       const uint32_t *src = s->tri + 3 * i;
@@ -637,14 +618,6 @@ apply_pins (Assemble *a)
     }
 }
 
-static double
-det3 (const double m[4][4])
-{
-  return m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
-         - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
-         + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
-}
-
 static SurfaceSet *
 extract_run (Extract *x, int n_threads, const SurfaceSet *pins, const SurfaceOptions *opts,
              GError **error)
@@ -662,14 +635,10 @@ extract_run (Extract *x, int n_threads, const SurfaceSet *pins, const SurfaceOpt
     }
   worker_pool_run (pool, x->n_slabs, slab_task, x);
 
-  SurfaceSet *set = surface_set_new ();
-  memcpy (set->affine, v->affine, sizeof set->affine);
-  set->dims[0] = v->nx;
-  set->dims[1] = v->ny;
-  set->dims[2] = v->nz;
+  SurfaceSet *set = mesh_set_new_like (v);
 
   Assemble a = { .x = x, .affine = (const double (*)[4]) v->affine, .pins = pins };
-  a.flip = det3 (v->affine) < 0;
+  a.flip = mesh_det3 (v->affine) < 0;
   a.slab_voff = g_new (uint32_t, x->n_slabs + 1);
   uint64_t nv = 0, nt = 0;
   gboolean too_large = FALSE;
@@ -688,12 +657,8 @@ extract_run (Extract *x, int n_threads, const SurfaceSet *pins, const SurfaceOpt
         g_set_error (error, MESH_ERROR, MESH_ERROR_TOO_LARGE,
                      "Surface of the %" G_GINT64_FORMAT "×%" G_GINT64_FORMAT "×%" G_GINT64_FORMAT
                      " volume has too many vertices", v->nx, v->ny, v->nz);
-      for (guint s = 0; s < x->n_slabs; s++)
-        slab_clear (&x->slabs[s]);
-      g_free (x->slabs);
-      g_free (a.slab_voff);
-      surface_set_free (set);
-      return NULL;
+      g_clear_pointer (&set, surface_set_free);
+      goto out;
     }
 
   /* the distinct labels, from the slabs' bitmaps or their triangles */
@@ -713,7 +678,7 @@ extract_run (Extract *x, int n_threads, const SurfaceSet *pins, const SurfaceOpt
       worker_pool_run (pool, x->n_slabs, labels_task, &a);
       for (guint s = 0; s < x->n_slabs; s++)
         g_array_append_vals (labs, x->slabs[s].labels->data, x->slabs[s].labels->len);
-      g_array_sort (labs, cmp_i32);
+      g_array_sort (labs, mesh_cmp_i32);
       guint m = 0;
       for (guint i = 0; i < labs->len; i++)
         if (m == 0 || g_array_index (labs, int32_t, m - 1) != g_array_index (labs, int32_t, i))
@@ -769,17 +734,8 @@ extract_run (Extract *x, int n_threads, const SurfaceSet *pins, const SurfaceOpt
       g_set_error (error, MESH_ERROR, MESH_ERROR_TOO_LARGE,
                    "Surfaces of the %" G_GINT64_FORMAT "×%" G_GINT64_FORMAT "×%" G_GINT64_FORMAT
                    " volume are too large (%" G_GUINT64_FORMAT " triangles)", v->nx, v->ny, v->nz, nt);
-      for (guint s = 0; s < x->n_slabs; s++)
-        slab_clear (&x->slabs[s]);
-      g_free (x->slabs);
-      x->slabs = NULL;
-      g_free (a.pos);
-      g_free (a.labels);
-      g_free (a.slot_first);
-      g_free (a.slot_table);
-      g_free (a.slab_voff);
-      surface_set_free (set);
-      return NULL;
+      g_clear_pointer (&set, surface_set_free);
+      goto out;
     }
   worker_pool_run (pool, x->n_slabs, concat_task, &a);
 
@@ -800,10 +756,10 @@ extract_run (Extract *x, int n_threads, const SurfaceSet *pins, const SurfaceOpt
 
   set->n_meshes = a.n_slots;
   set->meshes = a.meshes;
+out:
   for (guint s = 0; s < x->n_slabs; s++)
     slab_clear (&x->slabs[s]);
-  g_free (x->slabs);
-  x->slabs = NULL;
+  g_clear_pointer (&x->slabs, g_free);
   g_free (a.labels);
   g_free (a.slot_first);
   g_free (a.slot_table);
@@ -815,8 +771,8 @@ extract_run (Extract *x, int n_threads, const SurfaceSet *pins, const SurfaceOpt
   return set;
 }
 
-static gboolean
-check_volume (const LabelVolume *v, GError **error)
+gboolean
+mesh_check_volume (const LabelVolume *v, GError **error)
 {
   if (v == NULL || v->data == NULL || v->nx < 1 || v->ny < 1 || v->nz < 1)
     {
@@ -834,12 +790,12 @@ check_volume (const LabelVolume *v, GError **error)
   return TRUE;
 }
 
-static int32_t *
-sorted_labels (const int32_t *labels, guint n, guint *n_out)
+int32_t *
+mesh_sorted_labels (const int32_t *labels, guint n, guint *n_out)
 {
   int32_t *w = g_new (int32_t, MAX (n, 1));
   memcpy (w, labels, sizeof (int32_t) * n);
-  qsort (w, n, sizeof (int32_t), cmp_i32);
+  qsort (w, n, sizeof (int32_t), mesh_cmp_i32);
   guint m = 0;
   for (guint i = 0; i < n; i++)
     if (w[i] != 0 && (m == 0 || w[m - 1] != w[i]))
@@ -853,7 +809,7 @@ surface_extract_box (const LabelVolume *v, const int32_t *want, guint n_want,
                      const int64_t box[6], int n_threads, const SurfaceSet *pins,
                      const SurfaceOptions *opts, GCancellable *cancellable, GError **error)
 {
-  if (!check_volume (v, error))
+  if (!mesh_check_volume (v, error))
     return NULL;
   Extract x = { .v = v, .want = want, .n_want = n_want, .cancellable = cancellable };
   x.dims[0] = v->nx;
@@ -874,10 +830,7 @@ surface_extract_box (const LabelVolume *v, const int32_t *want, guint n_want,
   x.D = MIN (box[5], x.dims[2]) - x.g0[2] + 1;
   if (x.W < 2 || x.H < 2 || x.D < 2)
     {
-      SurfaceSet *set = surface_set_new ();
-      memcpy (set->affine, v->affine, sizeof set->affine);
-      memcpy (set->dims, x.dims, sizeof set->dims);
-      return set;
+      return mesh_set_new_like (v);
     }
   return extract_run (&x, n_threads > 0 ? n_threads : mesh_default_threads (), pins, opts, error);
 }
@@ -887,12 +840,8 @@ surface_extract (const LabelVolume *v, const SurfaceOptions *opts,
                  GCancellable *cancellable, GError **error)
 {
   SurfaceOptions def;
-  if (opts == NULL)
-    {
-      surface_options_init (&def);
-      opts = &def;
-    }
-  if (!check_volume (v, error))
+  opts = mesh_options_or_default (opts, &def);
+  if (!mesh_check_volume (v, error))
     return NULL;
   if (opts->method != SURFACE_METHOD_MARCHING_CUBES)
     {
@@ -909,119 +858,13 @@ surface_extract (const LabelVolume *v, const SurfaceOptions *opts,
   guint n_want = 0;
   if (opts->labels)
     {
-      want = sorted_labels (opts->labels, opts->n_labels, &n_want);
+      want = mesh_sorted_labels (opts->labels, opts->n_labels, &n_want);
       if (n_want == 0)
         {
-          SurfaceSet *set = surface_set_new ();
-          memcpy (set->affine, v->affine, sizeof set->affine);
-          set->dims[0] = v->nx;
-          set->dims[1] = v->ny;
-          set->dims[2] = v->nz;
-          return set;
+          return mesh_set_new_like (v);
         }
     }
   int64_t box[6] = { -1, -1, -1, v->nx, v->ny, v->nz };
   return surface_extract_box (v, want, n_want, box, opts->n_threads, NULL, opts,
                               cancellable, error);
-}
-
-gboolean
-surface_set_update (SurfaceSet *set, const LabelVolume *v,
-                    const int32_t *changed, guint n_changed,
-                    const int64_t *dirty_box, const SurfaceOptions *opts,
-                    GCancellable *cancellable, GError **error)
-{
-  SurfaceOptions def;
-  if (opts == NULL)
-    {
-      surface_options_init (&def);
-      opts = &def;
-    }
-  if (!check_volume (v, error))
-    return FALSE;
-  if (v->nx != set->dims[0] || v->ny != set->dims[1] || v->nz != set->dims[2])
-    {
-      g_set_error (error, MESH_ERROR, MESH_ERROR_INVALID,
-                   "Cannot update surfaces: the volume's size changed");
-      return FALSE;
-    }
-  guint n_want = 0;
-  g_autofree int32_t *want = sorted_labels (changed, n_changed, &n_want);
-  if (n_want == 0)
-    return TRUE;
-
-  /* region: old extents of the changed labels and the dirty box, grown by one voxel */
-  int64_t box[6] = { G_MAXINT64, G_MAXINT64, G_MAXINT64, G_MININT64, G_MININT64, G_MININT64 };
-  gboolean whole = dirty_box == NULL;
-  if (dirty_box)
-    for (int d = 0; d < 3; d++)
-      {
-        box[d] = MIN (box[d], dirty_box[d]);
-        box[3 + d] = MAX (box[3 + d], dirty_box[3 + d]);
-      }
-  for (guint i = 0; i < n_want; i++)
-    {
-      SurfaceMesh *m = surface_set_get (set, want[i]);
-      if (m)
-        for (int d = 0; d < 3; d++)
-          {
-            box[d] = MIN (box[d], m->voxel_box[d]);
-            box[3 + d] = MAX (box[3 + d], m->voxel_box[3 + d]);
-          }
-    }
-  if (whole)
-    {
-      box[0] = box[1] = box[2] = -1;
-      box[3] = v->nx;
-      box[4] = v->ny;
-      box[5] = v->nz;
-    }
-  else
-    for (int d = 0; d < 3; d++)
-      {
-        box[d] -= 1;
-        box[3 + d] += 1;
-      }
-
-  g_autoptr (SurfaceSet) fresh = surface_extract_box (v, want, n_want, box, opts->n_threads, set,
-                                                      opts, cancellable, error);
-  if (fresh == NULL)
-    return FALSE;
-
-  /* merge: drop old meshes of the changed labels, add the new ones, keep order */
-  GPtrArray *out = g_ptr_array_new ();
-  guint i = 0, j = 0;
-  while (i < set->n_meshes || j < fresh->n_meshes)
-    {
-      SurfaceMesh *old = i < set->n_meshes ? set->meshes[i] : NULL;
-      SurfaceMesh *nw = j < fresh->n_meshes ? fresh->meshes[j] : NULL;
-      if (old && (!nw || old->label < nw->label))
-        {
-          guint k = slot_of (want, n_want, old->label);
-          if (k < n_want && want[k] == old->label)
-            surface_mesh_free (old);   /* changed and now empty */
-          else
-            g_ptr_array_add (out, old);
-          i++;
-        }
-      else if (nw && (!old || nw->label < old->label))
-        {
-          g_ptr_array_add (out, nw);
-          j++;
-        }
-      else
-        {
-          surface_mesh_free (old);
-          g_ptr_array_add (out, nw);
-          i++;
-          j++;
-        }
-    }
-  g_free (set->meshes);
-  set->n_meshes = out->len;
-  set->meshes = (SurfaceMesh **) g_ptr_array_free (out, FALSE);
-  g_free (fresh->meshes);
-  fresh->meshes = NULL;
-  fresh->n_meshes = 0;
-  return TRUE;
 }

@@ -300,7 +300,7 @@ run_step (ArWindow *self, TestState *t, const char *cmd, const char *arg, gboole
       for (int g = 0; g < AR_N_GRID_VIEWS; g++)
         {
           ArView *v = self->grid_views[g];
-          ArScene *sc = g == 0 ? self->input : self->results[g - 1];
+          ArScene *sc = g == 0 ? self->input : ar_window_get_result_scene (self, g - 1);
           printf ("test: grid-cell: %d | %s | %s | %u meshes | %" G_GUINT64_FORMAT " triangles drawn | %s"
                   " | scene %.3f ms\n", g,
                   gtk_label_get_text (GTK_LABEL (self->grid_titles[g])),
@@ -359,7 +359,7 @@ run_step (ArWindow *self, TestState *t, const char *cmd, const char *arg, gboole
   if (g_str_equal (cmd, "times"))
     {
       ArScene *in = self->input;
-      ArScene *res = self->shown_result >= 0 ? self->results[self->shown_result] : NULL;
+      ArScene *res = ar_window_get_result_scene (self, self->shown_result);
       say (cmd, in != NULL, "input read %.1f ms mesh %.1f ms (%" G_GUINT64_FORMAT " triangles); "
            "result read %.1f ms mesh %.1f ms (%" G_GUINT64_FORMAT " triangles)",
            in ? in->ms_read : 0.0, in ? in->ms_mesh : 0.0, in ? surface_set_n_triangles (in->surfaces) : 0,

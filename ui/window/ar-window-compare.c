@@ -52,7 +52,7 @@ stack_changed (GObject *stack, GParamSpec *p, ArWindow *self)
 }
 
 static gboolean
-metrics_ready (ArWindow *self, const ArScene *s)
+metrics_ready (ArWindow *self, const ArResult *s)
 {
   return s && s->metrics && s->metrics_serial == self->reference_serial;
 }
@@ -64,7 +64,7 @@ update_grid (ArWindow *self)
   for (int g = 1; g < AR_N_GRID_VIEWS; g++)
     {
       NnArch net = g - 1;
-      ArScene *s = self->results[net];
+      ArResult *s = self->results[net];
       g_autofree char *reason = NULL;
       gboolean avail = ar_completion_is_available (net, &reason);
       gboolean running = ar_window_is_busy (self) && self->job_cancellable && self->job_network == (int) net;
@@ -93,7 +93,7 @@ update_grid (ArWindow *self)
           double sum = 0;
           int n = 0;
           for (int32_t l = 1; l < s->n_metrics; l++)
-            if (s->metrics[l].n_reference > 0 && (l >= self->input->n_hist || self->input->hist[l] == 0))
+            if (s->metrics[l].n_reference > 0 && ar_scene_count (self->input, l) == 0)
               {
                 sum += s->metrics[l].dice;
                 n++;
@@ -112,9 +112,7 @@ set_grid_scene (ArWindow *self, int g, ArScene *s)
 {
   ArRenderer *r = ar_view_get_renderer (self->grid_views[g]);
   ar_renderer_clear (r);
-  if (s)
-    for (guint i = 0; i < s->meshes->len; i++)
-      ar_renderer_set_mesh (r, s->meshes->pdata[i]);
+  ar_scene_add_to_renderer (s, r);
   ar_view_queue_quick_redraw (self->grid_views[g]);
 }
 
@@ -122,12 +120,12 @@ set_grid_scene (ArWindow *self, int g, ArScene *s)
 /* The comparison table */
 
 /* Overlap with the reference, computed in a worker: a volume of 512×512×300 voxels takes
- * about 85 ms, too long for the main thread.  The job holds references to the scenes,
- * released on the main thread (their meshes own GL objects). */
+ * about 85 ms, too long for the main thread.  The job holds references to the results,
+ * released on the main thread. */
 typedef struct {
-  ArScene *ref;
-  GPtrArray *scenes;     /* ArScene*, each referenced */
-  guint n;               /* scenes->len, kept after the scenes are released */
+  ArResult *ref;
+  GPtrArray *scenes;     /* ArResult*, each referenced */
+  guint n;               /* scenes->len, kept after the results are released */
   MetricsLabel **metrics;
   int32_t *n_metrics;
   char **errors;
@@ -140,9 +138,9 @@ metrics_thread (GTask *task, gpointer source, gpointer data, GCancellable *cance
   MetricsJob *j = data;
   for (guint i = 0; i < j->scenes->len; i++)
     {
-      ArScene *s = j->scenes->pdata[i];
+      ArResult *s = j->scenes->pdata[i];
       g_autoptr (GError) error = NULL;
-      j->metrics[i] = metrics_compare (j->ref->volume, s->volume, &j->n_metrics[i], &error);
+      j->metrics[i] = metrics_compare (j->ref->scene->volume, s->scene->volume, &j->n_metrics[i], &error);
       if (!j->metrics[i])
         j->errors[i] = g_strdup (error->message);
     }
@@ -159,7 +157,7 @@ metrics_done (GObject *source, GAsyncResult *res, gpointer data)
   self->metrics_jobs--;
   for (guint i = 0; i < j->scenes->len; i++)
     {
-      ArScene *s = j->scenes->pdata[i];
+      ArResult *s = j->scenes->pdata[i];
       if (s->metrics_pending == j->serial)
         s->metrics_pending = 0;
       if (j->serial != self->reference_serial)
@@ -173,7 +171,7 @@ metrics_done (GObject *source, GAsyncResult *res, gpointer data)
     }
   /* drop the scene references here, on the main thread */
   g_clear_pointer (&j->scenes, g_ptr_array_unref);
-  g_clear_pointer (&j->ref, ar_scene_unref);
+  g_clear_pointer (&j->ref, ar_result_unref);
   if (j->serial == self->reference_serial && !g_cancellable_is_cancelled (self->cancellable))
     {
       update_metrics (self);
@@ -190,7 +188,7 @@ metrics_job_free (MetricsJob *j)
       g_free (j->errors[i]);
     }
   g_clear_pointer (&j->scenes, g_ptr_array_unref);
-  g_clear_pointer (&j->ref, ar_scene_unref);
+  g_clear_pointer (&j->ref, ar_result_unref);
   g_free (j->metrics);
   g_free (j->n_metrics);
   g_free (j->errors);
@@ -201,23 +199,23 @@ metrics_job_free (MetricsJob *j)
 static void
 request_metrics (ArWindow *self)
 {
-  ArScene *ref = self->results[AR_RESULT_REFERENCE];
+  ArResult *ref = self->results[AR_RESULT_REFERENCE];
   if (!ref)
     return;
-  g_autoptr (GPtrArray) todo = g_ptr_array_new_with_free_func ((GDestroyNotify) ar_scene_unref);
+  g_autoptr (GPtrArray) todo = g_ptr_array_new_with_free_func ((GDestroyNotify) ar_result_unref);
   for (int i = 0; i <= AR_RESULT_FILE; i++)
     {
-      ArScene *s = self->results[i];
+      ArResult *s = self->results[i];
       if (s && s->metrics_serial != self->reference_serial && s->metrics_pending != self->reference_serial)
         {
           s->metrics_pending = self->reference_serial;
-          g_ptr_array_add (todo, ar_scene_ref (s));
+          g_ptr_array_add (todo, ar_result_ref (s));
         }
     }
   if (todo->len == 0)
     return;
   MetricsJob *j = g_new0 (MetricsJob, 1);
-  j->ref = ar_scene_ref (ref);
+  j->ref = ar_result_ref (ref);
   j->serial = self->reference_serial;
   j->metrics = g_new0 (MetricsLabel *, todo->len);
   j->n_metrics = g_new0 (int32_t, todo->len);
@@ -242,27 +240,14 @@ cell (const char *text, float xalign, const char *css)
   return l;
 }
 
-static void
-swatch_draw (GtkDrawingArea *a, cairo_t *cr, int w, int h, gpointer data)
-{
-  guint32 c = GPOINTER_TO_UINT (data);
-  cairo_arc (cr, w / 2.0, h / 2.0, MIN (w, h) / 2.0 - 1, 0, 2 * G_PI);
-  cairo_set_source_rgb (cr, ((c >> 16) & 255) / 255.0, ((c >> 8) & 255) / 255.0, (c & 255) / 255.0);
-  cairo_fill (cr);
-}
-
 static GtkWidget *
 organ_cell (ArWindow *self, int32_t label, gboolean missing)
 {
   GtkWidget *row = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 8);
   guint8 rgba[4];
   ar_label_panel_get_color (self->label_panel, label, rgba);
-  GtkWidget *sw = gtk_drawing_area_new ();
-  gtk_drawing_area_set_content_width (GTK_DRAWING_AREA (sw), 12);
-  gtk_drawing_area_set_content_height (GTK_DRAWING_AREA (sw), 12);
+  GtkWidget *sw = ar_window_swatch_new (rgba, 12, FALSE);
   gtk_widget_set_valign (sw, GTK_ALIGN_CENTER);
-  gtk_drawing_area_set_draw_func (GTK_DRAWING_AREA (sw), swatch_draw,
-                                  GUINT_TO_POINTER ((guint32) rgba[0] << 16 | rgba[1] << 8 | rgba[2]), NULL);
   gtk_box_append (GTK_BOX (row), sw);
   const char *name = ar_label_panel_get_name (self->label_panel, label);
   g_autofree char *fallback = g_strdup_printf ("label %d", label);
@@ -295,7 +280,7 @@ update_metrics (ArWindow *self)
   GtkWidget *child;
   while ((child = gtk_widget_get_first_child (self->metrics_grid)))
     gtk_grid_remove (grid, child);
-  ArScene *ref = self->results[AR_RESULT_REFERENCE];
+  ArScene *ref = ar_window_get_result_scene (self, AR_RESULT_REFERENCE);
   if (!ref || !self->input)
     return;
   request_metrics (self);
@@ -316,8 +301,8 @@ update_metrics (ArWindow *self)
   for (int c = 0; c < n_cols; c++)
     {
       int i = cols[c];
-      ArScene *s = self->results[i];
-      g_autofree char *fname = i == AR_RESULT_FILE ? g_path_get_basename (s->path) : NULL;
+      ArResult *s = self->results[i];
+      g_autofree char *fname = i == AR_RESULT_FILE ? g_path_get_basename (s->scene->path) : NULL;
       g_autofree char *title = NULL;
       if (i == AR_RESULT_FILE)
         title = g_strdup_printf ("%s (file)", fname);
@@ -338,31 +323,31 @@ update_metrics (ArWindow *self)
   int32_t n_labels = ref->n_hist;
   for (int c = 0; c < n_cols; c++)
     if (self->results[cols[c]])
-      n_labels = MAX (n_labels, self->results[cols[c]]->n_hist);
+      n_labels = MAX (n_labels, self->results[cols[c]]->scene->n_hist);
   int row = 3;
   double sum_missing[NN_N_ARCHS + 1] = { 0 }, sum_all[NN_N_ARCHS + 1] = { 0 };
   int n_missing = 0, n_all = 0;
   for (int32_t l = 1; l < n_labels; l++)
     {
-      gboolean in_ref = l < ref->n_hist && ref->hist[l] > 0;
+      gboolean in_ref = ar_scene_count (ref, l) > 0;
       gboolean in_any = in_ref;
       for (int c = 0; c < n_cols; c++)
         {
-          ArScene *s = self->results[cols[c]];
-          in_any |= s && l < s->n_hist && s->hist[l] > 0;
+          ArScene *s = ar_window_get_result_scene (self, cols[c]);
+          in_any |= s && ar_scene_count (s, l) > 0;
         }
       if (!in_any)
         continue;
-      int64_t n_in = l < self->input->n_hist ? self->input->hist[l] : 0;
+      int64_t n_in = ar_scene_count (self->input, l);
       gboolean missing = n_in == 0 && in_ref;
       gtk_grid_attach (grid, organ_cell (self, l, missing), 0, row, 1, 1);
-      g_autofree char *ref_ml = fmt_ml ((l < ref->n_hist ? ref->hist[l] : 0) * ref->ml_per_voxel);
+      g_autofree char *ref_ml = fmt_ml (ar_scene_count (ref, l) * ref->ml_per_voxel);
       g_autofree char *in_ml = n_in ? fmt_ml (n_in * self->input->ml_per_voxel) : g_strdup ("—");
       gtk_grid_attach (grid, cell (ref_ml, 1.f, "numeric"), 1, row, 1, 1);
       gtk_grid_attach (grid, cell (in_ml, 1.f, n_in ? "numeric" : "dim-label"), 2, row, 1, 1);
       for (int c = 0; c < n_cols; c++)
         {
-          ArScene *s = self->results[cols[c]];
+          ArResult *s = self->results[cols[c]];
           g_autofree char *ml = NULL, *dice = NULL;
           double d = NAN;
           if (metrics_ready (self, s))
@@ -398,7 +383,7 @@ update_metrics (ArWindow *self)
       gtk_grid_attach (grid, cell (what, 0.f, "metrics-mean"), 0, row, 3, 1);
       for (int c = 0; c < n_cols; c++)
         {
-          ArScene *s = self->results[cols[c]];
+          ArResult *s = self->results[cols[c]];
           double d = (k == 0 ? sum_missing[c] : sum_all[c]) / n;
           gboolean ready = metrics_ready (self, s);
           g_autofree char *t = ready ? fmt_dice (d) : g_strdup (s && s->metrics_pending ? "…" : "—");
@@ -458,7 +443,7 @@ void
 ar_window_compare_result_changed (ArWindow *self, int index)
 {
   if (index >= 0 && index < NN_N_ARCHS)
-    set_grid_scene (self, 1 + index, self->results[index]);
+    set_grid_scene (self, 1 + index, ar_window_get_result_scene (self, index));
   update_metrics (self);
   update_grid (self);
   ar_window_apply_styles (self);
@@ -573,19 +558,18 @@ ar_window_guess_reference (const char *input_path)
 static void
 reference_loaded (GObject *source, GAsyncResult *res, gpointer data)
 {
-  ArWindow *self = AR_WINDOW (source);
-  g_autofree char *path = data;
-  GCancellable *job = g_task_get_cancellable (G_TASK (res));
+  g_autoptr (ArLoadJob) j = data;
+  ArWindow *self = j->self;
+  const char *path = j->path;
   g_autoptr (GError) error = NULL;
-  g_autoptr (ArScene) s = ar_window_load_scene_finish (res, &error);
-  if (job == self->reference_job)
+  g_autoptr (ArScene) s = ar_scene_load_finish (res, &error);
+  if (j->job == self->reference_job)
     g_clear_object (&self->reference_job);
   g_autofree char *base = g_path_get_basename (path);
   g_autofree char *primary = g_strdup_printf ("Cannot load “%s” as the reference", base);
   if (!s)
     {
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
-          && !g_error_matches (error, MESH_ERROR, MESH_ERROR_CANCELLED))
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         ar_window_show_error (self, primary, error);
       ar_window_update_actions (self);
       return;
@@ -602,8 +586,8 @@ reference_loaded (GObject *source, GAsyncResult *res, gpointer data)
       return;
     }
   gboolean was_shown = self->shown_result == AR_RESULT_REFERENCE;
-  g_clear_pointer (&self->results[AR_RESULT_REFERENCE], ar_scene_unref);
-  self->results[AR_RESULT_REFERENCE] = g_steal_pointer (&s);
+  g_clear_pointer (&self->results[AR_RESULT_REFERENCE], ar_result_unref);
+  self->results[AR_RESULT_REFERENCE] = ar_result_new (g_steal_pointer (&s));
   self->reference_serial++;
   if (was_shown)
     ar_window_show_result (self, AR_RESULT_REFERENCE);
@@ -624,7 +608,7 @@ ar_window_load_reference (ArWindow *self, GFile *file)
   self->reference_job = g_cancellable_new ();
   g_signal_connect_object (self->cancellable, "cancelled", G_CALLBACK (g_cancellable_cancel),
                            self->reference_job, G_CONNECT_SWAPPED);
-  ar_window_load_scene_async (self, path, self->reference_job, reference_loaded, g_strdup (path));
+  ar_window_load_scene_async (self, path, NULL, FALSE, self->reference_job, NULL, reference_loaded);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -1,5 +1,7 @@
-/* ar-window-private.h: ArWindow internals shared by its concern files
- * (ar-window.c: UI and actions; ar-window-test.c: the hidden test script runner). */
+/* ar-window-private.h: ArWindow internals shared by its concern files: ar-window.c (core
+ * and lifecycle), ar-window-load.c (files and background work), ar-window-actions.c
+ * (actions and menus), ar-window-compare.c (comparison) and ui/testing/ar-window-test.c
+ * (the hidden test script runner). */
 #pragma once
 
 #include "ar-window.h"
@@ -10,21 +12,15 @@
 #include "label-table.h"
 #include "mesh.h"
 #include "metrics.h"
+#include "scene.h"
 
 G_BEGIN_DECLS
 
-/* A loaded label map with its surfaces, ready to draw. */
+/* A label map shown beside the input (a network's result, one loaded from a file, the
+ * reference): its scene and what the window learnt about it. */
 typedef struct {
-  gint refs;                /* atomic: a metrics worker may hold scenes too */
-  char *path;
-  LabelVolume *volume;
-  SurfaceSet *surfaces;
-  GPtrArray *meshes;        /* ArRenderMesh* */
-  int64_t *hist;            /* voxel count per label */
-  int32_t n_hist;
-  double ml_per_voxel;
-  LabelTable *table;        /* input only: names and colours */
-  double ms_read, ms_mesh;
+  gint refs;                /* atomic: a metrics worker may hold results too */
+  ArScene *scene;
   /* overlap with the reference (computed once per reference, see reference_serial) */
   MetricsLabel *metrics;
   int32_t n_metrics;
@@ -32,7 +28,7 @@ typedef struct {
   guint metrics_pending;    /* reference_serial a worker is computing metrics for, 0: none */
   char *metrics_error;      /* why there are no metrics (e.g. another grid) */
   GArray *request;          /* network results: the organs (int32) it was asked to add */
-} ArScene;
+} ArResult;
 
 /* Slots of ArWindow.results: one per network, a completed map loaded from a file, and
  * the reference (ground truth) label map. */
@@ -44,9 +40,21 @@ typedef struct {
 /* Triangles drawn in all visible 3D views together while the user drags. */
 #define AR_DRAG_TRIANGLE_BUDGET 60000
 
-ArScene *ar_scene_ref (ArScene *s);
-void ar_scene_unref (ArScene *s);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (ArScene, ar_scene_unref)
+/* A new result holding @scene (taken). */
+ArResult *ar_result_new (ArScene *scene);
+ArResult *ar_result_ref (ArResult *r);
+void ar_result_unref (ArResult *r);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ArResult, ar_result_unref)
+
+/* A background load started by the window, handed to its callback as the user data
+ * (the callback frees it; finish with ar_scene_load_finish). */
+typedef struct {
+  ArWindow *self;           /* a reference, held until the load is done */
+  char *path;
+  GCancellable *job;
+} ArLoadJob;
+void ar_load_job_free (ArLoadJob *j);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ArLoadJob, ar_load_job_free)
 
 struct _ArWindow {
   GtkApplicationWindow parent_instance;
@@ -74,7 +82,7 @@ struct _ArWindow {
   char *job_text;
 
   ArScene *input;
-  ArScene *results[AR_N_RESULTS];         /* see AR_RESULT_FILE, AR_RESULT_REFERENCE */
+  ArResult *results[AR_N_RESULTS];        /* see AR_RESULT_FILE, AR_RESULT_REFERENCE */
   int shown_result;                       /* index into results, -1: none */
   guint reference_serial;                 /* bumped whenever the reference changes */
   GCancellable *reference_job;            /* loading the reference (no progress bar) */
@@ -83,7 +91,7 @@ struct _ArWindow {
   /* compare all */
   gboolean comparing;
   guint compare_pending;                  /* bit per network still to run */
-  char *net_error[NN_N_ARCHS];            /* why a network's completion failed */
+  char *net_error[NN_N_ARCHS];         /* why a network's completion failed */
   ArView *grid_views[AR_N_GRID_VIEWS];
   GtkWidget *grid_titles[AR_N_GRID_VIEWS], *grid_notes[AR_N_GRID_VIEWS];
   gboolean result_unsaved;
@@ -105,18 +113,43 @@ struct _ArWindow {
   gpointer test;
 };
 
-/* ar-window.c, shared with the concern files */
+/* ArWindow.job_stage: a load's ArSceneStage, or completing with a network. */
+#define AR_JOB_COMPLETING (AR_SCENE_STAGE_PREPARE + 1)
+
+/* ar-window.c: core */
 void ar_window_show_error (ArWindow *self, const char *primary, const GError *error);
+/* Start a job with the progress bar (cancelling the one running); returns its cancellable. */
+GCancellable *ar_window_begin_job (ArWindow *self, const char *what);
+/* The job of @job is done (nothing happens if a newer job runs). */
+void ar_window_end_job (ArWindow *self, GCancellable *job);
 void ar_window_apply_styles (ArWindow *self);
-void ar_window_update_actions (ArWindow *self);
-void ar_window_start_completion (ArWindow *self, NnArch net);
+/* A disc of @rgba's colour, @size pixels wide; @ringed adds the ring of a new organ. */
+GtkWidget *ar_window_swatch_new (const guint8 rgba[4], int size, gboolean ringed);
+/* The camera frames the input's surfaces. */
+void ar_window_frame_input (ArWindow *self);
 /* A network's cached result exists and was computed for the organs ticked now. */
 gboolean ar_window_result_is_current (ArWindow *self, NnArch net);
-/* Read @path and mesh it in a worker, without the progress bar; @callback gets the
- * window as source and @user_data; finish with ar_window_load_scene_finish. */
-void ar_window_load_scene_async (ArWindow *self, const char *path, GCancellable *cancellable,
-                                 GAsyncReadyCallback callback, gpointer user_data);
-ArScene *ar_window_load_scene_finish (GAsyncResult *res, GError **error);
+/* The scene in result slot @index; NULL when the slot is empty or @index < 0. */
+ArScene *ar_window_get_result_scene (ArWindow *self, int index);
+
+/* ar-window-load.c: files and background work */
+/* Load @path (or mesh @volume, taken, under its name) in a worker as the window does:
+ * smoothed surfaces, with the file's label table if @find_table; @stage (atomic, may be
+ * NULL) follows the ArSceneStage.  @callback gets a new ArLoadJob holding @job. */
+void ar_window_load_scene_async (ArWindow *self, const char *path, LabelVolume *volume,
+                                 gboolean find_table, GCancellable *job, gint *stage,
+                                 GAsyncReadyCallback callback);
+void ar_window_start_completion (ArWindow *self, NnArch net);
+
+/* ar-window-actions.c: actions, file choosers, presentation, recent files */
+typedef enum {
+  AR_CHOOSE_OPEN, AR_CHOOSE_RESULT, AR_CHOOSE_REFERENCE, AR_CHOOSE_SAVE, AR_CHOOSE_MESH, AR_CHOOSE_SHOT
+} ArChooseKind;
+/* Adds the win.* actions and the recent-files menu. */
+void ar_window_actions_init (ArWindow *self);
+void ar_window_update_actions (ArWindow *self);
+/* Opens the file chooser for @kind; the answer is acted on when it comes. */
+void ar_window_choose (ArWindow *self, ArChooseKind kind);
 
 /* ar-window-compare.c: compare-all grid, reference, comparison table */
 void ar_window_compare_init (ArWindow *self);

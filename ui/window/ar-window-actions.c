@@ -1,0 +1,308 @@
+/* ar-window-actions.c: ArWindow's actions (the win.* action group), their enabled states,
+ * the file choosers they open, presentation mode and the recent-files menu. */
+#include "ar-window-private.h"
+
+#include "nifti.h"
+
+/* ------------------------------------------------------------------------ */
+/* File choosers */
+
+static void
+chooser_response (GtkNativeDialog *d, int response, ArWindow *self)
+{
+  ArChooseKind kind = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (d), "ar-kind"));
+  g_autoptr (GFile) file = response == GTK_RESPONSE_ACCEPT ? gtk_file_chooser_get_file (GTK_FILE_CHOOSER (d)) : NULL;
+  g_object_unref (d);
+  if (!file)
+    return;
+  g_autofree char *path = g_file_get_path (file);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *base = g_file_get_basename (file);
+  switch (kind)
+    {
+    case AR_CHOOSE_OPEN:
+      ar_window_open (self, file);
+      break;
+    case AR_CHOOSE_RESULT:
+      ar_window_load_result (self, file);
+      break;
+    case AR_CHOOSE_REFERENCE:
+      ar_window_load_reference (self, file);
+      break;
+    case AR_CHOOSE_SAVE:
+      if (!ar_window_save_result_to (self, path, &error))
+        {
+          g_autofree char *p = g_strdup_printf ("Cannot save “%s”", base);
+          ar_window_show_error (self, p, error);
+        }
+      break;
+    case AR_CHOOSE_MESH:
+      {
+        ArScene *s = self->shown_result >= 0 ? ar_window_get_result_scene (self, self->shown_result) : self->input;
+        MeshExportOptions o = { MESH_FORMAT_AUTO, TRUE, FALSE, self->input->table };
+        if (!mesh_export (s->surfaces, path, &o, &error))
+          {
+            g_autofree char *p = g_strdup_printf ("Cannot export “%s”", base);
+            ar_window_show_error (self, p, error);
+          }
+      }
+      break;
+    case AR_CHOOSE_SHOT:
+      if (!ar_window_save_screenshot (self, TRUE, path, &error))
+        {
+          g_autofree char *p = g_strdup_printf ("Cannot save “%s”", base);
+          ar_window_show_error (self, p, error);
+        }
+      break;
+    }
+}
+
+void
+ar_window_choose (ArWindow *self, ArChooseKind kind)
+{
+  static const char *titles[] = { "Open a Label Map", "Load a Completed Label Map",
+                                  "Load a Reference (Complete) Label Map", "Save the Completed Label Map",
+                                  "Export Meshes (OBJ, PLY or STL)", "Save a Screenshot" };
+  gboolean save = kind >= AR_CHOOSE_SAVE;
+  GtkFileChooserNative *d = gtk_file_chooser_native_new (titles[kind], GTK_WINDOW (self),
+                                                         save ? GTK_FILE_CHOOSER_ACTION_SAVE : GTK_FILE_CHOOSER_ACTION_OPEN,
+                                                         save ? "_Save" : "_Open", "_Cancel");
+  g_object_set_data (G_OBJECT (d), "ar-kind", GINT_TO_POINTER (kind));
+  GtkFileFilter *f = gtk_file_filter_new ();
+  if (kind <= AR_CHOOSE_SAVE)
+    {
+      gtk_file_filter_set_name (f, "NIfTI label maps");
+      gtk_file_filter_add_pattern (f, "*.nii");
+      gtk_file_filter_add_pattern (f, "*.nii.gz");
+      gtk_file_filter_add_pattern (f, "*.hdr");
+    }
+  else if (kind == AR_CHOOSE_MESH)
+    {
+      gtk_file_filter_set_name (f, "Meshes");
+      gtk_file_filter_add_pattern (f, "*.obj");
+      gtk_file_filter_add_pattern (f, "*.ply");
+      gtk_file_filter_add_pattern (f, "*.stl");
+    }
+  else
+    {
+      gtk_file_filter_set_name (f, "PNG images");
+      gtk_file_filter_add_pattern (f, "*.png");
+    }
+  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (d), f);
+  g_object_unref (f);
+  if (save && self->input)
+    {
+      g_autofree char *stem = nifti_path_stem (self->input->path);
+      g_autofree char *base = g_path_get_basename (stem);
+      const char *suffix = kind == AR_CHOOSE_SAVE ? "_completed.nii.gz" : kind == AR_CHOOSE_MESH ? ".obj" : ".png";
+      g_autofree char *name = g_strconcat (base, suffix, NULL);
+      gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (d), name);
+    }
+  g_signal_connect (d, "response", G_CALLBACK (chooser_response), self);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (d));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Actions */
+
+static void
+action_complete (GSimpleAction *a, GVariant *p, gpointer data)
+{
+  ArWindow *self = data;
+  if (!self->input)
+    return;
+  self->compare_pending = 0;
+  ar_window_start_completion (self, gtk_drop_down_get_selected (GTK_DROP_DOWN (self->network_dropdown)));
+}
+
+static void
+enable (ArWindow *self, const char *action, gboolean enabled)
+{
+  GAction *a = g_action_map_lookup_action (G_ACTION_MAP (self), action);
+  g_simple_action_set_enabled (G_SIMPLE_ACTION (a), enabled);
+}
+
+void
+ar_window_update_actions (ArWindow *self)
+{
+  gboolean busy = ar_window_is_busy (self);
+  gboolean has_result = self->shown_result >= 0;
+  NnArch net = gtk_drop_down_get_selected (GTK_DROP_DOWN (self->network_dropdown));
+  g_autofree char *reason = NULL;
+  gboolean avail = ar_completion_is_available (net, &reason);
+  enable (self, "complete", avail && self->input && !busy);
+  gtk_widget_set_tooltip_text (self->complete_button,
+                               avail ? "Reconstruct the ticked organs (Ctrl+Return)" : reason);
+  gboolean has_ref = self->results[AR_RESULT_REFERENCE] != NULL;
+  enable (self, "save-result", has_result && self->shown_result != AR_RESULT_REFERENCE);
+  enable (self, "export-meshes", self->input != NULL);
+  enable (self, "load-result", self->input && !busy);
+  enable (self, "cancel", busy);
+  enable (self, "load-reference", self->input != NULL);
+  enable (self, "compare-all", self->input != NULL);
+  enable (self, "show-reference", has_ref);
+  enable (self, "show-metrics", has_ref);
+  gtk_widget_set_visible (self->reference_button, has_ref);
+  gtk_widget_set_tooltip_text (self->metrics_button,
+                               has_ref ? "Per-organ volume and Dice against the reference (F8)"
+                                       : "No reference label map is known: load one from the menu");
+}
+
+static void action_open (GSimpleAction *a, GVariant *p, gpointer d) { ar_window_choose (d, AR_CHOOSE_OPEN); }
+static void action_load_result (GSimpleAction *a, GVariant *p, gpointer d) { ar_window_choose (d, AR_CHOOSE_RESULT); }
+static void action_load_reference (GSimpleAction *a, GVariant *p, gpointer d) { ar_window_choose (d, AR_CHOOSE_REFERENCE); }
+static void action_save_result (GSimpleAction *a, GVariant *p, gpointer d) { ar_window_choose (d, AR_CHOOSE_SAVE); }
+static void action_export (GSimpleAction *a, GVariant *p, gpointer d) { ar_window_choose (d, AR_CHOOSE_MESH); }
+static void action_screenshot (GSimpleAction *a, GVariant *p, gpointer d) { ar_window_choose (d, AR_CHOOSE_SHOT); }
+static void action_open_demo (GSimpleAction *a, GVariant *p, gpointer d) { ar_window_open_demo (d); }
+
+static void
+action_open_recent (GSimpleAction *a, GVariant *p, gpointer d)
+{
+  g_autoptr (GFile) f = g_file_new_for_uri (g_variant_get_string (p, NULL));
+  ar_window_open (d, f);
+}
+
+static void
+action_cancel (GSimpleAction *a, GVariant *p, gpointer data)
+{
+  ArWindow *self = data;
+  if (self->job_cancellable)
+    g_cancellable_cancel (self->job_cancellable);
+}
+
+static void
+redraw_views (ArWindow *self)
+{
+  guint n;
+  ArView **views = ar_window_get_views (self, &n);
+  for (guint i = 0; i < n; i++)
+    ar_view_queue_redraw (views[i]);
+}
+
+static void
+action_view (GSimpleAction *a, GVariant *p, gpointer data)
+{
+  ArWindow *self = data;
+  ArStandardView v;
+  if (ar_standard_view_from_string (g_variant_get_string (p, NULL), &v))
+    ar_camera_set_view (&self->camera, v);
+  redraw_views (self);
+}
+
+static void
+action_reset (GSimpleAction *a, GVariant *p, gpointer data)
+{
+  ArWindow *self = data;
+  ar_camera_reset (&self->camera);
+  redraw_views (self);
+}
+
+static void
+slices_changed (GSimpleAction *a, GVariant *state, gpointer data)
+{
+  ArWindow *self = data;
+  g_simple_action_set_state (a, state);
+  gtk_revealer_set_reveal_child (GTK_REVEALER (self->slice_revealer), g_variant_get_boolean (state));
+}
+
+static gboolean
+turntable (GtkWidget *w, GdkFrameClock *clock, gpointer data)
+{
+  ArWindow *self = data;
+  gint64 now = gdk_frame_clock_get_frame_time (clock);
+  if (self->turntable_last)
+    {
+      float dt = (float) ((now - self->turntable_last) / 1e6);
+      ar_camera_rotate (&self->camera, dt * 0.35f, 0.f);  /* one turn in 18 s */
+      redraw_views (self);
+    }
+  self->turntable_last = now;
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+set_presenting (ArWindow *self, gboolean on)
+{
+  if (on == self->presenting)
+    return;
+  self->presenting = on;
+  gtk_widget_set_visible (gtk_paned_get_start_child (GTK_PANED (self->paned)), !on);
+  if (on)
+    {
+      gtk_window_fullscreen (GTK_WINDOW (self));
+      self->turntable_last = 0;
+      self->turntable_tick = gtk_widget_add_tick_callback (GTK_WIDGET (self), turntable, self, NULL);
+    }
+  else
+    {
+      gtk_window_unfullscreen (GTK_WINDOW (self));
+      if (self->turntable_tick)
+        gtk_widget_remove_tick_callback (GTK_WIDGET (self), self->turntable_tick);
+      self->turntable_tick = 0;
+    }
+  guint n;
+  ArView **views = ar_window_get_views (self, &n);
+  for (guint i = 0; i < n; i++)
+    ar_view_set_interactive (views[i], FALSE);
+}
+
+static void
+action_presentation (GSimpleAction *a, GVariant *p, gpointer data)
+{
+  ArWindow *self = data;
+  set_presenting (self, !self->presenting);
+}
+
+static void
+action_escape (GSimpleAction *a, GVariant *p, gpointer data)
+{
+  ArWindow *self = data;
+  if (self->presenting)
+    set_presenting (self, FALSE);
+  else if (self->job_cancellable)
+    g_cancellable_cancel (self->job_cancellable);
+}
+
+static const GActionEntry win_actions[] = {
+  { "open", action_open }, { "open-demo", action_open_demo },
+  { "open-recent", action_open_recent, "s" },
+  { "load-result", action_load_result }, { "load-reference", action_load_reference },
+  { "save-result", action_save_result },
+  { "export-meshes", action_export }, { "screenshot", action_screenshot },
+  { "complete", action_complete }, { "cancel", action_cancel }, { "escape", action_escape },
+  { "view", action_view, "s" }, { "reset-camera", action_reset },
+  { "show-slices", NULL, NULL, "false", slices_changed },
+  { "presentation", action_presentation },
+};
+
+static void
+populate_recent (ArWindow *self)
+{
+  g_menu_remove_all (self->recent_menu);
+  GList *items = gtk_recent_manager_get_items (gtk_recent_manager_get_default ());
+  int n = 0;
+  for (GList *l = items; l && n < 8; l = l->next)
+    {
+      GtkRecentInfo *info = l->data;
+      const char *uri = gtk_recent_info_get_uri (info);
+      g_autofree char *path = g_filename_from_uri (uri, NULL, NULL);
+      if (!path || !nifti_path_is_supported (path) || !gtk_recent_info_exists (info))
+        continue;
+      g_autofree char *base = g_path_get_basename (path);
+      g_autoptr (GMenuItem) it = g_menu_item_new (base, NULL);
+      g_menu_item_set_action_and_target_value (it, "win.open-recent", g_variant_new_string (uri));
+      g_menu_append_item (self->recent_menu, it);
+      n++;
+    }
+  g_list_free_full (items, (GDestroyNotify) gtk_recent_info_unref);
+}
+
+void
+ar_window_actions_init (ArWindow *self)
+{
+  g_action_map_add_action_entries (G_ACTION_MAP (self), win_actions, G_N_ELEMENTS (win_actions), self);
+  g_signal_connect_object (gtk_recent_manager_get_default (), "changed", G_CALLBACK (populate_recent), self,
+                           G_CONNECT_SWAPPED);
+  populate_recent (self);
+}

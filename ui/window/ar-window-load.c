@@ -1,0 +1,356 @@
+/* ar-window-load.c: ArWindow's files and background work: opening a label map (the input,
+ * a completed result), the demo case, completing with a network and meshing its result,
+ * saving the result and screenshots.  Workers never touch widgets: they build ArScenes
+ * (scene.h) that the callbacks show. */
+#include "ar-window-private.h"
+
+#include <string.h>
+
+#include "nifti.h"
+
+#define SMOOTH_ITERATIONS 15
+
+/* ------------------------------------------------------------------------ */
+/* Loading: the worker builds an ArScene, the callbacks show it */
+
+void
+ar_load_job_free (ArLoadJob *j)
+{
+  g_clear_object (&j->self);
+  g_free (j->path);
+  g_clear_object (&j->job);
+  g_free (j);
+}
+
+void
+ar_window_load_scene_async (ArWindow *self, const char *path, LabelVolume *volume,
+                            gboolean find_table, GCancellable *job, gint *stage,
+                            GAsyncReadyCallback callback)
+{
+  ArLoadJob *j = g_new0 (ArLoadJob, 1);
+  j->self = g_object_ref (self);
+  j->path = g_strdup (path);
+  j->job = job ? g_object_ref (job) : NULL;
+  const ArSceneOptions opts = { .smooth_iterations = SMOOTH_ITERATIONS, .find_table = find_table,
+                                .stage = stage };
+  ar_scene_load_async (path, volume, &opts, job, callback, j);
+}
+
+/* With the progress bar: a result keeps its input's label table. */
+static void
+load_async (ArWindow *self, const char *path, LabelVolume *volume, gboolean is_result,
+            GAsyncReadyCallback cb)
+{
+  g_autofree char *base = g_path_get_basename (path);
+  g_autoptr (GCancellable) job = ar_window_begin_job (self, base);
+  ar_window_load_scene_async (self, path, volume, !is_result, job, &self->job_stage, cb);
+}
+
+/* The benchmark's 12-organ scheme (the built-in table or a file naming the same ids). */
+static gboolean
+is_organ_table (const LabelTable *t)
+{
+  if (t->entries->len == 0 || !lt_table_lookup (t, LT_PULMONARY_ARTERY))
+    return FALSE;
+  return g_array_index (t->entries, LabelEntry, t->entries->len - 1).id <= LT_N_ORGANS;
+}
+
+static void
+set_input (ArWindow *self, ArScene *s)
+{
+  for (int i = 0; i < AR_N_RESULTS; i++)
+    g_clear_pointer (&self->results[i], ar_result_unref);
+  g_clear_pointer (&self->input, ar_scene_unref);
+  self->input = s;
+  self->result_unsaved = FALSE;
+  ArRenderer *ri = ar_view_get_renderer (self->view_input);
+  ar_renderer_clear (ri);
+  ar_scene_add_to_renderer (s, ri);
+  ar_label_panel_set_input (self->label_panel, s->table, s->hist, s->n_hist, s->ml_per_voxel,
+                            is_organ_table (s->table));
+  /* The torso's enclosing organs are shown see-through so the inner ones stay visible. */
+  if (is_organ_table (s->table))
+    {
+      ar_label_panel_set_opacity (self->label_panel, LT_RIB_CAGE, 0.35);
+      ar_label_panel_set_opacity (self->label_panel, LT_LUNG, 0.3);
+      ar_label_panel_set_opacity (self->label_panel, LT_AUTOCHTHON, 0.6);
+    }
+  gtk_label_set_text (GTK_LABEL (self->subtitle), s->path);
+  ar_window_frame_input (self);
+  ar_view_queue_quick_redraw (self->view_input);
+  ar_window_compare_input_changed (self);
+  ar_window_show_result (self, -1);
+  self->t_loaded = g_get_monotonic_time ();
+  /* A reference that goes with the input by name (the demo's complete map, or the
+   * benchmark layout's sXXXX_full.nii.gz) is loaded in the background. */
+  g_autofree char *ref = ar_window_guess_reference (s->path);
+  if (ref)
+    {
+      g_autoptr (GFile) f = g_file_new_for_path (ref);
+      ar_window_load_reference (self, f);
+    }
+}
+
+static void
+add_recent (const char *path)
+{
+  g_autofree char *uri = g_filename_to_uri (path, NULL, NULL);
+  if (uri)
+    gtk_recent_manager_add_item (gtk_recent_manager_get_default (), uri);
+}
+
+static void
+open_done (GObject *source, GAsyncResult *res, gpointer data)
+{
+  g_autoptr (ArLoadJob) j = data;
+  ArWindow *self = j->self;
+  g_autoptr (GError) error = NULL;
+  ArScene *s = ar_scene_load_finish (res, &error);
+  ar_window_end_job (self, j->job);
+  if (!s)
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          g_autofree char *base = g_path_get_basename (j->path);
+          g_autofree char *primary = g_strdup_printf ("Cannot open “%s”", base);
+          ar_window_show_error (self, primary, error);
+        }
+      return;
+    }
+  set_input (self, s);
+  add_recent (j->path);
+}
+
+void
+ar_window_open (ArWindow *self, GFile *file)
+{
+  g_autofree char *path = g_file_get_path (file);
+  if (!path)
+    {
+      g_autofree char *uri = g_file_get_uri (file);
+      GError e = { G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, (char *) "Only local files can be opened" };
+      g_autofree char *primary = g_strdup_printf ("Cannot open “%s”", uri);
+      ar_window_show_error (self, primary, &e);
+      return;
+    }
+  load_async (self, path, NULL, FALSE, open_done);
+}
+
+static char *
+find_demo (const char *name)
+{
+  const char *dirs[] = { g_getenv ("AR_DATADIR"), AR_SOURCE_DATADIR, AR_INSTALL_DATADIR };
+  for (gsize i = 0; i < G_N_ELEMENTS (dirs); i++)
+    {
+      if (!dirs[i])
+        continue;
+      char *p = g_build_filename (dirs[i], "demo", name, NULL);
+      if (g_file_test (p, G_FILE_TEST_IS_REGULAR))
+        return p;
+      g_free (p);
+    }
+  return NULL;
+}
+
+gboolean
+ar_window_open_demo (ArWindow *self)
+{
+  g_autofree char *p = find_demo ("demo_incomplete.nii.gz");
+  if (!p)
+    {
+      GError e = { G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                   (char *) "demo/demo_incomplete.nii.gz is not installed in " AR_INSTALL_DATADIR };
+      ar_window_show_error (self, "Cannot open the demo case", &e);
+      return FALSE;
+    }
+  g_autoptr (GFile) f = g_file_new_for_path (p);
+  ar_window_open (self, f);
+  return TRUE;
+}
+
+static void
+result_loaded (GObject *source, GAsyncResult *res, gpointer data)
+{
+  g_autoptr (ArLoadJob) j = data;
+  ArWindow *self = j->self;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ArScene) s = ar_scene_load_finish (res, &error);
+  ar_window_end_job (self, j->job);
+  g_autofree char *base = g_path_get_basename (j->path);
+  g_autofree char *primary = g_strdup_printf ("Cannot load “%s” as the completed result", base);
+  if (!s)
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        ar_window_show_error (self, primary, error);
+      return;
+    }
+  if (!self->input || s->volume->nx != self->input->volume->nx || s->volume->ny != self->input->volume->ny
+      || s->volume->nz != self->input->volume->nz)
+    {
+      GError e = { G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   (char *) "its grid differs from the input's (the result must have the input's dimensions)" };
+      ar_window_show_error (self, primary, &e);
+      return;
+    }
+  g_clear_pointer (&self->results[AR_RESULT_FILE], ar_result_unref);
+  self->results[AR_RESULT_FILE] = ar_result_new (g_steal_pointer (&s));
+  ar_window_show_result (self, AR_RESULT_FILE);
+}
+
+void
+ar_window_load_result (ArWindow *self, GFile *file)
+{
+  g_autofree char *path = g_file_get_path (file);
+  if (path)
+    load_async (self, path, NULL, TRUE, result_loaded);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Saving */
+
+gboolean
+ar_window_save_result_to (ArWindow *self, const char *path, GError **error)
+{
+  ArScene *s = self->shown_result != AR_RESULT_REFERENCE
+                 ? ar_window_get_result_scene (self, self->shown_result) : NULL;
+  if (!s)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "There is no completed result to save");
+      return FALSE;
+    }
+  g_autoptr (GFile) a = g_file_new_for_path (path);
+  g_autoptr (GFile) b = g_file_new_for_path (self->input->path);
+  if (g_file_equal (a, b))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+                   "%s is the input label map: choose another name to keep the input", path);
+      return FALSE;
+    }
+  /* The result keeps the input's geometry and header. */
+  g_autoptr (LabelVolume) out = lv_volume_new_like (self->input->volume, s->volume->bytes_per_voxel);
+  memcpy (out->data, s->volume->data, (gsize) lv_volume_n_voxels (out) * out->bytes_per_voxel);
+  if (!nifti_write (out, path, NIFTI_WRITE_OVERWRITE, error))
+    return FALSE;
+  self->result_unsaved = FALSE;
+  add_recent (path);
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Screenshot */
+
+gboolean
+ar_window_save_screenshot (ArWindow *self, gboolean views_only, const char *path, GError **error)
+{
+  GtkWidget *w = views_only ? self->views_stack : GTK_WIDGET (self);
+  int width = gtk_widget_get_width (w), height = gtk_widget_get_height (w);
+  if (width <= 0 || height <= 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Cannot save %s: the window is not shown", path);
+      return FALSE;
+    }
+  g_autoptr (GdkPaintable) p = gtk_widget_paintable_new (w);
+  g_autoptr (GtkSnapshot) snap = gtk_snapshot_new ();
+  gdk_paintable_snapshot (p, snap, width, height);
+  g_autoptr (GskRenderNode) node = gtk_snapshot_free_to_node (g_steal_pointer (&snap));
+  if (!node)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Cannot save %s: nothing is drawn yet", path);
+      return FALSE;
+    }
+  GskRenderer *r = gtk_native_get_renderer (gtk_widget_get_native (w));
+  g_autoptr (GdkTexture) tex = gsk_renderer_render_texture (r, node, &GRAPHENE_RECT_INIT (0, 0, width, height));
+  if (!tex || !gdk_texture_save_to_png (tex, path))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Cannot write %s", path);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Completion */
+
+static void
+completion_meshed (GObject *source, GAsyncResult *res, gpointer data)
+{
+  g_autoptr (ArLoadJob) j = data;
+  ArWindow *self = j->self;
+  g_autoptr (GError) error = NULL;
+  ArScene *s = ar_scene_load_finish (res, &error);
+  ar_window_end_job (self, j->job);
+  int net = self->job_network;
+  if (!s)
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          ar_window_show_error (self, "Cannot mesh the completed label map", error);
+          ar_window_compare_completion_failed (self, net, error);
+          ar_window_compare_next (self);
+        }
+      else
+        self->compare_pending = 0;
+      return;
+    }
+  g_clear_pointer (&self->results[net], ar_result_unref);
+  self->results[net] = ar_result_new (s);
+  self->results[net]->request = g_steal_pointer (&self->job_request);
+  self->result_unsaved = TRUE;
+  ar_window_compare_result_changed (self, net);
+  if ((int) gtk_drop_down_get_selected (GTK_DROP_DOWN (self->network_dropdown)) == net
+      && self->shown_result != AR_RESULT_REFERENCE)
+    ar_window_show_result (self, net);
+  ar_window_compare_next (self);
+}
+
+static void
+completion_done (GObject *source, GAsyncResult *res, gpointer data)
+{
+  ArWindow *self = AR_WINDOW (data);
+  GCancellable *job = g_task_get_cancellable (G_TASK (res));
+  g_autoptr (GError) error = NULL;
+  LabelVolume *v = ar_completion_run_finish (res, &error);
+  ar_window_end_job (self, job);
+  if (!v)
+    {
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        {
+          ar_window_compare_completion_failed (self, self->job_network, error);
+          /* In a compare-all run the grid says what failed; the queue goes on. */
+          if (!self->comparing)
+            {
+              g_autofree char *primary = g_strdup_printf ("Completion with %s failed",
+                                                          ar_network_get_title (self->job_network));
+              ar_window_show_error (self, primary, error);
+            }
+          ar_window_compare_next (self);
+        }
+      else
+        self->compare_pending = 0;
+    }
+  else if (self->input && !g_cancellable_is_cancelled (self->cancellable))
+    /* Mesh the result off the main thread too. */
+    load_async (self, self->input->path, v, TRUE, completion_meshed);
+  else
+    lv_volume_free (v);
+  g_object_unref (self);
+}
+
+void
+ar_window_start_completion (ArWindow *self, NnArch net)
+{
+  if (!self->input)
+    return;
+  g_autoptr (GArray) labels = ar_label_panel_dup_requested (self->label_panel);
+  g_autofree char *what = g_strdup_printf ("%u organs with %s", labels->len, ar_network_get_title (net));
+  g_autoptr (GCancellable) job = ar_window_begin_job (self, what);
+  g_atomic_int_set (&self->job_stage, AR_JOB_COMPLETING);
+  g_atomic_int_set (&self->job_permille, 0);
+  self->job_network = net;
+  g_clear_pointer (&self->job_request, g_array_unref);
+  self->job_request = g_array_ref (labels);
+  g_clear_pointer (&self->net_error[net], g_free);
+  ar_window_compare_result_changed (self, net);   /* the grid says "computing" */
+  ar_completion_run_async (self->input->volume, net, (const int32_t *) labels->data, labels->len,
+                           &self->job_permille, job, completion_done, g_object_ref (self));
+}
