@@ -182,14 +182,14 @@ src_open (Src *s, const char *path, const char *role, GError **error)
   if (stat (path, &st) != 0)
     {
       int err = errno;
-      g_set_error (error, NRRD_ERROR, NRRD_ERROR_IO, "%s: cannot open%s%s: %s", path,
-                   role ? " " : "", role ? role : "", g_strerror (err));
+      g_set_error (error, NRRD_ERROR, NRRD_ERROR_IO, "%s%s%s%s: cannot open: %s", path,
+                   role ? " (" : "", role ? role : "", role ? ")" : "", g_strerror (err));
       return FALSE;
     }
   if (!S_ISREG (st.st_mode))
     {
-      g_set_error (error, NRRD_ERROR, NRRD_ERROR_IO, "%s: not a regular file%s%s (%s)", path,
-                   role ? " " : "", role ? role : "",
+      g_set_error (error, NRRD_ERROR, NRRD_ERROR_IO, "%s%s%s%s: not a regular file (%s)", path,
+                   role ? " (" : "", role ? role : "", role ? ")" : "",
                    S_ISDIR (st.st_mode) ? "a folder" : S_ISFIFO (st.st_mode) ? "a FIFO"
                    : S_ISCHR (st.st_mode) ? "a character device" : S_ISBLK (st.st_mode) ? "a block device"
                    : S_ISSOCK (st.st_mode) ? "a socket" : "a special file");
@@ -199,8 +199,8 @@ src_open (Src *s, const char *path, const char *role, GError **error)
   if (fd < 0)
     {
       int err = errno;
-      g_set_error (error, NRRD_ERROR, NRRD_ERROR_IO, "%s: cannot open%s%s: %s", path,
-                   role ? " " : "", role ? role : "", g_strerror (err));
+      g_set_error (error, NRRD_ERROR, NRRD_ERROR_IO, "%s%s%s%s: cannot open: %s", path,
+                   role ? " (" : "", role ? role : "", role ? ")" : "", g_strerror (err));
       return FALSE;
     }
   if (fstat (fd, &fst) != 0 || !S_ISREG (fst.st_mode) || fst.st_dev != st.st_dev || fst.st_ino != st.st_ino)
@@ -1070,8 +1070,8 @@ layout_from_header (const Header *h, int64_t max_voxels, Layout *L, GError **err
     for (int c = 0; c < 4; c++)
       if (!isfinite (m[r][c]) || fabs (m[r][c]) > 1e30)
         return fail_format (error, h, c == 3 ? F_SPACE_ORIGIN : F_SPACE_DIRECTIONS,
-                            "the %s holds a non-finite or absurd value (%g)",
-                            c == 3 ? "space origin" : "space directions", m[r][c]);
+                            "the %s a non-finite or absurd value (%g)",
+                            c == 3 ? "space origin holds" : "space directions hold", m[r][c]);
   double norm[3], rot[3][3];
   for (int c = 0; c < 3; c++)
     {
@@ -1795,7 +1795,7 @@ nrrd_read (const char *path, const NrrdReadOptions *options, LabelTable **table,
       data_path = data_file_path (&h, error);
       if (data_path == NULL)
         goto out;
-      g_autofree char *role = g_strdup_printf ("(the data file of %s)", path);
+      g_autofree char *role = g_strdup_printf ("the data file of %s", path);
       if (!src_open (&ds, data_path, role, error))
         goto out;
       src_close (&hs);
@@ -1936,11 +1936,12 @@ nrrd_read (const char *path, const NrrdReadOptions *options, LabelTable **table,
         : g_strdup_printf ("(%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT ")", c[0], c[1], c[2]);
       if (r.bad_value == floor (r.bad_value))
         g_set_error (error, NRRD_ERROR, NRRD_ERROR_NOT_LABELS,
-                     "%s: not a label map: sample %s holds %.17g, outside the 32-bit label range", path, where, r.bad_value);
+                     "%s: not a label map: %s %s holds %.17g, outside the 32-bit label range", path,
+                     L.dim == 4 ? "sample" : "voxel", where, r.bad_value);
       else
         g_set_error (error, NRRD_ERROR, NRRD_ERROR_NOT_LABELS,
-                     "%s: not a label map: sample %s holds the non-integral value %.9g (%s data)", path, where,
-                     r.bad_value, type_canonical[L.type]);
+                     "%s: not a label map: %s %s holds the non-integral value %.9g (%s data)", path,
+                     L.dim == 4 ? "sample" : "voxel", where, r.bad_value, type_canonical[L.type]);
       goto out;
     }
   int bpv = lv_storage_for_range (r.lo, r.hi);
