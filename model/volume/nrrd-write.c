@@ -21,6 +21,9 @@
 #include <zlib.h>
 
 #define DEFLATE_CHUNK (256 * 1024)
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "(development)" /* builds outside meson: the fuzz targets */
+#endif
 
 /* A number as the shortest text that reads back to the same double, C locale; -0 as 0. */
 static void
@@ -42,7 +45,8 @@ append_vector (GString *s, double x, double y, double z)
   g_string_append_c (s, ')');
 }
 
-/* A key/value value: "\" and newlines escaped as NRRD says, other control characters blanked. */
+/* A key/value value: "\" and newlines escaped as NRRD says, control characters other than
+ * tab blanked (a "\r" would end the line for some readers). */
 static void
 append_escaped (GString *s, const char *v)
 {
@@ -52,7 +56,7 @@ append_escaped (GString *s, const char *v)
         g_string_append (s, "\\\\");
       else if (*v == '\n')
         g_string_append (s, "\\n");
-      else if ((guchar) *v < 0x20 || *v == 0x7f)
+      else if (((guchar) *v < 0x20 && *v != '\t') || *v == 0x7f)
         g_string_append_c (s, ' ');
       else
         g_string_append_c (s, *v);
