@@ -936,6 +936,8 @@ test_hostile (void)
       { "NRRD0004\ntype: uint8\ndimension: 3\nsizes: 5 4 3\nencoding: raw\nendian: middle\n\n", "endian", "F" },
       { "NRRD0004\ntype: uint8\ndimension: 3\nsizes: 5 4 3\nencoding: raw\nspace: mars\n\n", "unknown space", "F" },
       { "NRRD0004\ntype: uint8\ndimension: 3\nsizes: 5 4 3\nencoding: raw\nbyte skip: -2\n\n", "byte skip", "F" },
+      { "NRRD0004\ntype: uint8\ndimension: 3\nsizes: 5 4 3\nencoding: gzip\nbyte skip: 9223372036854775807\n\n",
+        "beyond any real file", "F" },
       { "NRRD0004\ntype: uint8\ndimension: 3\nsizes: 5 4 3\nencoding: raw\nspace directions: (1,0,0) (0,1,0) (0,0,1)\n\n",
         "without a \"space\"", "F" },
       { "NRRD0004\ntype: uint8\ndimension: 3\nsizes: 5 4 3\nencoding: raw\nspacings: 1 0 1\n\n", "positive", "F" },
@@ -1006,6 +1008,13 @@ test_hostile (void)
     g_autoptr (GError) e = read_error (p, &opt);
     g_assert_error (e, NRRD_ERROR, NRRD_ERROR_TRUNCATED);
     g_assert_nonnull (strstr (e->message, "gzip data can hold"));
+    /* without a cap, sizes whose bytes overflow are still refused */
+    NrrdReadOptions nocap = { .max_voxels = G_MAXINT64 };
+    g_autofree char *big = write_nrrd ("bigdouble.nrrd", "NRRD0004\ntype: double\nendian: little\ndimension: 3\n"
+                                       "sizes: 1000000000 1000000000 3\nencoding: raw\n\n", data, 60, FALSE);
+    g_autoptr (GError) e3 = read_error (big, &nocap);
+    g_assert_error (e3, NRRD_ERROR, NRRD_ERROR_TOO_LARGE);
+    g_assert_nonnull (strstr (e3->message, "address space"));
     /* the option caps lower */
     NrrdReadOptions small = { .max_voxels = 59 };
     g_autofree char *h = g_strdup_printf (ok, "raw");

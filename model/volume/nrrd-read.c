@@ -28,6 +28,7 @@ G_DEFINE_QUARK (nrrd-error-quark, nrrd_error)
 #define IO_CHUNK (256 * 1024)
 #define MAX_LINE_SKIP (1 << 24)
 #define MAX_ASCII_TOKEN 128
+#define MAX_BYTE_SKIP ((int64_t) 1 << 40)
 
 /* --- sample types ------------------------------------------------------------------------ */
 
@@ -1017,6 +1018,12 @@ layout_from_header (const Header *h, int64_t max_voxels, Layout *L, GError **err
       g_string_free (s, TRUE);
       return FALSE;
     }
+  if (nsamp > G_MAXINT64 / 8 || (uint64_t) nsamp * type_bytes[L->type] > G_MAXSIZE / 2)
+    {
+      g_set_error (error, NRRD_ERROR, NRRD_ERROR_TOO_LARGE, "%s: %" G_GINT64_FORMAT " samples of %s overflow the "
+                   "address space", h->path, nsamp, type_canonical[L->type]);
+      return FALSE;
+    }
   L->n_voxels = nv;
   L->n_samples = nsamp;
 
@@ -1103,6 +1110,8 @@ layout_from_header (const Header *h, int64_t max_voxels, Layout *L, GError **err
       && (!parse_int64 (h->field[F_BYTE_SKIP], &L->byte_skip) || L->byte_skip < -1))
     return fail_format (error, h, F_BYTE_SKIP, "byte skip \"%s\" is not -1 or a non-negative number",
                         h->field[F_BYTE_SKIP]);
+  if (L->byte_skip > MAX_BYTE_SKIP)
+    return fail_format (error, h, F_BYTE_SKIP, "byte skip %" G_GINT64_FORMAT " is beyond any real file", L->byte_skip);
   if (L->byte_skip == -1 && L->encoding != E_RAW)
     return fail_format (error, h, F_BYTE_SKIP, "\"byte skip: -1\" is only allowed with raw encoding");
   return TRUE;
