@@ -189,8 +189,8 @@ prim_shape (const Painter *P, const Prim *pr, float x, float y, float z)
         const __typeof__ (pr->u.mu) *q = &pr->u.mu;
         const Subject *S = P->S;
         float sx = zt_lookup (P, S->t_sx, z), sy = zt_lookup (P, S->t_sy, z);
-        /* thoracic -> lumbar blend */
-        float f = (float) ((S->zc[FIRST_L - 3] - z) / (S->zc[FIRST_L + 1] - S->zc[FIRST_L - 3]));
+        /* thoracic -> lumbar blend: 0 at T10 and above, 1 at L2 and below */
+        float f = (float) ((S->zc[FIRST_L - 3] - z) / (S->zc[FIRST_L - 3] - S->zc[FIRST_L + 1]));
         f = f < 0 ? 0 : f > 1 ? 1 : f;
         float ox = q->off_t[0] + f * (q->off_l[0] - q->off_t[0]);
         float oy = q->off_t[1] + f * (q->off_l[1] - q->off_t[1]);
