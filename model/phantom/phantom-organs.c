@@ -251,7 +251,9 @@ ph_build_lungs (Subject *S, Organ *o, const HeartInfo *hi)
   p->clip_gap = (float) (4.0 * S->s);
   p->wall_inset = (float) (7.5 * S->s);
   double zlo = S->zr - S->d_r - S->d_ap * 1.5 - S->d_post * 1.5;
-  ph_set_bb (p, S->cx0 - 1.3 * S->amax, S->cx0 + 1.3 * S->amax, S->cy0 - 1.6 * S->bmax,
+  /* inside the cage: at most amax from its centre, which follows the spine's scoliosis */
+  double half_x = S->amax + 2 * fabs (S->scol_a) + 1;
+  ph_set_bb (p, S->cx0 - half_x, S->cx0 + half_x, S->cy0 - 1.6 * S->bmax,
           S->cy0 + 1.6 * S->bmax, zlo, S->ztop + S->h_apex + 5);
 }
 

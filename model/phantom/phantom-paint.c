@@ -236,11 +236,12 @@ static void
 paint_prim (Painter *P, const Prim *pr, uint8_t label, int phase, float margin)
 {
   float limit = phase == 0 ? 0.0f : margin;
-  float pad = limit + P->warp_max + 1.0f;
   int lo[3], hi[3];
   int dims[3] = { P->nx, P->ny, P->nz };
   for (int a = 0; a < 3; a++)
     {
+      /* a voxel's sample point moves by at most warp_max[a] along axis a */
+      float pad = limit + P->warp_max[a] + 1.0f;
       lo[a] = (int) floorf ((pr->bb[2 * a] - pad - P->org[a]) / P->sp[a]);
       hi[a] = (int) ceilf ((pr->bb[2 * a + 1] + pad - P->org[a]) / P->sp[a]);
       lo[a] = MAX (lo[a], 0);
@@ -284,7 +285,6 @@ ph_painter_warp (Painter *P, Subject *S)
   P->n_warp = 3;
   int dims[3] = { P->nx, P->ny, P->nz };
   float amp_total = (float) (S->var * (2.0 + 3.0 * rng_uniform (&S->rng)) * S->s);
-  P->warp_max = 0;
   for (int c = 0; c < 3; c++)
     {
       float sum = 0;
@@ -306,7 +306,7 @@ ph_painter_warp (Painter *P, Subject *S)
           P->warp_amp[c][m] = amp_total * (float) (0.5 + 0.5 * rng_uniform (&S->rng));
           sum += fabsf (P->warp_amp[c][m]);
         }
-      P->warp_max = MAX (P->warp_max, sum);
+      P->warp_max[c] = sum;
     }
 }
 

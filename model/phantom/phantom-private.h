@@ -205,7 +205,7 @@ typedef struct {
   uint8_t *lab;
   /* warp: W_c(i,j,k) = sum_m amp[c][m] * X[c][m][i] * Y[c][m][j] * Z[c][m][k] */
   int n_warp;
-  float warp_max;
+  float warp_max[3];      /* bound of the displacement along each axis (mm) */
   float warp_amp[3][3];
   float *wx[3][3], *wy[3][3], *wz[3][3];
   /* diaphragm, float copies */
