@@ -402,7 +402,7 @@ def verdict(real, ph):
 
 def tables(real, phantom, before=None):
     keys = []
-    for r in list(real.values()) + list(phantom.values()):
+    for r in list(phantom.values()) + list(real.values()):
         for k in r:
             if k not in keys:
                 keys.append(k)
@@ -410,8 +410,16 @@ def tables(real, phantom, before=None):
     for k in keys:
         g, item = k.split("/", 1)
         groups.setdefault(g, []).append(item)
+    unit_order = [u[0] for u in UNITS]
+    for g in groups:
+        groups[g].sort(key=lambda item: unit_order.index(item) if item in unit_order else len(unit_order))
+    group_order = ["volume mL", "extent LR mm", "extent AP mm", "extent SI mm", "shape s2:s1", "shape s3:s1",
+                   "long axis from SI deg", "centroid LR - spine mm", "centroid AP - spine mm",
+                   "centroid SI - liver top mm", "SI top - liver top mm", "SI bottom - liver top mm", "relation mm",
+                   "slab at kidneys", "slab liver top -20 mm", "slab liver top +60 mm"]
     lines = []
-    for g, items in groups.items():
+    for g in sorted(groups, key=lambda g: group_order.index(g) if g in group_order else len(group_order)):
+        items = groups[g]
         lines.append(f"\n**{g}**\n")
         head = "| | real (values, sorted) | real median | "
         head += "phantom before: mean ± SD [5–95 %] | " if before else ""
