@@ -608,7 +608,7 @@ ar_window_load_reference (ArWindow *self, GFile *file)
   self->reference_job = g_cancellable_new ();
   g_signal_connect_object (self->cancellable, "cancelled", G_CALLBACK (g_cancellable_cancel),
                            self->reference_job, G_CONNECT_SWAPPED);
-  ar_window_load_scene_async (self, path, NULL, FALSE, self->reference_job, NULL, reference_loaded);
+  ar_window_load_scene_async (self, path, NULL, FALSE, NULL, NULL, self->reference_job, NULL, reference_loaded);
 }
 
 /* ------------------------------------------------------------------------ */
