@@ -11,6 +11,7 @@
 #include "mesh.h"
 #include "nifti.h"
 #include "nn-net.h"
+#include "nn-safetensors.h"
 #include "phantom.h"
 #define TEST_UTIL_NN
 #include "test-util.h"
@@ -291,6 +292,123 @@ test_model_save_fails (void)
   /* without overwrite an existing model is refused, naming the file */
   g_assert_false (nn_net_save (big, path, FALSE, &error));
   g_assert_nonnull (strstr (error->message, path));
+}
+
+/* ---- safetensors: JSON nesting (issue 14, item 1) ---- */
+
+/* A safetensors file: the 8-byte length, then @json. */
+static GBytes *
+safetensors_bytes (const char *json, gsize len)
+{
+  GByteArray *a = g_byte_array_new ();
+  guint8 n[8];
+  for (int i = 0; i < 8; i++)
+    n[i] = (guint8) ((guint64) len >> (8 * i));
+  g_byte_array_append (a, n, 8);
+  g_byte_array_append (a, (const guint8 *) json, (guint) len);
+  return g_byte_array_free_to_bytes (a);
+}
+
+/* @levels nested objects {"a":{"a":...1...}} (the header of the issue: json-glib recursed
+ * once per level and overflowed the stack near 52,500 levels). */
+static char *
+nested_objects (int levels, const char *open, const char *inner, gsize *len)
+{
+  GString *s = g_string_new (NULL);
+  for (int i = 0; i < levels; i++)
+    g_string_append (s, open);
+  g_string_append (s, inner);
+  for (int i = 0; i < levels; i++)
+    g_string_append_c (s, open[strlen (open) - 1] == '[' ? ']' : '}');
+  *len = s->len;
+  return g_string_free (s, FALSE);
+}
+
+static void
+test_safetensors_json_depth (void)
+{
+  g_autoptr (GError) error = NULL;
+  gsize len;
+
+  /* 100,000 levels of objects, then of arrays: refused before parsing, with a message */
+  const char *opens[] = { "{\"a\":", "{\"a\":[" };
+  for (guint k = 0; k < G_N_ELEMENTS (opens); k++)
+    {
+      g_autofree char *json = nested_objects (100000, opens[k], "1", &len);
+      g_autoptr (GBytes) b = safetensors_bytes (json, len);
+      g_autoptr (NnStFile) f = nn_st_file_parse (b, "deep.safetensors", &error);
+      g_assert_null (f);
+      g_test_message ("%s", error->message);
+      g_assert_error (error, NN_ST_ERROR, NN_ST_ERROR_FORMAT);
+      g_assert_nonnull (strstr (error->message, "deep.safetensors"));
+      g_assert_nonnull (strstr (error->message, "levels deep"));
+      g_clear_error (&error);
+    }
+
+  /* the same through the model loader, from a file */
+  g_autofree char *json = nested_objects (100000, "{\"a\":", "1", &len);
+  g_autoptr (GBytes) b = safetensors_bytes (json, len);
+  g_autofree char *path = tmp_path ("deep.safetensors");
+  g_assert_true (g_file_set_contents (path, g_bytes_get_data (b, NULL), (gssize) g_bytes_get_size (b), NULL));
+  g_assert_null (nn_net_load (path, &error));
+  g_assert_nonnull (strstr (error->message, path));
+  g_clear_error (&error);
+
+  /* brackets inside strings do not count, and moderate nesting (an extra member of a
+   * tensor entry, 60 levels) is still read */
+  g_autofree char *inner = nested_objects (60, "[", "\"[[[[{{{{\\\"\"", &len);
+  g_autofree char *ok_json = g_strdup_printf ("{\"t\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4],"
+                                              "\"x\":%s}}", inner);
+  GByteArray *a = g_byte_array_new ();
+  g_autoptr (GBytes) hb = safetensors_bytes (ok_json, strlen (ok_json));
+  g_byte_array_append (a, g_bytes_get_data (hb, NULL), (guint) g_bytes_get_size (hb));
+  float one = 1.f;
+  g_byte_array_append (a, (const guint8 *) &one, 4);
+  g_autoptr (GBytes) okb = g_byte_array_free_to_bytes (a);
+  g_autoptr (NnStFile) okf = nn_st_file_parse (okb, "moderate.safetensors", &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (nn_st_file_lookup (okf, "t"));
+}
+
+/* The "labels" metadata of a model is JSON inside a string: deep nesting there is refused
+ * too, naming the file and the key. */
+static void
+test_safetensors_labels_depth (void)
+{
+  g_autoptr (NnNet) net = tiny_net (2, 8);
+  g_autofree char *path = tmp_path ("deep-labels.safetensors");
+  g_autoptr (GError) error = NULL;
+  g_unlink (path);
+  g_assert_true (nn_net_save (net, path, TRUE, &error));
+  g_autoptr (GBytes) b = read_bytes (path);
+  const guint8 *raw = g_bytes_get_data (b, NULL);
+  guint64 hlen = 0;
+  for (int i = 7; i >= 0; i--)
+    hlen = (hlen << 8) | raw[i];
+  g_autofree char *header = g_strndup ((const char *) raw + 8, hlen);
+  /* replace the value of "labels" by 100,000 opening brackets */
+  char *at = strstr (header, "\"labels\":\"");
+  g_assert_nonnull (at);
+  char *value = at + strlen ("\"labels\":\"");
+  char *end = value;
+  while (*end && !(*end == '"' && end[-1] != '\\'))
+    end++;
+  g_assert_cmpint (*end, ==, '"');
+  GString *h = g_string_new_len (header, value - header);
+  for (int i = 0; i < 100000; i++)
+    g_string_append_c (h, '[');
+  g_string_append (h, end);
+  g_autoptr (GBytes) nb = safetensors_bytes (h->str, h->len);
+  GByteArray *file = g_byte_array_new ();
+  g_byte_array_append (file, g_bytes_get_data (nb, NULL), (guint) g_bytes_get_size (nb));
+  g_byte_array_append (file, raw + 8 + hlen, (guint) (g_bytes_get_size (b) - 8 - hlen));
+  g_string_free (h, TRUE);
+  g_assert_true (g_file_set_contents (path, (const char *) file->data, file->len, NULL));
+  g_byte_array_unref (file);
+  g_assert_null (nn_net_load (path, &error));
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, path));
+  g_assert_nonnull (strstr (error->message, "labels"));
 }
 
 /* ---- NIfTI (the fourth writer, tested in depth in test-nifti.c): same contract ---- */
@@ -646,6 +764,8 @@ main (int argc, char **argv)
   g_test_add_func ("/hardening/limits/cli-memory-message", test_cli_memory_message);
   g_test_add_func ("/hardening/limits/nifti-vox-offset-float", test_nifti_vox_offset_float);
   g_test_add_func ("/hardening/limits/nifti-uint32-range", test_nifti_uint32_range);
+  g_test_add_func ("/hardening/limits/safetensors-json-depth", test_safetensors_json_depth);
+  g_test_add_func ("/hardening/limits/safetensors-labels-depth", test_safetensors_labels_depth);
   int status = g_test_run ();
 
   g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", tmpdir);

@@ -9,6 +9,7 @@
 #include "nn-net.h"
 #include "nn-net-private.h"
 #include "nn-safetensors.h"
+#include "strutil.h"
 
 #include <json-glib/json-glib.h>
 #include <math.h>
@@ -242,6 +243,13 @@ labels_from_metadata (NnNet *net, const NnStFile *f, GError **error)
   if (v == NULL)
     {
       g_set_error (error, NN_ERROR, NN_ERROR_CONFIG, "%s: metadata “labels” is missing", f->path);
+      return FALSE;
+    }
+  if (str_json_nesting (v, strlen (v), NN_ST_MAX_JSON_DEPTH) > NN_ST_MAX_JSON_DEPTH)
+    {
+      g_set_error (error, NN_ERROR, NN_ERROR_CONFIG,
+                   "%s: metadata “labels” nests arrays or objects more than %d levels deep", f->path,
+                   NN_ST_MAX_JSON_DEPTH);
       return FALSE;
     }
   JsonNode *root = json_parser_load_from_data (parser, v, -1, NULL) ? json_parser_get_root (parser) : NULL;

@@ -1,5 +1,6 @@
 /* nn-safetensors.c: safetensors reader and writer (see nn-safetensors.h). */
 #include "nn-safetensors.h"
+#include "strutil.h"
 
 #include <json-glib/json-glib.h>
 #include <string.h>
@@ -195,6 +196,13 @@ nn_st_file_parse (GBytes *bytes, const char *name, GError **error)
   f->data = raw + 8 + hlen;
   f->data_len = len - 8 - hlen;
 
+  if (str_json_nesting (json, hlen, NN_ST_MAX_JSON_DEPTH) > NN_ST_MAX_JSON_DEPTH)
+    {
+      g_set_error (error, NN_ST_ERROR, NN_ST_ERROR_FORMAT,
+                   "%s: header JSON nests arrays or objects more than %d levels deep", name,
+                   NN_ST_MAX_JSON_DEPTH);
+      return NULL;
+    }
   g_autoptr (JsonParser) parser = json_parser_new ();
   g_autoptr (GError) jerr = NULL;
   if (!json_parser_load_from_data (parser, json, (gssize) hlen, &jerr))
