@@ -1,6 +1,7 @@
 /* cli.c: helpers shared by the `anatomy` subcommands (see cli.h). */
 #include "cli.h"
 #include "completion.h"
+#include "in-file.h"
 #include "label-table.h"
 
 #include <errno.h>
@@ -141,10 +142,16 @@ cli_find_model (const char *value, GError **error)
   NnArch arch;
   if (!nn_arch_from_string (value, &arch))
     {
-      if (!g_file_test (value, G_FILE_TEST_IS_REGULAR))
+      g_autoptr (GError) local = NULL;
+      if (!in_file_check (value, &local))
         {
-          g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
-                       "%s: no such model file (or use unet, unet-skip, googlenet-skip)", value);
+          /* a folder, FIFO or device says so; only a missing path is "no such file" */
+          if (g_error_matches (local, IN_FILE_ERROR, IN_FILE_ERROR_NOT_FOUND))
+            g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
+                         "%s: no such model file (or use unet, unet-skip, googlenet-skip)", value);
+          else
+            g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s (a model is a .safetensors file)",
+                         local->message);
           return NULL;
         }
       return g_strdup (value);

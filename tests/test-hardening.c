@@ -22,7 +22,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+#include <gio/gio.h>
 #include <glib/gstdio.h>
 
 static char *tmpdir;
@@ -746,6 +749,260 @@ test_cli_memory_message (void)
   g_assert_nonnull (strstr (err, "953.7 MiB"));
 }
 
+/* ---- FIFOs, devices and folders where a file is expected (issue 14, items 2, 3, 10) ---- */
+
+/* The outcome of a command run with a deadline. */
+typedef struct {
+  gboolean finished;   /* FALSE: killed at the deadline */
+  int status;          /* wait status */
+  char *out, *err;
+} CliRun;
+
+static void
+cli_run_clear (CliRun *r)
+{
+  g_free (r->out);
+  g_free (r->err);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CliRun, cli_run_clear)
+
+static void
+communicated (GObject *source, GAsyncResult *res, gpointer data)
+{
+  CliRun *r = data;
+  g_autoptr (GError) error = NULL;
+  g_subprocess_communicate_utf8_finish (G_SUBPROCESS (source), res, &r->out, &r->err, &error);
+  r->finished = TRUE;
+}
+
+static gboolean
+deadline_reached (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+typedef struct {
+  rlim_t address_space;  /* 0: unlimited */
+} ChildLimits;
+
+static void
+child_limits (gpointer data)
+{
+  const ChildLimits *l = data;
+  if (l && l->address_space)
+    {
+      struct rlimit as = { .rlim_cur = l->address_space, .rlim_max = l->address_space };
+      setrlimit (RLIMIT_AS, &as);
+    }
+}
+
+/* Runs `anatomy ARGS...` (NULL-terminated) for at most @seconds; a command still running
+ * then is killed (r->finished FALSE). */
+static void
+run_anatomy (CliRun *r, double seconds, const ChildLimits *limits, ...)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_ptr_array_add (argv, (gpointer) g_getenv ("ANATOMY"));
+  va_list ap;
+  va_start (ap, limits);
+  const char *a;
+  while ((a = va_arg (ap, const char *)) != NULL)
+    g_ptr_array_add (argv, (gpointer) a);
+  va_end (ap);
+  g_ptr_array_add (argv, NULL);
+  g_autoptr (GSubprocessLauncher) l = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE
+                                                                 | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_subprocess_launcher_set_child_setup (l, child_limits, (gpointer) limits, NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSubprocess) p = g_subprocess_launcher_spawnv (l, (const char *const *) argv->pdata, &error);
+  g_assert_no_error (error);
+  memset (r, 0, sizeof *r);
+  gboolean late = FALSE;
+  g_subprocess_communicate_utf8_async (p, NULL, NULL, communicated, r);
+  guint timer = g_timeout_add ((guint) (seconds * 1000), deadline_reached, &late);
+  while (!r->finished && !late)
+    g_main_context_iteration (NULL, TRUE);
+  if (!r->finished)
+    {
+      g_subprocess_force_exit (p);
+      while (!r->finished)
+        g_main_context_iteration (NULL, TRUE);
+      r->finished = FALSE;
+    }
+  else
+    g_source_remove (timer);
+  g_subprocess_wait (p, NULL, NULL);
+  r->status = g_subprocess_get_status (p);
+  g_test_message ("anatomy %s: %s%s", (const char *) argv->pdata[1], r->finished ? "" : "(killed) ",
+                  r->err ? r->err : "");
+}
+
+/* The command ended by itself, with status 1, and its message names @path and @what. */
+static void
+assert_refused (const CliRun *r, const char *path, const char *what)
+{
+  g_assert_true (r->finished);
+  g_assert_true (WIFEXITED (r->status));
+  g_assert_cmpint (WEXITSTATUS (r->status), ==, 1);
+  g_assert_nonnull (strstr (r->err, path));
+  g_assert_nonnull (strstr (r->err, what));
+}
+
+typedef struct {
+  GMutex lock;
+  GCond cond;
+  gboolean done;
+  void (*func) (const char *path);
+  const char *path;
+} Deadline;
+
+static gpointer
+deadline_thread (gpointer data)
+{
+  Deadline *d = data;
+  d->func (d->path);
+  g_mutex_lock (&d->lock);
+  d->done = TRUE;
+  g_cond_signal (&d->cond);
+  g_mutex_unlock (&d->lock);
+  return NULL;
+}
+
+/* @func (@path) must return within @seconds (a reader blocked on a FIFO never does: the
+ * test then fails here instead of hanging). */
+static void
+within_seconds (double seconds, void (*func) (const char *path), const char *path)
+{
+  Deadline *d = g_new0 (Deadline, 1);   /* leaked if the thread never returns */
+  d->func = func;
+  d->path = path;
+  g_mutex_init (&d->lock);
+  g_cond_init (&d->cond);
+  GThread *t = g_thread_new ("deadline", deadline_thread, d);
+  gint64 end = g_get_monotonic_time () + (gint64) (seconds * G_TIME_SPAN_SECOND);
+  g_mutex_lock (&d->lock);
+  while (!d->done)
+    if (!g_cond_wait_until (&d->cond, &d->lock, end))
+      g_error ("reading %s did not return within %.0f s", path, seconds);
+  g_mutex_unlock (&d->lock);
+  g_thread_join (t);
+  g_mutex_clear (&d->lock);
+  g_cond_clear (&d->cond);
+  g_free (d);
+}
+
+static void
+expect_not_regular (const GError *error, const char *path, const char *kind)
+{
+  g_assert_nonnull (error);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, path));
+  g_assert_nonnull (strstr (error->message, kind));
+}
+
+static void
+read_volume_refused (const char *path)
+{
+  g_autoptr (GError) error = NULL;
+  g_assert_null (nifti_read (path, NULL, &error));
+  g_assert_error (error, NIFTI_ERROR, NIFTI_ERROR_IO);
+  expect_not_regular (error, path, strncmp (path, "/dev/", 5) == 0 ? "a device" : "named pipe");
+}
+
+static void
+read_table_refused (const char *path)
+{
+  g_autoptr (GError) error = NULL;
+  g_assert_null (lt_table_load (path, &error));
+  g_assert_error (error, LT_ERROR, LT_ERROR_IO);
+  expect_not_regular (error, path, "named pipe");
+}
+
+static void
+read_model_refused (const char *path)
+{
+  g_autoptr (GError) error = NULL;
+  g_assert_null (nn_net_load (path, &error));
+  expect_not_regular (error, path, strncmp (path, "/dev/", 5) == 0 ? "a device" : "named pipe");
+}
+
+/* The readers themselves: a FIFO (nobody writes to it) and /dev/zero are refused at once. */
+static void
+test_readers_refuse_fifos (void)
+{
+  g_autofree char *dir = fresh_dir ("fifo");
+  g_autofree char *vol = g_build_filename (dir, "f.nii.gz", NULL);
+  g_autofree char *tab = g_build_filename (dir, "f.txt", NULL);
+  g_autofree char *model = g_build_filename (dir, "f.safetensors", NULL);
+  g_assert_cmpint (mkfifo (vol, 0644), ==, 0);
+  g_assert_cmpint (mkfifo (tab, 0644), ==, 0);
+  g_assert_cmpint (mkfifo (model, 0644), ==, 0);
+  within_seconds (10, read_volume_refused, vol);
+  within_seconds (10, read_table_refused, tab);
+  within_seconds (10, read_model_refused, model);
+  within_seconds (10, read_volume_refused, "/dev/zero");
+  within_seconds (10, read_model_refused, "/dev/zero");
+}
+
+/* Every command: a FIFO or a device as the input, a --table, --labels or --model returns
+ * at once with a message saying what the path is.  /dev/zero and /dev/urandom as a table
+ * were read without end (13 GB in 10 s): the child's address space is capped at 1 GiB
+ * (except under AddressSanitizer) so that a regression fails instead of eating memory. */
+static void
+test_cli_refuses_fifos_and_devices (void)
+{
+  if (g_getenv ("ANATOMY") == NULL)
+    {
+      g_test_skip ("ANATOMY not set (run through meson test)");
+      return;
+    }
+  g_autofree char *dir = fresh_dir ("cli-fifo");
+  g_autofree char *vol = g_build_filename (dir, "v.nii.gz", NULL);
+  g_autofree char *fifo_vol = g_build_filename (dir, "f.nii", NULL);
+  g_autofree char *fifo_tab = g_build_filename (dir, "f.txt", NULL);
+  g_autofree char *fifo_model = g_build_filename (dir, "f.safetensors", NULL);
+  g_autofree char *out = g_build_filename (dir, "out.nii.gz", NULL);
+  g_autofree char *png = g_build_filename (dir, "out.png", NULL);
+  g_autofree char *stl = g_build_filename (dir, "out.stl", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LabelVolume) v = ball_volume (12, 4);
+  g_assert_true (nifti_write (v, vol, 0, &error));
+  g_assert_cmpint (mkfifo (fifo_vol, 0644), ==, 0);
+  g_assert_cmpint (mkfifo (fifo_tab, 0644), ==, 0);
+  g_assert_cmpint (mkfifo (fifo_model, 0644), ==, 0);
+  ChildLimits lim = { .address_space = ASAN_SLACK_MIB > 0 ? 0 : (rlim_t) 1 << 30 };
+  g_auto (CliRun) r1, r2, r3, r4, r5, r6, r7, r8, r9, r10;
+
+  run_anatomy (&r1, 20, NULL, "info", fifo_vol, NULL);
+  assert_refused (&r1, fifo_vol, "named pipe");
+  run_anatomy (&r2, 20, NULL, "complete", "--model", "unet", fifo_vol, out, NULL);
+  g_assert_true (r2.finished);
+  g_assert_false (g_file_test (out, G_FILE_TEST_EXISTS));
+  run_anatomy (&r3, 20, NULL, "info", vol, "--table", fifo_tab, NULL);
+  assert_refused (&r3, fifo_tab, "named pipe");
+  run_anatomy (&r4, 20, &lim, "info", vol, "--table", "/dev/zero", NULL);
+  assert_refused (&r4, "/dev/zero", "a device");
+  run_anatomy (&r5, 20, &lim, "mesh", vol, "--table", "/dev/urandom", "--out", stl, NULL);
+  assert_refused (&r5, "/dev/urandom", "a device");
+  g_assert_false (g_file_test (stl, G_FILE_TEST_EXISTS));
+  run_anatomy (&r6, 20, &lim, "render", vol, "--labels", fifo_tab, "--out", png, NULL);
+  assert_refused (&r6, fifo_tab, "named pipe");
+  g_assert_false (g_file_test (png, G_FILE_TEST_EXISTS));
+  /* a model that is not a file says what it is, not "no such model file" */
+  run_anatomy (&r7, 20, NULL, "complete", "--model", fifo_model, vol, out, NULL);
+  assert_refused (&r7, fifo_model, "named pipe");
+  run_anatomy (&r8, 20, NULL, "complete", "--model", "/dev/zero", vol, out, NULL);
+  assert_refused (&r8, "/dev/zero", "a device");
+  run_anatomy (&r9, 20, NULL, "complete", "--model", dir, vol, out, NULL);
+  assert_refused (&r9, dir, "a folder");
+  g_assert_null (strstr (r9.err, "no such"));
+  g_autofree char *missing = g_build_filename (dir, "missing.safetensors", NULL);
+  run_anatomy (&r10, 20, NULL, "complete", "--model", missing, vol, out, NULL);
+  assert_refused (&r10, missing, "no such model file");
+  g_assert_false (g_file_test (out, G_FILE_TEST_EXISTS));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -766,6 +1023,8 @@ main (int argc, char **argv)
   g_test_add_func ("/hardening/limits/nifti-uint32-range", test_nifti_uint32_range);
   g_test_add_func ("/hardening/limits/safetensors-json-depth", test_safetensors_json_depth);
   g_test_add_func ("/hardening/limits/safetensors-labels-depth", test_safetensors_labels_depth);
+  g_test_add_func ("/hardening/inputs/readers-refuse-fifos", test_readers_refuse_fifos);
+  g_test_add_func ("/hardening/inputs/cli-refuses-fifos-and-devices", test_cli_refuses_fifos_and_devices);
   int status = g_test_run ();
 
   g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", tmpdir);

@@ -1,9 +1,11 @@
 /* nn-safetensors.c: safetensors reader and writer (see nn-safetensors.h). */
 #include "nn-safetensors.h"
+#include "in-file.h"
 #include "strutil.h"
 
 #include <json-glib/json-glib.h>
 #include <string.h>
+#include <unistd.h>
 
 G_DEFINE_QUARK (nn-safetensors-error-quark, nn_st_error)
 
@@ -40,11 +42,18 @@ NnStFile *
 nn_st_file_load (const char *path, GError **error)
 {
   g_autoptr (GError) local = NULL;
-  g_autoptr (GMappedFile) map = g_mapped_file_new (path, FALSE, &local);
+  /* a regular file only: a FIFO would block in open(), /dev/zero cannot be mapped */
+  int fd = in_file_open (path, NULL, &local);
+  g_autoptr (GMappedFile) map = fd >= 0 ? g_mapped_file_new_from_fd (fd, FALSE, &local) : NULL;
 
+  if (fd >= 0)
+    close (fd);
   if (map == NULL)
     {
-      g_set_error (error, NN_ST_ERROR, NN_ST_ERROR_IO, "%s: %s", path, local->message);
+      if (fd < 0)
+        g_set_error_literal (error, NN_ST_ERROR, NN_ST_ERROR_IO, local->message);
+      else
+        g_set_error (error, NN_ST_ERROR, NN_ST_ERROR_IO, "%s: %s", path, local->message);
       return NULL;
     }
   g_autoptr (GBytes) bytes = g_mapped_file_get_bytes (map);

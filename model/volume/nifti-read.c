@@ -7,6 +7,7 @@
  * before anything is allocated.
  */
 #include "nifti-private.h"
+#include "in-file.h"
 #include "strutil.h"
 
 #include <errno.h>
@@ -26,20 +27,15 @@ gboolean
 nifti_stream_open (NiftiStream *s, const char *path, GError **error)
 {
   struct stat st;
-  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  g_autoptr (GError) local = NULL;
+  /* a regular file only, opened without blocking (a FIFO would wait for a writer) */
+  int fd = in_file_open (path, &st, &local);
 
   memset (s, 0, sizeof *s);
   s->path = path;
   if (fd < 0)
     {
-      int err = errno;
-      g_set_error (error, NIFTI_ERROR, NIFTI_ERROR_IO, "%s: cannot open: %s", path, g_strerror (err));
-      return FALSE;
-    }
-  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
-    {
-      close (fd);
-      g_set_error (error, NIFTI_ERROR, NIFTI_ERROR_IO, "%s: not a regular file", path);
+      g_set_error_literal (error, NIFTI_ERROR, NIFTI_ERROR_IO, local->message);
       return FALSE;
     }
   s->file_size = st.st_size;
