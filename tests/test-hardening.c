@@ -13,6 +13,8 @@
 #include "nn-net.h"
 #include "nn-safetensors.h"
 #include "phantom.h"
+#include "renderer.h"
+#include "scene.h"
 #define TEST_UTIL_NN
 #include "test-util.h"
 
@@ -1003,6 +1005,109 @@ test_cli_refuses_fifos_and_devices (void)
   g_assert_false (g_file_test (out, G_FILE_TEST_EXISTS));
 }
 
+/* ---- many labels (issue 14, item 4) ---- */
+
+/* The renderer found a label's mesh by searching the whole list for every mesh added:
+ * 25,000 labels took 0.7 s, 100,000 took 12.5 s.  200,000 meshes now go in, are replaced
+ * and removed in linear time. */
+static void
+test_renderer_many_meshes (void)
+{
+  const int n = 200000;
+  const float pos[9] = { 0, 0, 0, 1, 0, 0, 0, 1, 0 };
+  const guint32 idx[3] = { 0, 1, 2 };
+  g_autoptr (GPtrArray) meshes = g_ptr_array_new_with_free_func ((GDestroyNotify) ar_render_mesh_unref);
+  for (int l = 1; l <= n; l++)
+    g_ptr_array_add (meshes, ar_render_mesh_new (l, pos, NULL, 3, idx, 1));
+  ArRenderer *r = ar_renderer_new ();
+  gint64 t0 = g_get_monotonic_time ();
+  for (int i = 0; i < n; i++)
+    ar_renderer_set_mesh (r, meshes->pdata[i]);
+  /* the same labels again replace, not add */
+  for (int i = 0; i < n; i += 2)
+    ar_renderer_set_mesh (r, meshes->pdata[i]);
+  g_assert_cmpuint (ar_renderer_get_n_meshes (r), ==, (guint) n);
+  for (int l = 2; l <= n; l += 2)
+    ar_renderer_remove_mesh (r, l);
+  ar_renderer_remove_mesh (r, n + 7);   /* absent: nothing happens */
+  g_assert_cmpuint (ar_renderer_get_n_meshes (r), ==, (guint) n / 2);
+  /* a removed label can come back, once */
+  ar_renderer_set_mesh (r, meshes->pdata[1]);
+  ar_renderer_set_mesh (r, meshes->pdata[1]);
+  g_assert_cmpuint (ar_renderer_get_n_meshes (r), ==, (guint) n / 2 + 1);
+  double secs = (g_get_monotonic_time () - t0) / 1e6;
+  g_test_message ("%d meshes added, %d replaced, %d removed in %.3f s", n, n / 2, n / 2, secs);
+  g_assert_cmpfloat (secs, <, 5.0);
+  ar_renderer_clear (r);
+  g_assert_cmpuint (ar_renderer_get_n_meshes (r), ==, 0);
+  ar_renderer_free (r);
+}
+
+/* A volume of @n distinct labels, one voxel each (plus a background row). */
+static LabelVolume *
+many_labels_volume (int n)
+{
+  double sp[3] = { 1, 1, 1 };
+  int side = (int) ceil (sqrt ((double) n));
+  LabelVolume *v = lv_volume_new (side, side, 2, sp, 4, NULL);
+  for (int i = 0; i < n; i++)
+    lv_volume_set (v, i % side, i / side, 0, i + 1);
+  return v;
+}
+
+/* The window and `anatomy render` load through the scene: a volume with more labels than
+ * the viewer shows (or a huge id) is refused at once with a message, before meshing. */
+static void
+test_scene_label_limits (void)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 t0 = g_get_monotonic_time ();
+  g_assert_null (ar_scene_load ("many.nii.gz", many_labels_volume (1000000), NULL, NULL, &error));
+  g_test_message ("%s (%.2f s)", error->message, (g_get_monotonic_time () - t0) / 1e6);
+  g_assert_error (error, MESH_ERROR, MESH_ERROR_TOO_LARGE);
+  g_assert_nonnull (strstr (error->message, "many.nii.gz"));
+  g_assert_nonnull (strstr (error->message, "1000000 labels"));
+  g_clear_error (&error);
+
+  /* exactly the limit is shown */
+  g_autoptr (ArScene) s = ar_scene_load ("limit.nii.gz", many_labels_volume (AR_SCENE_MAX_LABELS), NULL, NULL,
+                                         &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (s->surfaces->n_meshes, ==, AR_SCENE_MAX_LABELS);
+
+  /* one voxel of label 2^31-1: a 16 GiB label count array */
+  double sp[3] = { 1, 1, 1 };
+  LabelVolume *v = lv_volume_new (4, 4, 4, sp, 4, NULL);
+  lv_volume_set (v, 1, 1, 1, G_MAXINT32);
+  g_assert_null (ar_scene_load ("big-id.nii.gz", v, NULL, NULL, &error));
+  g_test_message ("%s", error->message);
+  g_assert_error (error, MESH_ERROR, MESH_ERROR_TOO_LARGE);
+  g_assert_nonnull (strstr (error->message, "big-id.nii.gz"));
+  g_assert_nonnull (strstr (error->message, "2147483647"));
+}
+
+/* `anatomy render` of a 10^6-label file (1.4 MB) hung: it now refuses within seconds,
+ * and `anatomy mesh` still exports every surface. */
+static void
+test_cli_render_many_labels (void)
+{
+  if (g_getenv ("ANATOMY") == NULL)
+    {
+      g_test_skip ("ANATOMY not set (run through meson test)");
+      return;
+    }
+  g_autofree char *dir = fresh_dir ("many-labels");
+  g_autofree char *in = g_build_filename (dir, "many.nii.gz", NULL);
+  g_autofree char *png = g_build_filename (dir, "many.png", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LabelVolume) v = many_labels_volume (1000000);
+  g_assert_true (nifti_write (v, in, 0, &error));
+  g_auto (CliRun) r;
+  run_anatomy (&r, 60, NULL, "render", in, "--out", png, NULL);
+  assert_refused (&r, in, "1000000 labels are more than the viewer shows");
+  g_assert_false (g_file_test (png, G_FILE_TEST_EXISTS));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1025,6 +1130,9 @@ main (int argc, char **argv)
   g_test_add_func ("/hardening/limits/safetensors-labels-depth", test_safetensors_labels_depth);
   g_test_add_func ("/hardening/inputs/readers-refuse-fifos", test_readers_refuse_fifos);
   g_test_add_func ("/hardening/inputs/cli-refuses-fifos-and-devices", test_cli_refuses_fifos_and_devices);
+  g_test_add_func ("/hardening/limits/renderer-many-meshes", test_renderer_many_meshes);
+  g_test_add_func ("/hardening/limits/scene-labels", test_scene_label_limits);
+  g_test_add_func ("/hardening/limits/cli-render-many-labels", test_cli_render_many_labels);
   int status = g_test_run ();
 
   g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", tmpdir);

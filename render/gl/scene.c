@@ -68,7 +68,27 @@ ar_scene_load (const char *path, LabelVolume *volume, const ArSceneOptions *opts
       if (!s->table)
         s->table = lt_table_new_default ();
     }
+  int32_t lo, hi;
+  lv_volume_min_max (s->volume, &lo, &hi);
+  if (hi > AR_SCENE_MAX_LABEL_ID)
+    {
+      g_set_error (error, MESH_ERROR, MESH_ERROR_TOO_LARGE,
+                   "%s: label %d is larger than the largest id the viewer shows (%d); "
+                   "`anatomy mesh` exports surfaces of any label", path, hi, AR_SCENE_MAX_LABEL_ID);
+      return NULL;
+    }
   s->hist = lv_volume_histogram (s->volume, &s->n_hist);
+  int64_t n_labels = 0;
+  for (int32_t l = 1; l < s->n_hist; l++)
+    n_labels += s->hist[l] > 0;
+  if (n_labels > AR_SCENE_MAX_LABELS)
+    {
+      g_set_error (error, MESH_ERROR, MESH_ERROR_TOO_LARGE,
+                   "%s: %" G_GINT64_FORMAT " labels are more than the viewer shows (%d); "
+                   "`anatomy mesh` exports surfaces of any number of labels", path, n_labels,
+                   AR_SCENE_MAX_LABELS);
+      return NULL;
+    }
   s->ml_per_voxel = lv_volume_voxel_mm3 (s->volume) / 1000.0;
   gint64 t1 = g_get_monotonic_time ();
 
