@@ -10,6 +10,7 @@
 
 #include <glib.h>
 #include "label-volume.h"
+#include "out-file.h"
 
 G_BEGIN_DECLS
 
@@ -80,6 +81,16 @@ typedef enum {
  * The data go to a temporary file in the same folder, are fsynced and renamed
  * into place; without NIFTI_WRITE_OVERWRITE an existing file is an error. */
 gboolean nifti_write (const LabelVolume *v, const char *path, NiftiWriteFlags flags, GError **error);
+/* The same as one output (two for a pair) of @outputs, a command's OutSet (out-file.h),
+ * which checks them against its inputs and other outputs, decides about overwriting
+ * (NIFTI_WRITE_OVERWRITE is then ignored) and moves them into place with the others when
+ * its owner commits it.  @outputs NULL: nifti_write(). */
+gboolean nifti_write_in (OutSet *outputs, const LabelVolume *v, const char *path, NiftiWriteFlags flags,
+                         GError **error);
+
+/* Declares the files of the volume @path as inputs of @outputs (out-file.h): the file,
+ * and for a .hdr/.img pair both halves (whichever of .hdr, .hdr.gz, .img, .img.gz exist). */
+void nifti_add_inputs (OutSet *outputs, const char *path);
 
 /* TRUE if @path ends with a supported NIfTI extension. */
 gboolean nifti_path_is_supported (const char *path);
