@@ -3,6 +3,7 @@
 #include "completion.h"
 #include "in-file.h"
 #include "label-table.h"
+#include "nifti.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -166,4 +167,42 @@ cli_find_model (const char *value, GError **error)
                "  anatomy init-model --arch %s --out FILE.safetensors\nand pass --model FILE.safetensors",
                nn_arch_to_string (arch), nn_arch_to_string (arch), where, nn_arch_to_string (arch));
   return NULL;
+}
+
+OutSet *
+cli_outputs_new (gboolean force, const char *const *inputs)
+{
+  OutSet *s = out_set_new (force);
+  for (int i = 0; inputs && inputs[i]; i++)
+    nifti_add_inputs (s, inputs[i]);
+  return s;
+}
+
+int
+cli_fail_output (const GError *error)
+{
+  /* the writers' own domains say "exists" in their words: the message always names the file */
+  if (g_error_matches (error, OUT_FILE_ERROR, OUT_FILE_ERROR_EXISTS)
+      || g_error_matches (error, NIFTI_ERROR, NIFTI_ERROR_EXISTS))
+    return cli_fail ("%s (use --force to replace it)", error->message);
+  return cli_fail ("%s", error->message);
+}
+
+gboolean
+cli_outputs_reserve (OutSet *outputs, const char *path)
+{
+  g_autoptr (GError) error = NULL;
+  if (out_set_reserve (outputs, path, &error))
+    return TRUE;
+  cli_fail_output (error);
+  return FALSE;
+}
+
+int
+cli_outputs_commit (OutSet *outputs)
+{
+  g_autoptr (GError) error = NULL;
+  if (out_set_commit (outputs, &error))
+    return 0;
+  return cli_fail_output (error);
 }

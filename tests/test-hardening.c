@@ -12,6 +12,7 @@
 #include "nifti.h"
 #include "nn-net.h"
 #include "nn-safetensors.h"
+#include "out-file.h"
 #include "phantom.h"
 #include "renderer.h"
 #include "scene.h"
@@ -1108,6 +1109,288 @@ test_cli_render_many_labels (void)
   g_assert_false (g_file_test (png, G_FILE_TEST_EXISTS));
 }
 
+/* ---- one rule for every output (issue 14, items 5, 6, 7) ---- */
+
+static void
+write_text (const char *path, const char *text)
+{
+  g_assert_true (g_file_set_contents (path, text, -1, NULL));
+}
+
+static void
+assert_text (const char *path, const char *text)
+{
+  g_autofree char *now = NULL;
+  g_assert_true (g_file_get_contents (path, &now, NULL, NULL));
+  g_assert_cmpstr (now, ==, text);
+}
+
+/* The set itself: inputs by device and inode, outputs distinct, folders and devices never
+ * replaced, existing files only with overwrite, and a commit that is all or nothing. */
+static void
+test_out_set_rules (void)
+{
+  g_autofree char *dir = fresh_dir ("outset");
+  g_autofree char *in = g_build_filename (dir, "in.txt", NULL);
+  g_autofree char *hard = g_build_filename (dir, "hard.txt", NULL);
+  g_autofree char *sym = g_build_filename (dir, "sym.txt", NULL);
+  g_autofree char *a = g_build_filename (dir, "a.txt", NULL);
+  g_autofree char *b = g_build_filename (dir, "b.txt", NULL);
+  g_autofree char *dotted = g_strdup_printf ("%s/./a.txt", dir);
+  g_autoptr (GError) error = NULL;
+  write_text (in, "input");
+  g_assert_cmpint (link (in, hard), ==, 0);
+  g_assert_cmpint (symlink ("in.txt", sym), ==, 0);
+
+  g_autoptr (OutSet) s = out_set_new (TRUE);
+  out_set_add_input (s, in);
+  g_autofree char *missing = g_build_filename (dir, "missing.txt", NULL);
+  out_set_add_input (s, missing);   /* ignored */
+  const char *same_as_input[] = { in, hard, sym };
+  for (guint i = 0; i < G_N_ELEMENTS (same_as_input); i++)
+    {
+      g_assert_false (out_set_reserve (s, same_as_input[i], &error));
+      g_test_message ("%s", error->message);
+      g_assert_error (error, OUT_FILE_ERROR, OUT_FILE_ERROR_SAME);
+      g_assert_nonnull (strstr (error->message, same_as_input[i]));
+      g_clear_error (&error);
+    }
+  g_assert_true (out_set_reserve (s, a, &error));
+  g_assert_false (out_set_reserve (s, dotted, &error));   /* the same entry, not yet existing */
+  g_assert_error (error, OUT_FILE_ERROR, OUT_FILE_ERROR_SAME);
+  g_clear_error (&error);
+  g_assert_false (out_set_reserve (s, dir, &error));
+  g_assert_error (error, OUT_FILE_ERROR, OUT_FILE_ERROR_NOT_REGULAR);
+  g_clear_error (&error);
+  g_assert_false (out_set_reserve (s, "/dev/null", &error));   /* even with overwrite */
+  g_assert_error (error, OUT_FILE_ERROR, OUT_FILE_ERROR_NOT_REGULAR);
+  g_clear_error (&error);
+  g_autofree char *nowhere = g_build_filename (dir, "no", "such", "x.txt", NULL);
+  g_assert_false (out_set_reserve (s, nowhere, &error));
+  g_assert_nonnull (strstr (error->message, nowhere));
+  g_assert_nonnull (strstr (error->message, "does not exist"));
+  g_clear_error (&error);
+  assert_text (in, "input");
+
+  /* without overwrite an existing file is refused when reserved */
+  g_autoptr (OutSet) careful = out_set_new (FALSE);
+  g_assert_false (out_set_reserve (careful, in, &error));
+  g_assert_error (error, OUT_FILE_ERROR, OUT_FILE_ERROR_EXISTS);
+  g_clear_error (&error);
+
+  /* all or nothing, new files: b cannot be moved in (it appeared meanwhile), so a, moved
+   * first, is taken back */
+  {
+    g_autoptr (OutSet) t = out_set_new (FALSE);
+    OutFile *fb = out_set_open (t, b, OUT_FILE_PLAIN, &error);
+    OutFile *fa = out_set_open (t, a, OUT_FILE_PLAIN, &error);
+    g_assert_no_error (error);
+    g_assert_true (out_file_write (fa, "new a", 5, &error) && out_file_write (fb, "new b", 5, &error));
+    write_text (b, "someone else's b");
+    g_assert_false (out_set_commit (t, &error));
+    g_test_message ("%s", error->message);
+    g_assert_error (error, OUT_FILE_ERROR, OUT_FILE_ERROR_EXISTS);
+    g_clear_error (&error);
+    g_assert_false (g_file_test (a, G_FILE_TEST_EXISTS));
+    assert_text (b, "someone else's b");
+  }
+  g_unlink (b);
+  /* all or nothing, replacing: a is replaced first, b cannot be (it became a folder), so
+   * a gets its old content back */
+  {
+    write_text (a, "old a");
+    g_autoptr (OutSet) t = out_set_new (TRUE);
+    OutFile *fb = out_set_open (t, b, OUT_FILE_PLAIN, &error);
+    OutFile *fa = out_set_open (t, a, OUT_FILE_PLAIN, &error);
+    g_assert_no_error (error);
+    g_assert_true (out_file_write (fa, "new a", 5, &error) && out_file_write (fb, "new b", 5, &error));
+    g_assert_cmpint (g_mkdir (b, 0755), ==, 0);
+    g_assert_false (out_set_commit (t, &error));
+    g_test_message ("%s", error->message);
+    g_clear_error (&error);
+    assert_text (a, "old a");
+    g_assert_cmpint (g_rmdir (b), ==, 0);
+  }
+  /* and when everything can be moved in, everything is */
+  {
+    g_autoptr (OutSet) t = out_set_new (TRUE);
+    OutFile *fb = out_set_open (t, b, OUT_FILE_PLAIN, &error);
+    OutFile *fa = out_set_open (t, a, OUT_FILE_PLAIN, &error);
+    g_assert_true (out_file_write (fa, "new a", 5, &error) && out_file_write (fb, "new b", 5, &error));
+    g_assert_true (out_set_commit (t, &error));
+    g_assert_no_error (error);
+    assert_text (a, "new a");
+    assert_text (b, "new b");
+  }
+  /* an uncommitted set leaves nothing behind */
+  {
+    g_autoptr (OutSet) t = out_set_new (TRUE);
+    OutFile *fa = out_set_open (t, a, OUT_FILE_PLAIN, &error);
+    g_assert_true (out_file_write (fa, "lost", 4, &error));
+  }
+  assert_text (a, "new a");
+  g_autofree char *listing = dir_listing (dir);
+  g_assert_cmpstr (listing, ==, "a.txt b.txt hard.txt in.txt sym.txt");
+}
+
+/* `anatomy render IN --out IN` replaced the label map with a PNG and exited 0; render
+ * replaced any file without --force. */
+static void
+test_cli_render_outputs (void)
+{
+  if (g_getenv ("ANATOMY") == NULL)
+    {
+      g_test_skip ("ANATOMY not set (run through meson test)");
+      return;
+    }
+  g_autofree char *dir = fresh_dir ("render-out");
+  g_autofree char *in = g_build_filename (dir, "scan.nii.gz", NULL);
+  g_autofree char *png = g_build_filename (dir, "scan.png", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LabelVolume) v = ball_volume (12, 4);
+  g_assert_true (nifti_write (v, in, 0, &error));
+  g_autoptr (GBytes) before = read_bytes (in);
+  g_auto (CliRun) r1, r2, r3, r4, r5;
+  run_anatomy (&r1, 60, NULL, "render", in, "--out", in, "--size", "64x64", NULL);
+  assert_refused (&r1, in, "is the input");
+  run_anatomy (&r2, 60, NULL, "render", in, "--out", in, "--size", "64x64", "--force", NULL);
+  assert_refused (&r2, in, "is the input");
+  g_autoptr (GBytes) after = read_bytes (in);
+  g_assert_true (g_bytes_equal (before, after));
+
+  write_text (png, "an older picture");
+  run_anatomy (&r3, 60, NULL, "render", in, "--out", png, "--size", "64x64", NULL);
+  assert_refused (&r3, png, "use --force");
+  assert_text (png, "an older picture");
+  run_anatomy (&r4, 60, NULL, "render", in, "--out", png, "--size", "64x64", "--force", NULL);
+  if (r4.finished && WIFEXITED (r4.status) && WEXITSTATUS (r4.status) != 0 && strstr (r4.err, "EGL"))
+    {
+      g_test_skip ("no EGL here");
+      return;
+    }
+  g_assert_true (r4.finished && WIFEXITED (r4.status) && WEXITSTATUS (r4.status) == 0);
+  g_autoptr (GBytes) img = read_bytes (png);
+  g_assert_cmpmem (g_bytes_get_data (img, NULL), 4, "\x89PNG", 4);
+  /* the table beside the input is an input too */
+  g_autofree char *table = g_build_filename (dir, "scan.txt", NULL);
+  g_autoptr (LabelTable) t = make_table (2);
+  g_assert_true (lt_table_save_itksnap (t, table, FALSE, &error));
+  run_anatomy (&r5, 60, NULL, "render", in, "--out", table, "--force", "--size", "64x64", NULL);
+  assert_refused (&r5, table, "input");
+  g_autofree char *listing = dir_listing (dir);
+  g_assert_cmpstr (listing, ==, "scan.nii.gz scan.png scan.txt");
+}
+
+/* `complete IN OUT --probabilities OUT --force` left the probabilities in OUT,
+ * `--probabilities IN --force` replaced the input, and an existing P or a missing folder
+ * of P failed only after OUT was written. */
+static void
+test_cli_complete_outputs (void)
+{
+  if (g_getenv ("ANATOMY") == NULL)
+    {
+      g_test_skip ("ANATOMY not set (run through meson test)");
+      return;
+    }
+  g_autofree char *dir = fresh_dir ("complete-out");
+  g_autofree char *model = g_build_filename (dir, "m.safetensors", NULL);
+  g_autofree char *in = g_build_filename (dir, "in.nii.gz", NULL);
+  g_autofree char *hard = g_build_filename (dir, "link.nii.gz", NULL);
+  g_autofree char *out = g_build_filename (dir, "out.nii.gz", NULL);
+  g_autofree char *p = g_build_filename (dir, "p.nii.gz", NULL);
+  g_autofree char *p_nowhere = g_build_filename (dir, "missing", "p.nii.gz", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NnNet) net = tiny_net (2, 8);
+  g_assert_true (nn_net_save (net, model, FALSE, &error));
+  g_autoptr (LabelVolume) v = ball_volume (10, 3);
+  g_assert_true (nifti_write (v, in, 0, &error));
+  g_assert_cmpint (link (in, hard), ==, 0);
+  g_autoptr (GBytes) before = read_bytes (in);
+  g_auto (CliRun) r1, r2, r3, r4, r5, r6;
+
+  run_anatomy (&r1, 60, NULL, "complete", "--model", model, in, out, "--probabilities", out, "--force", NULL);
+  assert_refused (&r1, out, "each output needs its own file");
+  g_assert_false (g_file_test (out, G_FILE_TEST_EXISTS));
+  run_anatomy (&r2, 60, NULL, "complete", "--model", model, in, out, "--probabilities", in, "--force", NULL);
+  assert_refused (&r2, in, "is the input");
+  run_anatomy (&r3, 60, NULL, "complete", "--model", model, in, hard, "--force", NULL);
+  assert_refused (&r3, hard, "same file as the input");
+  g_autoptr (GBytes) after = read_bytes (in);
+  g_assert_true (g_bytes_equal (before, after));
+  g_assert_false (g_file_test (out, G_FILE_TEST_EXISTS));
+
+  /* P exists (no --force), P's folder is missing: nothing is written, OUT included */
+  write_text (p, "older probabilities");
+  run_anatomy (&r4, 60, NULL, "complete", "--model", model, in, out, "--probabilities", p, NULL);
+  assert_refused (&r4, p, "use --force");
+  g_assert_false (g_file_test (out, G_FILE_TEST_EXISTS));
+  assert_text (p, "older probabilities");
+  run_anatomy (&r5, 60, NULL, "complete", "--model", model, in, out, "--probabilities", p_nowhere, NULL);
+  assert_refused (&r5, p_nowhere, "does not exist");
+  g_assert_false (g_file_test (out, G_FILE_TEST_EXISTS));
+
+  /* with --force both are written */
+  run_anatomy (&r6, 60, NULL, "complete", "--model", model, "--labels", "all", in, out, "--probabilities", p,
+               "--force", NULL);
+  g_assert_true (r6.finished && WIFEXITED (r6.status) && WEXITSTATUS (r6.status) == 0);
+  g_autoptr (LabelVolume) o = nifti_read (out, NULL, &error);
+  g_assert_no_error (error);
+  g_autoptr (LabelVolume) pr = nifti_read (p, NULL, &error);
+  g_assert_no_error (error);
+  g_autofree char *listing = dir_listing (dir);
+  g_assert_cmpstr (listing, ==, "in.nii.gz link.nii.gz m.safetensors out.nii.gz p.nii.gz");
+}
+
+/* convert, mesh, phantom, init-model, train and eval: an existing output only with
+ * --force, never an input. */
+static void
+test_cli_force_everywhere (void)
+{
+  if (g_getenv ("ANATOMY") == NULL)
+    {
+      g_test_skip ("ANATOMY not set (run through meson test)");
+      return;
+    }
+  g_autofree char *dir = fresh_dir ("force");
+  g_autofree char *in = g_build_filename (dir, "in.nii", NULL);
+  g_autofree char *taken = g_build_filename (dir, "taken.stl", NULL);
+  g_autofree char *model = g_build_filename (dir, "taken.safetensors", NULL);
+  g_autofree char *json = g_build_filename (dir, "taken.json", NULL);
+  g_autofree char *ph = g_build_filename (dir, "ph", NULL);
+  g_autofree char *ph_table = g_build_filename (ph, "demo_complete_labels.txt", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LabelVolume) v = ball_volume (10, 3);
+  g_assert_true (nifti_write (v, in, 0, &error));
+  write_text (taken, "taken");
+  write_text (model, "taken");
+  write_text (json, "taken");
+  g_assert_cmpint (g_mkdir (ph, 0755), ==, 0);
+  write_text (ph_table, "taken");
+  g_auto (CliRun) r1, r2, r3, r4, r5, r6, r7;
+  run_anatomy (&r1, 60, NULL, "convert", in, in, "--force", NULL);
+  assert_refused (&r1, in, "is the input");
+  run_anatomy (&r2, 60, NULL, "mesh", in, "--out", taken, NULL);
+  assert_refused (&r2, taken, "use --force");
+  run_anatomy (&r3, 60, NULL, "phantom", "--demo", "--grid", "16", "--out", ph, NULL);
+  assert_refused (&r3, ph_table, "use --force");
+  g_autofree char *ph_listing = dir_listing (ph);
+  g_assert_cmpstr (ph_listing, ==, "demo_complete_labels.txt");
+  run_anatomy (&r4, 60, NULL, "init-model", "--arch", "unet", "--widths", "2,4", "--grid", "8", "--out", model, NULL);
+  assert_refused (&r4, model, "exists");
+  run_anatomy (&r5, 60, NULL, "train", "--phantom", "--arch", "unet", "--widths", "2,4", "--grid", "8",
+               "--steps", "1", "--out", model, NULL);
+  assert_refused (&r5, model, "use --force");
+  run_anatomy (&r6, 60, NULL, "eval", "--data", dir, "--json", json, NULL);
+  assert_refused (&r6, json, "use --force");
+  run_anatomy (&r7, 60, NULL, "mesh", in, "--out", in, "--force", NULL);
+  g_assert_true (r7.finished && WEXITSTATUS (r7.status) == 1);   /* not a mesh format */
+  assert_text (taken, "taken");
+  assert_text (model, "taken");
+  assert_text (json, "taken");
+  g_autofree char *listing = dir_listing (dir);
+  g_assert_cmpstr (listing, ==, "in.nii ph taken.json taken.safetensors taken.stl");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1133,6 +1416,10 @@ main (int argc, char **argv)
   g_test_add_func ("/hardening/limits/renderer-many-meshes", test_renderer_many_meshes);
   g_test_add_func ("/hardening/limits/scene-labels", test_scene_label_limits);
   g_test_add_func ("/hardening/limits/cli-render-many-labels", test_cli_render_many_labels);
+  g_test_add_func ("/hardening/outputs/out-set", test_out_set_rules);
+  g_test_add_func ("/hardening/outputs/cli-render", test_cli_render_outputs);
+  g_test_add_func ("/hardening/outputs/cli-complete", test_cli_complete_outputs);
+  g_test_add_func ("/hardening/outputs/cli-force-everywhere", test_cli_force_everywhere);
   int status = g_test_run ();
 
   g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", tmpdir);

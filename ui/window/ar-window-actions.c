@@ -39,8 +39,9 @@ chooser_response (GtkNativeDialog *d, int response, ArWindow *self)
     case AR_CHOOSE_MESH:
       {
         ArScene *s = self->shown_result >= 0 ? ar_window_get_result_scene (self, self->shown_result) : self->input;
-        MeshExportOptions o = { MESH_FORMAT_AUTO, TRUE, FALSE, self->input->table };
-        if (!mesh_export (s->surfaces, path, &o, &error))
+        g_autoptr (OutSet) outputs = ar_window_outputs_new (self);
+        MeshExportOptions o = { .overwrite = TRUE, .table = self->input->table, .outputs = outputs };
+        if (!mesh_export (s->surfaces, path, &o, &error) || !out_set_commit (outputs, &error))
           {
             g_autofree char *p = g_strdup_printf ("Cannot export “%s”", base);
             ar_window_show_error (self, p, error);

@@ -173,5 +173,9 @@ extern const gsize ar_window_n_compare_actions;
 gboolean ar_window_is_busy (ArWindow *self);
 void ar_window_show_result (ArWindow *self, int index);
 gboolean ar_window_save_result_to (ArWindow *self, const char *path, GError **error);
+/* An OutSet (out-file.h) for a save from the window: every file shown (input and its
+ * table, results, reference) is an input, so never replaced; overwriting allowed (the file
+ * chooser asked).  Free with out_set_free. */
+OutSet *ar_window_outputs_new (ArWindow *self);
 
 G_END_DECLS
