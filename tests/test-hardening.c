@@ -20,6 +20,8 @@
 #include "test-util.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <time.h>
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -1391,6 +1393,210 @@ test_cli_force_everywhere (void)
   g_assert_cmpstr (listing, ==, "in.nii ph taken.json taken.safetensors taken.stl");
 }
 
+/* ---- no litter (issue 14, item 8) ---- */
+
+/* Names in @dir starting with a dot (our temporaries are ".NAME.XXXXXX"). */
+static guint
+count_hidden (const char *dir)
+{
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  guint n = 0;
+  const char *name;
+  while (d && (name = g_dir_read_name (d)) != NULL)
+    n += name[0] == '.';
+  return n;
+}
+
+/* Files (not folders) under @dir, recursively. */
+static guint
+count_files (const char *dir)
+{
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  guint n = 0;
+  const char *name;
+  while (d && (name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *p = g_build_filename (dir, name, NULL);
+      n += g_file_test (p, G_FILE_TEST_IS_DIR) ? count_files (p) : 1;
+    }
+  return n;
+}
+
+static guint
+count_hidden_tree (const char *dir)
+{
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  guint n = count_hidden (dir);
+  const char *name;
+  while (d && (name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *p = g_build_filename (dir, name, NULL);
+      if (name[0] != '.' && g_file_test (p, G_FILE_TEST_IS_DIR))
+        n += count_hidden_tree (p);
+    }
+  return n;
+}
+
+/* Starts `anatomy ARGV`, sends @sig as soon as a temporary shows in @watch (or any of its
+ * folders), and waits.  TRUE when the signal ended it; FALSE when it finished first. */
+static gboolean
+interrupt_while_writing (const char *const *argv, const char *watch, int sig)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSubprocess) p = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_SILENCE
+                                                 | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error);
+  g_assert_no_error (error);
+  gint64 end = g_get_monotonic_time () + 120 * G_TIME_SPAN_SECOND;
+  gboolean sent = FALSE;
+  while (g_get_monotonic_time () < end)
+    {
+      if (count_hidden_tree (watch) > 0)
+        {
+          g_subprocess_send_signal (p, sig);
+          sent = TRUE;
+          break;
+        }
+      /* finished already? */
+      if (g_subprocess_get_identifier (p) == NULL)
+        break;
+      g_usleep (2000);
+    }
+  g_subprocess_wait (p, NULL, &error);
+  g_assert_no_error (error);
+  return sent && g_subprocess_get_if_signaled (p) && g_subprocess_get_term_sig (p) == sig;
+}
+
+/* SIGINT or SIGTERM while `mesh --per-label` or `phantom` writes: no temporary stays, and
+ * none of the files is there (all are moved in together, after all were written). */
+static void
+test_cli_interrupted_writes_leave_nothing (void)
+{
+  const char *anatomy = g_getenv ("ANATOMY");
+  if (anatomy == NULL)
+    {
+      g_test_skip ("ANATOMY not set (run through meson test)");
+      return;
+    }
+  g_autofree char *dir = fresh_dir ("interrupted");
+  g_autofree char *in = g_build_filename (dir, "in.nii.gz", NULL);
+  g_autoptr (GError) error = NULL;
+  /* 300 labelled slabs of a 60x60x300 volume: 300 files to write */
+  double sp[3] = { 1, 1, 1 };
+  g_autoptr (LabelVolume) v = lv_volume_new (60, 60, 300, sp, 2, NULL);
+  for (int k = 0; k < 300; k++)
+    for (int j = 5; j < 55; j++)
+      for (int i = 5; i < 55; i++)
+        lv_volume_set (v, i, j, k, k + 1);
+  g_assert_true (nifti_write (v, in, 0, &error));
+  int sigs[2] = { SIGINT, SIGTERM };
+  int interrupted = 0;
+  for (int round = 0; round < 2; round++)
+    {
+      g_autofree char *sub = g_strdup_printf ("meshes%d", round);
+      g_autofree char *out_dir = g_build_filename (dir, sub, NULL);
+      g_assert_cmpint (g_mkdir (out_dir, 0755), ==, 0);
+      g_autofree char *out = g_build_filename (out_dir, "organ.stl", NULL);
+      const char *argv[] = { anatomy, "mesh", in, "--per-label", "--smooth", "0", "--threads", "1", "--out", out, NULL };
+      if (interrupt_while_writing (argv, out_dir, sigs[round]))
+        {
+          interrupted++;
+          g_assert_cmpuint (count_hidden (out_dir), ==, 0);
+          g_assert_cmpuint (count_files (out_dir), ==, 0);
+        }
+      else
+        g_assert_cmpuint (count_files (out_dir), ==, 300);   /* it finished: all of them */
+
+      g_autofree char *psub = g_strdup_printf ("phantom%d", round);
+      g_autofree char *ph = g_build_filename (dir, psub, NULL);
+      const char *pargv[] = { anatomy, "phantom", "--out", ph, "--subjects", "4", "--partials", "4", "--grid", "48", NULL };
+      g_assert_cmpint (g_mkdir (ph, 0755), ==, 0);
+      if (interrupt_while_writing (pargv, ph, sigs[round]))
+        {
+          interrupted++;
+          g_assert_cmpuint (count_hidden_tree (ph), ==, 0);
+          g_assert_cmpuint (count_files (ph), ==, 0);
+        }
+      else
+        g_assert_cmpuint (count_files (ph), ==, 2 + 4 + 4 * 4);
+    }
+  g_test_message ("%d of 4 runs interrupted while writing", interrupted);
+  if (interrupted == 0)
+    g_test_incomplete ("every command finished before a signal could reach it");
+}
+
+static void
+touch_old (const char *path, double age_hours)
+{
+  write_text (path, "x");
+  struct timespec ts[2];
+  clock_gettime (CLOCK_REALTIME, &ts[0]);
+  ts[0].tv_sec -= (time_t) (age_hours * 3600);
+  ts[1] = ts[0];
+  g_assert_cmpint (utimensat (AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW), ==, 0);
+}
+
+/* A temporary left by SIGKILL is removed by the next write into its folder once it is a
+ * day old, and nothing else is: only ".NAME.XXXXXX" regular files of ours. */
+static void
+test_stale_temporaries_cleaned (void)
+{
+  g_autofree char *dir = fresh_dir ("stale");
+  const char *stale[] = { ".scan.nii.gz.Ab12Cd", ".labels.txt.ZZZZZZ", ".m.safetensors.a1b2c3" };
+  const char *kept[] = {
+    ".young.nii.gz.Ab12Cd",    /* an hour old: may be a write in progress */
+    ".scan.nii.gz.Ab12C",      /* five characters */
+    ".scan.nii.gz.Ab12C_",     /* not a letter or digit */
+    ".notes.doc.Ab12Cd",       /* not a kind of file we write */
+    "scan.nii.gz.Ab12Cd",      /* no leading dot (GLib's g_file_set_contents pattern) */
+    ".nii.gz.Ab12Cd",          /* no name */
+    "keep.nii.gz",
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (stale); i++)
+    {
+      g_autofree char *p = g_build_filename (dir, stale[i], NULL);
+      touch_old (p, 30);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (kept); i++)
+    {
+      g_autofree char *p = g_build_filename (dir, kept[i], NULL);
+      touch_old (p, i == 0 ? 1 : 30);
+    }
+  /* an old symbolic link, folder and someone else's file of the pattern stay too */
+  g_autofree char *sym = g_build_filename (dir, ".link.nii.gz.Qq1111", NULL);
+  g_assert_cmpint (symlink ("keep.nii.gz", sym), ==, 0);
+  g_autofree char *sub = g_build_filename (dir, ".dir.nii.gz.Dd1111", NULL);
+  g_assert_cmpint (g_mkdir (sub, 0755), ==, 0);
+  g_autofree char *theirs = g_build_filename (dir, ".theirs.nii.gz.Tt1111", NULL);
+  touch_old (theirs, 30);
+  gboolean chowned = geteuid () == 0 && chown (theirs, 65534, 65534) == 0;
+  if (!chowned)
+    g_unlink (theirs);
+  g_autofree char *before = dir_listing (dir);
+
+  /* the next write there */
+  g_autofree char *out = g_build_filename (dir, "new.nii", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LabelVolume) v = ball_volume (6, 2);
+  g_assert_true (nifti_write (v, out, 0, &error));
+  g_autofree char *after = dir_listing (dir);
+  g_test_message ("before: %s\nafter: %s", before, after);
+  for (guint i = 0; i < G_N_ELEMENTS (stale); i++)
+    {
+      g_autofree char *p = g_build_filename (dir, stale[i], NULL);
+      g_assert_false (g_file_test (p, G_FILE_TEST_EXISTS));
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (kept); i++)
+    {
+      g_autofree char *p = g_build_filename (dir, kept[i], NULL);
+      g_assert_true (g_file_test (p, G_FILE_TEST_EXISTS));
+    }
+  g_assert_true (g_file_test (sym, G_FILE_TEST_IS_SYMLINK));
+  g_assert_true (g_file_test (sub, G_FILE_TEST_IS_DIR));
+  if (chowned)
+    g_assert_true (g_file_test (theirs, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (out, G_FILE_TEST_EXISTS));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1420,6 +1626,8 @@ main (int argc, char **argv)
   g_test_add_func ("/hardening/outputs/cli-render", test_cli_render_outputs);
   g_test_add_func ("/hardening/outputs/cli-complete", test_cli_complete_outputs);
   g_test_add_func ("/hardening/outputs/cli-force-everywhere", test_cli_force_everywhere);
+  g_test_add_func ("/hardening/litter/cli-interrupted-writes", test_cli_interrupted_writes_leave_nothing);
+  g_test_add_func ("/hardening/litter/stale-temporaries", test_stale_temporaries_cleaned);
   int status = g_test_run ();
 
   g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", tmpdir);
