@@ -36,6 +36,21 @@ cli_fail (const char *fmt, ...)
   return 1;
 }
 
+void
+cli_warn (GPtrArray *warnings)
+{
+  for (guint i = 0; warnings && i < warnings->len; i++)
+    fprintf (stderr, "anatomy: warning: %s\n", (const char *) g_ptr_array_index (warnings, i));
+  if (warnings)
+    g_ptr_array_set_size (warnings, 0);
+}
+
+GPtrArray *
+cli_warnings_new (void)
+{
+  return g_ptr_array_new_with_free_func (g_free);
+}
+
 static gboolean progress_shown;
 
 void

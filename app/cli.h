@@ -21,6 +21,12 @@ gboolean cli_parse_options (int *argc, char ***argv, const char *parameter_strin
 /* Print "anatomy: MESSAGE" to stderr and return 1. */
 int cli_fail (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
 
+/* Prints each message of @warnings (char*; NULL allowed) as "anatomy: warning: MESSAGE"
+ * and empties the array. */
+void cli_warn (GPtrArray *warnings);
+/* A new array for the warnings of the readers (char*, g_free). */
+GPtrArray *cli_warnings_new (void);
+
 /* Progress line on stderr when it is a terminal: "label [#####.....] 42%  text". */
 void cli_progress (const char *label, double fraction, const char *text);
 void cli_progress_done (void);

@@ -126,6 +126,8 @@ cmd_complete (int argc, char **argv)
   gint64 t0 = g_get_monotonic_time ();
   g_autoptr (LabelVolume) out = completion_run (net, in, &opt, NULL, &error);
   cli_progress_done ();
+  if (out == NULL && g_error_matches (error, COMPLETION_ERROR, COMPLETION_ERROR_INPUT))
+    return cli_fail ("%s: %s", files[0], error->message);   /* what is wrong with IN */
   if (out == NULL)
     return cli_fail ("%s", error->message);
   double secs = (g_get_monotonic_time () - t0) / 1e6;

@@ -234,7 +234,9 @@ cmd_eval (int argc, char **argv)
   m[1].name = g_strdup ("mean");
   for (guint i = 0; i < model_paths->len; i++)
     {
-      NnNet *net = nn_net_load (g_ptr_array_index (model_paths, i), &error);
+      g_autoptr (GPtrArray) warnings = cli_warnings_new ();
+      NnNet *net = nn_net_load_full (g_ptr_array_index (model_paths, i), warnings, &error);
+      cli_warn (warnings);
       if (net == NULL)
         return cli_fail ("%s", error->message);
       g_ptr_array_add (nets, net);

@@ -31,6 +31,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <gio/gio.h>
+#include <json-glib/json-glib.h>
 #include <glib/gstdio.h>
 
 static char *tmpdir;
@@ -1597,6 +1598,161 @@ test_stale_temporaries_cleaned (void)
   g_assert_true (g_file_test (out, G_FILE_TEST_EXISTS));
 }
 
+/* ---- models: non-finite weights, F16 tensors, grids (issue 14, items 9, 10) ---- */
+
+/* Rewrites the header of the safetensors file @path with @edit (on the parsed JSON object);
+ * the data stay as they are. */
+static void
+edit_safetensors_header (const char *path, void (*edit) (JsonObject *root))
+{
+  g_autoptr (GBytes) b = read_bytes (path);
+  const guint8 *raw = g_bytes_get_data (b, NULL);
+  guint64 hlen = 0;
+  for (int i = 7; i >= 0; i--)
+    hlen = (hlen << 8) | raw[i];
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GError) error = NULL;
+  g_assert_true (json_parser_load_from_data (parser, (const char *) raw + 8, (gssize) hlen, &error));
+  edit (json_node_get_object (json_parser_get_root (parser)));
+  g_autoptr (JsonGenerator) gen = json_generator_new ();
+  json_generator_set_root (gen, json_parser_get_root (parser));
+  gsize jlen;
+  g_autofree char *json = json_generator_to_data (gen, &jlen);
+  g_autoptr (GBytes) head = safetensors_bytes (json, jlen);
+  GByteArray *out = g_byte_array_new ();
+  g_byte_array_append (out, g_bytes_get_data (head, NULL), (guint) g_bytes_get_size (head));
+  g_byte_array_append (out, raw + 8 + hlen, (guint) (g_bytes_get_size (b) - 8 - hlen));
+  g_assert_true (g_file_set_contents (path, (const char *) out->data, out->len, NULL));
+  g_byte_array_unref (out);
+}
+
+/* The first convolution weight: F16 with its first dimension doubled (the same bytes). */
+static void
+make_first_weight_f16 (JsonObject *root)
+{
+  g_autoptr (GList) names = json_object_get_members (root);
+  for (GList *l = names; l; l = l->next)
+    if (g_str_has_suffix (l->data, ".weight") && strstr (l->data, "conv"))
+      {
+        JsonObject *t = json_object_get_object_member (root, l->data);
+        json_object_set_string_member (t, "dtype", "F16");
+        JsonArray *shape = json_object_get_array_member (t, "shape");
+        gint64 d0 = json_array_get_int_element (shape, 0);
+        JsonArray *twice = json_array_new ();
+        json_array_add_int_element (twice, 2 * d0);
+        for (guint d = 1; d < json_array_get_length (shape); d++)
+          json_array_add_int_element (twice, json_array_get_int_element (shape, d));
+        json_object_set_array_member (t, "shape", twice);
+        return;
+      }
+  g_assert_not_reached ();
+}
+
+static void
+test_model_problems_named (void)
+{
+  g_autofree char *dir = fresh_dir ("models");
+  g_autoptr (GError) error = NULL;
+
+  /* NaN weights: the loader warns, completion refuses (it added nothing and said nothing) */
+  g_autofree char *nan_path = g_build_filename (dir, "nan.safetensors", NULL);
+  g_autoptr (NnNet) net = tiny_net (2, 8);
+  int n_params;
+  NnParam *params = nn_net_get_params (net, &n_params);
+  params[0].data[0] = NAN;
+  params[n_params - 1].data[0] = INFINITY;
+  g_assert_true (nn_net_save (net, nan_path, FALSE, &error));
+  g_autoptr (GPtrArray) warnings = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (NnNet) loaded = nn_net_load_full (nan_path, warnings, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (warnings->len, ==, 1);
+  g_test_message ("%s", (char *) warnings->pdata[0]);
+  g_assert_nonnull (strstr (warnings->pdata[0], nan_path));
+  g_assert_nonnull (strstr (warnings->pdata[0], "2 of the"));
+  g_assert_cmpstr (nn_net_get_path (loaded), ==, nan_path);
+  g_autoptr (LabelVolume) in = ball_volume (10, 3);
+  CompletionOptions opt = { .n_threads = 1 };
+  g_assert_null (completion_run (loaded, in, &opt, NULL, &error));
+  g_test_message ("%s", error->message);
+  g_assert_error (error, COMPLETION_ERROR, COMPLETION_ERROR_MODEL);
+  g_assert_nonnull (strstr (error->message, nan_path));
+  g_assert_nonnull (strstr (error->message, "NaN or infinite"));
+  g_clear_error (&error);
+
+  /* an F16 tensor of another shape: both are reported */
+  g_autofree char *f16 = g_build_filename (dir, "f16.safetensors", NULL);
+  g_autoptr (NnNet) plain = tiny_net (2, 8);
+  g_assert_true (nn_net_save (plain, f16, FALSE, &error));
+  edit_safetensors_header (f16, make_first_weight_f16);
+  g_assert_null (nn_net_load (f16, &error));
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, f16));
+  g_assert_nonnull (strstr (error->message, "dtype F16"));
+  g_clear_error (&error);
+
+  /* a grid that cannot be allocated names the model file */
+  g_autofree char *huge = g_build_filename (dir, "huge-grid.safetensors", NULL);
+  NnConfig cfg;
+  test_small_config (&cfg, NN_ARCH_UNET, 2, 64, 1024);
+  g_autoptr (NnNet) big = test_random_net (&cfg, 3);
+  g_assert_true (nn_net_save (big, huge, FALSE, &error));
+  g_autoptr (NnNet) big_loaded = nn_net_load (huge, &error);
+  g_assert_no_error (error);
+  g_assert_false (nn_net_prepare (big_loaded, 4096, 8, 8, 1, NN_PREPARE_DEFAULT, &error));
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, huge));
+  g_clear_error (&error);
+  /* hundreds of GiB of activations (AddressSanitizer aborts on such a request instead of
+   * failing it: not there) */
+  if (ASAN_SLACK_MIB == 0)
+    {
+      g_assert_false (nn_net_prepare (big_loaded, 1024, 1024, 1024, 1, NN_PREPARE_DEFAULT, &error));
+      g_test_message ("%s", error->message);
+      g_assert_error (error, NN_ERROR, NN_ERROR_NO_MEMORY);
+      g_assert_nonnull (strstr (error->message, huge));
+    }
+}
+
+/* Through the command line: a NaN model exits 1 and writes nothing (it exited 0); an
+ * input without labels is refused before any work (1024³ zeros took 2.3 GB and 42 s). */
+static void
+test_cli_complete_refuses_useless (void)
+{
+  if (g_getenv ("ANATOMY") == NULL)
+    {
+      g_test_skip ("ANATOMY not set (run through meson test)");
+      return;
+    }
+  g_autofree char *dir = fresh_dir ("useless");
+  g_autofree char *nan_path = g_build_filename (dir, "nan.safetensors", NULL);
+  g_autofree char *good = g_build_filename (dir, "good.safetensors", NULL);
+  g_autofree char *in = g_build_filename (dir, "in.nii.gz", NULL);
+  g_autofree char *zeros = g_build_filename (dir, "zeros.nii.gz", NULL);
+  g_autofree char *out = g_build_filename (dir, "out.nii.gz", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (NnNet) net = tiny_net (2, 8);
+  g_assert_true (nn_net_save (net, good, FALSE, &error));
+  int n_params;
+  NnParam *params = nn_net_get_params (net, &n_params);
+  for (int i = 0; i < n_params; i++)
+    params[i].data[0] = NAN;   /* a corrupted file: NaN in every tensor */
+  g_assert_true (nn_net_save (net, nan_path, FALSE, &error));
+  g_autoptr (LabelVolume) v = ball_volume (10, 3);
+  g_assert_true (nifti_write (v, in, 0, &error));
+  double sp[3] = { 1, 1, 1 };
+  g_autoptr (LabelVolume) z = lv_volume_new (256, 256, 256, sp, 1, NULL);
+  g_assert_true (nifti_write (z, zeros, 0, &error));
+  g_auto (CliRun) r1, r2;
+  run_anatomy (&r1, 60, NULL, "complete", "--model", nan_path, in, out, NULL);
+  assert_refused (&r1, nan_path, "NaN or infinite");
+  g_assert_false (g_file_test (out, G_FILE_TEST_EXISTS));
+  gint64 t0 = g_get_monotonic_time ();
+  run_anatomy (&r2, 60, NULL, "complete", "--model", good, zeros, out, NULL);
+  assert_refused (&r2, zeros, "no labels");
+  g_test_message ("refused in %.2f s", (g_get_monotonic_time () - t0) / 1e6);
+  g_assert_false (g_file_test (out, G_FILE_TEST_EXISTS));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1628,6 +1784,8 @@ main (int argc, char **argv)
   g_test_add_func ("/hardening/outputs/cli-force-everywhere", test_cli_force_everywhere);
   g_test_add_func ("/hardening/litter/cli-interrupted-writes", test_cli_interrupted_writes_leave_nothing);
   g_test_add_func ("/hardening/litter/stale-temporaries", test_stale_temporaries_cleaned);
+  g_test_add_func ("/hardening/models/problems-named", test_model_problems_named);
+  g_test_add_func ("/hardening/models/cli-complete-refuses-useless", test_cli_complete_refuses_useless);
   int status = g_test_run ();
 
   g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", tmpdir);
