@@ -35,9 +35,12 @@ cmd_convert (int argc, char **argv)
   g_autoptr (OutSet) outputs = cli_outputs_new (force, inputs);
   if (!cli_outputs_reserve (outputs, files[1]))
     return 1;
-  g_autoptr (LabelVolume) v = nifti_read (files[0], NULL, &error);
+  g_autoptr (GPtrArray) warnings = cli_warnings_new ();
+  NiftiReadOptions read_opt = { .warnings = warnings };
+  g_autoptr (LabelVolume) v = nifti_read (files[0], &read_opt, &error);
   if (v == NULL)
     return cli_fail ("%s", error->message);
+  cli_warn (warnings);
   NiftiWriteFlags flags = (nifti1 ? NIFTI_WRITE_NIFTI1 : 0) | (nifti2 ? NIFTI_WRITE_NIFTI2 : 0);
   if (!nifti_write_in (outputs, v, files[1], flags, &error))
     return cli_fail_output (error);

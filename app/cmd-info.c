@@ -124,10 +124,12 @@ cmd_info (int argc, char **argv)
   g_autoptr (GError) error = NULL;
   if (max_voxels < 0)
     return cli_fail ("--max-voxels must be positive");
-  NiftiReadOptions read_opt = { .max_voxels = max_voxels };
+  g_autoptr (GPtrArray) warnings = cli_warnings_new ();
+  NiftiReadOptions read_opt = { .max_voxels = max_voxels, .warnings = warnings };
   g_autoptr (LabelVolume) v = nifti_read (path, &read_opt, &error);
   if (v == NULL)
     return cli_fail ("%s", error->message);
+  cli_warn (warnings);
 
   g_autoptr (LabelTable) table = NULL;
   g_autofree char *found = NULL;

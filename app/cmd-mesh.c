@@ -60,9 +60,12 @@ cmd_mesh (int argc, char **argv)
   g_autoptr (OutSet) outputs = cli_outputs_new (force, inputs);
   if (!per_label && !cli_outputs_reserve (outputs, out))
     return 1;
-  g_autoptr (LabelVolume) v = nifti_read (files[0], NULL, &error);
+  g_autoptr (GPtrArray) warnings = cli_warnings_new ();
+  NiftiReadOptions read_opt = { .warnings = warnings };
+  g_autoptr (LabelVolume) v = nifti_read (files[0], &read_opt, &error);
   if (v == NULL)
     return cli_fail ("%s", error->message);
+  cli_warn (warnings);
   g_autoptr (LabelTable) table = NULL;
   if (table_path)
     {

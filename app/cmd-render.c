@@ -113,12 +113,15 @@ cmd_render (int argc, char **argv)
   g_autoptr (ArScene) input = ar_scene_load (argv[1], NULL, &so, NULL, &error);
   if (!input)
     return cli_fail ("%s", error->message);
+  cli_warn (input->warnings);
   if (input->table)
     out_set_add_input (outputs, input->table->source);   /* the table found beside IN */
   so.find_table = FALSE;
   g_autoptr (ArScene) result = completed ? ar_scene_load (completed, NULL, &so, NULL, &error) : NULL;
   if (completed && !result)
     return cli_fail ("%s", error->message);
+  if (result)
+    cli_warn (result->warnings);
   double ms_read = input->ms_read + (result ? result->ms_read : 0);
   double ms_mesh = input->ms_mesh + (result ? result->ms_mesh : 0);
 

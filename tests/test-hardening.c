@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 #include <glib/gstdio.h>
@@ -1753,6 +1754,213 @@ test_cli_complete_refuses_useless (void)
   g_assert_false (g_file_test (out, G_FILE_TEST_EXISTS));
 }
 
+/* ---- NIfTI: what was accepted silently, what was said unclearly (items 9, 10) ---- */
+
+/* A small .nii (uint8, 2 mm, qform and sform set) as bytes. */
+static GByteArray *
+small_nii_bytes (void)
+{
+  g_autoptr (LabelVolume) v = ball_volume (8, 3);
+  double a[4][4] = { { 2, 0, 0, -7 }, { 0, 2, 0, -7 }, { 0, 0, 2, -7 }, { 0, 0, 0, 1 } };
+  lv_volume_set_affine (v, a);
+  g_autofree char *p = tmp_path ("small.nii");
+  g_autoptr (GError) error = NULL;
+  g_assert_true (nifti_write (v, p, NIFTI_WRITE_OVERWRITE, &error));
+  g_autoptr (GBytes) b = read_bytes (p);
+  GByteArray *a2 = g_byte_array_new ();
+  g_byte_array_append (a2, g_bytes_get_data (b, NULL), (guint) g_bytes_get_size (b));
+  return a2;
+}
+
+static GByteArray *
+gzip_bytes (const GByteArray *in)
+{
+  uLongf n = compressBound (in->len) + 64;
+  GByteArray *out = g_byte_array_sized_new ((guint) n);
+  g_byte_array_set_size (out, (guint) n);
+  z_stream zs = { 0 };
+  g_assert_cmpint (deflateInit2 (&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), ==, Z_OK);
+  zs.next_in = in->data;
+  zs.avail_in = in->len;
+  zs.next_out = out->data;
+  zs.avail_out = (uInt) n;
+  g_assert_cmpint (deflate (&zs, Z_FINISH), ==, Z_STREAM_END);
+  g_byte_array_set_size (out, (guint) zs.total_out);
+  deflateEnd (&zs);
+  return out;
+}
+
+static char *
+write_bytes (const char *name, const guint8 *data, gsize len)
+{
+  char *p = tmp_path (name);
+  g_assert_true (g_file_set_contents (p, (const char *) data, (gssize) len, NULL));
+  return p;
+}
+
+static void
+expect_read_error (const char *path, int code, const char *what)
+{
+  g_autoptr (GError) error = NULL;
+  g_assert_null (nifti_read (path, NULL, &error));
+  g_test_message ("%s", error->message);
+  g_assert_error (error, NIFTI_ERROR, code);
+  g_assert_nonnull (strstr (error->message, path));
+  g_assert_nonnull (strstr (error->message, what));
+  g_assert_null (strstr (error->message, "<fd:"));
+}
+
+/* A gzip stream without its 8-byte trailer was read without its CRC ever being checked;
+ * a bad CRC said "<fd:3>: incorrect data check". */
+static void
+test_nifti_gzip_trailer (void)
+{
+  g_autoptr (GByteArray) nii = small_nii_bytes ();
+  g_autoptr (GByteArray) gz = gzip_bytes (nii);
+  g_autofree char *whole = write_bytes ("whole.nii.gz", gz->data, gz->len);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LabelVolume) ok = nifti_read (whole, NULL, &error);
+  g_assert_no_error (error);
+  for (guint cut = 1; cut <= 8; cut += 3)   /* the whole trailer, or part of it */
+    {
+      g_autofree char *p = write_bytes ("no-trailer.nii.gz", gz->data, gz->len - cut);
+      expect_read_error (p, NIFTI_ERROR_TRUNCATED, "trailer");
+    }
+  gz->data[gz->len - 8] ^= 0x5a;   /* the CRC-32 */
+  g_autofree char *bad = write_bytes ("bad-crc.nii.gz", gz->data, gz->len);
+  expect_read_error (bad, NIFTI_ERROR_CORRUPT, "CRC-32");
+  gz->data[gz->len - 8] ^= 0x5a;
+  gz->data[gz->len - 2] ^= 0x01;   /* the length */
+  g_autofree char *badlen = write_bytes ("bad-length.nii.gz", gz->data, gz->len);
+  expect_read_error (badlen, NIFTI_ERROR_CORRUPT, "length");
+}
+
+/* vox_offset −352 or NaN were reported as "-1", 1e20 as 9223372036854775807, and 1e9 in a
+ * .gz as "the gap … needs 4096 bytes". */
+static void
+test_nifti_vox_offset_messages (void)
+{
+  static const struct { float value; const char *shown; } cases[] = {
+    { -352.f, "negative vox_offset -352" }, { NAN, "vox_offset is not a number" },
+    { 1e20f, "vox_offset 1.00000002e+20 is past the end" },
+  };
+  g_autoptr (GByteArray) nii = small_nii_bytes ();
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      memcpy (nii->data + 108, &cases[i].value, 4);
+      g_autofree char *p = write_bytes ("vox.nii", nii->data, nii->len);
+      g_autoptr (GError) error = NULL;
+      g_assert_null (nifti_read (p, NULL, &error));
+      g_test_message ("%s", error->message);
+      g_assert_nonnull (strstr (error->message, cases[i].shown));
+      g_assert_null (strstr (error->message, "9223372036854775807"));
+    }
+  float big = 1e9f;
+  memcpy (nii->data + 108, &big, 4);
+  g_autoptr (GByteArray) gz = gzip_bytes (nii);
+  g_autofree char *p = write_bytes ("vox.nii.gz", gz->data, gz->len);
+  g_autoptr (GError) error = NULL;
+  g_assert_null (nifti_read (p, NULL, &error));
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "vox_offset 1e+09"));
+  g_assert_null (strstr (error->message, "4096"));
+  /* an offset the gzip file could hold but does not: where the data end */
+  float some = 4000.f;
+  memcpy (nii->data + 108, &some, 4);
+  g_autoptr (GByteArray) gz2 = gzip_bytes (nii);
+  g_autofree char *p2 = write_bytes ("vox2.nii.gz", gz2->data, gz2->len);
+  g_clear_error (&error);
+  g_assert_null (nifti_read (p2, NULL, &error));
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "vox_offset 4000"));
+  g_assert_null (strstr (error->message, "4096"));
+}
+
+static void
+set_f32 (GByteArray *b, int off, float v)
+{
+  memcpy (b->data + off, &v, 4);
+}
+
+/* An all-zero or singular sform gave 0.0 mL and a blank view, pixdim 1e25 absurd volumes,
+ * all silently: the qform is used instead and each is warned about. */
+static void
+test_nifti_geometry_warnings (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) warnings = g_ptr_array_new_with_free_func (g_free);
+  NiftiReadOptions opt = { .warnings = warnings };
+
+  g_autoptr (GByteArray) nii = small_nii_bytes ();
+  g_autofree char *good = write_bytes ("good.nii", nii->data, nii->len);
+  g_autoptr (LabelVolume) g = nifti_read (good, &opt, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (warnings->len, ==, 0);
+  g_assert_cmpfloat_with_epsilon (lv_volume_voxel_mm3 (g), 8.0, 1e-4);
+
+  for (int i = 0; i < 3; i++)
+    for (int j = 0; j < 4; j++)
+      set_f32 (nii, 280 + 16 * i + 4 * j, 0.f);
+  g_autofree char *zero = write_bytes ("sform-zero.nii", nii->data, nii->len);
+  g_autoptr (LabelVolume) z = nifti_read (zero, &opt, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (warnings->len, ==, 1);
+  g_test_message ("%s", (char *) warnings->pdata[0]);
+  g_assert_nonnull (strstr (warnings->pdata[0], zero));
+  g_assert_nonnull (strstr (warnings->pdata[0], "all zero"));
+  g_assert_cmpfloat_with_epsilon (lv_volume_voxel_mm3 (z), 8.0, 1e-4);   /* from the qform */
+  g_ptr_array_set_size (warnings, 0);
+
+  /* rank 2: the third column is the sum of the first two */
+  set_f32 (nii, 280, 2.f);
+  set_f32 (nii, 280 + 16 + 4, 2.f);
+  set_f32 (nii, 280 + 8, 2.f);
+  set_f32 (nii, 280 + 16 + 8, 2.f);
+  g_autofree char *flat = write_bytes ("sform-flat.nii", nii->data, nii->len);
+  g_autoptr (LabelVolume) f = nifti_read (flat, &opt, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (warnings->len, ==, 1);
+  g_test_message ("%s", (char *) warnings->pdata[0]);
+  g_assert_nonnull (strstr (warnings->pdata[0], "singular"));
+  g_assert_cmpfloat (lv_volume_voxel_mm3 (f), >, 7.9);
+  /* written back, the volume keeps the geometry it was read with */
+  g_autofree char *back = tmp_path ("sform-flat-back.nii");
+  g_assert_true (nifti_write (f, back, NIFTI_WRITE_OVERWRITE, &error));
+  g_ptr_array_set_size (warnings, 0);
+  g_autoptr (LabelVolume) fb = nifti_read (back, &opt, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (warnings->len, ==, 0);
+  g_assert_cmpfloat_with_epsilon (lv_volume_voxel_mm3 (fb), lv_volume_voxel_mm3 (f), 1e-4);
+
+  /* pixdim 1e25, no sform or qform */
+  g_autoptr (GByteArray) px = small_nii_bytes ();
+  int16_t zero16 = 0;
+  memcpy (px->data + 252, &zero16, 2);
+  memcpy (px->data + 254, &zero16, 2);
+  set_f32 (px, 80, 1e25f);
+  g_autofree char *huge = write_bytes ("pixdim-huge.nii", px->data, px->len);
+  g_autoptr (LabelVolume) h = nifti_read (huge, &opt, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (warnings->len, ==, 1);
+  g_test_message ("%s", (char *) warnings->pdata[0]);
+  g_assert_nonnull (strstr (warnings->pdata[0], huge));
+  g_assert_nonnull (strstr (warnings->pdata[0], "not a plausible size"));
+}
+
+/* A cancelled read stops (the window's Cancel during "Reading…"). */
+static void
+test_nifti_read_cancelled (void)
+{
+  g_autoptr (GByteArray) nii = small_nii_bytes ();
+  g_autofree char *p = write_bytes ("cancel.nii", nii->data, nii->len);
+  g_autoptr (GCancellable) c = g_cancellable_new ();
+  g_cancellable_cancel (c);
+  NiftiReadOptions opt = { .cancellable = c };
+  g_autoptr (GError) error = NULL;
+  g_assert_null (nifti_read (p, &opt, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1786,6 +1994,10 @@ main (int argc, char **argv)
   g_test_add_func ("/hardening/litter/stale-temporaries", test_stale_temporaries_cleaned);
   g_test_add_func ("/hardening/models/problems-named", test_model_problems_named);
   g_test_add_func ("/hardening/models/cli-complete-refuses-useless", test_cli_complete_refuses_useless);
+  g_test_add_func ("/hardening/nifti/gzip-trailer", test_nifti_gzip_trailer);
+  g_test_add_func ("/hardening/nifti/vox-offset-messages", test_nifti_vox_offset_messages);
+  g_test_add_func ("/hardening/nifti/geometry-warnings", test_nifti_geometry_warnings);
+  g_test_add_func ("/hardening/nifti/read-cancelled", test_nifti_read_cancelled);
   int status = g_test_run ();
 
   g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", tmpdir);

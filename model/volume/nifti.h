@@ -8,7 +8,7 @@
  */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 #include "label-volume.h"
 #include "out-file.h"
 
@@ -31,8 +31,19 @@ typedef enum {
 /* Default maximum voxel count: 1024^3. */
 #define NIFTI_DEFAULT_MAX_VOXELS ((int64_t) 1 << 30)
 
+/* A voxel edge outside these lengths (in the file's units, normally mm) is warned about:
+ * volumes and distances computed from it are meaningless. */
+#define NIFTI_MIN_PLAUSIBLE_VOXEL 1e-4
+#define NIFTI_MAX_PLAUSIBLE_VOXEL 1e3
+
 typedef struct {
-  int64_t max_voxels;   /* 0: NIFTI_DEFAULT_MAX_VOXELS */
+  int64_t max_voxels;          /* 0: NIFTI_DEFAULT_MAX_VOXELS */
+  GCancellable *cancellable;   /* if not NULL, checked while the data are read (every 16 MiB):
+                                * a cancelled read fails with G_IO_ERROR_CANCELLED */
+  GPtrArray *warnings;         /* if not NULL, receives (char*, freed with g_free) what was
+                                * accepted but looks wrong, each naming the file: a singular
+                                * sform (the qform or pixdim is used instead), an implausible
+                                * voxel size */
 } NiftiReadOptions;
 
 /* Read a label map.  @options may be NULL. */

@@ -19,6 +19,7 @@ ar_scene_unref (ArScene *s)
   g_clear_pointer (&s->volume, lv_volume_free);
   g_clear_pointer (&s->table, lt_table_free);
   g_clear_error (&s->table_error);
+  g_clear_pointer (&s->warnings, g_ptr_array_unref);
   g_free (s->hist);
   g_clear_pointer (&s->surfaces, surface_set_free);
   g_clear_pointer (&s->meshes, g_ptr_array_unref);
@@ -58,7 +59,10 @@ ar_scene_load (const char *path, LabelVolume *volume, const ArSceneOptions *opts
   s->path = g_strdup (path);
   gint64 t0 = g_get_monotonic_time ();
   set_stage (&opts, AR_SCENE_STAGE_READ);
-  s->volume = volume ? volume : nifti_read (path, NULL, error);
+  s->warnings = g_ptr_array_new_with_free_func (g_free);
+  /* the read can be cancelled too (a 1 GiB gzip takes seconds) */
+  NiftiReadOptions ro = { .cancellable = cancellable, .warnings = s->warnings };
+  s->volume = volume ? volume : nifti_read (path, &ro, error);
   if (!s->volume || g_cancellable_set_error_if_cancelled (cancellable, error))
     return NULL;
   if (opts.find_table)

@@ -45,6 +45,7 @@ typedef struct {
   LabelVolume *volume;
   LabelTable *table;        /* with find_table: the file's table, else the built-in organs */
   GError *table_error;      /* why the file's table could not be used, or NULL */
+  GPtrArray *warnings;      /* char*: what the reader accepted but looks wrong (nifti.h) */
   int64_t *hist;            /* (n_hist) voxels per label */
   int32_t n_hist;
   double ml_per_voxel;
