@@ -78,8 +78,12 @@ cmd_mesh (int argc, char **argv)
       g_autofree char *found = NULL;
       table = lt_table_find_for_volume (files[0], v, &found, &error);
       out_set_add_input (outputs, found);
+      /* as info, render, complete and the window: a broken table beside IN is ignored */
       if (table == NULL && error != NULL)
-        return cli_fail ("%s", error->message);
+        {
+          fprintf (stderr, "anatomy: warning: ignoring the label table: %s\n", error->message);
+          g_clear_error (&error);
+        }
       int32_t lo, hi;
       lv_volume_min_max (v, &lo, &hi);
       if (table == NULL && lo >= 0 && hi <= LT_N_ORGANS)

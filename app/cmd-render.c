@@ -134,7 +134,7 @@ cmd_render (int argc, char **argv)
         return cli_fail ("%s", error->message);
     }
   else if (input->table_error)
-    fprintf (stderr, "anatomy render: ignoring the label table: %s\n", input->table_error->message);
+    fprintf (stderr, "anatomy: warning: ignoring the label table: %s\n", input->table_error->message);
   /* "lung,7,rib cage" -> label ids; unknown names are an error */
   CliLabelSyntax syntax = { .min_id = 0, .max_id = G_MAXINT32, .lookup = cli_label_table_lookup,
                             .data = (gpointer) table };
