@@ -164,12 +164,30 @@ action_open_recent (GSimpleAction *a, GVariant *p, gpointer d)
   ar_window_open (d, f);
 }
 
+/* Cancel ends the job at once: the window is free again whatever the worker is doing (a
+ * read that takes long to notice), and the worker's result, when it comes, is dropped
+ * (its task reports the cancellation).  The background reference load goes too. */
+static void
+cancel_jobs (ArWindow *self)
+{
+  if (self->job_cancellable)
+    {
+      GCancellable *job = self->job_cancellable;
+      g_cancellable_cancel (job);
+      ar_window_end_job (self, job);
+    }
+  if (self->reference_job)
+    {
+      g_cancellable_cancel (self->reference_job);
+      g_clear_object (&self->reference_job);
+    }
+  ar_window_update_actions (self);
+}
+
 static void
 action_cancel (GSimpleAction *a, GVariant *p, gpointer data)
 {
-  ArWindow *self = data;
-  if (self->job_cancellable)
-    g_cancellable_cancel (self->job_cancellable);
+  cancel_jobs (data);
 }
 
 static void
@@ -261,8 +279,8 @@ action_escape (GSimpleAction *a, GVariant *p, gpointer data)
   ArWindow *self = data;
   if (self->presenting)
     set_presenting (self, FALSE);
-  else if (self->job_cancellable)
-    g_cancellable_cancel (self->job_cancellable);
+  else if (ar_window_is_busy (self))
+    cancel_jobs (self);
 }
 
 static const GActionEntry win_actions[] = {

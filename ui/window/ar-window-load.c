@@ -119,6 +119,17 @@ open_done (GObject *source, GAsyncResult *res, gpointer data)
     }
   set_input (self, s);
   add_recent (j->path);
+  /* what the reader accepted but looks wrong (a singular sform replaced, absurd voxels) */
+  if (s->warnings && s->warnings->len > 0)
+    {
+      g_autofree char *base = g_path_get_basename (j->path);
+      g_autofree char *primary = g_strdup_printf ("“%s” was opened, but check it", base);
+      g_ptr_array_add (s->warnings, NULL);
+      g_autofree char *text = g_strjoinv ("\n", (char **) s->warnings->pdata);
+      g_ptr_array_remove_index (s->warnings, s->warnings->len - 1);
+      GError e = { G_IO_ERROR, G_IO_ERROR_INVALID_DATA, text };
+      ar_window_show_error (self, primary, &e);
+    }
 }
 
 void
