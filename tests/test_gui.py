@@ -23,9 +23,9 @@ and snapshots its own window in-process.  Checks:
   8. a corrupt file gives an error dialog naming the file, and the app keeps working
      (it is idle afterwards and can still take a screenshot);
   9. hostile inputs, in a second run: a FIFO and a 10^6-label file are refused at once with
-     a dialog naming them (they hung the window), Cancel frees the window at once during a
-     long read, an all-zero sform opens with a warning, and closing the window while a load
-     runs ends the application.
+     a dialog naming them (they hung the window), so is a model nested 60,000 levels deep
+     (it crashed the app), Cancel frees the window at once during a long read, an all-zero
+     sform opens with a warning, and closing the window while a load runs ends the application.
 The demo case comes from data/demo when present, else `anatomy phantom --demo`
 writes one into a temporary folder (AR_DATADIR points the app at it).
 """
@@ -196,7 +196,7 @@ def main():
         out, err, code = (e.stdout or b"").decode(), (e.stderr or b"").decode(), -1
     lines = [l for l in out.splitlines() if l.startswith("test: ")]
     hostile = hostile_run(exe, env, tmp)
-    print("1..24")
+    print("1..25")
     ok(code == 0 and lines and lines[-1].startswith("test: quit: ok"),
        "the app ran the script and quit cleanly (status %d)" % code, out + err[-2000:])
     ok(any(l.startswith("test: wait-idle: ok") and "demo_incomplete" in l for l in lines),
@@ -205,7 +205,7 @@ def main():
     colours = read_table(os.path.join(demo, "demo_incomplete_labels.txt")) \
         if os.path.exists(os.path.join(demo, "demo_incomplete_labels.txt")) else None
     if colours is None or not all(os.path.exists(p) for p in shots.values()) or nib is None:
-        for _ in range(22):
+        for _ in range(23):
             ok(False, "screenshots, label table and nibabel exist", str(shots))
         print("# files kept in " + tmp)
         return 1
@@ -356,6 +356,13 @@ def hostile_run(exe, env, tmp):
     img.set_qform(np.diag([2.0, 2.0, 2.0, 1.0]), 1)
     img.set_sform(np.zeros((4, 4)), 1)
     nib.save(img, zero)
+    # a model whose header nests 60,000 levels (it overflowed the stack)
+    deep = os.path.join(d, "deep_models")
+    os.makedirs(deep, exist_ok=True)
+    header = b'{"a":' * 60000 + b'1' + b'}' * 60000
+    for arch in ("unet", "unet-skip", "googlenet-skip"):
+        with open(os.path.join(deep, arch + ".safetensors"), "wb") as f:
+            f.write(len(header).to_bytes(8, "little") + header)
     script = os.path.join(d, "script.txt")
     with open(script, "w") as f:
         f.write("\n".join([
@@ -364,6 +371,10 @@ def hostile_run(exe, env, tmp):
             "expect-error",
             "wait-idle",
             "open " + many,
+            "expect-error",
+            "wait-idle",
+            "setenv ANATOMY_MODELS_DIR " + deep,
+            "complete",
             "expect-error",
             "wait-idle",
             "open " + zero,
@@ -399,10 +410,12 @@ def check_hostile(hostile):
     ok(len(errs) >= 2 and errs[1].startswith("test: expect-error: ok") and many in errs[1]
        and "1000000 labels" in errs[1], "a 10^6-label file is refused at once, with the limit", "\n".join(errs))
     idle = [l for l in lines if l.startswith("test: wait-idle")]
-    ok(len(idle) >= 4 and all(l.startswith("test: wait-idle: ok") for l in idle),
+    ok(len(idle) >= 5 and all(l.startswith("test: wait-idle: ok") for l in idle),
        "the window stays responsive after each hostile file", "\n".join(idle))
-    ok(len(errs) >= 3 and errs[2].startswith("test: expect-error: ok") and "zero_sform" in errs[2]
-       and "sform is all zero" in errs[2], "an all-zero sform opens with a warning about it", "\n".join(errs))
+    ok(len(errs) >= 3 and errs[2].startswith("test: expect-error: ok") and "levels deep" in errs[2],
+       "a model nested 60,000 levels deep is refused (it crashed the app)", "\n".join(errs))
+    ok(len(errs) >= 4 and errs[3].startswith("test: expect-error: ok") and "zero_sform" in errs[3]
+       and "sform is all zero" in errs[3], "an all-zero sform opens with a warning about it", "\n".join(errs))
     cancel = [l for l in lines if l.startswith("test: cancel") or l.startswith("test: expect-idle")]
     ok(len(cancel) == 2 and all(": ok" in l for l in cancel),
        "Cancel during a long read frees the window at once", "\n".join(cancel))
