@@ -1333,6 +1333,11 @@ test_cli_complete_outputs (void)
   assert_refused (&r5, p_nowhere, "does not exist");
   g_assert_false (g_file_test (out, G_FILE_TEST_EXISTS));
 
+  /* `complete IN .` said "unknown output format" without naming the output */
+  g_auto (CliRun) r7;
+  run_anatomy (&r7, 60, NULL, "complete", "--model", model, in, dir, NULL);
+  assert_refused (&r7, dir, "unknown output format");
+
   /* with --force both are written */
   run_anatomy (&r6, 60, NULL, "complete", "--model", model, "--labels", "all", in, out, "--probabilities", p,
                "--force", NULL);
