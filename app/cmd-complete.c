@@ -52,12 +52,14 @@ cmd_complete (int argc, char **argv)
     { NULL },
   };
   const char *summary =
-    "Complete a partial label map with a 3D network.  IN is resampled to the network's\n"
-    "grid (nearest neighbour), the network predicts 13-class probabilities, these are\n"
-    "interpolated back to IN's grid (trilinear).  Voxels labelled in IN keep their\n"
-    "label; a background voxel of IN takes the most probable of background and the\n"
-    "selected organs, so only those organs are added.  Pieces of an added organ\n"
-    "under 10% of its largest piece (6-connected) go back to background.";
+    "Complete a partial label map with a 3D network.  IN is placed in the network's\n"
+    "physical frame: through its affine (any orientation), at the network's voxel size\n"
+    "(7 mm for the shipped models), positioned by the organs present; the network\n"
+    "predicts 13-class probabilities, these come back to IN's own grid (trilinear).\n"
+    "Voxels labelled in IN keep their label; a background voxel of IN takes the most\n"
+    "probable of background and the selected organs, so only those organs are added.\n"
+    "Pieces of an added organ under 10% of its largest piece (6-connected) go back to\n"
+    "background.";
   if (!cli_parse_options (&argc, &argv, "IN OUT", summary, entries))
     return CLI_EXIT_USAGE;
   if (files == NULL || g_strv_length (files) != 2)

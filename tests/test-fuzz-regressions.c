@@ -1,6 +1,6 @@
 /* test-fuzz-regressions.c: replay the fuzz corpora and every saved fuzz finding.
  *
- * The three libFuzzer targets in tests/fuzz/ are compiled into this test (tests/meson.build
+ * The libFuzzer targets in tests/fuzz/ are compiled into this test (tests/meson.build
  * builds each one as a small static library with LLVMFuzzerTestOneInput renamed), and every
  * file of tests/fuzz/corpus-<target>/ and tests/fuzz/regressions/<target>/ is fed through the
  * very same entry point the fuzzer used.  The targets assert their own invariants (reader
@@ -13,6 +13,7 @@
 #include <string.h>
 
 int fuzz_nifti_one (const guint8 *data, size_t size);
+int fuzz_nrrd_one (const guint8 *data, size_t size);
 int fuzz_label_table_one (const guint8 *data, size_t size);
 int fuzz_safetensors_one (const guint8 *data, size_t size);
 
@@ -26,6 +27,7 @@ typedef struct {
 
 static const FuzzTarget targets[] = {
   { "nifti", fuzz_nifti_one, TRUE },
+  { "nrrd", fuzz_nrrd_one, TRUE },
   { "label-table", fuzz_label_table_one, TRUE },
   { "safetensors", fuzz_safetensors_one, TRUE },
 };

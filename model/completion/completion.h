@@ -1,11 +1,12 @@
 /* completion.h: complete a partial label map with a network.
  *
- * 1. the input is resampled (nearest neighbour) to the network grid and one-hot
- *    encoded (labels outside 0..in_channels-1 count as background);
+ * 1. the input is placed in the network's physical frame (completion-frame.h: by its
+ *    affine, at the network's voxel size, positioned by the organs present) and
+ *    one-hot encoded (labels outside 0..in_channels-1 count as background);
  * 2. the network runs (progress and cancellation between layers);
- * 3. class probabilities are brought back to the input grid by trilinear
- *    interpolation, one slab of output slices at a time (memory stays bounded
- *    for large inputs);
+ * 3. the probabilities of background and of the classes that may be added are
+ *    brought back to every input voxel by trilinear interpolation in the cube, one
+ *    input slice per task (memory stays bounded for large inputs);
  * 4. merge: voxels labelled in the input keep their label; a background voxel
  *    takes the most probable of background and the selected classes (all
  *    classes when none is selected);

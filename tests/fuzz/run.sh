@@ -1,8 +1,8 @@
 #!/bin/sh
 # tests/fuzz/run.sh: build and run the libFuzzer targets (clang + libclang-rt-14-dev).
 #
-#   tests/fuzz/run.sh build                 build all three targets into $FUZZ_OUT (default /tmp/anatomy-fuzz)
-#   tests/fuzz/run.sh run TARGET [SECONDS]  fuzz one target (nifti, label-table, safetensors), default 600 s
+#   tests/fuzz/run.sh build                 build all targets into $FUZZ_OUT (default /tmp/anatomy-fuzz)
+#   tests/fuzz/run.sh run TARGET [SECONDS]  fuzz one target (nifti, nrrd, label-table, safetensors), default 600 s
 #   tests/fuzz/run.sh replay                replay corpora + regressions through the fuzz binaries
 #
 # Every target is built with AddressSanitizer + UndefinedBehaviorSanitizer.  The run works
@@ -27,6 +27,7 @@ nn_srcs="$volume_srcs model/nn/*.c"
 max_len() {
   case $1 in
     nifti) echo 65536 ;;
+    nrrd) echo 65536 ;;
     label-table) echo 4096 ;;
     safetensors) echo 200000 ;;
   esac
@@ -38,13 +39,16 @@ build_one() {
     nifti)
       srcs=$volume_srcs
       libs=$(pkg-config --cflags --libs glib-2.0 zlib) ;;
+    nrrd)
+      srcs=$volume_srcs
+      libs="$(pkg-config --cflags --libs glib-2.0 gio-2.0 zlib) -pthread" ;;
     label-table)
       srcs=$volume_srcs
       libs=$(pkg-config --cflags --libs glib-2.0 zlib) ;;
     safetensors)
       srcs=$nn_srcs
       libs=$(pkg-config --cflags --libs gio-2.0 json-glib-1.0 zlib openblas) ;;
-    *) echo "unknown target $t (nifti, label-table, safetensors)" >&2; exit 2 ;;
+    *) echo "unknown target $t (nifti, nrrd, label-table, safetensors)" >&2; exit 2 ;;
   esac
   mkdir -p "$out"
   # shellcheck disable=SC2086
@@ -54,7 +58,7 @@ build_one() {
 
 case ${1:-} in
   build)
-    for t in nifti label-table safetensors; do build_one $t; done ;;
+    for t in nifti nrrd label-table safetensors; do build_one $t; done ;;
   run)
     t=${2:?target}
     secs=${3:-600}
@@ -68,7 +72,7 @@ case ${1:-} in
       | tee "$out/$t.log" | grep -E "^#[0-9]+ +(pulse|NEW)|ERROR|SUMMARY|stat::" || true
     echo "corpus after the run: $(ls "$out/work-$t" | wc -l) files; log $out/$t.log" ;;
   replay)
-    for t in nifti label-table safetensors; do
+    for t in nifti nrrd label-table safetensors; do
       [ -x "$out/fuzz-$t" ] || build_one "$t"
       nice -n 19 "$out/fuzz-$t" -runs=0 "$src/tests/fuzz/corpus-$t" "$src/tests/fuzz/regressions/$t" 2>&1 | tail -1
     done ;;

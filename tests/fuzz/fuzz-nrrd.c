@@ -1,0 +1,171 @@
+/* fuzz-nrrd.c: libFuzzer target for the NRRD reader and, for every input it accepts, a
+ * .seg.nrrd write + re-read round trip that must agree (samples, storage, affine, names).
+ *
+ * The first input byte picks the form:
+ *   0  the bytes as in.nrrd (attached header, any encoding);
+ *   1  in.seg.nrrd whose bytes after the first blank line are gzip-compressed here (so
+ *      mutations act on the header and on the samples of gzip files);
+ *   2  a detached pair: the bytes up to the first blank line as in.nhdr, the rest as in.raw
+ *      (seeds say "data file: in.raw");
+ *   3  as 0, read with NRRD_READ_REFUSE_OVERLAP.
+ *
+ * Build and run: tests/fuzz/run.sh build / run nrrd (see there).
+ */
+#include "nrrd.h"
+
+#include <glib/gstdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+static char *dir;
+
+int LLVMFuzzerTestOneInput (const guint8 *data, size_t size);
+
+static gboolean
+write_with_gzip_tail (const char *path, const guint8 *data, size_t size)
+{
+  const guint8 *blank = NULL;
+  for (size_t i = 0; i + 1 < size; i++)
+    if (data[i] == '\n' && data[i + 1] == '\n')
+      {
+        blank = data + i + 2;
+        break;
+      }
+  size_t head = blank ? (size_t) (blank - data) : size;
+  uLong bound = compressBound ((uLong) (size - head)) + 32;
+  guint8 *out = g_malloc (head + bound);
+  memcpy (out, data, head);
+  z_stream zs;
+  memset (&zs, 0, sizeof zs);
+  gboolean ok = deflateInit2 (&zs, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK;
+  if (ok)
+    {
+      zs.next_in = (Bytef *) data + head;
+      zs.avail_in = (uInt) (size - head);
+      zs.next_out = out + head;
+      zs.avail_out = (uInt) bound;
+      ok = deflate (&zs, Z_FINISH) == Z_STREAM_END;
+      ok = ok && g_file_set_contents (path, (const char *) out, (gssize) (head + zs.total_out), NULL);
+      deflateEnd (&zs);
+    }
+  g_free (out);
+  return ok;
+}
+
+/* Names as the writer stores them: control characters other than tab and newline blanked. */
+static char *
+stored_name (const char *s)
+{
+  char *c = g_strdup (s);
+  for (char *p = c; *p; p++)
+    if (((guchar) *p < 0x20 && *p != '\t' && *p != '\n') || *p == 0x7f)
+      *p = ' ';
+  return c;
+}
+
+int
+LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
+{
+  static const char *const names[] = { "in.nrrd", "in.seg.nrrd", "in.nhdr", "in.nrrd" };
+  NrrdReadOptions opt = { .max_voxels = 1 << 22 };
+  GError *error = NULL;
+
+  if (dir == NULL)
+    dir = g_dir_make_tmp ("fuzz-nrrd-XXXXXX", NULL);
+  if (dir == NULL || size == 0)
+    return 0;
+  int form = data[0] % 4;
+  data++;
+  size--;
+  g_autofree char *path = g_build_filename (dir, names[form], NULL);
+  g_autofree char *raw = g_build_filename (dir, "in.raw", NULL);
+  g_unlink (raw);
+  gboolean ok;
+  if (form == 1)
+    ok = write_with_gzip_tail (path, data, size);
+  else if (form == 2)
+    {
+      size_t head = size;
+      for (size_t i = 0; i + 1 < size; i++)
+        if (data[i] == '\n' && data[i + 1] == '\n')
+          {
+            head = i + 2;
+            break;
+          }
+      ok = g_file_set_contents (path, (const char *) data, (gssize) head, NULL)
+           && g_file_set_contents (raw, (const char *) data + head, (gssize) (size - head), NULL);
+    }
+  else
+    ok = g_file_set_contents (path, (const char *) data, (gssize) size, NULL);
+  if (!ok)
+    return 0;
+  if (form == 3)
+    opt.flags = NRRD_READ_REFUSE_OVERLAP;
+
+  LabelTable *table = NULL;
+  NrrdReadInfo info;
+  LabelVolume *v = nrrd_read (path, &opt, &table, &info, &error);
+  g_assert ((v == NULL) != (error == NULL));
+  if (v == NULL)
+    {
+      g_assert (error->domain == NRRD_ERROR);
+      g_assert (table == NULL);
+      g_clear_error (&error);
+      return 0;
+    }
+  g_assert (v->nx >= 1 && v->ny >= 1 && v->nz >= 1);
+  g_assert (lv_volume_n_voxels (v) <= opt.max_voxels);
+  g_assert (info.n_layers >= 1 && info.n_layers <= NRRD_MAX_LAYERS);
+  for (guint i = 1; table && i < table->entries->len; i++)
+    g_assert (g_array_index (table->entries, LabelEntry, i - 1).id < g_array_index (table->entries, LabelEntry, i).id);
+
+  g_autofree char *out = g_build_filename (dir, "out.seg.nrrd", NULL);
+  if (!nrrd_write (v, table, out, NRRD_WRITE_OVERWRITE, &error))
+    {
+      /* only the segment limit may stop the writer: more distinct labels than segments */
+      if (!g_error_matches (error, NRRD_ERROR, NRRD_ERROR_TOO_LARGE))
+        {
+          g_printerr ("cannot write back an accepted volume: %s\n", error->message);
+          abort ();
+        }
+      g_clear_error (&error);
+    }
+  else
+    {
+      LabelTable *t2 = NULL;
+      LabelVolume *w = nrrd_read (out, &opt, &t2, NULL, &error);
+      if (w == NULL)
+        {
+          g_printerr ("cannot read back our own file: %s\n", error->message);
+          abort ();
+        }
+      g_assert (w->nx == v->nx && w->ny == v->ny && w->nz == v->nz);
+      g_assert (w->bytes_per_voxel == v->bytes_per_voxel);
+      g_assert (memcmp (w->data, v->data, (size_t) lv_volume_n_voxels (v) * v->bytes_per_voxel) == 0);
+      g_assert (memcmp (w->affine, v->affine, sizeof v->affine) == 0);
+      /* every segment written is a present label; its name survives (control characters blanked) */
+      for (guint i = 0; t2 && i < t2->entries->len; i++)
+        {
+          const LabelEntry *e = &g_array_index (t2->entries, LabelEntry, i);
+          const LabelEntry *o = lt_table_lookup (table, e->id);
+          g_assert (e->id > 0);
+          if (o != NULL)
+            {
+              g_autofree char *want = stored_name (o->name);
+              if (strcmp (want, e->name) != 0)
+                {
+                  g_printerr ("name of %d changed: \"%s\" -> \"%s\"\n", e->id, o->name, e->name);
+                  abort ();
+                }
+              g_assert (memcmp (o->rgba, e->rgba, 3) == 0);
+            }
+        }
+      lt_table_free (t2);
+      lv_volume_free (w);
+    }
+  nrrd_read_info_clear (&info);
+  lt_table_free (table);
+  lv_volume_free (v);
+  return 0;
+}
