@@ -86,6 +86,12 @@ registry_remove (Slot *sl)
   __atomic_store_n (&sl->state, SLOT_FREE, __ATOMIC_RELEASE);
 }
 
+/* While a set is being moved into place the handler only notes the signal (the files
+ * being renamed must not be unlinked halfway: all of them or none); the commit then ends
+ * the process by it.  Atomics only. */
+static int committing;
+static int pending_signal;
+
 static struct sigaction previous[3];
 static const int cleanup_signals[3] = { SIGINT, SIGTERM, SIGHUP };
 
@@ -94,6 +100,12 @@ on_fatal_signal (int sig)
 {
   int saved = errno;
   char path[PATH_MAX];
+  if (__atomic_load_n (&committing, __ATOMIC_ACQUIRE) > 0)
+    {
+      __atomic_store_n (&pending_signal, sig, __ATOMIC_RELEASE);
+      errno = saved;
+      return;
+    }
   for (Chunk *c = &first_chunk; c; c = __atomic_load_n (&c->next, __ATOMIC_ACQUIRE))
     for (int i = 0; i < SLOTS_PER_CHUNK; i++)
       {
@@ -214,6 +226,63 @@ set_io_error (GError **error, const OutFile *f, const char *what, int err)
                err ? g_strerror (err) : "no space left on the device?");
 }
 
+/* The umask, read once (reading it means setting it: not while other threads create files). */
+static mode_t
+process_umask (void)
+{
+  static gsize once = 0;
+  static mode_t mask;
+  if (g_once_init_enter (&once))
+    {
+      mask = umask (0);
+      umask (mask);
+      g_once_init_leave (&once, 1);
+    }
+  return mask;
+}
+
+static const char name_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/* Replaces the trailing XXXXXX of @tmpl by random letters and digits. */
+static void
+randomize_name (char *tmpl)
+{
+  size_t n = strlen (tmpl);
+  for (int i = 0; i < 6; i++)
+    tmpl[n - 6 + i] = name_chars[g_random_int_range (0, (gint32) sizeof name_chars - 1)];
+}
+
+/* Creates the temporary @tmpl (".../.NAME.XXXXXX", filled in), 0600, exclusively.  Its
+ * name is in the signal handler's registry before the file exists, so a signal at any
+ * moment finds it (*reg); a name that is taken is never registered.  -1 with errno. */
+static int
+create_temporary (char *tmpl, Slot **reg)
+{
+  for (int attempt = 0; attempt < 100; attempt++)
+    {
+      struct stat st;
+      randomize_name (tmpl);
+      if (lstat (tmpl, &st) == 0)
+        continue;
+      Slot *sl = registry_add (tmpl);
+      int fd = open (tmpl, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      if (fd >= 0)
+        {
+          *reg = sl;
+          return fd;
+        }
+      int err = errno;
+      registry_remove (sl);
+      if (err != EEXIST)
+        {
+          errno = err;
+          return -1;
+        }
+    }
+  errno = EEXIST;
+  return -1;
+}
+
 OutFile *
 out_file_open (const char *path, OutFileFlags flags, GError **error)
 {
@@ -224,9 +293,7 @@ out_file_open (const char *path, OutFileFlags flags, GError **error)
   clean_stale_once (dir);
   f->path = g_strdup (path);
   f->tmp = g_strdup_printf ("%s/.%s.XXXXXX", dir, base);
-  f->fd = g_mkstemp_full (f->tmp, O_RDWR | O_CLOEXEC, 0600);
-  if (f->fd >= 0)
-    f->reg = registry_add (f->tmp);
+  f->fd = create_temporary (f->tmp, &f->reg);
   if (f->fd < 0)
     {
       int err = errno;
@@ -236,10 +303,8 @@ out_file_open (const char *path, OutFileFlags flags, GError **error)
       out_file_abort (f);
       return NULL;
     }
-  /* mkstemp makes the file 0600: give it the permissions a normal create would */
-  mode_t mask = umask (0);
-  umask (mask);
-  if (fchmod (f->fd, 0666 & ~mask) != 0)
+  /* created 0600: give it the permissions a normal create would */
+  if (fchmod (f->fd, 0666 & ~process_umask ()) != 0)
     { /* not fatal: the file is still usable by its owner */ }
   if (flags & OUT_FILE_GZIP)
     {
@@ -698,14 +763,16 @@ static gboolean
 make_backup (Entry *e)
 {
   g_autofree char *dir = g_path_get_dirname (e->id.path);
-  static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
   for (int attempt = 0; attempt < 100; attempt++)
     {
-      char x[7];
-      for (int i = 0; i < 6; i++)
-        x[i] = chars[g_random_int_range (0, sizeof chars - 1)];
-      x[6] = '\0';
-      char *b = g_strdup_printf ("%s/.%s.%s", dir, e->id.base, x);
+      struct stat st;
+      char *b = g_strdup_printf ("%s/.%s.XXXXXX", dir, e->id.base);
+      randomize_name (b);
+      if (lstat (b, &st) == 0)
+        {
+          g_free (b);
+          continue;
+        }
       Slot *reg = registry_add (b);
       if (link (e->id.path, b) == 0)
         {
@@ -753,8 +820,10 @@ out_set_commit (OutSet *s, GError **error)
       if (!out_file_finish (e->file, error))
         return FALSE;
     }
-  /* 2. moved into place, the last opened first */
-  for (guint k = s->opened->len; k > 0; k--)
+  /* 2. moved into place, the last opened first; a SIGINT/SIGTERM meanwhile waits */
+  __atomic_add_fetch (&committing, 1, __ATOMIC_ACQ_REL);
+  gboolean ok = TRUE;
+  for (guint k = s->opened->len; ok && k > 0; k--)
     {
       Entry *e = s->opened->pdata[k - 1];
       struct stat st;
@@ -764,13 +833,23 @@ out_set_commit (OutSet *s, GError **error)
       if (!move_into_place (e->file, s->overwrite, error))
         {
           roll_back (s);
-          return FALSE;
+          ok = FALSE;
+          break;
         }
       out_file_abort (g_steal_pointer (&e->file));   /* only frees: the temporary is gone */
       e->moved = TRUE;
     }
   /* 3. done: the replaced files go */
-  g_ptr_array_set_size (s->opened, 0);
-  g_ptr_array_set_size (s->entries, 0);
-  return TRUE;
+  if (ok)
+    {
+      g_ptr_array_set_size (s->opened, 0);
+      g_ptr_array_set_size (s->entries, 0);
+    }
+  if (__atomic_sub_fetch (&committing, 1, __ATOMIC_ACQ_REL) == 0)
+    {
+      int sig = __atomic_exchange_n (&pending_signal, 0, __ATOMIC_ACQ_REL);
+      if (sig)
+        on_fatal_signal (sig);   /* the other temporaries go, then the process ends */
+    }
+  return ok;
 }
