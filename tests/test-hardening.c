@@ -7,6 +7,7 @@
  * in the directory, and the error message names the target file.
  */
 #include "completion.h"
+#include "label-file.h"
 #include "label-table.h"
 #include "mesh.h"
 #include "nifti.h"
@@ -1506,9 +1507,11 @@ test_cli_interrupted_writes_leave_nothing (void)
       const char *argv[] = { anatomy, "mesh", in, "--per-label", "--smooth", "0", "--threads", "1", "--out", out, NULL };
       if (interrupt_while_writing (argv, out_dir, sigs[round]))
         {
+          /* all or nothing: a signal during the final renames waits for them */
           interrupted++;
           g_assert_cmpuint (count_hidden (out_dir), ==, 0);
-          g_assert_cmpuint (count_files (out_dir), ==, 0);
+          guint n = count_files (out_dir);
+          g_assert_true (n == 0 || n == 300);
         }
       else
         g_assert_cmpuint (count_files (out_dir), ==, 300);   /* it finished: all of them */
@@ -1521,7 +1524,8 @@ test_cli_interrupted_writes_leave_nothing (void)
         {
           interrupted++;
           g_assert_cmpuint (count_hidden_tree (ph), ==, 0);
-          g_assert_cmpuint (count_files (ph), ==, 0);
+          guint n = count_files (ph);
+          g_assert_true (n == 0 || n == 2 + 4 + 4 * 4);
         }
       else
         g_assert_cmpuint (count_files (ph), ==, 2 + 4 + 4 * 4);
@@ -2000,6 +2004,57 @@ test_cli_broken_table_beside (void)
   assert_refused (&r3, table, "label table");
 }
 
+/* ---- NRRD (merged later): the same rules ---- */
+
+static void
+read_any_refused (const char *path)
+{
+  g_autoptr (GError) error = NULL;
+  g_assert_null (label_file_read (path, 0, NULL, NULL, &error));
+  expect_not_regular (error, path, "named pipe");
+}
+
+/* A FIFO as a .nrrd, as the data file of a detached .nhdr: refused at once; a NRRD output is
+ * never the input nor an existing file without overwrite, and joins a command's set. */
+static void
+test_nrrd_rules (void)
+{
+  g_autofree char *dir = fresh_dir ("nrrd");
+  g_autofree char *fifo = g_build_filename (dir, "pipe.nrrd", NULL);
+  g_autofree char *data = g_build_filename (dir, "pipe.raw", NULL);
+  g_autofree char *nhdr = g_build_filename (dir, "detached.nhdr", NULL);
+  g_assert_cmpint (mkfifo (fifo, 0644), ==, 0);
+  g_assert_cmpint (mkfifo (data, 0644), ==, 0);
+  write_text (nhdr, "NRRD0004\ntype: uchar\ndimension: 3\nsizes: 2 2 2\nencoding: raw\ndata file: pipe.raw\n\n");
+  within_seconds (10, read_any_refused, fifo);
+  within_seconds (10, read_any_refused, data);   /* the error names the data file */
+  (void) nhdr;
+  g_autoptr (GError) error = NULL;
+  g_assert_null (label_file_read (nhdr, 0, NULL, NULL, &error));
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "named pipe"));
+  g_clear_error (&error);
+
+  g_autofree char *in = g_build_filename (dir, "in.seg.nrrd", NULL);
+  g_autofree char *out = g_build_filename (dir, "out.nrrd", NULL);
+  g_autoptr (LabelVolume) v = ball_volume (8, 3);
+  g_assert_true (label_file_write (v, NULL, in, FALSE, &error));
+  g_assert_false (label_file_write (v, NULL, in, FALSE, &error));   /* exists */
+  g_assert_true (label_file_error_is_exists (error));
+  g_clear_error (&error);
+  g_autoptr (OutSet) set = out_set_new (TRUE);
+  label_file_add_inputs (set, in);
+  g_assert_false (label_file_write_in (set, v, NULL, in, &error));   /* the input, even with overwrite */
+  g_assert_error (error, OUT_FILE_ERROR, OUT_FILE_ERROR_SAME);
+  g_clear_error (&error);
+  g_assert_true (label_file_write_in (set, v, NULL, out, &error));
+  g_assert_false (g_file_test (out, G_FILE_TEST_EXISTS));   /* not before the commit */
+  g_assert_true (out_set_commit (set, &error));
+  g_autoptr (LabelVolume) back = label_file_read (out, 0, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (back->nx, ==, 8);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -2038,6 +2093,7 @@ main (int argc, char **argv)
   g_test_add_func ("/hardening/nifti/geometry-warnings", test_nifti_geometry_warnings);
   g_test_add_func ("/hardening/nifti/read-cancelled", test_nifti_read_cancelled);
   g_test_add_func ("/hardening/inputs/cli-broken-table-beside", test_cli_broken_table_beside);
+  g_test_add_func ("/hardening/inputs/nrrd", test_nrrd_rules);
   int status = g_test_run ();
 
   g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", tmpdir);

@@ -15,7 +15,7 @@ in_file_describe_mode (mode_t mode)
   if (S_ISDIR (mode))
     return "a folder";
   if (S_ISFIFO (mode))
-    return "a named pipe (FIFO)";
+    return "a FIFO (named pipe)";
   if (S_ISCHR (mode) || S_ISBLK (mode))
     return "a device";
   if (S_ISSOCK (mode))
@@ -55,9 +55,14 @@ in_file_check (const char *path, GError **error)
 int
 in_file_open (const char *path, struct stat *st_out, GError **error)
 {
-  struct stat st;
+  struct stat st, before;
   /* refused before opening: opening a device may have effects (a tape rewinds) */
-  if (!in_file_check (path, error))
+  if (stat (path, &before) != 0)
+    {
+      set_errno_error (error, path, "cannot open", errno);
+      return -1;
+    }
+  if (!check_mode (path, &before, error))
     return -1;
   /* O_NONBLOCK: if the path became a FIFO meanwhile, open() must not wait for a writer */
   int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
@@ -76,6 +81,12 @@ in_file_open (const char *path, struct stat *st_out, GError **error)
   if (!check_mode (path, &st, error))
     {
       close (fd);
+      return -1;
+    }
+  if (st.st_dev != before.st_dev || st.st_ino != before.st_ino)
+    {
+      close (fd);
+      g_set_error (error, IN_FILE_ERROR, IN_FILE_ERROR_IO, "%s: the file changed while it was opened", path);
       return -1;
     }
   int fl = fcntl (fd, F_GETFL);

@@ -2,9 +2,10 @@
  *
  * Every reader of the project opens its files here.  Only regular files are read: a
  * named pipe (FIFO), a device (/dev/zero, /dev/urandom, a terminal), a socket or a folder
- * is refused with a message naming the file and what it is.  The file is opened with
- * O_NONBLOCK, so opening a FIFO never waits for a writer, and checked with fstat() on the
- * open descriptor (no window between check and use); O_NONBLOCK is then cleared.
+ * is refused with a message naming the file and what it is ("PATH: is a FIFO (named pipe),
+ * not a regular file").  The path is stat()ed first (a device is never opened), then opened
+ * with O_NONBLOCK, so opening a FIFO never waits for a writer, and checked again with fstat()
+ * on the open descriptor, which must be the file stat() saw; O_NONBLOCK is then cleared.
  * in_file_read() also caps the bytes read, whatever the file claims or grows to.
  *
  * Errors are IN_FILE_ERROR; messages start with the path.
@@ -26,7 +27,7 @@ typedef enum {
   IN_FILE_ERROR_TOO_LARGE,    /* larger than the caller's limit */
 } InFileError;
 
-/* "a folder", "a named pipe (FIFO)", "a device", "a socket", "a regular file"... */
+/* "a folder", "a FIFO (named pipe)", "a device", "a socket", "a regular file"... */
 const char *in_file_describe_mode (mode_t mode);
 
 /* Opens @path for reading (O_RDONLY | O_CLOEXEC) if it is a regular file; its fstat()

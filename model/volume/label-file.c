@@ -92,18 +92,32 @@ label_file_read (const char *path, int64_t max_voxels, LabelTable **table, char 
 gboolean
 label_file_write (const LabelVolume *v, const LabelTable *table, const char *path, gboolean overwrite, GError **error)
 {
+  g_autoptr (OutSet) own = out_set_new (overwrite);
+  return label_file_write_in (own, v, table, path, error) && out_set_commit (own, error);
+}
+
+gboolean
+label_file_write_in (OutSet *outputs, const LabelVolume *v, const LabelTable *table, const char *path,
+                     GError **error)
+{
   switch (label_file_format_from_path (path))
     {
     case LABEL_FILE_FORMAT_NIFTI:
-      return nifti_write (v, path, overwrite ? NIFTI_WRITE_OVERWRITE : 0, error);
+      return nifti_write_in (outputs, v, path, 0, error);
     case LABEL_FILE_FORMAT_NRRD:
     case LABEL_FILE_FORMAT_SEG_NRRD:
-      return nrrd_write (v, table, path, overwrite ? NRRD_WRITE_OVERWRITE : 0, error);
+      return nrrd_write_in (outputs, v, table, path, 0, error);
     default:
       g_set_error (error, LABEL_FILE_ERROR, LABEL_FILE_ERROR_UNKNOWN_FORMAT,
                    "%s: unknown output format (use .nii, .nii.gz, .hdr, .nrrd or .seg.nrrd)", path);
       return FALSE;
     }
+}
+
+void
+label_file_add_inputs (OutSet *outputs, const char *path)
+{
+  nifti_add_inputs (outputs, path);
 }
 
 gboolean

@@ -49,6 +49,14 @@ LabelVolume *label_file_read (const char *path, int64_t max_voxels, LabelTable *
 gboolean label_file_write (const LabelVolume *v, const LabelTable *table, const char *path,
                            gboolean overwrite, GError **error);
 
+/* The same as one output of @outputs, a command's OutSet (out-file.h), which decides about
+ * overwriting and moves it into place with the others when its owner commits it. */
+gboolean label_file_write_in (OutSet *outputs, const LabelVolume *v, const LabelTable *table, const char *path,
+                              GError **error);
+/* Declares the files of the volume @path (a NIfTI pair with both halves) as inputs of
+ * @outputs. */
+void label_file_add_inputs (OutSet *outputs, const char *path);
+
 /* TRUE when @error says the destination existed and was not overwritten. */
 gboolean label_file_error_is_exists (const GError *error);
 
