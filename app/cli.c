@@ -1,7 +1,9 @@
 /* cli.c: helpers shared by the `anatomy` subcommands (see cli.h). */
 #include "cli.h"
 #include "completion.h"
+#include "in-file.h"
 #include "label-table.h"
+#include "nifti.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -32,6 +34,21 @@ cli_fail (const char *fmt, ...)
   va_end (ap);
   fprintf (stderr, "anatomy: %s\n", msg);
   return 1;
+}
+
+void
+cli_warn (GPtrArray *warnings)
+{
+  for (guint i = 0; warnings && i < warnings->len; i++)
+    fprintf (stderr, "anatomy: warning: %s\n", (const char *) g_ptr_array_index (warnings, i));
+  if (warnings)
+    g_ptr_array_set_size (warnings, 0);
+}
+
+GPtrArray *
+cli_warnings_new (void)
+{
+  return g_ptr_array_new_with_free_func (g_free);
 }
 
 static gboolean progress_shown;
@@ -141,10 +158,16 @@ cli_find_model (const char *value, GError **error)
   NnArch arch;
   if (!nn_arch_from_string (value, &arch))
     {
-      if (!g_file_test (value, G_FILE_TEST_IS_REGULAR))
+      g_autoptr (GError) local = NULL;
+      if (!in_file_check (value, &local))
         {
-          g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
-                       "%s: no such model file (or use unet, unet-skip, googlenet-skip)", value);
+          /* a folder, FIFO or device says so; only a missing path is "no such file" */
+          if (g_error_matches (local, IN_FILE_ERROR, IN_FILE_ERROR_NOT_FOUND))
+            g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
+                         "%s: no such model file (or use unet, unet-skip, googlenet-skip)", value);
+          else
+            g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s (a model is a .safetensors file)",
+                         local->message);
           return NULL;
         }
       return g_strdup (value);
@@ -159,4 +182,42 @@ cli_find_model (const char *value, GError **error)
                "  anatomy init-model --arch %s --out FILE.safetensors\nand pass --model FILE.safetensors",
                nn_arch_to_string (arch), nn_arch_to_string (arch), where, nn_arch_to_string (arch));
   return NULL;
+}
+
+OutSet *
+cli_outputs_new (gboolean force, const char *const *inputs)
+{
+  OutSet *s = out_set_new (force);
+  for (int i = 0; inputs && inputs[i]; i++)
+    nifti_add_inputs (s, inputs[i]);
+  return s;
+}
+
+int
+cli_fail_output (const GError *error)
+{
+  /* the writers' own domains say "exists" in their words: the message always names the file */
+  if (g_error_matches (error, OUT_FILE_ERROR, OUT_FILE_ERROR_EXISTS)
+      || g_error_matches (error, NIFTI_ERROR, NIFTI_ERROR_EXISTS))
+    return cli_fail ("%s (use --force to replace it)", error->message);
+  return cli_fail ("%s", error->message);
+}
+
+gboolean
+cli_outputs_reserve (OutSet *outputs, const char *path)
+{
+  g_autoptr (GError) error = NULL;
+  if (out_set_reserve (outputs, path, &error))
+    return TRUE;
+  cli_fail_output (error);
+  return FALSE;
+}
+
+int
+cli_outputs_commit (OutSet *outputs)
+{
+  g_autoptr (GError) error = NULL;
+  if (out_set_commit (outputs, &error))
+    return 0;
+  return cli_fail_output (error);
 }

@@ -4,6 +4,7 @@
 
 #include <glib.h>
 #include "nn-net.h"
+#include "out-file.h"
 
 G_BEGIN_DECLS
 
@@ -19,6 +20,12 @@ gboolean cli_parse_options (int *argc, char ***argv, const char *parameter_strin
 
 /* Print "anatomy: MESSAGE" to stderr and return 1. */
 int cli_fail (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
+
+/* Prints each message of @warnings (char*; NULL allowed) as "anatomy: warning: MESSAGE"
+ * and empties the array. */
+void cli_warn (GPtrArray *warnings);
+/* A new array for the warnings of the readers (char*, g_free). */
+GPtrArray *cli_warnings_new (void);
 
 /* Progress line on stderr when it is a terminal: "label [#####.....] 42%  text". */
 void cli_progress (const char *label, double fraction, const char *text);
@@ -55,5 +62,18 @@ gboolean cli_network_config (const char *arch, const char *widths, int blocks, i
  * (completion_find_model: $ANATOMY_MODELS_DIR, else the source tree, then the installed
  * data); anything else is a file.  NULL with a message saying what is missing. */
 char *cli_find_model (const char *value, GError **error);
+
+/* The outputs of a command, in one OutSet (model/base/out-file.h): no output may be an
+ * input or another output, all are written to temporaries and moved into place together
+ * by cli_outputs_commit(), and --force (@force) is the only way over an existing file.
+ * @inputs (NULL-terminated, NULL items skipped) are the files the command reads; a NIfTI
+ * pair counts with both halves. */
+OutSet *cli_outputs_new (gboolean force, const char *const *inputs);
+/* Reserves the output @path before the work; FALSE after printing why not. */
+gboolean cli_outputs_reserve (OutSet *outputs, const char *path);
+/* Prints an output error (an existing file: with "use --force") and returns 1. */
+int cli_fail_output (const GError *error);
+/* Moves every output into place; 0, or 1 after printing the problem. */
+int cli_outputs_commit (OutSet *outputs);
 
 G_END_DECLS

@@ -66,10 +66,18 @@ cmd_complete (int argc, char **argv)
     return cli_fail ("complete needs IN and OUT (see 'anatomy complete --help')");
   if (threads < 0 || threads > 256)
     return cli_fail ("--threads must be in 0..256");
-  if (!nifti_path_is_supported (files[1]) || (probs && !nifti_path_is_supported (probs)))
-    return cli_fail ("unknown output format (use .nii, .nii.gz, .hdr or .hdr.gz)");
-  if (!force && g_file_test (files[1], G_FILE_TEST_EXISTS))
-    return cli_fail ("%s exists (use --force to replace it)", files[1]);
+  for (int i = 0; i < 2; i++)
+    {
+      const char *o = i == 0 ? files[1] : probs;
+      if (o && !nifti_path_is_supported (o))
+        return cli_fail ("%s: unknown output format (use .nii, .nii.gz, .hdr or .hdr.gz)", o);
+    }
+  /* OUT and P, checked before any work: neither is IN (nor the model), they differ, an
+   * existing one only with --force; both are written before either is moved into place */
+  const char *inputs[] = { files[0], model, NULL };
+  g_autoptr (OutSet) outputs = cli_outputs_new (force, inputs);
+  if (!cli_outputs_reserve (outputs, files[1]) || (probs && !cli_outputs_reserve (outputs, probs)))
+    return 1;
 
   g_autoptr (GError) error = NULL;
   g_autofree char *path = cli_find_model (model ? model : "unet-skip", &error);
@@ -120,14 +128,15 @@ cmd_complete (int argc, char **argv)
   gint64 t0 = g_get_monotonic_time ();
   g_autoptr (LabelVolume) out = completion_run (net, in, &opt, NULL, &error);
   cli_progress_done ();
+  if (out == NULL && g_error_matches (error, COMPLETION_ERROR, COMPLETION_ERROR_INPUT))
+    return cli_fail ("%s: %s", files[0], error->message);   /* what is wrong with IN */
   if (out == NULL)
     return cli_fail ("%s", error->message);
   double secs = (g_get_monotonic_time () - t0) / 1e6;
-  NiftiWriteFlags flags = force ? NIFTI_WRITE_OVERWRITE : 0;
-  if (!nifti_write (out, files[1], flags, &error))
-    return cli_fail ("%s", error->message);
-  if (conf && !nifti_write (conf, probs, flags, &error))
-    return cli_fail ("%s", error->message);
+  if (!nifti_write_in (outputs, out, files[1], 0, &error) || (conf && !nifti_write_in (outputs, conf, probs, 0, &error)))
+    return cli_fail_output (error);
+  if (cli_outputs_commit (outputs) != 0)
+    return 1;
 
   printf ("%s: completed with %s (%s, grid %d×%d×%d) in %.2f s\n", files[1], nn_arch_to_string (cfg->arch),
           path, cfg->grid[0], cfg->grid[1], cfg->grid[2], secs);

@@ -30,12 +30,19 @@ cmd_convert (int argc, char **argv)
     return cli_fail ("%s: unknown output format (use .nii, .nii.gz, .hdr or .hdr.gz)", files[1]);
 
   g_autoptr (GError) error = NULL;
-  g_autoptr (LabelVolume) v = nifti_read (files[0], NULL, &error);
+  /* OUT is checked before IN is read: not IN itself, not an existing file without --force */
+  const char *inputs[] = { files[0], NULL };
+  g_autoptr (OutSet) outputs = cli_outputs_new (force, inputs);
+  if (!cli_outputs_reserve (outputs, files[1]))
+    return 1;
+  g_autoptr (GPtrArray) warnings = cli_warnings_new ();
+  NiftiReadOptions read_opt = { .warnings = warnings };
+  g_autoptr (LabelVolume) v = nifti_read (files[0], &read_opt, &error);
   if (v == NULL)
     return cli_fail ("%s", error->message);
-  NiftiWriteFlags flags = (force ? NIFTI_WRITE_OVERWRITE : 0) | (nifti1 ? NIFTI_WRITE_NIFTI1 : 0)
-                          | (nifti2 ? NIFTI_WRITE_NIFTI2 : 0);
-  if (!nifti_write (v, files[1], flags, &error))
-    return cli_fail ("%s", error->message);
-  return 0;
+  cli_warn (warnings);
+  NiftiWriteFlags flags = (nifti1 ? NIFTI_WRITE_NIFTI1 : 0) | (nifti2 ? NIFTI_WRITE_NIFTI2 : 0);
+  if (!nifti_write_in (outputs, v, files[1], flags, &error))
+    return cli_fail_output (error);
+  return cli_outputs_commit (outputs);
 }

@@ -163,11 +163,12 @@ cmd_eval (int argc, char **argv)
   g_auto (GStrv) models = NULL;
   gint64 mean_seed = 1;
   int mean_subjects = 50, threads = 0, limit = 0;
-  gboolean keep_fragments = FALSE;
+  gboolean keep_fragments = FALSE, force = FALSE;
   GOptionEntry entries[] = {
     { "data", 'd', 0, G_OPTION_ARG_FILENAME, &data_dir, "Benchmark layout (complete/, incomplete/)", "DIR" },
     { "model", 'm', 0, G_OPTION_ARG_STRING_ARRAY, &models, "unet, unet-skip, googlenet-skip or FILE (repeat; default: every shipped model)", "MODEL" },
     { "json", 'j', 0, G_OPTION_ARG_FILENAME, &json_path, "Also write every figure as JSON", "FILE" },
+    { "force", 'f', 0, G_OPTION_ARG_NONE, &force, "Replace the --json FILE if it exists", NULL },
     { "mean-seed", 0, 0, G_OPTION_ARG_INT64, &mean_seed, "Training seed whose first subjects make the population mean (default 1)", "S" },
     { "mean-subjects", 0, 0, G_OPTION_ARG_INT, &mean_subjects, "Training subjects in the population mean (default 50)", "N" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads for the networks (default: all)", "N" },
@@ -192,6 +193,10 @@ cmd_eval (int argc, char **argv)
     return cli_fail ("--mean-subjects must be at least 1");
 
   g_autoptr (GError) error = NULL;
+  /* the JSON file is checked before the work: replaced only with --force */
+  g_autoptr (OutSet) outputs = cli_outputs_new (force, NULL);
+  if (json_path && !cli_outputs_reserve (outputs, json_path))
+    return 1;
   /* the pairs */
   g_autoptr (GPtrArray) ppaths = NULL;
   g_autoptr (GPtrArray) cpaths = NULL;
@@ -229,7 +234,9 @@ cmd_eval (int argc, char **argv)
   m[1].name = g_strdup ("mean");
   for (guint i = 0; i < model_paths->len; i++)
     {
-      NnNet *net = nn_net_load (g_ptr_array_index (model_paths, i), &error);
+      g_autoptr (GPtrArray) warnings = cli_warnings_new ();
+      NnNet *net = nn_net_load_full (g_ptr_array_index (model_paths, i), warnings, &error);
+      cli_warn (warnings);
       if (net == NULL)
         return cli_fail ("%s", error->message);
       g_ptr_array_add (nets, net);
@@ -395,8 +402,13 @@ cmd_eval (int argc, char **argv)
       g_autoptr (JsonNode) root = json_builder_get_root (b);
       json_generator_set_root (gen, root);
       json_generator_set_pretty (gen, TRUE);
-      if (!json_generator_to_file (gen, json_path, &error))
-        return cli_fail ("%s: %s", json_path, error->message);
+      gsize len;
+      g_autofree char *text = json_generator_to_data (gen, &len);
+      OutFile *f = out_set_open (outputs, json_path, OUT_FILE_PLAIN, &error);
+      if (f == NULL || !out_file_write (f, text, len, &error) || !out_file_finish (f, &error))
+        return cli_fail_output (error);
+      if (cli_outputs_commit (outputs) != 0)
+        return 1;
     }
   for (int k = 0; k < n_methods; k++)
     g_free (m[k].name);

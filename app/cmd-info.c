@@ -124,10 +124,12 @@ cmd_info (int argc, char **argv)
   g_autoptr (GError) error = NULL;
   if (max_voxels < 0)
     return cli_fail ("--max-voxels must be positive");
-  NiftiReadOptions read_opt = { .max_voxels = max_voxels };
+  g_autoptr (GPtrArray) warnings = cli_warnings_new ();
+  NiftiReadOptions read_opt = { .max_voxels = max_voxels, .warnings = warnings };
   g_autoptr (LabelVolume) v = nifti_read (path, &read_opt, &error);
   if (v == NULL)
     return cli_fail ("%s", error->message);
+  cli_warn (warnings);
 
   g_autoptr (LabelTable) table = NULL;
   g_autofree char *found = NULL;
@@ -140,9 +142,15 @@ cmd_info (int argc, char **argv)
     }
   else
     {
+      /* a broken table beside FILE does not make a valid volume unreadable (render,
+       * complete and the window carry on too): said, then ignored */
       table = lt_table_find_for_volume (path, v, &found, &error);
       if (table == NULL && error != NULL)
-        return cli_fail ("%s", error->message);
+        {
+          fprintf (stderr, "anatomy: warning: ignoring the label table: %s\n", error->message);
+          g_clear_error (&error);
+          g_clear_pointer (&found, g_free);
+        }
     }
   int32_t lo, hi;
   lv_volume_min_max (v, &lo, &hi);

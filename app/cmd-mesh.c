@@ -54,9 +54,18 @@ cmd_mesh (int argc, char **argv)
 
   g_autoptr (GError) error = NULL;
   gint64 t0 = g_get_monotonic_time ();
-  g_autoptr (LabelVolume) v = nifti_read (files[0], NULL, &error);
+  /* the outputs are never IN or the table; OUT is checked before the work (per-label
+   * files and an OBJ's MTL when they are opened), all moved into place together */
+  const char *inputs[] = { files[0], table_path, NULL };
+  g_autoptr (OutSet) outputs = cli_outputs_new (force, inputs);
+  if (!per_label && !cli_outputs_reserve (outputs, out))
+    return 1;
+  g_autoptr (GPtrArray) warnings = cli_warnings_new ();
+  NiftiReadOptions read_opt = { .warnings = warnings };
+  g_autoptr (LabelVolume) v = nifti_read (files[0], &read_opt, &error);
   if (v == NULL)
     return cli_fail ("%s", error->message);
+  cli_warn (warnings);
   g_autoptr (LabelTable) table = NULL;
   if (table_path)
     {
@@ -66,9 +75,15 @@ cmd_mesh (int argc, char **argv)
     }
   else
     {
-      table = lt_table_find_for_volume (files[0], v, NULL, &error);
+      g_autofree char *found = NULL;
+      table = lt_table_find_for_volume (files[0], v, &found, &error);
+      out_set_add_input (outputs, found);
+      /* as info, render, complete and the window: a broken table beside IN is ignored */
       if (table == NULL && error != NULL)
-        return cli_fail ("%s", error->message);
+        {
+          fprintf (stderr, "anatomy: warning: ignoring the label table: %s\n", error->message);
+          g_clear_error (&error);
+        }
       int32_t lo, hi;
       lv_volume_min_max (v, &lo, &hi);
       if (table == NULL && lo >= 0 && hi <= LT_N_ORGANS)
@@ -123,13 +138,15 @@ cmd_mesh (int argc, char **argv)
       set = d;
     }
   cli_progress ("mesh", 0.8, "writing");
-  MeshExportOptions eo = { .overwrite = force, .per_label = per_label, .table = table };
+  MeshExportOptions eo = { .overwrite = force, .per_label = per_label, .table = table, .outputs = outputs };
   gboolean ok = mesh_export (set, out, &eo, &error);
   cli_progress_done ();
   if (!ok && g_error_matches (error, MESH_ERROR, MESH_ERROR_EXISTS))
-    return cli_fail ("%s; use --force to replace it", error->message);
+    return cli_fail ("%s (use --force to replace it)", error->message);
   if (!ok)
     return cli_fail ("%s", error->message);
+  if (cli_outputs_commit (outputs) != 0)
+    return 1;
   if (!quiet)
     printf ("%s: %u surfaces, %" G_GUINT64_FORMAT " triangles (%" G_GUINT64_FORMAT
             " before simplification), %" G_GUINT64_FORMAT " vertices; extraction%s %.3f s, total %.3f s\n",

@@ -60,6 +60,13 @@ starts_with_nrrd_magic (const char *path)
 LabelVolume *
 label_file_read (const char *path, int64_t max_voxels, LabelTable **table, char **warnings, GError **error)
 {
+  return label_file_read_cancellable (path, max_voxels, NULL, table, warnings, error);
+}
+
+LabelVolume *
+label_file_read_cancellable (const char *path, int64_t max_voxels, GCancellable *cancellable, LabelTable **table,
+                             char **warnings, GError **error)
+{
   if (table)
     *table = NULL;
   if (warnings)
@@ -77,33 +84,57 @@ label_file_read (const char *path, int64_t max_voxels, LabelTable **table, char 
       return v;
     }
 
-  NiftiReadOptions opt = { .max_voxels = max_voxels };
+  g_autoptr (GPtrArray) notes = g_ptr_array_new_with_free_func (g_free);
+  NiftiReadOptions opt = { .max_voxels = max_voxels, .cancellable = cancellable, .warnings = notes };
   LabelVolume *v = nifti_read (path, &opt, error);
-  if (v == NULL || table == NULL)
-    return v;
-  /* only the names inside the file: no path, so no file beside it is looked at */
-  g_autoptr (GError) local = NULL;
-  *table = lt_table_find_for_volume (NULL, v, NULL, &local);
-  if (local != NULL && warnings)
-    *warnings = g_strdup_printf ("%s: the label names in the header cannot be read: %s", path, local->message);
+  if (v == NULL)
+    return NULL;
+  if (table)
+    {
+      /* only the names inside the file: no path, so no file beside it is looked at */
+      g_autoptr (GError) local = NULL;
+      *table = lt_table_find_for_volume (NULL, v, NULL, &local);
+      if (local != NULL)
+        g_ptr_array_add (notes, g_strdup_printf ("%s: the label names in the header cannot be read: %s", path,
+                                                 local->message));
+    }
+  if (warnings && notes->len > 0)
+    {
+      g_ptr_array_add (notes, NULL);
+      *warnings = g_strjoinv ("\n", (char **) notes->pdata);
+    }
   return v;
 }
 
 gboolean
 label_file_write (const LabelVolume *v, const LabelTable *table, const char *path, gboolean overwrite, GError **error)
 {
+  g_autoptr (OutSet) own = out_set_new (overwrite);
+  return label_file_write_in (own, v, table, path, error) && out_set_commit (own, error);
+}
+
+gboolean
+label_file_write_in (OutSet *outputs, const LabelVolume *v, const LabelTable *table, const char *path,
+                     GError **error)
+{
   switch (label_file_format_from_path (path))
     {
     case LABEL_FILE_FORMAT_NIFTI:
-      return nifti_write (v, path, overwrite ? NIFTI_WRITE_OVERWRITE : 0, error);
+      return nifti_write_in (outputs, v, path, 0, error);
     case LABEL_FILE_FORMAT_NRRD:
     case LABEL_FILE_FORMAT_SEG_NRRD:
-      return nrrd_write (v, table, path, overwrite ? NRRD_WRITE_OVERWRITE : 0, error);
+      return nrrd_write_in (outputs, v, table, path, 0, error);
     default:
       g_set_error (error, LABEL_FILE_ERROR, LABEL_FILE_ERROR_UNKNOWN_FORMAT,
                    "%s: unknown output format (use .nii, .nii.gz, .hdr, .nrrd or .seg.nrrd)", path);
       return FALSE;
     }
+}
+
+void
+label_file_add_inputs (OutSet *outputs, const char *path)
+{
+  nifti_add_inputs (outputs, path);
 }
 
 gboolean

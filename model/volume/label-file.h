@@ -8,7 +8,7 @@
  */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 #include "label-volume.h"
 #include "label-table.h"
 
@@ -42,12 +42,25 @@ char *label_file_path_stem (const char *path);
  * one per line (layers flattened, segments ignored, unreadable names), else NULL. */
 LabelVolume *label_file_read (const char *path, int64_t max_voxels, LabelTable **table,
                               char **warnings, GError **error);
+/* The same, a NIfTI read also stopping when @cancellable is cancelled
+ * (G_IO_ERROR_CANCELLED); its warnings (a singular sform replaced, an absurd voxel
+ * size) join *@warnings. */
+LabelVolume *label_file_read_cancellable (const char *path, int64_t max_voxels, GCancellable *cancellable,
+                                          LabelTable **table, char **warnings, GError **error);
 
 /* Write @v in the format of @path's extension: NIfTI (names are not stored), .nrrd (gzip,
  * no names) or .seg.nrrd (gzip, names and colours from @table, which may be NULL).
  * Without @overwrite an existing file is left alone (label_file_error_is_exists()). */
 gboolean label_file_write (const LabelVolume *v, const LabelTable *table, const char *path,
                            gboolean overwrite, GError **error);
+
+/* The same as one output of @outputs, a command's OutSet (out-file.h), which decides about
+ * overwriting and moves it into place with the others when its owner commits it. */
+gboolean label_file_write_in (OutSet *outputs, const LabelVolume *v, const LabelTable *table, const char *path,
+                              GError **error);
+/* Declares the files of the volume @path (a NIfTI pair with both halves) as inputs of
+ * @outputs. */
+void label_file_add_inputs (OutSet *outputs, const char *path);
 
 /* TRUE when @error says the destination existed and was not overwritten. */
 gboolean label_file_error_is_exists (const GError *error);

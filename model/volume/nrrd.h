@@ -110,6 +110,11 @@ typedef enum {
  * An existing file is an OUT_FILE_ERROR_EXISTS error unless NRRD_WRITE_OVERWRITE. */
 gboolean nrrd_write (const LabelVolume *v, const LabelTable *table, const char *path,
                      NrrdWriteFlags flags, GError **error);
+/* The same as one output of @outputs, a command's OutSet (out-file.h): checked against its
+ * inputs and other outputs, moved into place when its owner commits it (the set decides about
+ * overwriting: NRRD_WRITE_OVERWRITE is then ignored). */
+gboolean nrrd_write_in (OutSet *outputs, const LabelVolume *v, const LabelTable *table, const char *path,
+                        NrrdWriteFlags flags, GError **error);
 
 /* TRUE if @path ends with .nrrd or .nhdr (.seg.nrrd included), any case. */
 gboolean nrrd_path_is_supported (const char *path);

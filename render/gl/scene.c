@@ -132,12 +132,34 @@ ar_scene_load (const char *path, LabelVolume *volume, const ArSceneOptions *opts
   s->path = g_strdup (path);
   gint64 t0 = g_get_monotonic_time ();
   set_stage (&opts, AR_SCENE_STAGE_READ);
-  /* any label file (NIfTI, NRRD, .seg.nrrd, a mask folder), with the names it carries */
+  /* any label file (NIfTI, NRRD, .seg.nrrd, a mask folder), with the names it carries;
+   * the read can be cancelled too (a 1 GiB gzip takes seconds) */
   g_autoptr (LabelTable) own = NULL;
-  s->volume = volume ? volume : label_file_read (path, 0, &own, &s->read_warnings, error);
+  s->volume = volume ? volume
+                     : label_file_read_cancellable (path, 0, cancellable, &own, &s->read_warnings, error);
   if (!s->volume || g_cancellable_set_error_if_cancelled (cancellable, error))
     return NULL;
+  int32_t lo, hi;
+  lv_volume_min_max (s->volume, &lo, &hi);
+  if (hi > AR_SCENE_MAX_LABEL_ID)
+    {
+      g_set_error (error, MESH_ERROR, MESH_ERROR_TOO_LARGE,
+                   "%s: label %d is larger than the largest id the viewer shows (%d); "
+                   "`anatomy mesh` exports surfaces of any label", path, hi, AR_SCENE_MAX_LABEL_ID);
+      return NULL;
+    }
   s->hist = lv_volume_histogram (s->volume, &s->n_hist);
+  int64_t n_labels = 0;
+  for (int32_t l = 1; l < s->n_hist; l++)
+    n_labels += s->hist[l] > 0;
+  if (n_labels > AR_SCENE_MAX_LABELS)
+    {
+      g_set_error (error, MESH_ERROR, MESH_ERROR_TOO_LARGE,
+                   "%s: %" G_GINT64_FORMAT " labels are more than the viewer shows (%d); "
+                   "`anatomy mesh` exports surfaces of any number of labels", path, n_labels,
+                   AR_SCENE_MAX_LABELS);
+      return NULL;
+    }
   if (opts.table)
     s->table = ar_scene_table_dup (opts.table);
   else if (opts.find_table)

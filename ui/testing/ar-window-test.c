@@ -38,6 +38,10 @@
  *   drop PATH                 drops a file or folder on the window (its drop target's signal)
  *   export-meshes PATH        exports the shown meshes as Export Meshes does
  *   enabled ACTION            prints whether win.ACTION is enabled (for complete: and why not)
+ *   cancel                    presses Cancel (win.cancel; fails if it is disabled)
+ *   expect-idle MS            fails unless no background job runs within MS milliseconds
+ *   close                     closes the window as the user does (the application then ends;
+ *                             unsaved results are not asked about)
  *   view NAME | slices on|off | present on|off | sleep MS | quit
  * Results go to stdout as "test: COMMAND: ok ..." or "test: COMMAND: FAILED ...";
  * the process exits with status 1 after a failure. */
@@ -127,6 +131,13 @@ parse_class (const char *arg)
     if (g_ascii_strcasecmp (arg, lt_default_class_name (k)) == 0)
       return k;
   return -1;
+}
+
+static gboolean
+close_window (gpointer data)
+{
+  gtk_window_close (GTK_WINDOW (data));
+  return G_SOURCE_REMOVE;
 }
 
 /* One step of the current command; TRUE when it is finished. */
@@ -531,6 +542,40 @@ run_step (ArWindow *self, TestState *t, const char *cmd, const char *arg, gboole
       say (cmd, TRUE, "%s", arg ? arg : "");
       return TRUE;
     }
+  if (g_str_equal (cmd, "cancel"))
+    {
+      gboolean enabled = g_action_group_get_action_enabled (G_ACTION_GROUP (self), "cancel");
+      if (enabled)
+        g_action_group_activate_action (G_ACTION_GROUP (self), "cancel", NULL);
+      say (cmd, enabled, "%s", enabled ? "" : "nothing to cancel");
+      t->failed |= !enabled;
+      return TRUE;
+    }
+  if (g_str_equal (cmd, "expect-idle"))
+    {
+      double limit_ms = atof (arg ? arg : "0");
+      if (!ar_window_is_busy (self))
+        {
+          say (cmd, TRUE, "idle after %.0f ms", elapsed * 1000);
+          return TRUE;
+        }
+      if (elapsed * 1000 <= limit_ms)
+        return FALSE;
+      say (cmd, FALSE, "still busy after %.0f ms (%s)", limit_ms, self->job_text ? self->job_text : "");
+      t->failed = TRUE;
+      return TRUE;
+    }
+  if (g_str_equal (cmd, "close"))
+    {
+      say (cmd, TRUE, "");
+      self->close_confirmed = TRUE;
+      GApplication *app = G_APPLICATION (gtk_window_get_application (GTK_WINDOW (self)));
+      if (t->failed && app)
+        g_object_set_data (G_OBJECT (app), "ar-test-failed", GINT_TO_POINTER (1));
+      /* after this step: the window (and this state) may be gone once it is closed */
+      g_idle_add_full (G_PRIORITY_DEFAULT, close_window, g_object_ref (self), g_object_unref);
+      return TRUE;
+    }
   if (g_str_equal (cmd, "quit"))
     {
       say (cmd, TRUE, "");
@@ -568,7 +613,7 @@ test_tick (gpointer data)
         return G_SOURCE_CONTINUE;
       started = FALSE;
       t->pc++;
-      if (g_str_equal (parts[0], "quit"))
+      if (g_str_equal (parts[0], "quit") || g_str_equal (parts[0], "close"))
         return G_SOURCE_REMOVE;
     }
   return G_SOURCE_REMOVE;

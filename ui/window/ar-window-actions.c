@@ -20,8 +20,9 @@ ar_window_export_meshes_to (ArWindow *self, const char *path, GError **error)
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "There are no meshes to export");
       return FALSE;
     }
-  MeshExportOptions o = { MESH_FORMAT_AUTO, TRUE, FALSE, s->table ? s->table : self->input->table };
-  return mesh_export (s->surfaces, path, &o, error);
+  g_autoptr (OutSet) outputs = ar_window_outputs_new (self);
+  MeshExportOptions o = { .overwrite = TRUE, .table = s->table ? s->table : self->input->table, .outputs = outputs };
+  return mesh_export (s->surfaces, path, &o, error) && out_set_commit (outputs, error);
 }
 
 static void
@@ -224,12 +225,30 @@ action_open_recent (GSimpleAction *a, GVariant *p, gpointer d)
   ar_window_open (d, f);
 }
 
+/* Cancel ends the job at once: the window is free again whatever the worker is doing (a
+ * read that takes long to notice), and the worker's result, when it comes, is dropped
+ * (its task reports the cancellation).  The background reference load goes too. */
+static void
+cancel_jobs (ArWindow *self)
+{
+  if (self->job_cancellable)
+    {
+      GCancellable *job = self->job_cancellable;
+      g_cancellable_cancel (job);
+      ar_window_end_job (self, job);
+    }
+  if (self->reference_job)
+    {
+      g_cancellable_cancel (self->reference_job);
+      g_clear_object (&self->reference_job);
+    }
+  ar_window_update_actions (self);
+}
+
 static void
 action_cancel (GSimpleAction *a, GVariant *p, gpointer data)
 {
-  ArWindow *self = data;
-  if (self->job_cancellable)
-    g_cancellable_cancel (self->job_cancellable);
+  cancel_jobs (data);
 }
 
 static void
@@ -321,8 +340,8 @@ action_escape (GSimpleAction *a, GVariant *p, gpointer data)
   ArWindow *self = data;
   if (self->presenting)
     set_presenting (self, FALSE);
-  else if (self->job_cancellable)
-    g_cancellable_cancel (self->job_cancellable);
+  else if (ar_window_is_busy (self))
+    cancel_jobs (self);
 }
 
 static const GActionEntry win_actions[] = {

@@ -108,6 +108,14 @@ open_done (GObject *source, GAsyncResult *res, gpointer data)
   self->scheme_request = g_steal_pointer (&j->scheme);
   set_input (self, s);
   add_recent (j->path);
+  /* what the reader accepted but looks wrong (a singular sform replaced, absurd voxels) */
+  if (s->read_warnings && *s->read_warnings)
+    {
+      g_autofree char *base = g_path_get_basename (j->path);
+      g_autofree char *primary = g_strdup_printf ("“%s” was opened, but check it", base);
+      GError e = { G_IO_ERROR, G_IO_ERROR_INVALID_DATA, s->read_warnings };
+      ar_window_show_error (self, primary, &e);
+    }
 }
 
 /* Opens @file (a label map, or a folder of masks) in label scheme @scheme (NULL: detected). */
@@ -213,6 +221,23 @@ ar_window_load_result (ArWindow *self, GFile *file)
 /* ------------------------------------------------------------------------ */
 /* Saving */
 
+OutSet *
+ar_window_outputs_new (ArWindow *self)
+{
+  /* the file chooser asked before replacing a file: the set may overwrite */
+  OutSet *o = out_set_new (TRUE);
+  if (self->input)
+    {
+      label_file_add_inputs (o, self->input->path);
+      if (self->input->table)
+        out_set_add_input (o, self->input->table->source);
+    }
+  for (int i = 0; i < AR_N_RESULTS; i++)
+    if (self->results[i])
+      label_file_add_inputs (o, self->results[i]->scene->path);
+  return o;
+}
+
 gboolean
 ar_window_save_result_to (ArWindow *self, const char *path, GError **error)
 {
@@ -223,21 +248,16 @@ ar_window_save_result_to (ArWindow *self, const char *path, GError **error)
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "There is no completed result to save");
       return FALSE;
     }
-  g_autoptr (GFile) a = g_file_new_for_path (path);
-  g_autoptr (GFile) b = g_file_new_for_path (self->input->path);
-  if (g_file_equal (a, b))
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
-                   "%s is the input label map: choose another name to keep the input", path);
-      return FALSE;
-    }
+  /* never over the input (by device and inode: also through a link), the reference or a
+   * loaded result */
+  g_autoptr (OutSet) outputs = ar_window_outputs_new (self);
   /* The result keeps the input's geometry and header, and is written in the label scheme
    * of the input with the names of its ids (the completion's, else the input's), in the
    * format of @path: NIfTI, NRRD, .seg.nrrd or a mask folder. */
   g_autoptr (LabelVolume) out = lv_volume_new_like (self->input->volume, s->volume->bytes_per_voxel);
   memcpy (out->data, s->volume->data, (gsize) lv_volume_n_voxels (out) * out->bytes_per_voxel);
   const LabelTable *names = s->table ? s->table : self->input->table;
-  if (!label_file_write (out, names, path, TRUE, error))
+  if (!label_file_write_in (outputs, out, names, path, error) || !out_set_commit (outputs, error))
     return FALSE;
   self->result_unsaved = FALSE;
   add_recent (path);
@@ -268,12 +288,17 @@ ar_window_save_screenshot (ArWindow *self, gboolean views_only, const char *path
     }
   GskRenderer *r = gtk_native_get_renderer (gtk_widget_get_native (w));
   g_autoptr (GdkTexture) tex = gsk_renderer_render_texture (r, node, &GRAPHENE_RECT_INIT (0, 0, width, height));
-  if (!tex || !gdk_texture_save_to_png (tex, path))
+  g_autoptr (GBytes) png = tex ? gdk_texture_save_to_png_bytes (tex) : NULL;
+  if (!png)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Cannot write %s", path);
       return FALSE;
     }
-  return TRUE;
+  /* written like every other output: a temporary, then moved in; never over an input */
+  g_autoptr (OutSet) outputs = ar_window_outputs_new (self);
+  OutFile *f = out_set_open (outputs, path, OUT_FILE_PLAIN, error);
+  return f && out_file_write (f, g_bytes_get_data (png, NULL), g_bytes_get_size (png), error)
+         && out_set_commit (outputs, error);
 }
 
 /* ------------------------------------------------------------------------ */

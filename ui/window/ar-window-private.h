@@ -189,5 +189,9 @@ gboolean ar_window_save_result_to (ArWindow *self, const char *path, GError **er
 /* Export Meshes: the shown result's meshes (else the input's) to @path, each named by its
  * label's name in the source scheme. */
 gboolean ar_window_export_meshes_to (ArWindow *self, const char *path, GError **error);
+/* An OutSet (out-file.h) for a save from the window: every file shown (input and its
+ * table, results, reference) is an input, so never replaced; overwriting allowed (the file
+ * chooser asked).  Free with out_set_free. */
+OutSet *ar_window_outputs_new (ArWindow *self);
 
 G_END_DECLS

@@ -133,8 +133,10 @@ void
 ar_window_end_job (ArWindow *self, GCancellable *job)
 {
   if (job != self->job_cancellable)
-    return; /* a newer job runs */
+    return; /* a newer job runs, or the job was cancelled (and ended) already */
   g_clear_object (&self->job_cancellable);
+  if (g_cancellable_is_cancelled (self->cancellable))
+    return; /* the window is closed: its widgets are gone */
   g_clear_handle_id (&self->progress_timer, g_source_remove);
   gtk_revealer_set_reveal_child (GTK_REVEALER (self->progress_revealer), FALSE);
   g_atomic_int_set (&self->job_stage, AR_SCENE_STAGE_NONE);
