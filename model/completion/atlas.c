@@ -270,6 +270,22 @@ kd_nearest (const KdTree *t, int lo, int hi, const float q[3], int *best, float 
     }
 }
 
+/* the same by looking at every point (reference twin of kd_nearest; ties: the first) */
+static void
+nearest_ref (const KdTree *t, const float q[3], int *best, float *best_d2)
+{
+  for (int i = 0; i < t->n; i++)
+    {
+      const float *c = t->p + 3 * i;
+      float d2 = (q[0] - c[0]) * (q[0] - c[0]) + (q[1] - c[1]) * (q[1] - c[1]) + (q[2] - c[2]) * (q[2] - c[2]);
+      if (d2 < *best_d2)
+        {
+          *best_d2 = d2;
+          *best = i;
+        }
+    }
+}
+
 /* ---- subjects ---- */
 
 struct _AtlasSubject {
@@ -559,12 +575,14 @@ solve (Step step, const double *p, const double *q, int n, double g[4][4])
           used = STEP_SIMILARITY;
         }
     }
-  /* scale s = sum q' . R p' / sum |p'|^2 = trace (R S) / pp */
-  double tr = 0.0;
-  for (int a = 0; a < 3; a++)
-    for (int b = 0; b < 3; b++)
-      tr += R[b][a] * S[a][b];
-  double s = CLAMP (tr / pp, ATLAS_MIN_SCALE, ATLAS_MAX_SCALE);
+  /* scale: Horn's symmetric estimate s = sqrt (sum |q'|^2 / sum |p'|^2).  The least-squares
+   * one, sum q' . R p' / sum |p'|^2, shrinks with every wrong pair (the pairs' scatter is
+   * uncorrelated with p': regression dilution), and ICP's pairs are never all right. */
+  double qqs = 0.0;
+  for (int i = 0; i < n; i++)
+    for (int c = 0; c < 3; c++)
+      qqs += (q[3 * i + c] - qm[c]) * (q[3 * i + c] - qm[c]);
+  double s = CLAMP (sqrt (qqs / pp), ATLAS_MIN_SCALE, ATLAS_MAX_SCALE);
   for (int i = 0; i < 3; i++)
     for (int j = 0; j < 3; j++)
       lin[i][j] = s * R[i][j];
@@ -664,6 +682,9 @@ atlas_fit (const AtlasSubject *in, const AtlasSubject *at, guint32 use, const At
     }
   g_autofree double *pp = g_new (double, 3 * (size_t) np), *qq = g_new (double, 3 * (size_t) np);
   g_autofree float *d2 = g_new (float, np), *sorted = g_new (float, np);
+  g_autofree int *last = g_new (int, np);
+  for (int i = 0; i < np; i++)
+    last[i] = -1;
   const int64_t adim[3] = { at->v->nx, at->v->ny, at->v->nz };
 
   Step steps[3] = { STEP_TRANSLATION, STEP_SCALE,
@@ -691,9 +712,23 @@ atlas_fit (const AtlasSubject *in, const AtlasSubject *at, guint32 use, const At
             const KdTree *t = &at->surf[lab[i]];
             float qf[3] = { (float) y[0], (float) y[1], (float) y[2] }, best_d2 = INFINITY;
             int best = -1;
-            kd_nearest (t, 0, t->n, qf, &best, &best_d2);
+            if (opt->reference_search)
+              nearest_ref (t, qf, &best, &best_d2);
+            else
+              {
+                /* the previous nearest point bounds the search from the start */
+                if (last[i] >= 0)
+                  {
+                    const float *c = t->p + 3 * last[i];
+                    best = last[i];
+                    best_d2 = (qf[0] - c[0]) * (qf[0] - c[0]) + (qf[1] - c[1]) * (qf[1] - c[1])
+                              + (qf[2] - c[2]) * (qf[2] - c[2]);
+                  }
+                kd_nearest (t, 0, t->n, qf, &best, &best_d2);
+              }
             if (best < 0)
               continue;
+            last[i] = best;
             d2[npair] = best_d2;
             for (int c = 0; c < 3; c++)
               {
@@ -727,7 +762,7 @@ atlas_fit (const AtlasSubject *in, const AtlasSubject *at, guint32 use, const At
         memcpy (old, g, sizeof old);
         used = solve (steps[st], pp, qq, nk, g);
         iters++;
-        /* converged when no corner of the points' box moves by 0.01 mm */
+        /* converged when no corner of the points' box moves by 0.02 mm */
         double move = 0.0;
         for (int corner = 0; corner < 8; corner++)
           {
@@ -738,7 +773,7 @@ atlas_fit (const AtlasSubject *in, const AtlasSubject *at, guint32 use, const At
             move = MAX (move, sqrt ((a[0] - b[0]) * (a[0] - b[0]) + (a[1] - b[1]) * (a[1] - b[1])
                                     + (a[2] - b[2]) * (a[2] - b[2])));
           }
-        if (move < 0.01)
+        if (move < 0.02)
           break;
       }
 done:

@@ -78,6 +78,7 @@ typedef struct {
   double min_ml;                /* an organ is present from this volume on (default ATLAS_MIN_ML) */
   int n_threads;                /* 0 = all processors */
   gboolean keep_fragments;      /* keep small disconnected pieces of added organs */
+  gboolean reference_search;    /* nearest points by looking at all (the k-d tree's twin, for tests) */
 } AtlasOptions;
 
 void atlas_options_init (AtlasOptions *o);
