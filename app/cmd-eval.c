@@ -899,7 +899,15 @@ eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArr
           json_builder_set_member_name (b, "files");
           json_builder_begin_array (b);
           for (guint i = 0; i < atlases->len; i++)
-            json_builder_add_string_value (b, ((Atlas *) g_ptr_array_index (atlases, i))->path);
+            {
+              const Atlas *a = g_ptr_array_index (atlases, i);
+              json_builder_begin_object (b);
+              json_builder_set_member_name (b, "file");
+              json_builder_add_string_value (b, a->path);
+              json_builder_set_member_name (b, "scheme");
+              json_builder_add_string_value (b, a->scheme);
+              json_builder_end_object (b);
+            }
           json_builder_end_array (b);
           json_builder_end_object (b);
         }
@@ -1058,7 +1066,7 @@ int
 cmd_eval (int argc, char **argv)
 {
   g_autofree char *data_dir = NULL, *json_path = NULL, *atlas_dir = NULL, *scheme = NULL, *match = NULL,
-                  *transform = NULL;
+                  *transform = NULL, *atlas_scheme = NULL;
   g_auto (GStrv) models = NULL;
   g_auto (GStrv) case_files = NULL;
   g_auto (GStrv) atlas_files = NULL;
@@ -1081,7 +1089,9 @@ cmd_eval (int argc, char **argv)
     { "transform", 0, 0, G_OPTION_ARG_STRING, &transform,
       "Atlas transform: similarity (default), affine or translation-scale", "KIND" },
     { "scheme", 0, 0, G_OPTION_ARG_STRING, &scheme,
-      "Label scheme of the complete maps and atlases (default: detected; see docs/label-schemes.md)", "NAME" },
+      "Label scheme of the complete maps (default: detected; see docs/label-schemes.md)", "NAME" },
+    { "atlas-scheme", 0, 0, G_OPTION_ARG_STRING, &atlas_scheme, "Label scheme of the atlases (default: detected)",
+      "NAME" },
     { "min-ml", 0, 0, G_OPTION_ARG_DOUBLE, &min_ml,
       "An organ is present (removed and scored) from this volume on (default 5 mL)", "ML" },
     { "json", 'j', 0, G_OPTION_ARG_FILENAME, &json_path, "Also write every figure as JSON", "FILE" },
@@ -1090,7 +1100,8 @@ cmd_eval (int argc, char **argv)
     { "mean-subjects", 0, 0, G_OPTION_ARG_INT, &mean_subjects,
       "Benchmark layout: training subjects in the population mean (default 50)", "N" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "Threads for the networks and the atlas vote (default: all)", "N" },
-    { "limit", 0, 0, G_OPTION_ARG_INT, &limit, "Use only the first N partial volumes (complete maps)", "N" },
+    { "limit", 0, 0, G_OPTION_ARG_INT, &limit,
+      "Use only the first N partial volumes (benchmark layout) or complete maps", "N" },
     { "keep-fragments", 0, 0, G_OPTION_ARG_NONE, &keep_fragments,
       "Keep small disconnected pieces of added organs, as 'complete --keep-fragments'", NULL },
     { NULL },
@@ -1151,6 +1162,8 @@ cmd_eval (int argc, char **argv)
   g_autoptr (GError) error = NULL;
   if (scheme && label_scheme_lookup (scheme, &error) == NULL)
     return cli_fail ("--scheme: %s", error->message);
+  if (atlas_scheme && label_scheme_lookup (atlas_scheme, &error) == NULL)
+    return cli_fail ("--atlas-scheme: %s", error->message);
 
   gboolean benchmark = FALSE;
   if (data_dir)
@@ -1173,7 +1186,7 @@ cmd_eval (int argc, char **argv)
     return cli_fail ("--atlas-dir %s holds no .nii or .nii.gz label map%s", atlas_dir, match ? " matching --match" : "");
   const gboolean with_atlas = atlas_paths->len > 0;
   g_autoptr (GPtrArray) atlases = g_ptr_array_new_with_free_func (atlas_entry_free);
-  if (with_atlas && !load_atlases (atlas_paths, scheme, min_ml, atlases, &error))
+  if (with_atlas && !load_atlases (atlas_paths, atlas_scheme, min_ml, atlases, &error))
     {
       cli_progress_done ();
       return cli_fail ("%s", error->message);

@@ -277,6 +277,49 @@ test_atlas_resampled_rotated (void)
   g_assert_cmpfloat (d, >, 0.85);
 }
 
+/* The k-d tree against its brute-force twin: the same fits (equidistant points on the voxel
+ * grid may pair differently, so the transforms agree to a fraction of a millimetre). */
+static void
+test_atlas_search_twin (void)
+{
+  g_autoptr (LabelVolume) truth = make_phantom (9, 48, 8.0);
+  g_autoptr (LabelVolume) atlas = make_phantom (10, 40, 9.5);
+  const double t[3] = { 8.0, -6.0, 20.0 };
+  move_world (atlas, 1.04, -5.0, t);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (AtlasSubject) as = atlas_subject_new (atlas, ATLAS_MIN_ML, &error);
+  g_autoptr (AtlasSubject) is = atlas_subject_new (truth, ATLAS_MIN_ML, &error);
+  g_assert_no_error (error);
+  AtlasOptions opt;
+  atlas_options_init (&opt);
+  AtlasFit fast, slow;
+  g_assert_true (atlas_fit (is, as, ~BIT (LT_STOMACH), &opt, &fast, &error));
+  opt.reference_search = TRUE;
+  g_assert_true (atlas_fit (is, as, ~BIT (LT_STOMACH), &opt, &slow, &error));
+  g_assert_no_error (error);
+  double worst = 0.0;
+  for (int corner = 0; corner < 8; corner++)
+    {
+      double x[3] = { corner & 1 ? 150 : -150, corner & 2 ? 120 : -120, corner & 4 ? 200 : -200 };
+      for (int i = 0; i < 3; i++)
+        {
+          double a = 0.0, b = 0.0;
+          for (int j = 0; j < 3; j++)
+            {
+              a += fast.input_to_atlas[i][j] * x[j];
+              b += slow.input_to_atlas[i][j] * x[j];
+            }
+          worst = MAX (worst, fabs (a + fast.input_to_atlas[i][3] - b - slow.input_to_atlas[i][3]));
+        }
+    }
+  if (g_test_verbose ())
+    g_test_message ("k-d tree vs brute force: %d vs %d pairs, rms %.4f vs %.4f mm, worst corner %.4f mm",
+                    fast.n_pairs, slow.n_pairs, fast.rms_mm, slow.rms_mm, worst);
+  g_assert_cmpint (fast.n_shared, ==, slow.n_shared);
+  g_assert_cmpfloat (fabs (fast.rms_mm - slow.rms_mm), <, 0.05);
+  g_assert_cmpfloat (worst, <, 0.5);
+}
+
 /* An atlas whose liver covers half the body never overwrites the input's organs, adds
  * only the selected organ, and a majority of atlases decides. */
 static void
@@ -393,6 +436,7 @@ main (int argc, char **argv)
   g_test_add_func ("/removal-plan/apply", test_plan_apply);
   g_test_add_func ("/atlas/scaled-copy", test_atlas_scaled_copy);
   g_test_add_func ("/atlas/resampled-rotated", test_atlas_resampled_rotated);
+  g_test_add_func ("/atlas/search-twin", test_atlas_search_twin);
   g_test_add_func ("/atlas/never-overwrites", test_atlas_never_overwrites);
   g_test_add_func ("/atlas/few-organs", test_atlas_few_organs);
   return g_test_run ();
