@@ -12,6 +12,7 @@
 #include "phantom.h"
 #include "metrics.h"
 #include "removal-plan.h"
+#include "surface-distance.h"
 #include "train-data.h"
 
 #include <json-glib/json-glib.h>
@@ -49,6 +50,7 @@ atlas_entry_free (gpointer p)
 typedef struct {
   int threads;
   gboolean keep_fragments;
+  gboolean hd95;           /* also the 95 % Hausdorff distance (complete maps) */
   AtlasOptions atlas;
 } EvalSettings;
 
@@ -639,6 +641,7 @@ typedef struct {
   double truth_ml;
   double *dice;     /* n_methods */
   double *ml;       /* n_methods: volume the method gave the organ */
+  double *hd95;     /* n_methods: mm, NAN when the method added none of it (or without --hd95) */
 } Item;
 
 typedef struct {
@@ -688,6 +691,28 @@ mean_of (const double *v, int n)
   return k ? s / k : NAN;
 }
 
+static int
+cmp_double (const void *a, const void *b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return (x > y) - (x < y);
+}
+
+/* median of the values of @v that are not NAN (sorts @v's copy); NAN when none */
+static double
+median_of (const double *v, int n)
+{
+  g_autofree double *w = g_new (double, MAX (1, n));
+  int k = 0;
+  for (int i = 0; i < n; i++)
+    if (!isnan (v[i]))
+      w[k++] = v[i];
+  if (k == 0)
+    return NAN;
+  qsort (w, (size_t) k, sizeof *w, cmp_double);
+  return k % 2 ? w[k / 2] : 0.5 * (w[k / 2 - 1] + w[k / 2]);
+}
+
 static void
 print_cell (double v)
 {
@@ -734,6 +759,9 @@ eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArr
       for (int l = 0; l < LT_N_CLASSES; l++)
         cs->ml[l] = counts[l] * lv_volume_voxel_mm3 (truth) / 1000.0;
       g_autoptr (GArray) plan = removal_plan_make (cs->present);
+      g_autoptr (SurfacePoints) truth_surf = NULL;
+      if (st->hd95 && (truth_surf = surface_points_new (truth, cs->present, &error)) == NULL)
+        return cli_fail ("%s: %s", cs->path, error->message);
       g_autofree char *case_real = real_path (cs->path);
       g_autoptr (GPtrArray) use = with_atlas ? atlases_for_case (atlases, case_real, truth) : g_ptr_array_new ();
       for (guint r = 0; r < plan->len; r++)
@@ -776,17 +804,23 @@ eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArr
                             .triple = removal_plan_is_triple (removed), .truth_ml = cs->ml[l] };
                 it.dice = g_new (double, n_methods);
                 it.ml = g_new (double, n_methods);
+                it.hd95 = g_new (double, n_methods);
                 g_array_append_val (items, it);
               }
           for (int k = 0; k < n_methods; k++)
             {
               int64_t np[LT_N_CLASSES], nt[LT_N_CLASSES], both[LT_N_CLASSES];
-              overlap_counts (g_ptr_array_index (preds, k), truth, np, nt, both);
+              const LabelVolume *pred = g_ptr_array_index (preds, k);
+              overlap_counts (pred, truth, np, nt, both);
+              g_autoptr (SurfacePoints) surf = NULL;
+              if (st->hd95 && (surf = surface_points_new (pred, removed, &error)) == NULL)
+                return cli_fail ("%s: %s", cs->path, error->message);
               for (guint t = (guint) first_item; t < items->len; t++)
                 {
                   Item *it = &g_array_index (items, Item, t);
                   it->dice[k] = metrics_dice (np[it->organ], nt[it->organ], both[it->organ]);
                   it->ml[k] = np[it->organ] * lv_volume_voxel_mm3 (truth) / 1000.0;
+                  it->hd95[k] = surf ? surface_distance_hd95 (surf, truth_surf, it->organ) : NAN;
                 }
             }
           g_array_append_val (cs->removals, rm);
@@ -877,6 +911,55 @@ eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArr
       printf ("\n");
     }
   printf ("\n");
+  /* HD95: medians (a method that adds nothing of an organ has no distance: counted apart) */
+  g_autofree double *hd_organ = g_new (double, (size_t) n_methods * LT_N_CLASSES);
+  g_autofree double *hd_all = g_new (double, n_methods);
+  g_autofree int *hd_missing = g_new0 (int, n_methods);
+  if (st->hd95)
+    {
+      g_autofree double *col = g_new (double, MAX (1u, items->len));
+      for (int k = 0; k < n_methods; k++)
+        {
+          for (int l = 0; l < LT_N_CLASSES; l++)
+            {
+              int n = 0;
+              for (guint t = 0; t < items->len; t++)
+                {
+                  const Item *it = &g_array_index (items, Item, t);
+                  if (it->organ == l)
+                    col[n++] = it->hd95[k];
+                }
+              hd_organ[k * LT_N_CLASSES + l] = median_of (col, n);
+            }
+          for (guint t = 0; t < items->len; t++)
+            {
+              col[t] = g_array_index (items, Item, t).hd95[k];
+              hd_missing[k] += isnan (col[t]);
+            }
+          hd_all[k] = median_of (col, (int) items->len);
+        }
+      printf ("HD95 of the removed organ in mm (median over the items where the method added some of it)\n");
+      printf ("%-18s %6s", "organ", "items");
+      for (int k = 0; k < n_methods; k++)
+        printf (" %14s", names[k]);
+      printf ("\n");
+      for (int l = 1; l < LT_N_CLASSES; l++)
+        {
+          if (per_n[l] == 0)
+            continue;
+          printf ("%-18s %6d", lt_default_class_name (l), per_n[l]);
+          for (int k = 0; k < n_methods; k++)
+            print_cell (hd_organ[k * LT_N_CLASSES + l]);
+          printf ("\n");
+        }
+      printf ("%-18s %6u", "median over items", items->len);
+      for (int k = 0; k < n_methods; k++)
+        print_cell (hd_all[k]);
+      printf ("\n%-18s %6s", "  none added", "");
+      for (int k = 0; k < n_methods; k++)
+        printf (" %14d", hd_missing[k]);
+      printf ("\n\n");
+    }
   for (int k = 0; k < n_methods; k++)
     printf ("%s: %.2f s per completion\n", names[k], seconds[k] / MAX (1, runs[k]));
 
@@ -934,6 +1017,17 @@ eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArr
           json_add_number_or_null (b, "mean_over_items", items->len ? sum_all[k] / items->len : NAN);
           json_add_number_or_null (b, "mean_removed_alone", n_alone ? sum_alone[k] / n_alone : NAN);
           json_add_number_or_null (b, "mean_in_triples", n_triple ? sum_triple[k] / n_triple : NAN);
+          if (st->hd95)
+            {
+              json_builder_set_member_name (b, "hd95_median_mm");
+              json_builder_begin_object (b);
+              for (int l = 1; l < LT_N_CLASSES; l++)
+                json_add_number_or_null (b, lt_default_class_name (l), hd_organ[k * LT_N_CLASSES + l]);
+              json_builder_end_object (b);
+              json_add_number_or_null (b, "hd95_median_over_items_mm", hd_all[k]);
+              json_builder_set_member_name (b, "hd95_none_added");
+              json_builder_add_int_value (b, hd_missing[k]);
+            }
           json_builder_end_object (b);
         }
       json_builder_end_array (b);
@@ -997,6 +1091,14 @@ eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArr
                   for (int k = 0; k < n_methods; k++)
                     json_add_number_or_null (b, names[k], it->ml[k]);
                   json_builder_end_object (b);
+                  if (st->hd95)
+                    {
+                      json_builder_set_member_name (b, "hd95_mm");
+                      json_builder_begin_object (b);
+                      for (int k = 0; k < n_methods; k++)
+                        json_add_number_or_null (b, names[k], it->hd95[k]);
+                      json_builder_end_object (b);
+                    }
                   json_builder_end_object (b);
                 }
               json_builder_end_array (b);
@@ -1043,6 +1145,7 @@ eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArr
       Item *it = &g_array_index (items, Item, t);
       g_free (it->dice);
       g_free (it->ml);
+      g_free (it->hd95);
     }
   for (guint c = 0; c < n_cases; c++)
     {
@@ -1073,7 +1176,7 @@ cmd_eval (int argc, char **argv)
   gint64 mean_seed = 1;
   int mean_subjects = 50, threads = 0, limit = 0;
   double min_ml = REMOVAL_PLAN_MIN_ML;
-  gboolean keep_fragments = FALSE, no_models = FALSE;
+  gboolean keep_fragments = FALSE, no_models = FALSE, no_hd95 = FALSE;
   GOptionEntry entries[] = {
     { "data", 'd', 0, G_OPTION_ARG_FILENAME, &data_dir,
       "Benchmark layout (complete/, incomplete/), or a folder of complete label maps", "DIR" },
@@ -1094,6 +1197,8 @@ cmd_eval (int argc, char **argv)
       "NAME" },
     { "min-ml", 0, 0, G_OPTION_ARG_DOUBLE, &min_ml,
       "An organ is present (removed and scored) from this volume on (default 5 mL)", "ML" },
+    { "no-hd95", 0, 0, G_OPTION_ARG_NONE, &no_hd95,
+      "Complete maps: skip the 95 % Hausdorff distances of the removed organs", NULL },
     { "json", 'j', 0, G_OPTION_ARG_FILENAME, &json_path, "Also write every figure as JSON", "FILE" },
     { "mean-seed", 0, 0, G_OPTION_ARG_INT64, &mean_seed,
       "Benchmark layout: training seed whose first subjects make the population mean (default 1)", "S" },
@@ -1125,7 +1230,8 @@ cmd_eval (int argc, char **argv)
     "heart+aorta+pulmonary artery and spleen+stomach+pancreas when all three are present.\n"
     "Every method completes each partial input with the removed organs selected.  Reports\n"
     "the Dice of each removed organ: the mean per organ, over all (case, removal, organ)\n"
-    "items, alone / in triples, and per case; --json has every item.\n"
+    "items, alone / in triples, and per case, and its 95 % Hausdorff distance (HD95, mm;\n"
+    "median per organ); --json has every item.\n"
     "\n"
     "Multi-atlas transfer (\"atlas\", with --atlas / --atlas-dir): each atlas is fitted to the\n"
     "input on the organs both contain (trimmed ICP on organ boundaries, similarity by default,\n"
@@ -1145,7 +1251,7 @@ cmd_eval (int argc, char **argv)
   if (no_models && models)
     return cli_fail ("--no-models and --model exclude each other");
 
-  EvalSettings st = { .threads = threads, .keep_fragments = keep_fragments };
+  EvalSettings st = { .threads = threads, .keep_fragments = keep_fragments, .hd95 = !no_hd95 };
   atlas_options_init (&st.atlas);
   st.atlas.min_ml = min_ml;
   if (transform)

@@ -5,6 +5,7 @@
 #include "metrics.h"
 #include "phantom.h"
 #include "removal-plan.h"
+#include "surface-distance.h"
 
 #include <math.h>
 #include <string.h>
@@ -427,6 +428,116 @@ test_atlas_few_organs (void)
   g_assert_error (error, ATLAS_ERROR, ATLAS_ERROR_INPUT);
 }
 
+/* ---- surface distance ---- */
+
+/* HD95 by the definition: every boundary voxel, every pair (reference for the test) */
+static double
+hd95_ref (const LabelVolume *a, const LabelVolume *b, int l)
+{
+  GArray *pa = g_array_new (FALSE, FALSE, sizeof (double) * 3), *pb = g_array_new (FALSE, FALSE, sizeof (double) * 3);
+  for (int w = 0; w < 2; w++)
+    {
+      const LabelVolume *v = w ? b : a;
+      for (int64_t k = 0; k < v->nz; k++)
+        for (int64_t j = 0; j < v->ny; j++)
+          for (int64_t i = 0; i < v->nx; i++)
+            {
+              if (lv_volume_get (v, i, j, k) != l)
+                continue;
+              int64_t nb[6][3] = { { i - 1, j, k }, { i + 1, j, k }, { i, j - 1, k }, { i, j + 1, k }, { i, j, k - 1 },
+                                   { i, j, k + 1 } };
+              gboolean edge = FALSE;
+              for (int m = 0; m < 6; m++)
+                edge |= nb[m][0] < 0 || nb[m][1] < 0 || nb[m][2] < 0 || nb[m][0] >= v->nx || nb[m][1] >= v->ny
+                        || nb[m][2] >= v->nz || lv_volume_get (v, nb[m][0], nb[m][1], nb[m][2]) != l;
+              if (!edge)
+                continue;
+              double x[3];
+              for (int r = 0; r < 3; r++)
+                x[r] = v->affine[r][0] * i + v->affine[r][1] * j + v->affine[r][2] * k + v->affine[r][3];
+              g_array_append_val (w ? pb : pa, x);
+            }
+    }
+  double worst = 0.0;
+  for (int w = 0; w < 2; w++)
+    {
+      GArray *from = w ? pb : pa, *to = w ? pa : pb;
+      g_autofree double *d = g_new (double, from->len);
+      for (guint i = 0; i < from->len; i++)
+        {
+          const double *x = &g_array_index (from, double, 3 * i);
+          double best = INFINITY;
+          for (guint m = 0; m < to->len; m++)
+            {
+              const double *y = &g_array_index (to, double, 3 * m);
+              best = MIN (best, (x[0] - y[0]) * (x[0] - y[0]) + (x[1] - y[1]) * (x[1] - y[1]) + (x[2] - y[2]) * (x[2] - y[2]));
+            }
+          d[i] = sqrt (best);
+        }
+      /* nearest rank: sort by insertion (small sets) */
+      for (guint i = 1; i < from->len; i++)
+        for (guint m = i; m > 0 && d[m - 1] > d[m]; m--)
+          {
+            double t = d[m];
+            d[m] = d[m - 1];
+            d[m - 1] = t;
+          }
+      guint rank = (guint) ceil (0.95 * from->len);
+      worst = MAX (worst, d[rank - 1]);
+    }
+  g_array_unref (pa);
+  g_array_unref (pb);
+  return worst;
+}
+
+static void
+test_surface_hd95 (void)
+{
+  /* two overlapping ellipsoids on an anisotropic, oblique grid */
+  double sp[3] = { 1.5, 1.0, 2.5 };
+  g_autoptr (LabelVolume) a = lv_volume_new (30, 34, 20, sp, 1, NULL);
+  g_autoptr (LabelVolume) b = lv_volume_new (30, 34, 20, sp, 1, NULL);
+  double aff[4][4] = { { 1.5, 0.1, 0, -20 }, { 0, 1.0, 0.2, 5 }, { 0.05, 0, 2.5, 30 }, { 0, 0, 0, 1 } };
+  lv_volume_set_affine (a, aff);
+  lv_volume_set_affine (b, aff);
+  for (int k = 0; k < 20; k++)
+    for (int j = 0; j < 34; j++)
+      for (int i = 0; i < 30; i++)
+        {
+          double x = (i - 14) * 1.5, y = (j - 16) * 1.0, z = (k - 9) * 2.5;
+          if (x * x / 225 + y * y / 100 + z * z / 300 < 1)
+            lv_volume_set (a, i, j, k, 4);
+          double x2 = x - 4, y2 = y + 2;
+          if (x2 * x2 / 144 + y2 * y2 / 121 + z * z / 400 < 1)
+            lv_volume_set (b, i, j, k, 4);
+          /* label 7 touches the grid's face in a only */
+          if (i < 4)
+            lv_volume_set (a, i, j, k, 7);
+          if (i > 0 && i < 4 && j > 2)
+            lv_volume_set (b, i, j, k, 7);
+        }
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SurfacePoints) sa = surface_points_new (a, BIT (4) | BIT (7) | BIT (9), &error);
+  g_autoptr (SurfacePoints) sb = surface_points_new (b, BIT (4) | BIT (7), &error);
+  g_assert_no_error (error);
+  for (int l = 4; l <= 7; l += 3)
+    {
+      double got = surface_distance_hd95 (sa, sb, l), want = hd95_ref (a, b, l);
+      if (g_test_verbose ())
+        g_test_message ("label %d: HD95 %.4f mm (reference %.4f), %d and %d surface voxels", l, got, want,
+                        surface_points_get_count (sa, l), surface_points_get_count (sb, l));
+      g_assert_cmpfloat_with_epsilon (got, want, 1e-4);
+      g_assert_cmpfloat (got, >, 0.5);
+      /* symmetric, and zero against itself */
+      g_assert_cmpfloat_with_epsilon (surface_distance_hd95 (sb, sa, l), got, 1e-6);
+      g_assert_cmpfloat (surface_distance_hd95 (sa, sa, l), ==, 0.0);
+    }
+  /* absent or not asked for: NAN */
+  g_assert_true (isnan (surface_distance_hd95 (sa, sb, 9)));
+  g_assert_true (isnan (surface_distance_hd95 (sa, sb, 5)));
+  g_assert_cmpint (surface_points_get_count (sb, 9), ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -439,5 +550,6 @@ main (int argc, char **argv)
   g_test_add_func ("/atlas/search-twin", test_atlas_search_twin);
   g_test_add_func ("/atlas/never-overwrites", test_atlas_never_overwrites);
   g_test_add_func ("/atlas/few-organs", test_atlas_few_organs);
+  g_test_add_func ("/surface-distance/hd95", test_surface_hd95);
   return g_test_run ();
 }

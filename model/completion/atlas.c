@@ -1,6 +1,7 @@
 /* atlas.c: multi-atlas transfer (see atlas.h). */
 #include "atlas.h"
 #include "completion.h"
+#include "point-tree.h"
 #include "worker-pool.h"
 
 #include <math.h>
@@ -162,130 +163,6 @@ median (double *v, int n)
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-/* ---- k-d tree of boundary points (implicit: the node of a range is its middle) ---- */
-
-typedef struct {
-  float *p;       /* n points (x, y, z), in tree order */
-  guint8 *axis;   /* split axis of each node */
-  int n;
-} KdTree;
-
-static void
-swap_pt (float *p, int a, int b)
-{
-  for (int c = 0; c < 3; c++)
-    {
-      float t = p[3 * a + c];
-      p[3 * a + c] = p[3 * b + c];
-      p[3 * b + c] = t;
-    }
-}
-
-/* puts the point of rank @k (by coordinate @ax) of p[lo..hi) at k, smaller before, larger after */
-static void
-select_kth (float *p, int lo, int hi, int k, int ax)
-{
-  hi--;
-  while (hi > lo)
-    {
-      float pivot = p[3 * ((lo + hi) / 2) + ax];
-      int i = lo, j = hi;
-      while (i <= j)
-        {
-          while (p[3 * i + ax] < pivot)
-            i++;
-          while (p[3 * j + ax] > pivot)
-            j--;
-          if (i <= j)
-            swap_pt (p, i++, j--);
-        }
-      if (k <= j)
-        hi = j;
-      else if (k >= i)
-        lo = i;
-      else
-        return;
-    }
-}
-
-static void
-kd_build (KdTree *t, int lo, int hi)
-{
-  if (hi - lo < 1)
-    return;
-  int mid = lo + (hi - lo) / 2;
-  if (hi - lo == 1)
-    {
-      t->axis[mid] = 0;
-      return;
-    }
-  float mn[3] = { INFINITY, INFINITY, INFINITY }, mx[3] = { -INFINITY, -INFINITY, -INFINITY };
-  for (int i = lo; i < hi; i++)
-    for (int c = 0; c < 3; c++)
-      {
-        mn[c] = MIN (mn[c], t->p[3 * i + c]);
-        mx[c] = MAX (mx[c], t->p[3 * i + c]);
-      }
-  int ax = 0;
-  for (int c = 1; c < 3; c++)
-    if (mx[c] - mn[c] > mx[ax] - mn[ax])
-      ax = c;
-  select_kth (t->p, lo, hi, mid, ax);
-  t->axis[mid] = (guint8) ax;
-  kd_build (t, lo, mid);
-  kd_build (t, mid + 1, hi);
-}
-
-static void
-kd_nearest (const KdTree *t, int lo, int hi, const float q[3], int *best, float *best_d2)
-{
-  while (hi > lo)
-    {
-      int mid = lo + (hi - lo) / 2;
-      const float *c = t->p + 3 * mid;
-      float dx = q[0] - c[0], dy = q[1] - c[1], dz = q[2] - c[2];
-      float d2 = dx * dx + dy * dy + dz * dz;
-      if (d2 < *best_d2)
-        {
-          *best_d2 = d2;
-          *best = mid;
-        }
-      if (hi - lo == 1)
-        return;
-      int ax = t->axis[mid];
-      float diff = q[ax] - c[ax];
-      /* the near side now, the far side only if the splitting plane is closer than the best */
-      if (diff < 0)
-        {
-          if (diff * diff < *best_d2)
-            kd_nearest (t, mid + 1, hi, q, best, best_d2);
-          hi = mid;
-        }
-      else
-        {
-          if (diff * diff < *best_d2)
-            kd_nearest (t, lo, mid, q, best, best_d2);
-          lo = mid + 1;
-        }
-    }
-}
-
-/* the same by looking at every point (reference twin of kd_nearest; ties: the first) */
-static void
-nearest_ref (const KdTree *t, const float q[3], int *best, float *best_d2)
-{
-  for (int i = 0; i < t->n; i++)
-    {
-      const float *c = t->p + 3 * i;
-      float d2 = (q[0] - c[0]) * (q[0] - c[0]) + (q[1] - c[1]) * (q[1] - c[1]) + (q[2] - c[2]) * (q[2] - c[2]);
-      if (d2 < *best_d2)
-        {
-          *best_d2 = d2;
-          *best = i;
-        }
-    }
-}
-
 /* ---- subjects ---- */
 
 struct _AtlasSubject {
@@ -297,7 +174,7 @@ struct _AtlasSubject {
   double centroid[N][3];   /* world mm */
   guint8 cut[N];           /* bit a: the organ touches faces of the grid across world axis a */
   int64_t box[N][6];       /* voxel bounding box: min i, j, k, max i, j, k */
-  KdTree surf[N];          /* boundary points, world mm */
+  PointTree surf[N];       /* boundary points, world mm */
 };
 
 void
@@ -306,10 +183,7 @@ atlas_subject_free (AtlasSubject *s)
   if (s == NULL)
     return;
   for (int l = 0; l < N; l++)
-    {
-      g_free (s->surf[l].p);
-      g_free (s->surf[l].axis);
-    }
+    point_tree_clear (&s->surf[l]);
   g_free (s);
 }
 
@@ -406,26 +280,23 @@ atlas_subject_new (const LabelVolume *v, double min_ml, GError **error)
         {
           guint stride = (nb + ATLAS_SURFACE_POINTS - 1) / ATLAS_SURFACE_POINTS;
           int n = (int) ((nb + stride - 1) / stride);
-          KdTree *t = &s->surf[l];
-          t->p = g_try_new (float, 3 * (size_t) n);
-          t->axis = g_try_new (guint8, n);
-          if (t->p == NULL || t->axis == NULL)
+          float *pts = g_try_new (float, 3 * (size_t) n);
+          if (pts != NULL)
+            for (int m = 0; m < n; m++)
+              {
+                int64_t q = g_array_index (bnd[l], int64_t, (guint) m * stride);
+                double p[3] = { (double) (q % nx), (double) ((q / nx) % ny), (double) (q / plane) }, w[3];
+                affine_apply (s->affine, p, w);
+                for (int c = 0; c < 3; c++)
+                  pts[3 * m + c] = (float) w[c];
+              }
+          if (pts == NULL || !point_tree_init (&s->surf[l], pts, n))
             {
               for (int m = 0; m < N; m++)
                 g_array_unref (bnd[m]);
               g_set_error (error, ATLAS_ERROR, ATLAS_ERROR_NO_MEMORY, "cannot allocate boundary points");
               return NULL;
             }
-          t->n = n;
-          for (int m = 0; m < n; m++)
-            {
-              int64_t q = g_array_index (bnd[l], int64_t, (guint) m * stride);
-              double p[3] = { (double) (q % nx), (double) ((q / nx) % ny), (double) (q / plane) }, w[3];
-              affine_apply (s->affine, p, w);
-              for (int c = 0; c < 3; c++)
-                t->p[3 * m + c] = (float) w[c];
-            }
-          kd_build (t, 0, n);
         }
     }
   for (int l = 0; l < N; l++)
@@ -664,7 +535,7 @@ atlas_fit (const AtlasSubject *in, const AtlasSubject *at, guint32 use, const At
   np = 0;
   for (int l = 1; l < N; l++)
     {
-      const KdTree *t = &in->surf[l];
+      const PointTree *t = &in->surf[l];
       if (!((use >> l) & 1u) || t->n == 0)
         continue;
       int m = MIN (t->n, ATLAS_FIT_POINTS);
@@ -709,11 +580,11 @@ atlas_fit (const AtlasSubject *in, const AtlasSubject *at, guint32 use, const At
               inside &= v[c] >= 0.0 && v[c] <= (double) (adim[c] - 1);
             if (!inside)
               continue;
-            const KdTree *t = &at->surf[lab[i]];
+            const PointTree *t = &at->surf[lab[i]];
             float qf[3] = { (float) y[0], (float) y[1], (float) y[2] }, best_d2 = INFINITY;
             int best = -1;
             if (opt->reference_search)
-              nearest_ref (t, qf, &best, &best_d2);
+              point_tree_nearest_ref (t, qf, &best, &best_d2);
             else
               {
                 /* the previous nearest point bounds the search from the start */
@@ -724,7 +595,7 @@ atlas_fit (const AtlasSubject *in, const AtlasSubject *at, guint32 use, const At
                     best_d2 = (qf[0] - c[0]) * (qf[0] - c[0]) + (qf[1] - c[1]) * (qf[1] - c[1])
                               + (qf[2] - c[2]) * (qf[2] - c[2]);
                   }
-                kd_nearest (t, 0, t->n, qf, &best, &best_d2);
+                point_tree_nearest (t, qf, &best, &best_d2);
               }
             if (best < 0)
               continue;
