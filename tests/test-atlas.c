@@ -422,6 +422,13 @@ test_atlas_few_organs (void)
   g_assert_false (fit.used);
   g_assert_cmpmem (out2->data, lv_volume_n_voxels (in), in->data, lv_volume_n_voxels (in));
 
+  /* cancelled before it starts */
+  g_autoptr (GCancellable) cancel = g_cancellable_new ();
+  g_cancellable_cancel (cancel);
+  g_assert_null (atlas_complete (in, list, 1, &opt, NULL, NULL, cancel, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+
   /* an empty label map is no atlas */
   g_autoptr (LabelVolume) empty = lv_volume_new_like (truth, 1);
   g_assert_null (atlas_subject_new (empty, ATLAS_MIN_ML, &error));

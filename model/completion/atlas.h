@@ -46,7 +46,6 @@ GQuark atlas_error_quark (void);
 typedef enum {
   ATLAS_ERROR_INPUT,      /* unusable input or atlas (no organ, singular affine) */
   ATLAS_ERROR_NO_MEMORY,
-  ATLAS_ERROR_CANCELLED,
 } AtlasError;
 
 #define ATLAS_N_CLASSES 13
@@ -113,9 +112,10 @@ guint32 atlas_subject_get_present (const AtlasSubject *s);
 gboolean atlas_fit (const AtlasSubject *input, const AtlasSubject *atlas, guint32 use,
                     const AtlasOptions *opt, AtlasFit *fit, GError **error);
 
-/* The completed volume (same geometry as @input; storage widened if needed): the selected
- * organs transferred from @atlases as described above.  @fits (may be NULL) receives
- * n_atlases entries.  @added (may be NULL) receives ATLAS_N_CLASSES voxel counts. */
+/* The completed volume (same geometry and storage as @input): the selected organs
+ * transferred from @atlases as described above.  @fits (may be NULL) receives n_atlases
+ * entries.  @added (may be NULL) receives ATLAS_N_CLASSES voxel counts.  @cancellable is
+ * checked between atlases (G_IO_ERROR_CANCELLED). */
 LabelVolume *atlas_complete (const LabelVolume *input, AtlasSubject *const *atlases, int n_atlases,
                              const AtlasOptions *opt, AtlasFit *fits, int64_t *added,
                              GCancellable *cancellable, GError **error);

@@ -1,5 +1,6 @@
 /* surface-distance.c: organ surfaces and their 95 % Hausdorff distance (see surface-distance.h). */
 #include "surface-distance.h"
+#include "completion.h"
 #include "point-tree.h"
 
 #include <math.h>
@@ -76,7 +77,7 @@ surface_points_new (const LabelVolume *v, guint32 labels, GError **error)
     }
   if (!ok)
     {
-      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOMEM, "cannot allocate surface points");
+      g_set_error (error, COMPLETION_ERROR, COMPLETION_ERROR_NO_MEMORY, "cannot allocate surface points");
       return NULL;
     }
   return g_steal_pointer (&s);

@@ -21,7 +21,7 @@ G_BEGIN_DECLS
 typedef struct _SurfacePoints SurfacePoints;
 
 /* Boundary voxels of the labels in @labels (bit L = label L, labels 1..31) of @v.  NULL
- * with G_FILE_ERROR_NOMEM when out of memory. */
+ * with COMPLETION_ERROR_NO_MEMORY when out of memory. */
 SurfacePoints *surface_points_new (const LabelVolume *v, guint32 labels, GError **error);
 void surface_points_free (SurfacePoints *s);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SurfacePoints, surface_points_free)
