@@ -1,8 +1,11 @@
 /* cmd-eval.c: `anatomy eval`: Dice of completion networks and baselines, either on a
  * dataset in the benchmark layout (DIR/complete + DIR/incomplete) or on complete label
  * maps from which the command makes the removals itself (removal-plan.h), with
- * multi-atlas transfer (atlas.h) as the classical baseline. */
-#include "commands.h"
+ * multi-atlas transfer (atlas.h) as the classical baseline.
+ *
+ * This file: the options, the dispatch to the two modes (eval-benchmark.c, eval-maps.c)
+ * and the loading and scoring helpers they share (eval-private.h). */
+#include "eval-private.h"
 #include "atlas.h"
 #include "completion.h"
 #include "label-scheme.h"
@@ -21,17 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Labels are those of the default scheme: background and 12 organs (LT_N_CLASSES),
- * named by lt_default_class_name. */
-
-typedef struct {
-  char *path;              /* as given */
-  char *real;              /* canonical, to recognise a case's own file */
-  char *name;              /* file name without its NIfTI extension */
-  char *scheme;            /* scheme the file was read in */
-  LabelVolume *v;          /* 12 classes */
-  AtlasSubject *s;
-} Atlas;
 
 static void
 atlas_entry_free (gpointer p)
@@ -46,16 +38,8 @@ atlas_entry_free (gpointer p)
   g_free (a);
 }
 
-/* Options shared by both modes. */
-typedef struct {
-  int threads;
-  gboolean keep_fragments;
-  gboolean hd95;           /* also the 95 % Hausdorff distance (complete maps) */
-  AtlasOptions atlas;
-} EvalSettings;
-
-static char *
-real_path (const char *path)
+char *
+eval_real_path (const char *path)
 {
   char *r = realpath (path, NULL);
   char *out = g_strdup (r ? r : path);
@@ -63,8 +47,8 @@ real_path (const char *path)
   return out;
 }
 
-static char *
-file_stem (const char *path)
+char *
+eval_file_stem (const char *path)
 {
   g_autofree char *base = g_path_get_basename (path);
   return nifti_path_stem (base);
@@ -72,8 +56,8 @@ file_stem (const char *path)
 
 /* @path as a 12-class map: its scheme (@scheme, else detected from the names beside it or
  * in its header, else benchmark12 when every id is in 0..12) mapped to the 12 classes. */
-static LabelVolume *
-read_12class (const char *path, const char *scheme, char **scheme_used, GError **error)
+LabelVolume *
+eval_read_12class (const char *path, const char *scheme, char **scheme_used, GError **error)
 {
   g_autoptr (LabelVolume) v = nifti_read (path, NULL, error);
   if (v == NULL)
@@ -134,9 +118,9 @@ load_atlases (GPtrArray *files, const char *scheme, double min_ml, GPtrArray *at
       Atlas *a = g_new0 (Atlas, 1);
       g_ptr_array_add (atlases, a);
       a->path = g_strdup (p);
-      a->real = real_path (p);
-      a->name = file_stem (p);
-      if ((a->v = read_12class (p, scheme, &a->scheme, error)) == NULL)
+      a->real = eval_real_path (p);
+      a->name = eval_file_stem (p);
+      if ((a->v = eval_read_12class (p, scheme, &a->scheme, error)) == NULL)
         return FALSE;
       if ((a->s = atlas_subject_new (a->v, min_ml, error)) == NULL)
         {
@@ -165,8 +149,8 @@ same_voxels (const LabelVolume *a, const LabelVolume *b)
 
 /* The atlases for a case: all but those that are the case itself (same file, or the same
  * voxels, e.g. one patient in two label schemes).  Borrowed pointers. */
-static GPtrArray *
-atlases_for_case (GPtrArray *atlases, const char *case_real, const LabelVolume *truth)
+GPtrArray *
+eval_atlases_for_case (GPtrArray *atlases, const char *case_real, const LabelVolume *truth)
 {
   GPtrArray *out = g_ptr_array_new ();
   for (guint i = 0; i < atlases->len; i++)
@@ -179,9 +163,9 @@ atlases_for_case (GPtrArray *atlases, const char *case_real, const LabelVolume *
   return out;
 }
 
-static LabelVolume *
-run_atlas (GPtrArray *use, const LabelVolume *in, guint32 removed, const EvalSettings *st, AtlasFit *fits,
-           GError **error)
+LabelVolume *
+eval_run_atlas (GPtrArray *use, const LabelVolume *in, guint32 removed, const EvalSettings *st, AtlasFit *fits,
+                GError **error)
 {
   g_autofree AtlasSubject **subj = g_new0 (AtlasSubject *, MAX (1u, use->len));
   for (guint i = 0; i < use->len; i++)
@@ -194,8 +178,8 @@ run_atlas (GPtrArray *use, const LabelVolume *in, guint32 removed, const EvalSet
   return atlas_complete (in, subj, (int) use->len, &opt, fits, NULL, NULL, error);
 }
 
-static LabelVolume *
-run_net (NnNet *net, const LabelVolume *in, guint32 removed, const EvalSettings *st, GError **error)
+LabelVolume *
+eval_run_net (NnNet *net, const LabelVolume *in, guint32 removed, const EvalSettings *st, GError **error)
 {
   CompletionOptions opt = { .n_threads = st->threads, .keep_fragments = st->keep_fragments };
   for (int l = 1; l < LT_N_CLASSES; l++)
@@ -250,8 +234,8 @@ load_models (char **models, gboolean none, GPtrArray *nets, GPtrArray *paths, GP
   return TRUE;
 }
 
-static const char *
-transform_name (AtlasTransform t)
+const char *
+eval_transform_name (AtlasTransform t)
 {
   switch (t)
     {
@@ -261,8 +245,8 @@ transform_name (AtlasTransform t)
     }
 }
 
-static void
-json_add_number_or_null (JsonBuilder *b, const char *key, double v)
+void
+eval_json_add_number_or_null (JsonBuilder *b, const char *key, double v)
 {
   json_builder_set_member_name (b, key);
   if (isnan (v))
@@ -271,8 +255,8 @@ json_add_number_or_null (JsonBuilder *b, const char *key, double v)
     json_builder_add_double_value (b, v);
 }
 
-static gboolean
-write_json (JsonBuilder *b, OutSet *outputs, const char *path, GError **error)
+gboolean
+eval_write_json (JsonBuilder *b, OutSet *outputs, const char *path, GError **error)
 {
   g_autoptr (JsonGenerator) gen = json_generator_new ();
   g_autoptr (JsonNode) root = json_builder_get_root (b);
@@ -283,890 +267,6 @@ write_json (JsonBuilder *b, OutSet *outputs, const char *path, GError **error)
   OutFile *f = out_set_open (outputs, path, OUT_FILE_PLAIN, error);
   return f != NULL && out_file_write (f, text, len, error) && out_file_finish (f, error)
          && out_set_commit (outputs, error);
-}
-
-/* ===================================================================================
- * Mode 1: the benchmark layout (partial volumes given)
- * =================================================================================== */
-
-/* Dice sums of one method */
-typedef struct {
-  char *name;
-  const char *file;        /* model file, NULL for baselines */
-  double all_sum[LT_N_CLASSES];  int all_n[LT_N_CLASSES];  /* organ present in truth */
-  double rem_sum[LT_N_CLASSES];  int rem_n[LT_N_CLASSES];  /* organ removed from the input */
-  double bin_all_sum, bin_rem_sum;
-  int bin_n, bin_rem_n;
-  double seconds;
-  int runs;
-} Method;
-
-static void
-score (Method *m, const LabelVolume *pred, const LabelVolume *truth, guint32 removed)
-{
-  int64_t n = lv_volume_n_voxels (truth);
-  int64_t inter[LT_N_CLASSES] = { 0 }, np[LT_N_CLASSES] = { 0 }, nt[LT_N_CLASSES] = { 0 };
-  int64_t bi = 0, bp = 0, bt = 0, ri = 0, rp = 0, rt = 0;
-  for (int64_t q = 0; q < n; q++)
-    {
-      int p = lv_volume_get_index (pred, q), t = lv_volume_get_index (truth, q);
-      p = p >= 0 && p < LT_N_CLASSES ? p : 0;
-      t = t >= 0 && t < LT_N_CLASSES ? t : 0;
-      np[p]++;
-      nt[t]++;
-      if (p == t)
-        inter[p]++;
-      bp += p != 0;
-      bt += t != 0;
-      bi += p != 0 && t != 0;
-      gboolean pr = (removed >> p) & 1u, tr = (removed >> t) & 1u;
-      rp += pr;
-      rt += tr;
-      ri += pr && tr;
-    }
-  for (int l = 1; l < LT_N_CLASSES; l++)
-    {
-      if (nt[l] == 0)
-        continue;
-      double d = metrics_dice (np[l], nt[l], inter[l]);
-      m->all_sum[l] += d;
-      m->all_n[l]++;
-      if ((removed >> l) & 1u)
-        {
-          m->rem_sum[l] += d;
-          m->rem_n[l]++;
-        }
-    }
-  /* NAN (nothing in either map) is left out of the means, as metrics.h says */
-  double bd = metrics_dice (bp, bt, bi), rd = metrics_dice (rp, rt, ri);
-  if (!isnan (bd))
-    {
-      m->bin_all_sum += bd;
-      m->bin_n++;
-    }
-  if (removed && !isnan (rd))
-    {
-      m->bin_rem_sum += rd;
-      m->bin_rem_n++;
-    }
-}
-
-static double
-organ_mean (const double *sum, const int *cnt, double *per)
-{
-  double s = 0.0;
-  int k = 0;
-  for (int l = 1; l < LT_N_CLASSES; l++)
-    {
-      per[l] = cnt[l] ? sum[l] / cnt[l] : NAN;
-      if (cnt[l])
-        {
-          s += per[l];
-          k++;
-        }
-    }
-  return k ? s / k : NAN;
-}
-
-/* per-voxel most frequent label over @n_subjects training phantoms of @seed on the
- * data's grid and spacing */
-static LabelVolume *
-population_mode (const LabelVolume *like, guint64 seed, int n_subjects, GError **error)
-{
-  int64_t n = lv_volume_n_voxels (like);
-  g_autofree guint16 *counts = g_try_new0 (guint16, n * LT_N_CLASSES);
-  if (counts == NULL)
-    {
-      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOMEM, "cannot allocate the population counts");
-      return NULL;
-    }
-  for (int s = 0; s < n_subjects; s++)
-    {
-      PhantomParams pp;
-      phantom_params_init (&pp);
-      pp.seed = phantom_derive_seed (seed ^ TRAIN_STREAM_SUBJECT, (guint64) s);
-      pp.grid[0] = (int) like->nx;
-      pp.grid[1] = (int) like->ny;
-      pp.grid[2] = (int) like->nz;
-      for (int a = 0; a < 3; a++)
-        pp.spacing[a] = like->spacing[a];
-      g_autoptr (LabelVolume) v = phantom_generate (&pp, error);
-      if (v == NULL)
-        return NULL;
-      for (int64_t q = 0; q < n; q++)
-        {
-          int l = lv_volume_get_index (v, q);
-          counts[q * LT_N_CLASSES + (l >= 0 && l < LT_N_CLASSES ? l : 0)]++;
-        }
-      cli_progress ("population mean", (s + 1.0) / n_subjects, NULL);
-    }
-  LabelVolume *mode = lv_volume_new_like (like, 1);
-  for (int64_t q = 0; q < n; q++)
-    {
-      int best = 0;
-      for (int l = 1; l < LT_N_CLASSES; l++)
-        if (counts[q * LT_N_CLASSES + l] > counts[q * LT_N_CLASSES + best])
-          best = l;
-      lv_volume_set_index (mode, q, best);
-    }
-  return mode;
-}
-
-static void
-json_add_table (JsonBuilder *b, const char *key, const double *per, double mean)
-{
-  json_builder_set_member_name (b, key);
-  json_builder_begin_object (b);
-  for (int l = 1; l < LT_N_CLASSES; l++)
-    json_add_number_or_null (b, lt_default_class_name (l), per[l]);
-  json_add_number_or_null (b, "mean", mean);
-  json_builder_end_object (b);
-}
-
-static int
-eval_benchmark (const char *data_dir, GPtrArray *nets, GPtrArray *model_paths, GPtrArray *model_names,
-                GPtrArray *atlases, const EvalSettings *st, gint64 mean_seed, int mean_subjects, int limit,
-                OutSet *outputs, const char *json_path)
-{
-  g_autoptr (GError) error = NULL;
-  /* the pairs */
-  g_autoptr (GPtrArray) ppaths = NULL;
-  g_autoptr (GPtrArray) cpaths = NULL;
-  if (!train_data_scan_dataset (data_dir, &ppaths, &cpaths, &error))
-    return cli_fail ("%s", error->message);
-  guint n_subjects = 0;   /* pairs come grouped by subject */
-  for (guint i = 0; i < cpaths->len; i++)
-    n_subjects += i == 0 || strcmp (g_ptr_array_index (cpaths, i), g_ptr_array_index (cpaths, i - 1)) != 0;
-  guint n_cases = limit > 0 ? MIN ((guint) limit, ppaths->len) : ppaths->len;
-
-  const gboolean with_atlas = atlases->len > 0;
-  const int first_net = 2 + with_atlas;
-  int n_methods = first_net + (int) nets->len;
-  g_autofree Method *m = g_new0 (Method, n_methods);
-  m[0].name = g_strdup ("copy");
-  m[1].name = g_strdup ("mean");
-  if (with_atlas)
-    m[2].name = g_strdup ("atlas");
-  for (guint i = 0; i < nets->len; i++)
-    {
-      m[first_net + i].name = g_strdup (g_ptr_array_index (model_names, i));
-      m[first_net + i].file = g_ptr_array_index (model_paths, i);
-    }
-
-  g_autoptr (LabelVolume) mode = NULL;
-  g_autoptr (GTimer) timer = g_timer_new ();
-  for (guint c = 0; c < n_cases; c++)
-    {
-      g_autoptr (LabelVolume) in = nifti_read (g_ptr_array_index (ppaths, c), NULL, &error);
-      if (in == NULL)
-        return cli_fail ("%s", error->message);
-      g_autoptr (LabelVolume) truth = nifti_read (g_ptr_array_index (cpaths, c), NULL, &error);
-      if (truth == NULL)
-        return cli_fail ("%s", error->message);
-      if (in->nx != truth->nx || in->ny != truth->ny || in->nz != truth->nz)
-        return cli_fail ("%s and %s differ in size", (char *) g_ptr_array_index (ppaths, c),
-                         (char *) g_ptr_array_index (cpaths, c));
-      guint32 removed = phantom_labels_present (truth) & ~phantom_labels_present (in)
-                        & ((1u << LT_N_CLASSES) - 2u);
-      if (mode == NULL || mode->nx != in->nx || mode->ny != in->ny || mode->nz != in->nz)
-        {
-          g_clear_pointer (&mode, lv_volume_free);
-          g_timer_start (timer);
-          mode = population_mode (truth, (guint64) mean_seed, mean_subjects, &error);
-          cli_progress_done ();
-          if (mode == NULL)
-            return cli_fail ("%s", error->message);
-          m[1].seconds += g_timer_elapsed (timer, NULL);
-        }
-      /* copy */
-      score (&m[0], in, truth, removed);
-      /* population mean */
-      {
-        g_autoptr (LabelVolume) pred = lv_volume_dup (in);
-        int64_t n = lv_volume_n_voxels (in);
-        for (int64_t q = 0; q < n; q++)
-          {
-            int l = lv_volume_get_index (mode, q);
-            if (lv_volume_get_index (in, q) == 0 && (removed >> l) & 1u)
-              lv_volume_set_index (pred, q, l);
-          }
-        score (&m[1], pred, truth, removed);
-      }
-      if (with_atlas)
-        {
-          g_autofree char *truth_real = real_path (g_ptr_array_index (cpaths, c));
-          g_autoptr (GPtrArray) use = atlases_for_case (atlases, truth_real, truth);
-          g_timer_start (timer);
-          g_autoptr (LabelVolume) pred = removed ? run_atlas (use, in, removed, st, NULL, &error) : lv_volume_dup (in);
-          if (pred == NULL)
-            return cli_fail ("atlas: %s: %s", (char *) g_ptr_array_index (ppaths, c), error->message);
-          m[2].seconds += g_timer_elapsed (timer, NULL);
-          m[2].runs += removed != 0;
-          score (&m[2], pred, truth, removed);
-        }
-      for (guint i = 0; i < nets->len; i++)
-        {
-          Method *mm = &m[first_net + i];
-          if (removed == 0)
-            {
-              score (mm, in, truth, removed);
-              continue;
-            }
-          g_timer_start (timer);
-          g_autoptr (LabelVolume) pred = run_net (g_ptr_array_index (nets, i), in, removed, st, &error);
-          if (pred == NULL)
-            return cli_fail ("%s: %s", mm->name, error->message);
-          mm->seconds += g_timer_elapsed (timer, NULL);
-          mm->runs++;
-          score (mm, pred, truth, removed);
-        }
-      g_autofree char *txt = g_strdup_printf ("%u/%u cases", c + 1, n_cases);
-      cli_progress ("eval", (c + 1.0) / n_cases, txt);
-    }
-  cli_progress_done ();
-
-  /* tables */
-  g_autofree double *rem = g_new (double, n_methods * LT_N_CLASSES);
-  g_autofree double *all = g_new (double, n_methods * LT_N_CLASSES);
-  g_autofree double *rem_mean = g_new (double, n_methods), *all_mean = g_new (double, n_methods);
-  for (int k = 0; k < n_methods; k++)
-    {
-      rem_mean[k] = organ_mean (m[k].rem_sum, m[k].rem_n, rem + k * LT_N_CLASSES);
-      all_mean[k] = organ_mean (m[k].all_sum, m[k].all_n, all + k * LT_N_CLASSES);
-    }
-  printf ("%u partial volumes of %u subjects in %s\n\n", n_cases, n_subjects, data_dir);
-  for (int table = 0; table < 2; table++)
-    {
-      const double *t = table == 0 ? rem : all;
-      printf ("%s\n", table == 0 ? "Dice of removed organs only (organ's mean over the cases it was removed from)"
-                                 : "Dice on all voxels (organ's mean over the cases containing it)");
-      printf ("%-18s %8s", "organ", table == 0 ? "removed" : "cases");
-      for (int k = 0; k < n_methods; k++)
-        printf (" %14s", m[k].name);
-      printf ("\n");
-      for (int l = 1; l < LT_N_CLASSES; l++)
-        {
-          printf ("%-18s %8d", lt_default_class_name (l), table == 0 ? m[0].rem_n[l] : m[0].all_n[l]);
-          for (int k = 0; k < n_methods; k++)
-            {
-              double v = t[k * LT_N_CLASSES + l];
-              if (isnan (v))
-                printf (" %14s", "-");
-              else
-                printf (" %14.3f", v);
-            }
-          printf ("\n");
-        }
-      printf ("%-18s %8s", "mean over organs", "");
-      for (int k = 0; k < n_methods; k++)
-        printf (" %14.3f", table == 0 ? rem_mean[k] : all_mean[k]);
-      printf ("\n%-18s %8s", table == 0 ? "binary (removed)" : "binary (all)", "");
-      for (int k = 0; k < n_methods; k++)
-        printf (" %14.3f", table == 0 ? (m[k].bin_rem_n ? m[k].bin_rem_sum / m[k].bin_rem_n : NAN)
-                                       : m[k].bin_all_sum / MAX (1, m[k].bin_n));
-      printf ("\n\n");
-    }
-  for (int k = 2; k < n_methods; k++)
-    printf ("%s: %.2f s per completion\n", m[k].name, m[k].seconds / MAX (1, m[k].runs));
-
-  if (json_path)
-    {
-      g_autoptr (JsonBuilder) b = json_builder_new ();
-      json_builder_begin_object (b);
-      json_builder_set_member_name (b, "data");
-      json_builder_add_string_value (b, data_dir);
-      json_builder_set_member_name (b, "cases");
-      json_builder_add_int_value (b, n_cases);
-      json_builder_set_member_name (b, "population_mean");
-      json_builder_begin_object (b);
-      json_builder_set_member_name (b, "seed");
-      json_builder_add_int_value (b, mean_seed);
-      json_builder_set_member_name (b, "subjects");
-      json_builder_add_int_value (b, mean_subjects);
-      json_builder_end_object (b);
-      if (with_atlas)
-        {
-          json_builder_set_member_name (b, "atlases");
-          json_builder_begin_array (b);
-          for (guint i = 0; i < atlases->len; i++)
-            json_builder_add_string_value (b, ((Atlas *) g_ptr_array_index (atlases, i))->path);
-          json_builder_end_array (b);
-        }
-      json_builder_set_member_name (b, "removed_counts");
-      json_builder_begin_object (b);
-      for (int l = 1; l < LT_N_CLASSES; l++)
-        {
-          json_builder_set_member_name (b, lt_default_class_name (l));
-          json_builder_add_int_value (b, m[0].rem_n[l]);
-        }
-      json_builder_end_object (b);
-      json_builder_set_member_name (b, "methods");
-      json_builder_begin_array (b);
-      for (int k = 0; k < n_methods; k++)
-        {
-          json_builder_begin_object (b);
-          json_builder_set_member_name (b, "name");
-          json_builder_add_string_value (b, m[k].name);
-          if (m[k].file)
-            {
-              json_builder_set_member_name (b, "file");
-              json_builder_add_string_value (b, m[k].file);
-            }
-          if (k >= 2)
-            {
-              json_builder_set_member_name (b, "seconds_per_case");
-              json_builder_add_double_value (b, m[k].seconds / MAX (1, m[k].runs));
-            }
-          json_add_table (b, "removed_dice", rem + k * LT_N_CLASSES, rem_mean[k]);
-          json_add_table (b, "all_dice", all + k * LT_N_CLASSES, all_mean[k]);
-          json_builder_set_member_name (b, "binary_dice_all");
-          json_builder_add_double_value (b, m[k].bin_all_sum / MAX (1, m[k].bin_n));
-          json_builder_set_member_name (b, "binary_dice_removed");
-          json_builder_add_double_value (b, m[k].bin_rem_n ? m[k].bin_rem_sum / m[k].bin_rem_n : -1);
-          json_builder_end_object (b);
-        }
-      json_builder_end_array (b);
-      json_builder_end_object (b);
-      if (!write_json (b, outputs, json_path, &error))
-        return cli_fail_output (error);
-    }
-  for (int k = 0; k < n_methods; k++)
-    g_free (m[k].name);
-  return 0;
-}
-
-/* ===================================================================================
- * Mode 2: complete label maps; the removals come from removal-plan.h
- * =================================================================================== */
-
-/* One removed organ of one removal of one case, scored by every method. */
-typedef struct {
-  int case_index, removal_index;
-  int organ;
-  gboolean triple;
-  double truth_ml;
-  double *dice;     /* n_methods */
-  double *ml;       /* n_methods: volume the method gave the organ */
-  double *hd95;     /* n_methods: mm, NAN when the method added none of it (or without --hd95) */
-} Item;
-
-typedef struct {
-  guint32 mask;
-  int n_atlases;
-  AtlasFit *fits;   /* n_atlases, NULL without atlas method */
-  char **atlas_names;  /* borrowed */
-} Removal;
-
-typedef struct {
-  char *path, *name, *scheme;
-  double ml[LT_N_CLASSES];
-  guint32 present;
-  GArray *removals;  /* Removal */
-} Case;
-
-/* organs of @pred and @truth: per-class voxel counts and overlaps */
-static void
-overlap_counts (const LabelVolume *pred, const LabelVolume *truth, int64_t np[LT_N_CLASSES],
-                int64_t nt[LT_N_CLASSES], int64_t both[LT_N_CLASSES])
-{
-  for (int l = 0; l < LT_N_CLASSES; l++)
-    np[l] = nt[l] = both[l] = 0;
-  int64_t n = lv_volume_n_voxels (truth);
-  for (int64_t q = 0; q < n; q++)
-    {
-      int p = lv_volume_get_index (pred, q), t = lv_volume_get_index (truth, q);
-      p = p >= 0 && p < LT_N_CLASSES ? p : 0;
-      t = t >= 0 && t < LT_N_CLASSES ? t : 0;
-      np[p]++;
-      nt[t]++;
-      both[p] += p == t;
-    }
-}
-
-static double
-mean_of (const double *v, int n)
-{
-  double s = 0.0;
-  int k = 0;
-  for (int i = 0; i < n; i++)
-    if (!isnan (v[i]))
-      {
-        s += v[i];
-        k++;
-      }
-  return k ? s / k : NAN;
-}
-
-static int
-cmp_double (const void *a, const void *b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-  return (x > y) - (x < y);
-}
-
-/* median of the values of @v that are not NAN (sorts @v's copy); NAN when none */
-static double
-median_of (const double *v, int n)
-{
-  g_autofree double *w = g_new (double, MAX (1, n));
-  int k = 0;
-  for (int i = 0; i < n; i++)
-    if (!isnan (v[i]))
-      w[k++] = v[i];
-  if (k == 0)
-    return NAN;
-  qsort (w, (size_t) k, sizeof *w, cmp_double);
-  return k % 2 ? w[k / 2] : 0.5 * (w[k / 2 - 1] + w[k / 2]);
-}
-
-static void
-print_cell (double v)
-{
-  if (isnan (v))
-    printf (" %14s", "-");
-  else
-    printf (" %14.3f", v);
-}
-
-static int
-eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArray *model_names,
-           GPtrArray *atlases, gboolean with_atlas, const EvalSettings *st, const char *scheme, double min_ml,
-           int limit, OutSet *outputs, const char *json_path)
-{
-  g_autoptr (GError) error = NULL;
-  guint n_cases = limit > 0 ? MIN ((guint) limit, cases_in->len) : cases_in->len;
-  const int first_net = with_atlas ? 1 : 0;
-  const int n_methods = first_net + (int) nets->len;
-  if (n_methods == 0)
-    return cli_fail ("nothing to evaluate: no network and no atlas (give --model, --atlas or --atlas-dir)");
-  g_autofree const char **names = g_new0 (const char *, n_methods);
-  if (with_atlas)
-    names[0] = "atlas";
-  for (guint i = 0; i < nets->len; i++)
-    names[first_net + i] = g_ptr_array_index (model_names, i);
-  g_autofree double *seconds = g_new0 (double, n_methods);
-  g_autofree int *runs = g_new0 (int, n_methods);
-
-  g_autoptr (GArray) items = g_array_new (FALSE, FALSE, sizeof (Item));
-  g_autofree Case *cases = g_new0 (Case, MAX (1u, n_cases));
-  g_autoptr (GTimer) timer = g_timer_new ();
-  int n_removals = 0;
-  for (guint c = 0; c < n_cases; c++)
-    {
-      Case *cs = &cases[c];
-      cs->path = g_strdup (g_ptr_array_index (cases_in, c));
-      cs->name = file_stem (cs->path);
-      cs->removals = g_array_new (FALSE, TRUE, sizeof (Removal));
-      g_autoptr (LabelVolume) truth = read_12class (cs->path, scheme, &cs->scheme, &error);
-      if (truth == NULL)
-        return cli_fail ("%s", error->message);
-      int64_t counts[LT_N_CLASSES];
-      cs->present = removal_plan_present (truth, min_ml, counts);
-      for (int l = 0; l < LT_N_CLASSES; l++)
-        cs->ml[l] = counts[l] * lv_volume_voxel_mm3 (truth) / 1000.0;
-      g_autoptr (GArray) plan = removal_plan_make (cs->present);
-      g_autoptr (SurfacePoints) truth_surf = NULL;
-      if (st->hd95 && (truth_surf = surface_points_new (truth, cs->present, &error)) == NULL)
-        return cli_fail ("%s: %s", cs->path, error->message);
-      g_autofree char *case_real = real_path (cs->path);
-      g_autoptr (GPtrArray) use = with_atlas ? atlases_for_case (atlases, case_real, truth) : g_ptr_array_new ();
-      for (guint r = 0; r < plan->len; r++)
-        {
-          guint32 removed = g_array_index (plan, guint32, r);
-          g_autoptr (LabelVolume) in = removal_plan_apply (truth, removed);
-          Removal rm = { .mask = removed };
-          g_autoptr (GPtrArray) preds = g_ptr_array_new_with_free_func ((GDestroyNotify) lv_volume_free);
-          if (with_atlas)
-            {
-              rm.n_atlases = (int) use->len;
-              rm.fits = g_new0 (AtlasFit, MAX (1u, use->len));
-              rm.atlas_names = g_new0 (char *, use->len + 1);
-              for (guint a = 0; a < use->len; a++)
-                rm.atlas_names[a] = ((Atlas *) g_ptr_array_index (use, a))->name;
-              g_timer_start (timer);
-              LabelVolume *p = run_atlas (use, in, removed, st, rm.fits, &error);
-              if (p == NULL)
-                return cli_fail ("atlas: %s: %s", cs->path, error->message);
-              seconds[0] += g_timer_elapsed (timer, NULL);
-              runs[0]++;
-              g_ptr_array_add (preds, p);
-            }
-          for (guint i = 0; i < nets->len; i++)
-            {
-              g_timer_start (timer);
-              LabelVolume *p = run_net (g_ptr_array_index (nets, i), in, removed, st, &error);
-              if (p == NULL)
-                return cli_fail ("%s: %s: %s", names[first_net + i], cs->path, error->message);
-              seconds[first_net + i] += g_timer_elapsed (timer, NULL);
-              runs[first_net + i]++;
-              g_ptr_array_add (preds, p);
-            }
-          /* score: one item per removed organ */
-          int first_item = (int) items->len;
-          for (int l = 1; l < LT_N_CLASSES; l++)
-            if ((removed >> l) & 1u)
-              {
-                Item it = { .case_index = (int) c, .removal_index = (int) r, .organ = l,
-                            .triple = removal_plan_is_triple (removed), .truth_ml = cs->ml[l] };
-                it.dice = g_new (double, n_methods);
-                it.ml = g_new (double, n_methods);
-                it.hd95 = g_new (double, n_methods);
-                g_array_append_val (items, it);
-              }
-          for (int k = 0; k < n_methods; k++)
-            {
-              int64_t np[LT_N_CLASSES], nt[LT_N_CLASSES], both[LT_N_CLASSES];
-              const LabelVolume *pred = g_ptr_array_index (preds, k);
-              overlap_counts (pred, truth, np, nt, both);
-              g_autoptr (SurfacePoints) surf = NULL;
-              if (st->hd95 && (surf = surface_points_new (pred, removed, &error)) == NULL)
-                return cli_fail ("%s: %s", cs->path, error->message);
-              for (guint t = (guint) first_item; t < items->len; t++)
-                {
-                  Item *it = &g_array_index (items, Item, t);
-                  it->dice[k] = metrics_dice (np[it->organ], nt[it->organ], both[it->organ]);
-                  it->ml[k] = np[it->organ] * lv_volume_voxel_mm3 (truth) / 1000.0;
-                  it->hd95[k] = surf ? surface_distance_hd95 (surf, truth_surf, it->organ) : NAN;
-                }
-            }
-          g_array_append_val (cs->removals, rm);
-          n_removals++;
-          g_autofree char *txt = g_strdup_printf ("case %u/%u %s, removal %u/%u", c + 1, n_cases, cs->name, r + 1,
-                                                  plan->len);
-          cli_progress ("eval", (c + (r + 1.0) / plan->len) / n_cases, txt);
-        }
-    }
-  cli_progress_done ();
-
-  /* per organ: mean over items; overall; alone / in triples */
-  int per_n[LT_N_CLASSES] = { 0 };
-  g_autofree double *sum_organ = g_new0 (double, (size_t) n_methods * LT_N_CLASSES);
-  g_autofree double *sum_all = g_new0 (double, n_methods), *sum_alone = g_new0 (double, n_methods),
-                    *sum_triple = g_new0 (double, n_methods);
-  int n_alone = 0, n_triple = 0;
-  for (guint t = 0; t < items->len; t++)
-    {
-      const Item *it = &g_array_index (items, Item, t);
-      per_n[it->organ]++;
-      n_alone += !it->triple;
-      n_triple += it->triple;
-      for (int k = 0; k < n_methods; k++)
-        {
-          sum_organ[k * LT_N_CLASSES + it->organ] += it->dice[k];
-          sum_all[k] += it->dice[k];
-          (it->triple ? sum_triple : sum_alone)[k] += it->dice[k];
-        }
-    }
-  g_autofree double *organ_means = g_new (double, (size_t) n_methods * LT_N_CLASSES);
-  g_autofree double *mean_organs = g_new (double, n_methods);
-  for (int k = 0; k < n_methods; k++)
-    {
-      for (int l = 0; l < LT_N_CLASSES; l++)
-        organ_means[k * LT_N_CLASSES + l] = l > 0 && per_n[l] ? sum_organ[k * LT_N_CLASSES + l] / per_n[l] : NAN;
-      mean_organs[k] = mean_of (organ_means + k * LT_N_CLASSES + 1, LT_N_CLASSES - 1);
-    }
-  /* per case */
-  g_autofree double *case_sum = g_new0 (double, (size_t) MAX (1u, n_cases) * n_methods);
-  g_autofree int *case_n = g_new0 (int, MAX (1u, n_cases));
-  for (guint t = 0; t < items->len; t++)
-    {
-      const Item *it = &g_array_index (items, Item, t);
-      case_n[it->case_index]++;
-      for (int k = 0; k < n_methods; k++)
-        case_sum[it->case_index * n_methods + k] += it->dice[k];
-    }
-
-  printf ("%u complete label maps, %d removals (each soft organ of at least %g mL alone, and the triples), "
-          "%u removed-organ items\n", n_cases, n_removals, min_ml, items->len);
-  if (with_atlas)
-    printf ("atlas: %u atlases, %s transform, majority vote (a case is never its own atlas)\n", atlases->len,
-            transform_name (st->atlas.transform));
-  printf ("\nDice of the removed organ (mean over the items where it was removed)\n");
-  printf ("%-18s %6s", "organ", "items");
-  for (int k = 0; k < n_methods; k++)
-    printf (" %14s", names[k]);
-  printf ("\n");
-  for (int l = 1; l < LT_N_CLASSES; l++)
-    {
-      printf ("%-18s %6d", lt_default_class_name (l), per_n[l]);
-      for (int k = 0; k < n_methods; k++)
-        print_cell (organ_means[k * LT_N_CLASSES + l]);
-      printf ("\n");
-    }
-  printf ("%-18s %6s", "mean over organs", "");
-  for (int k = 0; k < n_methods; k++)
-    print_cell (mean_organs[k]);
-  printf ("\n%-18s %6u", "mean over items", items->len);
-  for (int k = 0; k < n_methods; k++)
-    print_cell (items->len ? sum_all[k] / items->len : NAN);
-  printf ("\n%-18s %6d", "  removed alone", n_alone);
-  for (int k = 0; k < n_methods; k++)
-    print_cell (n_alone ? sum_alone[k] / n_alone : NAN);
-  printf ("\n%-18s %6d", "  in triples", n_triple);
-  for (int k = 0; k < n_methods; k++)
-    print_cell (n_triple ? sum_triple[k] / n_triple : NAN);
-  printf ("\n\nPer case (mean over the case's items)\n%-24s %6s", "case", "items");
-  for (int k = 0; k < n_methods; k++)
-    printf (" %14s", names[k]);
-  printf ("\n");
-  for (guint c = 0; c < n_cases; c++)
-    {
-      printf ("%-24s %6d", cases[c].name, case_n[c]);
-      for (int k = 0; k < n_methods; k++)
-        print_cell (case_n[c] ? case_sum[c * n_methods + k] / case_n[c] : NAN);
-      printf ("\n");
-    }
-  printf ("\n");
-  /* HD95: medians (a method that adds nothing of an organ has no distance: counted apart) */
-  g_autofree double *hd_organ = g_new (double, (size_t) n_methods * LT_N_CLASSES);
-  g_autofree double *hd_all = g_new (double, n_methods);
-  g_autofree int *hd_missing = g_new0 (int, n_methods);
-  if (st->hd95)
-    {
-      g_autofree double *col = g_new (double, MAX (1u, items->len));
-      for (int k = 0; k < n_methods; k++)
-        {
-          for (int l = 0; l < LT_N_CLASSES; l++)
-            {
-              int n = 0;
-              for (guint t = 0; t < items->len; t++)
-                {
-                  const Item *it = &g_array_index (items, Item, t);
-                  if (it->organ == l)
-                    col[n++] = it->hd95[k];
-                }
-              hd_organ[k * LT_N_CLASSES + l] = median_of (col, n);
-            }
-          for (guint t = 0; t < items->len; t++)
-            {
-              col[t] = g_array_index (items, Item, t).hd95[k];
-              hd_missing[k] += isnan (col[t]);
-            }
-          hd_all[k] = median_of (col, (int) items->len);
-        }
-      printf ("HD95 of the removed organ in mm (median over the items where the method added some of it)\n");
-      printf ("%-18s %6s", "organ", "items");
-      for (int k = 0; k < n_methods; k++)
-        printf (" %14s", names[k]);
-      printf ("\n");
-      for (int l = 1; l < LT_N_CLASSES; l++)
-        {
-          if (per_n[l] == 0)
-            continue;
-          printf ("%-18s %6d", lt_default_class_name (l), per_n[l]);
-          for (int k = 0; k < n_methods; k++)
-            print_cell (hd_organ[k * LT_N_CLASSES + l]);
-          printf ("\n");
-        }
-      printf ("%-18s %6u", "median over items", items->len);
-      for (int k = 0; k < n_methods; k++)
-        print_cell (hd_all[k]);
-      printf ("\n%-18s %6s", "  none added", "");
-      for (int k = 0; k < n_methods; k++)
-        printf (" %14d", hd_missing[k]);
-      printf ("\n\n");
-    }
-  for (int k = 0; k < n_methods; k++)
-    printf ("%s: %.2f s per completion\n", names[k], seconds[k] / MAX (1, runs[k]));
-
-  if (json_path)
-    {
-      g_autoptr (JsonBuilder) b = json_builder_new ();
-      json_builder_begin_object (b);
-      json_builder_set_member_name (b, "mode");
-      json_builder_add_string_value (b, "complete-maps");
-      json_builder_set_member_name (b, "min_ml");
-      json_builder_add_double_value (b, min_ml);
-      json_builder_set_member_name (b, "items");
-      json_builder_add_int_value (b, items->len);
-      if (with_atlas)
-        {
-          json_builder_set_member_name (b, "atlas");
-          json_builder_begin_object (b);
-          json_builder_set_member_name (b, "transform");
-          json_builder_add_string_value (b, transform_name (st->atlas.transform));
-          json_builder_set_member_name (b, "files");
-          json_builder_begin_array (b);
-          for (guint i = 0; i < atlases->len; i++)
-            {
-              const Atlas *a = g_ptr_array_index (atlases, i);
-              json_builder_begin_object (b);
-              json_builder_set_member_name (b, "file");
-              json_builder_add_string_value (b, a->path);
-              json_builder_set_member_name (b, "scheme");
-              json_builder_add_string_value (b, a->scheme);
-              json_builder_end_object (b);
-            }
-          json_builder_end_array (b);
-          json_builder_end_object (b);
-        }
-      json_builder_set_member_name (b, "methods");
-      json_builder_begin_array (b);
-      for (int k = 0; k < n_methods; k++)
-        {
-          json_builder_begin_object (b);
-          json_builder_set_member_name (b, "name");
-          json_builder_add_string_value (b, names[k]);
-          if (k >= first_net)
-            {
-              json_builder_set_member_name (b, "file");
-              json_builder_add_string_value (b, g_ptr_array_index (model_paths, k - first_net));
-            }
-          json_builder_set_member_name (b, "seconds_per_completion");
-          json_builder_add_double_value (b, seconds[k] / MAX (1, runs[k]));
-          json_builder_set_member_name (b, "removed_dice");
-          json_builder_begin_object (b);
-          for (int l = 1; l < LT_N_CLASSES; l++)
-            json_add_number_or_null (b, lt_default_class_name (l), organ_means[k * LT_N_CLASSES + l]);
-          json_builder_end_object (b);
-          json_add_number_or_null (b, "mean_over_organs", mean_organs[k]);
-          json_add_number_or_null (b, "mean_over_items", items->len ? sum_all[k] / items->len : NAN);
-          json_add_number_or_null (b, "mean_removed_alone", n_alone ? sum_alone[k] / n_alone : NAN);
-          json_add_number_or_null (b, "mean_in_triples", n_triple ? sum_triple[k] / n_triple : NAN);
-          if (st->hd95)
-            {
-              json_builder_set_member_name (b, "hd95_median_mm");
-              json_builder_begin_object (b);
-              for (int l = 1; l < LT_N_CLASSES; l++)
-                json_add_number_or_null (b, lt_default_class_name (l), hd_organ[k * LT_N_CLASSES + l]);
-              json_builder_end_object (b);
-              json_add_number_or_null (b, "hd95_median_over_items_mm", hd_all[k]);
-              json_builder_set_member_name (b, "hd95_none_added");
-              json_builder_add_int_value (b, hd_missing[k]);
-            }
-          json_builder_end_object (b);
-        }
-      json_builder_end_array (b);
-      json_builder_set_member_name (b, "cases");
-      json_builder_begin_array (b);
-      guint t = 0;
-      for (guint c = 0; c < n_cases; c++)
-        {
-          const Case *cs = &cases[c];
-          json_builder_begin_object (b);
-          json_builder_set_member_name (b, "file");
-          json_builder_add_string_value (b, cs->path);
-          json_builder_set_member_name (b, "name");
-          json_builder_add_string_value (b, cs->name);
-          json_builder_set_member_name (b, "scheme");
-          json_builder_add_string_value (b, cs->scheme);
-          json_builder_set_member_name (b, "present_ml");
-          json_builder_begin_object (b);
-          for (int l = 1; l < LT_N_CLASSES; l++)
-            if ((cs->present >> l) & 1u)
-              {
-                json_builder_set_member_name (b, lt_default_class_name (l));
-                json_builder_add_double_value (b, cs->ml[l]);
-              }
-          json_builder_end_object (b);
-          json_builder_set_member_name (b, "mean_dice");
-          json_builder_begin_object (b);
-          for (int k = 0; k < n_methods; k++)
-            json_add_number_or_null (b, names[k], case_n[c] ? case_sum[c * n_methods + k] / case_n[c] : NAN);
-          json_builder_end_object (b);
-          json_builder_set_member_name (b, "removals");
-          json_builder_begin_array (b);
-          for (guint r = 0; r < cs->removals->len; r++)
-            {
-              const Removal *rm = &g_array_index (cs->removals, Removal, r);
-              g_autofree char *rname = removal_plan_dup_name (rm->mask);
-              json_builder_begin_object (b);
-              json_builder_set_member_name (b, "removed");
-              json_builder_add_string_value (b, rname);
-              json_builder_set_member_name (b, "triple");
-              json_builder_add_boolean_value (b, removal_plan_is_triple (rm->mask));
-              json_builder_set_member_name (b, "organs");
-              json_builder_begin_array (b);
-              for (; t < items->len; t++)
-                {
-                  const Item *it = &g_array_index (items, Item, t);
-                  if (it->case_index != (int) c || it->removal_index != (int) r)
-                    break;
-                  json_builder_begin_object (b);
-                  json_builder_set_member_name (b, "organ");
-                  json_builder_add_string_value (b, lt_default_class_name (it->organ));
-                  json_builder_set_member_name (b, "truth_ml");
-                  json_builder_add_double_value (b, it->truth_ml);
-                  json_builder_set_member_name (b, "dice");
-                  json_builder_begin_object (b);
-                  for (int k = 0; k < n_methods; k++)
-                    json_add_number_or_null (b, names[k], it->dice[k]);
-                  json_builder_end_object (b);
-                  json_builder_set_member_name (b, "ml");
-                  json_builder_begin_object (b);
-                  for (int k = 0; k < n_methods; k++)
-                    json_add_number_or_null (b, names[k], it->ml[k]);
-                  json_builder_end_object (b);
-                  if (st->hd95)
-                    {
-                      json_builder_set_member_name (b, "hd95_mm");
-                      json_builder_begin_object (b);
-                      for (int k = 0; k < n_methods; k++)
-                        json_add_number_or_null (b, names[k], it->hd95[k]);
-                      json_builder_end_object (b);
-                    }
-                  json_builder_end_object (b);
-                }
-              json_builder_end_array (b);
-              if (rm->fits)
-                {
-                  json_builder_set_member_name (b, "atlas_fits");
-                  json_builder_begin_array (b);
-                  for (int a = 0; a < rm->n_atlases; a++)
-                    {
-                      const AtlasFit *f = &rm->fits[a];
-                      json_builder_begin_object (b);
-                      json_builder_set_member_name (b, "atlas");
-                      json_builder_add_string_value (b, rm->atlas_names[a]);
-                      json_builder_set_member_name (b, "used");
-                      json_builder_add_boolean_value (b, f->used);
-                      if (f->used)
-                        {
-                          json_builder_set_member_name (b, "transform");
-                          json_builder_add_string_value (b, transform_name (f->transform));
-                          json_builder_set_member_name (b, "shared_organs");
-                          json_builder_add_int_value (b, f->n_shared);
-                          json_add_number_or_null (b, "scale", f->scale);
-                          json_add_number_or_null (b, "rms_mm", f->rms_mm);
-                          json_builder_set_member_name (b, "pairs");
-                          json_builder_add_int_value (b, f->n_pairs);
-                        }
-                      json_builder_end_object (b);
-                    }
-                  json_builder_end_array (b);
-                }
-              json_builder_end_object (b);
-            }
-          json_builder_end_array (b);
-          json_builder_end_object (b);
-        }
-      json_builder_end_array (b);
-      json_builder_end_object (b);
-      if (!write_json (b, outputs, json_path, &error))
-        return cli_fail_output (error);
-    }
-
-  for (guint t = 0; t < items->len; t++)
-    {
-      Item *it = &g_array_index (items, Item, t);
-      g_free (it->dice);
-      g_free (it->ml);
-      g_free (it->hd95);
-    }
-  for (guint c = 0; c < n_cases; c++)
-    {
-      for (guint r = 0; r < cases[c].removals->len; r++)
-        {
-          Removal *rm = &g_array_index (cases[c].removals, Removal, r);
-          g_free (rm->fits);
-          g_free (rm->atlas_names);
-        }
-      g_array_unref (cases[c].removals);
-      g_free (cases[c].path);
-      g_free (cases[c].name);
-      g_free (cases[c].scheme);
-    }
-  return 0;
 }
 
 /* =================================================================================== */

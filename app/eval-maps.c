@@ -1,0 +1,554 @@
+/* eval-maps.c: `anatomy eval` on complete label maps: the removals of removal-plan.h, the
+ * Dice and HD95 of every removed organ per method, per organ, per case and as JSON. */
+#include "eval-private.h"
+#include "atlas.h"
+#include "completion.h"
+#include "label-scheme.h"
+#include "label-table.h"
+#include "nifti.h"
+#include "nn-net.h"
+#include "phantom.h"
+#include "metrics.h"
+#include "removal-plan.h"
+#include "surface-distance.h"
+#include "train-data.h"
+
+#include <json-glib/json-glib.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ===================================================================================
+ * Mode 2: complete label maps; the removals come from removal-plan.h
+ * =================================================================================== */
+
+/* One removed organ of one removal of one case, scored by every method. */
+typedef struct {
+  int case_index, removal_index;
+  int organ;
+  gboolean triple;
+  double truth_ml;
+  double *dice;     /* n_methods */
+  double *ml;       /* n_methods: volume the method gave the organ */
+  double *hd95;     /* n_methods: mm, NAN when the method added none of it (or without --hd95) */
+} Item;
+
+typedef struct {
+  guint32 mask;
+  int n_atlases;
+  AtlasFit *fits;   /* n_atlases, NULL without atlas method */
+  char **atlas_names;  /* borrowed */
+} Removal;
+
+typedef struct {
+  char *path, *name, *scheme;
+  double ml[LT_N_CLASSES];
+  guint32 present;
+  GArray *removals;  /* Removal */
+} Case;
+
+/* organs of @pred and @truth: per-class voxel counts and overlaps */
+static void
+overlap_counts (const LabelVolume *pred, const LabelVolume *truth, int64_t np[LT_N_CLASSES],
+                int64_t nt[LT_N_CLASSES], int64_t both[LT_N_CLASSES])
+{
+  for (int l = 0; l < LT_N_CLASSES; l++)
+    np[l] = nt[l] = both[l] = 0;
+  int64_t n = lv_volume_n_voxels (truth);
+  for (int64_t q = 0; q < n; q++)
+    {
+      int p = lv_volume_get_index (pred, q), t = lv_volume_get_index (truth, q);
+      p = p >= 0 && p < LT_N_CLASSES ? p : 0;
+      t = t >= 0 && t < LT_N_CLASSES ? t : 0;
+      np[p]++;
+      nt[t]++;
+      both[p] += p == t;
+    }
+}
+
+static double
+mean_of (const double *v, int n)
+{
+  double s = 0.0;
+  int k = 0;
+  for (int i = 0; i < n; i++)
+    if (!isnan (v[i]))
+      {
+        s += v[i];
+        k++;
+      }
+  return k ? s / k : NAN;
+}
+
+static int
+cmp_double (const void *a, const void *b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return (x > y) - (x < y);
+}
+
+/* median of the values of @v that are not NAN (sorts @v's copy); NAN when none */
+static double
+median_of (const double *v, int n)
+{
+  g_autofree double *w = g_new (double, MAX (1, n));
+  int k = 0;
+  for (int i = 0; i < n; i++)
+    if (!isnan (v[i]))
+      w[k++] = v[i];
+  if (k == 0)
+    return NAN;
+  qsort (w, (size_t) k, sizeof *w, cmp_double);
+  return k % 2 ? w[k / 2] : 0.5 * (w[k / 2 - 1] + w[k / 2]);
+}
+
+static void
+print_cell (double v)
+{
+  if (isnan (v))
+    printf (" %14s", "-");
+  else
+    printf (" %14.3f", v);
+}
+
+int
+eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArray *model_names,
+           GPtrArray *atlases, gboolean with_atlas, const EvalSettings *st, const char *scheme, double min_ml,
+           int limit, OutSet *outputs, const char *json_path)
+{
+  g_autoptr (GError) error = NULL;
+  guint n_cases = limit > 0 ? MIN ((guint) limit, cases_in->len) : cases_in->len;
+  const int first_net = with_atlas ? 1 : 0;
+  const int n_methods = first_net + (int) nets->len;
+  if (n_methods == 0)
+    return cli_fail ("nothing to evaluate: no network and no atlas (give --model, --atlas or --atlas-dir)");
+  g_autofree const char **names = g_new0 (const char *, n_methods);
+  if (with_atlas)
+    names[0] = "atlas";
+  for (guint i = 0; i < nets->len; i++)
+    names[first_net + i] = g_ptr_array_index (model_names, i);
+  g_autofree double *seconds = g_new0 (double, n_methods);
+  g_autofree int *runs = g_new0 (int, n_methods);
+
+  g_autoptr (GArray) items = g_array_new (FALSE, FALSE, sizeof (Item));
+  g_autofree Case *cases = g_new0 (Case, MAX (1u, n_cases));
+  g_autoptr (GTimer) timer = g_timer_new ();
+  int n_removals = 0;
+  for (guint c = 0; c < n_cases; c++)
+    {
+      Case *cs = &cases[c];
+      cs->path = g_strdup (g_ptr_array_index (cases_in, c));
+      cs->name = eval_file_stem (cs->path);
+      cs->removals = g_array_new (FALSE, TRUE, sizeof (Removal));
+      g_autoptr (LabelVolume) truth = eval_read_12class (cs->path, scheme, &cs->scheme, &error);
+      if (truth == NULL)
+        return cli_fail ("%s", error->message);
+      int64_t counts[LT_N_CLASSES];
+      cs->present = removal_plan_present (truth, min_ml, counts);
+      for (int l = 0; l < LT_N_CLASSES; l++)
+        cs->ml[l] = counts[l] * lv_volume_voxel_mm3 (truth) / 1000.0;
+      g_autoptr (GArray) plan = removal_plan_make (cs->present);
+      g_autoptr (SurfacePoints) truth_surf = NULL;
+      if (st->hd95 && (truth_surf = surface_points_new (truth, cs->present, &error)) == NULL)
+        return cli_fail ("%s: %s", cs->path, error->message);
+      g_autofree char *case_real = eval_real_path (cs->path);
+      g_autoptr (GPtrArray) use = with_atlas ? eval_atlases_for_case (atlases, case_real, truth) : g_ptr_array_new ();
+      for (guint r = 0; r < plan->len; r++)
+        {
+          guint32 removed = g_array_index (plan, guint32, r);
+          g_autoptr (LabelVolume) in = removal_plan_apply (truth, removed);
+          Removal rm = { .mask = removed };
+          g_autoptr (GPtrArray) preds = g_ptr_array_new_with_free_func ((GDestroyNotify) lv_volume_free);
+          if (with_atlas)
+            {
+              rm.n_atlases = (int) use->len;
+              rm.fits = g_new0 (AtlasFit, MAX (1u, use->len));
+              rm.atlas_names = g_new0 (char *, use->len + 1);
+              for (guint a = 0; a < use->len; a++)
+                rm.atlas_names[a] = ((Atlas *) g_ptr_array_index (use, a))->name;
+              g_timer_start (timer);
+              LabelVolume *p = eval_run_atlas (use, in, removed, st, rm.fits, &error);
+              if (p == NULL)
+                return cli_fail ("atlas: %s: %s", cs->path, error->message);
+              seconds[0] += g_timer_elapsed (timer, NULL);
+              runs[0]++;
+              g_ptr_array_add (preds, p);
+            }
+          for (guint i = 0; i < nets->len; i++)
+            {
+              g_timer_start (timer);
+              LabelVolume *p = eval_run_net (g_ptr_array_index (nets, i), in, removed, st, &error);
+              if (p == NULL)
+                return cli_fail ("%s: %s: %s", names[first_net + i], cs->path, error->message);
+              seconds[first_net + i] += g_timer_elapsed (timer, NULL);
+              runs[first_net + i]++;
+              g_ptr_array_add (preds, p);
+            }
+          /* score: one item per removed organ */
+          int first_item = (int) items->len;
+          for (int l = 1; l < LT_N_CLASSES; l++)
+            if ((removed >> l) & 1u)
+              {
+                Item it = { .case_index = (int) c, .removal_index = (int) r, .organ = l,
+                            .triple = removal_plan_is_triple (removed), .truth_ml = cs->ml[l] };
+                it.dice = g_new (double, n_methods);
+                it.ml = g_new (double, n_methods);
+                it.hd95 = g_new (double, n_methods);
+                g_array_append_val (items, it);
+              }
+          for (int k = 0; k < n_methods; k++)
+            {
+              int64_t np[LT_N_CLASSES], nt[LT_N_CLASSES], both[LT_N_CLASSES];
+              const LabelVolume *pred = g_ptr_array_index (preds, k);
+              overlap_counts (pred, truth, np, nt, both);
+              g_autoptr (SurfacePoints) surf = NULL;
+              if (st->hd95 && (surf = surface_points_new (pred, removed, &error)) == NULL)
+                return cli_fail ("%s: %s", cs->path, error->message);
+              for (guint t = (guint) first_item; t < items->len; t++)
+                {
+                  Item *it = &g_array_index (items, Item, t);
+                  it->dice[k] = metrics_dice (np[it->organ], nt[it->organ], both[it->organ]);
+                  it->ml[k] = np[it->organ] * lv_volume_voxel_mm3 (truth) / 1000.0;
+                  it->hd95[k] = surf ? surface_distance_hd95 (surf, truth_surf, it->organ) : NAN;
+                }
+            }
+          g_array_append_val (cs->removals, rm);
+          n_removals++;
+          g_autofree char *txt = g_strdup_printf ("case %u/%u %s, removal %u/%u", c + 1, n_cases, cs->name, r + 1,
+                                                  plan->len);
+          cli_progress ("eval", (c + (r + 1.0) / plan->len) / n_cases, txt);
+        }
+    }
+  cli_progress_done ();
+
+  /* per organ: mean over items; overall; alone / in triples */
+  int per_n[LT_N_CLASSES] = { 0 };
+  g_autofree double *sum_organ = g_new0 (double, (size_t) n_methods * LT_N_CLASSES);
+  g_autofree double *sum_all = g_new0 (double, n_methods), *sum_alone = g_new0 (double, n_methods),
+                    *sum_triple = g_new0 (double, n_methods);
+  int n_alone = 0, n_triple = 0;
+  for (guint t = 0; t < items->len; t++)
+    {
+      const Item *it = &g_array_index (items, Item, t);
+      per_n[it->organ]++;
+      n_alone += !it->triple;
+      n_triple += it->triple;
+      for (int k = 0; k < n_methods; k++)
+        {
+          sum_organ[k * LT_N_CLASSES + it->organ] += it->dice[k];
+          sum_all[k] += it->dice[k];
+          (it->triple ? sum_triple : sum_alone)[k] += it->dice[k];
+        }
+    }
+  g_autofree double *organ_means = g_new (double, (size_t) n_methods * LT_N_CLASSES);
+  g_autofree double *mean_organs = g_new (double, n_methods);
+  for (int k = 0; k < n_methods; k++)
+    {
+      for (int l = 0; l < LT_N_CLASSES; l++)
+        organ_means[k * LT_N_CLASSES + l] = l > 0 && per_n[l] ? sum_organ[k * LT_N_CLASSES + l] / per_n[l] : NAN;
+      mean_organs[k] = mean_of (organ_means + k * LT_N_CLASSES + 1, LT_N_CLASSES - 1);
+    }
+  /* per case */
+  g_autofree double *case_sum = g_new0 (double, (size_t) MAX (1u, n_cases) * n_methods);
+  g_autofree int *case_n = g_new0 (int, MAX (1u, n_cases));
+  for (guint t = 0; t < items->len; t++)
+    {
+      const Item *it = &g_array_index (items, Item, t);
+      case_n[it->case_index]++;
+      for (int k = 0; k < n_methods; k++)
+        case_sum[it->case_index * n_methods + k] += it->dice[k];
+    }
+
+  printf ("%u complete label maps, %d removals (each soft organ of at least %g mL alone, and the triples), "
+          "%u removed-organ items\n", n_cases, n_removals, min_ml, items->len);
+  if (with_atlas)
+    printf ("atlas: %u atlases, %s transform, majority vote (a case is never its own atlas)\n", atlases->len,
+            eval_transform_name (st->atlas.transform));
+  printf ("\nDice of the removed organ (mean over the items where it was removed)\n");
+  printf ("%-18s %6s", "organ", "items");
+  for (int k = 0; k < n_methods; k++)
+    printf (" %14s", names[k]);
+  printf ("\n");
+  for (int l = 1; l < LT_N_CLASSES; l++)
+    {
+      printf ("%-18s %6d", lt_default_class_name (l), per_n[l]);
+      for (int k = 0; k < n_methods; k++)
+        print_cell (organ_means[k * LT_N_CLASSES + l]);
+      printf ("\n");
+    }
+  printf ("%-18s %6s", "mean over organs", "");
+  for (int k = 0; k < n_methods; k++)
+    print_cell (mean_organs[k]);
+  printf ("\n%-18s %6u", "mean over items", items->len);
+  for (int k = 0; k < n_methods; k++)
+    print_cell (items->len ? sum_all[k] / items->len : NAN);
+  printf ("\n%-18s %6d", "  removed alone", n_alone);
+  for (int k = 0; k < n_methods; k++)
+    print_cell (n_alone ? sum_alone[k] / n_alone : NAN);
+  printf ("\n%-18s %6d", "  in triples", n_triple);
+  for (int k = 0; k < n_methods; k++)
+    print_cell (n_triple ? sum_triple[k] / n_triple : NAN);
+  printf ("\n\nPer case (mean over the case's items)\n%-24s %6s", "case", "items");
+  for (int k = 0; k < n_methods; k++)
+    printf (" %14s", names[k]);
+  printf ("\n");
+  for (guint c = 0; c < n_cases; c++)
+    {
+      printf ("%-24s %6d", cases[c].name, case_n[c]);
+      for (int k = 0; k < n_methods; k++)
+        print_cell (case_n[c] ? case_sum[c * n_methods + k] / case_n[c] : NAN);
+      printf ("\n");
+    }
+  printf ("\n");
+  /* HD95: medians (a method that adds nothing of an organ has no distance: counted apart) */
+  g_autofree double *hd_organ = g_new (double, (size_t) n_methods * LT_N_CLASSES);
+  g_autofree double *hd_all = g_new (double, n_methods);
+  g_autofree int *hd_missing = g_new0 (int, n_methods);
+  if (st->hd95)
+    {
+      g_autofree double *col = g_new (double, MAX (1u, items->len));
+      for (int k = 0; k < n_methods; k++)
+        {
+          for (int l = 0; l < LT_N_CLASSES; l++)
+            {
+              int n = 0;
+              for (guint t = 0; t < items->len; t++)
+                {
+                  const Item *it = &g_array_index (items, Item, t);
+                  if (it->organ == l)
+                    col[n++] = it->hd95[k];
+                }
+              hd_organ[k * LT_N_CLASSES + l] = median_of (col, n);
+            }
+          for (guint t = 0; t < items->len; t++)
+            {
+              col[t] = g_array_index (items, Item, t).hd95[k];
+              hd_missing[k] += isnan (col[t]);
+            }
+          hd_all[k] = median_of (col, (int) items->len);
+        }
+      printf ("HD95 of the removed organ in mm (median over the items where the method added some of it)\n");
+      printf ("%-18s %6s", "organ", "items");
+      for (int k = 0; k < n_methods; k++)
+        printf (" %14s", names[k]);
+      printf ("\n");
+      for (int l = 1; l < LT_N_CLASSES; l++)
+        {
+          if (per_n[l] == 0)
+            continue;
+          printf ("%-18s %6d", lt_default_class_name (l), per_n[l]);
+          for (int k = 0; k < n_methods; k++)
+            print_cell (hd_organ[k * LT_N_CLASSES + l]);
+          printf ("\n");
+        }
+      printf ("%-18s %6u", "median over items", items->len);
+      for (int k = 0; k < n_methods; k++)
+        print_cell (hd_all[k]);
+      printf ("\n%-18s %6s", "  none added", "");
+      for (int k = 0; k < n_methods; k++)
+        printf (" %14d", hd_missing[k]);
+      printf ("\n\n");
+    }
+  for (int k = 0; k < n_methods; k++)
+    printf ("%s: %.2f s per completion\n", names[k], seconds[k] / MAX (1, runs[k]));
+
+  if (json_path)
+    {
+      g_autoptr (JsonBuilder) b = json_builder_new ();
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "mode");
+      json_builder_add_string_value (b, "complete-maps");
+      json_builder_set_member_name (b, "min_ml");
+      json_builder_add_double_value (b, min_ml);
+      json_builder_set_member_name (b, "items");
+      json_builder_add_int_value (b, items->len);
+      if (with_atlas)
+        {
+          json_builder_set_member_name (b, "atlas");
+          json_builder_begin_object (b);
+          json_builder_set_member_name (b, "transform");
+          json_builder_add_string_value (b, eval_transform_name (st->atlas.transform));
+          json_builder_set_member_name (b, "files");
+          json_builder_begin_array (b);
+          for (guint i = 0; i < atlases->len; i++)
+            {
+              const Atlas *a = g_ptr_array_index (atlases, i);
+              json_builder_begin_object (b);
+              json_builder_set_member_name (b, "file");
+              json_builder_add_string_value (b, a->path);
+              json_builder_set_member_name (b, "scheme");
+              json_builder_add_string_value (b, a->scheme);
+              json_builder_end_object (b);
+            }
+          json_builder_end_array (b);
+          json_builder_end_object (b);
+        }
+      json_builder_set_member_name (b, "methods");
+      json_builder_begin_array (b);
+      for (int k = 0; k < n_methods; k++)
+        {
+          json_builder_begin_object (b);
+          json_builder_set_member_name (b, "name");
+          json_builder_add_string_value (b, names[k]);
+          if (k >= first_net)
+            {
+              json_builder_set_member_name (b, "file");
+              json_builder_add_string_value (b, g_ptr_array_index (model_paths, k - first_net));
+            }
+          json_builder_set_member_name (b, "seconds_per_completion");
+          json_builder_add_double_value (b, seconds[k] / MAX (1, runs[k]));
+          json_builder_set_member_name (b, "removed_dice");
+          json_builder_begin_object (b);
+          for (int l = 1; l < LT_N_CLASSES; l++)
+            eval_json_add_number_or_null (b, lt_default_class_name (l), organ_means[k * LT_N_CLASSES + l]);
+          json_builder_end_object (b);
+          eval_json_add_number_or_null (b, "mean_over_organs", mean_organs[k]);
+          eval_json_add_number_or_null (b, "mean_over_items", items->len ? sum_all[k] / items->len : NAN);
+          eval_json_add_number_or_null (b, "mean_removed_alone", n_alone ? sum_alone[k] / n_alone : NAN);
+          eval_json_add_number_or_null (b, "mean_in_triples", n_triple ? sum_triple[k] / n_triple : NAN);
+          if (st->hd95)
+            {
+              json_builder_set_member_name (b, "hd95_median_mm");
+              json_builder_begin_object (b);
+              for (int l = 1; l < LT_N_CLASSES; l++)
+                eval_json_add_number_or_null (b, lt_default_class_name (l), hd_organ[k * LT_N_CLASSES + l]);
+              json_builder_end_object (b);
+              eval_json_add_number_or_null (b, "hd95_median_over_items_mm", hd_all[k]);
+              json_builder_set_member_name (b, "hd95_none_added");
+              json_builder_add_int_value (b, hd_missing[k]);
+            }
+          json_builder_end_object (b);
+        }
+      json_builder_end_array (b);
+      json_builder_set_member_name (b, "cases");
+      json_builder_begin_array (b);
+      guint t = 0;
+      for (guint c = 0; c < n_cases; c++)
+        {
+          const Case *cs = &cases[c];
+          json_builder_begin_object (b);
+          json_builder_set_member_name (b, "file");
+          json_builder_add_string_value (b, cs->path);
+          json_builder_set_member_name (b, "name");
+          json_builder_add_string_value (b, cs->name);
+          json_builder_set_member_name (b, "scheme");
+          json_builder_add_string_value (b, cs->scheme);
+          json_builder_set_member_name (b, "present_ml");
+          json_builder_begin_object (b);
+          for (int l = 1; l < LT_N_CLASSES; l++)
+            if ((cs->present >> l) & 1u)
+              {
+                json_builder_set_member_name (b, lt_default_class_name (l));
+                json_builder_add_double_value (b, cs->ml[l]);
+              }
+          json_builder_end_object (b);
+          json_builder_set_member_name (b, "mean_dice");
+          json_builder_begin_object (b);
+          for (int k = 0; k < n_methods; k++)
+            eval_json_add_number_or_null (b, names[k], case_n[c] ? case_sum[c * n_methods + k] / case_n[c] : NAN);
+          json_builder_end_object (b);
+          json_builder_set_member_name (b, "removals");
+          json_builder_begin_array (b);
+          for (guint r = 0; r < cs->removals->len; r++)
+            {
+              const Removal *rm = &g_array_index (cs->removals, Removal, r);
+              g_autofree char *rname = removal_plan_dup_name (rm->mask);
+              json_builder_begin_object (b);
+              json_builder_set_member_name (b, "removed");
+              json_builder_add_string_value (b, rname);
+              json_builder_set_member_name (b, "triple");
+              json_builder_add_boolean_value (b, removal_plan_is_triple (rm->mask));
+              json_builder_set_member_name (b, "organs");
+              json_builder_begin_array (b);
+              for (; t < items->len; t++)
+                {
+                  const Item *it = &g_array_index (items, Item, t);
+                  if (it->case_index != (int) c || it->removal_index != (int) r)
+                    break;
+                  json_builder_begin_object (b);
+                  json_builder_set_member_name (b, "organ");
+                  json_builder_add_string_value (b, lt_default_class_name (it->organ));
+                  json_builder_set_member_name (b, "truth_ml");
+                  json_builder_add_double_value (b, it->truth_ml);
+                  json_builder_set_member_name (b, "dice");
+                  json_builder_begin_object (b);
+                  for (int k = 0; k < n_methods; k++)
+                    eval_json_add_number_or_null (b, names[k], it->dice[k]);
+                  json_builder_end_object (b);
+                  json_builder_set_member_name (b, "ml");
+                  json_builder_begin_object (b);
+                  for (int k = 0; k < n_methods; k++)
+                    eval_json_add_number_or_null (b, names[k], it->ml[k]);
+                  json_builder_end_object (b);
+                  if (st->hd95)
+                    {
+                      json_builder_set_member_name (b, "hd95_mm");
+                      json_builder_begin_object (b);
+                      for (int k = 0; k < n_methods; k++)
+                        eval_json_add_number_or_null (b, names[k], it->hd95[k]);
+                      json_builder_end_object (b);
+                    }
+                  json_builder_end_object (b);
+                }
+              json_builder_end_array (b);
+              if (rm->fits)
+                {
+                  json_builder_set_member_name (b, "atlas_fits");
+                  json_builder_begin_array (b);
+                  for (int a = 0; a < rm->n_atlases; a++)
+                    {
+                      const AtlasFit *f = &rm->fits[a];
+                      json_builder_begin_object (b);
+                      json_builder_set_member_name (b, "atlas");
+                      json_builder_add_string_value (b, rm->atlas_names[a]);
+                      json_builder_set_member_name (b, "used");
+                      json_builder_add_boolean_value (b, f->used);
+                      if (f->used)
+                        {
+                          json_builder_set_member_name (b, "transform");
+                          json_builder_add_string_value (b, eval_transform_name (f->transform));
+                          json_builder_set_member_name (b, "shared_organs");
+                          json_builder_add_int_value (b, f->n_shared);
+                          eval_json_add_number_or_null (b, "scale", f->scale);
+                          eval_json_add_number_or_null (b, "rms_mm", f->rms_mm);
+                          json_builder_set_member_name (b, "pairs");
+                          json_builder_add_int_value (b, f->n_pairs);
+                        }
+                      json_builder_end_object (b);
+                    }
+                  json_builder_end_array (b);
+                }
+              json_builder_end_object (b);
+            }
+          json_builder_end_array (b);
+          json_builder_end_object (b);
+        }
+      json_builder_end_array (b);
+      json_builder_end_object (b);
+      if (!eval_write_json (b, outputs, json_path, &error))
+        return cli_fail_output (error);
+    }
+
+  for (guint t = 0; t < items->len; t++)
+    {
+      Item *it = &g_array_index (items, Item, t);
+      g_free (it->dice);
+      g_free (it->ml);
+      g_free (it->hd95);
+    }
+  for (guint c = 0; c < n_cases; c++)
+    {
+      for (guint r = 0; r < cases[c].removals->len; r++)
+        {
+          Removal *rm = &g_array_index (cases[c].removals, Removal, r);
+          g_free (rm->fits);
+          g_free (rm->atlas_names);
+        }
+      g_array_unref (cases[c].removals);
+      g_free (cases[c].path);
+      g_free (cases[c].name);
+      g_free (cases[c].scheme);
+    }
+  return 0;
+}
