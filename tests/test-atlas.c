@@ -9,6 +9,7 @@
 
 #include <math.h>
 #include <string.h>
+#include "test-util.h"
 
 #define BIT(l) (1u << (l))
 
@@ -545,18 +546,20 @@ test_surface_hd95 (void)
   g_assert_cmpint (surface_points_get_count (sb, 9), ==, 0);
 }
 
+static const TestCase test_cases[] = {
+  { "/removal-plan/present", test_plan_present },
+  { "/removal-plan/make", test_plan_make },
+  { "/removal-plan/apply", test_plan_apply },
+  { "/atlas/scaled-copy", test_atlas_scaled_copy },
+  { "/atlas/resampled-rotated", test_atlas_resampled_rotated },
+  { "/atlas/search-twin", test_atlas_search_twin },
+  { "/atlas/never-overwrites", test_atlas_never_overwrites },
+  { "/atlas/few-organs", test_atlas_few_organs },
+  { "/surface-distance/hd95", test_surface_hd95 },
+};
+
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/removal-plan/present", test_plan_present);
-  g_test_add_func ("/removal-plan/make", test_plan_make);
-  g_test_add_func ("/removal-plan/apply", test_plan_apply);
-  g_test_add_func ("/atlas/scaled-copy", test_atlas_scaled_copy);
-  g_test_add_func ("/atlas/resampled-rotated", test_atlas_resampled_rotated);
-  g_test_add_func ("/atlas/search-twin", test_atlas_search_twin);
-  g_test_add_func ("/atlas/never-overwrites", test_atlas_never_overwrites);
-  g_test_add_func ("/atlas/few-organs", test_atlas_few_organs);
-  g_test_add_func ("/surface-distance/hd95", test_surface_hd95);
-  return g_test_run ();
+  return test_util_run (argc, argv, test_cases, G_N_ELEMENTS (test_cases));
 }

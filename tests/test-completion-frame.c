@@ -14,6 +14,7 @@
 
 #include <math.h>
 #include <string.h>
+#include "test-util.h"
 
 static LabelVolume *
 make_phantom (guint64 seed, int grid, double spacing)
@@ -309,12 +310,14 @@ test_orientations (void)
     }
 }
 
+static const TestCase test_cases[] = {
+  { "/completion-frame/reference", test_reference },
+  { "/completion-frame/placement", test_placement },
+  { "/completion-frame/orientations", test_orientations },
+};
+
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/completion-frame/reference", test_reference);
-  g_test_add_func ("/completion-frame/placement", test_placement);
-  g_test_add_func ("/completion-frame/orientations", test_orientations);
-  return g_test_run ();
+  return test_util_run (argc, argv, test_cases, G_N_ELEMENTS (test_cases));
 }

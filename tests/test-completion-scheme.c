@@ -10,6 +10,7 @@
 
 #include <math.h>
 #include <string.h>
+#include "test-util.h"
 
 /* The phantom's 12 classes in v2 ids: a class with several ids alternates them by slab
  * of k (vertebrae, ribs), a sided class takes the id of the voxel's side. */
@@ -166,11 +167,13 @@ test_write_ids (void)
   g_assert_cmpint (completion_source_write_id (&named, LT_STOMACH, FALSE, 200, &name), ==, 200 + LT_STOMACH);
 }
 
+static const TestCase test_cases[] = {
+  { "/completion-scheme/write-ids", test_write_ids },
+  { "/completion-scheme/v2-liver-kidneys", test_v2_liver_and_kidneys },
+};
+
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/completion-scheme/write-ids", test_write_ids);
-  g_test_add_func ("/completion-scheme/v2-liver-kidneys", test_v2_liver_and_kidneys);
-  return g_test_run ();
+  return test_util_run (argc, argv, test_cases, G_N_ELEMENTS (test_cases));
 }

@@ -224,6 +224,12 @@ test_surface_cancel_from_thread (void)
   g_assert_cmpint (cancelled, >, 0);
 }
 
+static const TestCase test_cases[] = {
+  { "/concurrency/load-mesh-cancel", test_mesh_cancel },
+  { "/concurrency/load-complete-cancel", test_complete_cancel },
+  { "/concurrency/surface-cancel-from-thread", test_surface_cancel_from_thread },
+};
+
 int
 main (int argc, char **argv)
 {
@@ -245,9 +251,7 @@ main (int argc, char **argv)
   g_autoptr (NnNet) net = test_random_net (&cfg, 3);
   g_assert_true (nn_net_save (net, model_path, FALSE, &error));
 
-  g_test_add_func ("/concurrency/load-mesh-cancel", test_mesh_cancel);
-  g_test_add_func ("/concurrency/load-complete-cancel", test_complete_cancel);
-  g_test_add_func ("/concurrency/surface-cancel-from-thread", test_surface_cancel_from_thread);
+  test_util_add (test_cases, G_N_ELEMENTS (test_cases));
   int status = g_test_run ();
 
   g_unlink (volume_path);

@@ -9,6 +9,7 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
+#include "test-util.h"
 
 static char *tmpdir;
 
@@ -373,14 +374,18 @@ rm_rf (const char *path)
     g_unlink (path);
 }
 
+static const TestCase test_cases[] = {
+  { "/eval/complete-maps", test_complete_maps },
+  { "/eval/other-scheme", test_other_scheme },
+  { "/eval/benchmark-layout", test_benchmark_layout },
+};
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   tmpdir = g_dir_make_tmp ("test-eval-XXXXXX", NULL);
-  g_test_add_func ("/eval/complete-maps", test_complete_maps);
-  g_test_add_func ("/eval/other-scheme", test_other_scheme);
-  g_test_add_func ("/eval/benchmark-layout", test_benchmark_layout);
+  test_util_add (test_cases, G_N_ELEMENTS (test_cases));
   int rc = g_test_run ();
   rm_rf (tmpdir);
   g_free (tmpdir);

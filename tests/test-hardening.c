@@ -2063,6 +2063,41 @@ test_nrrd_rules (void)
   g_assert_cmpint (back->nx, ==, 8);
 }
 
+static const TestCase test_cases[] = {
+  { "/hardening/write-fails/label-table", test_label_table_write_fails },
+  { "/hardening/write-fails/mesh-export", test_mesh_export_write_fails },
+  { "/hardening/write-fails/model-save", test_model_save_fails },
+  { "/hardening/write-fails/nifti", test_nifti_write_fails },
+  { "/hardening/cancel/completion", test_completion_cancelled },
+  { "/hardening/cancel/cli-complete", test_cli_complete_interrupted },
+  { "/hardening/limits/completion-large-volume", test_completion_large_volume },
+  { "/hardening/limits/cli-voxel-message", test_cli_voxel_limit_message },
+  { "/hardening/limits/cli-memory-message", test_cli_memory_message },
+  { "/hardening/limits/nifti-vox-offset-float", test_nifti_vox_offset_float },
+  { "/hardening/limits/nifti-uint32-range", test_nifti_uint32_range },
+  { "/hardening/limits/safetensors-json-depth", test_safetensors_json_depth },
+  { "/hardening/limits/safetensors-labels-depth", test_safetensors_labels_depth },
+  { "/hardening/inputs/readers-refuse-fifos", test_readers_refuse_fifos },
+  { "/hardening/inputs/cli-refuses-fifos-and-devices", test_cli_refuses_fifos_and_devices },
+  { "/hardening/limits/renderer-many-meshes", test_renderer_many_meshes },
+  { "/hardening/limits/scene-labels", test_scene_label_limits },
+  { "/hardening/limits/cli-render-many-labels", test_cli_render_many_labels },
+  { "/hardening/outputs/out-set", test_out_set_rules },
+  { "/hardening/outputs/cli-render", test_cli_render_outputs },
+  { "/hardening/outputs/cli-complete", test_cli_complete_outputs },
+  { "/hardening/outputs/cli-force-everywhere", test_cli_force_everywhere },
+  { "/hardening/litter/cli-interrupted-writes", test_cli_interrupted_writes_leave_nothing },
+  { "/hardening/litter/stale-temporaries", test_stale_temporaries_cleaned },
+  { "/hardening/models/problems-named", test_model_problems_named },
+  { "/hardening/models/cli-complete-refuses-useless", test_cli_complete_refuses_useless },
+  { "/hardening/nifti/gzip-trailer", test_nifti_gzip_trailer },
+  { "/hardening/nifti/vox-offset-messages", test_nifti_vox_offset_messages },
+  { "/hardening/nifti/geometry-warnings", test_nifti_geometry_warnings },
+  { "/hardening/nifti/read-cancelled", test_nifti_read_cancelled },
+  { "/hardening/inputs/cli-broken-table-beside", test_cli_broken_table_beside },
+  { "/hardening/inputs/nrrd", test_nrrd_rules },
+};
+
 int
 main (int argc, char **argv)
 {
@@ -2070,38 +2105,7 @@ main (int argc, char **argv)
   tmpdir = g_dir_make_tmp ("test-hardening-XXXXXX", NULL);
   g_assert_nonnull (tmpdir);
 
-  g_test_add_func ("/hardening/write-fails/label-table", test_label_table_write_fails);
-  g_test_add_func ("/hardening/write-fails/mesh-export", test_mesh_export_write_fails);
-  g_test_add_func ("/hardening/write-fails/model-save", test_model_save_fails);
-  g_test_add_func ("/hardening/write-fails/nifti", test_nifti_write_fails);
-  g_test_add_func ("/hardening/cancel/completion", test_completion_cancelled);
-  g_test_add_func ("/hardening/cancel/cli-complete", test_cli_complete_interrupted);
-  g_test_add_func ("/hardening/limits/completion-large-volume", test_completion_large_volume);
-  g_test_add_func ("/hardening/limits/cli-voxel-message", test_cli_voxel_limit_message);
-  g_test_add_func ("/hardening/limits/cli-memory-message", test_cli_memory_message);
-  g_test_add_func ("/hardening/limits/nifti-vox-offset-float", test_nifti_vox_offset_float);
-  g_test_add_func ("/hardening/limits/nifti-uint32-range", test_nifti_uint32_range);
-  g_test_add_func ("/hardening/limits/safetensors-json-depth", test_safetensors_json_depth);
-  g_test_add_func ("/hardening/limits/safetensors-labels-depth", test_safetensors_labels_depth);
-  g_test_add_func ("/hardening/inputs/readers-refuse-fifos", test_readers_refuse_fifos);
-  g_test_add_func ("/hardening/inputs/cli-refuses-fifos-and-devices", test_cli_refuses_fifos_and_devices);
-  g_test_add_func ("/hardening/limits/renderer-many-meshes", test_renderer_many_meshes);
-  g_test_add_func ("/hardening/limits/scene-labels", test_scene_label_limits);
-  g_test_add_func ("/hardening/limits/cli-render-many-labels", test_cli_render_many_labels);
-  g_test_add_func ("/hardening/outputs/out-set", test_out_set_rules);
-  g_test_add_func ("/hardening/outputs/cli-render", test_cli_render_outputs);
-  g_test_add_func ("/hardening/outputs/cli-complete", test_cli_complete_outputs);
-  g_test_add_func ("/hardening/outputs/cli-force-everywhere", test_cli_force_everywhere);
-  g_test_add_func ("/hardening/litter/cli-interrupted-writes", test_cli_interrupted_writes_leave_nothing);
-  g_test_add_func ("/hardening/litter/stale-temporaries", test_stale_temporaries_cleaned);
-  g_test_add_func ("/hardening/models/problems-named", test_model_problems_named);
-  g_test_add_func ("/hardening/models/cli-complete-refuses-useless", test_cli_complete_refuses_useless);
-  g_test_add_func ("/hardening/nifti/gzip-trailer", test_nifti_gzip_trailer);
-  g_test_add_func ("/hardening/nifti/vox-offset-messages", test_nifti_vox_offset_messages);
-  g_test_add_func ("/hardening/nifti/geometry-warnings", test_nifti_geometry_warnings);
-  g_test_add_func ("/hardening/nifti/read-cancelled", test_nifti_read_cancelled);
-  g_test_add_func ("/hardening/inputs/cli-broken-table-beside", test_cli_broken_table_beside);
-  g_test_add_func ("/hardening/inputs/nrrd", test_nrrd_rules);
+  test_util_add (test_cases, G_N_ELEMENTS (test_cases));
   int status = g_test_run ();
 
   g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", tmpdir);

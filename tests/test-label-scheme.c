@@ -6,6 +6,7 @@
 #include "nifti.h"
 
 #include <string.h>
+#include "test-util.h"
 
 /* ------------------------------------------------------------------------- */
 /* The expected mapping, written from TotalSegmentator's map_to_binary.py ranges
@@ -980,27 +981,31 @@ test_threads (void)
     g_assert_true (g_thread_join (threads[i]) == label_scheme_list (NULL)[i % 4]);
 }
 
+static const TestCase test_cases[] = {
+  { "/label-scheme/threads", test_threads },
+  { "/label-scheme/registry", test_registry },
+  { "/label-scheme/data-consistent", test_data_consistent },
+  { "/label-scheme/totalseg-v2", test_totalseg_v2 },
+  { "/label-scheme/totalseg-v1", test_totalseg_v1 },
+  { "/label-scheme/amos-benchmark", test_amos_and_benchmark },
+  { "/label-scheme/write-back", test_write_back },
+  { "/label-scheme/dup-table", test_dup_table },
+  { "/label-scheme/detect-tables", test_detect_tables },
+  { "/label-scheme/detect-names", test_detect_names },
+  { "/label-scheme/detect-caret-xml", test_detect_caret_xml },
+  { "/label-scheme/detect-real-nifti", test_detect_real_nifti },
+  { "/label-scheme/unnamed", test_unnamed },
+  { "/label-scheme/resolve", test_resolve },
+  { "/label-scheme/map-synthetic", test_map_synthetic },
+  { "/label-scheme/map-real-s0004", test_map_real_s0004 },
+  { "/label-scheme/map-real-others", test_map_real_other },
+};
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   /* First, so that the schemes get built by concurrent callers. */
-  g_test_add_func ("/label-scheme/threads", test_threads);
-  g_test_add_func ("/label-scheme/registry", test_registry);
-  g_test_add_func ("/label-scheme/data-consistent", test_data_consistent);
-  g_test_add_func ("/label-scheme/totalseg-v2", test_totalseg_v2);
-  g_test_add_func ("/label-scheme/totalseg-v1", test_totalseg_v1);
-  g_test_add_func ("/label-scheme/amos-benchmark", test_amos_and_benchmark);
-  g_test_add_func ("/label-scheme/write-back", test_write_back);
-  g_test_add_func ("/label-scheme/dup-table", test_dup_table);
-  g_test_add_func ("/label-scheme/detect-tables", test_detect_tables);
-  g_test_add_func ("/label-scheme/detect-names", test_detect_names);
-  g_test_add_func ("/label-scheme/detect-caret-xml", test_detect_caret_xml);
-  g_test_add_func ("/label-scheme/detect-real-nifti", test_detect_real_nifti);
-  g_test_add_func ("/label-scheme/unnamed", test_unnamed);
-  g_test_add_func ("/label-scheme/resolve", test_resolve);
-  g_test_add_func ("/label-scheme/map-synthetic", test_map_synthetic);
-  g_test_add_func ("/label-scheme/map-real-s0004", test_map_real_s0004);
-  g_test_add_func ("/label-scheme/map-real-others", test_map_real_other);
+  test_util_add (test_cases, G_N_ELEMENTS (test_cases));
   return g_test_run ();
 }

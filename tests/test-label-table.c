@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 #include <glib/gstdio.h>
+#include "test-util.h"
 
 #define AAL_TXT "/usr/share/mricron/templates/aal.nii.txt"
 #define AAL_LUT "/usr/share/mricron/templates/aal.nii.lut"
@@ -955,27 +956,28 @@ test_save_roundtrip (void)
   rm_rf (dir);
 }
 
+static const TestCase test_cases[] = {
+  { "/label-table/default", test_default },
+  { "/label-table/generated-colors", test_generated_colors },
+  { "/label-table/set-lookup-find", test_set_lookup_find },
+  { "/label-table/itksnap", test_itksnap },
+  { "/label-table/slicer", test_slicer },
+  { "/label-table/freesurfer", test_freesurfer },
+  { "/label-table/mricron", test_mricron },
+  { "/label-table/lut-alone", test_lut_alone },
+  { "/label-table/xml", test_xml },
+  { "/label-table/broken", test_broken },
+  { "/label-table/hostile-generated", test_hostile_generated },
+  { "/label-table/truncated", test_truncated },
+  { "/label-table/aal", test_aal },
+  { "/label-table/find-beside", test_find_beside },
+  { "/label-table/find-real", test_find_real },
+  { "/label-table/find-extension", test_find_extension },
+  { "/label-table/save-roundtrip", test_save_roundtrip },
+};
+
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
-
-  g_test_add_func ("/label-table/default", test_default);
-  g_test_add_func ("/label-table/generated-colors", test_generated_colors);
-  g_test_add_func ("/label-table/set-lookup-find", test_set_lookup_find);
-  g_test_add_func ("/label-table/itksnap", test_itksnap);
-  g_test_add_func ("/label-table/slicer", test_slicer);
-  g_test_add_func ("/label-table/freesurfer", test_freesurfer);
-  g_test_add_func ("/label-table/mricron", test_mricron);
-  g_test_add_func ("/label-table/lut-alone", test_lut_alone);
-  g_test_add_func ("/label-table/xml", test_xml);
-  g_test_add_func ("/label-table/broken", test_broken);
-  g_test_add_func ("/label-table/hostile-generated", test_hostile_generated);
-  g_test_add_func ("/label-table/truncated", test_truncated);
-  g_test_add_func ("/label-table/aal", test_aal);
-  g_test_add_func ("/label-table/find-beside", test_find_beside);
-  g_test_add_func ("/label-table/find-real", test_find_real);
-  g_test_add_func ("/label-table/find-extension", test_find_extension);
-  g_test_add_func ("/label-table/save-roundtrip", test_save_roundtrip);
-  return g_test_run ();
+  return test_util_run (argc, argv, test_cases, G_N_ELEMENTS (test_cases));
 }

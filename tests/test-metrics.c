@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <string.h>
+#include "test-util.h"
 
 static LabelVolume *
 volume_from (const int32_t *labels, int64_t nx, int64_t ny, int64_t nz, const double sp[3], int bpv)
@@ -150,13 +151,15 @@ test_random_against_definition (void)
   random_against_definition (1, 1);
 }
 
+static const TestCase test_cases[] = {
+  { "/metrics/hand-computed", test_hand_computed },
+  { "/metrics/absent-label", test_absent_label },
+  { "/metrics/grid-mismatch", test_grid_mismatch },
+  { "/metrics/random", test_random_against_definition },
+};
+
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/metrics/hand-computed", test_hand_computed);
-  g_test_add_func ("/metrics/absent-label", test_absent_label);
-  g_test_add_func ("/metrics/grid-mismatch", test_grid_mismatch);
-  g_test_add_func ("/metrics/random", test_random_against_definition);
-  return g_test_run ();
+  return test_util_run (argc, argv, test_cases, G_N_ELEMENTS (test_cases));
 }

@@ -616,19 +616,23 @@ test_paths (void)
   g_assert_false (nifti_path_is_supported ("a.png"));
 }
 
+static const TestCase test_cases[] = {
+  { "/nifti/round-trip", test_round_trip },
+  { "/nifti/header-preserved", test_header_preserved },
+  { "/nifti/no-overwrite", test_no_overwrite },
+  { "/nifti/write-failure-keeps-old", test_write_failure_keeps_old },
+  { "/nifti/disk-full-keeps-old", test_disk_full_keeps_old },
+  { "/nifti/hostile", test_hostile },
+  { "/nifti/big-endian", test_big_endian },
+  { "/nifti/paths", test_paths },
+};
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   tmpdir = g_dir_make_tmp ("test-nifti-XXXXXX", NULL);
-  g_test_add_func ("/nifti/round-trip", test_round_trip);
-  g_test_add_func ("/nifti/header-preserved", test_header_preserved);
-  g_test_add_func ("/nifti/no-overwrite", test_no_overwrite);
-  g_test_add_func ("/nifti/write-failure-keeps-old", test_write_failure_keeps_old);
-  g_test_add_func ("/nifti/disk-full-keeps-old", test_disk_full_keeps_old);
-  g_test_add_func ("/nifti/hostile", test_hostile);
-  g_test_add_func ("/nifti/big-endian", test_big_endian);
-  g_test_add_func ("/nifti/paths", test_paths);
+  test_util_add (test_cases, G_N_ELEMENTS (test_cases));
   int r = g_test_run ();
   g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", tmpdir);
   if (system (cmd) != 0)

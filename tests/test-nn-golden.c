@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <string.h>
+#include "test-util.h"
 
 #define REL_TOL 1e-4
 
@@ -187,6 +188,12 @@ test_arch (gconstpointer data)
   run_arch (data, NN_PREPARE_KEEP_ALL, 1);
 }
 
+static const TestCase test_cases[] = {
+  { "/nn/golden/conv3d", test_conv },
+  { "/nn/golden/conv-transpose3d", test_convt },
+  { "/nn/golden/pool-softmax-upsample", test_pool_softmax_upsample },
+};
+
 int
 main (int argc, char **argv)
 {
@@ -195,9 +202,7 @@ main (int argc, char **argv)
   g_autoptr (GError) error = NULL;
   ops = nn_st_file_load (path, &error);
   g_assert_no_error (error);
-  g_test_add_func ("/nn/golden/conv3d", test_conv);
-  g_test_add_func ("/nn/golden/conv-transpose3d", test_convt);
-  g_test_add_func ("/nn/golden/pool-softmax-upsample", test_pool_softmax_upsample);
+  test_util_add (test_cases, G_N_ELEMENTS (test_cases));
   g_test_add_data_func ("/nn/golden/unet", "unet", test_arch);
   g_test_add_data_func ("/nn/golden/unet-skip", "unet-skip", test_arch);
   g_test_add_data_func ("/nn/golden/googlenet-skip", "googlenet-skip", test_arch);

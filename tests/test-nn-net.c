@@ -418,18 +418,22 @@ test_completion (void)
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
 }
 
+static const TestCase test_cases[] = {
+  { "/nn/net/roundtrip", test_roundtrip },
+  { "/nn/net/mismatch", test_mismatch },
+  { "/nn/net/hostile", test_hostile },
+  { "/nn/net/plan", test_plan },
+  { "/nn/net/cancel", test_cancel },
+  { "/nn/completion", test_completion },
+  { "/nn/completion/fragments", test_fragments },
+};
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   tmpdir = g_dir_make_tmp ("test-nn-net-XXXXXX", NULL);
-  g_test_add_func ("/nn/net/roundtrip", test_roundtrip);
-  g_test_add_func ("/nn/net/mismatch", test_mismatch);
-  g_test_add_func ("/nn/net/hostile", test_hostile);
-  g_test_add_func ("/nn/net/plan", test_plan);
-  g_test_add_func ("/nn/net/cancel", test_cancel);
-  g_test_add_func ("/nn/completion", test_completion);
-  g_test_add_func ("/nn/completion/fragments", test_fragments);
+  test_util_add (test_cases, G_N_ELEMENTS (test_cases));
   int rc = g_test_run ();
   const char *names[] = { "rt.safetensors", "ok.safetensors", "bad.safetensors", "plain.safetensors" };
   for (gsize i = 0; i < G_N_ELEMENTS (names); i++)

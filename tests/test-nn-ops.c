@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include "test-util.h"
 
 static guint64 rng_state = 42;
 
@@ -274,17 +275,19 @@ test_pool (void)
     g_assert_cmpint (counts[i], ==, i == 0 ? 100 : 50);
 }
 
+static const TestCase test_cases[] = {
+  { "/nn/ops/pool", test_pool },
+  { "/nn/ops/conv3d", test_conv3d },
+  { "/nn/ops/slab-bound", test_slab_bound },
+  { "/nn/ops/conv-transpose3d", test_conv_transpose3d },
+  { "/nn/ops/maxpool3d", test_maxpool },
+  { "/nn/ops/softmax-concat-act", test_softmax_concat_act },
+  { "/nn/ops/upsample", test_upsample },
+  { "/nn/ops/fold-batchnorm", test_fold_batchnorm },
+};
+
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/nn/ops/pool", test_pool);
-  g_test_add_func ("/nn/ops/conv3d", test_conv3d);
-  g_test_add_func ("/nn/ops/slab-bound", test_slab_bound);
-  g_test_add_func ("/nn/ops/conv-transpose3d", test_conv_transpose3d);
-  g_test_add_func ("/nn/ops/maxpool3d", test_maxpool);
-  g_test_add_func ("/nn/ops/softmax-concat-act", test_softmax_concat_act);
-  g_test_add_func ("/nn/ops/upsample", test_upsample);
-  g_test_add_func ("/nn/ops/fold-batchnorm", test_fold_batchnorm);
-  return g_test_run ();
+  return test_util_run (argc, argv, test_cases, G_N_ELEMENTS (test_cases));
 }

@@ -840,28 +840,32 @@ test_cli_resume (void)
     g_unlink (files[i]);
 }
 
+static const TestCase test_cases[] = {
+  { "/nn-train/conv-backward", test_conv_backward },
+  { "/nn-train/convt-backward", test_convt_backward },
+  { "/nn-train/pool-bn-act-backward", test_pool_bn_act_backward },
+  { "/nn-train/adamw", test_adamw },
+  { "/nn-train/loss-fd", test_loss_fd },
+  { "/nn-train/loss-ignore", test_loss_ignore },
+  { "/nn-train/learns", test_learns },
+  { "/nn-train/resume-exact", test_resume_exact },
+  { "/nn-train/trainer/progress", test_trainer_progress },
+  { "/nn-train/trainer/cancel-resume", test_trainer_cancel_resume },
+  { "/nn-train/trainer/options", test_trainer_options },
+  { "/nn-train/cli-resume", test_cli_resume },
+};
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   tmpdir = g_dir_make_tmp ("test-nn-train-XXXXXX", NULL);
-  g_test_add_func ("/nn-train/conv-backward", test_conv_backward);
-  g_test_add_func ("/nn-train/convt-backward", test_convt_backward);
-  g_test_add_func ("/nn-train/pool-bn-act-backward", test_pool_bn_act_backward);
-  g_test_add_func ("/nn-train/adamw", test_adamw);
-  g_test_add_func ("/nn-train/loss-fd", test_loss_fd);
-  g_test_add_func ("/nn-train/loss-ignore", test_loss_ignore);
   for (int a = 0; a < NN_N_ARCHS; a++)
     {
       g_autofree char *p = g_strdup_printf ("/nn-train/net-fd/%s", nn_arch_to_string ((NnArch) a));
       g_test_add_data_func (p, GINT_TO_POINTER (a), test_net_fd);
     }
-  g_test_add_func ("/nn-train/learns", test_learns);
-  g_test_add_func ("/nn-train/resume-exact", test_resume_exact);
-  g_test_add_func ("/nn-train/trainer/progress", test_trainer_progress);
-  g_test_add_func ("/nn-train/trainer/cancel-resume", test_trainer_cancel_resume);
-  g_test_add_func ("/nn-train/trainer/options", test_trainer_options);
-  g_test_add_func ("/nn-train/cli-resume", test_cli_resume);
+  test_util_add (test_cases, G_N_ELEMENTS (test_cases));
   int rc = g_test_run ();
   g_rmdir (tmpdir);
   g_free (tmpdir);

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 #include <glib/gstdio.h>
+#include "test-util.h"
 
 static LabelVolume *
 gen (guint64 seed, int grid)
@@ -601,21 +602,23 @@ test_population_mean_baseline (void)
   g_assert_cmpfloat (sum / cnt, >, 0.1);   /* but the organs are where anatomy says */
 }
 
+static const TestCase test_cases[] = {
+  { "/phantom/labels-and-geometry", test_labels_and_geometry },
+  { "/phantom/anisotropic-grid", test_anisotropic_grid },
+  { "/phantom/invalid-params", test_invalid_params },
+  { "/phantom/connectivity", test_connectivity },
+  { "/phantom/diaphragm-separates", test_diaphragm_separates },
+  { "/phantom/anatomical-relations", test_anatomical_relations },
+  { "/phantom/proportions", test_proportions },
+  { "/phantom/subjects-differ", test_subjects_differ },
+  { "/phantom/variation-zero", test_variation_zero },
+  { "/phantom/deterministic", test_deterministic },
+  { "/phantom/partial", test_partial },
+  { "/phantom/population-mean-baseline", test_population_mean_baseline },
+};
+
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/phantom/labels-and-geometry", test_labels_and_geometry);
-  g_test_add_func ("/phantom/anisotropic-grid", test_anisotropic_grid);
-  g_test_add_func ("/phantom/invalid-params", test_invalid_params);
-  g_test_add_func ("/phantom/connectivity", test_connectivity);
-  g_test_add_func ("/phantom/diaphragm-separates", test_diaphragm_separates);
-  g_test_add_func ("/phantom/anatomical-relations", test_anatomical_relations);
-  g_test_add_func ("/phantom/proportions", test_proportions);
-  g_test_add_func ("/phantom/subjects-differ", test_subjects_differ);
-  g_test_add_func ("/phantom/variation-zero", test_variation_zero);
-  g_test_add_func ("/phantom/deterministic", test_deterministic);
-  g_test_add_func ("/phantom/partial", test_partial);
-  g_test_add_func ("/phantom/population-mean-baseline", test_population_mean_baseline);
-  return g_test_run ();
+  return test_util_run (argc, argv, test_cases, G_N_ELEMENTS (test_cases));
 }

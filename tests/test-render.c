@@ -11,6 +11,7 @@
 #include "offscreen.h"
 #include "renderer.h"
 #include "scene.h"
+#include "test-util.h"
 
 static ArOffscreen *off;
 
@@ -404,6 +405,15 @@ test_scene (void)
   g_rmdir (dir);
 }
 
+static const TestCase test_cases[] = {
+  { "/render/camera-views", test_camera_views },
+  { "/render/cluster", test_cluster },
+  { "/render/draw", test_draw },
+  { "/render/budget", test_budget },
+  { "/render/png", test_png },
+  { "/render/scene", test_scene },
+};
+
 int
 main (int argc, char **argv)
 {
@@ -412,12 +422,7 @@ main (int argc, char **argv)
   off = ar_offscreen_new (160, 120, &error);
   if (!off)
     g_test_message ("offscreen rendering unavailable: %s", error->message);
-  g_test_add_func ("/render/camera-views", test_camera_views);
-  g_test_add_func ("/render/cluster", test_cluster);
-  g_test_add_func ("/render/draw", test_draw);
-  g_test_add_func ("/render/budget", test_budget);
-  g_test_add_func ("/render/png", test_png);
-  g_test_add_func ("/render/scene", test_scene);
+  test_util_add (test_cases, G_N_ELEMENTS (test_cases));
   int status = g_test_run ();
   ar_offscreen_free (off);
   return status;

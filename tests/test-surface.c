@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 #include <glib/gstdio.h>
+#include "test-util.h"
 
 /* ---- helpers ---- */
 
@@ -843,24 +844,26 @@ test_aal (void)
   g_assert_cmpfloat (worst_sm, <, 0.02);
 }
 
+static const TestCase test_cases[] = {
+  { "/surface/tables", test_tables },
+  { "/surface/empty", test_empty },
+  { "/surface/vs-reference", test_vs_reference },
+  { "/surface/label-subset", test_label_subset },
+  { "/surface/sphere-anisotropic", test_sphere },
+  { "/surface/affine-flipped", test_affine },
+  { "/surface/smoothing", test_smoothing },
+  { "/surface/taubin-vs-reference", test_taubin_reference },
+  { "/surface/update", test_update },
+  { "/surface/decimate", test_decimate },
+  { "/surface/cluster-indices", test_cluster_indices },
+  { "/surface/pack", test_pack },
+  { "/surface/export", test_export },
+  { "/surface/cancel", test_cancel },
+  { "/surface/aal", test_aal },
+};
+
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/surface/tables", test_tables);
-  g_test_add_func ("/surface/empty", test_empty);
-  g_test_add_func ("/surface/vs-reference", test_vs_reference);
-  g_test_add_func ("/surface/label-subset", test_label_subset);
-  g_test_add_func ("/surface/sphere-anisotropic", test_sphere);
-  g_test_add_func ("/surface/affine-flipped", test_affine);
-  g_test_add_func ("/surface/smoothing", test_smoothing);
-  g_test_add_func ("/surface/taubin-vs-reference", test_taubin_reference);
-  g_test_add_func ("/surface/update", test_update);
-  g_test_add_func ("/surface/decimate", test_decimate);
-  g_test_add_func ("/surface/cluster-indices", test_cluster_indices);
-  g_test_add_func ("/surface/pack", test_pack);
-  g_test_add_func ("/surface/export", test_export);
-  g_test_add_func ("/surface/cancel", test_cancel);
-  g_test_add_func ("/surface/aal", test_aal);
-  return g_test_run ();
+  return test_util_run (argc, argv, test_cases, G_N_ELEMENTS (test_cases));
 }

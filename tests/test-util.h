@@ -25,6 +25,29 @@ test_nifti1_header (guint8 *h, int nx, int ny, int nz, int datatype, int bitpix)
   memcpy (h + 344, "n+1\0", 4);
 }
 
+/* One GLib test case: its path and function. */
+typedef struct {
+  const char *path;
+  GTestFunc fn;
+} TestCase;
+
+/* Registers the @n @cases, in order (g_test_add_func). */
+static inline void
+test_util_add (const TestCase *cases, gsize n)
+{
+  for (gsize i = 0; i < n; i++)
+    g_test_add_func (cases[i].path, cases[i].fn);
+}
+
+/* The main of a test without set-up: g_test_init, the @n @cases, g_test_run. */
+static inline int
+test_util_run (int argc, char **argv, const TestCase *cases, gsize n)
+{
+  g_test_init (&argc, &argv, NULL);
+  test_util_add (cases, n);
+  return g_test_run ();
+}
+
 #ifdef TEST_UTIL_NN
 #include "nn-net.h"
 

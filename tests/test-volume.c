@@ -2,6 +2,7 @@
 #include "label-volume.h"
 
 #include <string.h>
+#include "test-util.h"
 
 static void
 test_new_and_access (void)
@@ -86,13 +87,15 @@ test_orientation (void)
   check_orientation (obl, "RAS");
 }
 
+static const TestCase test_cases[] = {
+  { "/volume/new-and-access", test_new_and_access },
+  { "/volume/storage", test_storage },
+  { "/volume/invalid", test_invalid },
+  { "/volume/orientation", test_orientation },
+};
+
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/volume/new-and-access", test_new_and_access);
-  g_test_add_func ("/volume/storage", test_storage);
-  g_test_add_func ("/volume/invalid", test_invalid);
-  g_test_add_func ("/volume/orientation", test_orientation);
-  return g_test_run ();
+  return test_util_run (argc, argv, test_cases, G_N_ELEMENTS (test_cases));
 }
