@@ -558,8 +558,4 @@ static const TestCase test_cases[] = {
   { "/surface-distance/hd95", test_surface_hd95 },
 };
 
-int
-main (int argc, char **argv)
-{
-  return test_util_run (argc, argv, test_cases, G_N_ELEMENTS (test_cases));
-}
+TEST_UTIL_MAIN (test_cases)

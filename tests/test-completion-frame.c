@@ -316,8 +316,4 @@ static const TestCase test_cases[] = {
   { "/completion-frame/orientations", test_orientations },
 };
 
-int
-main (int argc, char **argv)
-{
-  return test_util_run (argc, argv, test_cases, G_N_ELEMENTS (test_cases));
-}
+TEST_UTIL_MAIN (test_cases)

@@ -172,8 +172,4 @@ static const TestCase test_cases[] = {
   { "/completion-scheme/v2-liver-kidneys", test_v2_liver_and_kidneys },
 };
 
-int
-main (int argc, char **argv)
-{
-  return test_util_run (argc, argv, test_cases, G_N_ELEMENTS (test_cases));
-}
+TEST_UTIL_MAIN (test_cases)

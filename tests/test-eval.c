@@ -356,24 +356,6 @@ test_benchmark_layout (void)
                      want[k]);
 }
 
-static void
-rm_rf (const char *path)
-{
-  if (g_file_test (path, G_FILE_TEST_IS_DIR))
-    {
-      g_autoptr (GDir) d = g_dir_open (path, 0, NULL);
-      const char *n;
-      while (d && (n = g_dir_read_name (d)))
-        {
-          g_autofree char *p = g_build_filename (path, n, NULL);
-          rm_rf (p);
-        }
-      g_rmdir (path);
-    }
-  else
-    g_unlink (path);
-}
-
 static const TestCase test_cases[] = {
   { "/eval/complete-maps", test_complete_maps },
   { "/eval/other-scheme", test_other_scheme },
@@ -387,7 +369,7 @@ main (int argc, char **argv)
   tmpdir = g_dir_make_tmp ("test-eval-XXXXXX", NULL);
   test_util_add (test_cases, G_N_ELEMENTS (test_cases));
   int rc = g_test_run ();
-  rm_rf (tmpdir);
+  test_rm_rf (tmpdir);
   g_free (tmpdir);
   return rc;
 }

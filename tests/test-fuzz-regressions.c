@@ -12,6 +12,8 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
+#include "test-util.h"
+
 int fuzz_nifti_one (const guint8 *data, size_t size);
 int fuzz_nrrd_one (const guint8 *data, size_t size);
 int fuzz_label_table_one (const guint8 *data, size_t size);
@@ -111,23 +113,6 @@ test_degenerate (gconstpointer p)
   g_assert_cmpint (t->entry (ones, sizeof ones), ==, 0);
 }
 
-/* Remove @dir and everything below it (the fuzz targets' scratch directories). */
-static void
-rm_tree (const char *dir)
-{
-  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
-  const char *n;
-  while (d != NULL && (n = g_dir_read_name (d)) != NULL)
-    {
-      g_autofree char *p = g_build_filename (dir, n, NULL);
-      if (g_file_test (p, G_FILE_TEST_IS_DIR) && !g_file_test (p, G_FILE_TEST_IS_SYMLINK))
-        rm_tree (p);
-      else
-        g_unlink (p);
-    }
-  g_rmdir (dir);
-}
-
 int
 main (int argc, char **argv)
 {
@@ -150,6 +135,6 @@ main (int argc, char **argv)
       g_test_add_data_func (c, &targets[i], test_degenerate);
     }
   int status = g_test_run ();
-  rm_tree (scratch);
+  test_rm_rf (scratch);
   return status;
 }

@@ -2108,8 +2108,7 @@ main (int argc, char **argv)
   test_util_add (test_cases, G_N_ELEMENTS (test_cases));
   int status = g_test_run ();
 
-  g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", tmpdir);
-  if (system (cmd) != 0)
+  if (!test_rm_rf (tmpdir))
     g_printerr ("could not remove %s\n", tmpdir);
   g_free (tmpdir);
   return status;

@@ -29,23 +29,6 @@ make_tmpdir (void)
 }
 
 static void
-rm_rf (const char *dir)
-{
-  GDir *d = g_dir_open (dir, 0, NULL);
-  const char *name;
-
-  if (d == NULL)
-    return;
-  while ((name = g_dir_read_name (d)) != NULL)
-    {
-      g_autofree char *p = g_build_filename (dir, name, NULL);
-      g_unlink (p);
-    }
-  g_dir_close (d);
-  g_rmdir (dir);
-}
-
-static void
 write_file (const char *path, const void *data, gsize len)
 {
   g_autoptr (GError) error = NULL;
@@ -381,7 +364,7 @@ test_lut_alone (void)
   g_assert_cmpint (lt_table_lookup (t, 0)->rgba[3], ==, 0);
   g_assert_cmpstr (lt_table_lookup (t, 200)->name, ==, "label 200");
   assert_rgba (lt_table_lookup (t, 200)->rgba, 200, 55, (7 * 200) % 256, 255);
-  rm_rf (dir);
+  test_rm_rf (dir);
 }
 
 static void
@@ -554,7 +537,7 @@ test_hostile_generated (void)
       }
     g_rand_free (rand);
   }
-  rm_rf (dir);
+  test_rm_rf (dir);
 }
 
 /* Every prefix of every good fixture loads or fails cleanly (truncated files). */
@@ -585,7 +568,7 @@ test_truncated (void)
       g_test_message ("%s: %d of %" G_GSIZE_FORMAT " prefixes load", files[f], n_ok, len + 1);
       g_assert_cmpint (n_ok, >, 0);
     }
-  rm_rf (dir);
+  test_rm_rf (dir);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -713,7 +696,7 @@ test_find_beside (void)
       g_clear_error (&error);
     }
   }
-  rm_rf (dir);
+  test_rm_rf (dir);
 }
 
 static void
@@ -850,7 +833,7 @@ test_find_extension (void)
     g_assert_null (lt_table_find_for_volume (NULL, mem, &found, &error));
     g_assert_no_error (error);
   }
-  rm_rf (dir);
+  test_rm_rf (dir);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -953,7 +936,7 @@ test_save_roundtrip (void)
     g_assert_true (g_str_has_prefix (error->message, p4));
     g_clear_error (&error);
   }
-  rm_rf (dir);
+  test_rm_rf (dir);
 }
 
 static const TestCase test_cases[] = {
@@ -976,8 +959,4 @@ static const TestCase test_cases[] = {
   { "/label-table/save-roundtrip", test_save_roundtrip },
 };
 
-int
-main (int argc, char **argv)
-{
-  return test_util_run (argc, argv, test_cases, G_N_ELEMENTS (test_cases));
-}
+TEST_UTIL_MAIN (test_cases)

@@ -158,8 +158,4 @@ static const TestCase test_cases[] = {
   { "/metrics/random", test_random_against_definition },
 };
 
-int
-main (int argc, char **argv)
-{
-  return test_util_run (argc, argv, test_cases, G_N_ELEMENTS (test_cases));
-}
+TEST_UTIL_MAIN (test_cases)

@@ -634,8 +634,7 @@ main (int argc, char **argv)
   tmpdir = g_dir_make_tmp ("test-nifti-XXXXXX", NULL);
   test_util_add (test_cases, G_N_ELEMENTS (test_cases));
   int r = g_test_run ();
-  g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", tmpdir);
-  if (system (cmd) != 0)
+  if (!test_rm_rf (tmpdir))
     r = r ? r : 1;
   g_free (tmpdir);
   return r;

@@ -286,8 +286,4 @@ static const TestCase test_cases[] = {
   { "/nn/ops/fold-batchnorm", test_fold_batchnorm },
 };
 
-int
-main (int argc, char **argv)
-{
-  return test_util_run (argc, argv, test_cases, G_N_ELEMENTS (test_cases));
-}
+TEST_UTIL_MAIN (test_cases)

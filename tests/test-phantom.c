@@ -617,8 +617,4 @@ static const TestCase test_cases[] = {
   { "/phantom/population-mean-baseline", test_population_mean_baseline },
 };
 
-int
-main (int argc, char **argv)
-{
-  return test_util_run (argc, argv, test_cases, G_N_ELEMENTS (test_cases));
-}
+TEST_UTIL_MAIN (test_cases)

@@ -862,8 +862,4 @@ static const TestCase test_cases[] = {
   { "/surface/aal", test_aal },
 };
 
-int
-main (int argc, char **argv)
-{
-  return test_util_run (argc, argv, test_cases, G_N_ELEMENTS (test_cases));
-}
+TEST_UTIL_MAIN (test_cases)

@@ -4,6 +4,7 @@
 
 #include <string.h>
 #include <glib.h>
+#include <glib/gstdio.h>
 
 /* A valid NIfTI-1 header for a .nii of nx×ny×nz voxels of @datatype/@bitpix, unit spacing,
  * vox_offset 352.  Writes the 348 header bytes; the 4 extension bytes are the caller's. */
@@ -46,6 +47,35 @@ test_util_run (int argc, char **argv, const TestCase *cases, gsize n)
   g_test_init (&argc, &argv, NULL);
   test_util_add (cases, n);
   return g_test_run ();
+}
+
+/* The whole main of a test without set-up: TEST_UTIL_MAIN (cases) after the table. */
+#define TEST_UTIL_MAIN(cases)                                                                                   \
+  int main (int argc, char **argv)                                                                              \
+  {                                                                                                             \
+    return test_util_run (argc, argv, cases, G_N_ELEMENTS (cases));                                             \
+  }
+
+/* Removes @path and, when it is a folder, everything below it (links are removed, not
+ * followed).  Returns whether @path is gone. */
+static inline gboolean
+test_rm_rf (const char *path)
+{
+  GStatBuf st;
+  if (g_file_test (path, G_FILE_TEST_IS_DIR) && !g_file_test (path, G_FILE_TEST_IS_SYMLINK))
+    {
+      g_autoptr (GDir) d = g_dir_open (path, 0, NULL);
+      const char *n;
+      while (d != NULL && (n = g_dir_read_name (d)) != NULL)
+        {
+          g_autofree char *p = g_build_filename (path, n, NULL);
+          test_rm_rf (p);
+        }
+      g_rmdir (path);
+    }
+  else
+    g_unlink (path);
+  return g_lstat (path, &st) != 0;
 }
 
 #ifdef TEST_UTIL_NN

@@ -94,8 +94,4 @@ static const TestCase test_cases[] = {
   { "/volume/orientation", test_orientation },
 };
 
-int
-main (int argc, char **argv)
-{
-  return test_util_run (argc, argv, test_cases, G_N_ELEMENTS (test_cases));
-}
+TEST_UTIL_MAIN (test_cases)
