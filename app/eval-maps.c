@@ -1,6 +1,7 @@
 /* eval-maps.c: `anatomy eval` on complete label maps: the removals of removal-plan.h, the
  * Dice and HD95 of every removed organ per method, per organ, per case and as JSON. */
 #include "eval-private.h"
+#include "stats-util.h"
 #include "atlas.h"
 #include "completion.h"
 #include "label-scheme.h"
@@ -81,13 +82,6 @@ mean_of (const double *v, int n)
   return k ? s / k : NAN;
 }
 
-static int
-cmp_double (const void *a, const void *b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-  return (x > y) - (x < y);
-}
-
 /* median of the values of @v that are not NAN (sorts @v's copy); NAN when none */
 static double
 median_of (const double *v, int n)
@@ -99,8 +93,7 @@ median_of (const double *v, int n)
       w[k++] = v[i];
   if (k == 0)
     return NAN;
-  qsort (w, (size_t) k, sizeof *w, cmp_double);
-  return k % 2 ? w[k / 2] : 0.5 * (w[k / 2 - 1] + w[k / 2]);
+  return stats_median_inplace (w, k);
 }
 
 static void

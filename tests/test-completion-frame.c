@@ -14,6 +14,7 @@
 
 #include <math.h>
 #include <string.h>
+#define TEST_UTIL_COMPLETION
 #include "test-util.h"
 
 static LabelVolume *
@@ -209,15 +210,10 @@ test_placement (void)
 static void
 test_orientations (void)
 {
-  g_autofree char *model = completion_find_model (NN_ARCH_UNET_SKIP, NULL);
-  if (model == NULL)
-    {
-      g_test_skip ("no shipped model");
-      return;
-    }
+  g_autoptr (NnNet) net = test_shipped_net ();
+  if (net == NULL)
+    return;
   g_autoptr (GError) error = NULL;
-  g_autoptr (NnNet) net = nn_net_load (model, &error);
-  g_assert_no_error (error);
   g_autoptr (LabelVolume) full = make_phantom (11, 128, 3.5);
   g_autoptr (LabelVolume) body = phantom_remove_labels (full, 1u << LT_LIVER, &error);
   g_assert_no_error (error);

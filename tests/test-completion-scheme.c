@@ -10,6 +10,7 @@
 
 #include <math.h>
 #include <string.h>
+#define TEST_UTIL_COMPLETION
 #include "test-util.h"
 
 /* The phantom's 12 classes in v2 ids: a class with several ids alternates them by slab
@@ -61,15 +62,10 @@ phantom_in_v2 (const LabelVolume *ph, const LabelScheme *v2)
 static void
 test_v2_liver_and_kidneys (void)
 {
-  g_autofree char *model = completion_find_model (NN_ARCH_UNET_SKIP, NULL);
-  if (model == NULL)
-    {
-      g_test_skip ("no shipped model");
-      return;
-    }
+  g_autoptr (NnNet) net = test_shipped_net ();
+  if (net == NULL)
+    return;
   g_autoptr (GError) error = NULL;
-  g_autoptr (NnNet) net = nn_net_load (model, &error);
-  g_assert_no_error (error);
   const LabelScheme *v2 = label_scheme_get (LABEL_SCHEME_TOTALSEG_V2);
   const int32_t liver = label_scheme_find_name (v2, "liver");
   const int32_t kid_r = label_scheme_find_name (v2, "kidney_right"), kid_l = label_scheme_find_name (v2, "kidney_left");

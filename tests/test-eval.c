@@ -28,18 +28,8 @@ run_clear (Run *r)
 static Run
 run_anatomy (const char *const *args)
 {
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_ptr_array_add (argv, (gpointer) g_getenv ("ANATOMY"));
-  for (int i = 0; args[i]; i++)
-    g_ptr_array_add (argv, (gpointer) args[i]);
-  g_ptr_array_add (argv, NULL);
-  g_autoptr (GError) error = NULL;
   Run r = { 0 };
-  int status = 0;
-  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &r.out, &r.err,
-                               &status, &error));
-  g_assert_no_error (error);
-  r.ok = g_spawn_check_wait_status (status, NULL);
+  r.ok = test_run_anatomy (args, &r.out, &r.err);
   if (g_test_verbose ())
     g_test_message ("anatomy %s: %s\n%s%s", args[0], r.ok ? "ok" : "failed", r.out, r.err);
   return r;

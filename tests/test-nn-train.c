@@ -774,18 +774,8 @@ test_trainer_options (void)
 static void
 run_anatomy (const char *const *args)
 {
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_ptr_array_add (argv, (gpointer) g_getenv ("ANATOMY"));
-  for (int i = 0; args[i]; i++)
-    g_ptr_array_add (argv, (gpointer) args[i]);
-  g_ptr_array_add (argv, NULL);
-  g_autoptr (GError) error = NULL;
-  int status = 0;
   g_autofree char *out = NULL, *err = NULL;
-  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err, &status,
-                               &error));
-  g_assert_no_error (error);
-  if (!g_spawn_check_wait_status (status, NULL))
+  if (!test_run_anatomy (args, &out, &err))
     g_error ("anatomy train failed: %s%s", out, err);
 }
 

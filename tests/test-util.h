@@ -78,6 +78,24 @@ test_rm_rf (const char *path)
   return g_lstat (path, &st) != 0;
 }
 
+/* Runs `$ANATOMY @args...` (@args NULL-terminated); its standard output and error in @out
+ * and @err (to free).  Returns whether it exited with status 0. */
+static inline gboolean
+test_run_anatomy (const char *const *args, char **out, char **err)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_ptr_array_add (argv, (gpointer) g_getenv ("ANATOMY"));
+  for (int i = 0; args[i]; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  g_autoptr (GError) error = NULL;
+  int status = 0;
+  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, out, err, &status,
+                               &error));
+  g_assert_no_error (error);
+  return g_spawn_check_wait_status (status, NULL);
+}
+
 #ifdef TEST_UTIL_NN
 #include "nn-net.h"
 
@@ -102,6 +120,26 @@ test_random_net (const NnConfig *cfg, guint64 seed)
   NnNet *net = nn_net_new (cfg, &error);
   g_assert_no_error (error);
   nn_net_init_random (net, seed);
+  return net;
+}
+#endif
+
+#ifdef TEST_UTIL_COMPLETION
+#include "completion.h"
+
+/* The shipped U-Net + skip, or NULL after g_test_skip when none is installed. */
+static inline NnNet *
+test_shipped_net (void)
+{
+  g_autofree char *model = completion_find_model (NN_ARCH_UNET_SKIP, NULL);
+  if (model == NULL)
+    {
+      g_test_skip ("no shipped model");
+      return NULL;
+    }
+  g_autoptr (GError) error = NULL;
+  NnNet *net = nn_net_load (model, &error);
+  g_assert_no_error (error);
   return net;
 }
 #endif

@@ -2,6 +2,7 @@
 #include "atlas.h"
 #include "completion.h"
 #include "point-tree.h"
+#include "stats-util.h"
 #include "worker-pool.h"
 
 #include <math.h>
@@ -147,20 +148,6 @@ jacobi_eigen (int n, double a[4][4], double vals[4], double vecs[4][4])
     }
   for (int i = 0; i < n; i++)
     vals[i] = a[i][i];
-}
-
-static int
-cmp_double (const void *a, const void *b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-  return (x > y) - (x < y);
-}
-
-static double
-median (double *v, int n)
-{
-  qsort (v, (size_t) n, sizeof *v, cmp_double);
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 /* ---- subjects ---- */
@@ -499,7 +486,7 @@ atlas_fit (const AtlasSubject *in, const AtlasSubject *at, guint32 use, const At
   for (int l = 1; l < N; l++)
     if ((use >> l) & 1u && in->cut[l] == 0 && at->cut[l] == 0)
       vals[nv++] = at->ml[l] / in->ml[l];
-  double s0 = nv ? CLAMP (cbrt (median (vals, nv)), 0.8, 1.25) : 1.0;
+  double s0 = nv ? CLAMP (cbrt (stats_median_inplace (vals, nv)), 0.8, 1.25) : 1.0;
   /* translation: median centroid offset per world axis over organs not cut along it */
   double t0[3];
   for (int a = 0; a < 3; a++)
@@ -519,7 +506,7 @@ atlas_fit (const AtlasSubject *in, const AtlasSubject *at, guint32 use, const At
           if (nv)
             break;
         }
-      t0[a] = median (vals, nv);
+      t0[a] = stats_median_inplace (vals, nv);
     }
   double g[4][4], lin0[3][3] = { { s0, 0, 0 }, { 0, s0, 0 }, { 0, 0, s0 } };
   set_affine (g, lin0, t0);

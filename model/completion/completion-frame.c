@@ -2,6 +2,7 @@
 #include "completion-frame.h"
 #include "completion.h"
 #include "label-table.h"
+#include "stats-util.h"
 
 #include <math.h>
 #include <string.h>
@@ -73,20 +74,6 @@ affine_mul (const double a[4][4], const double b[4][4], double out[4][4])
     for (int j = 0; j < 4; j++)
       r[i][j] = a[i][0] * b[0][j] + a[i][1] * b[1][j] + a[i][2] * b[2][j] + a[i][3] * b[3][j];
   memcpy (out, r, sizeof r);
-}
-
-static int
-cmp_double (const void *a, const void *b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-  return (x > y) - (x < y);
-}
-
-static double
-median (double *v, int n)
-{
-  qsort (v, (size_t) n, sizeof *v, cmp_double);
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 /* Per class 1..12: voxel count, sum of voxel indices and index bounding box. */
@@ -201,7 +188,7 @@ completion_frame_init (CompletionFrame *f, const LabelVolume *input, const int g
               continue;
             diff[n++] = ref->centroid[c][a] - centroid[c][a];
           }
-      f->shift_mm[a] = median (diff, n);
+      f->shift_mm[a] = stats_median_inplace (diff, n);
       f->n_anchors[a] = n;
     }
 
