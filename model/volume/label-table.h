@@ -69,6 +69,12 @@ LabelTable *lt_table_from_xml (const char *xml, gsize len, const char *source, G
 /* Write a table as an ITK-SNAP label description file (atomic, never overwrites unless asked). */
 gboolean lt_table_save_itksnap (const LabelTable *t, const char *path, gboolean overwrite, GError **error);
 
+/* The table as the Caret XML that TotalSegmentator writes into a NIfTI header extension
+ * (<LabelTable> of <Label Key=.. Red=.. Green=.. Blue=.. Alpha=..> with CDATA names;
+ * background omitted), padded with spaces to a length of 8 mod 16.  *len (may be NULL)
+ * gets its length.  Free with g_free. */
+char *lt_table_dup_caret_xml (const LabelTable *t, gsize *len);
+
 /* The table for a volume read from @volume_path: a table file beside it with the same stem
  * (.txt, .lut, .ctbl, .label, _labels.txt, ...), else an XML extension in the header, else
  * NULL.  *found_path receives the file used (or NULL). */

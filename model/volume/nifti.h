@@ -10,6 +10,7 @@
 
 #include <glib.h>
 #include "label-volume.h"
+#include "out-file.h"
 
 G_BEGIN_DECLS
 
@@ -80,6 +81,27 @@ typedef enum {
  * The data go to a temporary file in the same folder, are fsynced and renamed
  * into place; without NIFTI_WRITE_OVERWRITE an existing file is an error. */
 gboolean nifti_write (const LabelVolume *v, const char *path, NiftiWriteFlags flags, GError **error);
+
+/* What nifti_write_full adds to the source header. */
+typedef struct {
+  /* If not NULL: a label table as Caret XML (lt_table_dup_caret_xml), written as the
+   * header extension TotalSegmentator writes (ecode 0).  It replaces the source's first
+   * extension that holds a "<LabelTable" (later ones are dropped), else goes first. */
+  const char *label_xml;
+  gsize label_xml_len;
+  /* Without label_xml: drop the source's label table extensions (a mask cut from a
+   * multi-label file must not carry the file's names). */
+  gboolean drop_label_table;
+} NiftiWriteExtras;
+
+/* nifti_write with @extras (may be NULL). */
+gboolean nifti_write_full (const LabelVolume *v, const char *path, NiftiWriteFlags flags,
+                           const NiftiWriteExtras *extras, GError **error);
+/* The single-file form (.nii, or .nii.gz when @f was opened with OUT_FILE_GZIP) into @f,
+ * which the caller commits or aborts: for writers of several files that must all be
+ * complete before any is moved into place.  NIFTI_WRITE_OVERWRITE is the caller's. */
+gboolean nifti_write_to_out_file (const LabelVolume *v, OutFile *f, NiftiWriteFlags flags,
+                                  const NiftiWriteExtras *extras, GError **error);
 
 /* TRUE if @path ends with a supported NIfTI extension. */
 gboolean nifti_path_is_supported (const char *path);
