@@ -1,5 +1,6 @@
 /* label-file.c: one entry point to read and write label volumes of any supported format. */
 #include "label-file.h"
+#include "label-folder.h"
 #include "nifti.h"
 #include "nrrd.h"
 #include "out-file.h"
@@ -15,12 +16,16 @@ G_DEFINE_QUARK (label-file-error-quark, label_file_error)
 LabelFileFormat
 label_file_format_from_path (const char *path)
 {
+  if (label_folder_path_is_folder (path))
+    return LABEL_FILE_FORMAT_FOLDER;
   if (str_has_suffix_ci (path, ".seg.nrrd"))
     return LABEL_FILE_FORMAT_SEG_NRRD;
   if (nrrd_path_is_supported (path))
     return LABEL_FILE_FORMAT_NRRD;
   if (nifti_path_is_supported (path))
     return LABEL_FILE_FORMAT_NIFTI;
+  if (label_folder_path_wants_folder (path))
+    return LABEL_FILE_FORMAT_FOLDER;
   return LABEL_FILE_FORMAT_UNKNOWN;
 }
 
@@ -34,10 +39,14 @@ char *
 label_file_path_stem (const char *path)
 {
   static const char *const nrrd_suffixes[] = { ".seg.nrrd", ".nrrd", ".nhdr" };
+  gsize len = strlen (path);
+  while (len > 1 && path[len - 1] == G_DIR_SEPARATOR)
+    len--;
+  g_autofree char *p = g_strndup (path, len);
   for (gsize i = 0; i < G_N_ELEMENTS (nrrd_suffixes); i++)
-    if (str_has_suffix_ci (path, nrrd_suffixes[i]))
-      return g_strndup (path, strlen (path) - strlen (nrrd_suffixes[i]));
-  return nifti_path_stem (path);
+    if (str_has_suffix_ci (p, nrrd_suffixes[i]))
+      return g_strndup (p, len - strlen (nrrd_suffixes[i]));
+  return nifti_path_stem (p);
 }
 
 /* TRUE if @path is a regular file starting with a NRRD magic.  Never blocks: anything but
@@ -64,6 +73,8 @@ label_file_read (const char *path, int64_t max_voxels, LabelTable **table, char 
     *table = NULL;
   if (warnings)
     *warnings = NULL;
+  if (label_folder_path_is_folder (path))
+    return label_folder_read (path, max_voxels, 0, table, warnings, error);
   gboolean nrrd = starts_with_nrrd_magic (path)
                   || (nrrd_path_is_supported (path) && !nifti_path_is_supported (path));
   if (nrrd)
@@ -92,16 +103,39 @@ label_file_read (const char *path, int64_t max_voxels, LabelTable **table, char 
 gboolean
 label_file_write (const LabelVolume *v, const LabelTable *table, const char *path, gboolean overwrite, GError **error)
 {
+  const LabelFileWriteOptions opt = { .overwrite = overwrite };
+  return label_file_write_full (v, table, path, &opt, error);
+}
+
+gboolean
+label_file_write_full (const LabelVolume *v, const LabelTable *table, const char *path,
+                       const LabelFileWriteOptions *options, GError **error)
+{
+  const LabelFileWriteOptions none = { 0 };
+  const LabelFileWriteOptions *o = options ? options : &none;
   switch (label_file_format_from_path (path))
     {
     case LABEL_FILE_FORMAT_NIFTI:
-      return nifti_write (v, path, overwrite ? NIFTI_WRITE_OVERWRITE : 0, error);
+      {
+        NiftiWriteFlags flags = (o->overwrite ? NIFTI_WRITE_OVERWRITE : 0)
+                                | (o->nifti_flags & (NIFTI_WRITE_NIFTI1 | NIFTI_WRITE_NIFTI2));
+        NiftiWriteExtras extras = { 0 };
+        g_autofree char *xml = table != NULL ? lt_table_dup_caret_xml (table, &extras.label_xml_len) : NULL;
+        extras.label_xml = xml;
+        return nifti_write_full (v, path, flags, &extras, error);
+      }
     case LABEL_FILE_FORMAT_NRRD:
     case LABEL_FILE_FORMAT_SEG_NRRD:
-      return nrrd_write (v, table, path, overwrite ? NRRD_WRITE_OVERWRITE : 0, error);
+      return nrrd_write (v, table, path, o->overwrite ? NRRD_WRITE_OVERWRITE : 0, error);
+    case LABEL_FILE_FORMAT_FOLDER:
+      {
+        gboolean like_folder = o->like_path != NULL && label_folder_path_is_folder (o->like_path);
+        return label_folder_write (v, table, like_folder ? o->like_path : NULL, like_folder ? o->like : NULL, path,
+                                   o->overwrite, error);
+      }
     default:
       g_set_error (error, LABEL_FILE_ERROR, LABEL_FILE_ERROR_UNKNOWN_FORMAT,
-                   "%s: unknown output format (use .nii, .nii.gz, .hdr, .nrrd or .seg.nrrd)", path);
+                   "%s: unknown output format (use .nii, .nii.gz, .hdr, .nrrd, .seg.nrrd or a folder)", path);
       return FALSE;
     }
 }
@@ -110,5 +144,6 @@ gboolean
 label_file_error_is_exists (const GError *error)
 {
   return error != NULL && (g_error_matches (error, OUT_FILE_ERROR, OUT_FILE_ERROR_EXISTS)
-                           || g_error_matches (error, NIFTI_ERROR, NIFTI_ERROR_EXISTS));
+                           || g_error_matches (error, NIFTI_ERROR, NIFTI_ERROR_EXISTS)
+                           || g_error_matches (error, LABEL_FOLDER_ERROR, LABEL_FOLDER_ERROR_EXISTS));
 }

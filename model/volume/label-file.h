@@ -1,16 +1,21 @@
 /* label-file.h: read or write a label volume by path, whatever its format.
  *
- * Formats: NIfTI-1/-2 and Analyze (.nii, .nii.gz, .hdr/.img, see nifti.h) and NRRD (.nrrd,
- * .seg.nrrd, .nhdr, see nrrd.h).  Reading looks at the file's first bytes (a NRRD magic
- * wins over the extension), so a misnamed file still opens; writing goes by the extension.
+ * Formats: NIfTI-1/-2 and Analyze (.nii, .nii.gz, .hdr/.img, see nifti.h), NRRD (.nrrd,
+ * .seg.nrrd, .nhdr, see nrrd.h) and folders of binary masks (TotalSegmentator's
+ * segmentations/, see label-folder.h).  Reading takes a folder as a mask folder, and
+ * otherwise looks at the file's first bytes (a NRRD magic wins over the extension), so a
+ * misnamed file still opens; writing goes by the extension, and a path that names a folder
+ * (label_folder_path_wants_folder: an existing folder, a trailing '/', or a new name
+ * without extension) is written as a mask folder.
  * Errors are those of the format's reader or writer (NIFTI_ERROR, NRRD_ERROR,
- * OUT_FILE_ERROR), plus LABEL_FILE_ERROR for a name no writer knows.
+ * LABEL_FOLDER_ERROR, OUT_FILE_ERROR), plus LABEL_FILE_ERROR for a name no writer knows.
  */
 #pragma once
 
 #include <glib.h>
 #include "label-volume.h"
 #include "label-table.h"
+#include "nifti.h"
 
 G_BEGIN_DECLS
 
@@ -26,28 +31,49 @@ typedef enum {
   LABEL_FILE_FORMAT_NIFTI,
   LABEL_FILE_FORMAT_NRRD,        /* .nrrd, .nhdr */
   LABEL_FILE_FORMAT_SEG_NRRD,    /* .seg.nrrd: NRRD with 3D Slicer segment names */
+  LABEL_FILE_FORMAT_FOLDER,      /* a folder of binary masks, <name>.nii.gz */
 } LabelFileFormat;
 
-/* The format a file name asks for (by extension, any case). */
+/* The format a file name asks for: a folder when it is one, else by extension (any case),
+ * else a folder when label_folder_path_wants_folder(). */
 LabelFileFormat label_file_format_from_path (const char *path);
 /* TRUE if some reader handles this file name. */
 gboolean label_file_path_is_supported (const char *path);
-/* @path without its volume extension (".nii.gz", ".seg.nrrd", ".nhdr", ...). */
+/* @path without its volume extension (".nii.gz", ".seg.nrrd", ".nhdr", ...) and without
+ * trailing '/'. */
 char *label_file_path_stem (const char *path);
 
-/* Read a label volume.  @max_voxels 0 means each reader's default.  *@table (may be NULL)
- * receives the names the file itself carries (3D Slicer segments of a NRRD, the XML label
- * table extension of a NIfTI), else NULL; label tables in files beside it are found by
+/* Read a label volume.  @max_voxels 0 means each reader's default (for a folder: the cap
+ * of each mask).  *@table (may be NULL) receives the names the file itself carries (3D
+ * Slicer segments of a NRRD, the XML label table extension of a NIfTI, the mask names of
+ * a folder), else NULL; label tables in files beside it are found by
  * lt_table_find_for_volume().  *@warnings (may be NULL) receives sentences for the user,
- * one per line (layers flattened, segments ignored, unreadable names), else NULL. */
+ * one per line (layers flattened, segments ignored, unreadable names, overlapping
+ * masks), else NULL. */
 LabelVolume *label_file_read (const char *path, int64_t max_voxels, LabelTable **table,
                               char **warnings, GError **error);
 
-/* Write @v in the format of @path's extension: NIfTI (names are not stored), .nrrd (gzip,
- * no names) or .seg.nrrd (gzip, names and colours from @table, which may be NULL).
- * Without @overwrite an existing file is left alone (label_file_error_is_exists()). */
+/* Write @v in the format of @path: NIfTI (with @table, its names and colours in the Caret
+ * XML extension TotalSegmentator writes, replacing a label extension of the source header;
+ * without, the source's extensions as they are), .nrrd (gzip, no names), .seg.nrrd (gzip,
+ * names and colours from @table, which may be NULL) or a mask folder (one mask per entry of
+ * @table and per label present, see label-folder.h).  Without @overwrite an existing file
+ * is left alone (label_file_error_is_exists()). */
 gboolean label_file_write (const LabelVolume *v, const LabelTable *table, const char *path,
                            gboolean overwrite, GError **error);
+
+typedef struct {
+  gboolean overwrite;
+  NiftiWriteFlags nifti_flags;   /* NIFTI_WRITE_NIFTI1 or NIFTI_WRITE_NIFTI2 for a NIfTI */
+  /* The file or folder @v came from (may be NULL).  When it is a mask folder and the
+   * output is one, the output keeps its masks (label_folder_write's like folder). */
+  const char *like_path;
+  const LabelVolume *like;       /* the volume read from like_path, or NULL (read again) */
+} LabelFileWriteOptions;
+
+/* label_file_write with options (@options may be NULL). */
+gboolean label_file_write_full (const LabelVolume *v, const LabelTable *table, const char *path,
+                                const LabelFileWriteOptions *options, GError **error);
 
 /* TRUE when @error says the destination existed and was not overwritten. */
 gboolean label_file_error_is_exists (const GError *error);
