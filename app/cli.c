@@ -1,10 +1,12 @@
 /* cli.c: helpers shared by the `anatomy` subcommands (see cli.h). */
 #include "cli.h"
 #include "completion.h"
+#include "label-folder.h"
 #include "label-table.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 gboolean
@@ -159,4 +161,137 @@ cli_find_model (const char *value, GError **error)
                "  anatomy init-model --arch %s --out FILE.safetensors\nand pass --model FILE.safetensors",
                nn_arch_to_string (arch), nn_arch_to_string (arch), where, nn_arch_to_string (arch));
   return NULL;
+}
+
+/* --- label maps ------------------------------------------------------------------ */
+
+static void
+print_warnings (const char *warnings)
+{
+  if (warnings == NULL)
+    return;
+  g_auto (GStrv) lines = g_strsplit (warnings, "\n", -1);
+  for (int i = 0; lines[i]; i++)
+    if (*lines[i])
+      fprintf (stderr, "anatomy: warning: %s\n", lines[i]);
+}
+
+gboolean
+cli_label_map_read (CliLabelMap *m, const char *path, const char *table_path, gint64 max_voxels, GError **error)
+{
+  memset (m, 0, sizeof *m);
+  m->path = g_strdup (path);
+  m->format = label_file_format_from_path (path);
+  gboolean folder = m->format == LABEL_FILE_FORMAT_FOLDER && label_folder_path_is_folder (path);
+  g_autoptr (LabelTable) own = NULL;
+  g_autofree char *warnings = NULL;
+  m->volume = label_file_read (path, max_voxels, &own, &warnings, error);
+  if (m->volume == NULL)
+    return FALSE;
+  print_warnings (warnings);
+  if (table_path != NULL && folder)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "%s: a mask folder is named by its file names (--table cannot rename it)", path);
+      return FALSE;
+    }
+  if (table_path != NULL)
+    {
+      m->table = lt_table_load (table_path, error);
+      if (m->table == NULL)
+        return FALSE;
+      m->table_source = g_strdup (table_path);
+      return TRUE;
+    }
+  if (!folder)
+    {
+      g_autofree char *found = NULL;
+      m->table = lt_table_find_for_volume (path, NULL, &found, error);
+      if (m->table == NULL && error != NULL && *error != NULL)
+        return FALSE;
+      if (m->table != NULL)
+        {
+          m->table_source = g_steal_pointer (&found);
+          return TRUE;
+        }
+    }
+  if (own != NULL)
+    {
+      m->table = g_steal_pointer (&own);
+      m->own_names = TRUE;
+      m->table_source = g_strdup_printf ("%s (%s)", path,
+                                         folder ? "mask file names"
+                                         : m->format == LABEL_FILE_FORMAT_NIFTI ? "header extension"
+                                         : "3D Slicer segments");
+    }
+  return TRUE;
+}
+
+gboolean
+cli_label_map_resolve (CliLabelMap *m, const char *requested, GError **error)
+{
+  g_clear_error (&m->scheme_error);
+  m->scheme = label_scheme_resolve (requested, m->table, m->volume, m->path, &m->by_names, &m->scheme_error);
+  if (m->scheme == NULL && error != NULL)
+    *error = g_error_copy (m->scheme_error);
+  return m->scheme != NULL;
+}
+
+void
+cli_label_map_clear (CliLabelMap *m)
+{
+  g_clear_pointer (&m->path, g_free);
+  g_clear_pointer (&m->volume, lv_volume_free);
+  g_clear_pointer (&m->table, lt_table_free);
+  g_clear_pointer (&m->table_source, g_free);
+  g_clear_pointer (&m->scheme_table, lt_table_free);
+  g_clear_error (&m->scheme_error);
+}
+
+int32_t
+cli_label_map_class_of (const CliLabelMap *m, int32_t id)
+{
+  if (m->scheme == NULL)
+    return -1;
+  if (id == 0)
+    return 0;
+  if (m->by_names && m->table != NULL)
+    {
+      const LabelEntry *e = lt_table_lookup (m->table, id);
+      if (e == NULL)
+        return -1;
+      int32_t sid = label_scheme_find_name (m->scheme, e->name);
+      return sid > 0 ? label_scheme_class_of (m->scheme, sid) : 0;
+    }
+  return label_scheme_class_of (m->scheme, id);
+}
+
+const LabelTable *
+cli_label_map_names (CliLabelMap *m)
+{
+  if (m->table != NULL)
+    return m->table;
+  if (m->scheme == NULL)
+    return NULL;
+  if (m->scheme_table == NULL)
+    m->scheme_table = strcmp (label_scheme_get_name (m->scheme), LABEL_SCHEME_BENCHMARK12) == 0
+                      ? lt_table_new_default ()
+                      : label_scheme_dup_table (m->scheme, LABEL_SCHEME_TABLE_COMPLETED);
+  return m->scheme_table;
+}
+
+const char *
+cli_label_map_scheme_origin (const CliLabelMap *m, const char *requested)
+{
+  if (m->scheme == NULL)
+    return "none";
+  if (requested != NULL)
+    return "given with --scheme";
+  if (m->table == NULL)
+    return "no names: every label is one of the 12 classes";
+  if (m->format == LABEL_FILE_FORMAT_FOLDER && m->own_names)
+    return "detected from the mask file names";
+  if (m->by_names)
+    return "detected from the label names (the ids are the file's own)";
+  return "detected from the label ids and names";
 }

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <glib.h>
+#include "label-file.h"
+#include "label-scheme.h"
 #include "nn-net.h"
 
 G_BEGIN_DECLS
@@ -46,6 +48,42 @@ GArray *cli_parse_label_list (const char *list, const CliLabelSyntax *syntax, ch
                               CliLabelProblem *problem);
 /* A lookup for names of a label table (data: the LabelTable, may be NULL). */
 int32_t cli_label_table_lookup (const char *name, gpointer table);
+
+/* A label map as the commands read it: any format label_file_read knows (NIfTI, NRRD,
+ * .seg.nrrd, a mask folder), its names and, once resolved, its scheme. */
+typedef struct {
+  char *path;
+  LabelVolume *volume;
+  LabelTable *table;           /* its names, or NULL (see cli_label_map_read) */
+  char *table_source;          /* where they came from, for people; NULL without names */
+  gboolean own_names;          /* the names are the file's own (header, segments, mask names) */
+  LabelFileFormat format;
+  /* after cli_label_map_resolve: */
+  const LabelScheme *scheme;   /* NULL when none could be resolved (see scheme_error) */
+  gboolean by_names;           /* the ids match the scheme by their names in table */
+  GError *scheme_error;
+  LabelTable *scheme_table;    /* cache of cli_label_map_names */
+} CliLabelMap;
+
+/* Reads @path into @m: the names are @table_path's when given (not for a mask folder,
+ * whose names are its file names), else those of a table file beside @path, else the
+ * file's own.  The readers' warnings go to stderr ("anatomy: warning: ...").  FALSE with
+ * an error that names the file. */
+gboolean cli_label_map_read (CliLabelMap *m, const char *path, const char *table_path, gint64 max_voxels,
+                             GError **error);
+/* Resolves the scheme (label_scheme_resolve with @requested, e.g. --scheme); TRUE when
+ * one was found, else FALSE with m->scheme_error set (and copied to @error, may be NULL). */
+gboolean cli_label_map_resolve (CliLabelMap *m, const char *requested, GError **error);
+void cli_label_map_clear (CliLabelMap *m);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CliLabelMap, cli_label_map_clear)
+/* The 12-class class of label @id under the resolved scheme: 1..12, 0 (none), -1 (the
+ * scheme does not define it, or no scheme). */
+int32_t cli_label_map_class_of (const CliLabelMap *m, int32_t id);
+/* The names to show and to write: m->table, else the resolved scheme's (the built-in
+ * organ table for benchmark12), else NULL.  Borrowed. */
+const LabelTable *cli_label_map_names (CliLabelMap *m);
+/* "v2 (detected from ...)" : how the scheme was chosen, for people. */
+const char *cli_label_map_scheme_origin (const CliLabelMap *m, const char *requested);
 
 /* A network configuration from --arch, --widths (NULL: default), --blocks and --grid
  * (0: default).  Prints the problem and returns FALSE when an option is invalid. */
