@@ -66,37 +66,72 @@ starts_with_nrrd_magic (const char *path)
   return n > 0 && nrrd_magic_matches (head, (gsize) n);
 }
 
+void
+label_file_read_info_clear (LabelFileReadInfo *info)
+{
+  if (info == NULL)
+    return;
+  lt_table_free (info->table);
+  lt_table_free (info->segment_ids);
+  g_free (info->warnings);
+  memset (info, 0, sizeof *info);
+}
+
 LabelVolume *
 label_file_read (const char *path, int64_t max_voxels, LabelTable **table, char **warnings, GError **error)
 {
+  LabelFileReadInfo info = { 0 };
+  LabelVolume *v = label_file_read_full (path, max_voxels, &info, error);
   if (table)
-    *table = NULL;
+    *table = g_steal_pointer (&info.table);
   if (warnings)
-    *warnings = NULL;
+    *warnings = g_steal_pointer (&info.warnings);
+  label_file_read_info_clear (&info);
+  return v;
+}
+
+LabelVolume *
+label_file_read_full (const char *path, int64_t max_voxels, LabelFileReadInfo *info, GError **error)
+{
+  LabelFileReadInfo local_info = { 0 };
+  if (info == NULL)
+    info = &local_info;
+  memset (info, 0, sizeof *info);
   if (label_folder_path_is_folder (path))
-    return label_folder_read (path, max_voxels, 0, table, warnings, error);
+    {
+      gboolean keep = info != &local_info;
+      return label_folder_read (path, max_voxels, 0, keep ? &info->table : NULL, keep ? &info->warnings : NULL, error);
+    }
   gboolean nrrd = starts_with_nrrd_magic (path)
                   || (nrrd_path_is_supported (path) && !nifti_path_is_supported (path));
+  LabelVolume *v;
   if (nrrd)
     {
       NrrdReadOptions opt = { .max_voxels = max_voxels };
-      NrrdReadInfo info;
-      LabelVolume *v = nrrd_read (path, &opt, table, &info, error);
-      if (v != NULL && warnings)
-        *warnings = g_steal_pointer (&info.warnings);
-      nrrd_read_info_clear (&info);
-      return v;
+      NrrdReadInfo ni;
+      v = nrrd_read (path, &opt, &info->table, &ni, error);
+      if (v != NULL)
+        {
+          info->warnings = g_steal_pointer (&ni.warnings);
+          info->segment_ids = g_steal_pointer (&ni.segment_ids);
+        }
+      nrrd_read_info_clear (&ni);
     }
-
-  NiftiReadOptions opt = { .max_voxels = max_voxels };
-  LabelVolume *v = nifti_read (path, &opt, error);
-  if (v == NULL || table == NULL)
-    return v;
-  /* only the names inside the file: no path, so no file beside it is looked at */
-  g_autoptr (GError) local = NULL;
-  *table = lt_table_find_for_volume (NULL, v, NULL, &local);
-  if (local != NULL && warnings)
-    *warnings = g_strdup_printf ("%s: the label names in the header cannot be read: %s", path, local->message);
+  else
+    {
+      NiftiReadOptions opt = { .max_voxels = max_voxels };
+      v = nifti_read (path, &opt, error);
+      if (v != NULL)
+        {
+          /* only the names inside the file: no path, so no file beside it is looked at */
+          g_autoptr (GError) local = NULL;
+          info->table = lt_table_find_for_volume (NULL, v, NULL, &local);
+          if (local != NULL)
+            info->warnings = g_strdup_printf ("%s: the label names in the header cannot be read: %s", path,
+                                              local->message);
+        }
+    }
+  label_file_read_info_clear (&local_info);
   return v;
 }
 
@@ -126,7 +161,7 @@ label_file_write_full (const LabelVolume *v, const LabelTable *table, const char
       }
     case LABEL_FILE_FORMAT_NRRD:
     case LABEL_FILE_FORMAT_SEG_NRRD:
-      return nrrd_write (v, table, path, o->overwrite ? NRRD_WRITE_OVERWRITE : 0, error);
+      return nrrd_write_full (v, table, o->segment_ids, path, o->overwrite ? NRRD_WRITE_OVERWRITE : 0, error);
     case LABEL_FILE_FORMAT_FOLDER:
       {
         gboolean like_folder = o->like_path != NULL && label_folder_path_is_folder (o->like_path);

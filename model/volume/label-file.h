@@ -53,6 +53,21 @@ char *label_file_path_stem (const char *path);
 LabelVolume *label_file_read (const char *path, int64_t max_voxels, LabelTable **table,
                               char **warnings, GError **error);
 
+/* What label_file_read_full finds besides the volume; clear with label_file_read_info_clear. */
+typedef struct {
+  LabelTable *table;        /* the file's own names, as label_file_read's *table */
+  /* 3D Slicer segment IDs (label -> Segment<N>_ID) when they differ from the names, as in
+   * files of 3D Slicer's TotalSegmentator extension (IDs are TotalSegmentator's names);
+   * else NULL */
+  LabelTable *segment_ids;
+  char *warnings;           /* as label_file_read's */
+} LabelFileReadInfo;
+
+void label_file_read_info_clear (LabelFileReadInfo *info);
+/* label_file_read with everything it found in @info (may be NULL). */
+LabelVolume *label_file_read_full (const char *path, int64_t max_voxels, LabelFileReadInfo *info,
+                                   GError **error);
+
 /* Write @v in the format of @path: NIfTI (with @table, its names and colours in the Caret
  * XML extension TotalSegmentator writes, replacing a label extension of the source header;
  * without, the source's extensions as they are), .nrrd (gzip, no names), .seg.nrrd (gzip,
@@ -69,6 +84,7 @@ typedef struct {
    * output is one, the output keeps its masks (label_folder_write's like folder). */
   const char *like_path;
   const LabelVolume *like;       /* the volume read from like_path, or NULL (read again) */
+  const LabelTable *segment_ids; /* a .seg.nrrd's Segment<N>_IDs (nrrd_write_full), or NULL */
 } LabelFileWriteOptions;
 
 /* label_file_write with options (@options may be NULL). */

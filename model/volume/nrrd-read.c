@@ -1629,6 +1629,26 @@ assign_segment_labels (const char *path, GHashTable *segments, int64_t n_layers,
   return renumber;
 }
 
+/* The segments' IDs by label, when some ID differs from the segment's name (3D Slicer's
+ * TotalSegmentator extension keeps TotalSegmentator's class names as the IDs and shows
+ * other names); else NULL. */
+static LabelTable *
+ids_from_segments (const char *path, GPtrArray *list)
+{
+  g_autoptr (LabelTable) t = lt_table_new (path);
+  gboolean differ = FALSE;
+  for (guint i = 0; i < list->len; i++)
+    {
+      const Segment *s = g_ptr_array_index (list, i);
+      if (s->id == NULL || s->id[0] == '\0' || lt_table_lookup (t, s->out_label) != NULL)
+        continue;
+      char buf[32];
+      differ |= strcmp (s->id, segment_title (s, buf, sizeof buf)) != 0;
+      lt_table_set (t, s->out_label, s->id, NULL);
+    }
+  return differ ? g_steal_pointer (&t) : NULL;
+}
+
 static LabelTable *
 table_from_segments (const char *path, GPtrArray *list, GString *warnings)
 {
@@ -1752,6 +1772,7 @@ nrrd_read_info_clear (NrrdReadInfo *info)
   if (info == NULL)
     return;
   g_free (info->warnings);
+  lt_table_free (info->segment_ids);
   memset (info, 0, sizeof *info);
 }
 
@@ -1783,7 +1804,7 @@ nrrd_read (const char *path, const NrrdReadOptions *options, LabelTable **table,
   g_autoptr (GHashTable) map = NULL;
   guint8 *buf = NULL;
   LabelVolume *v = NULL;
-  LabelTable *tab = NULL;
+  LabelTable *tab = NULL, *ids = NULL;
   gboolean renumber = FALSE;
   int64_t n_overlap = 0;
 
@@ -2016,7 +2037,11 @@ nrrd_read (const char *path, const NrrdReadOptions *options, LabelTable **table,
         }
     }
   if (segs->len > 0)
-    tab = table_from_segments (path, segs, warnings);
+    {
+      tab = table_from_segments (path, segs, warnings);
+      if (info)
+        ids = ids_from_segments (path, segs);
+    }
 
   v = g_new0 (LabelVolume, 1);
   v->nx = L.sizes[L.spatial[0]];
@@ -2039,12 +2064,14 @@ nrrd_read (const char *path, const NrrdReadOptions *options, LabelTable **table,
       info->renumbered = renumber;
       info->n_overlap_voxels = n_overlap;
       info->warnings = warnings->len ? g_strdup (warnings->str) : NULL;
+      info->segment_ids = g_steal_pointer (&ids);
     }
   if (table)
     *table = g_steal_pointer (&tab);
 
 out:
   lt_table_free (tab);
+  lt_table_free (ids);
   g_free (buf);
   src_close (&hs);
   src_close (&ds);

@@ -90,6 +90,9 @@ typedef struct {
   gboolean renumbered;       /* labels are segment ordinals, not the file's label values */
   int64_t n_overlap_voxels;  /* voxels in segments of more than one layer */
   char *warnings;            /* NULL, or sentences for the user, one per line (owned) */
+  /* label -> Segment<N>_ID when some segment's ID differs from its name (3D Slicer's
+   * TotalSegmentator extension: IDs "kidney_right", names "right kidney"), else NULL (owned) */
+  LabelTable *segment_ids;
 } NrrdReadInfo;
 
 void nrrd_read_info_clear (NrrdReadInfo *info);
@@ -110,6 +113,10 @@ typedef enum {
  * An existing file is an OUT_FILE_ERROR_EXISTS error unless NRRD_WRITE_OVERWRITE. */
 gboolean nrrd_write (const LabelVolume *v, const LabelTable *table, const char *path,
                      NrrdWriteFlags flags, GError **error);
+/* nrrd_write whose segments take their Segment<N>_ID from @segment_ids (may be NULL) where
+ * it names the label, else "Segment_<label>". */
+gboolean nrrd_write_full (const LabelVolume *v, const LabelTable *table, const LabelTable *segment_ids,
+                          const char *path, NrrdWriteFlags flags, GError **error);
 
 /* TRUE if @path ends with .nrrd or .nhdr (.seg.nrrd included), any case. */
 gboolean nrrd_path_is_supported (const char *path);
