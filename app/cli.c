@@ -183,12 +183,14 @@ cli_label_map_read (CliLabelMap *m, const char *path, const char *table_path, gi
   m->path = g_strdup (path);
   m->format = label_file_format_from_path (path);
   gboolean folder = m->format == LABEL_FILE_FORMAT_FOLDER && label_folder_path_is_folder (path);
-  g_autoptr (LabelTable) own = NULL;
-  g_autofree char *warnings = NULL;
-  m->volume = label_file_read (path, max_voxels, &own, &warnings, error);
+  LabelFileReadInfo info = { 0 };
+  m->volume = label_file_read_full (path, max_voxels, &info, error);
+  g_autoptr (LabelTable) own = g_steal_pointer (&info.table);
+  m->segment_ids = g_steal_pointer (&info.segment_ids);
+  print_warnings (info.warnings);
+  label_file_read_info_clear (&info);
   if (m->volume == NULL)
     return FALSE;
-  print_warnings (warnings);
   if (table_path != NULL && folder)
     {
       g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
@@ -231,7 +233,18 @@ gboolean
 cli_label_map_resolve (CliLabelMap *m, const char *requested, GError **error)
 {
   g_clear_error (&m->scheme_error);
+  m->scheme_names = m->table;
   m->scheme = label_scheme_resolve (requested, m->table, m->volume, m->path, &m->by_names, &m->scheme_error);
+  if (m->scheme == NULL && requested == NULL && m->segment_ids != NULL)
+    {
+      const LabelScheme *s = label_scheme_resolve (NULL, m->segment_ids, m->volume, m->path, &m->by_names, NULL);
+      if (s != NULL)
+        {
+          m->scheme = s;
+          m->scheme_names = m->segment_ids;
+          g_clear_error (&m->scheme_error);
+        }
+    }
   if (m->scheme == NULL && error != NULL)
     *error = g_error_copy (m->scheme_error);
   return m->scheme != NULL;
@@ -244,6 +257,7 @@ cli_label_map_clear (CliLabelMap *m)
   g_clear_pointer (&m->volume, lv_volume_free);
   g_clear_pointer (&m->table, lt_table_free);
   g_clear_pointer (&m->table_source, g_free);
+  g_clear_pointer (&m->segment_ids, lt_table_free);
   g_clear_pointer (&m->scheme_table, lt_table_free);
   g_clear_error (&m->scheme_error);
 }
@@ -255,9 +269,9 @@ cli_label_map_class_of (const CliLabelMap *m, int32_t id)
     return -1;
   if (id == 0)
     return 0;
-  if (m->by_names && m->table != NULL)
+  if (m->by_names && m->scheme_names != NULL)
     {
-      const LabelEntry *e = lt_table_lookup (m->table, id);
+      const LabelEntry *e = lt_table_lookup (m->scheme_names, id);
       if (e == NULL)
         return -1;
       int32_t sid = label_scheme_find_name (m->scheme, e->name);
@@ -273,10 +287,27 @@ cli_label_map_names (CliLabelMap *m)
     return m->table;
   if (m->scheme == NULL)
     return NULL;
-  if (m->scheme_table == NULL)
-    m->scheme_table = strcmp (label_scheme_get_name (m->scheme), LABEL_SCHEME_BENCHMARK12) == 0
-                      ? lt_table_new_default ()
-                      : label_scheme_dup_table (m->scheme, LABEL_SCHEME_TABLE_COMPLETED);
+  if (m->scheme_table != NULL)
+    return m->scheme_table;
+  if (strcmp (label_scheme_get_name (m->scheme), LABEL_SCHEME_BENCHMARK12) == 0)
+    return m->scheme_table = lt_table_new_default ();
+  /* the scheme's ids, and those of its reserved ids ("lung (completed)") the volume holds */
+  m->scheme_table = label_scheme_dup_table (m->scheme, 0);
+  g_autoptr (LabelTable) completed = label_scheme_dup_table (m->scheme, LABEL_SCHEME_TABLE_COMPLETED);
+  const int32_t max_id = label_scheme_get_max_id (m->scheme);
+  gboolean seen[LT_N_CLASSES] = { FALSE };
+  const int64_t n = lv_volume_n_voxels (m->volume);
+  for (int64_t i = 0; i < n; i++)
+    {
+      int32_t l = lv_volume_get_index (m->volume, i);
+      if (l > max_id && l <= max_id + LT_N_ORGANS && !seen[l - max_id])
+        {
+          seen[l - max_id] = TRUE;
+          const LabelEntry *e = lt_table_lookup (completed, l);
+          if (e != NULL)
+            lt_table_set (m->scheme_table, l, e->name, e->rgba);
+        }
+    }
   return m->scheme_table;
 }
 
@@ -291,7 +322,27 @@ cli_label_map_scheme_origin (const CliLabelMap *m, const char *requested)
     return "no names: every label is one of the 12 classes";
   if (m->format == LABEL_FILE_FORMAT_FOLDER && m->own_names)
     return "detected from the mask file names";
+  if (m->scheme_names != NULL && m->scheme_names == m->segment_ids)
+    return m->by_names ? "detected from the 3D Slicer segment IDs (the ids are the file's own)"
+                       : "detected from the 3D Slicer segment IDs and label values";
   if (m->by_names)
     return "detected from the label names (the ids are the file's own)";
   return "detected from the label ids and names";
+}
+
+LabelTable *
+cli_label_map_dup_output_names (const CliLabelMap *m, const LabelTable *names, LabelFileFormat format)
+{
+  if (names == NULL)
+    return NULL;
+  gboolean ids = format != LABEL_FILE_FORMAT_SEG_NRRD && m->segment_ids != NULL && m->scheme != NULL
+                 && m->scheme_names == m->segment_ids;
+  LabelTable *t = lt_table_new (names->source);
+  for (guint i = 0; i < names->entries->len; i++)
+    {
+      const LabelEntry *e = &g_array_index (names->entries, LabelEntry, i);
+      const LabelEntry *id = ids ? lt_table_lookup (m->segment_ids, e->id) : NULL;
+      lt_table_set (t, e->id, id != NULL ? id->name : e->name, e->rgba);
+    }
+  return t;
 }

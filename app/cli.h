@@ -57,10 +57,12 @@ typedef struct {
   LabelTable *table;           /* its names, or NULL (see cli_label_map_read) */
   char *table_source;          /* where they came from, for people; NULL without names */
   gboolean own_names;          /* the names are the file's own (header, segments, mask names) */
+  LabelTable *segment_ids;     /* a 3D Slicer file's segment IDs when they differ from the names */
   LabelFileFormat format;
   /* after cli_label_map_resolve: */
   const LabelScheme *scheme;   /* NULL when none could be resolved (see scheme_error) */
-  gboolean by_names;           /* the ids match the scheme by their names in table */
+  const LabelTable *scheme_names; /* the names the scheme was found from: table or segment_ids */
+  gboolean by_names;           /* the ids match the scheme by their names in scheme_names */
   GError *scheme_error;
   LabelTable *scheme_table;    /* cache of cli_label_map_names */
 } CliLabelMap;
@@ -71,8 +73,9 @@ typedef struct {
  * an error that names the file. */
 gboolean cli_label_map_read (CliLabelMap *m, const char *path, const char *table_path, gint64 max_voxels,
                              GError **error);
-/* Resolves the scheme (label_scheme_resolve with @requested, e.g. --scheme); TRUE when
- * one was found, else FALSE with m->scheme_error set (and copied to @error, may be NULL). */
+/* Resolves the scheme (label_scheme_resolve with @requested, e.g. --scheme; from the names,
+ * else from a 3D Slicer file's segment IDs); TRUE when one was found, else FALSE with
+ * m->scheme_error set (and copied to @error, may be NULL). */
 gboolean cli_label_map_resolve (CliLabelMap *m, const char *requested, GError **error);
 void cli_label_map_clear (CliLabelMap *m);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CliLabelMap, cli_label_map_clear)
@@ -82,7 +85,12 @@ int32_t cli_label_map_class_of (const CliLabelMap *m, int32_t id);
 /* The names to show and to write: m->table, else the resolved scheme's (the built-in
  * organ table for benchmark12), else NULL.  Borrowed. */
 const LabelTable *cli_label_map_names (CliLabelMap *m);
-/* "v2 (detected from ...)" : how the scheme was chosen, for people. */
+/* The names to write into a file of @format: a copy of @names (may be NULL: then NULL),
+ * except that outside a .seg.nrrd the segment IDs of a 3D Slicer file whose scheme was
+ * found from them replace the names (keeping @names' colours), so that the scheme
+ * survives in a NIfTI or a mask folder. */
+LabelTable *cli_label_map_dup_output_names (const CliLabelMap *m, const LabelTable *names, LabelFileFormat format);
+/* How the scheme was chosen, for people. */
 const char *cli_label_map_scheme_origin (const CliLabelMap *m, const char *requested);
 
 /* A network configuration from --arch, --widths (NULL: default), --blocks and --grid

@@ -101,7 +101,9 @@ static const char *
 class_text (const CliLabelMap *m, int32_t id)
 {
   int32_t c = cli_label_map_class_of (m, id);
-  return c > 0 ? lt_default_class_name (c) : c == 0 ? (id == 0 ? "" : "-") : "?";
+  if (id == 0)
+    return "";
+  return c > 0 ? lt_default_class_name (c) : c == 0 ? "-" : "?";
 }
 
 int
