@@ -165,8 +165,8 @@ cli_find_model (const char *value, GError **error)
 
 /* --- label maps ------------------------------------------------------------------ */
 
-static void
-print_warnings (const char *warnings)
+void
+cli_print_warnings (const char *warnings)
 {
   if (warnings == NULL)
     return;
@@ -187,7 +187,7 @@ cli_label_map_read (CliLabelMap *m, const char *path, const char *table_path, gi
   m->volume = label_file_read_full (path, max_voxels, &info, error);
   g_autoptr (LabelTable) own = g_steal_pointer (&info.table);
   m->segment_ids = g_steal_pointer (&info.segment_ids);
-  print_warnings (info.warnings);
+  cli_print_warnings (info.warnings);
   label_file_read_info_clear (&info);
   if (m->volume == NULL)
     return FALSE;

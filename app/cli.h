@@ -49,6 +49,9 @@ GArray *cli_parse_label_list (const char *list, const CliLabelSyntax *syntax, ch
 /* A lookup for names of a label table (data: the LabelTable, may be NULL). */
 int32_t cli_label_table_lookup (const char *name, gpointer table);
 
+/* Prints a reader's warnings (lines) to stderr as "anatomy: warning: LINE"; NULL: nothing. */
+void cli_print_warnings (const char *warnings);
+
 /* A label map as the commands read it: any format label_file_read knows (NIfTI, NRRD,
  * .seg.nrrd, a mask folder), its names and, once resolved, its scheme. */
 typedef struct {

@@ -1,7 +1,8 @@
 /* scene.c: loading a label map into a drawable scene (see scene.h). */
 #include "scene.h"
 
-#include "nifti.h"
+#include "label-file.h"
+#include "label-folder.h"
 
 ArScene *
 ar_scene_ref (ArScene *s)
@@ -19,6 +20,7 @@ ar_scene_unref (ArScene *s)
   g_clear_pointer (&s->volume, lv_volume_free);
   g_clear_pointer (&s->table, lt_table_free);
   g_clear_error (&s->table_error);
+  g_free (s->read_warnings);
   g_free (s->hist);
   g_clear_pointer (&s->surfaces, surface_set_free);
   g_clear_pointer (&s->meshes, g_ptr_array_unref);
@@ -58,13 +60,21 @@ ar_scene_load (const char *path, LabelVolume *volume, const ArSceneOptions *opts
   s->path = g_strdup (path);
   gint64 t0 = g_get_monotonic_time ();
   set_stage (&opts, AR_SCENE_STAGE_READ);
-  s->volume = volume ? volume : nifti_read (path, NULL, error);
+  /* any label file (NIfTI, NRRD, .seg.nrrd, a mask folder), with the names it carries */
+  g_autoptr (LabelTable) own = NULL;
+  s->volume = volume ? volume : label_file_read (path, 0, &own, &s->read_warnings, error);
   if (!s->volume || g_cancellable_set_error_if_cancelled (cancellable, error))
     return NULL;
   if (opts.find_table)
     {
       set_stage (&opts, AR_SCENE_STAGE_TABLE);
-      s->table = lt_table_find_for_volume (path, s->volume, NULL, &s->table_error);
+      /* a table beside the file, else the file's own names (a mask folder: only those) */
+      if (volume != NULL)
+        s->table = lt_table_find_for_volume (path, s->volume, NULL, &s->table_error);
+      else if (!label_folder_path_is_folder (path))
+        s->table = lt_table_find_for_volume (path, NULL, NULL, &s->table_error);
+      if (!s->table && own)
+        s->table = g_steal_pointer (&own);
       if (!s->table)
         s->table = lt_table_new_default ();
     }

@@ -37,6 +37,7 @@ typedef struct {
   LabelVolume *volume;
   LabelTable *table;        /* with find_table: the file's table, else the built-in organs */
   GError *table_error;      /* why the file's table could not be used, or NULL */
+  char *read_warnings;      /* the reader's sentences for the user (label_file_read), or NULL */
   int64_t *hist;            /* (n_hist) voxels per label */
   int32_t n_hist;
   double ml_per_voxel;
@@ -45,7 +46,8 @@ typedef struct {
   double ms_read, ms_mesh;  /* time reading (and finding the table), meshing */
 } ArScene;
 
-/* Load @path.  @volume, if not NULL, is taken and used instead of reading the file (a
+/* Load @path: any label file label_file_read knows (NIfTI, NRRD, .seg.nrrd, a mask
+ * folder).  @volume, if not NULL, is taken and used instead of reading the file (a
  * completion result, which keeps its input's name).  @opts may be NULL (no smoothing,
  * no table).  Errors name the file; a cancelled load fails with MESH_ERROR_CANCELLED. */
 ArScene *ar_scene_load (const char *path, LabelVolume *volume, const ArSceneOptions *opts,
