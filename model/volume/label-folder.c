@@ -687,17 +687,19 @@ label_folder_write (const LabelVolume *v, const LabelTable *table, const char *l
       if (ok)
         g_ptr_array_add (files, f);
     }
+  g_autofree gboolean *existed = g_new0 (gboolean, MAX (plans->len, 1));
   guint committed = 0;
   for (; ok && committed < files->len; committed++)
     {
       OutFile *f = g_steal_pointer (&files->pdata[committed]);
+      existed[committed] = g_file_test (g_array_index (plans, WritePlan, committed).dest, G_FILE_TEST_EXISTS);
       ok = out_file_commit (f, overwrite, error);
     }
   if (ok)
     return TRUE;
-  /* undo: the files moved into place a moment ago (not when they replaced others) */
-  if (!overwrite)
-    for (guint i = 0; i + 1 < committed; i++)
+  /* undo: the files moved into place a moment ago (those that replaced others stay) */
+  for (guint i = 0; i + 1 < committed; i++)
+    if (!existed[i])
       g_unlink (g_array_index (plans, WritePlan, i).dest);
   g_ptr_array_set_size (files, 0);
   if (created)

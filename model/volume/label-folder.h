@@ -30,10 +30,11 @@
  * added voxels (same header); labels it has no mask for get new masks.
  *
  * Every file goes through OutFile: all are written and fsynced as temporaries first and
- * only then moved into place, so a failure leaves no file (and no folder we created)
+ * only then moved into place, so a failure leaves no new file (and no folder we created)
  * behind; without overwrite, every destination is checked before anything is written.
  * With overwrite, files of the same names are replaced and other files of the folder are
- * left alone.
+ * left alone; a failure while moving the files into place (rare: the data are already on
+ * disk) cannot bring back the files replaced before it.
  */
 #pragma once
 
