@@ -245,6 +245,9 @@ cli_label_map_resolve (CliLabelMap *m, const char *requested, GError **error)
           g_clear_error (&m->scheme_error);
         }
     }
+  m->ids_fit = m->scheme != NULL && m->segment_ids != NULL
+               && (m->scheme_names == m->segment_ids
+                   || label_scheme_resolve (NULL, m->segment_ids, m->volume, m->path, NULL, NULL) == m->scheme);
   if (m->scheme == NULL && error != NULL)
     *error = g_error_copy (m->scheme_error);
   return m->scheme != NULL;
@@ -335,8 +338,7 @@ cli_label_map_dup_output_names (const CliLabelMap *m, const LabelTable *names, L
 {
   if (names == NULL)
     return NULL;
-  gboolean ids = format != LABEL_FILE_FORMAT_SEG_NRRD && m->segment_ids != NULL && m->scheme != NULL
-                 && m->scheme_names == m->segment_ids;
+  gboolean ids = format != LABEL_FILE_FORMAT_SEG_NRRD && m->ids_fit;
   LabelTable *t = lt_table_new (names->source);
   for (guint i = 0; i < names->entries->len; i++)
     {

@@ -66,6 +66,7 @@ typedef struct {
   const LabelScheme *scheme;   /* NULL when none could be resolved (see scheme_error) */
   const LabelTable *scheme_names; /* the names the scheme was found from: table or segment_ids */
   gboolean by_names;           /* the ids match the scheme by their names in scheme_names */
+  gboolean ids_fit;            /* segment_ids follow the scheme too (written as names outside .seg.nrrd) */
   GError *scheme_error;
   LabelTable *scheme_table;    /* cache of cli_label_map_names */
 } CliLabelMap;
@@ -89,9 +90,9 @@ int32_t cli_label_map_class_of (const CliLabelMap *m, int32_t id);
  * organ table for benchmark12), else NULL.  Borrowed. */
 const LabelTable *cli_label_map_names (CliLabelMap *m);
 /* The names to write into a file of @format: a copy of @names (may be NULL: then NULL),
- * except that outside a .seg.nrrd the segment IDs of a 3D Slicer file whose scheme was
- * found from them replace the names (keeping @names' colours), so that the scheme
- * survives in a NIfTI or a mask folder. */
+ * except that outside a .seg.nrrd the segment IDs of a 3D Slicer file, when they follow its
+ * scheme (ids_fit), replace the names (keeping @names' colours), so that the scheme's own
+ * names survive in a NIfTI or a mask folder. */
 LabelTable *cli_label_map_dup_output_names (const CliLabelMap *m, const LabelTable *names, LabelFileFormat format);
 /* How the scheme was chosen, for people. */
 const char *cli_label_map_scheme_origin (const CliLabelMap *m, const char *requested);

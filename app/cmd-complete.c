@@ -279,7 +279,16 @@ cmd_complete (int argc, char **argv)
             lt_table_set (names, e->id, e->name, e->rgba);
         }
       if (out_format == LABEL_FILE_FORMAT_SEG_NRRD && m.segment_ids != NULL)
-        segment_ids = cli_label_map_dup_output_names (&m, m.segment_ids, LABEL_FILE_FORMAT_SEG_NRRD);
+        {
+          /* the segments keep their IDs; an added one takes the scheme's name */
+          segment_ids = cli_label_map_dup_output_names (&m, m.segment_ids, LABEL_FILE_FORMAT_SEG_NRRD);
+          for (guint i = 0; i < out_table->entries->len; i++)
+            {
+              const LabelEntry *e = &g_array_index (out_table->entries, LabelEntry, i);
+              if (lt_table_lookup (segment_ids, e->id) == NULL && lt_table_lookup (m.table, e->id) == NULL)
+                lt_table_set (segment_ids, e->id, e->name, e->rgba);
+            }
+        }
     }
   else if (out_format == LABEL_FILE_FORMAT_FOLDER || out_format == LABEL_FILE_FORMAT_SEG_NRRD)
     names = lt_table_new_default ();
