@@ -9,7 +9,9 @@
 #include "label-scheme.h"
 #include "nifti.h"
 
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <string.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
@@ -367,6 +369,66 @@ test_write_like (void)
   g_assert_error (error, LABEL_FOLDER_ERROR, LABEL_FOLDER_ERROR_IO);
 }
 
+/* A full disk (RLIMIT_FSIZE; SIGXFSZ ignored meanwhile) while the masks are written:
+ * nothing is left, neither masks nor temporaries nor the folder; into an existing folder
+ * with overwrite, the old masks stay byte for byte. */
+static void
+test_write_disk_full (void)
+{
+  g_autoptr (LabelVolume) v = new_volume (1);
+  /* organ1 one voxel (a small file), the others scattered (larger files) */
+  for (int64_t i = 0; i < lv_volume_n_voxels (v); i++)
+    lv_volume_set_index (v, i, 2 + (int32_t) (((guint32) i * 2654435761u) >> 16) % 5);
+  lv_volume_set_index (v, 0, 1);
+  g_autoptr (LabelTable) t = lt_table_new ("test");
+  for (int id = 1; id < 7; id++)
+    {
+      char name[16];
+      g_snprintf (name, sizeof name, "organ%d", id);
+      lt_table_set (t, id, name, NULL);
+    }
+  g_autoptr (GError) error = NULL;
+  g_autofree char *old = tmp_path ("full-old");
+  g_assert_true (label_folder_write (v, t, NULL, NULL, old, FALSE, &error));
+  g_assert_no_error (error);
+  g_autofree char *organ1 = g_build_filename (old, "organ1.nii.gz", NULL);
+  g_autofree char *before = NULL;
+  gsize before_len = 0;
+  g_assert_true (g_file_get_contents (organ1, &before, &before_len, NULL));
+
+  GStatBuf st1, st2;
+  g_autofree char *organ2 = g_build_filename (old, "organ2.nii.gz", NULL);
+  g_assert_cmpint (g_stat (organ1, &st1), ==, 0);
+  g_assert_cmpint (g_stat (organ2, &st2), ==, 0);
+  g_test_message ("mask files: %ld and %ld bytes", (long) st1.st_size, (long) st2.st_size);
+  g_assert_cmpint (st1.st_size + 50, <, st2.st_size);
+  struct rlimit lim, small;
+  g_assert_cmpint (getrlimit (RLIMIT_FSIZE, &lim), ==, 0);
+  small = lim;
+  small.rlim_cur = (rlim_t) (st1.st_size + st2.st_size) / 2;   /* organ1 fits, organ2 does not */
+  void (*handler) (int) = signal (SIGXFSZ, SIG_IGN);
+  g_autoptr (LabelVolume) w = lv_volume_dup (v);
+  lv_volume_set (w, 0, 0, 0, 6);
+  g_autofree char *fresh = tmp_path ("full-new");
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &small), ==, 0);
+  gboolean ok_new = label_folder_write (w, t, NULL, NULL, fresh, FALSE, &error);
+  g_autoptr (GError) error2 = NULL;
+  gboolean ok_old = label_folder_write (w, t, NULL, NULL, old, TRUE, &error2);
+  g_assert_cmpint (setrlimit (RLIMIT_FSIZE, &lim), ==, 0);
+  signal (SIGXFSZ, handler);
+
+  g_assert_false (ok_new);
+  g_assert_nonnull (error);
+  g_assert_false (g_file_test (fresh, G_FILE_TEST_EXISTS));
+  g_assert_false (ok_old);
+  g_assert_nonnull (error2);
+  g_assert_cmpuint (n_files (old), ==, 6);   /* no temporaries left */
+  g_autofree char *after = NULL;
+  gsize after_len = 0;
+  g_assert_true (g_file_get_contents (organ1, &after, &after_len, NULL));
+  g_assert_cmpmem (before, before_len, after, after_len);
+}
+
 static void
 test_names (void)
 {
@@ -456,6 +518,7 @@ main (int argc, char **argv)
   g_test_add_func ("/label-folder/read-errors", test_read_errors);
   g_test_add_func ("/label-folder/write-plain", test_write_plain);
   g_test_add_func ("/label-folder/write-like", test_write_like);
+  g_test_add_func ("/label-folder/write-disk-full", test_write_disk_full);
   g_test_add_func ("/label-folder/names", test_names);
   g_test_add_func ("/label-folder/nifti-names", test_nifti_names);
   int rc = g_test_run ();
