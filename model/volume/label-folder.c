@@ -203,9 +203,19 @@ read_mask (int64_t task, int thread, void *data)
   m->runs = g_array_new (FALSE, FALSE, sizeof (int64_t));
   int32_t value = 0;
   const int64_t n = lv_volume_n_voxels (v);
+  const guint8 *bytes = v->data;
   for (int64_t row = 0; row < n; row += v->nx)
     for (int64_t i = 0; i < v->nx;)
       {
+        /* most of a mask is background: skip it 8 bytes at a time (uint8 masks) */
+        if (v->bytes_per_voxel == 1)
+          {
+            uint64_t word;
+            while (i + 8 <= v->nx && (memcpy (&word, bytes + row + i, 8), word == 0))
+              i += 8;
+            if (i >= v->nx)
+              break;
+          }
         int32_t l = lv_volume_get_index (v, row + i);
         if (l == 0)
           {
@@ -507,6 +517,25 @@ produce (const LabelVolume *v, const WritePlan *p, GError **error)
   return g_steal_pointer (&f);
 }
 
+typedef struct {
+  const LabelVolume *v;
+  GArray *plans;
+  GPtrArray *files;    /* OutFile per plan, NULL where it failed */
+  GError **errors;     /* per plan */
+  gint failed;
+} ProduceJob;
+
+static void
+produce_task (int64_t task, int thread, void *data)
+{
+  ProduceJob *job = data;
+  if (g_atomic_int_get (&job->failed))
+    return;
+  job->files->pdata[task] = produce (job->v, &g_array_index (job->plans, WritePlan, task), &job->errors[task]);
+  if (job->files->pdata[task] == NULL)
+    g_atomic_int_set (&job->failed, 1);
+}
+
 /* The labels of @v that @like does not have at the same voxels (sorted, unique). */
 static GArray *
 changed_labels (const LabelVolume *v, const LabelVolume *like)
@@ -677,16 +706,24 @@ label_folder_write (const LabelVolume *v, const LabelTable *table, const char *l
       created = TRUE;
     }
 
-  /* every file complete on disk before the first is moved into place */
+  /* every file complete on disk before the first is moved into place (made in parallel) */
   g_autoptr (GPtrArray) files = g_ptr_array_new_with_free_func ((GDestroyNotify) out_file_abort);
-  gboolean ok = TRUE;
-  for (guint i = 0; ok && i < plans->len; i++)
+  g_ptr_array_set_size (files, plans->len);
+  ProduceJob job = { .v = v, .plans = plans, .files = files,
+                     .errors = g_new0 (GError *, MAX (plans->len, 1)) };
+  {
+    g_autoptr (WorkerPool) pool = worker_pool_new (0);
+    worker_pool_run (pool, plans->len, produce_task, &job);
+  }
+  gboolean ok = !job.failed;
+  for (guint i = 0; i < plans->len; i++)
     {
-      OutFile *f = produce (v, &g_array_index (plans, WritePlan, i), error);
-      ok = f != NULL;
-      if (ok)
-        g_ptr_array_add (files, f);
+      if (job.errors[i] != NULL && error != NULL && *error == NULL)
+        g_propagate_error (error, job.errors[i]);
+      else
+        g_clear_error (&job.errors[i]);
     }
+  g_free (job.errors);
   g_autofree gboolean *existed = g_new0 (gboolean, MAX (plans->len, 1));
   guint committed = 0;
   for (; ok && committed < files->len; committed++)
