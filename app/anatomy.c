@@ -1,5 +1,6 @@
 /* anatomy.c: the command-line tool's entry point: the table of subcommands. */
 #include "commands.h"
+#include "out-file.h"
 
 #include <locale.h>
 #include <stdio.h>
@@ -33,6 +34,8 @@ int
 main (int argc, char **argv)
 {
   setlocale (LC_ALL, "");
+  /* an interrupted command leaves no temporary behind */
+  out_file_cleanup_on_signals ();
   if (argc < 2 || strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0
       || strcmp (argv[1], "help") == 0)
     {

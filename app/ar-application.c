@@ -101,6 +101,7 @@ ar_application_startup (GApplication *app)
   struct { const char *action; const char *accels[3]; } accels[] = {
     { "app.quit", { "<Control>q", NULL } },
     { "win.open", { "<Control>o", NULL } },
+    { "win.open-folder", { "<Control><Alt>o", NULL } },
     { "win.load-result", { "<Control><Shift>o", NULL } },
     { "win.save-result", { "<Control>s", NULL } },
     { "win.export-meshes", { "<Control>e", NULL } },

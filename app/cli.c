@@ -1,8 +1,10 @@
 /* cli.c: helpers shared by the `anatomy` subcommands (see cli.h). */
 #include "cli.h"
 #include "completion.h"
+#include "in-file.h"
 #include "label-folder.h"
 #include "label-table.h"
+#include "nifti.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -34,6 +36,21 @@ cli_fail (const char *fmt, ...)
   va_end (ap);
   fprintf (stderr, "anatomy: %s\n", msg);
   return 1;
+}
+
+void
+cli_warn (GPtrArray *warnings)
+{
+  for (guint i = 0; warnings && i < warnings->len; i++)
+    fprintf (stderr, "anatomy: warning: %s\n", (const char *) g_ptr_array_index (warnings, i));
+  if (warnings)
+    g_ptr_array_set_size (warnings, 0);
+}
+
+GPtrArray *
+cli_warnings_new (void)
+{
+  return g_ptr_array_new_with_free_func (g_free);
 }
 
 static gboolean progress_shown;
@@ -143,10 +160,16 @@ cli_find_model (const char *value, GError **error)
   NnArch arch;
   if (!nn_arch_from_string (value, &arch))
     {
-      if (!g_file_test (value, G_FILE_TEST_IS_REGULAR))
+      g_autoptr (GError) local = NULL;
+      if (!in_file_check (value, &local))
         {
-          g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
-                       "%s: no such model file (or use unet, unet-skip, googlenet-skip)", value);
+          /* a folder, FIFO or device says so; only a missing path is "no such file" */
+          if (g_error_matches (local, IN_FILE_ERROR, IN_FILE_ERROR_NOT_FOUND))
+            g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
+                         "%s: no such model file (or use unet, unet-skip, googlenet-skip)", value);
+          else
+            g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s (a model is a .safetensors file)",
+                         local->message);
           return NULL;
         }
       return g_strdup (value);
@@ -184,7 +207,7 @@ cli_label_map_read (CliLabelMap *m, const char *path, const char *table_path, gi
   m->format = label_file_format_from_path (path);
   gboolean folder = m->format == LABEL_FILE_FORMAT_FOLDER && label_folder_path_is_folder (path);
   LabelFileReadInfo info = { 0 };
-  m->volume = label_file_read_full (path, max_voxels, &info, error);
+  m->volume = label_file_read_full (path, max_voxels, NULL, &info, error);
   g_autoptr (LabelTable) own = g_steal_pointer (&info.table);
   m->segment_ids = g_steal_pointer (&info.segment_ids);
   cli_print_warnings (info.warnings);
@@ -203,16 +226,21 @@ cli_label_map_read (CliLabelMap *m, const char *path, const char *table_path, gi
       if (m->table == NULL)
         return FALSE;
       m->table_source = g_strdup (table_path);
+      m->table_file = g_strdup (table_path);
       return TRUE;
     }
   if (!folder)
     {
       g_autofree char *found = NULL;
-      m->table = lt_table_find_for_volume (path, NULL, &found, error);
-      if (m->table == NULL && error != NULL && *error != NULL)
-        return FALSE;
+      g_autoptr (GError) local = NULL;
+      m->table = lt_table_find_for_volume (path, NULL, &found, &local);
+      /* a broken table beside a valid volume does not make it unreadable (every command
+       * and the window carry on): said, then ignored; an explicit --table is still checked */
+      if (local != NULL)
+        fprintf (stderr, "anatomy: warning: ignoring the label table: %s\n", local->message);
       if (m->table != NULL)
         {
+          m->table_file = g_strdup (found);
           m->table_source = g_steal_pointer (&found);
           return TRUE;
         }
@@ -260,6 +288,7 @@ cli_label_map_clear (CliLabelMap *m)
   g_clear_pointer (&m->volume, lv_volume_free);
   g_clear_pointer (&m->table, lt_table_free);
   g_clear_pointer (&m->table_source, g_free);
+  g_clear_pointer (&m->table_file, g_free);
   g_clear_pointer (&m->segment_ids, lt_table_free);
   g_clear_pointer (&m->scheme_table, lt_table_free);
   g_clear_error (&m->scheme_error);
@@ -347,4 +376,52 @@ cli_label_map_dup_output_names (const CliLabelMap *m, const LabelTable *names, L
       lt_table_set (t, e->id, id != NULL ? id->name : e->name, e->rgba);
     }
   return t;
+}
+
+OutSet *
+cli_outputs_new (gboolean force, const char *const *inputs)
+{
+  OutSet *s = out_set_new (force);
+  for (int i = 0; inputs && inputs[i]; i++)
+    label_file_add_inputs (s, inputs[i]);
+  return s;
+}
+
+int
+cli_fail_output (const GError *error)
+{
+  /* the writers' own domains say "exists" in their words: the message always names the file */
+  if (g_error_matches (error, OUT_FILE_ERROR, OUT_FILE_ERROR_EXISTS)
+      || g_error_matches (error, NIFTI_ERROR, NIFTI_ERROR_EXISTS))
+    return cli_fail ("%s (use --force to replace it)", error->message);
+  return cli_fail ("%s", error->message);
+}
+
+gboolean
+cli_outputs_reserve (OutSet *outputs, const char *path)
+{
+  g_autoptr (GError) error = NULL;
+  if (out_set_reserve (outputs, path, &error))
+    return TRUE;
+  cli_fail_output (error);
+  return FALSE;
+}
+
+gboolean
+cli_outputs_reserve_label_map (OutSet *outputs, const char *path)
+{
+  g_autoptr (GError) error = NULL;
+  if (label_file_reserve (outputs, path, &error))
+    return TRUE;
+  cli_fail_output (error);
+  return FALSE;
+}
+
+int
+cli_outputs_commit (OutSet *outputs)
+{
+  g_autoptr (GError) error = NULL;
+  if (out_set_commit (outputs, &error))
+    return 0;
+  return cli_fail_output (error);
 }

@@ -6,6 +6,7 @@
 #include "label-file.h"
 #include "label-scheme.h"
 #include "nn-net.h"
+#include "out-file.h"
 
 G_BEGIN_DECLS
 
@@ -21,6 +22,12 @@ gboolean cli_parse_options (int *argc, char ***argv, const char *parameter_strin
 
 /* Print "anatomy: MESSAGE" to stderr and return 1. */
 int cli_fail (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
+
+/* Prints each message of @warnings (char*; NULL allowed) as "anatomy: warning: MESSAGE"
+ * and empties the array. */
+void cli_warn (GPtrArray *warnings);
+/* A new array for the warnings of the readers (char*, g_free). */
+GPtrArray *cli_warnings_new (void);
 
 /* Progress line on stderr when it is a terminal: "label [#####.....] 42%  text". */
 void cli_progress (const char *label, double fraction, const char *text);
@@ -59,6 +66,7 @@ typedef struct {
   LabelVolume *volume;
   LabelTable *table;           /* its names, or NULL (see cli_label_map_read) */
   char *table_source;          /* where they came from, for people; NULL without names */
+  char *table_file;            /* the table file read (--table, or found beside), or NULL: an input */
   gboolean own_names;          /* the names are the file's own (header, segments, mask names) */
   LabelTable *segment_ids;     /* a 3D Slicer file's segment IDs when they differ from the names */
   LabelFileFormat format;
@@ -73,7 +81,8 @@ typedef struct {
 
 /* Reads @path into @m: the names are @table_path's when given (not for a mask folder,
  * whose names are its file names), else those of a table file beside @path, else the
- * file's own.  The readers' warnings go to stderr ("anatomy: warning: ...").  FALSE with
+ * file's own; a broken table beside @path is ignored with a warning, a broken @table_path
+ * is an error.  The readers' warnings go to stderr ("anatomy: warning: ...").  FALSE with
  * an error that names the file. */
 gboolean cli_label_map_read (CliLabelMap *m, const char *path, const char *table_path, gint64 max_voxels,
                              GError **error);
@@ -105,5 +114,21 @@ gboolean cli_network_config (const char *arch, const char *widths, int blocks, i
  * (completion_find_model: $ANATOMY_MODELS_DIR, else the source tree, then the installed
  * data); anything else is a file.  NULL with a message saying what is missing. */
 char *cli_find_model (const char *value, GError **error);
+
+/* The outputs of a command, in one OutSet (model/base/out-file.h): no output may be an
+ * input or another output, all are written to temporaries and moved into place together
+ * by cli_outputs_commit(), and --force (@force) is the only way over an existing file.
+ * @inputs (NULL-terminated, NULL items skipped) are the files the command reads
+ * (label_file_add_inputs: a NIfTI pair with both halves, a detached NRRD header with its
+ * data file, a mask folder with every mask). */
+OutSet *cli_outputs_new (gboolean force, const char *const *inputs);
+/* Reserves the output @path before the work; FALSE after printing why not. */
+gboolean cli_outputs_reserve (OutSet *outputs, const char *path);
+/* The same for a label map output (label_file_reserve: any format, a mask folder too). */
+gboolean cli_outputs_reserve_label_map (OutSet *outputs, const char *path);
+/* Prints an output error (an existing file: with "use --force") and returns 1. */
+int cli_fail_output (const GError *error);
+/* Moves every output into place; 0, or 1 after printing the problem. */
+int cli_outputs_commit (OutSet *outputs);
 
 G_END_DECLS

@@ -171,16 +171,23 @@ cmd_complete (int argc, char **argv)
   if (threads < 0 || threads > 256)
     return cli_fail ("--threads must be in 0..256");
   LabelFileFormat out_format = label_file_format_from_path (files[1]);
-  if (out_format == LABEL_FILE_FORMAT_UNKNOWN || (probs && !nifti_path_is_supported (probs)))
-    return cli_fail ("unknown output format (use .nii, .nii.gz, .hdr, .hdr.gz, .nrrd, .seg.nrrd or a folder; "
-                     "P must be NIfTI)");
-  if (!force && out_format != LABEL_FILE_FORMAT_FOLDER && g_file_test (files[1], G_FILE_TEST_EXISTS))
-    return cli_fail ("%s exists (use --force to replace it)", files[1]);
+  if (probs && !nifti_path_is_supported (probs))
+    return cli_fail ("%s: unknown output format (P is NIfTI: use .nii, .nii.gz, .hdr or .hdr.gz)", probs);
+  /* OUT and P, checked before any work: neither is IN (nor one of its masks, a detached
+   * header's data file, the table or the model), they differ, an existing one only with
+   * --force; all are written before any is moved into place */
+  const char *inputs[] = { files[0], NULL };
+  g_autoptr (OutSet) outputs = cli_outputs_new (force, inputs);
+  out_set_add_input (outputs, model);
+  out_set_add_input (outputs, table_path);
+  if (!cli_outputs_reserve_label_map (outputs, files[1]) || (probs && !cli_outputs_reserve (outputs, probs)))
+    return 1;
 
   g_autoptr (GError) error = NULL;
   g_auto (CliLabelMap) m = { 0 };
   if (!cli_label_map_read (&m, files[0], table_path, 0, &error))
     return cli_fail ("%s", error->message);
+  out_set_add_input (outputs, m.table_file);   /* a table found beside IN */
   if (!cli_label_map_resolve (&m, scheme_name, &error))
     return cli_fail ("%s", error->message);
 
@@ -245,6 +252,8 @@ cmd_complete (int argc, char **argv)
   g_autoptr (LabelTable) out_table = NULL;
   g_autoptr (LabelVolume) out = completion_run_in_scheme (net, &src, m.volume, &opt, &out_table, NULL, &error);
   cli_progress_done ();
+  if (out == NULL && g_error_matches (error, COMPLETION_ERROR, COMPLETION_ERROR_INPUT))
+    return cli_fail ("%s: %s", files[0], error->message);   /* what is wrong with IN */
   if (out == NULL)
     return cli_fail ("%s", error->message);
   double secs = (g_get_monotonic_time () - t0) / 1e6;
@@ -293,16 +302,12 @@ cmd_complete (int argc, char **argv)
   else if (out_format == LABEL_FILE_FORMAT_FOLDER || out_format == LABEL_FILE_FORMAT_SEG_NRRD)
     names = lt_table_new_default ();
 
-  LabelFileWriteOptions wo = { .overwrite = force, .like_path = files[0], .like = m.volume,
-                               .segment_ids = segment_ids };
-  if (!label_file_write_full (out, names, files[1], &wo, &error))
-    {
-      if (label_file_error_is_exists (error))
-        return cli_fail ("%s (use --force to replace it)", error->message);
-      return cli_fail ("%s", error->message);
-    }
-  if (conf && !nifti_write (conf, probs, force ? NIFTI_WRITE_OVERWRITE : 0, &error))
-    return cli_fail ("%s", error->message);
+  LabelFileWriteOptions wo = { .like_path = files[0], .like = m.volume, .segment_ids = segment_ids };
+  if (!label_file_write_full_in (outputs, out, names, files[1], &wo, &error)
+      || (conf && !nifti_write_in (outputs, conf, probs, 0, &error)))
+    return cli_fail_output (error);
+  if (cli_outputs_commit (outputs) != 0)
+    return 1;
 
   printf ("%s: completed with %s (%s, grid %d×%d×%d) in %.2f s; scheme %s\n", files[1], nn_arch_to_string (cfg->arch),
           path, cfg->grid[0], cfg->grid[1], cfg->grid[2], secs, label_scheme_get_name (m.scheme));

@@ -38,7 +38,8 @@ cmd_convert (int argc, char **argv)
     "The names are IN's own (header extension, segments, mask file names) or a table beside\n"
     "it; --scheme NAME gives a file without names its scheme's.\n"
     "Labels are stored in the smallest integer type that holds them (uint8, uint16, int32).\n"
-    "An existing OUT is never replaced unless --force is given.";
+    "An existing OUT is never replaced unless --force is given, and never IN (nor one of\n"
+    "its masks); an existing folder is written to only when it holds nothing but masks.";
   if (!cli_parse_options (&argc, &argv, "IN OUT", summary, entries))
     return CLI_EXIT_USAGE;
   if (files == NULL || g_strv_length (files) != 2)
@@ -53,9 +54,16 @@ cmd_convert (int argc, char **argv)
     return cli_fail ("--nifti1 and --nifti2 are for NIfTI outputs");
 
   g_autoptr (GError) error = NULL;
+  /* OUT is checked before IN is read: not IN itself (nor one of its masks, a detached
+   * header's data file or the table), not an existing file without --force */
+  const char *inputs[] = { files[0], table_path, NULL };
+  g_autoptr (OutSet) outputs = cli_outputs_new (force, inputs);
+  if (!cli_outputs_reserve_label_map (outputs, files[1]))
+    return 1;
   g_auto (CliLabelMap) m = { 0 };
   if (!cli_label_map_read (&m, files[0], table_path, 0, &error))
     return cli_fail ("%s", error->message);
+  out_set_add_input (outputs, m.table_file);   /* a table found beside IN */
   /* the scheme only names a file without names (and is checked when given) */
   if ((scheme_name != NULL || m.table == NULL || m.segment_ids != NULL) && !cli_label_map_resolve (&m, scheme_name, NULL)
       && scheme_name != NULL)
@@ -71,14 +79,9 @@ cmd_convert (int argc, char **argv)
     fprintf (stderr, "anatomy: warning: %s has no label names: the masks are called label_<id> "
              "(give --scheme NAME or --table TABLE to name them)\n", files[0]);
   g_autoptr (LabelTable) out_names = cli_label_map_dup_output_names (&m, names, out_format);
-  LabelFileWriteOptions wo = { .overwrite = force,
-                               .nifti_flags = (nifti1 ? NIFTI_WRITE_NIFTI1 : 0) | (nifti2 ? NIFTI_WRITE_NIFTI2 : 0),
+  LabelFileWriteOptions wo = { .nifti_flags = (nifti1 ? NIFTI_WRITE_NIFTI1 : 0) | (nifti2 ? NIFTI_WRITE_NIFTI2 : 0),
                                .segment_ids = m.segment_ids };
-  if (!label_file_write_full (m.volume, out_names, files[1], &wo, &error))
-    {
-      if (label_file_error_is_exists (error))
-        return cli_fail ("%s (use --force to replace it)", error->message);
-      return cli_fail ("%s", error->message);
-    }
-  return 0;
+  if (!label_file_write_full_in (outputs, m.volume, out_names, files[1], &wo, &error))
+    return cli_fail_output (error);
+  return cli_outputs_commit (outputs);
 }

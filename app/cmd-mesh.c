@@ -60,9 +60,17 @@ cmd_mesh (int argc, char **argv)
 
   g_autoptr (GError) error = NULL;
   gint64 t0 = g_get_monotonic_time ();
+  /* the outputs are never IN (nor a mask of it, a detached header's data file) or the
+   * table; OUT is checked before the work (per-label files and an OBJ's MTL when they are
+   * opened), all moved into place together */
+  const char *inputs[] = { files[0], table_path, NULL };
+  g_autoptr (OutSet) outputs = cli_outputs_new (force, inputs);
+  if (!per_label && !cli_outputs_reserve (outputs, out))
+    return 1;
   g_auto (CliLabelMap) m = { 0 };
   if (!cli_label_map_read (&m, files[0], table_path, 0, &error))
     return cli_fail ("%s", error->message);
+  out_set_add_input (outputs, m.table_file);   /* a table found beside IN */
   if ((scheme_name != NULL || m.table == NULL) && !cli_label_map_resolve (&m, scheme_name, NULL)
       && scheme_name != NULL)
     return cli_fail ("%s", m.scheme_error->message);
@@ -119,13 +127,15 @@ cmd_mesh (int argc, char **argv)
       set = d;
     }
   cli_progress ("mesh", 0.8, "writing");
-  MeshExportOptions eo = { .overwrite = force, .per_label = per_label, .table = table };
+  MeshExportOptions eo = { .overwrite = force, .per_label = per_label, .table = table, .outputs = outputs };
   gboolean ok = mesh_export (set, out, &eo, &error);
   cli_progress_done ();
   if (!ok && g_error_matches (error, MESH_ERROR, MESH_ERROR_EXISTS))
-    return cli_fail ("%s; use --force to replace it", error->message);
+    return cli_fail ("%s (use --force to replace it)", error->message);
   if (!ok)
     return cli_fail ("%s", error->message);
+  if (cli_outputs_commit (outputs) != 0)
+    return 1;
   if (!quiet)
     printf ("%s: %u surfaces, %" G_GUINT64_FORMAT " triangles (%" G_GUINT64_FORMAT
             " before simplification), %" G_GUINT64_FORMAT " vertices; extraction%s %.3f s, total %.3f s\n",

@@ -87,18 +87,17 @@ draw_removals (guint32 present, guint64 subject_seed, int n, guint32 *masks)
     }
 }
 
+/* Every path whose folder exists already is checked (exists, same as another output)
+ * before any phantom is generated; the others are checked when they are written. */
 static gboolean
-check_free (GPtrArray *paths, gboolean force, char **message)
+reserve_all (OutSet *outputs, GPtrArray *paths)
 {
-  if (force)
-    return TRUE;
   for (guint i = 0; i < paths->len; i++)
-    if (g_file_test (g_ptr_array_index (paths, i), G_FILE_TEST_EXISTS))
-      {
-        *message = g_strdup_printf ("%s exists (use --force to overwrite)",
-                                    (const char *) g_ptr_array_index (paths, i));
+    {
+      g_autofree char *dir = g_path_get_dirname (g_ptr_array_index (paths, i));
+      if (g_file_test (dir, G_FILE_TEST_IS_DIR) && !cli_outputs_reserve (outputs, g_ptr_array_index (paths, i)))
         return FALSE;
-      }
+    }
   return TRUE;
 }
 
@@ -131,7 +130,10 @@ write_demo (const char *out, const PhantomParams *p, const char *remove, gboolea
   g_ptr_array_add (paths, lab2);
   if (remove != NULL && !parse_remove (remove, &mask, &message))
     return cli_fail ("%s", message);
-  if (!check_free (paths, force, &message) || !make_dir (out, &message))
+  g_autoptr (OutSet) outputs = cli_outputs_new (force, NULL);
+  if (!reserve_all (outputs, paths))
+    return 1;
+  if (!make_dir (out, &message))
     return cli_fail ("%s", message);
 
   g_autoptr (LabelVolume) v = phantom_generate (p, &error);
@@ -141,13 +143,15 @@ write_demo (const char *out, const PhantomParams *p, const char *remove, gboolea
     mask = phantom_draw_removal (phantom_labels_present (v), phantom_derive_seed (p->seed, 1000));
   g_autoptr (LabelVolume) part = phantom_remove_labels (v, mask, &error);
   g_autoptr (LabelTable) table = lt_table_new_default ();
-  NiftiWriteFlags flags = NIFTI_WRITE_NIFTI1 | (force ? NIFTI_WRITE_OVERWRITE : 0);
+  NiftiWriteFlags flags = NIFTI_WRITE_NIFTI1;
   if (part == NULL
-      || !nifti_write (v, complete_path, flags, &error)
-      || !nifti_write (part, incomplete_path, flags, &error)
-      || !lt_table_save_itksnap (table, lab1, force, &error)
-      || !lt_table_save_itksnap (table, lab2, force, &error))
-    return cli_fail ("%s", error->message);
+      || !nifti_write_in (outputs, v, complete_path, flags, &error)
+      || !nifti_write_in (outputs, part, incomplete_path, flags, &error)
+      || !lt_table_save_itksnap_in (outputs, table, lab1, &error)
+      || !lt_table_save_itksnap_in (outputs, table, lab2, &error))
+    return cli_fail_output (error);
+  if (cli_outputs_commit (outputs) != 0)
+    return 1;
   g_autofree char *names = mask_names (mask);
   printf ("wrote %s and %s (removed: %s)\n", complete_path, incomplete_path, names);
   return 0;
@@ -233,18 +237,22 @@ cmd_phantom (int argc, char **argv)
           g_ptr_array_add (paths, g_build_filename (incomplete_dir, sub, file, NULL));
         }
     }
-  if (!check_free (paths, force, &message) || !make_dir (complete_dir, &message)
-      || (partials > 0 && !make_dir (incomplete_dir, &message)))
+  /* the whole dataset is one set of outputs: written to temporaries, moved into place
+   * only when every file is written (an interrupted run leaves no partial dataset) */
+  g_autoptr (OutSet) outputs = cli_outputs_new (force, NULL);
+  if (!reserve_all (outputs, paths))
+    return 1;
+  if (!make_dir (complete_dir, &message) || (partials > 0 && !make_dir (incomplete_dir, &message)))
     return cli_fail ("%s", message);
 
   g_autoptr (GError) error = NULL;
   g_autoptr (LabelTable) table = lt_table_new_default ();
-  if (!lt_table_save_itksnap (table, labels_path, force, &error))
-    return cli_fail ("%s", error->message);
+  if (!lt_table_save_itksnap_in (outputs, table, labels_path, &error))
+    return cli_fail_output (error);
 
   GString *tsv = g_string_new ("subject\tpartial\tremoved_labels\tremoved_names\n");
   gint64 t0 = g_get_monotonic_time (), gen_us = 0;
-  NiftiWriteFlags flags = NIFTI_WRITE_NIFTI1 | (force ? NIFTI_WRITE_OVERWRITE : 0);
+  NiftiWriteFlags flags = NIFTI_WRITE_NIFTI1;
   guint idx = 2;
   for (int s = 0; s < subjects; s++)
     {
@@ -255,11 +263,11 @@ cmd_phantom (int argc, char **argv)
       gint64 g0 = g_get_monotonic_time ();
       g_autoptr (LabelVolume) v = phantom_generate (&p, &error);
       gen_us += g_get_monotonic_time () - g0;
-      if (v == NULL || !nifti_write (v, g_ptr_array_index (paths, idx++), flags, &error))
+      if (v == NULL || !nifti_write_in (outputs, v, g_ptr_array_index (paths, idx++), flags, &error))
         {
           cli_progress_done ();
           g_string_free (tsv, TRUE);
-          return cli_fail ("%s", error->message);
+          return cli_fail_output (error);
         }
       if (partials == 0)
         continue;
@@ -275,11 +283,11 @@ cmd_phantom (int argc, char **argv)
       for (int k = 0; k < partials; k++)
         {
           g_autoptr (LabelVolume) part = phantom_remove_labels (v, masks[k], &error);
-          if (part == NULL || !nifti_write (part, g_ptr_array_index (paths, idx++), flags, &error))
+          if (part == NULL || !nifti_write_in (outputs, part, g_ptr_array_index (paths, idx++), flags, &error))
             {
               cli_progress_done ();
               g_string_free (tsv, TRUE);
-              return cli_fail ("%s", error->message);
+              return cli_fail_output (error);
             }
           g_autofree char *names = mask_names (masks[k]);
           g_string_append_printf (tsv, "%s\t%d\t", name, k);
@@ -294,12 +302,13 @@ cmd_phantom (int argc, char **argv)
         }
     }
   cli_progress_done ();
-  if (!g_file_set_contents (tsv_path, tsv->str, (gssize) tsv->len, &error))
-    {
-      g_string_free (tsv, TRUE);
-      return cli_fail ("%s", error->message);
-    }
+  OutFile *tf = out_set_open (outputs, tsv_path, OUT_FILE_PLAIN, &error);
+  gboolean tsv_ok = tf && out_file_write (tf, tsv->str, tsv->len, &error) && out_file_finish (tf, &error);
   g_string_free (tsv, TRUE);
+  if (!tsv_ok)
+    return cli_fail_output (error);
+  if (cli_outputs_commit (outputs) != 0)
+    return 1;
   double secs = (g_get_monotonic_time () - t0) / 1e6;
   printf ("wrote %d subjects x %d partial versions to %s in %.1f s (generation %.0f ms/subject)\n",
           subjects, partials, out, secs, gen_us / 1e3 / subjects);

@@ -48,7 +48,7 @@ cmd_render (int argc, char **argv)
   g_autofree char *transparent_list = NULL, *table_path = NULL;
   double opacity = 0.3;
   int smooth = 20, samples = 4;
-  gboolean timings = FALSE, drag = FALSE;
+  gboolean timings = FALSE, drag = FALSE, force = FALSE;
   int frames = 0;
   const GOptionEntry entries[] = {
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "PNG file to write (required)", "PNG" },
@@ -67,6 +67,7 @@ cmd_render (int argc, char **argv)
     { "timings", 0, 0, G_OPTION_ARG_NONE, &timings, "Print the time of each stage to stderr", NULL },
     { "frames", 0, 0, G_OPTION_ARG_INT, &frames,
       "Also time N more frames per panel, turning the camera (with --timings)", "N" },
+    { "force", 'f', 0, G_OPTION_ARG_NONE, &force, "Replace PNG if it exists", NULL },
     { "drag", 0, 0, G_OPTION_ARG_NONE, &drag,
       "Draw those frames as the GUI does while dragging (60k-triangle budget, half resolution, 1x)", NULL },
     { NULL },
@@ -74,7 +75,8 @@ cmd_render (int argc, char **argv)
   const char *summary =
     "Render the organ surfaces of a label map to a PNG image, offscreen (no display needed).\n"
     "IN (and C) may be any label map: .nii, .nii.gz, .hdr, .nrrd, .seg.nrrd, or a folder of\n"
-    "binary masks; colours come from --labels, a table beside the file, or the names it carries.";
+    "binary masks; colours come from --labels, a table beside the file, or the names it carries.\n"
+    "An existing PNG is never replaced unless --force is given, and never an input.";
   if (!cli_parse_options (&argc, &argv, "IN --out PNG", summary, entries))
     return CLI_EXIT_USAGE;
   if (argc != 2)
@@ -102,18 +104,29 @@ cmd_render (int argc, char **argv)
 
   g_autoptr (GError) error = NULL;
   gint64 t_start = g_get_monotonic_time ();
+  /* the PNG is never an input, and replaces a file only with --force: checked first */
+  const char *inputs[] = { argv[1], completed ? completed : table_path, table_path, NULL };
+  g_autoptr (OutSet) outputs = cli_outputs_new (force, inputs);
+  if (!cli_outputs_reserve (outputs, out))
+    return 1;
   /* The input's own label table unless --labels names one. */
   ArSceneOptions so = { .smooth_iterations = (guint) smooth, .find_table = !table_path };
   g_autoptr (ArScene) input = ar_scene_load (argv[1], NULL, &so, NULL, &error);
   if (!input)
     return cli_fail ("%s", error->message);
   cli_print_warnings (input->read_warnings);
+  if (input->table)
+    out_set_add_input (outputs, input->table->source);   /* the table found beside IN */
   /* the completed file's names: they include the organs it added */
   g_autoptr (ArScene) result = completed ? ar_scene_load (completed, NULL, &so, NULL, &error) : NULL;
   if (completed && !result)
     return cli_fail ("%s", error->message);
   if (result)
-    cli_print_warnings (result->read_warnings);
+    {
+      cli_print_warnings (result->read_warnings);
+      if (result->table)
+        out_set_add_input (outputs, result->table->source);
+    }
   double ms_read = input->ms_read + (result ? result->ms_read : 0);
   double ms_mesh = input->ms_mesh + (result ? result->ms_mesh : 0);
 
@@ -126,7 +139,7 @@ cmd_render (int argc, char **argv)
         return cli_fail ("%s", error->message);
     }
   else if (input->table_error)
-    fprintf (stderr, "anatomy render: ignoring the label table: %s\n", input->table_error->message);
+    fprintf (stderr, "anatomy: warning: ignoring the label table: %s\n", input->table_error->message);
   /* "lung,7,rib cage" -> label ids; unknown names are an error */
   CliLabelSyntax syntax = { .min_id = 0, .max_id = G_MAXINT32, .lookup = cli_label_table_lookup,
                             .data = (gpointer) table };
@@ -223,8 +236,10 @@ cmd_render (int argc, char **argv)
             q[3] = 255;
           }
     }
-  if (!ar_png_write_rgba (out, image, w, h, &error))
+  if (!ar_png_write_rgba_in (outputs, out, image, w, h, &error))
     return cli_fail ("render: %s", error->message);
+  if (cli_outputs_commit (outputs) != 0)
+    return 1;
   if (timings && frames > 0)
     {
       qsort (frame_ms, (size_t) frames, sizeof (double), cmp_double);

@@ -2,6 +2,7 @@
  * on the fly or the benchmark layout), with checkpoints and exact resume: the
  * options of trainer_run (trainer.h) and its progress lines. */
 #include "commands.h"
+#include "nifti.h"
 #include "trainer.h"
 
 #include <math.h>
@@ -67,6 +68,7 @@ cmd_train (int argc, char **argv)
   trainer_options_init (&o);
   g_autofree char *arch_s = NULL, *widths = NULL;
   int grid = 64, blocks = 0;
+  gboolean force = FALSE;
   GOptionEntry entries[] = {
     { "arch", 'a', 0, G_OPTION_ARG_STRING, &arch_s, "unet, unet-skip or googlenet-skip", "ARCH" },
     { "phantom", 0, 0, G_OPTION_ARG_NONE, &o.phantom, "Draw fresh phantom subjects and partial versions every step", NULL },
@@ -76,6 +78,9 @@ cmd_train (int argc, char **argv)
     { "val-real", 0, 0, G_OPTION_ARG_FILENAME, &o.val_real, "With --realistic: real subjects held out for validation (3 samples each)", "FILES" },
     { "p-real", 0, 0, G_OPTION_ARG_DOUBLE, &o.p_real, "With --realistic: share of samples from real subjects (default 0.5)", "P" },
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &o.out, "Trained model to write (.safetensors)", "FILE" },
+    { "force", 'f', 0, G_OPTION_ARG_NONE, &force,
+      "Replace FILE (and, without --resume, its checkpoints) if they exist (resuming FILE's own "
+      "checkpoint continues FILE)", NULL },
     { "grid", 'g', 0, G_OPTION_ARG_INT, &grid, "Network grid edge (default 64)", "N" },
     { "steps", 0, 0, G_OPTION_ARG_INT64, &o.steps, "Training steps (batch 1; default 2000)", "N" },
     { "epochs", 0, 0, G_OPTION_ARG_INT, &o.epochs, "With --data: passes over the partial volumes", "N" },
@@ -119,6 +124,31 @@ cmd_train (int argc, char **argv)
       || o.max_shift < 0 || o.val_cases < 0)
     return cli_fail ("invalid --threads, --val-every, --checkpoint-every, --log-every, --shift or --val-cases");
   if (!o.resume && !cli_network_config (arch_s, widths, blocks, grid, &o.config))
+    return 1;
+
+  /* FILE (and its checkpoints, which a resumed run continues) is checked before training:
+   * never an input, replaced only with --force, or when the run resumes from FILE's own
+   * checkpoint (a run stopped by --max-minutes wrote FILE: the resumed run continues it) */
+  g_autofree char *ckpt = trainer_dup_checkpoint_path (o.out);
+  g_autofree char *ckpt_optim = trainer_dup_optimizer_path (ckpt);
+  g_autofree char *resume_optim = o.resume ? trainer_dup_optimizer_path (o.resume) : NULL;
+  gboolean own_run = FALSE;
+  if (o.resume)
+    {
+      g_autoptr (GFile) a = g_file_new_for_path (o.resume);
+      g_autoptr (GFile) b = g_file_new_for_path (ckpt);
+      own_run = g_file_equal (a, b);
+    }
+  const char *inputs[] = { o.resume, resume_optim, NULL };
+  g_autoptr (OutSet) outputs = cli_outputs_new (force || own_run, inputs);
+  g_auto (GStrv) real = g_strsplit (o.real ? o.real : "", ",", -1);
+  g_auto (GStrv) val_real = g_strsplit (o.val_real ? o.val_real : "", ",", -1);
+  for (int i = 0; real[i]; i++)
+    nifti_add_inputs (outputs, real[i]);
+  for (int i = 0; val_real[i]; i++)
+    nifti_add_inputs (outputs, val_real[i]);
+  if (!cli_outputs_reserve (outputs, o.out)
+      || (!o.resume && (!cli_outputs_reserve (outputs, ckpt) || !cli_outputs_reserve (outputs, ckpt_optim))))
     return 1;
 
   Printer printer = { .tty = isatty (STDERR_FILENO), .log_every = o.log_every };

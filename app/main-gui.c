@@ -2,11 +2,14 @@
 #include <locale.h>
 
 #include "ar-application.h"
+#include "out-file.h"
 
 int
 main (int argc, char **argv)
 {
   setlocale (LC_ALL, "");
+  /* a save interrupted by Ctrl+C or a kill leaves no temporary behind */
+  out_file_cleanup_on_signals ();
   g_autoptr (ArApplication) app = ar_application_new ();
   g_application_set_option_context_parameter_string (G_APPLICATION (app), "[FILE…]");
   g_application_set_option_context_summary (G_APPLICATION (app),

@@ -7,6 +7,13 @@ runs BUILD_DIR/app/anatomy-reconstruction under Xvfb on the demo case with the m
 of MODELS_DIR (default: data/models; files <arch>.safetensors) and writes
   docs/images/window.png       the window after completing with U-Net + skip
   docs/images/compare-all.png  Compare All (the 2x2 grid) with the comparison table
+and, when the real label maps of ../shared/real (or $AR_REAL_DIR) are there, the organ panel
+on real files:
+  docs/images/organs-totalseg.png            a TotalSegmentator v2 file (names in its header,
+                                             the liver and both kidneys removed), grouped
+  docs/images/organs-totalseg-completed.png  the same completed with U-Net: TotalSegmentator ids
+  docs/images/organs-unknown.png             a v2 file without names: why nothing can be completed
+  docs/images/organs-seg-nrrd.png            a 3D Slicer .seg.nrrd, read as TotalSegmentator v2
 The app snapshots its own window in-process (see ui/ar-window-test.c)."""
 import os
 import subprocess
@@ -40,6 +47,54 @@ with open(script, "w") as f:
     ]) + "\n")
 env = dict(os.environ, AR_TEST_SCRIPT=script, ANATOMY_MODELS_DIR=models, GTK_A11Y="none",
            GSETTINGS_BACKEND="memory", XDG_DATA_HOME=os.path.join(tmp, "xdg"))
+r = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", exe], env=env,
+                   capture_output=True, text=True, timeout=900)
+print(r.stdout, end="")
+if r.returncode != 0:
+    sys.exit(r.returncode)
+
+real = os.environ.get("AR_REAL_DIR", os.path.join(src, "..", "shared", "real"))
+ts = os.path.join(real, "tsexample_totalseg_v2_fast.nii.gz")
+if not os.path.exists(ts):
+    print("no real label maps in %s: organ panel screenshots skipped" % real)
+    sys.exit(0)
+import nibabel as nib
+import numpy as np
+im = nib.load(ts)
+d = np.asarray(im.dataobj).copy()
+d[np.isin(d, [2, 3, 5])] = 0          # TotalSegmentator v2: kidney_right, kidney_left, liver
+partial = os.path.join(tmp, "tsexample_without_liver_kidneys.nii.gz")
+nib.save(nib.Nifti1Image(d, im.affine, im.header), partial)
+shot = lambda n: "screenshot " + os.path.join(images, n + ".png")
+with open(script, "w") as f:
+    f.write("\n".join([
+        "wait-idle",
+        "open " + partial,
+        "wait-idle",
+        "untick heart",
+        "untick pulmonary artery",
+        "expand lung",
+        "view anterior",
+        "wait-idle", "sleep 300",
+        shot("organs-totalseg"),
+        "complete",
+        "wait-idle",
+        "collapse lung",
+        "expand kidney",
+        "wait-idle", "sleep 300",
+        shot("organs-totalseg-completed"),
+        "open " + os.path.join(real, "s0004_totalseg_v2.nii.gz"),
+        "wait-idle", "sleep 300",
+        shot("organs-unknown"),
+        "open " + os.path.join(real, "s0328_slicer_totalseg.seg.nrrd"),
+        "wait-idle",
+        "scheme totalseg-v2",
+        "wait-idle",
+        "expand spine",
+        "wait-idle", "sleep 300",
+        shot("organs-seg-nrrd"),
+        "quit",
+    ]) + "\n")
 r = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", exe], env=env,
                    capture_output=True, text=True, timeout=900)
 print(r.stdout, end="")

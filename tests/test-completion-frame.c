@@ -71,7 +71,15 @@ test_reference (void)
       for (int a = 0; a < 3; a++)
         d = MAX (d, fabs (sum[c][a] / n[c] - ref->centroid[c][a]));
       g_test_message ("%s: reference off by %.1f mm", lt_default_class_name (c), d);
-      g_assert_cmpfloat (d, <, 12.0);
+      /* the reference is a fixed convention shared by training and inference (changing
+       * it means retraining every model); it was measured on the phantoms of
+       * 2026-12-01 before their realism pass, which moved the stomach, kidneys and
+       * pancreas by up to 25 mm and the autochthon muscles' centroid along the body,
+       * which the placement does not use: the cube must still put every organ where
+       * the phantoms have it, within 30 mm, the autochthon along z excepted */
+      if (c == LT_AUTOCHTHON)
+        d = MAX (fabs (sum[c][0] / n[c] - ref->centroid[c][0]), fabs (sum[c][1] / n[c] - ref->centroid[c][1]));
+      g_assert_cmpfloat (d, <, 30.0);
     }
 }
 

@@ -299,6 +299,99 @@ test_anatomical_relations (void)
     }
 }
 
+/* Voxel count, world z range and world-z histogram helpers for the proportions test. */
+static gint64
+label_count (const LabelVolume *v, int label, double *zmin, double *zmax)
+{
+  const guint8 *d = v->data;
+  gint64 n = 0;
+  *zmin = G_MAXDOUBLE;
+  *zmax = -G_MAXDOUBLE;
+  for (int64_t k = 0; k < v->nz; k++)
+    {
+      double z = v->affine[2][2] * k + v->affine[2][3];
+      for (int64_t j = 0; j < v->ny; j++)
+        for (int64_t i = 0; i < v->nx; i++)
+          if (d[i + v->nx * (j + v->ny * k)] == label)
+            {
+              n++;
+              *zmin = MIN (*zmin, z);
+              *zmax = MAX (*zmax, z);
+            }
+    }
+  return n;
+}
+
+/* Mean cross-section (mm^2) of @label over the slices within 10 mm of world z @zc. */
+static double
+cross_section (const LabelVolume *v, int label, double zc)
+{
+  const guint8 *d = v->data;
+  gint64 n = 0;
+  int slices = 0;
+  for (int64_t k = 0; k < v->nz; k++)
+    {
+      double z = v->affine[2][2] * k + v->affine[2][3];
+      if (fabs (z - zc) > 10)
+        continue;
+      slices++;
+      for (int64_t j = 0; j < v->ny; j++)
+        for (int64_t i = 0; i < v->nx; i++)
+          n += d[i + v->nx * (j + v->ny * k)] == label;
+    }
+  g_assert_cmpint (slices, >, 0);
+  return (double) n * v->affine[0][0] * v->affine[1][1] / slices;
+}
+
+/* The population's proportions against real CT label maps (measured by
+ * tests/phantom_realism.py, docs/phantom.md): population means must fall in the
+ * ranges seen in the real patients.  Each check failed before the realism pass. */
+static void
+test_proportions (void)
+{
+  const int n_subj = 10;
+  double spleen_ml = 0, liver_ml = 0, liver_si = 0, kidney_lr = 0, lung_over_liver = 0;
+  double mus_ratio = 0;
+  for (int s = 0; s < n_subj; s++)
+    {
+      g_autoptr (LabelVolume) v = gen (phantom_derive_seed (500, s), 128);
+      double ml = v->affine[0][0] * v->affine[1][1] * v->affine[2][2] / 1000.0;
+      double z0, z1, lz0, lz1, sp[3], lk[3], rk[3], heart[3];
+      spleen_ml += label_count (v, LT_SPLEEN, &z0, &z1) * ml;
+      liver_ml += label_count (v, LT_LIVER, &lz0, &lz1) * ml;
+      liver_si += lz1 - lz0;
+      label_count (v, LT_LUNG, &z0, &z1);
+      lung_over_liver += z1 - lz1;
+      g_assert_true (centroid (v, LT_SPINE, 0, 0, sp));
+      g_assert_true (centroid (v, LT_KIDNEY, -1, sp[0], lk));
+      g_assert_true (centroid (v, LT_KIDNEY, +1, sp[0], rk));
+      g_assert_true (centroid (v, LT_HEART, 0, 0, heart));
+      kidney_lr += rk[0] - lk[0];
+      /* the erector spinae thicken from the thorax down to the loins */
+      mus_ratio += cross_section (v, LT_AUTOCHTHON, 0.5 * (lk[2] + rk[2]))
+                   / cross_section (v, LT_AUTOCHTHON, heart[2]);
+    }
+  spleen_ml /= n_subj;
+  liver_ml /= n_subj;
+  liver_si /= n_subj;
+  kidney_lr /= n_subj;
+  lung_over_liver /= n_subj;
+  mus_ratio /= n_subj;
+  g_test_message ("spleen %.0f mL, liver %.0f mL (SI %.0f mm), kidney centroids %.0f mm apart, "
+                  "lung top %.0f mm above the liver top, autochthon loins / thorax %.2f",
+                  spleen_ml, liver_ml, liver_si, kidney_lr, lung_over_liver, mus_ratio);
+  g_assert_cmpfloat (spleen_ml, >, 150);        /* real 189-288 (and one 1100 mL splenomegaly) */
+  g_assert_cmpfloat (spleen_ml, <, 350);
+  g_assert_cmpfloat (liver_ml, >, 1450);        /* real 1460-2026; phantoms cut by the field of view count too */
+  g_assert_cmpfloat (liver_ml, <, 2500);
+  g_assert_cmpfloat (liver_si, >, 150);         /* real 173-200 */
+  g_assert_cmpfloat (kidney_lr, >, 110);        /* real 107-157 */
+  g_assert_cmpfloat (kidney_lr, <, 160);
+  g_assert_cmpfloat (lung_over_liver, <, 215);  /* real 142, 195 */
+  g_assert_cmpfloat (lung_over_liver, >, 130);
+  g_assert_cmpfloat (mus_ratio, >, 1.5);        /* real about 4 (5 cm^2 at T7, 20 at L1-L2) */
+}
+
 static double
 dice (const LabelVolume *a, const LabelVolume *b, int label)
 {
@@ -518,6 +611,7 @@ main (int argc, char **argv)
   g_test_add_func ("/phantom/connectivity", test_connectivity);
   g_test_add_func ("/phantom/diaphragm-separates", test_diaphragm_separates);
   g_test_add_func ("/phantom/anatomical-relations", test_anatomical_relations);
+  g_test_add_func ("/phantom/proportions", test_proportions);
   g_test_add_func ("/phantom/subjects-differ", test_subjects_differ);
   g_test_add_func ("/phantom/variation-zero", test_variation_zero);
   g_test_add_func ("/phantom/deterministic", test_deterministic);

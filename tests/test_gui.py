@@ -21,7 +21,11 @@ and snapshots its own window in-process.  Checks:
      unticking an organ marks the three cached results stale and Compare All redoes them;
   7. a case of the benchmark layout finds its reference sXXXX_full.nii.gz by name;
   8. a corrupt file gives an error dialog naming the file, and the app keeps working
-     (it is idle afterwards and can still take a screenshot).
+     (it is idle afterwards and can still take a screenshot);
+  9. hostile inputs, in a second run: a FIFO and a 10^6-label file are refused at once with
+     a dialog naming them (they hung the window), so is a model nested 60,000 levels deep
+     (it crashed the app), Cancel frees the window at once during a long read, an all-zero
+     sform opens with a warning, and closing the window while a load runs ends the application.
 The demo case comes from data/demo when present, else `anatomy phantom --demo`
 writes one into a temporary folder (AR_DATADIR points the app at it).
 """
@@ -191,7 +195,8 @@ def main():
     except subprocess.TimeoutExpired as e:
         out, err, code = (e.stdout or b"").decode(), (e.stderr or b"").decode(), -1
     lines = [l for l in out.splitlines() if l.startswith("test: ")]
-    print("1..18")
+    hostile = hostile_run(exe, env, tmp)
+    print("1..25")
     ok(code == 0 and lines and lines[-1].startswith("test: quit: ok"),
        "the app ran the script and quit cleanly (status %d)" % code, out + err[-2000:])
     ok(any(l.startswith("test: wait-idle: ok") and "demo_incomplete" in l for l in lines),
@@ -200,7 +205,7 @@ def main():
     colours = read_table(os.path.join(demo, "demo_incomplete_labels.txt")) \
         if os.path.exists(os.path.join(demo, "demo_incomplete_labels.txt")) else None
     if colours is None or not all(os.path.exists(p) for p in shots.values()) or nib is None:
-        for _ in range(16):
+        for _ in range(23):
             ok(False, "screenshots, label table and nibabel exist", str(shots))
         print("# files kept in " + tmp)
         return 1
@@ -320,11 +325,100 @@ def main():
         lines[lines.index(err_lines[0]) + 1].startswith("test: wait-idle: ok") if err_lines else False
     shot_after = any(l.startswith("test: screenshot: ok " + shots["after"]) for l in lines)
     ok(after_idle and shot_after, "the app stays responsive after the error")
+    check_hostile(hostile)
     if not failed:
         shutil.rmtree(tmp, ignore_errors=True)
     else:
         print("# files kept in " + tmp)
     return 1 if failed else 0
+
+
+def hostile_run(exe, env, tmp):
+    """A second run of the app on hostile inputs; returns (status, test lines, output, paths)."""
+    if nib is None:
+        return -2, [], "nibabel is missing", ("", "", "")
+    d = os.path.join(tmp, "hostile")
+    os.makedirs(d, exist_ok=True)
+    fifo = os.path.join(d, "pipe.nii.gz")
+    os.mkfifo(fifo)
+    many = os.path.join(d, "million_labels.nii.gz")
+    big = os.path.join(d, "big_512.nii.gz")
+    zero = os.path.join(d, "zero_sform.nii")
+    a = np.arange(1, 10 ** 6 + 1, dtype=np.int32).reshape(100, 100, 100)
+    nib.save(nib.Nifti1Image(a, np.eye(4)), many)
+    b = np.zeros((512, 512, 512), dtype=np.uint8)
+    b[100:400, 100:400, 100:400] = 3
+    nib.save(nib.Nifti1Image(b, np.eye(4)), big)
+    del a, b
+    z = np.zeros((16, 16, 16), dtype=np.uint8)
+    z[4:12, 4:12, 4:12] = 2
+    img = nib.Nifti1Image(z, np.diag([2.0, 2.0, 2.0, 1.0]))
+    img.set_qform(np.diag([2.0, 2.0, 2.0, 1.0]), 1)
+    img.set_sform(np.zeros((4, 4)), 1)
+    nib.save(img, zero)
+    # a model whose header nests 60,000 levels (it overflowed the stack)
+    deep = os.path.join(d, "deep_models")
+    os.makedirs(deep, exist_ok=True)
+    header = b'{"a":' * 60000 + b'1' + b'}' * 60000
+    for arch in ("unet", "unet-skip", "googlenet-skip"):
+        with open(os.path.join(deep, arch + ".safetensors"), "wb") as f:
+            f.write(len(header).to_bytes(8, "little") + header)
+    script = os.path.join(d, "script.txt")
+    with open(script, "w") as f:
+        f.write("\n".join([
+            "wait-idle",
+            "open " + fifo,
+            "expect-error",
+            "wait-idle",
+            "open " + many,
+            "expect-error",
+            "wait-idle",
+            "setenv ANATOMY_MODELS_DIR " + deep,
+            "complete",
+            "expect-error",
+            "wait-idle",
+            "open " + zero,
+            "expect-error",
+            "wait-idle",
+            "open " + big,
+            "sleep 20",
+            "cancel",
+            "expect-idle 50",
+            "open " + big,
+            "sleep 60",
+            "close",
+        ]) + "\n")
+    henv = dict(env)
+    henv["AR_TEST_SCRIPT"] = script
+    cmd = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", exe]
+    try:
+        r = subprocess.run(cmd, env=henv, capture_output=True, text=True, timeout=150)
+        out, err, code = r.stdout, r.stderr, r.returncode
+    except subprocess.TimeoutExpired as e:
+        out, err, code = (e.stdout or b"").decode(), (e.stderr or b"").decode(), -1
+    lines = [l for l in out.splitlines() if l.startswith("test: ")]
+    return code, lines, out + err[-2000:], (fifo, many, zero)
+
+
+def check_hostile(hostile):
+    code, lines, output, (fifo, many, zero) = hostile
+    ok(code == 0 and lines and lines[-1] == "test: close: ok",
+       "the hostile run ended by closing the window while a load ran (status %d)" % code, output)
+    errs = [l for l in lines if l.startswith("test: expect-error")]
+    ok(len(errs) >= 1 and errs[0].startswith("test: expect-error: ok") and fifo in errs[0]
+       and "named pipe" in errs[0], "a FIFO is refused at once with a dialog naming it", "\n".join(errs))
+    ok(len(errs) >= 2 and errs[1].startswith("test: expect-error: ok") and many in errs[1]
+       and "1000000 labels" in errs[1], "a 10^6-label file is refused at once, with the limit", "\n".join(errs))
+    idle = [l for l in lines if l.startswith("test: wait-idle")]
+    ok(len(idle) >= 5 and all(l.startswith("test: wait-idle: ok") for l in idle),
+       "the window stays responsive after each hostile file", "\n".join(idle))
+    ok(len(errs) >= 3 and errs[2].startswith("test: expect-error: ok") and "levels deep" in errs[2],
+       "a model nested 60,000 levels deep is refused (it crashed the app)", "\n".join(errs))
+    ok(len(errs) >= 4 and errs[3].startswith("test: expect-error: ok") and "zero_sform" in errs[3]
+       and "sform is all zero" in errs[3], "an all-zero sform opens with a warning about it", "\n".join(errs))
+    cancel = [l for l in lines if l.startswith("test: cancel") or l.startswith("test: expect-idle")]
+    ok(len(cancel) == 2 and all(": ok" in l for l in cancel),
+       "Cancel during a long read frees the window at once", "\n".join(cancel))
 
 
 if __name__ == "__main__":

@@ -6,9 +6,11 @@
 #include <math.h>
 #include <string.h>
 
-/* Mean class centroids of the phantom population the shipped networks were trained on
- * (24 subjects, `anatomy phantom --seed 5 --grid 64`, mm from the cube's centre);
- * tests/test-completion-frame.c checks them against freshly generated phantoms. */
+/* The placement reference: mean class centroids of the phantom population as it was on
+ * 2026-12-01 (24 subjects, `anatomy phantom --seed 5 --grid 64`, mm from the cube's
+ * centre).  It is a convention shared by training and inference, so it stays fixed:
+ * every model placed its training samples with it (changing it means retraining them);
+ * tests/test-completion-frame.c checks that it still places today's phantoms sensibly. */
 static const CompletionFrameReference phantom_reference = { {
   {    0.0,    0.0,    0.0 },
   {    0.6,  -33.8,   41.8 },   /* lung */

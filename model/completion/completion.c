@@ -222,6 +222,16 @@ completion_run (NnNet *net, const LabelVolume *input, const CompletionOptions *o
       g_set_error (error, COMPLETION_ERROR, COMPLETION_ERROR_INPUT, "empty input volume");
       return NULL;
     }
+  /* nothing to complete from (a 1 MB gzip of 1024³ zeros took 2.3 GB and 42 s before
+   * giving nothing): refused before the network or any volume-sized buffer */
+  int32_t lo, hi;
+  lv_volume_min_max (input, &lo, &hi);
+  if (lo == 0 && hi == 0)
+    {
+      g_set_error (error, COMPLETION_ERROR, COMPLETION_ERROR_INPUT,
+                   "the input has no labels (every voxel is background): there is nothing to complete from");
+      return NULL;
+    }
   for (int c = 1; c < C; c++)
     any_selected |= opt->selected[c];
   const LabelVolume *occupied = opt->occupied ? opt->occupied : input;
@@ -252,6 +262,20 @@ completion_run (NnNet *net, const LabelVolume *input, const CompletionOptions *o
   if (!nn_net_forward (net, forward_progress, &sp, cancellable, error))
     return NULL;
   const float *probs = nn_net_get_output (net);   /* (C, D, H, W) */
+  /* a network with NaN or infinite weights gives NaN everywhere: nothing would be added,
+   * silently; refuse it instead */
+  for (int64_t i = 0, n = (int64_t) C * D * H * W; i < n; i++)
+    if (!isfinite (probs[i]))
+      {
+        const char *first = NULL;
+        int64_t bad = nn_net_count_nonfinite (net, &first);
+        g_autofree char *why = bad ? g_strdup_printf (" (%" G_GINT64_FORMAT " of its weights are NaN or infinite, "
+                                                      "the first in %s)", bad, first) : g_strdup ("");
+        g_set_error (error, COMPLETION_ERROR, COMPLETION_ERROR_MODEL,
+                     "%s: the network's probabilities are not finite numbers%s: nothing can be completed "
+                     "with this model", nn_net_get_path (net) ? nn_net_get_path (net) : "the network", why);
+        return NULL;
+      }
 
   /* 3 + 4. per input slice, in parallel: probabilities of background and the classes
    * that may be added at each voxel (trilinear in the cube), argmax, merge */

@@ -28,6 +28,7 @@ GQuark completion_error_quark (void);
 typedef enum {
   COMPLETION_ERROR_INPUT,     /* unusable input volume */
   COMPLETION_ERROR_NO_MEMORY,
+  COMPLETION_ERROR_MODEL,     /* the network cannot be used (its output is not finite) */
 } CompletionError;
 
 #define COMPLETION_MAX_CLASSES 64

@@ -9,6 +9,7 @@
 #include "nn-net.h"
 #include "nn-net-private.h"
 #include "nn-safetensors.h"
+#include "strutil.h"
 
 #include <json-glib/json-glib.h>
 #include <math.h>
@@ -244,6 +245,13 @@ labels_from_metadata (NnNet *net, const NnStFile *f, GError **error)
       g_set_error (error, NN_ERROR, NN_ERROR_CONFIG, "%s: metadata “labels” is missing", f->path);
       return FALSE;
     }
+  if (str_json_nesting (v, strlen (v), NN_ST_MAX_JSON_DEPTH) > NN_ST_MAX_JSON_DEPTH)
+    {
+      g_set_error (error, NN_ERROR, NN_ERROR_CONFIG,
+                   "%s: metadata “labels” nests arrays or objects more than %d levels deep", f->path,
+                   NN_ST_MAX_JSON_DEPTH);
+      return FALSE;
+    }
   JsonNode *root = json_parser_load_from_data (parser, v, -1, NULL) ? json_parser_get_root (parser) : NULL;
   if (root == NULL || !JSON_NODE_HOLDS_ARRAY (root)
       || (int) json_array_get_length (json_node_get_array (root)) != n)
@@ -300,13 +308,25 @@ static const char *const reserved_keys[] = {
 NnNet *
 nn_net_load (const char *path, GError **error)
 {
+  return nn_net_load_full (path, NULL, error);
+}
+
+NnNet *
+nn_net_load_full (const char *path, GPtrArray *warnings, GError **error)
+{
   g_autoptr (NnStFile) f = nn_st_file_load (path, error);
   NnConfig cfg;
 
   if (f == NULL || !config_from_metadata (f, &cfg, error))
     return NULL;
   g_autoptr (NnNet) net = nn_net_new (&cfg, error);
-  if (net == NULL || !labels_from_metadata (net, f, error))
+  if (net == NULL)
+    {
+      g_prefix_error (error, "%s: ", path);
+      return NULL;
+    }
+  net->path = g_strdup (path);
+  if (!labels_from_metadata (net, f, error))
     return NULL;
 
   /* every parameter: present, F32, right shape; then anything left over */
@@ -326,21 +346,25 @@ nn_net_load (const char *path, GError **error)
           n_problems++;
           g_string_append_printf (problems, "\n  missing tensor %s", p->name);
         }
-      else if (!shape_ok)
+      else if (!shape_ok || strcmp (t->dtype, "F32") != 0)
         {
+          /* both the dtype and the shape are reported (an F16 tensor of another shape was
+           * reported as a shape mismatch only) */
           g_autoptr (GString) want = g_string_new (NULL), got = g_string_new (NULL);
           for (int d = 0; d < p->ndim; d++)
             g_string_append_printf (want, "%s%" G_GINT64_FORMAT, d ? ", " : "", p->shape[d]);
           for (int d = 0; d < t->ndim; d++)
             g_string_append_printf (got, "%s%" G_GINT64_FORMAT, d ? ", " : "", t->shape[d]);
           n_problems++;
-          g_string_append_printf (problems, "\n  tensor %s has shape [%s], expected [%s]", p->name,
-                                  got->str, want->str);
-        }
-      else if (strcmp (t->dtype, "F32") != 0)
-        {
-          n_problems++;
-          g_string_append_printf (problems, "\n  tensor %s has dtype %s, expected F32", p->name, t->dtype);
+          if (strcmp (t->dtype, "F32") != 0 && !shape_ok)
+            g_string_append_printf (problems, "\n  tensor %s has dtype %s and shape [%s], expected F32 [%s]",
+                                    p->name, t->dtype, got->str, want->str);
+          else if (strcmp (t->dtype, "F32") != 0)
+            g_string_append_printf (problems, "\n  tensor %s has dtype %s, expected F32 (this program reads "
+                                    "float32 weights only)", p->name, t->dtype);
+          else
+            g_string_append_printf (problems, "\n  tensor %s has shape [%s], expected [%s]", p->name,
+                                    got->str, want->str);
         }
       else
         nn_st_tensor_copy_f32 (f, t, p->data);
@@ -357,8 +381,8 @@ nn_net_load (const char *path, GError **error)
   if (n_problems > 0)
     {
       g_set_error (error, NN_ERROR, NN_ERROR_MISMATCH,
-                   "%s: %d tensor%s do not match a %s network of widths %d.. and %d blocks:%s", path,
-                   n_problems, n_problems == 1 ? "" : "s", nn_arch_to_string (cfg.arch), cfg.widths[0],
+                   "%s: %d tensor%s not match a %s network of widths %d.. and %d blocks:%s", path,
+                   n_problems, n_problems == 1 ? " does" : "s do", nn_arch_to_string (cfg.arch), cfg.widths[0],
                    cfg.blocks, problems->str);
       return NULL;
     }
@@ -373,5 +397,12 @@ nn_net_load (const char *path, GError **error)
       if (!reserved)
         nn_net_set_metadata (net, k, v);
     }
+  const char *first = NULL;
+  int64_t bad = nn_net_count_nonfinite (net, &first);
+  if (bad > 0 && warnings)
+    g_ptr_array_add (warnings, g_strdup_printf ("%s: %" G_GINT64_FORMAT " of the %" G_GINT64_FORMAT
+                                                " weights are NaN or infinite (the first in %s): the "
+                                                "network's output is meaningless", path, bad,
+                                                nn_net_count_parameters (net), first));
   return g_steal_pointer (&net);
 }

@@ -80,6 +80,8 @@ nn_net_prepare (NnNet *net, int D, int H, int W, int n_threads, NnPrepareFlags f
       g_set_error (error, NN_ERROR, NN_ERROR_GRID,
                    "grid %d×%d×%d cannot be used: each size must be a multiple of %d (depth %d), up to 2048",
                    W, H, D, mult, L);
+      if (net->path)
+        g_prefix_error (error, "%s: ", net->path);
       return FALSE;
     }
   nn_net_release_prepared (net);
@@ -188,6 +190,8 @@ nn_net_prepare (NnNet *net, int D, int H, int W, int n_threads, NnPrepareFlags f
       g_set_error (error, NN_ERROR, NN_ERROR_NO_MEMORY,
                    "cannot allocate %.0f MiB of activations for a %d×%d×%d grid",
                    (net->arena_bytes + net->scratch_bytes) / 1048576.0, W, H, D);
+      if (net->path)
+        g_prefix_error (error, "%s: ", net->path);
       nn_net_release_prepared (net);
       return FALSE;
     }

@@ -38,6 +38,7 @@ typedef struct {
 
 struct _NnNet {
   NnConfig cfg;
+  char *path;            /* the file it was loaded from, or NULL */
   char **class_names;    /* n_classes */
   GHashTable *metadata;  /* extra metadata: provenance, ... */
   GArray *params;        /* NnParam */

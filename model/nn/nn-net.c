@@ -388,12 +388,38 @@ nn_net_free (NnNet *net)
     return;
   nn_net_release_prepared (net);
   g_clear_pointer (&net->pool, worker_pool_free);
+  g_free (net->path);
   g_strfreev (net->class_names);
   g_hash_table_unref (net->metadata);
   g_array_unref (net->params);
   g_array_unref (net->layers);
   g_array_unref (net->tensors);
   g_free (net);
+}
+
+const char *
+nn_net_get_path (const NnNet *net)
+{
+  return net->path;
+}
+
+int64_t
+nn_net_count_nonfinite (const NnNet *net, const char **first)
+{
+  int64_t n = 0;
+  if (first)
+    *first = NULL;
+  for (guint i = 0; i < net->params->len; i++)
+    {
+      const NnParam *p = &g_array_index (net->params, NnParam, i);
+      int64_t k = 0;
+      for (int64_t e = 0; e < p->n; e++)
+        k += !isfinite (p->data[e]);
+      if (k && first && !*first)
+        *first = p->name;
+      n += k;
+    }
+  return n;
 }
 
 const NnConfig *

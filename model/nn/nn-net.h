@@ -93,6 +93,14 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NnNet, nn_net_free)
 /* Read a safetensors model: the architecture comes from __metadata__, then every
  * tensor's name, dtype and shape is checked; the error lists every problem. */
 NnNet *nn_net_load (const char *path, GError **error);
+/* The same; @warnings (may be NULL; char*, freed with g_free) receives what the file holds
+ * that loads but looks wrong: weights that are NaN or infinite (the network's output is
+ * then meaningless, and completion refuses it). */
+NnNet *nn_net_load_full (const char *path, GPtrArray *warnings, GError **error);
+/* The file the network was loaded from (NULL for nn_net_new): its errors name it. */
+const char *nn_net_get_path (const NnNet *net);
+/* Parameters holding NaN or an infinity; *@first (may be NULL) names the first such tensor. */
+int64_t nn_net_count_nonfinite (const NnNet *net, const char **first);
 /* Write parameters and full metadata (architecture, grid, labels, provenance). */
 gboolean nn_net_save (NnNet *net, const char *path, gboolean overwrite, GError **error);
 

@@ -1,8 +1,12 @@
 /* nn-safetensors.c: safetensors reader and writer (see nn-safetensors.h). */
 #include "nn-safetensors.h"
+#include "in-file.h"
+#include "out-file.h"
+#include "strutil.h"
 
 #include <json-glib/json-glib.h>
 #include <string.h>
+#include <unistd.h>
 
 G_DEFINE_QUARK (nn-safetensors-error-quark, nn_st_error)
 
@@ -39,11 +43,18 @@ NnStFile *
 nn_st_file_load (const char *path, GError **error)
 {
   g_autoptr (GError) local = NULL;
-  g_autoptr (GMappedFile) map = g_mapped_file_new (path, FALSE, &local);
+  /* a regular file only: a FIFO would block in open(), /dev/zero cannot be mapped */
+  int fd = in_file_open (path, NULL, &local);
+  g_autoptr (GMappedFile) map = fd >= 0 ? g_mapped_file_new_from_fd (fd, FALSE, &local) : NULL;
 
+  if (fd >= 0)
+    close (fd);
   if (map == NULL)
     {
-      g_set_error (error, NN_ST_ERROR, NN_ST_ERROR_IO, "%s: %s", path, local->message);
+      if (fd < 0)
+        g_set_error_literal (error, NN_ST_ERROR, NN_ST_ERROR_IO, local->message);
+      else
+        g_set_error (error, NN_ST_ERROR, NN_ST_ERROR_IO, "%s: %s", path, local->message);
       return NULL;
     }
   g_autoptr (GBytes) bytes = g_mapped_file_get_bytes (map);
@@ -195,6 +206,13 @@ nn_st_file_parse (GBytes *bytes, const char *name, GError **error)
   f->data = raw + 8 + hlen;
   f->data_len = len - 8 - hlen;
 
+  if (str_json_nesting (json, hlen, NN_ST_MAX_JSON_DEPTH) > NN_ST_MAX_JSON_DEPTH)
+    {
+      g_set_error (error, NN_ST_ERROR, NN_ST_ERROR_FORMAT,
+                   "%s: header JSON nests arrays or objects more than %d levels deep", name,
+                   NN_ST_MAX_JSON_DEPTH);
+      return NULL;
+    }
   g_autoptr (JsonParser) parser = json_parser_new ();
   g_autoptr (GError) jerr = NULL;
   if (!json_parser_load_from_data (parser, json, (gssize) hlen, &jerr))
@@ -293,10 +311,16 @@ gboolean
 nn_st_save (const char *path, const char *const *metadata_kv, const NnStEntry *entries,
             int n_entries, gboolean overwrite, GError **error)
 {
-  if (!overwrite && g_file_test (path, G_FILE_TEST_EXISTS))
+  g_autoptr (OutSet) outputs = out_set_new (overwrite);
+  g_autoptr (GError) local = NULL;
+  /* checked (exists, folder, not a regular file) before anything is built */
+  OutFile *out = out_set_open (outputs, path, OUT_FILE_PLAIN, &local);
+  if (out == NULL)
     {
-      g_set_error (error, NN_ST_ERROR, NN_ST_ERROR_EXISTS,
-                   "%s: file exists (use --force to replace it)", path);
+      if (g_error_matches (local, OUT_FILE_ERROR, OUT_FILE_ERROR_EXISTS))
+        g_set_error (error, NN_ST_ERROR, NN_ST_ERROR_EXISTS, "%s: file exists (use --force to replace it)", path);
+      else
+        g_set_error_literal (error, NN_ST_ERROR, NN_ST_ERROR_IO, local->message);
       return FALSE;
     }
   g_autoptr (JsonBuilder) b = json_builder_new ();
@@ -346,28 +370,25 @@ nn_st_save (const char *path, const char *const *metadata_kv, const NnStEntry *e
   g_autofree char *json = json_generator_to_data (gen, &jlen);
   guint64 hlen = (jlen + 7) & ~(guint64) 7;   /* pad with spaces to 8 bytes */
 
-  GByteArray *buf = g_byte_array_sized_new ((guint) MIN (8 + hlen + offset, G_MAXUINT));
   guint8 lenbytes[8];
   for (int i = 0; i < 8; i++)
     lenbytes[i] = (guint8) (hlen >> (8 * i));
-  g_byte_array_append (buf, lenbytes, 8);
-  g_byte_array_append (buf, (const guint8 *) json, (guint) jlen);
-  for (guint64 i = jlen; i < hlen; i++)
-    g_byte_array_append (buf, (const guint8 *) " ", 1);
-  for (int i = 0; i < n_entries; i++)
+  static const char spaces[8] = "        ";
+  gboolean ok = out_file_write (out, lenbytes, 8, &local) && out_file_write (out, json, jlen, &local)
+                && out_file_write (out, spaces, hlen - jlen, &local);
+  for (int i = 0; ok && i < n_entries; i++)
     {
       int64_t n = 1;
       for (int d = 0; d < entries[i].ndim; d++)
         n *= entries[i].shape[d];
-      g_byte_array_append (buf, (const guint8 *) entries[i].data, (guint) (n * 4));
+      ok = out_file_write (out, entries[i].data, (size_t) n * 4, &local);
     }
-  g_autoptr (GError) local = NULL;
-  gboolean ok = g_file_set_contents_full (path, (const char *) buf->data, buf->len,
-                                          G_FILE_SET_CONTENTS_CONSISTENT, 0644, &local);
-  g_byte_array_unref (buf);
-  if (!ok)
+  if (!ok || !out_set_commit (outputs, &local))
     {
-      g_set_error (error, NN_ST_ERROR, NN_ST_ERROR_IO, "%s: %s", path, local->message);
+      g_set_error_literal (error, NN_ST_ERROR,
+                           g_error_matches (local, OUT_FILE_ERROR, OUT_FILE_ERROR_EXISTS) ? NN_ST_ERROR_EXISTS
+                                                                                         : NN_ST_ERROR_IO,
+                           local->message);
       return FALSE;
     }
   return TRUE;

@@ -6,7 +6,7 @@
  * buffer.  Offsets are relative to the data buffer; the tensors must cover it
  * exactly, without overlaps or holes.  Everything is validated before use:
  * header size (at most NN_ST_MAX_HEADER bytes and within the file), JSON
- * types, dtype names, shape products (overflow), offsets within the buffer,
+ * nesting (at most NN_ST_MAX_JSON_DEPTH levels, checked before parsing), JSON types, dtype names, shape products (overflow), offsets within the buffer,
  * byte counts matching dtype x shape.
  */
 #pragma once
@@ -26,6 +26,10 @@ typedef enum {
 } NnStError;
 
 #define NN_ST_MAX_HEADER ((guint64) 100 * 1024 * 1024)
+/* Deepest nesting of arrays and objects allowed in the header JSON (and in JSON held by
+ * metadata values): a valid file needs 3 (header, tensor entry, shape); json-glib parses
+ * recursively, so a header nested ~50,000 deep would overflow the stack. */
+#define NN_ST_MAX_JSON_DEPTH 64
 #define NN_ST_MAX_DIMS 8
 
 typedef struct {

@@ -134,8 +134,8 @@ frame_from (V3 a, V3 hint, V3 *e0, V3 *e1, V3 *e2)
 void
 ph_build_heart (Subject *S, Organ *o, HeartInfo *hi)
 {
-  double s = S->s, f = jfac (S, 0.08);
-  double r[3] = { 68 * s * f * jfac (S, 0.05), 54 * s * f, 44 * s * f * jfac (S, 0.06) };
+  double s = S->s, f = jfac (S, 0.06);
+  double r[3] = { 66 * s * f * jfac (S, 0.05), 52.5 * s * f, 42.5 * s * f * jfac (S, 0.06) };
   V3 axis = vnorm (v3 (-0.58 + jit (S, 0.1), 0.5 + jit (S, 0.1), -0.45 + jit (S, 0.1)));
   V3 e0, e1, e2;
   frame_from (axis, v3 (0, 0, 1), &e0, &e1, &e2);
@@ -143,7 +143,7 @@ ph_build_heart (Subject *S, Organ *o, HeartInfo *hi)
   e1 = vrot (e1, e0, roll);
   e2 = vrot (e2, e0, roll);
   double hx = S->cx0 - (20.0 + jit (S, 4)) * s;
-  double hy = S->cy0 + (0.34 + jit (S, 0.05)) * S->b0;
+  double hy = S->cy0 + (0.26 + jit (S, 0.05)) * S->b0;
   double ext_z = sqrt (pow (r[0] * e0.z, 2) + pow (r[1] * e1.z, 2) + pow (r[2] * e2.z, 2));
   double hz = ph_diaphragm_z (S, hx, hy) + 0.78 * ext_z + jit (S, 5);
   V3 c = v3 (hx, hy, hz);
@@ -171,19 +171,20 @@ ph_build_aorta (Subject *S, Organ *o, const HeartInfo *hi)
   pts[n] = v3 (x_asc, y_asc - 4 * s, z_arch - 22 * s); rad[n++] = 15 * s * f;
   pts[n] = v3 (sa.x + 2 * s, (y_asc + sa.y) / 2 + 14 * s, z_arch + 4 * s); rad[n++] = 13.5 * s * f;
   pts[n] = v3 (sa.x - 18 * s, sa.y + 22 * s, z_arch - 14 * s); rad[n++] = 12.5 * s * f;
-  double dx = (21.0 + jit (S, 3)) * s, dy = (14.0 + jit (S, 3)) * s;
+  double dx = (21.0 + jit (S, 3)) * s, dy = (19.0 + jit (S, 3)) * s;
   static const double lev[] = { T_ (5), T_ (7), T_ (9), T_ (11) };
   for (int i = 0; i < 4; i++)
     {
       V3 c = ph_spine_point (S, ph_level_z (S, lev[i]));
-      pts[n] = v3 (c.x - dx, c.y + dy, c.z); rad[n++] = (11.5 - 0.3 * i) * s * f;
+      /* moving forwards as it descends towards the hiatus */
+      pts[n] = v3 (c.x - dx, c.y + dy * (1 + 0.15 * i), c.z); rad[n++] = (12.3 - 0.3 * i) * s * f;
     }
   static const double lev2[] = { T_ (12) + 0.5, L_ (1) + 0.5, L_ (3), L_ (5) + 1.5 };
   for (int i = 0; i < 4; i++)
     {
       V3 c = ph_spine_point (S, ph_level_z (S, lev2[i]));
       double ay = 12.0 + 0.35 * (lev2[i] - FIRST_T);
-      pts[n] = v3 (c.x - (8 - i) * s, c.y + (ay + 13) * s, c.z); rad[n++] = (10.0 - 0.3 * i) * s * f;
+      pts[n] = v3 (c.x - (8 - i) * s, c.y + (ay + 17) * s, c.z); rad[n++] = (10.0 - 0.3 * i) * s * f;
     }
   ph_add_tube (o, pts, rad, n, 0, 0, 0);
 }
@@ -236,22 +237,26 @@ ph_build_lungs (Subject *S, Organ *o, const HeartInfo *hi)
 {
   double s = S->s, cx, cy, a, b;
   Prim *p = ph_organ_add (o, P_LUNGS);
-  p->u.lu.mid = (float) ((12.0 + jit (S, 2)) * s);
+  p->u.lu.mid = (float) ((8.0 + jit (S, 2)) * s);
   p->u.lu.extra = (float) ((14.0 + jit (S, 4)) * s);
   p->u.lu.z_ant = (float) (hi->h.z + 0.3 * hi->r_long);
   ph_cage_at (S, S->ztop, &cx, &cy, &a, &b);
-  p->u.lu.z_apex = (float) (S->ztop + (32.0 + jit (S, 5)) * s);
+  /* the apices reach about the level of the first thoracic vertebra's body */
+  p->u.lu.z_apex = (float) (S->zc[FIRST_T] + (4.0 + jit (S, 5)) * s);
   p->u.lu.cx = (float) cx;
   p->u.lu.xa = (float) (0.45 * a);
   p->u.lu.wa = (float) (0.5 * S->amax);
   p->u.lu.ya = (float) (cy - 0.15 * b);
   p->u.lu.wb = (float) (0.9 * S->bmax);
   p->u.lu.h = (float) (35.0 * s);
+  p->u.lu.ap_inset = (float) (16.0 * s);
   p->clip = CLIP_ABOVE_DIA | CLIP_WALL;
   p->clip_gap = (float) (4.0 * S->s);
   p->wall_inset = (float) (7.5 * S->s);
   double zlo = S->zr - S->d_r - S->d_ap * 1.5 - S->d_post * 1.5;
-  ph_set_bb (p, S->cx0 - 1.3 * S->amax, S->cx0 + 1.3 * S->amax, S->cy0 - 1.6 * S->bmax,
+  /* inside the cage: at most amax from its centre, which follows the spine's scoliosis */
+  double half_x = S->amax + 2 * fabs (S->scol_a) + 1;
+  ph_set_bb (p, S->cx0 - half_x, S->cx0 + half_x, S->cy0 - 1.6 * S->bmax,
           S->cy0 + 1.6 * S->bmax, zlo, S->ztop + S->h_apex + 5);
 }
 
@@ -260,9 +265,9 @@ ph_build_liver (Subject *S, Organ *o)
 {
   double s = S->s;
   Prim *p = ph_organ_add (o, P_LIVER);
-  p->u.li.u_tip = (float) (-0.62 + jit (S, 0.08));
-  p->u.li.thick = (float) ((122.0 + jit (S, 14)) * s);
-  p->u.li.v_tilt = (float) (0.15 + jit (S, 0.06));
+  p->u.li.u_tip = (float) (-0.95 + jit (S, 0.08));
+  p->u.li.thick = (float) ((150.0 + jit (S, 15)) * s);
+  p->u.li.v_tilt = (float) (-0.2 + jit (S, 0.06));
   for (int m = 0; m < N_NOISE; m++)
     {
       double a = 2 * G_PI * rng_uniform (&S->rng), fr = 2.0 + 2.5 * rng_uniform (&S->rng);
@@ -273,20 +278,22 @@ ph_build_liver (Subject *S, Organ *o)
     }
   p->clip = CLIP_BELOW_DIA | CLIP_WALL;
   p->clip_gap = (float) (4.0 * s);
-  p->wall_inset = (float) (8.5 * s);
-  ph_set_bb (p, S->cx0 - 1.2 * S->amax, S->cx0 + 1.2 * S->amax, S->cy0 - 1.4 * S->bmax,
-          S->cy0 + 1.4 * S->bmax, S->zr - 260 * s, S->zr + 5);
+  p->wall_inset = (float) (11.0 * s);
+  /* inside the cage (see the lungs) and within 0.9 b0 of the cage centre front to back */
+  double half_x = S->amax + 2 * fabs (S->scol_a) + 1, half_y = 0.9 * S->b0 + 1;
+  ph_set_bb (p, S->cx0 - half_x, S->cx0 + half_x, S->cy0 - half_y, S->cy0 + half_y,
+          S->zr - 260 * s, S->zr + 5);
 }
 
 void
 ph_build_spleen (Subject *S, Organ *o)
 {
-  double s = S->s, f = jfac (S, 0.16);
-  double r[3] = { 58 * s * f * jfac (S, 0.06), 25 * s * f, 36 * s * f * jfac (S, 0.06) };
+  double s = S->s, f = jfac (S, 0.12);
+  double r[3] = { 76 * s * f * jfac (S, 0.06), 27 * s * f, 50 * s * f * jfac (S, 0.06) };
   V3 c = v3 (S->cx0 - (0.64 + jit (S, 0.04)) * S->a0, S->cy0 - (0.48 + jit (S, 0.06)) * S->b0,
              S->zl_dome - (48.0 + jit (S, 8)) * s);
-  /* long axis along the tenth rib: from posterior-superior to anterior-inferior */
-  V3 ax = vnorm (v3 (-0.15 + jit (S, 0.1), 0.72 + jit (S, 0.1), -0.55 + jit (S, 0.12)));
+  /* long axis along the tenth rib: from posterior-superior-medial to anterior-inferior-lateral */
+  V3 ax = vnorm (v3 (-0.55 + jit (S, 0.1), 0.62 + jit (S, 0.1), -0.55 + jit (S, 0.12)));
   /* thickness axis points medially (hilum side) */
   V3 e0, e1, e2;
   frame_from (ax, v3 (1, 0.25, 0), &e0, &e1, &e2);
@@ -299,13 +306,13 @@ ph_build_stomach (Subject *S, Organ *o)
   double s = S->s, f = jfac (S, 0.15);
   double A = S->a0, B = S->b0, zl = S->zl_dome;
   V3 pts[5] = {
-    v3 (S->cx0 - 0.40 * A, S->cy0 - 0.10 * B, zl - 30 * s),
-    v3 (S->cx0 - 0.45 * A, S->cy0 + 0.18 * B, zl - 72 * s),
-    v3 (S->cx0 - 0.28 * A, S->cy0 + 0.45 * B, zl - 110 * s),
-    v3 (S->cx0 + 0.02 * A, S->cy0 + 0.52 * B, zl - 118 * s),
-    v3 (S->cx0 + 0.20 * A, S->cy0 + 0.34 * B, zl - 98 * s),
+    v3 (S->cx0 - 0.40 * A, S->cy0 + 0.00 * B, zl - 44 * s),
+    v3 (S->cx0 - 0.45 * A, S->cy0 + 0.36 * B, zl - 78 * s),
+    v3 (S->cx0 - 0.28 * A, S->cy0 + 0.62 * B, zl - 110 * s),
+    v3 (S->cx0 + 0.10 * A, S->cy0 + 0.68 * B, zl - 118 * s),
+    v3 (S->cx0 + 0.32 * A, S->cy0 + 0.50 * B, zl - 98 * s),
   };
-  double rad[5] = { 33 * s * f, 31 * s * f, 26 * s * f, 19 * s * f, 12 * s * f };
+  double rad[5] = { 27.5 * s * f, 26 * s * f, 21.5 * s * f, 16 * s * f, 10.5 * s * f };
   double drop = jit (S, 12) * s;
   for (int i = 0; i < 5; i++)
     pts[i] = vadd (pts[i], v3 (jit (S, 7) * s, jit (S, 7) * s, jit (S, 7) * s + (i > 0 ? drop : 0)));
@@ -316,17 +323,17 @@ void
 ph_build_pancreas (Subject *S, Organ *o)
 {
   double s = S->s, f = jfac (S, 0.12);
-  double zp = ph_level_z (S, L_ (1) + 0.2) + 0.5 * (S->zr - ph_level_z (S, T_ (9) + 0.7))
+  double zp = ph_level_z (S, L_ (1) + 0.2) + 0.5 * (S->zr - ph_level_z (S, PH_DOME_LEVEL))
               + jit (S, 0.35 * S->pitch_l);
   V3 sp = ph_spine_point (S, zp);
   V3 pts[5] = {
-    v3 (sp.x + 30 * s, sp.y + 56 * s, zp - 22 * s),
-    v3 (sp.x + 16 * s, sp.y + 62 * s, zp - 4 * s),
-    v3 (sp.x - 8 * s, sp.y + 64 * s, zp + 4 * s),
-    v3 (sp.x - 40 * s, sp.y + 54 * s, zp + 12 * s),
+    v3 (sp.x + 30 * s, sp.y + 63 * s, zp - 35 * s),
+    v3 (sp.x + 16 * s, sp.y + 69 * s, zp - 4 * s),
+    v3 (sp.x - 8 * s, sp.y + 71 * s, zp + 4 * s),
+    v3 (sp.x - 40 * s, sp.y + 61 * s, zp + 12 * s),
     v3 (S->cx0 - 0.6 * S->a0, S->cy0 - 0.18 * S->b0, zp + 30 * s),
   };
-  double rad[5] = { 17 * s * f, 13 * s * f, 11.5 * s * f, 11 * s * f, 9.5 * s * f };
+  double rad[5] = { 16 * s * f, 12 * s * f, 10.5 * s * f, 10 * s * f, 9 * s * f };
   for (int i = 0; i < 5; i++)
     pts[i] = vadd (pts[i], v3 (jit (S, 5) * s, jit (S, 5) * s, jit (S, 6) * s));
   ph_add_tube (o, pts, rad, 5, CLIP_BELOW_DIA | CLIP_WALL, 4.0 * s, 8.5 * s);
@@ -337,18 +344,18 @@ ph_build_kidneys (Subject *S, Organ *o)
 {
   double s = S->s, f = jfac (S, 0.07);
   /* beside L1-L2, pushed down half as far as the diaphragm sits low */
-  double dome_shift = S->zr - ph_level_z (S, T_ (9) + 0.7);
-  double zl = ph_level_z (S, L_ (1) + 0.2) + 0.5 * dome_shift + jit (S, 0.3 * S->pitch_l);
-  double dz_right = (14.0 + jit (S, 8)) * s;
+  double dome_shift = S->zr - ph_level_z (S, PH_DOME_LEVEL);
+  double zl = ph_level_z (S, L_ (1) + 0.7) + 0.5 * dome_shift + jit (S, 0.3 * S->pitch_l);
+  double dz_right = (5.0 + jit (S, 10)) * s;
   for (int side = -1; side <= 1; side += 2)
     {
       double z = side > 0 ? zl - dz_right : zl;
       V3 sp = ph_spine_point (S, z);
       double g = f * jfac (S, 0.05);
-      double r[3] = { 54 * s * g, 26 * s * g, 21 * s * g };
-      V3 c = v3 (sp.x + side * (50.0 + jit (S, 5)) * s, sp.y + (4.0 + jit (S, 5)) * s, z);
+      double r[3] = { 54 * s * g, 28 * s * g, 22.5 * s * g };
+      V3 c = v3 (sp.x + side * (68.0 + jit (S, 6)) * s, sp.y + (-4.0 + jit (S, 5)) * s, z);
       /* long axis: upper pole medial and posterior */
-      V3 ax = vnorm (v3 (-side * (0.22 + jit (S, 0.06)), -0.18 + jit (S, 0.06), 1));
+      V3 ax = vnorm (v3 (-side * (0.32 + jit (S, 0.07)), -0.26 + jit (S, 0.07), 1));
       /* second axis: towards the hilum, medial and turned anteriorly */
       double turn = (35.0 + jit (S, 8)) * G_PI / 180.0;
       V3 hint = v3 (-side * cos (turn), sin (turn), 0);
@@ -368,14 +375,14 @@ ph_build_muscles (Subject *S, Organ *o)
       Prim *p = ph_organ_add (o, P_MUSCLE);
       p->u.mu.side = side;
       p->u.mu.z_top = (float) (S->ztop + 60 * s);
-      p->u.mu.off_t[0] = (float) (29 * s);
-      p->u.mu.off_t[1] = (float) (55 * s);
-      p->u.mu.off_l[0] = (float) (33 * s);
-      p->u.mu.off_l[1] = (float) (52 * s);
-      p->u.mu.r_t[0] = (float) (19 * s * g);
-      p->u.mu.r_t[1] = (float) (16 * s * g);
-      p->u.mu.r_l[0] = (float) (26 * s * g);
-      p->u.mu.r_l[1] = (float) (22 * s * g);
+      p->u.mu.off_t[0] = (float) (21 * s);
+      p->u.mu.off_t[1] = (float) (42 * s);
+      p->u.mu.off_l[0] = (float) (39 * s);
+      p->u.mu.off_l[1] = (float) (50 * s);
+      p->u.mu.r_t[0] = (float) (13 * s * g);
+      p->u.mu.r_t[1] = (float) (11 * s * g);
+      p->u.mu.r_l[0] = (float) (29 * s * g);
+      p->u.mu.r_l[1] = (float) (21 * s * g);
       double x = S->offx + side * 32 * s;
       ph_set_bb (p, x - 45 * s, x + 45 * s, S->y0 - 130 * s, S->y0 + 10 * s,
               -1e4, S->ztop + 60 * s);

@@ -153,7 +153,11 @@ prim_shape (const Painter *P, const Prim *pr, float x, float y, float z)
         /* one apex dome per lung */
         float ax = (fabsf (x - q->cx) - q->xa) / q->wa, ay = (y - q->ya) / q->wb;
         float dt = z - (q->z_apex - q->h * (ax * ax + ay * ay));
-        return d > dt ? d : dt;
+        d = d > dt ? d : dt;
+        /* front and back a little further from the cage than the sides (sternum and costal
+         * cartilages in front, rib angles and paravertebral gutters behind) */
+        float dap = fabsf (y - zt_lookup (P, P->S->t_cy, z)) - (zt_lookup (P, P->S->t_b, z) - q->ap_inset);
+        return d > dap ? d : dap;
       }
 
     case P_LIVER:
@@ -161,15 +165,23 @@ prim_shape (const Painter *P, const Prim *pr, float x, float y, float z)
         const __typeof__ (pr->u.li) *q = &pr->u.li;
         float u = (x - P->cx0) * P->ia0, v = (y - P->cy0) * P->ib0;
         /* the floor: deepest on the right, rising to the left tip, a little
-         * deeper behind (bare area) than in front (costal margin) */
+         * deeper in front than behind, where the right kidney lies under it
+         * (v_tilt < 0 on average) */
         float t = (u - q->u_tip) / (0.35f - q->u_tip);
         t = t < 0 ? 0 : t > 1 ? 1 : t;
+        /* the left lobe keeps some thickness until near its tip (concave in t) */
+        t = t * (1.6f - 0.6f * t);
         float n = 0;
         for (int m = 0; m < N_NOISE; m++)
           n += q->namp[m] * sinf (q->nw[m][0] * u + q->nw[m][1] * v + q->nph[m]);
-        float lat = u < 0 ? 0 : u > 1 ? 1 : u;
-        float depth = q->thick * t * (0.88f + 0.22f * lat) * (1.0f - q->v_tilt * v) * (1.0f + n);
+        float lat = u < 0 ? 0 : u > 0.75f ? 1 : u * (1.0f / 0.75f);
+        /* deepest laterally (the right lobe's inferior tip) */
+        float depth = q->thick * t * (0.55f + 0.55f * lat * lat) * (1.0f - q->v_tilt * v) * (1.0f + n);
         float d = (P->zr - depth) - z;
+        /* kept off the front and back walls (abdominal wall in front; lung recess, crura,
+         * cava and kidney behind) */
+        float dv = (fabsf (v) - 0.9f) / P->ib0;
+        d = d > dv ? d : dv;
         /* the left lobe lies in front of the stomach */
         if (u < 0.1f)
           {
@@ -179,7 +191,7 @@ prim_shape (const Painter *P, const Prim *pr, float x, float y, float z)
           }
         /* no liver behind the caval / aortic region next to the spine */
         float sx = zt_lookup (P, P->S->t_sx, z), sy = zt_lookup (P, P->S->t_sy, z);
-        float a1 = 22.0f - fabsf (x - sx - 4.0f), a2 = sy + 30.0f - y;
+        float a1 = 30.0f - fabsf (x - sx - 4.0f), a2 = sy + 40.0f - y;
         float dr = a1 < a2 ? a1 : a2;
         return d > dr ? d : dr;
       }
@@ -189,8 +201,8 @@ prim_shape (const Painter *P, const Prim *pr, float x, float y, float z)
         const __typeof__ (pr->u.mu) *q = &pr->u.mu;
         const Subject *S = P->S;
         float sx = zt_lookup (P, S->t_sx, z), sy = zt_lookup (P, S->t_sy, z);
-        /* thoracic -> lumbar blend */
-        float f = (float) ((S->zc[FIRST_L - 3] - z) / (S->zc[FIRST_L + 1] - S->zc[FIRST_L - 3]));
+        /* thoracic (T7 and above) -> lumbar (L2 and below) blend */
+        float f = (float) ((S->zc[T_ (7)] - z) / (S->zc[T_ (7)] - S->zc[L_ (2)]));
         f = f < 0 ? 0 : f > 1 ? 1 : f;
         float ox = q->off_t[0] + f * (q->off_l[0] - q->off_t[0]);
         float oy = q->off_t[1] + f * (q->off_l[1] - q->off_t[1]);
@@ -236,11 +248,12 @@ static void
 paint_prim (Painter *P, const Prim *pr, uint8_t label, int phase, float margin)
 {
   float limit = phase == 0 ? 0.0f : margin;
-  float pad = limit + P->warp_max + 1.0f;
   int lo[3], hi[3];
   int dims[3] = { P->nx, P->ny, P->nz };
   for (int a = 0; a < 3; a++)
     {
+      /* a voxel's sample point moves by at most warp_max[a] along axis a */
+      float pad = limit + P->warp_max[a] + 1.0f;
       lo[a] = (int) floorf ((pr->bb[2 * a] - pad - P->org[a]) / P->sp[a]);
       hi[a] = (int) ceilf ((pr->bb[2 * a + 1] + pad - P->org[a]) / P->sp[a]);
       lo[a] = MAX (lo[a], 0);
@@ -284,7 +297,6 @@ ph_painter_warp (Painter *P, Subject *S)
   P->n_warp = 3;
   int dims[3] = { P->nx, P->ny, P->nz };
   float amp_total = (float) (S->var * (2.0 + 3.0 * rng_uniform (&S->rng)) * S->s);
-  P->warp_max = 0;
   for (int c = 0; c < 3; c++)
     {
       float sum = 0;
@@ -306,7 +318,7 @@ ph_painter_warp (Painter *P, Subject *S)
           P->warp_amp[c][m] = amp_total * (float) (0.5 + 0.5 * rng_uniform (&S->rng));
           sum += fabsf (P->warp_amp[c][m]);
         }
-      P->warp_max = MAX (P->warp_max, sum);
+      P->warp_max[c] = sum;
     }
 }
 

@@ -25,6 +25,8 @@ G_BEGIN_DECLS
 #define FIRST_L 15           /* index of L1 */
 #define T_(n) (FIRST_T + (n) - 1)   /* vertebra index of T(n) */
 #define L_(n) (FIRST_L + (n) - 1)   /* vertebra index of L(n) */
+/* Mean level of the right diaphragm dome: T9 + 0.2 (a fifth of the way to T10's centre). */
+#define PH_DOME_LEVEL (T_ (9) + 0.2)
 
 /* ------------------------------------------------------------------------- */
 /* Random numbers: splitmix64 seeding, xoshiro256** stream                    */
@@ -188,7 +190,7 @@ typedef struct {
     struct { float c[3], ex[3], ey[3], t[3], ax, ay, hh; } vb;
     struct { float c[3], ey[3], t[3], rin, rout, hh; } vr;
     struct { float z0, z1, zsa, w_top, w_body, w_tip, th; } st;
-    struct { float mid, extra, z_ant, z_apex, cx, xa, wa, ya, wb, h; } lu;
+    struct { float mid, extra, z_ant, z_apex, cx, xa, wa, ya, wb, h, ap_inset; } lu;
     struct {
       float u_tip, thick, v_tilt;
       float nw[N_NOISE][2], nph[N_NOISE], namp[N_NOISE];
@@ -205,7 +207,7 @@ typedef struct {
   uint8_t *lab;
   /* warp: W_c(i,j,k) = sum_m amp[c][m] * X[c][m][i] * Y[c][m][j] * Z[c][m][k] */
   int n_warp;
-  float warp_max;
+  float warp_max[3];      /* bound of the displacement along each axis (mm) */
   float warp_amp[3][3];
   float *wx[3][3], *wy[3][3], *wz[3][3];
   /* diaphragm, float copies */

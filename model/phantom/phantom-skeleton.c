@@ -45,14 +45,20 @@ cage_axes (const Subject *S, double z, double *a, double *b)
       cap = t < 1 ? sqrt (1 - t * t) : 0;
       u = 0;
     }
-  if (u < 0.6)
-    fa = 1 - 0.55 * (1 - u / 0.6) * (1 - u / 0.6);
+  /* a cone more than a barrel: narrow at the first ribs, widest and deepest at the lower
+   * ribs (u = 0.95, about T12), the depth growing to the last (the anterior chest wall
+   * slopes forwards going down); the abdomen below narrows a little */
+  if (u < 0.95)
+    {
+      double t = 1 - u / 0.95;
+      fa = 1 - 0.55 * t * t;
+      fb = 1 - 0.62 * t * t;
+    }
   else
-    fa = 1 - 0.06 * MIN ((u - 0.6) / 0.4, 1.0) - 0.08 * CLAMP ((u - 1.0) / 0.5, 0.0, 1.0);
-  if (u < 0.7)
-    fb = 1 - 0.62 * (1 - u / 0.7) * (1 - u / 0.7);
-  else
-    fb = 1 - 0.05 * CLAMP ((u - 1.0) / 0.5, 0.0, 1.0);
+    {
+      fa = 1 - 0.06 * CLAMP ((u - 0.95) / 0.3, 0.0, 1.0) - 0.08 * CLAMP ((u - 1.0) / 0.5, 0.0, 1.0);
+      fb = 1 - 0.05 * CLAMP ((u - 1.0) / 0.5, 0.0, 1.0);
+    }
   *a = S->amax * fa * cap;
   *b = S->bmax * fb * cap;
 }
@@ -128,10 +134,19 @@ ph_subject_init (Subject *S, const PhantomParams *p)
   double s = S->s = jfac (S, 0.05);
   double wx = jfac (S, 0.05), wy = jfac (S, 0.06), hz = jfac (S, 0.04);
 
+  /* mean pitch (vertebral body + disc) of the thoracic and of the lumbar vertebrae */
   S->pitch_t = 23.0 * s * hz * jfac (S, 0.02);
-  S->pitch_l = 29.5 * s * hz * jfac (S, 0.03);
+  S->pitch_l = 32.5 * s * hz * jfac (S, 0.03);
+  /* thoracic pitches grow caudally, from 0.78 (T1) to 1.22 (T12) of their mean, as in
+   * real spines (centre distances about 19 mm at T1-T2, 30 mm at T11-T12) */
+  double pitch[N_VERT];
+  for (int i = FIRST_T; i < N_VERT; i++)
+    pitch[i] = i < FIRST_L ? S->pitch_t * (0.78 + 0.04 * (i - FIRST_T)) : S->pitch_l;
   /* anchored at the T10 centre, so bigger bodies grow both ways out of the field of view */
-  S->ztop = -38.0 + 9.5 * S->pitch_t + jit (S, 8);
+  double above_t10 = 0.5 * pitch[T_ (10)];
+  for (int i = FIRST_T; i < T_ (10); i++)
+    above_t10 += pitch[i];
+  S->ztop = -38.0 + above_t10 + jit (S, 8);
   S->offx = jit (S, 5);
   S->y0 = -55.0 * s * wy + jit (S, 6);
 
@@ -145,10 +160,9 @@ ph_subject_init (Subject *S, const PhantomParams *p)
     }
   for (int i = FIRST_T; i < N_VERT; i++)
     {
-      double pitch = i < FIRST_L ? S->pitch_t : S->pitch_l;
-      S->zc[i] = z - 0.5 * pitch;
-      S->hh[i] = 0.5 * pitch - (i < FIRST_L ? 2.6 : 4.0) * s;
-      z -= pitch;
+      S->zc[i] = z - 0.5 * pitch[i];
+      S->hh[i] = 0.5 * pitch[i] - (i < FIRST_L ? 2.6 : 4.5) * s;
+      z -= pitch[i];
       if (i == FIRST_L - 1)
         S->z_t12_bottom = z;
     }
@@ -164,9 +178,9 @@ ph_subject_init (Subject *S, const PhantomParams *p)
   S->scol_wl = 420.0 * s + jit (S, 80);
   S->scol_ph = 2 * G_PI * rng_uniform (&S->rng);
 
-  S->amax = 134.0 * s * wx * jfac (S, 0.03);
-  S->bmax = 92.0 * s * wy * jfac (S, 0.04);
-  S->post = 37.0 * s;
+  S->amax = 142.0 * s * wx * jfac (S, 0.03);
+  S->bmax = 114.0 * s * wy * jfac (S, 0.04);
+  S->post = 45.0 * s;
   S->h_apex = 60.0 * s;
 }
 
@@ -244,7 +258,7 @@ ph_build_spine (Subject *S, Organ *o)
       ph_set_bb (p, c.x - r, c.x + r, c.y - r, c.y + r, c.z - r, c.z + r);
 
       /* arch around the canal */
-      double rin = s * (cerv ? 6.5 : 7.0), rout = s * (cerv ? 11.0 : lumbar ? 14.0 : 12.5);
+      double rin = s * (cerv ? 6.5 : 7.0), rout = s * (cerv ? 11.0 : lumbar ? 16.5 : 12.5);
       V3 cc = vsub (c, vscale (ey, ay + rin + 1.0 * s));
       p = ph_organ_add (o, P_VRING);
       for (int a = 0; a < 3; a++)
@@ -257,27 +271,34 @@ ph_build_spine (Subject *S, Organ *o)
         }
       p->u.vr.rin = (float) rin;
       p->u.vr.rout = (float) rout;
-      p->u.vr.hh = (float) (hh * 0.7);
+      p->u.vr.hh = (float) (hh * 0.85);
       r = rout + hh;
       ph_set_bb (p, cc.x - r, cc.x + r, cc.y - r, cc.y + r, cc.z - r, cc.z + r);
 
-      /* spinous process: down and back in the thorax, straight back in the loins */
-      double sp_len = s * (cerv ? 22 : lumbar ? 27 : 30), sp_down = s * (cerv ? 6 : lumbar ? 4 : 16);
+      /* spinous process: down and back in the thorax, straight back in the loins, where it
+       * is a tall plate (three capsules one above the other) */
+      double sp_len = s * (cerv ? 22 : lumbar ? 35 : 30), sp_down = s * (cerv ? 6 : lumbar ? 4 : 16);
       double sp_r = s * (lumbar ? 5.0 : 3.8);
-      V3 a0 = vsub (cc, vscale (ey, rin + 2 * s));
-      V3 a1 = vsub (vsub (cc, vscale (ey, sp_len)), vscale (t, sp_down));
-      ph_add_capsule (o, a0, a1, sp_r, sp_r * 0.8, 0, 0, 0);
-
-      /* transverse processes */
-      for (int side = -1; side <= 1; side += 2)
+      for (int layer = lumbar ? -1 : 0; layer <= (lumbar ? 1 : 0); layer++)
         {
-          double len = s * (cerv ? 20 : lumbar ? 34 : 26);
-          V3 b0 = vadd (cc, vscale (ex, side * (rin + 1 * s)));
-          V3 b1 = vadd (vadd (cc, vscale (ex, side * len)),
-                        vscale (ey, lumbar ? 2 * s : -5 * s));
-          b1 = vadd (b1, vscale (t, lumbar ? 0 : 2 * s));
-          ph_add_capsule (o, b0, b1, s * (lumbar ? 3.6 : 4.2), s * (lumbar ? 3.2 : 4.5), 0, 0, 0);
+          V3 up = vscale (t, layer * 7.0 * s);
+          V3 a0 = vadd (vsub (cc, vscale (ey, rin + 2 * s)), up);
+          V3 a1 = vadd (vsub (vsub (cc, vscale (ey, sp_len)), vscale (t, sp_down)), up);
+          ph_add_capsule (o, a0, a1, sp_r, sp_r * 0.8, 0, 0, 0);
         }
+
+      /* transverse processes (flat plates in the loins: two capsules one above the other) */
+      for (int side = -1; side <= 1; side += 2)
+        for (int layer = lumbar ? -1 : 0; layer <= (lumbar ? 1 : 0); layer += 2)
+          {
+            double len = s * (cerv ? 20 : lumbar ? 38 : 26);
+            V3 up = vscale (t, layer * 3.5 * s);
+            V3 b0 = vadd (vadd (cc, vscale (ex, side * (rin + 1 * s))), up);
+            V3 b1 = vadd (vadd (cc, vscale (ex, side * len)),
+                          vscale (ey, lumbar ? 2 * s : -5 * s));
+            b1 = vadd (vadd (b1, vscale (t, lumbar ? 0 : 2 * s)), up);
+            ph_add_capsule (o, b0, b1, s * (lumbar ? 3.6 : 4.2), s * (lumbar ? 3.2 : 4.5), 0, 0, 0);
+          }
     }
 }
 
@@ -324,11 +345,13 @@ ph_build_ribs (Subject *S, Organ *o, SternumLevels *sl)
             }
           ph_add_tube (o, pts, rad, n, 0, 0, 0);
 
-          /* costal cartilage: ribs 1-7 to the sternum, 8-10 a short way up */
+          /* costal cartilage: ribs 1-7 to the sternum, 8-10 forwards and up towards the
+           * cartilage above (the costal margin) */
           if (r < 10)
             {
-              double phi_st = r < 7 ? (82.0 * G_PI / 180.0) : phi_end + 14.0 * G_PI / 180.0;
-              double z_to = r < 7 ? z_att : zend + 0.8 * S->pitch_t;
+              static const double phi_margin_deg[3] = { 74, 64, 52 };
+              double phi_st = (r < 7 ? 82.0 : phi_margin_deg[r - 7]) * G_PI / 180.0;
+              double z_to = r < 7 ? z_att : zend + (1.0 + 0.15 * (r - 7)) * S->pitch_t;
               V3 cp[8];
               double cr[8];
               int m = 0;
@@ -363,7 +386,7 @@ void
 ph_build_diaphragm (Subject *S)
 {
   double s = S->s;
-  S->zr = ph_level_z (S, T_ (9) + 0.7) + jit (S, 0.4 * S->pitch_t);
+  S->zr = ph_level_z (S, PH_DOME_LEVEL) + jit (S, 0.4 * S->pitch_t);
   S->zl_dome = S->zr - (14.0 + jit (S, 6)) * s;
   double cx, cy, a, b;
   ph_cage_at (S, S->zr, &cx, &cy, &a, &b);
@@ -373,8 +396,9 @@ ph_build_diaphragm (Subject *S)
   S->b0 = b;
   S->d_r = (55.0 + jit (S, 8)) * s;
   S->d_l = (55.0 + jit (S, 8)) * s;
-  S->d_ap = (34.0 + jit (S, 6)) * s;
-  S->d_post = (48.0 + jit (S, 8)) * s;
+  /* shallow in front (the lungs end near the xiphoid), deep recesses behind */
+  S->d_ap = (18.0 + jit (S, 5)) * s;
+  S->d_post = (70.0 + jit (S, 10)) * s;
   S->u_r = 0.42 + jit (S, 0.05);
   S->u_l = 0.45 + jit (S, 0.05);
   S->v_r = 0.1 + jit (S, 0.06);

@@ -80,8 +80,15 @@ label_file_read_info_clear (LabelFileReadInfo *info)
 LabelVolume *
 label_file_read (const char *path, int64_t max_voxels, LabelTable **table, char **warnings, GError **error)
 {
+  return label_file_read_cancellable (path, max_voxels, NULL, table, warnings, error);
+}
+
+LabelVolume *
+label_file_read_cancellable (const char *path, int64_t max_voxels, GCancellable *cancellable, LabelTable **table,
+                             char **warnings, GError **error)
+{
   LabelFileReadInfo info = { 0 };
-  LabelVolume *v = label_file_read_full (path, max_voxels, &info, error);
+  LabelVolume *v = label_file_read_full (path, max_voxels, cancellable, &info, error);
   if (table)
     *table = g_steal_pointer (&info.table);
   if (warnings)
@@ -91,7 +98,8 @@ label_file_read (const char *path, int64_t max_voxels, LabelTable **table, char 
 }
 
 LabelVolume *
-label_file_read_full (const char *path, int64_t max_voxels, LabelFileReadInfo *info, GError **error)
+label_file_read_full (const char *path, int64_t max_voxels, GCancellable *cancellable, LabelFileReadInfo *info,
+                      GError **error)
 {
   LabelFileReadInfo local_info = { 0 };
   if (info == NULL)
@@ -100,7 +108,8 @@ label_file_read_full (const char *path, int64_t max_voxels, LabelFileReadInfo *i
   if (label_folder_path_is_folder (path))
     {
       gboolean keep = info != &local_info;
-      return label_folder_read (path, max_voxels, 0, keep ? &info->table : NULL, keep ? &info->warnings : NULL, error);
+      return label_folder_read_cancellable (path, max_voxels, 0, cancellable, keep ? &info->table : NULL,
+                                            keep ? &info->warnings : NULL, error);
     }
   gboolean nrrd = starts_with_nrrd_magic (path)
                   || (nrrd_path_is_supported (path) && !nifti_path_is_supported (path));
@@ -116,10 +125,13 @@ label_file_read_full (const char *path, int64_t max_voxels, LabelFileReadInfo *i
           info->segment_ids = g_steal_pointer (&ni.segment_ids);
         }
       nrrd_read_info_clear (&ni);
+      if (v != NULL && g_cancellable_set_error_if_cancelled (cancellable, error))
+        g_clear_pointer (&v, lv_volume_free);
     }
   else
     {
-      NiftiReadOptions opt = { .max_voxels = max_voxels };
+      g_autoptr (GPtrArray) notes = g_ptr_array_new_with_free_func (g_free);
+      NiftiReadOptions opt = { .max_voxels = max_voxels, .cancellable = cancellable, .warnings = notes };
       v = nifti_read (path, &opt, error);
       if (v != NULL)
         {
@@ -127,10 +139,17 @@ label_file_read_full (const char *path, int64_t max_voxels, LabelFileReadInfo *i
           g_autoptr (GError) local = NULL;
           info->table = lt_table_find_for_volume (NULL, v, NULL, &local);
           if (local != NULL)
-            info->warnings = g_strdup_printf ("%s: the label names in the header cannot be read: %s", path,
-                                              local->message);
+            g_ptr_array_add (notes, g_strdup_printf ("%s: the label names in the header cannot be read: %s", path,
+                                                     local->message));
+          if (notes->len > 0)
+            {
+              g_ptr_array_add (notes, NULL);
+              info->warnings = g_strjoinv ("\n", (char **) notes->pdata);
+            }
         }
     }
+  if (v == NULL)
+    label_file_read_info_clear (info);
   label_file_read_info_clear (&local_info);
   return v;
 }
@@ -146,33 +165,95 @@ gboolean
 label_file_write_full (const LabelVolume *v, const LabelTable *table, const char *path,
                        const LabelFileWriteOptions *options, GError **error)
 {
+  g_autoptr (OutSet) own = out_set_new (options != NULL && options->overwrite);
+  return label_file_write_full_in (own, v, table, path, options, error) && out_set_commit (own, error);
+}
+
+gboolean
+label_file_write_in (OutSet *outputs, const LabelVolume *v, const LabelTable *table, const char *path,
+                     GError **error)
+{
+  return label_file_write_full_in (outputs, v, table, path, NULL, error);
+}
+
+static void
+set_unknown_format (GError **error, const char *path)
+{
+  g_set_error (error, LABEL_FILE_ERROR, LABEL_FILE_ERROR_UNKNOWN_FORMAT,
+               "%s: unknown output format (use .nii, .nii.gz, .hdr, .nrrd, .seg.nrrd or a folder)", path);
+}
+
+gboolean
+label_file_write_full_in (OutSet *outputs, const LabelVolume *v, const LabelTable *table, const char *path,
+                          const LabelFileWriteOptions *options, GError **error)
+{
   const LabelFileWriteOptions none = { 0 };
   const LabelFileWriteOptions *o = options ? options : &none;
   switch (label_file_format_from_path (path))
     {
     case LABEL_FILE_FORMAT_NIFTI:
       {
-        NiftiWriteFlags flags = (o->overwrite ? NIFTI_WRITE_OVERWRITE : 0)
-                                | (o->nifti_flags & (NIFTI_WRITE_NIFTI1 | NIFTI_WRITE_NIFTI2));
+        NiftiWriteFlags flags = o->nifti_flags & (NIFTI_WRITE_NIFTI1 | NIFTI_WRITE_NIFTI2);
         NiftiWriteExtras extras = { 0 };
         g_autofree char *xml = table != NULL ? lt_table_dup_caret_xml (table, &extras.label_xml_len) : NULL;
         extras.label_xml = xml;
-        return nifti_write_full (v, path, flags, &extras, error);
+        return nifti_write_full (outputs, v, path, flags, &extras, error);
       }
     case LABEL_FILE_FORMAT_NRRD:
     case LABEL_FILE_FORMAT_SEG_NRRD:
-      return nrrd_write_full (v, table, o->segment_ids, path, o->overwrite ? NRRD_WRITE_OVERWRITE : 0, error);
+      return nrrd_write_full (outputs, v, table, o->segment_ids, path, 0, error);
     case LABEL_FILE_FORMAT_FOLDER:
       {
         gboolean like_folder = o->like_path != NULL && label_folder_path_is_folder (o->like_path);
-        return label_folder_write (v, table, like_folder ? o->like_path : NULL, like_folder ? o->like : NULL, path,
-                                   o->overwrite, error);
+        return label_folder_write_in (outputs, v, table, like_folder ? o->like_path : NULL,
+                                      like_folder ? o->like : NULL, path, error);
       }
     default:
-      g_set_error (error, LABEL_FILE_ERROR, LABEL_FILE_ERROR_UNKNOWN_FORMAT,
-                   "%s: unknown output format (use .nii, .nii.gz, .hdr, .nrrd, .seg.nrrd or a folder)", path);
+      set_unknown_format (error, path);
       return FALSE;
     }
+}
+
+gboolean
+label_file_reserve (OutSet *outputs, const char *path, GError **error)
+{
+  switch (label_file_format_from_path (path))
+    {
+    case LABEL_FILE_FORMAT_NIFTI:
+      {
+        if (!out_set_reserve (outputs, path, error))
+          return FALSE;
+        /* the image of a pair too */
+        if (!(str_has_suffix_ci (path, ".hdr") || str_has_suffix_ci (path, ".hdr.gz")))
+          return TRUE;
+        g_autofree char *stem = nifti_path_stem (path);
+        g_autofree char *img = g_strconcat (stem, str_has_suffix_ci (path, ".gz") ? ".img.gz" : ".img", NULL);
+        return out_set_reserve (outputs, img, error);
+      }
+    case LABEL_FILE_FORMAT_NRRD:
+    case LABEL_FILE_FORMAT_SEG_NRRD:
+      return out_set_reserve (outputs, path, error);
+    case LABEL_FILE_FORMAT_FOLDER:
+      return label_folder_check_output (outputs, path, error);
+    default:
+      set_unknown_format (error, path);
+      return FALSE;
+    }
+}
+
+void
+label_file_add_inputs (OutSet *outputs, const char *path)
+{
+  if (path == NULL)
+    return;
+  if (label_folder_path_is_folder (path))
+    {
+      label_folder_add_inputs (outputs, path);
+      return;
+    }
+  nifti_add_inputs (outputs, path);
+  if (nrrd_path_is_supported (path) || starts_with_nrrd_magic (path))
+    nrrd_add_inputs (outputs, path);   /* a detached header's data file */
 }
 
 gboolean

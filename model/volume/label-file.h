@@ -12,10 +12,11 @@
  */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 #include "label-volume.h"
 #include "label-table.h"
 #include "nifti.h"
+#include "out-file.h"
 
 G_BEGIN_DECLS
 
@@ -49,9 +50,13 @@ char *label_file_path_stem (const char *path);
  * a folder), else NULL; label tables in files beside it are found by
  * lt_table_find_for_volume().  *@warnings (may be NULL) receives sentences for the user,
  * one per line (layers flattened, segments ignored, unreadable names, overlapping
- * masks), else NULL. */
+ * masks, a NIfTI's singular sform replaced or implausible voxel size), else NULL. */
 LabelVolume *label_file_read (const char *path, int64_t max_voxels, LabelTable **table,
                               char **warnings, GError **error);
+/* The same, a NIfTI read (each mask of a folder too) also stopping when @cancellable is
+ * cancelled (G_IO_ERROR_CANCELLED). */
+LabelVolume *label_file_read_cancellable (const char *path, int64_t max_voxels, GCancellable *cancellable,
+                                          LabelTable **table, char **warnings, GError **error);
 
 /* What label_file_read_full finds besides the volume; clear with label_file_read_info_clear. */
 typedef struct {
@@ -64,9 +69,10 @@ typedef struct {
 } LabelFileReadInfo;
 
 void label_file_read_info_clear (LabelFileReadInfo *info);
-/* label_file_read with everything it found in @info (may be NULL). */
-LabelVolume *label_file_read_full (const char *path, int64_t max_voxels, LabelFileReadInfo *info,
-                                   GError **error);
+/* label_file_read_cancellable with everything it found in @info (may be NULL; cleared on
+ * failure). */
+LabelVolume *label_file_read_full (const char *path, int64_t max_voxels, GCancellable *cancellable,
+                                   LabelFileReadInfo *info, GError **error);
 
 /* Write @v in the format of @path: NIfTI (with @table, its names and colours in the Caret
  * XML extension TotalSegmentator writes, replacing a label extension of the source header;
@@ -77,8 +83,14 @@ LabelVolume *label_file_read_full (const char *path, int64_t max_voxels, LabelFi
 gboolean label_file_write (const LabelVolume *v, const LabelTable *table, const char *path,
                            gboolean overwrite, GError **error);
 
+/* The same as one output of @outputs, a command's OutSet (out-file.h), which checks it
+ * against the inputs and other outputs, decides about overwriting and moves it into place
+ * with the others when its owner commits it.  A mask folder is one output per mask. */
+gboolean label_file_write_in (OutSet *outputs, const LabelVolume *v, const LabelTable *table, const char *path,
+                              GError **error);
+
 typedef struct {
-  gboolean overwrite;
+  gboolean overwrite;            /* label_file_write_full only (an OutSet decides for itself) */
   NiftiWriteFlags nifti_flags;   /* NIFTI_WRITE_NIFTI1 or NIFTI_WRITE_NIFTI2 for a NIfTI */
   /* The file or folder @v came from (may be NULL).  When it is a mask folder and the
    * output is one, the output keeps its masks (label_folder_write's like folder). */
@@ -90,6 +102,19 @@ typedef struct {
 /* label_file_write with options (@options may be NULL). */
 gboolean label_file_write_full (const LabelVolume *v, const LabelTable *table, const char *path,
                                 const LabelFileWriteOptions *options, GError **error);
+/* label_file_write_in with options (@options may be NULL; its overwrite is ignored). */
+gboolean label_file_write_full_in (OutSet *outputs, const LabelVolume *v, const LabelTable *table,
+                                   const char *path, const LabelFileWriteOptions *options, GError **error);
+
+/* Checks and reserves the output @path in @outputs before the work (out_set_reserve): a
+ * NIfTI pair with both halves; for a mask folder, what can be known before its masks are:
+ * it is not a file, its parent folder exists, an existing folder holds nothing but masks
+ * (label_folder_check_output).  A name no writer knows is a LABEL_FILE_ERROR. */
+gboolean label_file_reserve (OutSet *outputs, const char *path, GError **error);
+
+/* Declares the files of the volume @path as inputs of @outputs: a NIfTI pair with both
+ * halves, a detached NRRD header with its data file, every mask of a mask folder. */
+void label_file_add_inputs (OutSet *outputs, const char *path);
 
 /* TRUE when @error says the destination existed and was not overwritten. */
 gboolean label_file_error_is_exists (const GError *error);

@@ -2,6 +2,7 @@
 #include "label-folder.h"
 #include "label-file.h"
 #include "label-scheme-private.h"
+#include "in-file.h"
 #include "nifti.h"
 #include "out-file.h"
 #include "strutil.h"
@@ -123,7 +124,21 @@ list_masks (const char *dir, GError **error)
         continue;
       g_autofree char *path = g_build_filename (dir, base, NULL);
       if (!g_file_test (path, G_FILE_TEST_IS_REGULAR))
-        continue;
+        {
+          /* a FIFO, device or socket named like a mask is refused, as every reader refuses
+           * one (in-file.h); a subfolder or a dangling link is not a mask */
+          struct stat st;
+          if (stat (path, &st) == 0 && !S_ISDIR (st.st_mode))
+            {
+              g_autoptr (GError) why = NULL;
+              in_file_check (path, &why);
+              g_set_error (error, LABEL_FOLDER_ERROR, LABEL_FOLDER_ERROR_IO, "%s",
+                           why ? why->message : "not a regular file");
+              g_array_unref (items);
+              return NULL;
+            }
+          continue;
+        }
       if (items->len >= LABEL_FOLDER_MAX_MASKS)
         {
           g_set_error (error, LABEL_FOLDER_ERROR, LABEL_FOLDER_ERROR_TOO_MANY,
@@ -180,6 +195,7 @@ assign_ids (GArray *items, const LabelScheme **scheme_out)
 typedef struct {
   GArray *items;
   int64_t max_voxels;
+  GCancellable *cancellable;
   gint failed;
 } ReadJob;
 
@@ -190,7 +206,13 @@ read_mask (int64_t task, int thread, void *data)
   MaskItem *m = &g_array_index (job->items, MaskItem, task);
   if (g_atomic_int_get (&job->failed))
     return;
-  g_autoptr (LabelVolume) v = label_file_read (m->path, job->max_voxels, NULL, &m->warnings, &m->error);
+  if (g_cancellable_set_error_if_cancelled (job->cancellable, &m->error))
+    {
+      g_atomic_int_set (&job->failed, 1);
+      return;
+    }
+  g_autoptr (LabelVolume) v = label_file_read_cancellable (m->path, job->max_voxels, job->cancellable, NULL,
+                                                           &m->warnings, &m->error);
   if (v == NULL)
     {
       g_atomic_int_set (&job->failed, 1);
@@ -267,6 +289,13 @@ LabelVolume *
 label_folder_read (const char *dir, int64_t max_voxels, int n_threads, LabelTable **table, char **warnings,
                    GError **error)
 {
+  return label_folder_read_cancellable (dir, max_voxels, n_threads, NULL, table, warnings, error);
+}
+
+LabelVolume *
+label_folder_read_cancellable (const char *dir, int64_t max_voxels, int n_threads, GCancellable *cancellable,
+                               LabelTable **table, char **warnings, GError **error)
+{
   if (table)
     *table = NULL;
   if (warnings)
@@ -283,15 +312,17 @@ label_folder_read (const char *dir, int64_t max_voxels, int n_threads, LabelTabl
   const LabelScheme *scheme = NULL;
   assign_ids (items, &scheme);
 
-  ReadJob job = { .items = items, .max_voxels = max_voxels };
+  ReadJob job = { .items = items, .max_voxels = max_voxels, .cancellable = cancellable };
   {
     g_autoptr (WorkerPool) pool = worker_pool_new (n_threads > 0 ? MIN (n_threads, (int) items->len) : 0);
     worker_pool_run (pool, items->len, read_mask, &job);
   }
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return NULL;
   for (guint i = 0; i < items->len; i++)
     {
       MaskItem *m = &g_array_index (items, MaskItem, i);
-      if (m->error != NULL)
+      if (m->error != NULL && !g_error_matches (m->error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         {
           g_propagate_error (error, g_steal_pointer (&m->error));
           return NULL;
@@ -473,54 +504,48 @@ make_mask (const LabelVolume *v, int32_t id, LabelVolume *base, GError **error)
   return m;
 }
 
-/* Writes plan @p into a new temporary (not yet moved into place). */
-static OutFile *
-produce (const LabelVolume *v, const WritePlan *p, GError **error)
+/* Writes plan @p into @f, the temporary its OutSet opened, and finishes it. */
+static gboolean
+produce (const LabelVolume *v, const WritePlan *p, OutFile *f, GError **error)
 {
   if (p->copy_from != NULL)
     {
-      g_autofree char *bytes = NULL;
       gsize len = 0;
       g_autoptr (GError) local = NULL;
-      if (!g_file_get_contents (p->copy_from, &bytes, &len, &local))
+      /* a regular file only, and never more than a mask can hold */
+      g_autofree char *bytes = in_file_read (p->copy_from, G_MAXSIZE / 2, &len, &local);
+      if (bytes == NULL)
         {
           g_set_error (error, LABEL_FOLDER_ERROR, LABEL_FOLDER_ERROR_IO, "%s", local->message);
-          return NULL;
+          return FALSE;
         }
-      g_autoptr (OutFile) f = out_file_open (p->dest, OUT_FILE_PLAIN, error);
-      if (f == NULL || !out_file_write (f, bytes, len, error) || !out_file_finish (f, error))
-        return NULL;
-      return g_steal_pointer (&f);
+      return out_file_write (f, bytes, len, error) && out_file_finish (f, error);
     }
   LabelVolume *base = NULL;
   if (p->merge_from != NULL)
     {
       base = label_file_read (p->merge_from, 0, NULL, NULL, error);
       if (base == NULL)
-        return NULL;
+        return FALSE;
       if (base->nx != v->nx || base->ny != v->ny || base->nz != v->nz || base->bytes_per_voxel != 1)
         {
           lv_volume_free (base);
           g_set_error (error, LABEL_FOLDER_ERROR, LABEL_FOLDER_ERROR_GEOMETRY,
                        "%s: not a mask on the grid of the label volume", p->merge_from);
-          return NULL;
+          return FALSE;
         }
     }
   g_autoptr (LabelVolume) mask = make_mask (v, p->id, base, error);
   if (mask == NULL)
-    return NULL;
+    return FALSE;
   const NiftiWriteExtras extras = { .drop_label_table = TRUE };
-  g_autoptr (OutFile) f = out_file_open (p->dest, str_has_suffix_ci (p->dest, ".gz") ? OUT_FILE_GZIP : OUT_FILE_PLAIN,
-                                         error);
-  if (f == NULL || !nifti_write_to_out_file (mask, f, 0, &extras, error) || !out_file_finish (f, error))
-    return NULL;
-  return g_steal_pointer (&f);
+  return nifti_write_to_out_file (mask, f, 0, &extras, error) && out_file_finish (f, error);
 }
 
 typedef struct {
   const LabelVolume *v;
   GArray *plans;
-  GPtrArray *files;    /* OutFile per plan, NULL where it failed */
+  OutFile **files;     /* per plan, opened by the set (borrowed) */
   GError **errors;     /* per plan */
   gint failed;
 } ProduceJob;
@@ -531,8 +556,7 @@ produce_task (int64_t task, int thread, void *data)
   ProduceJob *job = data;
   if (g_atomic_int_get (&job->failed))
     return;
-  job->files->pdata[task] = produce (job->v, &g_array_index (job->plans, WritePlan, task), &job->errors[task]);
-  if (job->files->pdata[task] == NULL)
+  if (!produce (job->v, &g_array_index (job->plans, WritePlan, task), job->files[task], &job->errors[task]))
     g_atomic_int_set (&job->failed, 1);
 }
 
@@ -661,9 +685,84 @@ make_plans (const LabelVolume *v, const LabelTable *table, const char *like_dir,
   return g_steal_pointer (&plans);
 }
 
+/* @path without trailing '/' (the root stays "/"). */
+static char *
+trim_slashes (const char *path)
+{
+  gsize len = strlen (path);
+  while (len > 1 && path[len - 1] == G_DIR_SEPARATOR)
+    len--;
+  return g_strndup (path, len);
+}
+
+/* The first non-hidden entry of the existing folder @dir that is not a mask file (free it),
+ * or NULL. */
+static char *
+first_foreign_entry (const char *dir)
+{
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  const char *base;
+  while (d != NULL && (base = g_dir_read_name (d)) != NULL)
+    if (base[0] != '.' && !is_mask_file_name (base))
+      return g_strdup (base);
+  return NULL;
+}
+
+gboolean
+label_folder_check_output (OutSet *outputs, const char *dir, GError **error)
+{
+  (void) outputs;
+  if (g_file_test (dir, G_FILE_TEST_EXISTS) && !label_folder_path_is_folder (dir))
+    {
+      g_set_error (error, LABEL_FOLDER_ERROR, LABEL_FOLDER_ERROR_EXISTS,
+                   "%s: exists and is not a folder (a mask folder is written there)", dir);
+      return FALSE;
+    }
+  if (!label_folder_path_is_folder (dir))
+    {
+      g_autofree char *trimmed = trim_slashes (dir);
+      g_autofree char *parent = g_path_get_dirname (trimmed);
+      if (!label_folder_path_is_folder (parent))
+        {
+          g_set_error (error, LABEL_FOLDER_ERROR, LABEL_FOLDER_ERROR_IO,
+                       "%s: cannot create the folder: the folder %s does not exist", dir, parent);
+          return FALSE;
+        }
+      return TRUE;
+    }
+  g_autofree char *foreign = first_foreign_entry (dir);
+  if (foreign != NULL)
+    {
+      g_set_error (error, LABEL_FOLDER_ERROR, LABEL_FOLDER_ERROR_NOT_MASK_FOLDER,
+                   "%s: unknown output format: an existing folder is written as a mask folder only when it "
+                   "holds nothing but masks, and this one holds %s (give a new folder, or a file ending in "
+                   ".nii, .nii.gz, .hdr, .nrrd or .seg.nrrd)", dir, foreign);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+void
+label_folder_add_inputs (OutSet *outputs, const char *dir)
+{
+  g_autoptr (GArray) masks = list_masks (dir, NULL);
+  for (guint i = 0; masks != NULL && i < masks->len; i++)
+    out_set_add_input (outputs, g_array_index (masks, MaskItem, i).path);
+}
+
 gboolean
 label_folder_write (const LabelVolume *v, const LabelTable *table, const char *like_dir, const LabelVolume *like,
                     const char *dir, gboolean overwrite, GError **error)
+{
+  g_autoptr (OutSet) own = out_set_new (overwrite);
+  if (like_dir != NULL)
+    label_folder_add_inputs (own, like_dir);
+  return label_folder_write_in (own, v, table, like_dir, like, dir, error) && out_set_commit (own, error);
+}
+
+gboolean
+label_folder_write_in (OutSet *outputs, const LabelVolume *v, const LabelTable *table, const char *like_dir,
+                       const LabelVolume *like, const char *dir, GError **error)
 {
   g_autoptr (LabelVolume) like_read = NULL;
   if (like_dir != NULL && like == NULL)
@@ -672,28 +771,12 @@ label_folder_write (const LabelVolume *v, const LabelTable *table, const char *l
       if (like == NULL)
         return FALSE;
     }
-  if (g_file_test (dir, G_FILE_TEST_EXISTS) && !label_folder_path_is_folder (dir))
-    {
-      g_set_error (error, LABEL_FOLDER_ERROR, LABEL_FOLDER_ERROR_EXISTS,
-                   "%s: exists and is not a folder (a mask folder is written there)", dir);
-      return FALSE;
-    }
+  if (!label_folder_check_output (outputs, dir, error))
+    return FALSE;
   g_autoptr (GArray) plans = make_plans (v, table, like_dir, like, dir, error);
   if (plans == NULL)
     return FALSE;
-  if (!overwrite)
-    for (guint i = 0; i < plans->len; i++)
-      {
-        const WritePlan *p = &g_array_index (plans, WritePlan, i);
-        if (g_file_test (p->dest, G_FILE_TEST_EXISTS))
-          {
-            g_set_error (error, LABEL_FOLDER_ERROR, LABEL_FOLDER_ERROR_EXISTS,
-                         "%s: file exists (choose another folder or allow overwriting)", p->dest);
-            return FALSE;
-          }
-      }
 
-  gboolean created = FALSE;
   if (!label_folder_path_is_folder (dir))
     {
       if (g_mkdir (dir, 0777) != 0)
@@ -703,12 +786,24 @@ label_folder_write (const LabelVolume *v, const LabelTable *table, const char *l
                        "%s: cannot create the folder: %s", dir, g_strerror (err));
           return FALSE;
         }
-      created = TRUE;
+      /* removed again unless the set is committed */
+      g_autofree char *trimmed = trim_slashes (dir);
+      out_set_add_new_dir (outputs, trimmed);
     }
 
-  /* every file complete on disk before the first is moved into place (made in parallel) */
-  g_autoptr (GPtrArray) files = g_ptr_array_new_with_free_func ((GDestroyNotify) out_file_abort);
-  g_ptr_array_set_size (files, plans->len);
+  /* every destination checked and opened (an input, another output, an existing file
+   * without overwrite, a folder) before anything is written; then all are made in
+   * parallel, and the set moves them into place together with the command's other outputs */
+  g_autofree OutFile **files = g_new0 (OutFile *, MAX (plans->len, 1));
+  for (guint i = 0; i < plans->len; i++)
+    {
+      const WritePlan *p = &g_array_index (plans, WritePlan, i);
+      /* a copy is the bytes as they are (compressed or not) */
+      gboolean gz = p->copy_from == NULL && str_has_suffix_ci (p->dest, ".gz");
+      files[i] = out_set_open (outputs, p->dest, gz ? OUT_FILE_GZIP : OUT_FILE_PLAIN, error);
+      if (files[i] == NULL)
+        return FALSE;
+    }
   ProduceJob job = { .v = v, .plans = plans, .files = files,
                      .errors = g_new0 (GError *, MAX (plans->len, 1)) };
   {
@@ -724,22 +819,5 @@ label_folder_write (const LabelVolume *v, const LabelTable *table, const char *l
         g_clear_error (&job.errors[i]);
     }
   g_free (job.errors);
-  g_autofree gboolean *existed = g_new0 (gboolean, MAX (plans->len, 1));
-  guint committed = 0;
-  for (; ok && committed < files->len; committed++)
-    {
-      OutFile *f = g_steal_pointer (&files->pdata[committed]);
-      existed[committed] = g_file_test (g_array_index (plans, WritePlan, committed).dest, G_FILE_TEST_EXISTS);
-      ok = out_file_commit (f, overwrite, error);
-    }
-  if (ok)
-    return TRUE;
-  /* undo: the files moved into place a moment ago (those that replaced others stay) */
-  for (guint i = 0; i + 1 < committed; i++)
-    if (!existed[i])
-      g_unlink (g_array_index (plans, WritePlan, i).dest);
-  g_ptr_array_set_size (files, 0);
-  if (created)
-    g_rmdir (dir);
-  return FALSE;
+  return ok;
 }

@@ -29,18 +29,23 @@
  * copies where the volume added nothing to the mask's label, otherwise the mask with the
  * added voxels (same header); labels it has no mask for get new masks.
  *
- * Every file goes through OutFile: all are written and fsynced as temporaries first and
- * only then moved into place, so a failure leaves no new file (and no folder we created)
- * behind; without overwrite, every destination is checked before anything is written.
- * With overwrite, files of the same names are replaced and other files of the folder are
- * left alone; a failure while moving the files into place (rare: the data are already on
- * disk) cannot bring back the files replaced before it.
+ * Every mask is one output of an OutSet (out-file.h), the rule of every writer: each
+ * destination is checked and opened before anything is written (never an input, such as a
+ * mask of the folder read, nor another output; an existing file only with overwrite; never
+ * a folder or device), all are written and fsynced as temporaries, and only the set's
+ * commit moves them into place, together with the command's other outputs; if one cannot
+ * be moved in, those moved before are taken back.  A failure leaves no new file (and no
+ * folder we created) behind.  With overwrite, files of the same names are replaced and
+ * other masks of the folder are left alone.  An existing folder is written to only when it
+ * holds nothing but masks (and hidden files): `complete IN .` does not spray masks into a
+ * working folder.
  */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 #include "label-volume.h"
 #include "label-table.h"
+#include "out-file.h"
 
 G_BEGIN_DECLS
 
@@ -53,7 +58,8 @@ typedef enum {
   LABEL_FOLDER_ERROR_NOT_MASK,  /* a file holds more than one non-zero value */
   LABEL_FOLDER_ERROR_GEOMETRY,  /* masks on different grids or affines */
   LABEL_FOLDER_ERROR_TOO_MANY,  /* more than LABEL_FOLDER_MAX_MASKS masks */
-  LABEL_FOLDER_ERROR_EXISTS,    /* an output file exists and overwrite was not asked */
+  LABEL_FOLDER_ERROR_EXISTS,    /* the output exists and is not a folder */
+  LABEL_FOLDER_ERROR_NOT_MASK_FOLDER, /* an existing output folder holds other files than masks */
 } LabelFolderError;
 
 #define LABEL_FOLDER_MAX_MASKS 65536
@@ -71,10 +77,27 @@ gboolean label_folder_path_wants_folder (const char *path);
 LabelVolume *label_folder_read (const char *dir, int64_t max_voxels, int n_threads, LabelTable **table,
                                 char **warnings, GError **error);
 
-/* Write @v as a mask folder @dir (see above).  @like_dir (may be NULL): the folder @v was
- * read from; @like (may be NULL: then it is read again) the volume read from it. */
+/* label_folder_read, also stopping (G_IO_ERROR_CANCELLED) when @cancellable is cancelled:
+ * between masks, and inside a NIfTI mask's read. */
+LabelVolume *label_folder_read_cancellable (const char *dir, int64_t max_voxels, int n_threads,
+                                            GCancellable *cancellable, LabelTable **table, char **warnings,
+                                            GError **error);
+
+/* Write @v as a mask folder @dir (see above) through a set of its own, which has the masks
+ * of @like_dir as inputs.  @like_dir (may be NULL): the folder @v was read from; @like (may
+ * be NULL: then it is read again) the volume read from it. */
 gboolean label_folder_write (const LabelVolume *v, const LabelTable *table, const char *like_dir,
                              const LabelVolume *like, const char *dir, gboolean overwrite, GError **error);
+/* The same as outputs of @outputs (a command's OutSet), moved into place when its owner
+ * commits it; a folder created here is removed again unless it does. */
+gboolean label_folder_write_in (OutSet *outputs, const LabelVolume *v, const LabelTable *table,
+                                const char *like_dir, const LabelVolume *like, const char *dir, GError **error);
+/* What can be checked of the output folder @dir before its masks are known: not a file, its
+ * parent exists when it does not, an existing one holds nothing but masks (and hidden files;
+ * else LABEL_FOLDER_ERROR_NOT_MASK_FOLDER, "unknown output format"). */
+gboolean label_folder_check_output (OutSet *outputs, const char *dir, GError **error);
+/* Declares every mask of the folder @dir as an input of @outputs. */
+void label_folder_add_inputs (OutSet *outputs, const char *dir);
 
 /* The file name (without folder) of the mask of a label called @name: "<name>.nii.gz" with
  * characters other than [A-Za-z0-9._-] as '_' (runs of them as one, none at the ends). */

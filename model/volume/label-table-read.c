@@ -7,11 +7,13 @@
  *   - mricron .lut:                 768 bytes, planar: 256 R, then 256 G, then 256 B
  *   - Caret / TotalSegmentator XML: <LabelTable><Label Key=.. Red=.. ...>name</Label>
  *
- * Every reader works on a whole in-memory buffer (files are capped at LT_MAX_FILE_BYTES),
+ * Every reader works on a whole in-memory buffer (regular files only, capped at
+ * LT_MAX_FILE_BYTES: model/base/in-file.h),
  * rejects control characters, overlong lines, bad numbers, out-of-range and duplicate ids,
  * and reports "FILE:LINE: problem" through LT_ERROR.
  */
 #include "label-table.h"
+#include "in-file.h"
 #include "strutil.h"
 
 #include <errno.h>
@@ -480,9 +482,17 @@ read_lut (const char *path, guint8 lut[LT_LUT_BYTES], GError **error)
   gsize len = 0;
   g_autoptr (GError) local = NULL;
 
-  if (!g_file_get_contents (path, &data, &len, &local))
+  /* one byte more than a .lut has, so that a longer file is reported with its size */
+  data = in_file_read (path, LT_LUT_BYTES + 1, &len, &local);
+  if (data == NULL && g_error_matches (local, IN_FILE_ERROR, IN_FILE_ERROR_TOO_LARGE))
     {
-      g_set_error (error, LT_ERROR, LT_ERROR_IO, "%s: %s", path, local->message);
+      struct stat st;
+      set_lut_size_error (error, path, stat (path, &st) == 0 ? (gsize) st.st_size : LT_LUT_BYTES + 1);
+      return FALSE;
+    }
+  if (data == NULL)
+    {
+      g_set_error_literal (error, LT_ERROR, LT_ERROR_IO, local->message);
       return FALSE;
     }
   if (len == 0)
@@ -713,41 +723,15 @@ lt_table_from_xml (const char *xml, gsize len, const char *source, GError **erro
 static char *
 read_bounded (const char *path, gsize *len_out, GError **error)
 {
-  GStatBuf st;
-  char *data = NULL;
-  gsize len = 0;
   g_autoptr (GError) local = NULL;
+  /* a regular file only (a FIFO or /dev/zero would block or never end), and at most
+   * LT_MAX_FILE_BYTES whatever the file claims */
+  char *data = in_file_read (path, LT_MAX_FILE_BYTES, len_out, &local);
 
-  if (g_stat (path, &st) != 0)
-    {
-      int e = errno;
-      g_set_error (error, LT_ERROR, LT_ERROR_IO, "%s: %s", path, g_strerror (e));
-      return NULL;
-    }
-  if (S_ISDIR (st.st_mode))
-    {
-      g_set_error (error, LT_ERROR, LT_ERROR_IO, "%s: is a folder, not a label table", path);
-      return NULL;
-    }
-  if (st.st_size > LT_MAX_FILE_BYTES)
-    {
-      g_set_error (error, LT_ERROR, LT_ERROR_PARSE,
-                   "%s: %" G_GINT64_FORMAT " bytes is too large for a label table (limit %d)",
-                   path, (gint64) st.st_size, LT_MAX_FILE_BYTES);
-      return NULL;
-    }
-  if (!g_file_get_contents (path, &data, &len, &local))
-    {
-      g_set_error (error, LT_ERROR, LT_ERROR_IO, "%s: %s", path, local->message);
-      return NULL;
-    }
-  if (len > LT_MAX_FILE_BYTES)  /* grew meanwhile */
-    {
-      g_free (data);
-      g_set_error (error, LT_ERROR, LT_ERROR_PARSE, "%s: too large for a label table", path);
-      return NULL;
-    }
-  *len_out = len;
+  if (data == NULL)
+    g_set_error_literal (error, LT_ERROR,
+                         g_error_matches (local, IN_FILE_ERROR, IN_FILE_ERROR_TOO_LARGE) ? LT_ERROR_PARSE : LT_ERROR_IO,
+                         local->message);
   return data;
 }
 

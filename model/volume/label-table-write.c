@@ -56,12 +56,23 @@ set_exists_error (GError **error, const char *path)
   g_set_error (error, LT_ERROR, LT_ERROR_IO, "%s: already exists (not overwritten)", path);
 }
 
+/* Every failure is LT_ERROR_IO; the message names the file. */
+static gboolean
+propagate (GError **error, GError *local, const char *path)
+{
+  if (g_error_matches (local, OUT_FILE_ERROR, OUT_FILE_ERROR_EXISTS))
+    set_exists_error (error, path);
+  else
+    g_set_error_literal (error, LT_ERROR, LT_ERROR_IO, local->message);
+  g_error_free (local);
+  return FALSE;
+}
+
 gboolean
-lt_table_save_itksnap (const LabelTable *t, const char *path, gboolean overwrite, GError **error)
+lt_table_save_itksnap_in (OutSet *outputs, const LabelTable *t, const char *path, GError **error)
 {
   g_autofree char *text = NULL;
-  g_autoptr (OutFile) f = NULL;
-  g_autoptr (GError) local = NULL;
+  GError *local = NULL;
 
   g_return_val_if_fail (t != NULL && path != NULL, FALSE);
 
@@ -70,23 +81,23 @@ lt_table_save_itksnap (const LabelTable *t, const char *path, gboolean overwrite
       g_set_error (error, LT_ERROR, LT_ERROR_EMPTY, "%s: the label table is empty, nothing to write", path);
       return FALSE;
     }
-  if (!overwrite && g_file_test (path, G_FILE_TEST_EXISTS))
-    {
-      set_exists_error (error, path);
-      return FALSE;
-    }
-
   text = itksnap_text (t);
-  f = out_file_open (path, OUT_FILE_PLAIN, &local);
-  if (f != NULL && out_file_write (f, text, strlen (text), &local)
-      && out_file_commit (g_steal_pointer (&f), overwrite, &local))
+  OutFile *f = out_set_open (outputs, path, OUT_FILE_PLAIN, &local);
+  if (f != NULL && out_file_write (f, text, strlen (text), &local) && out_file_finish (f, &local))
     return TRUE;
-  /* every failure is LT_ERROR_IO; the message names the file */
-  if (g_error_matches (local, OUT_FILE_ERROR, OUT_FILE_ERROR_EXISTS))
-    set_exists_error (error, path);
-  else
-    g_set_error_literal (error, LT_ERROR, LT_ERROR_IO, local->message);
-  return FALSE;
+  return propagate (error, local, path);
+}
+
+gboolean
+lt_table_save_itksnap (const LabelTable *t, const char *path, gboolean overwrite, GError **error)
+{
+  g_autoptr (OutSet) own = out_set_new (overwrite);
+  GError *local = NULL;
+  if (!lt_table_save_itksnap_in (own, t, path, error))
+    return FALSE;
+  if (!out_set_commit (own, &local))
+    return propagate (error, local, path);
+  return TRUE;
 }
 
 /* @name as CDATA content: valid UTF-8, control characters (which XML 1.0 forbids) as

@@ -9,6 +9,7 @@
 #include <glib.h>
 #include <stdint.h>
 #include "label-volume.h"
+#include "out-file.h"
 
 G_BEGIN_DECLS
 
@@ -68,6 +69,8 @@ LabelTable *lt_table_load (const char *path, GError **error);
 LabelTable *lt_table_from_xml (const char *xml, gsize len, const char *source, GError **error);
 /* Write a table as an ITK-SNAP label description file (atomic, never overwrites unless asked). */
 gboolean lt_table_save_itksnap (const LabelTable *t, const char *path, gboolean overwrite, GError **error);
+/* The same as one output of @outputs, a command's OutSet (out-file.h), committed by its owner. */
+gboolean lt_table_save_itksnap_in (OutSet *outputs, const LabelTable *t, const char *path, GError **error);
 
 /* The table as the Caret XML that TotalSegmentator writes into a NIfTI header extension
  * (<LabelTable> of <Label Key=.. Red=.. Green=.. Blue=.. Alpha=..> with CDATA names;

@@ -82,7 +82,8 @@ parse_nifti1 (const HdrBuf *h, NiftiHdr *out)
   out->datatype = get_i16 (h, 70);
   out->bitpix = get_i16 (h, 72);
   out->slice_start = get_i16 (h, 74);
-  out->vox_offset = f32_to_offset (get_f32 (h, 108));
+  out->vox_offset_stored = get_f32 (h, 108);
+  out->vox_offset = f32_to_offset ((float) out->vox_offset_stored);
   out->scl_slope = get_f32 (h, 112);
   out->scl_inter = get_f32 (h, 116);
   out->slice_end = get_i16 (h, 120);
@@ -122,6 +123,7 @@ parse_nifti2 (const HdrBuf *h, NiftiHdr *out)
   for (int i = 0; i < 3; i++)
     out->intent_p[i] = get_f64 (h, 80 + 8 * i);
   out->vox_offset = get_i64 (h, 168);
+  out->vox_offset_stored = (double) out->vox_offset;
   out->scl_slope = get_f64 (h, 176);
   out->scl_inter = get_f64 (h, 184);
   out->cal_max = get_f64 (h, 192);
@@ -267,10 +269,16 @@ nifti_hdr_validate (const char *path, NiftiHdr *h, int64_t max_voxels, int64_t *
       g_set_error (error, NIFTI_ERROR, NIFTI_ERROR_TOO_LARGE, "%s: voxel data size overflows", path);
       return FALSE;
     }
-  if (h->vox_offset < 0)
+  if (isnan (h->vox_offset_stored))
     {
-      g_set_error (error, NIFTI_ERROR, NIFTI_ERROR_FORMAT,
-                   "%s: negative vox_offset %" G_GINT64_FORMAT, path, h->vox_offset);
+      g_set_error (error, NIFTI_ERROR, NIFTI_ERROR_FORMAT, "%s: vox_offset is not a number (NaN)", path);
+      return FALSE;
+    }
+  if (h->vox_offset < 0 || h->vox_offset_stored < 0)
+    {
+      /* the value as stored: a float -352 was reported as "-1" */
+      g_set_error (error, NIFTI_ERROR, NIFTI_ERROR_FORMAT, "%s: negative vox_offset %.9g", path,
+                   h->vox_offset_stored);
       return FALSE;
     }
   if (!isfinite (h->scl_slope) || !isfinite (h->scl_inter))
@@ -431,4 +439,20 @@ nifti_hdr_get_affine (const NiftiHdr *h, double a[4][4])
     qform_to_affine (h, a);
   else
     base_affine (h, a);
+}
+
+gboolean
+nifti_affine_is_singular (const double a[4][4])
+{
+  double len[3];
+  for (int c = 0; c < 3; c++)
+    {
+      len[c] = sqrt (a[0][c] * a[0][c] + a[1][c] * a[1][c] + a[2][c] * a[2][c]);
+      if (!(len[c] > 0))
+        return TRUE;
+    }
+  double det = a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1])
+               - a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0])
+               + a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0]);
+  return !(fabs (det) > 1e-6 * len[0] * len[1] * len[2]);
 }

@@ -36,6 +36,7 @@ typedef struct {
   int intent_code;
   char intent_name[17];
   int64_t vox_offset;
+  double vox_offset_stored;       /* as the file has it (NIfTI-1: a float), for messages */
   double scl_slope, scl_inter, cal_max, cal_min, slice_duration, toffset;
   int64_t slice_start, slice_end;
   int slice_code, xyzt_units, dim_info;
@@ -65,6 +66,7 @@ NiftiSource *nifti_source_new (void);
 
 typedef struct {
   const char *path;  /* for messages */
+  GCancellable *cancellable;  /* checked between chunks of nifti_stream_read (may be NULL) */
   gzFile gz;
   gboolean gzipped;
   int64_t pos;       /* uncompressed position */
@@ -100,5 +102,8 @@ gboolean nifti_hdr_read_extensions (NiftiStream *s, NiftiSource *src, gboolean s
                                     GError **error);
 /* The voxel-to-world affine of @h: sform, else qform, else nibabel's default from pixdim. */
 void nifti_hdr_get_affine (const NiftiHdr *h, double a[4][4]);
+/* TRUE when the 3×3 part of @a maps space onto a plane or less (a zero column, or a
+ * determinant below 1e-6 of the product of the column lengths). */
+gboolean nifti_affine_is_singular (const double a[4][4]);
 
 G_END_DECLS

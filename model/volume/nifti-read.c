@@ -7,6 +7,7 @@
  * before anything is allocated.
  */
 #include "nifti-private.h"
+#include "in-file.h"
 #include "strutil.h"
 
 #include <errno.h>
@@ -26,20 +27,15 @@ gboolean
 nifti_stream_open (NiftiStream *s, const char *path, GError **error)
 {
   struct stat st;
-  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  g_autoptr (GError) local = NULL;
+  /* a regular file only, opened without blocking (a FIFO would wait for a writer) */
+  int fd = in_file_open (path, &st, &local);
 
   memset (s, 0, sizeof *s);
   s->path = path;
   if (fd < 0)
     {
-      int err = errno;
-      g_set_error (error, NIFTI_ERROR, NIFTI_ERROR_IO, "%s: cannot open: %s", path, g_strerror (err));
-      return FALSE;
-    }
-  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
-    {
-      close (fd);
-      g_set_error (error, NIFTI_ERROR, NIFTI_ERROR_IO, "%s: not a regular file", path);
+      g_set_error_literal (error, NIFTI_ERROR, NIFTI_ERROR_IO, local->message);
       return FALSE;
     }
   s->file_size = st.st_size;
@@ -63,15 +59,39 @@ nifti_stream_close (NiftiStream *s)
   s->gz = NULL;
 }
 
+/* zlib's message without the "<fd:3>: " it puts first for a stream opened by descriptor,
+ * and its checks said in words. */
+static const char *
+zlib_problem (const char *msg)
+{
+  if (msg == NULL)
+    return "unknown error";
+  if (g_str_has_prefix (msg, "<fd:"))
+    {
+      const char *colon = strstr (msg, ": ");
+      if (colon)
+        msg = colon + 2;
+    }
+  if (strcmp (msg, "incorrect data check") == 0)
+    return "the CRC-32 in the gzip trailer does not match the data: the file is damaged";
+  if (strcmp (msg, "incorrect length check") == 0)
+    return "the length in the gzip trailer does not match the data: the file is damaged";
+  return msg;
+}
+
 void
 nifti_stream_set_error (NiftiStream *s, int64_t wanted, int64_t got, const char *what, GError **error)
 {
   int errnum = Z_OK;
   const char *msg = gzerror (s->gz, &errnum);
 
-  if (errnum == Z_DATA_ERROR || errnum == Z_STREAM_ERROR || errnum == Z_MEM_ERROR)
+  const char *problem = zlib_problem (msg);
+  if (errnum == Z_DATA_ERROR && strstr (problem, "trailer"))
+    /* zlib checks the trailer when it reaches it, whatever was asked for then */
+    g_set_error (error, NIFTI_ERROR, NIFTI_ERROR_CORRUPT, "%s: gzip stream is corrupt: %s", s->path, problem);
+  else if (errnum == Z_DATA_ERROR || errnum == Z_STREAM_ERROR || errnum == Z_MEM_ERROR)
     g_set_error (error, NIFTI_ERROR, NIFTI_ERROR_CORRUPT,
-                 "%s: gzip stream is corrupt while reading %s (%s)", s->path, what, msg);
+                 "%s: gzip stream is corrupt while reading %s (%s)", s->path, what, problem);
   else if (errnum == Z_ERRNO)
     g_set_error (error, NIFTI_ERROR, NIFTI_ERROR_IO, "%s: read error in %s: %s",
                  s->path, what, g_strerror (errno));
@@ -82,13 +102,18 @@ nifti_stream_set_error (NiftiStream *s, int64_t wanted, int64_t got, const char 
                  s->gzipped ? " (gzip stream ends early)" : "");
 }
 
+/* Cancellation is looked at between chunks of this many bytes. */
+#define READ_CHUNK ((int64_t) 16 << 20)
+
 gboolean
 nifti_stream_read (NiftiStream *s, void *buf, int64_t n, const char *what, GError **error)
 {
   int64_t done = 0;
   while (done < n)
     {
-      unsigned chunk = (unsigned) MIN (n - done, (int64_t) 1 << 30);
+      if (g_cancellable_set_error_if_cancelled (s->cancellable, error))
+        return FALSE;
+      unsigned chunk = (unsigned) MIN (n - done, READ_CHUNK);
       int r = gzread (s->gz, (char *) buf + done, chunk);
       if (r <= 0)
         {
@@ -102,14 +127,30 @@ nifti_stream_read (NiftiStream *s, void *buf, int64_t n, const char *what, GErro
 }
 
 static gboolean
-stream_skip_to (NiftiStream *s, int64_t offset, GError **error)
+stream_skip_to (NiftiStream *s, int64_t offset, double stored, GError **error)
 {
   char buf[4096];
   while (s->pos < offset)
     {
       int64_t n = MIN (offset - s->pos, (int64_t) sizeof buf);
-      if (!nifti_stream_read (s, buf, n, "the gap before the voxel data", error))
+      int r = g_cancellable_set_error_if_cancelled (s->cancellable, error) ? -2 : gzread (s->gz, buf, (unsigned) n);
+      if (r == -2)
         return FALSE;
+      if (r <= 0)
+        {
+          int errnum = Z_OK;
+          gzerror (s->gz, &errnum);
+          if (errnum == Z_DATA_ERROR || errnum == Z_STREAM_ERROR || errnum == Z_MEM_ERROR || errnum == Z_ERRNO)
+            nifti_stream_set_error (s, offset, s->pos, "the gap before the voxel data", error);
+          else
+            /* not "the gap needs 4096 bytes": where the data were said to start, and where
+             * the file ends */
+            g_set_error (error, NIFTI_ERROR, NIFTI_ERROR_TRUNCATED,
+                         "%s: vox_offset %.9g lies past the end of the %sdata (%" G_GINT64_FORMAT " bytes)",
+                         s->path, stored, s->gzipped ? "decompressed " : "", s->pos);
+          return FALSE;
+        }
+      s->pos += r;
     }
   return TRUE;
 }
@@ -282,9 +323,10 @@ check_data_size (const NiftiStream *ds, const NiftiHdr *h, int64_t bytes, GError
   int64_t have = ds->file_size - (ds->gzipped ? 0 : offset);
   if (!ds->gzipped && offset > ds->file_size)
     {
+      /* the value as stored: a float 1e20 was reported as 9223372036854775807 */
       g_set_error (error, NIFTI_ERROR, NIFTI_ERROR_TRUNCATED,
-                   "%s: vox_offset %" G_GINT64_FORMAT " is past the end of the %" G_GINT64_FORMAT "-byte file",
-                   ds->path, offset, ds->file_size);
+                   "%s: vox_offset %.*g is past the end of the %" G_GINT64_FORMAT "-byte file",
+                   ds->path, h->version == 2 ? 19 : 9, h->vox_offset_stored, ds->file_size);
       return FALSE;
     }
   if (!ds->gzipped && have < bytes)
@@ -296,11 +338,21 @@ check_data_size (const NiftiStream *ds, const NiftiHdr *h, int64_t bytes, GError
                    nifti_datatype_name (h->datatype), bytes, offset, have);
       return FALSE;
     }
-  if (ds->gzipped && bytes / DEFLATE_MAX_RATIO > ds->file_size + 1024)
+  int64_t most = ds->file_size * (int64_t) DEFLATE_MAX_RATIO + 1024 * DEFLATE_MAX_RATIO;
+  if (ds->gzipped && bytes > most)
     {
       g_set_error (error, NIFTI_ERROR, NIFTI_ERROR_TRUNCATED,
                    "%s: declares %" G_GINT64_FORMAT " bytes of voxel data, but a %" G_GINT64_FORMAT
                    "-byte gzip file cannot hold more than %" G_GINT64_FORMAT, ds->path, bytes,
+                   ds->file_size, ds->file_size * (int64_t) DEFLATE_MAX_RATIO);
+      return FALSE;
+    }
+  if (ds->gzipped && (offset > most || bytes + offset > most))
+    {
+      g_set_error (error, NIFTI_ERROR, NIFTI_ERROR_TRUNCATED,
+                   "%s: vox_offset %.*g lies past the end of the decompressed data: a %" G_GINT64_FORMAT
+                   "-byte gzip file holds at most %" G_GINT64_FORMAT " bytes", ds->path,
+                   h->version == 2 ? 19 : 9, h->vox_offset_stored,
                    ds->file_size, ds->file_size * (int64_t) DEFLATE_MAX_RATIO);
       return FALSE;
     }
@@ -422,8 +474,11 @@ nifti_read (const char *path, const NiftiReadOptions *options, GError **error)
       pair = FALSE;
     }
 
+  GCancellable *cancellable = options ? options->cancellable : NULL;
+  GPtrArray *warnings = options ? options->warnings : NULL;
   if (!nifti_stream_open (&hs, hdr_path, error))
     return NULL;
+  hs.cancellable = cancellable;
   if (!nifti_hdr_read (&hs, pair, &ph, error))
     goto out;
   if (!nifti_hdr_validate (hdr_path, &ph.hdr, max_voxels, &n, error))
@@ -450,6 +505,7 @@ nifti_read (const char *path, const NiftiReadOptions *options, GError **error)
         }
       if (!nifti_stream_open (&is, img_path, error))
         goto out;
+      is.cancellable = cancellable;
       src->gzipped = is.gzipped;
       ds = &is;
     }
@@ -470,7 +526,7 @@ nifti_read (const char *path, const NiftiReadOptions *options, GError **error)
 
   if (!check_data_size (ds, &ph.hdr, bytes, error))
     goto out;
-  if (!stream_skip_to (ds, ph.hdr.vox_offset, error))
+  if (!stream_skip_to (ds, ph.hdr.vox_offset, ph.hdr.vox_offset_stored, error))
     goto out;
 
   buf = g_try_malloc ((gsize) MAX (bytes, 1));
@@ -482,13 +538,25 @@ nifti_read (const char *path, const NiftiReadOptions *options, GError **error)
     }
   if (!nifti_stream_read (ds, buf, bytes, "the voxel data", error))
     goto out;
-  /* Reading one byte more makes zlib check the gzip trailer (CRC and length). */
+  /* Reading one byte more makes zlib check the gzip trailer (CRC and length); a stream
+   * that ends without it (zlib: Z_BUF_ERROR, "unexpected end of file") is truncated and
+   * its CRC never checked. */
   if (ds->gzipped)
     {
       char extra;
-      if (gzread (ds->gz, &extra, 1) < 0)
+      int errnum = Z_OK;
+      int r = gzread (ds->gz, &extra, 1);
+      gzerror (ds->gz, &errnum);
+      if (r < 0)
         {
           nifti_stream_set_error (ds, 0, 0, "the gzip trailer", error);
+          goto out;
+        }
+      if (r == 0 && errnum == Z_BUF_ERROR)
+        {
+          g_set_error (error, NIFTI_ERROR, NIFTI_ERROR_TRUNCATED,
+                       "%s: file is truncated: the gzip stream ends without its trailer (the CRC-32 and "
+                       "length that prove the data complete)", ds->path);
           goto out;
         }
     }
@@ -507,19 +575,48 @@ nifti_read (const char *path, const NiftiReadOptions *options, GError **error)
   v->bytes_per_voxel = bpv;
   v->data = data;
   double a[4][4];
-  nifti_hdr_get_affine (&ph.hdr, a);
-  for (int r = 0; r < 3; r++)
-    for (int c = 0; c < 4; c++)
-      if (!isfinite (a[r][c]) || fabs (a[r][c]) > 1e30)
-        {
-          g_set_error (error, NIFTI_ERROR, NIFTI_ERROR_FORMAT, "%s: the %s holds a non-finite or absurd value (%g)",
-                       path, ph.hdr.version > 0 && ph.hdr.sform_code > 0 ? "sform"
-                       : ph.hdr.version > 0 && ph.hdr.qform_code > 0 ? "qform" : "pixdim", a[r][c]);
-          lv_volume_free (v);
-          v = NULL;
-          goto out;
-        }
+  /* the affine the header gives: refused if it holds NaN or absurd values; an all-zero
+   * or flat sform (0.0 mL and a blank view) is replaced by the qform (or pixdim), and the
+   * volume keeps no sform */
+  for (int pass = 0; pass < 2; pass++)
+    {
+      const NiftiHdr *hh = &src->hdr;
+      nifti_hdr_get_affine (hh, a);
+      for (int r = 0; r < 3; r++)
+        for (int c = 0; c < 4; c++)
+          if (!isfinite (a[r][c]) || fabs (a[r][c]) > 1e30)
+            {
+              g_set_error (error, NIFTI_ERROR, NIFTI_ERROR_FORMAT,
+                           "%s: the %s holds a non-finite or absurd value (%g)", path,
+                           hh->version > 0 && hh->sform_code > 0 ? "sform"
+                           : hh->version > 0 && hh->qform_code > 0 ? "qform" : "pixdim", a[r][c]);
+              lv_volume_free (v);
+              v = NULL;
+              goto out;
+            }
+      if (pass > 0 || !(hh->version > 0 && hh->sform_code > 0 && nifti_affine_is_singular (a)))
+        break;
+      gboolean zero = TRUE;
+      for (int r = 0; r < 3; r++)
+        for (int c = 0; c < 3; c++)
+          zero &= a[r][c] == 0;
+      src->hdr.sform_code = 0;
+      if (warnings)
+        g_ptr_array_add (warnings, g_strdup_printf ("%s: the sform is %s; the %s is used instead", path,
+                                                    zero ? "all zero" : "singular (it flattens the volume)",
+                                                    src->hdr.qform_code > 0 ? "qform" : "voxel size (pixdim)"));
+    }
   lv_volume_set_affine (v, a);
+  for (int c = 0; c < 3 && warnings; c++)
+    if (v->spacing[c] < NIFTI_MIN_PLAUSIBLE_VOXEL || v->spacing[c] > NIFTI_MAX_PLAUSIBLE_VOXEL)
+      {
+        g_ptr_array_add (warnings, g_strdup_printf ("%s: voxels of %g × %g × %g mm are not a plausible size "
+                                                    "(outside %g..%g mm): volumes and distances will be "
+                                                    "meaningless", path, v->spacing[0], v->spacing[1],
+                                                    v->spacing[2], NIFTI_MIN_PLAUSIBLE_VOXEL,
+                                                    NIFTI_MAX_PLAUSIBLE_VOXEL));
+        break;
+      }
   v->source = src;
   src = NULL;
 

@@ -381,18 +381,26 @@ nifti_write_to_out_file (const LabelVolume *v, OutFile *f, NiftiWriteFlags flags
 gboolean
 nifti_write (const LabelVolume *v, const char *path, NiftiWriteFlags flags, GError **error)
 {
-  return nifti_write_full (v, path, flags, NULL, error);
+  return nifti_write_full (NULL, v, path, flags, NULL, error);
 }
 
 gboolean
-nifti_write_full (const LabelVolume *v, const char *path, NiftiWriteFlags flags, const NiftiWriteExtras *extras,
-                  GError **error)
+nifti_write_in (OutSet *outputs, const LabelVolume *v, const char *path, NiftiWriteFlags flags,
+                GError **error)
 {
-  gboolean overwrite = (flags & NIFTI_WRITE_OVERWRITE) != 0;
+  return nifti_write_full (outputs, v, path, flags, NULL, error);
+}
+
+gboolean
+nifti_write_full (OutSet *outputs, const LabelVolume *v, const char *path, NiftiWriteFlags flags,
+                  const NiftiWriteExtras *extras, GError **error)
+{
   gboolean pair, compress;
   g_autofree char *img_path = NULL;
-  g_autoptr (OutFile) hf = NULL;
-  g_autoptr (OutFile) imf = NULL;
+  g_autoptr (OutSet) own = outputs ? NULL : out_set_new ((flags & NIFTI_WRITE_OVERWRITE) != 0);
+  OutSet *set = outputs ? outputs : own;
+  OutFile *hf, *imf = NULL;
+  g_autoptr (GByteArray) hdr = NULL;
   GError *local = NULL;
 
   if (str_has_suffix_ci (path, ".nii.gz") || str_has_suffix_ci (path, ".nii"))
@@ -414,50 +422,23 @@ nifti_write_full (const LabelVolume *v, const char *path, NiftiWriteFlags flags,
       return FALSE;
     }
 
-  /* both halves of a pair are checked before either is written */
-  if (!overwrite)
-    {
-      const char *check[2] = { path, img_path };
-      for (int i = 0; i < 2; i++)
-        if (check[i] && g_file_test (check[i], G_FILE_TEST_EXISTS))
-          {
-            g_set_error (error, NIFTI_ERROR, NIFTI_ERROR_EXISTS,
-                         "%s: file exists (choose another name or allow overwriting)", check[i]);
-            return FALSE;
-          }
-    }
-
   gboolean nifti2;
   if (!choose_version (v, path, flags, &nifti2, error))
     return FALSE;
-  g_autoptr (GByteArray) hdr = build_header_bytes (v, pair, nifti2, extras);
-  int64_t data_bytes = lv_volume_n_voxels (v) * v->bytes_per_voxel;
   OutFileFlags oflags = compress ? OUT_FILE_GZIP : OUT_FILE_PLAIN;
-
-  hf = out_file_open (path, oflags, &local);
-  if (hf == NULL || !out_file_write (hf, hdr->data, hdr->len, &local))
+  /* both halves of a pair are opened (so checked) before either is written; the image,
+   * opened second, is moved into place first */
+  hf = out_set_open (set, path, oflags, &local);
+  if (hf == NULL || (pair && (imf = out_set_open (set, img_path, oflags, &local)) == NULL))
     goto fail;
-  if (pair && (imf = out_file_open (img_path, oflags, &local)) == NULL)
+  hdr = build_header_bytes (v, pair, nifti2, extras);
+  int64_t data_bytes = lv_volume_n_voxels (v) * v->bytes_per_voxel;
+  if (!out_file_write (hf, hdr->data, hdr->len, &local)
+      || !out_file_write (pair ? imf : hf, v->data, (size_t) data_bytes, &local)
+      || !out_file_finish (hf, &local) || (imf && !out_file_finish (imf, &local)))
     goto fail;
-  if (!out_file_write (pair ? imf : hf, v->data, (size_t) data_bytes, &local))
+  if (own && !out_set_commit (own, &local))
     goto fail;
-  if (!pair)
-    {
-      if (!out_file_commit (g_steal_pointer (&hf), overwrite, &local))
-        goto fail;
-      return TRUE;
-    }
-  /* a pair: both halves complete on disk before either is moved into place */
-  if (!out_file_finish (hf, &local) || !out_file_finish (imf, &local))
-    goto fail;
-  if (!out_file_commit (g_steal_pointer (&imf), overwrite, &local))
-    goto fail;
-  if (!out_file_commit (g_steal_pointer (&hf), overwrite, &local))
-    {
-      if (!overwrite)
-        g_unlink (img_path); /* we created it a moment ago */
-      goto fail;
-    }
   return TRUE;
 
 fail:

@@ -82,6 +82,22 @@ nifti_path_stem (const char *path)
   return g_strdup (path);
 }
 
+void
+nifti_add_inputs (OutSet *outputs, const char *path)
+{
+  static const char *const pair[] = { ".hdr", ".hdr.gz", ".img", ".img.gz", ".HDR", ".HDR.gz", ".IMG", ".IMG.gz" };
+  out_set_add_input (outputs, path);
+  if (!(str_has_suffix_ci (path, ".hdr") || str_has_suffix_ci (path, ".hdr.gz") || str_has_suffix_ci (path, ".img")
+        || str_has_suffix_ci (path, ".img.gz")))
+    return;
+  g_autofree char *stem = nifti_path_stem (path);
+  for (gsize i = 0; i < G_N_ELEMENTS (pair); i++)
+    {
+      g_autofree char *p = g_strconcat (stem, pair[i], NULL);
+      out_set_add_input (outputs, p);
+    }
+}
+
 /* --- source objects ------------------------------------------------------- */
 
 static void

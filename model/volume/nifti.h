@@ -8,7 +8,7 @@
  */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 #include "label-volume.h"
 #include "out-file.h"
 
@@ -31,8 +31,19 @@ typedef enum {
 /* Default maximum voxel count: 1024^3. */
 #define NIFTI_DEFAULT_MAX_VOXELS ((int64_t) 1 << 30)
 
+/* A voxel edge outside these lengths (in the file's units, normally mm) is warned about:
+ * volumes and distances computed from it are meaningless. */
+#define NIFTI_MIN_PLAUSIBLE_VOXEL 1e-4
+#define NIFTI_MAX_PLAUSIBLE_VOXEL 1e3
+
 typedef struct {
-  int64_t max_voxels;   /* 0: NIFTI_DEFAULT_MAX_VOXELS */
+  int64_t max_voxels;          /* 0: NIFTI_DEFAULT_MAX_VOXELS */
+  GCancellable *cancellable;   /* if not NULL, checked while the data are read (every 16 MiB):
+                                * a cancelled read fails with G_IO_ERROR_CANCELLED */
+  GPtrArray *warnings;         /* if not NULL, receives (char*, freed with g_free) what was
+                                * accepted but looks wrong, each naming the file: a singular
+                                * sform (the qform or pixdim is used instead), an implausible
+                                * voxel size */
 } NiftiReadOptions;
 
 /* Read a label map.  @options may be NULL. */
@@ -81,6 +92,16 @@ typedef enum {
  * The data go to a temporary file in the same folder, are fsynced and renamed
  * into place; without NIFTI_WRITE_OVERWRITE an existing file is an error. */
 gboolean nifti_write (const LabelVolume *v, const char *path, NiftiWriteFlags flags, GError **error);
+/* The same as one output (two for a pair) of @outputs, a command's OutSet (out-file.h),
+ * which checks them against its inputs and other outputs, decides about overwriting
+ * (NIFTI_WRITE_OVERWRITE is then ignored) and moves them into place with the others when
+ * its owner commits it.  @outputs NULL: nifti_write(). */
+gboolean nifti_write_in (OutSet *outputs, const LabelVolume *v, const char *path, NiftiWriteFlags flags,
+                         GError **error);
+
+/* Declares the files of the volume @path as inputs of @outputs (out-file.h): the file,
+ * and for a .hdr/.img pair both halves (whichever of .hdr, .hdr.gz, .img, .img.gz exist). */
+void nifti_add_inputs (OutSet *outputs, const char *path);
 
 /* What nifti_write_full adds to the source header. */
 typedef struct {
@@ -94,12 +115,13 @@ typedef struct {
   gboolean drop_label_table;
 } NiftiWriteExtras;
 
-/* nifti_write with @extras (may be NULL). */
-gboolean nifti_write_full (const LabelVolume *v, const char *path, NiftiWriteFlags flags,
+/* nifti_write_in with @extras (may be NULL); @outputs NULL: a set of its own, which
+ * overwrites with NIFTI_WRITE_OVERWRITE. */
+gboolean nifti_write_full (OutSet *outputs, const LabelVolume *v, const char *path, NiftiWriteFlags flags,
                            const NiftiWriteExtras *extras, GError **error);
 /* The single-file form (.nii, or .nii.gz when @f was opened with OUT_FILE_GZIP) into @f,
- * which the caller commits or aborts: for writers of several files that must all be
- * complete before any is moved into place.  NIFTI_WRITE_OVERWRITE is the caller's. */
+ * which the caller finishes (and whose OutSet commits it): for writers that write several
+ * files in parallel.  NIFTI_WRITE_OVERWRITE is the set's. */
 gboolean nifti_write_to_out_file (const LabelVolume *v, OutFile *f, NiftiWriteFlags flags,
                                   const NiftiWriteExtras *extras, GError **error);
 

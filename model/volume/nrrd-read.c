@@ -10,6 +10,8 @@
  * plus one int32 per voxel when layers are flattened.
  */
 #include "nrrd.h"
+#include "in-file.h"
+#include "out-file.h"
 #include "strutil.h"
 
 #include <errno.h>
@@ -171,43 +173,24 @@ src_close (Src *s)
   g_clear_pointer (&s->path, g_free);
 }
 
-/* Open a regular file without ever blocking: stat() first (a FIFO or device is refused
- * before open), then open non-blocking and check that the descriptor is that file. */
+/* Open a regular file without ever blocking (model/base/in-file.h: stat() first, a FIFO or
+ * device is refused before open, then open non-blocking and check that the descriptor is
+ * that file). */
 static gboolean
 src_open (Src *s, const char *path, const char *role, GError **error)
 {
-  struct stat st, fst;
+  struct stat fst;
+  g_autoptr (GError) local = NULL;
 
   memset (s, 0, sizeof *s);
   s->fd = -1;
-  if (stat (path, &st) != 0)
-    {
-      int err = errno;
-      g_set_error (error, NRRD_ERROR, NRRD_ERROR_IO, "%s%s%s%s: cannot open: %s", path,
-                   role ? " (" : "", role ? role : "", role ? ")" : "", g_strerror (err));
-      return FALSE;
-    }
-  if (!S_ISREG (st.st_mode))
-    {
-      g_set_error (error, NRRD_ERROR, NRRD_ERROR_IO, "%s%s%s%s: not a regular file (%s)", path,
-                   role ? " (" : "", role ? role : "", role ? ")" : "",
-                   S_ISDIR (st.st_mode) ? "a folder" : S_ISFIFO (st.st_mode) ? "a FIFO"
-                   : S_ISCHR (st.st_mode) ? "a character device" : S_ISBLK (st.st_mode) ? "a block device"
-                   : S_ISSOCK (st.st_mode) ? "a socket" : "a special file");
-      return FALSE;
-    }
-  int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  int fd = in_file_open (path, &fst, &local);
   if (fd < 0)
     {
-      int err = errno;
-      g_set_error (error, NRRD_ERROR, NRRD_ERROR_IO, "%s%s%s%s: cannot open: %s", path,
-                   role ? " (" : "", role ? role : "", role ? ")" : "", g_strerror (err));
-      return FALSE;
-    }
-  if (fstat (fd, &fst) != 0 || !S_ISREG (fst.st_mode) || fst.st_dev != st.st_dev || fst.st_ino != st.st_ino)
-    {
-      close (fd);
-      g_set_error (error, NRRD_ERROR, NRRD_ERROR_IO, "%s: not a regular file (it changed while being opened)", path);
+      /* "PATH (the data file): is a FIFO ..." */
+      const char *rest = g_str_has_prefix (local->message, path) ? local->message + strlen (path) : local->message;
+      g_set_error (error, NRRD_ERROR, NRRD_ERROR_IO, "%s%s%s%s%s", path, role ? " (" : "", role ? role : "",
+                   role ? ")" : "", rest);
       return FALSE;
     }
   s->fd = fd;
@@ -1786,6 +1769,30 @@ gboolean
 nrrd_path_is_supported (const char *path)
 {
   return str_has_suffix_ci (path, ".nrrd") || str_has_suffix_ci (path, ".nhdr");
+}
+
+char *
+nrrd_dup_data_file (const char *path)
+{
+  Header h = { .path = path };
+  Src hs = { .fd = -1 };
+  char *data_path = NULL;
+  if (!src_open (&hs, path, NULL, NULL))
+    return NULL;
+  if (header_read (&h, &hs, NULL) && h.field[F_DATA_FILE] != NULL)
+    data_path = data_file_path (&h, NULL);
+  src_close (&hs);
+  header_clear (&h);
+  return data_path;
+}
+
+void
+nrrd_add_inputs (OutSet *outputs, const char *path)
+{
+  out_set_add_input (outputs, path);
+  g_autofree char *data = nrrd_dup_data_file (path);
+  if (data != NULL)
+    out_set_add_input (outputs, data);
 }
 
 LabelVolume *

@@ -211,14 +211,25 @@ done:
 gboolean
 nrrd_write (const LabelVolume *v, const LabelTable *table, const char *path, NrrdWriteFlags flags, GError **error)
 {
-  return nrrd_write_full (v, table, NULL, path, flags, error);
+  return nrrd_write_full (NULL, v, table, NULL, path, flags, error);
 }
 
 gboolean
-nrrd_write_full (const LabelVolume *v, const LabelTable *table, const LabelTable *segment_ids, const char *path,
-                 NrrdWriteFlags flags, GError **error)
+nrrd_write_in (OutSet *outputs, const LabelVolume *v, const LabelTable *table, const char *path,
+               NrrdWriteFlags flags, GError **error)
 {
-  gboolean overwrite = (flags & NRRD_WRITE_OVERWRITE) != 0;
+  return nrrd_write_full (outputs, v, table, NULL, path, flags, error);
+}
+
+gboolean
+nrrd_write_full (OutSet *outputs, const LabelVolume *v, const LabelTable *table, const LabelTable *segment_ids,
+                 const char *path, NrrdWriteFlags flags, GError **error)
+{
+  if (outputs == NULL)
+    {
+      g_autoptr (OutSet) own = out_set_new ((flags & NRRD_WRITE_OVERWRITE) != 0);
+      return nrrd_write_full (own, v, table, segment_ids, path, flags, error) && out_set_commit (own, error);
+    }
   gboolean seg = (flags & NRRD_WRITE_SEGMENTATION) != 0 || str_has_suffix_ci (path, ".seg.nrrd");
   gboolean gz = (flags & NRRD_WRITE_RAW) == 0;
 
@@ -240,13 +251,11 @@ nrrd_write_full (const LabelVolume *v, const LabelTable *table, const LabelTable
           g_set_error (error, NRRD_ERROR, NRRD_ERROR_FORMAT, "%s: the volume's affine holds a non-finite value", path);
           return FALSE;
         }
-  /* fail early (before compressing) when the file exists; the commit checks again */
-  if (!overwrite && g_file_test (path, G_FILE_TEST_EXISTS))
-    {
-      g_set_error (error, OUT_FILE_ERROR, OUT_FILE_ERROR_EXISTS,
-                   "%s: the file exists (not overwritten; choose another name or allow overwriting)", path);
-      return FALSE;
-    }
+  /* opened (so checked: exists, an input, another output) before compressing; the commit
+   * checks again */
+  OutFile *f = out_set_open (outputs, path, OUT_FILE_PLAIN, error);
+  if (f == NULL)
+    return FALSE;
 
   static const char *const type_of_bpv[] = { NULL, "unsigned char", "unsigned short", NULL, "int" };
   g_autoptr (GString) h = g_string_new ("NRRD0004\n");
@@ -276,9 +285,6 @@ nrrd_write_full (const LabelVolume *v, const LabelTable *table, const LabelTable
     return FALSE;
   g_string_append_c (h, '\n');
 
-  g_autoptr (OutFile) f = out_file_open (path, OUT_FILE_PLAIN, error);
-  if (f == NULL)
-    return FALSE;
   if (!out_file_write (f, h->str, h->len, error))
     return FALSE;
   int64_t bytes = lv_volume_n_voxels (v) * v->bytes_per_voxel;
@@ -298,5 +304,5 @@ nrrd_write_full (const LabelVolume *v, const LabelTable *table, const LabelTable
           done += (int64_t) chunk;
         }
     }
-  return out_file_commit (g_steal_pointer (&f), overwrite, error);
+  return out_file_finish (f, error);
 }

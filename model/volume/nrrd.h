@@ -113,10 +113,22 @@ typedef enum {
  * An existing file is an OUT_FILE_ERROR_EXISTS error unless NRRD_WRITE_OVERWRITE. */
 gboolean nrrd_write (const LabelVolume *v, const LabelTable *table, const char *path,
                      NrrdWriteFlags flags, GError **error);
-/* nrrd_write whose segments take their Segment<N>_ID from @segment_ids (may be NULL) where
- * it names the label, else "Segment_<label>". */
-gboolean nrrd_write_full (const LabelVolume *v, const LabelTable *table, const LabelTable *segment_ids,
-                          const char *path, NrrdWriteFlags flags, GError **error);
+/* The same as one output of @outputs, a command's OutSet (out-file.h): checked against its
+ * inputs and other outputs, moved into place when its owner commits it (the set decides about
+ * overwriting: NRRD_WRITE_OVERWRITE is then ignored). */
+gboolean nrrd_write_in (OutSet *outputs, const LabelVolume *v, const LabelTable *table, const char *path,
+                        NrrdWriteFlags flags, GError **error);
+/* nrrd_write_in whose segments take their Segment<N>_ID from @segment_ids (may be NULL) where
+ * it names the label, else "Segment_<label>"; @outputs NULL: a set of its own (nrrd_write). */
+gboolean nrrd_write_full (OutSet *outputs, const LabelVolume *v, const LabelTable *table,
+                          const LabelTable *segment_ids, const char *path, NrrdWriteFlags flags, GError **error);
+
+/* The detached data file that the header @path names ("data file:"), or NULL (an attached
+ * header, no header, or one that cannot be read: the reader says why). */
+char *nrrd_dup_data_file (const char *path);
+/* Declares the files of the NRRD @path as inputs of @outputs (out-file.h): the file, and the
+ * data file of a detached header (.nhdr). */
+void nrrd_add_inputs (OutSet *outputs, const char *path);
 
 /* TRUE if @path ends with .nrrd or .nhdr (.seg.nrrd included), any case. */
 gboolean nrrd_path_is_supported (const char *path);

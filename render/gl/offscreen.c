@@ -1,5 +1,6 @@
 /* offscreen.c: EGL surfaceless context and a minimal PNG encoder (see offscreen.h). */
 #include "offscreen.h"
+#include "out-file.h"
 
 #include <epoxy/egl.h>
 #include <epoxy/gl.h>
@@ -204,6 +205,22 @@ put_chunk (GByteArray *out, const char type[4], const guint8 *data, gsize len)
 gboolean
 ar_png_write_rgba (const char *path, const guint8 *rgba, int width, int height, GError **error)
 {
+  g_autoptr (OutSet) own = out_set_new (FALSE);
+  g_autoptr (GError) local = NULL;
+  if (!ar_png_write_rgba_in (own, path, rgba, width, height, error))
+    return FALSE;
+  if (!out_set_commit (own, &local))
+    {
+      g_set_error (error, AR_OFFSCREEN_ERROR, AR_OFFSCREEN_ERROR_IO, "Cannot write %s: %s", path, local->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+ar_png_write_rgba_in (OutSet *outputs, const char *path, const guint8 *rgba, int width, int height,
+                      GError **error)
+{
   if (width < 1 || height < 1)
     {
       g_set_error (error, AR_OFFSCREEN_ERROR, AR_OFFSCREEN_ERROR_INVALID,
@@ -241,11 +258,11 @@ ar_png_write_rgba (const char *path, const guint8 *rgba, int width, int height, 
   put_chunk (out, "IDAT", z, zlen);
   put_chunk (out, "IEND", NULL, 0);
   g_autoptr (GError) local = NULL;
-  if (!g_file_set_contents_full (path, (const char *) out->data, out->len,
-                                 G_FILE_SET_CONTENTS_CONSISTENT, 0644, &local))
+  OutFile *f = out_set_open (outputs, path, OUT_FILE_PLAIN, &local);
+  if (f == NULL || !out_file_write (f, out->data, out->len, &local) || !out_file_finish (f, &local))
     {
-      g_set_error (error, AR_OFFSCREEN_ERROR, AR_OFFSCREEN_ERROR_IO, "Cannot write %s: %s",
-                   path, local->message);
+      /* the message names the file already */
+      g_set_error_literal (error, AR_OFFSCREEN_ERROR, AR_OFFSCREEN_ERROR_IO, local->message);
       return FALSE;
     }
   return TRUE;

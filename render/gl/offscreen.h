@@ -8,6 +8,7 @@
 #pragma once
 
 #include <glib.h>
+#include "out-file.h"
 #include <stdint.h>
 
 G_BEGIN_DECLS
@@ -36,8 +37,11 @@ const char *ar_offscreen_get_description (const ArOffscreen *o);
 guint8 *ar_offscreen_read_rgba (ArOffscreen *o);
 
 /* Write an 8-bit RGBA image, (height, width, 4) bytes top row first, as PNG
- * (atomically: temporary file then rename). */
+ * (atomically: temporary file then rename; an existing file is not replaced). */
 gboolean ar_png_write_rgba (const char *path, const guint8 *rgba, int width, int height,
                             GError **error);
+/* The same as one output of @outputs, a command's OutSet (out-file.h), committed by its owner. */
+gboolean ar_png_write_rgba_in (OutSet *outputs, const char *path, const guint8 *rgba, int width, int height,
+                               GError **error);
 
 G_END_DECLS

@@ -13,6 +13,7 @@ G_DEFINE_QUARK (ar-renderer-error-quark, ar_renderer_error)
 
 typedef struct {
   ArRenderMesh *mesh;
+  guint index;              /* in ArRenderer.meshes */
   gboolean uploaded;
   GLuint vao, vbo, ebo, ebo_unused;
   /* the EBO holds the full triangles, then every simplified level: level k starts at
@@ -22,6 +23,7 @@ typedef struct {
 
 struct _ArRenderer {
   GPtrArray *meshes;        /* GpuMesh*, owned */
+  GHashTable *by_label;     /* label -> GpuMesh* (borrowed): adding n meshes is O(n), not O(n²) */
   GArray *garbage;          /* GLuint names: vao, vbo, ebo, (unused) per dead mesh */
   GHashTable *styles;       /* label -> ArLabelStyle* */
   gboolean realized;
@@ -59,6 +61,7 @@ ar_renderer_new (void)
 {
   ArRenderer *r = g_new0 (ArRenderer, 1);
   r->meshes = g_ptr_array_new_with_free_func (gpu_mesh_free);
+  r->by_label = g_hash_table_new (g_direct_hash, g_direct_equal);
   r->garbage = g_array_new (FALSE, FALSE, sizeof (GLuint));
   r->styles = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, g_free);
   r->samples_wanted = 4;
@@ -75,6 +78,7 @@ ar_renderer_free (ArRenderer *r)
     return;
   /* GL names cannot be deleted without the context; callers unrealize first. */
   g_ptr_array_unref (r->meshes);
+  g_hash_table_unref (r->by_label);
   g_array_unref (r->garbage);
   g_hash_table_unref (r->styles);
   g_free (r);
@@ -94,25 +98,37 @@ gpu_mesh_release_gl (ArRenderer *r, GpuMesh *g)
 void
 ar_renderer_set_mesh (ArRenderer *r, ArRenderMesh *m)
 {
-  ar_renderer_remove_mesh (r, m->label);
-  GpuMesh *g = g_new0 (GpuMesh, 1);
-  g->mesh = ar_render_mesh_ref (m);
+  GpuMesh *g = g_hash_table_lookup (r->by_label, GINT_TO_POINTER (m->label));
+  ar_render_mesh_ref (m);
+  if (g)
+    {
+      /* the label's slot is reused: its GL objects go, the new mesh is uploaded next draw */
+      gpu_mesh_release_gl (r, g);
+      ar_render_mesh_unref (g->mesh);
+      g->mesh = m;
+      return;
+    }
+  g = g_new0 (GpuMesh, 1);
+  g->mesh = m;
+  g->index = r->meshes->len;
   g_ptr_array_add (r->meshes, g);
+  g_hash_table_insert (r->by_label, GINT_TO_POINTER (m->label), g);
 }
 
 void
 ar_renderer_remove_mesh (ArRenderer *r, int32_t label)
 {
-  for (guint i = 0; i < r->meshes->len; i++)
-    {
-      GpuMesh *g = r->meshes->pdata[i];
-      if (g->mesh->label == label)
-        {
-          gpu_mesh_release_gl (r, g);
-          g_ptr_array_remove_index (r->meshes, i);
-          return;
-        }
-    }
+  GpuMesh *g = g_hash_table_lookup (r->by_label, GINT_TO_POINTER (label));
+  if (!g)
+    return;
+  guint i = g->index;
+  g_hash_table_remove (r->by_label, GINT_TO_POINTER (label));
+  gpu_mesh_release_gl (r, g);
+  /* the last mesh takes the freed slot (the draw order does not matter: transparency is
+   * order-independent) */
+  g_ptr_array_remove_index_fast (r->meshes, i);
+  if (i < r->meshes->len)
+    ((GpuMesh *) r->meshes->pdata[i])->index = i;
 }
 
 void
@@ -120,6 +136,7 @@ ar_renderer_clear (ArRenderer *r)
 {
   for (guint i = 0; i < r->meshes->len; i++)
     gpu_mesh_release_gl (r, r->meshes->pdata[i]);
+  g_hash_table_remove_all (r->by_label);
   g_ptr_array_set_size (r->meshes, 0);
 }
 

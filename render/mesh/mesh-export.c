@@ -301,9 +301,10 @@ path_without_extension (const char *path)
   return dot && (!slash || dot > slash) ? g_strndup (path, (gsize) (dot - path)) : g_strdup (path);
 }
 
-/* Write one file (and for OBJ its MTL) holding @meshes. */
+/* Write one file (and for OBJ its MTL) holding @meshes, as outputs of @set (finished,
+ * not moved into place). */
 static gboolean
-write_one (const char *path, MeshFormat fmt, SurfaceMesh *const *meshes, guint n,
+write_one (OutSet *set, const char *path, MeshFormat fmt, SurfaceMesh *const *meshes, guint n,
            const MeshExportOptions *opts, GError **error)
 {
   g_autofree char *mtl_path = NULL;
@@ -312,11 +313,12 @@ write_one (const char *path, MeshFormat fmt, SurfaceMesh *const *meshes, guint n
       g_autofree char *stem = path_without_extension (path);
       mtl_path = g_strconcat (stem, ".mtl", NULL);
     }
-  g_autoptr (OutFile) o = out_file_open (path, OUT_FILE_PLAIN, error);
+  /* the MTL, opened second, is moved into place before the OBJ that names it */
+  OutFile *o = out_set_open (set, path, OUT_FILE_PLAIN, error);
   if (!o)
     return mesh_error_from_out_file (error);
-  g_autoptr (OutFile) mtl = NULL;
-  if (mtl_path && !(mtl = out_file_open (mtl_path, OUT_FILE_PLAIN, error)))
+  OutFile *mtl = NULL;
+  if (mtl_path && !(mtl = out_set_open (set, mtl_path, OUT_FILE_PLAIN, error)))
     return mesh_error_from_out_file (error);
   FILE *f = out_file_get_stream (o), *fm = mtl ? out_file_get_stream (mtl) : NULL;
   gboolean ok = f && (!mtl || fm);
@@ -343,9 +345,8 @@ write_one (const char *path, MeshFormat fmt, SurfaceMesh *const *meshes, guint n
                    g_strerror (errno ? errno : EIO));
       return FALSE;
     }
-  if (mtl && !out_file_commit (g_steal_pointer (&mtl), opts->overwrite, error))
-    return mesh_error_from_out_file (error);
-  if (!out_file_commit (g_steal_pointer (&o), opts->overwrite, error))
+  /* closed now: a thousand per-label files do not hold a thousand descriptors */
+  if ((mtl && !out_file_finish (mtl, error)) || !out_file_finish (o, error))
     return mesh_error_from_out_file (error);
   return TRUE;
 }
@@ -393,17 +394,10 @@ mesh_export (const SurfaceSet *set, const char *path, const MeshExportOptions *o
   else
     g_ptr_array_add (targets, g_strdup (path));
 
-  if (!opts.overwrite)
-    for (guint i = 0; i < targets->len; i++)
-      {
-        const char *p = targets->pdata[i];
-        if (g_file_test (p, G_FILE_TEST_EXISTS))
-          {
-            g_set_error (error, MESH_ERROR, MESH_ERROR_EXISTS, "%s already exists", p);
-            g_ptr_array_unref (targets);
-            return FALSE;
-          }
-      }
+  /* every file is checked (exists, is an input or another output) when it is opened, and
+   * none is moved into place before all are written */
+  g_autoptr (OutSet) own = opts.outputs ? NULL : out_set_new (opts.overwrite);
+  OutSet *outputs = opts.outputs ? opts.outputs : own;
 
   /* numbers in the C locale */
   locale_t c_loc = newlocale (LC_NUMERIC_MASK, "C", (locale_t) 0);
@@ -411,9 +405,12 @@ mesh_export (const SurfaceSet *set, const char *path, const MeshExportOptions *o
   gboolean ok = TRUE;
   if (opts.per_label)
     for (guint i = 0; ok && i < set->n_meshes; i++)
-      ok = write_one (targets->pdata[i], fmt, &set->meshes[i], 1, &opts, error);
+      ok = write_one (outputs, targets->pdata[i], fmt, &set->meshes[i], 1, &opts, error);
   else
-    ok = write_one (path, fmt, set->meshes, set->n_meshes, &opts, error);
+    ok = write_one (outputs, path, fmt, set->meshes, set->n_meshes, &opts, error);
+  /* all files written: into place together */
+  if (ok && own && !out_set_commit (own, error))
+    ok = mesh_error_from_out_file (error);
   if (c_loc)
     {
       uselocale (old);

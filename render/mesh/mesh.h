@@ -179,10 +179,14 @@ typedef struct {
   gboolean overwrite;     /* replace existing files (default: fail with MESH_ERROR_EXISTS) */
   gboolean per_label;     /* one file per organ: PATH-STEM_<name>.EXT */
   const LabelTable *table; /* names and colours; NULL: generated */
+  OutSet *outputs;        /* a command's outputs (out-file.h): the files join it and are moved
+                           * into place when its owner commits it (then @overwrite is the
+                           * set's); NULL: mesh_export() commits them itself, all or none */
 } MeshExportOptions;
 
-/* Write @set to @path (atomically: temporary file, fsync, rename).  With per_label, each
- * mesh goes to its own file and @path names the stem.  Returns FALSE with @error. */
+/* Write @set to @path (atomically: temporary files, fsync, rename, and with several files
+ * all of them or none).  With per_label, each mesh goes to its own file and @path names
+ * the stem.  Returns FALSE with @error. */
 gboolean mesh_export (const SurfaceSet *set, const char *path,
                       const MeshExportOptions *opts, GError **error);
 /* Parse "obj", "ply", "stl" (or a path ending so); MESH_FORMAT_AUTO if unknown. */

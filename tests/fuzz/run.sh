@@ -38,13 +38,13 @@ build_one() {
   case $t in
     nifti)
       srcs=$volume_srcs
-      libs=$(pkg-config --cflags --libs glib-2.0 zlib) ;;
+      libs="$(pkg-config --cflags --libs glib-2.0 gio-2.0 zlib) -pthread" ;;
     nrrd)
       srcs=$volume_srcs
       libs="$(pkg-config --cflags --libs glib-2.0 gio-2.0 zlib) -pthread" ;;
     label-table)
       srcs=$volume_srcs
-      libs=$(pkg-config --cflags --libs glib-2.0 zlib) ;;
+      libs="$(pkg-config --cflags --libs glib-2.0 gio-2.0 zlib) -pthread" ;;
     safetensors)
       srcs=$nn_srcs
       libs=$(pkg-config --cflags --libs gio-2.0 json-glib-1.0 zlib openblas) ;;

@@ -25,6 +25,23 @@
  *   network N|TITLE           selects a network (0-2 or e.g. "GoogLeNet + skip")
  *   setenv NAME VALUE         (only while idle) e.g. another ANATOMY_MODELS_DIR
  *   times                     prints read and meshing times of the input and shown result
+ *   tick CLASS | untick CLASS  ticks a missing organ class for completion (1-12 or its name)
+ *   expand CLASS | collapse CLASS  opens or closes a class's group in the organ panel
+ *                             (0 or "other": the other labels)
+ *   panel                     prints the organ panel's rows, one "test: panel-row:" line each
+ *                             (see ar_label_panel_dup_rows_text)
+ *   scheme NAME|detect        chooses the input's label scheme in the panel (reads it again)
+ *   geometry PART CLASS [LABEL]  prints the centre of a panel control (row, expander, check,
+ *                             eye) in X window coordinates, for xdotool: "... ok PART X Y"
+ *   touch PATH | wait-file PATH  creates a file / waits (60 s) until one exists: a handshake
+ *                             with a test driving the pointer and keyboard from outside
+ *   drop PATH                 drops a file or folder on the window (its drop target's signal)
+ *   export-meshes PATH        exports the shown meshes as Export Meshes does
+ *   enabled ACTION            prints whether win.ACTION is enabled (for complete: and why not)
+ *   cancel                    presses Cancel (win.cancel; fails if it is disabled)
+ *   expect-idle MS            fails unless no background job runs within MS milliseconds
+ *   close                     closes the window as the user does (the application then ends;
+ *                             unsaved results are not asked about)
  *   view NAME | slices on|off | present on|off | sleep MS | quit
  * Results go to stdout as "test: COMMAND: ok ..." or "test: COMMAND: FAILED ...";
  * the process exits with status 1 after a failure. */
@@ -98,6 +115,29 @@ mapped_views (ArWindow *self, ArView **out)
     if (gtk_widget_get_mapped (GTK_WIDGET (views[i])))
       out[k++] = views[i];
   return k;
+}
+
+/* A 12-class organ by number or name ("kidney", "rib cage"); 0 for "other". */
+static int
+parse_class (const char *arg)
+{
+  if (!arg)
+    return -1;
+  if (g_ascii_isdigit (*arg))
+    return atoi (arg);
+  if (g_ascii_strcasecmp (arg, "other") == 0)
+    return 0;
+  for (int k = 1; k <= LT_N_ORGANS; k++)
+    if (g_ascii_strcasecmp (arg, lt_default_class_name (k)) == 0)
+      return k;
+  return -1;
+}
+
+static gboolean
+close_window (gpointer data)
+{
+  gtk_window_close (GTK_WINDOW (data));
+  return G_SOURCE_REMOVE;
 }
 
 /* One step of the current command; TRUE when it is finished. */
@@ -185,6 +225,9 @@ run_step (ArWindow *self, TestState *t, const char *cmd, const char *arg, gboole
   if (g_str_equal (cmd, "screenshot") || g_str_equal (cmd, "screenshot-views"))
     {
       gboolean ok = ar_window_save_screenshot (self, g_str_equal (cmd, "screenshot-views"), arg, &error);
+      /* a frame in the middle of a relayout may have nothing to snapshot: try again a while */
+      if (!ok && elapsed < 5)
+        return FALSE;
       say (cmd, ok, "%s", ok ? arg : error->message);
       t->failed |= !ok;
       return TRUE;
@@ -315,9 +358,117 @@ run_step (ArWindow *self, TestState *t, const char *cmd, const char *arg, gboole
     }
   if (g_str_equal (cmd, "tick") || g_str_equal (cmd, "untick"))
     {
-      int label = arg ? atoi (arg) : 0;
-      gboolean ok = ar_label_panel_set_requested (self->label_panel, label, g_str_equal (cmd, "tick"));
-      say (cmd, ok, "%d%s", label, ok ? "" : ": no such organ to complete");
+      int klass = parse_class (arg);
+      gboolean ok = ar_label_panel_set_requested (self->label_panel, klass, g_str_equal (cmd, "tick"));
+      say (cmd, ok, "%d%s", klass, ok ? "" : ": no such organ to complete");
+      return TRUE;
+    }
+  if (g_str_equal (cmd, "expand") || g_str_equal (cmd, "collapse"))
+    {
+      int klass = parse_class (arg);
+      gboolean ok = ar_label_panel_set_expanded (self->label_panel, klass, g_str_equal (cmd, "expand"));
+      say (cmd, ok, "%d%s", klass, ok ? "" : ": not a group");
+      t->failed |= !ok;
+      return TRUE;
+    }
+  if (g_str_equal (cmd, "panel"))
+    {
+      g_autofree char *text = ar_label_panel_dup_rows_text (self->label_panel);
+      g_auto (GStrv) rows = g_strsplit (text, "\n", -1);
+      guint n = 0;
+      for (guint i = 0; rows[i]; i++)
+        if (*rows[i])
+          {
+            printf ("test: panel-row: %s\n", rows[i]);
+            n++;
+          }
+      say (cmd, TRUE, "%u rows", n);
+      return TRUE;
+    }
+  if (g_str_equal (cmd, "scheme"))
+    {
+      const char *name = g_strcmp0 (arg, "detect") == 0 ? NULL : arg;
+      gboolean ok = self->input && (!name || label_scheme_get (name)) && !ar_window_is_busy (self);
+      if (ok)
+        ok = ar_label_panel_choose_scheme (self->label_panel, name);
+      say (cmd, ok, "%s", arg ? arg : "");
+      t->failed |= !ok;
+      return TRUE;
+    }
+  if (g_str_equal (cmd, "geometry"))
+    {
+      g_auto (GStrv) a = g_strsplit (arg ? arg : "", " ", 3);
+      int n = g_strv_length (a);
+      GtkWidget *w = n >= 2 ? ar_label_panel_get_part (self->label_panel, parse_class (a[1]),
+                                                       n >= 3 ? atoi (a[2]) : -1, a[0]) : NULL;
+      graphene_point_t p;
+      gboolean ok = w && gtk_widget_get_mapped (w)
+                    && gtk_widget_compute_point (w, GTK_WIDGET (self),
+                                                 &GRAPHENE_POINT_INIT (gtk_widget_get_width (w) / 2.f,
+                                                                       gtk_widget_get_height (w) / 2.f), &p);
+      if (ok)
+        {
+          /* the window's widget coordinates -> its surface's (client-side decorations) */
+          double sx, sy;
+          gtk_native_get_surface_transform (GTK_NATIVE (self), &sx, &sy);
+          say (cmd, TRUE, "%s %d %d", a[0], (int) (p.x + sx), (int) (p.y + sy));
+        }
+      else
+        say (cmd, FALSE, "%s: no such control shown", arg ? arg : "");
+      t->failed |= !ok;
+      return TRUE;
+    }
+  if (g_str_equal (cmd, "touch"))
+    {
+      gboolean ok = arg && g_file_set_contents (arg, "", 0, &error);
+      say (cmd, ok, "%s", ok ? arg : error ? error->message : "no path");
+      t->failed |= !ok;
+      return TRUE;
+    }
+  if (g_str_equal (cmd, "wait-file"))
+    {
+      if (arg && g_file_test (arg, G_FILE_TEST_EXISTS))
+        {
+          say (cmd, TRUE, "%s", arg);
+          return TRUE;
+        }
+      if (elapsed > 60)
+        {
+          say (cmd, FALSE, "%s did not appear within 60 s", arg ? arg : "");
+          t->failed = TRUE;
+          return TRUE;
+        }
+      return FALSE;
+    }
+  if (g_str_equal (cmd, "drop"))
+    {
+      g_autoptr (GFile) f = g_file_new_for_commandline_arg (arg ? arg : "");
+      GSList *files = g_slist_prepend (NULL, f);
+      GValue v = G_VALUE_INIT;
+      g_value_init (&v, GDK_TYPE_FILE_LIST);
+      g_value_set_boxed (&v, files);
+      gboolean done = FALSE;
+      g_signal_emit_by_name (self->drop_target, "drop", &v, 10.0, 10.0, &done);
+      g_value_unset (&v);
+      g_slist_free (files);
+      say (cmd, done, "%s", arg ? arg : "");
+      t->failed |= !done;
+      return TRUE;
+    }
+  if (g_str_equal (cmd, "enabled"))
+    {
+      gboolean known = arg && g_action_group_has_action (G_ACTION_GROUP (self), arg);
+      gboolean on = known && g_action_group_get_action_enabled (G_ACTION_GROUP (self), arg);
+      const char *tip = g_strcmp0 (arg, "complete") == 0 ? gtk_widget_get_tooltip_text (self->complete_button) : NULL;
+      say (cmd, known, "%s %s%s%s", arg ? arg : "", on ? "enabled" : "disabled", tip ? ": " : "", tip ? tip : "");
+      t->failed |= !known;
+      return TRUE;
+    }
+  if (g_str_equal (cmd, "export-meshes"))
+    {
+      gboolean ok = ar_window_export_meshes_to (self, arg, &error);
+      say (cmd, ok, "%s", ok ? arg : error->message);
+      t->failed |= !ok;
       return TRUE;
     }
   if (g_str_equal (cmd, "metrics"))
@@ -391,6 +542,40 @@ run_step (ArWindow *self, TestState *t, const char *cmd, const char *arg, gboole
       say (cmd, TRUE, "%s", arg ? arg : "");
       return TRUE;
     }
+  if (g_str_equal (cmd, "cancel"))
+    {
+      gboolean enabled = g_action_group_get_action_enabled (G_ACTION_GROUP (self), "cancel");
+      if (enabled)
+        g_action_group_activate_action (G_ACTION_GROUP (self), "cancel", NULL);
+      say (cmd, enabled, "%s", enabled ? "" : "nothing to cancel");
+      t->failed |= !enabled;
+      return TRUE;
+    }
+  if (g_str_equal (cmd, "expect-idle"))
+    {
+      double limit_ms = atof (arg ? arg : "0");
+      if (!ar_window_is_busy (self))
+        {
+          say (cmd, TRUE, "idle after %.0f ms", elapsed * 1000);
+          return TRUE;
+        }
+      if (elapsed * 1000 <= limit_ms)
+        return FALSE;
+      say (cmd, FALSE, "still busy after %.0f ms (%s)", limit_ms, self->job_text ? self->job_text : "");
+      t->failed = TRUE;
+      return TRUE;
+    }
+  if (g_str_equal (cmd, "close"))
+    {
+      say (cmd, TRUE, "");
+      self->close_confirmed = TRUE;
+      GApplication *app = G_APPLICATION (gtk_window_get_application (GTK_WINDOW (self)));
+      if (t->failed && app)
+        g_object_set_data (G_OBJECT (app), "ar-test-failed", GINT_TO_POINTER (1));
+      /* after this step: the window (and this state) may be gone once it is closed */
+      g_idle_add_full (G_PRIORITY_DEFAULT, close_window, g_object_ref (self), g_object_unref);
+      return TRUE;
+    }
   if (g_str_equal (cmd, "quit"))
     {
       say (cmd, TRUE, "");
@@ -428,7 +613,7 @@ test_tick (gpointer data)
         return G_SOURCE_CONTINUE;
       started = FALSE;
       t->pc++;
-      if (g_str_equal (parts[0], "quit"))
+      if (g_str_equal (parts[0], "quit") || g_str_equal (parts[0], "close"))
         return G_SOURCE_REMOVE;
     }
   return G_SOURCE_REMOVE;

@@ -1,12 +1,28 @@
 /* ar-label-panel.h: the organ list of the side panel.
  *
- * One row per organ: colour swatch, name, volume in mL (input -> completed), a
- * "complete" check box (only for organs missing from the input), visibility and
- * opacity.  The panel owns the per-organ display state; the window reads it back
- * with ar_label_panel_get_style() whenever "style-changed" is emitted. */
+ * The labels of the input are grouped under the benchmark's 12 organ classes (lung ...
+ * pulmonary artery) of the file's label scheme, then an "Other labels" group for those
+ * that map to none.  A class with several source labels (TotalSegmentator's lung lobes,
+ * vertebrae, ribs, left and right kidney) is a group row with an expander over one row
+ * per label; a class held by one label of the class's own name (every class of the
+ * 12-class scheme, TotalSegmentator's liver) is a single row.  Rows show the colour,
+ * the name, the volume in mL (input -> completed) of the class and of each label, a
+ * "complete" check box on classes missing from the input (completion adds classes),
+ * visibility and opacity.  A file whose scheme is unknown is listed flat, label by
+ * label, with a note saying why nothing can be completed.
+ *
+ * Keyboard: Up/Down move between rows; Right or + expands a group, Left or - collapses
+ * it (Left on a label goes to its group); Enter expands or collapses; Space ticks a
+ * missing class, or shows/hides a label.
+ *
+ * The panel owns the display state; the window reads it back with
+ * ar_label_panel_get_style() whenever "style-changed" is emitted, and the ticked
+ * classes with ar_label_panel_dup_requested() on "request-changed".  "scheme-changed"
+ * (a scheme name, or NULL: detect) asks for the input to be read in another scheme. */
 #pragma once
 
 #include <gtk/gtk.h>
+#include "label-scheme.h"
 #include "label-table.h"
 #include "renderer.h"
 
@@ -17,29 +33,56 @@ G_DECLARE_FINAL_TYPE (ArLabelPanel, ar_label_panel, AR, LABEL_PANEL, GtkBox)
 
 GtkWidget *ar_label_panel_new (void);
 
-/* Rebuild the rows.  @hist (n_hist counts, index = label) are the input's voxel counts;
- * @ml_per_voxel converts counts to mL.  With @all_table_entries every entry of @table is
- * listed (the organ scheme), otherwise only labels present in the input. */
-void ar_label_panel_set_input (ArLabelPanel *self, const LabelTable *table,
-                               const int64_t *hist, int32_t n_hist, double ml_per_voxel,
-                               gboolean all_table_entries);
-/* The completed volume's counts (NULL: no result).  Labels new in the result are
+typedef struct {
+  const LabelTable *table;      /* names and colours of the input's ids (copied) */
+  const int64_t *hist;          /* (n_hist) the input's voxel counts, index = label */
+  int32_t n_hist;
+  double ml_per_voxel;          /* counts -> mL */
+  const LabelScheme *scheme;    /* the ids' scheme; NULL: unknown, nothing can be completed */
+  gboolean by_names;            /* ids map to the scheme by their names in @table */
+  const LabelTable *scheme_names; /* if not NULL, the names the scheme knows the ids by (a 3D
+                                 * Slicer file's segment IDs), used instead of @table's (copied) */
+  const char *no_scheme;        /* with scheme NULL: why (shown), else NULL */
+  const char *forced_scheme;    /* the scheme the user chose (a name), NULL: detected */
+  const char *warnings;         /* the reader's notes for the user, or NULL */
+} ArLabelPanelInput;
+
+/* Rebuild the list for a new input (every class of a known scheme is listed). */
+void ar_label_panel_set_input (ArLabelPanel *self, const ArLabelPanelInput *input);
+/* The completed volume's counts (NULL: no result) and the names of its ids (@table may
+ * be NULL: the input's).  Labels new in the result are listed under their class and
  * marked "newly completed". */
 void ar_label_panel_set_result (ArLabelPanel *self, const int64_t *hist, int32_t n_hist,
-                                double ml_per_voxel);
+                                double ml_per_voxel, const LabelTable *table);
 /* Style of @label in the input view or (@completed_view) the completed view. */
 void ar_label_panel_get_style (ArLabelPanel *self, int32_t label, gboolean completed_view,
                                ArLabelStyle *style);
-/* Labels whose "complete" box is ticked (array of int32_t). */
+/* The 12-class organs ticked for completion (array of int32_t, 1..12). */
 GArray *ar_label_panel_dup_requested (ArLabelPanel *self);
-/* Tick or untick @label's "complete" box, as a click would; FALSE if the organ is not
- * listed or is present in the input (nothing to complete). */
-gboolean ar_label_panel_set_requested (ArLabelPanel *self, int32_t label, gboolean requested);
+/* Tick or untick class @klass (1..12) as a click would; FALSE if it cannot be completed
+ * (present in the input, or the scheme is unknown). */
+gboolean ar_label_panel_set_requested (ArLabelPanel *self, int32_t klass, gboolean requested);
 /* Labels present in the result but not in the input (array of int32_t). */
 GArray *ar_label_panel_dup_new_labels (ArLabelPanel *self);
-/* Display name of @label. */
+/* Display name of @label ("" if unknown). */
 const char *ar_label_panel_get_name (ArLabelPanel *self, int32_t label);
 void ar_label_panel_get_color (ArLabelPanel *self, int32_t label, guint8 rgba[4]);
 void ar_label_panel_set_opacity (ArLabelPanel *self, int32_t label, double opacity);
+/* Opacity of every label of class @klass (0: the other labels). */
+void ar_label_panel_set_class_opacity (ArLabelPanel *self, int32_t klass, double opacity);
+/* Expand or collapse the group of @klass (0: other labels); FALSE if it is not a group. */
+gboolean ar_label_panel_set_expanded (ArLabelPanel *self, int32_t klass, gboolean expanded);
+
+/* Choose label scheme @name (NULL: detect) in the panel's chooser, as the user would
+ * ("scheme-changed" follows); FALSE for an unknown name. */
+gboolean ar_label_panel_choose_scheme (ArLabelPanel *self, const char *name);
+
+/* For tests: the rows as shown, one line each, fields separated by " | ":
+ *   kind (group, organ, label, flat) | class | name | volume text | expanded/collapsed/- |
+ *   complete: ticked/unticked/- | shown/hidden (row visible) | visible/invisible (eye) */
+char *ar_label_panel_dup_rows_text (ArLabelPanel *self);
+/* For tests: the widget of @part ("row", "expander", "check", "eye") of class @klass's
+ * row (@label < 0) or of @label's row; NULL if there is none. */
+GtkWidget *ar_label_panel_get_part (ArLabelPanel *self, int32_t klass, int32_t label, const char *part);
 
 G_END_DECLS

@@ -1,7 +1,7 @@
 /* ar-completion.c: asynchronous completion for the GUI (see ar-completion.h). */
 #include "ar-completion.h"
 
-#include "completion.h"
+#include "completion-scheme.h"
 
 static const char *const titles[NN_N_ARCHS] = {
   [NN_ARCH_UNET] = "U-Net", [NN_ARCH_UNET_SKIP] = "U-Net + skip", [NN_ARCH_GOOGLENET_SKIP] = "GoogLeNet + skip",
@@ -25,18 +25,32 @@ ar_completion_is_available (NnArch net, char **reason)
 }
 
 typedef struct {
-  LabelVolume *input;     /* a copy: the window may replace its input meanwhile */
+  ArScene *input;         /* a reference: the window may replace its input meanwhile */
   NnArch net;
-  GArray *labels;
+  GArray *labels;         /* 12-class organs */
   gint *progress;         /* permille, atomic; may be NULL */
 } Job;
+
+typedef struct {
+  LabelVolume *volume;
+  LabelTable *table;
+} Output;
 
 static void
 job_free (Job *j)
 {
-  lv_volume_free (j->input);
+  ar_scene_unref (j->input);
   g_array_unref (j->labels);
   g_free (j);
+}
+
+static void
+output_free (Output *o)
+{
+  lv_volume_free (o->volume);
+  if (o->table)
+    lt_table_free (o->table);
+  g_free (o);
 }
 
 static void
@@ -76,20 +90,34 @@ run_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellab
     }
   opts.progress = progress_cb;
   opts.progress_data = j->progress;
-  LabelVolume *out = completion_run (net, j->input, &opts, cancellable, &error);
-  if (!out)
-    g_task_return_error (task, error);
+  const CompletionSource src = { .scheme = j->input->scheme, .table = j->input->scheme_names,
+                                 .by_names = j->input->by_names, .path = j->input->path };
+  Output *out = g_new0 (Output, 1);
+  out->volume = completion_run_in_scheme (net, &src, j->input->volume, &opts, &out->table, cancellable, &error);
+  if (!out->volume)
+    {
+      g_free (out);
+      g_task_return_error (task, error);
+    }
   else
-    g_task_return_pointer (task, out, (GDestroyNotify) lv_volume_free);
+    g_task_return_pointer (task, out, (GDestroyNotify) output_free);
 }
 
 void
-ar_completion_run_async (const LabelVolume *input, NnArch net, const int32_t *labels,
+ar_completion_run_async (ArScene *input, NnArch net, const int32_t *labels,
                          guint n_labels, gint *progress, GCancellable *cancellable,
                          GAsyncReadyCallback callback, gpointer user_data)
 {
   g_autoptr (GTask) task = g_task_new (NULL, cancellable, callback, user_data);
   g_task_set_source_tag (task, ar_completion_run_async);
+  if (!input->scheme)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                               "No organ of %s can be completed: %s", input->path,
+                               input->scheme_error ? input->scheme_error->message
+                                                   : "its label scheme is unknown");
+      return;
+    }
   if (n_labels == 0)
     {
       g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
@@ -97,7 +125,7 @@ ar_completion_run_async (const LabelVolume *input, NnArch net, const int32_t *la
       return;
     }
   Job *j = g_new0 (Job, 1);
-  j->input = lv_volume_dup (input);
+  j->input = ar_scene_ref (input);
   j->net = net;
   j->labels = g_array_new (FALSE, FALSE, sizeof (int32_t));
   g_array_append_vals (j->labels, labels, n_labels);
@@ -107,7 +135,16 @@ ar_completion_run_async (const LabelVolume *input, NnArch net, const int32_t *la
 }
 
 LabelVolume *
-ar_completion_run_finish (GAsyncResult *result, GError **error)
+ar_completion_run_finish (GAsyncResult *result, LabelTable **table, GError **error)
 {
-  return g_task_propagate_pointer (G_TASK (result), error);
+  if (table)
+    *table = NULL;
+  Output *out = g_task_propagate_pointer (G_TASK (result), error);
+  if (!out)
+    return NULL;
+  LabelVolume *v = g_steal_pointer (&out->volume);
+  if (table)
+    *table = g_steal_pointer (&out->table);
+  output_free (out);
+  return v;
 }

@@ -1,7 +1,8 @@
 /* ar-completion.h: the GUI's asynchronous front of organ completion.
  *
- * The window only talks to this pair; the engine (model/completion.h) runs in the
- * GTask worker on a copy of the input, with the network loaded from
+ * The window only talks to this pair; the engine (model/completion/completion-scheme.h)
+ * runs in the GTask worker on the input scene (reference-counted, never changed), in the
+ * file's own label scheme, with the network loaded from
  * data/models/<arch>.safetensors: only $ANATOMY_MODELS_DIR when it is set, otherwise
  * the source tree, then the installed data.  Without such a file ar_completion_is_available() says so and
  * why, and the window keeps the Complete button insensitive with that reason as its
@@ -11,6 +12,7 @@
 #include <gio/gio.h>
 #include "label-volume.h"
 #include "nn-net.h"
+#include "scene.h"
 
 G_BEGIN_DECLS
 
@@ -20,12 +22,17 @@ const char *ar_network_get_title (NnArch net);   /* "U-Net", "U-Net + skip", ...
 /* TRUE if @net can run here; otherwise *reason (if not NULL) explains why. */
 gboolean ar_completion_is_available (NnArch net, char **reason);
 
-/* Complete a copy of @input for the organs in @labels.  *progress (if not NULL)
- * receives the completed fraction in permille, atomically, from the worker. */
-void ar_completion_run_async (const LabelVolume *input, NnArch net,
-                              const int32_t *labels, guint n_labels, gint *progress,
+/* Complete @input (its volume, in its label scheme input->scheme: every voxel it labels
+ * keeps its value, added voxels get the scheme's own ids) for the 12-class organs in
+ * @classes (1..12).  The worker holds a reference to @input.  *progress (if not NULL)
+ * receives the completed fraction in permille, atomically, from the worker.  A scene
+ * without a scheme fails with its scheme_error. */
+void ar_completion_run_async (ArScene *input, NnArch net,
+                              const int32_t *classes, guint n_classes, gint *progress,
                               GCancellable *cancellable,
                               GAsyncReadyCallback callback, gpointer user_data);
-LabelVolume *ar_completion_run_finish (GAsyncResult *result, GError **error);
+/* The completed volume; *table (may be NULL) receives the names of its ids (the input's
+ * and those of the added organs). */
+LabelVolume *ar_completion_run_finish (GAsyncResult *result, LabelTable **table, GError **error);
 
 G_END_DECLS

@@ -2,10 +2,28 @@
  * the file choosers they open, presentation mode and the recent-files menu. */
 #include "ar-window-private.h"
 
-#include "nifti.h"
+#include "label-file.h"
+
+#include <string.h>
 
 /* ------------------------------------------------------------------------ */
 /* File choosers */
+
+gboolean
+ar_window_export_meshes_to (ArWindow *self, const char *path, GError **error)
+{
+  /* each mesh is named by its label's name in the source scheme (the result's names
+   * include those of the organs it added) */
+  ArScene *s = self->shown_result >= 0 ? ar_window_get_result_scene (self, self->shown_result) : self->input;
+  if (!s)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "There are no meshes to export");
+      return FALSE;
+    }
+  g_autoptr (OutSet) outputs = ar_window_outputs_new (self);
+  MeshExportOptions o = { .overwrite = TRUE, .table = s->table ? s->table : self->input->table, .outputs = outputs };
+  return mesh_export (s->surfaces, path, &o, error) && out_set_commit (outputs, error);
+}
 
 static void
 chooser_response (GtkNativeDialog *d, int response, ArWindow *self)
@@ -21,6 +39,7 @@ chooser_response (GtkNativeDialog *d, int response, ArWindow *self)
   switch (kind)
     {
     case AR_CHOOSE_OPEN:
+    case AR_CHOOSE_OPEN_FOLDER:
       ar_window_open (self, file);
       break;
     case AR_CHOOSE_RESULT:
@@ -38,9 +57,7 @@ chooser_response (GtkNativeDialog *d, int response, ArWindow *self)
       break;
     case AR_CHOOSE_MESH:
       {
-        ArScene *s = self->shown_result >= 0 ? ar_window_get_result_scene (self, self->shown_result) : self->input;
-        MeshExportOptions o = { MESH_FORMAT_AUTO, TRUE, FALSE, self->input->table };
-        if (!mesh_export (s->surfaces, path, &o, &error))
+        if (!ar_window_export_meshes_to (self, path, &error))
           {
             g_autofree char *p = g_strdup_printf ("Cannot export “%s”", base);
             ar_window_show_error (self, p, error);
@@ -57,46 +74,81 @@ chooser_response (GtkNativeDialog *d, int response, ArWindow *self)
     }
 }
 
+/* Adds a filter called @name for the file name @patterns (NULL-terminated) to @d. */
+static void
+add_filter (GtkFileChooser *d, const char *name, const char *const *patterns)
+{
+  GtkFileFilter *f = gtk_file_filter_new ();
+  gtk_file_filter_set_name (f, name);
+  for (int i = 0; patterns[i]; i++)
+    gtk_file_filter_add_pattern (f, patterns[i]);
+  gtk_file_chooser_add_filter (d, f);
+  g_object_unref (f);
+}
+
+/* The file name a result of the input is saved under by default: in the input's format
+ * ("case.seg.nrrd" -> "case_completed.seg.nrrd"; a mask folder -> "<folder>_completed"). */
+static char *
+completed_name (const char *input)
+{
+  g_autofree char *stem = label_file_path_stem (input);
+  g_autofree char *base = g_path_get_basename (stem);
+  g_autofree char *in_base = g_path_get_basename (input);
+  const char *ext = g_file_test (input, G_FILE_TEST_IS_DIR) ? "" : in_base + strlen (base);
+  if (!*ext && !g_file_test (input, G_FILE_TEST_IS_DIR))
+    ext = ".nii.gz";
+  return g_strconcat (base, "_completed", ext, NULL);
+}
+
 void
 ar_window_choose (ArWindow *self, ArChooseKind kind)
 {
-  static const char *titles[] = { "Open a Label Map", "Load a Completed Label Map",
-                                  "Load a Reference (Complete) Label Map", "Save the Completed Label Map",
-                                  "Export Meshes (OBJ, PLY or STL)", "Save a Screenshot" };
+  static const char *titles[] = { "Open a Label Map", "Open a Folder of Masks (TotalSegmentator segmentations)",
+                                  "Load a Completed Label Map", "Load a Reference (Complete) Label Map",
+                                  "Save the Completed Label Map", "Export Meshes (OBJ, PLY or STL)",
+                                  "Save a Screenshot" };
+  static const char *const label_maps[] = { "*.nii", "*.nii.gz", "*.hdr", "*.img", "*.img.gz", "*.nrrd",
+                                            "*.seg.nrrd", "*.nhdr", NULL };
+  static const char *const nifti[] = { "*.nii", "*.nii.gz", "*.hdr", "*.img", "*.img.gz", NULL };
+  static const char *const nrrd[] = { "*.nrrd", "*.nhdr", NULL };
+  static const char *const seg_nrrd[] = { "*.seg.nrrd", NULL };
+  static const char *const meshes[] = { "*.obj", "*.ply", "*.stl", NULL };
+  static const char *const png[] = { "*.png", NULL };
+  static const char *const all[] = { "*", NULL };
   gboolean save = kind >= AR_CHOOSE_SAVE;
-  GtkFileChooserNative *d = gtk_file_chooser_native_new (titles[kind], GTK_WINDOW (self),
-                                                         save ? GTK_FILE_CHOOSER_ACTION_SAVE : GTK_FILE_CHOOSER_ACTION_OPEN,
+  GtkFileChooserAction action = save ? GTK_FILE_CHOOSER_ACTION_SAVE
+                                : kind == AR_CHOOSE_OPEN_FOLDER ? GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER
+                                : GTK_FILE_CHOOSER_ACTION_OPEN;
+  GtkFileChooserNative *d = gtk_file_chooser_native_new (titles[kind], GTK_WINDOW (self), action,
                                                          save ? "_Save" : "_Open", "_Cancel");
+  GtkFileChooser *fc = GTK_FILE_CHOOSER (d);
   g_object_set_data (G_OBJECT (d), "ar-kind", GINT_TO_POINTER (kind));
-  GtkFileFilter *f = gtk_file_filter_new ();
-  if (kind <= AR_CHOOSE_SAVE)
+  if (kind == AR_CHOOSE_OPEN_FOLDER)
+    ;  /* folders only: no file filter */
+  else if (kind <= AR_CHOOSE_SAVE)
     {
-      gtk_file_filter_set_name (f, "NIfTI label maps");
-      gtk_file_filter_add_pattern (f, "*.nii");
-      gtk_file_filter_add_pattern (f, "*.nii.gz");
-      gtk_file_filter_add_pattern (f, "*.hdr");
+      add_filter (fc, "Label maps (NIfTI, NRRD, 3D Slicer)", label_maps);
+      add_filter (fc, "NIfTI (.nii, .nii.gz, .hdr)", nifti);
+      add_filter (fc, "NRRD (.nrrd, .nhdr)", nrrd);
+      add_filter (fc, "3D Slicer segmentations (.seg.nrrd)", seg_nrrd);
+      add_filter (fc, "All files", all);
     }
   else if (kind == AR_CHOOSE_MESH)
-    {
-      gtk_file_filter_set_name (f, "Meshes");
-      gtk_file_filter_add_pattern (f, "*.obj");
-      gtk_file_filter_add_pattern (f, "*.ply");
-      gtk_file_filter_add_pattern (f, "*.stl");
-    }
+    add_filter (fc, "Meshes (OBJ, PLY, STL)", meshes);
   else
-    {
-      gtk_file_filter_set_name (f, "PNG images");
-      gtk_file_filter_add_pattern (f, "*.png");
-    }
-  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (d), f);
-  g_object_unref (f);
+    add_filter (fc, "PNG images", png);
   if (save && self->input)
     {
-      g_autofree char *stem = nifti_path_stem (self->input->path);
-      g_autofree char *base = g_path_get_basename (stem);
-      const char *suffix = kind == AR_CHOOSE_SAVE ? "_completed.nii.gz" : kind == AR_CHOOSE_MESH ? ".obj" : ".png";
-      g_autofree char *name = g_strconcat (base, suffix, NULL);
-      gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (d), name);
+      g_autofree char *name = NULL;
+      if (kind == AR_CHOOSE_SAVE)
+        name = completed_name (self->input->path);
+      else
+        {
+          g_autofree char *stem = label_file_path_stem (self->input->path);
+          g_autofree char *base = g_path_get_basename (stem);
+          name = g_strconcat (base, kind == AR_CHOOSE_MESH ? ".obj" : ".png", NULL);
+        }
+      gtk_file_chooser_set_current_name (fc, name);
     }
   g_signal_connect (d, "response", G_CALLBACK (chooser_response), self);
   gtk_native_dialog_show (GTK_NATIVE_DIALOG (d));
@@ -130,9 +182,18 @@ ar_window_update_actions (ArWindow *self)
   NnArch net = gtk_drop_down_get_selected (GTK_DROP_DOWN (self->network_dropdown));
   g_autofree char *reason = NULL;
   gboolean avail = ar_completion_is_available (net, &reason);
-  enable (self, "complete", avail && self->input && !busy);
+  /* a file whose label scheme is unknown opens, but nothing of it can be completed */
+  gboolean known = !self->input || self->input->scheme;
+  if (avail && !known)
+    {
+      g_autofree char *problem = ar_window_dup_scheme_problem (self);
+      g_free (reason);
+      reason = g_strdup_printf ("No organ can be completed: %s. Choose the label scheme in the organ panel.",
+                                problem);
+    }
+  enable (self, "complete", avail && known && self->input && !busy);
   gtk_widget_set_tooltip_text (self->complete_button,
-                               avail ? "Reconstruct the ticked organs (Ctrl+Return)" : reason);
+                               avail && known ? "Reconstruct the ticked organs (Ctrl+Return)" : reason);
   gboolean has_ref = self->results[AR_RESULT_REFERENCE] != NULL;
   enable (self, "save-result", has_result && self->shown_result != AR_RESULT_REFERENCE);
   enable (self, "export-meshes", self->input != NULL);
@@ -149,6 +210,7 @@ ar_window_update_actions (ArWindow *self)
 }
 
 static void action_open (GSimpleAction *a, GVariant *p, gpointer d) { ar_window_choose (d, AR_CHOOSE_OPEN); }
+static void action_open_folder (GSimpleAction *a, GVariant *p, gpointer d) { ar_window_choose (d, AR_CHOOSE_OPEN_FOLDER); }
 static void action_load_result (GSimpleAction *a, GVariant *p, gpointer d) { ar_window_choose (d, AR_CHOOSE_RESULT); }
 static void action_load_reference (GSimpleAction *a, GVariant *p, gpointer d) { ar_window_choose (d, AR_CHOOSE_REFERENCE); }
 static void action_save_result (GSimpleAction *a, GVariant *p, gpointer d) { ar_window_choose (d, AR_CHOOSE_SAVE); }
@@ -163,12 +225,30 @@ action_open_recent (GSimpleAction *a, GVariant *p, gpointer d)
   ar_window_open (d, f);
 }
 
+/* Cancel ends the job at once: the window is free again whatever the worker is doing (a
+ * read that takes long to notice), and the worker's result, when it comes, is dropped
+ * (its task reports the cancellation).  The background reference load goes too. */
+static void
+cancel_jobs (ArWindow *self)
+{
+  if (self->job_cancellable)
+    {
+      GCancellable *job = self->job_cancellable;
+      g_cancellable_cancel (job);
+      ar_window_end_job (self, job);
+    }
+  if (self->reference_job)
+    {
+      g_cancellable_cancel (self->reference_job);
+      g_clear_object (&self->reference_job);
+    }
+  ar_window_update_actions (self);
+}
+
 static void
 action_cancel (GSimpleAction *a, GVariant *p, gpointer data)
 {
-  ArWindow *self = data;
-  if (self->job_cancellable)
-    g_cancellable_cancel (self->job_cancellable);
+  cancel_jobs (data);
 }
 
 static void
@@ -260,12 +340,12 @@ action_escape (GSimpleAction *a, GVariant *p, gpointer data)
   ArWindow *self = data;
   if (self->presenting)
     set_presenting (self, FALSE);
-  else if (self->job_cancellable)
-    g_cancellable_cancel (self->job_cancellable);
+  else if (ar_window_is_busy (self))
+    cancel_jobs (self);
 }
 
 static const GActionEntry win_actions[] = {
-  { "open", action_open }, { "open-demo", action_open_demo },
+  { "open", action_open }, { "open-folder", action_open_folder }, { "open-demo", action_open_demo },
   { "open-recent", action_open_recent, "s" },
   { "load-result", action_load_result }, { "load-reference", action_load_reference },
   { "save-result", action_save_result },
@@ -287,7 +367,8 @@ populate_recent (ArWindow *self)
       GtkRecentInfo *info = l->data;
       const char *uri = gtk_recent_info_get_uri (info);
       g_autofree char *path = g_filename_from_uri (uri, NULL, NULL);
-      if (!path || !nifti_path_is_supported (path) || !gtk_recent_info_exists (info))
+      if (!path || !(label_file_path_is_supported (path) || g_file_test (path, G_FILE_TEST_IS_DIR))
+          || !gtk_recent_info_exists (info))
         continue;
       g_autofree char *base = g_path_get_basename (path);
       g_autoptr (GMenuItem) it = g_menu_item_new (base, NULL);

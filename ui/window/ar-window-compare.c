@@ -565,6 +565,8 @@ reference_loaded (GObject *source, GAsyncResult *res, gpointer data)
   g_autoptr (ArScene) s = ar_scene_load_finish (res, &error);
   if (j->job == self->reference_job)
     g_clear_object (&self->reference_job);
+  if (g_cancellable_is_cancelled (self->cancellable))
+    return; /* the window is closed */
   g_autofree char *base = g_path_get_basename (path);
   g_autofree char *primary = g_strdup_printf ("Cannot load “%s” as the reference", base);
   if (!s)
@@ -608,7 +610,7 @@ ar_window_load_reference (ArWindow *self, GFile *file)
   self->reference_job = g_cancellable_new ();
   g_signal_connect_object (self->cancellable, "cancelled", G_CALLBACK (g_cancellable_cancel),
                            self->reference_job, G_CONNECT_SWAPPED);
-  ar_window_load_scene_async (self, path, NULL, FALSE, self->reference_job, NULL, reference_loaded);
+  ar_window_load_scene_async (self, path, NULL, FALSE, NULL, NULL, self->reference_job, NULL, reference_loaded);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-#include "nifti.h"
+#include "label-file.h"
 
 #define SMOOTH_ITERATIONS 15
 
@@ -18,41 +18,36 @@ ar_load_job_free (ArLoadJob *j)
 {
   g_clear_object (&j->self);
   g_free (j->path);
+  g_free (j->scheme);
   g_clear_object (&j->job);
   g_free (j);
 }
 
 void
 ar_window_load_scene_async (ArWindow *self, const char *path, LabelVolume *volume,
-                            gboolean find_table, GCancellable *job, gint *stage,
-                            GAsyncReadyCallback callback)
+                            gboolean find_table, const char *scheme, const LabelTable *table,
+                            GCancellable *job, gint *stage, GAsyncReadyCallback callback)
 {
   ArLoadJob *j = g_new0 (ArLoadJob, 1);
   j->self = g_object_ref (self);
   j->path = g_strdup (path);
+  j->scheme = g_strdup (scheme);
   j->job = job ? g_object_ref (job) : NULL;
   const ArSceneOptions opts = { .smooth_iterations = SMOOTH_ITERATIONS, .find_table = find_table,
-                                .stage = stage };
+                                .scheme = scheme, .table = table, .stage = stage };
   ar_scene_load_async (path, volume, &opts, job, callback, j);
 }
 
-/* With the progress bar: a result keeps its input's label table. */
+/* With the progress bar.  An input is read in label scheme @scheme (NULL: detected); a
+ * result has the names of @table (a completion's output), or else its input's. */
 static void
 load_async (ArWindow *self, const char *path, LabelVolume *volume, gboolean is_result,
-            GAsyncReadyCallback cb)
+            const char *scheme, const LabelTable *table, GAsyncReadyCallback cb)
 {
   g_autofree char *base = g_path_get_basename (path);
   g_autoptr (GCancellable) job = ar_window_begin_job (self, base);
-  ar_window_load_scene_async (self, path, volume, !is_result, job, &self->job_stage, cb);
-}
-
-/* The benchmark's 12-organ scheme (the built-in table or a file naming the same ids). */
-static gboolean
-is_organ_table (const LabelTable *t)
-{
-  if (t->entries->len == 0 || !lt_table_lookup (t, LT_PULMONARY_ARTERY))
-    return FALSE;
-  return g_array_index (t->entries, LabelEntry, t->entries->len - 1).id <= LT_N_ORGANS;
+  ar_window_load_scene_async (self, path, volume, !is_result, is_result ? NULL : scheme, table, job,
+                              &self->job_stage, cb);
 }
 
 static void
@@ -66,15 +61,7 @@ set_input (ArWindow *self, ArScene *s)
   ArRenderer *ri = ar_view_get_renderer (self->view_input);
   ar_renderer_clear (ri);
   ar_scene_add_to_renderer (s, ri);
-  ar_label_panel_set_input (self->label_panel, s->table, s->hist, s->n_hist, s->ml_per_voxel,
-                            is_organ_table (s->table));
-  /* The torso's enclosing organs are shown see-through so the inner ones stay visible. */
-  if (is_organ_table (s->table))
-    {
-      ar_label_panel_set_opacity (self->label_panel, LT_RIB_CAGE, 0.35);
-      ar_label_panel_set_opacity (self->label_panel, LT_LUNG, 0.3);
-      ar_label_panel_set_opacity (self->label_panel, LT_AUTOCHTHON, 0.6);
-    }
+  ar_window_show_input_organs (self);
   gtk_label_set_text (GTK_LABEL (self->subtitle), s->path);
   ar_window_frame_input (self);
   ar_view_queue_quick_redraw (self->view_input);
@@ -117,12 +104,23 @@ open_done (GObject *source, GAsyncResult *res, gpointer data)
         }
       return;
     }
+  g_free (self->scheme_request);
+  self->scheme_request = g_steal_pointer (&j->scheme);
   set_input (self, s);
   add_recent (j->path);
+  /* what the reader accepted but looks wrong (a singular sform replaced, absurd voxels) */
+  if (s->read_warnings && *s->read_warnings)
+    {
+      g_autofree char *base = g_path_get_basename (j->path);
+      g_autofree char *primary = g_strdup_printf ("“%s” was opened, but check it", base);
+      GError e = { G_IO_ERROR, G_IO_ERROR_INVALID_DATA, s->read_warnings };
+      ar_window_show_error (self, primary, &e);
+    }
 }
 
-void
-ar_window_open (ArWindow *self, GFile *file)
+/* Opens @file (a label map, or a folder of masks) in label scheme @scheme (NULL: detected). */
+static void
+open_in_scheme (ArWindow *self, GFile *file, const char *scheme)
 {
   g_autofree char *path = g_file_get_path (file);
   if (!path)
@@ -133,7 +131,22 @@ ar_window_open (ArWindow *self, GFile *file)
       ar_window_show_error (self, primary, &e);
       return;
     }
-  load_async (self, path, NULL, FALSE, open_done);
+  load_async (self, path, NULL, FALSE, scheme, NULL, open_done);
+}
+
+void
+ar_window_open (ArWindow *self, GFile *file)
+{
+  open_in_scheme (self, file, NULL);
+}
+
+void
+ar_window_reload_input (ArWindow *self, const char *scheme)
+{
+  if (!self->input)
+    return;
+  g_autoptr (GFile) f = g_file_new_for_path (self->input->path);
+  open_in_scheme (self, f, scheme);
 }
 
 static char *
@@ -202,11 +215,28 @@ ar_window_load_result (ArWindow *self, GFile *file)
 {
   g_autofree char *path = g_file_get_path (file);
   if (path)
-    load_async (self, path, NULL, TRUE, result_loaded);
+    load_async (self, path, NULL, TRUE, NULL, NULL, result_loaded);
 }
 
 /* ------------------------------------------------------------------------ */
 /* Saving */
+
+OutSet *
+ar_window_outputs_new (ArWindow *self)
+{
+  /* the file chooser asked before replacing a file: the set may overwrite */
+  OutSet *o = out_set_new (TRUE);
+  if (self->input)
+    {
+      label_file_add_inputs (o, self->input->path);
+      if (self->input->table)
+        out_set_add_input (o, self->input->table->source);
+    }
+  for (int i = 0; i < AR_N_RESULTS; i++)
+    if (self->results[i])
+      label_file_add_inputs (o, self->results[i]->scene->path);
+  return o;
+}
 
 gboolean
 ar_window_save_result_to (ArWindow *self, const char *path, GError **error)
@@ -218,18 +248,38 @@ ar_window_save_result_to (ArWindow *self, const char *path, GError **error)
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "There is no completed result to save");
       return FALSE;
     }
-  g_autoptr (GFile) a = g_file_new_for_path (path);
-  g_autoptr (GFile) b = g_file_new_for_path (self->input->path);
-  if (g_file_equal (a, b))
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
-                   "%s is the input label map: choose another name to keep the input", path);
-      return FALSE;
-    }
-  /* The result keeps the input's geometry and header. */
+  /* never over the input (by device and inode: also through a link), the reference or a
+   * loaded result */
+  g_autoptr (OutSet) outputs = ar_window_outputs_new (self);
+  /* The result keeps the input's geometry and header, and is written in the label scheme
+   * of the input with the names of its ids (the completion's, else the input's), in the
+   * format of @path: NIfTI, NRRD, .seg.nrrd or a mask folder. */
   g_autoptr (LabelVolume) out = lv_volume_new_like (self->input->volume, s->volume->bytes_per_voxel);
   memcpy (out->data, s->volume->data, (gsize) lv_volume_n_voxels (out) * out->bytes_per_voxel);
-  if (!nifti_write (out, path, NIFTI_WRITE_OVERWRITE, error))
+  const ArScene *in = self->input;
+  const LabelTable *names = s->table ? s->table : in->table;
+  /* a 3D Slicer file whose scheme came from its segment IDs, saved as .seg.nrrd: the
+   * segments keep their display names and IDs, an added one takes the scheme's name for
+   * both (elsewhere the IDs, TotalSegmentator's names, are the names written) */
+  g_autoptr (LabelTable) shown = NULL;
+  g_autoptr (LabelTable) ids = NULL;
+  if (s->table && in->segment_ids && in->names && in->scheme_names == in->segment_ids
+      && label_file_format_from_path (path) == LABEL_FILE_FORMAT_SEG_NRRD)
+    {
+      shown = lt_table_new (in->names->source);
+      ids = lt_table_new (in->segment_ids->source);
+      for (guint i = 0; i < s->table->entries->len; i++)
+        {
+          const LabelEntry *e = &g_array_index (s->table->entries, LabelEntry, i);
+          const LabelEntry *own = lt_table_lookup (in->names, e->id);
+          lt_table_set (shown, e->id, own ? own->name : e->name, own ? own->rgba : e->rgba);
+          lt_table_set (ids, e->id, e->name, e->rgba);
+        }
+      names = shown;
+    }
+  /* from a mask folder to a folder: its masks are kept (copied, or with the added voxels) */
+  const LabelFileWriteOptions wo = { .like_path = in->path, .like = in->volume, .segment_ids = ids };
+  if (!label_file_write_full_in (outputs, out, names, path, &wo, error) || !out_set_commit (outputs, error))
     return FALSE;
   self->result_unsaved = FALSE;
   add_recent (path);
@@ -260,12 +310,17 @@ ar_window_save_screenshot (ArWindow *self, gboolean views_only, const char *path
     }
   GskRenderer *r = gtk_native_get_renderer (gtk_widget_get_native (w));
   g_autoptr (GdkTexture) tex = gsk_renderer_render_texture (r, node, &GRAPHENE_RECT_INIT (0, 0, width, height));
-  if (!tex || !gdk_texture_save_to_png (tex, path))
+  g_autoptr (GBytes) png = tex ? gdk_texture_save_to_png_bytes (tex) : NULL;
+  if (!png)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Cannot write %s", path);
       return FALSE;
     }
-  return TRUE;
+  /* written like every other output: a temporary, then moved in; never over an input */
+  g_autoptr (OutSet) outputs = ar_window_outputs_new (self);
+  OutFile *f = out_set_open (outputs, path, OUT_FILE_PLAIN, error);
+  return f && out_file_write (f, g_bytes_get_data (png, NULL), g_bytes_get_size (png), error)
+         && out_set_commit (outputs, error);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -309,7 +364,8 @@ completion_done (GObject *source, GAsyncResult *res, gpointer data)
   ArWindow *self = AR_WINDOW (data);
   GCancellable *job = g_task_get_cancellable (G_TASK (res));
   g_autoptr (GError) error = NULL;
-  LabelVolume *v = ar_completion_run_finish (res, &error);
+  g_autoptr (LabelTable) names = NULL;
+  LabelVolume *v = ar_completion_run_finish (res, &names, &error);
   ar_window_end_job (self, job);
   if (!v)
     {
@@ -330,7 +386,7 @@ completion_done (GObject *source, GAsyncResult *res, gpointer data)
     }
   else if (self->input && !g_cancellable_is_cancelled (self->cancellable))
     /* Mesh the result off the main thread too. */
-    load_async (self, self->input->path, v, TRUE, completion_meshed);
+    load_async (self, self->input->path, v, TRUE, NULL, names, completion_meshed);
   else
     lv_volume_free (v);
   g_object_unref (self);
@@ -351,6 +407,6 @@ ar_window_start_completion (ArWindow *self, NnArch net)
   self->job_request = g_array_ref (labels);
   g_clear_pointer (&self->net_error[net], g_free);
   ar_window_compare_result_changed (self, net);   /* the grid says "computing" */
-  ar_completion_run_async (self->input->volume, net, (const int32_t *) labels->data, labels->len,
+  ar_completion_run_async (self->input, net, (const int32_t *) labels->data, labels->len,
                            &self->job_permille, job, completion_done, g_object_ref (self));
 }

@@ -51,6 +51,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (ArResult, ar_result_unref)
 typedef struct {
   ArWindow *self;           /* a reference, held until the load is done */
   char *path;
+  char *scheme;             /* the label scheme asked for (inputs), NULL: detected */
   GCancellable *job;
 } ArLoadJob;
 void ar_load_job_free (ArLoadJob *j);
@@ -67,6 +68,7 @@ struct _ArWindow {
   GtkWidget *views_stack, *grid_box, *metrics_revealer, *metrics_grid;
   GtkWidget *compare_button, *metrics_button, *reference_button;
   ArLabelPanel *label_panel;
+  GtkDropTarget *drop_target;     /* files and folders dropped on the window */
   ArView *view_input, *view_result;
   ArSliceView *slice_view;
   GMenu *recent_menu;
@@ -82,6 +84,7 @@ struct _ArWindow {
   char *job_text;
 
   ArScene *input;
+  char *scheme_request;                   /* the scheme chosen for the input, NULL: detected */
   ArResult *results[AR_N_RESULTS];        /* see AR_RESULT_FILE, AR_RESULT_REFERENCE */
   int shown_result;                       /* index into results, -1: none */
   guint reference_serial;                 /* bumped whenever the reference changes */
@@ -125,6 +128,11 @@ void ar_window_end_job (ArWindow *self, GCancellable *job);
 void ar_window_apply_styles (ArWindow *self);
 /* A disc of @rgba's colour, @size pixels wide; @ringed adds the ring of a new organ. */
 GtkWidget *ar_window_swatch_new (const guint8 rgba[4], int size, gboolean ringed);
+/* Why no organ of the input can be completed (its label scheme is unknown), for people;
+ * NULL when its scheme is known. */
+char *ar_window_dup_scheme_problem (ArWindow *self);
+/* Hands the input's labels, scheme and volumes to the organ panel. */
+void ar_window_show_input_organs (ArWindow *self);
 /* The camera frames the input's surfaces. */
 void ar_window_frame_input (ArWindow *self);
 /* A network's cached result exists and was computed for the organs ticked now. */
@@ -134,16 +142,21 @@ ArScene *ar_window_get_result_scene (ArWindow *self, int index);
 
 /* ar-window-load.c: files and background work */
 /* Load @path (or mesh @volume, taken, under its name) in a worker as the window does:
- * smoothed surfaces, with the file's label table if @find_table; @stage (atomic, may be
- * NULL) follows the ArSceneStage.  @callback gets a new ArLoadJob holding @job. */
+ * smoothed surfaces, with the file's label table and label scheme if @find_table (the
+ * scheme named @scheme, NULL: detected), or a copy of @table if not NULL; @stage
+ * (atomic, may be NULL) follows the ArSceneStage.  @callback gets a new ArLoadJob
+ * holding @job. */
 void ar_window_load_scene_async (ArWindow *self, const char *path, LabelVolume *volume,
-                                 gboolean find_table, GCancellable *job, gint *stage,
-                                 GAsyncReadyCallback callback);
+                                 gboolean find_table, const char *scheme, const LabelTable *table,
+                                 GCancellable *job, gint *stage, GAsyncReadyCallback callback);
+/* Read the input again in label scheme @scheme (NULL: detect). */
+void ar_window_reload_input (ArWindow *self, const char *scheme);
 void ar_window_start_completion (ArWindow *self, NnArch net);
 
 /* ar-window-actions.c: actions, file choosers, presentation, recent files */
 typedef enum {
-  AR_CHOOSE_OPEN, AR_CHOOSE_RESULT, AR_CHOOSE_REFERENCE, AR_CHOOSE_SAVE, AR_CHOOSE_MESH, AR_CHOOSE_SHOT
+  AR_CHOOSE_OPEN, AR_CHOOSE_OPEN_FOLDER, AR_CHOOSE_RESULT, AR_CHOOSE_REFERENCE, AR_CHOOSE_SAVE,
+  AR_CHOOSE_MESH, AR_CHOOSE_SHOT
 } ArChooseKind;
 /* Adds the win.* actions and the recent-files menu. */
 void ar_window_actions_init (ArWindow *self);
@@ -173,5 +186,12 @@ extern const gsize ar_window_n_compare_actions;
 gboolean ar_window_is_busy (ArWindow *self);
 void ar_window_show_result (ArWindow *self, int index);
 gboolean ar_window_save_result_to (ArWindow *self, const char *path, GError **error);
+/* Export Meshes: the shown result's meshes (else the input's) to @path, each named by its
+ * label's name in the source scheme. */
+gboolean ar_window_export_meshes_to (ArWindow *self, const char *path, GError **error);
+/* An OutSet (out-file.h) for a save from the window: every file shown (input and its
+ * table, results, reference) is an input, so never replaced; overwriting allowed (the file
+ * chooser asked).  Free with out_set_free. */
+OutSet *ar_window_outputs_new (ArWindow *self);
 
 G_END_DECLS

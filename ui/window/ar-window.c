@@ -133,8 +133,10 @@ void
 ar_window_end_job (ArWindow *self, GCancellable *job)
 {
   if (job != self->job_cancellable)
-    return; /* a newer job runs */
+    return; /* a newer job runs, or the job was cancelled (and ended) already */
   g_clear_object (&self->job_cancellable);
+  if (g_cancellable_is_cancelled (self->cancellable))
+    return; /* the window is closed: its widgets are gone */
   g_clear_handle_id (&self->progress_timer, g_source_remove);
   gtk_revealer_set_reveal_child (GTK_REVEALER (self->progress_revealer), FALSE);
   g_atomic_int_set (&self->job_stage, AR_SCENE_STAGE_NONE);
@@ -247,6 +249,43 @@ update_legend (ArWindow *self)
     }
 }
 
+char *
+ar_window_dup_scheme_problem (ArWindow *self)
+{
+  ArScene *s = self->input;
+  if (!s || s->scheme)
+    return NULL;
+  const GError *e = s->scheme_error;
+  if (g_error_matches (e, LABEL_SCHEME_ERROR, LABEL_SCHEME_ERROR_NEEDS_SCHEME)
+      || (g_error_matches (e, LABEL_SCHEME_ERROR, LABEL_SCHEME_ERROR_NOT_DETECTED) && !s->names))
+    return g_strdup_printf ("its labels go up to %d, beyond the 12 organ classes, and it carries no label "
+                            "names that would tell which scheme its ids follow", s->n_hist - 1);
+  if (g_error_matches (e, LABEL_SCHEME_ERROR, LABEL_SCHEME_ERROR_NOT_DETECTED))
+    return g_strdup ("its label names match none of the known label schemes (the 12 classes, "
+                     "TotalSegmentator v1 and v2, AMOS)");
+  return g_strdup (e ? e->message : "its label scheme is unknown");
+}
+
+void
+ar_window_show_input_organs (ArWindow *self)
+{
+  ArScene *s = self->input;
+  g_autofree char *problem = ar_window_dup_scheme_problem (self);
+  const ArLabelPanelInput in = {
+    .table = s->table, .hist = s->hist, .n_hist = s->n_hist, .ml_per_voxel = s->ml_per_voxel,
+    .scheme = s->scheme, .by_names = s->by_names, .scheme_names = s->scheme_names, .no_scheme = problem,
+    .forced_scheme = self->scheme_request, .warnings = s->read_warnings,
+  };
+  ar_label_panel_set_input (self->label_panel, &in);
+  /* The torso's enclosing organs are shown see-through so the inner ones stay visible. */
+  if (s->scheme)
+    {
+      ar_label_panel_set_class_opacity (self->label_panel, LT_RIB_CAGE, 0.35);
+      ar_label_panel_set_class_opacity (self->label_panel, LT_LUNG, 0.3);
+      ar_label_panel_set_class_opacity (self->label_panel, LT_AUTOCHTHON, 0.6);
+    }
+}
+
 void
 ar_window_frame_input (ArWindow *self)
 {
@@ -271,7 +310,7 @@ ar_window_show_result (ArWindow *self, int index)
     {
       ar_scene_add_to_renderer (s, rr);
       ar_view_queue_quick_redraw (self->view_result);
-      ar_label_panel_set_result (self->label_panel, s->hist, s->n_hist, s->ml_per_voxel);
+      ar_label_panel_set_result (self->label_panel, s->hist, s->n_hist, s->ml_per_voxel, s->table);
       g_autofree char *base = g_path_get_basename (s->path);
       g_autofree char *t = index == AR_RESULT_REFERENCE ? g_strdup_printf ("Reference (%s)", base)
                            : index == AR_RESULT_FILE ? g_strdup_printf ("Completed (%s)", base)
@@ -281,7 +320,7 @@ ar_window_show_result (ArWindow *self, int index)
     }
   else
     {
-      ar_label_panel_set_result (self->label_panel, NULL, 0, 0);
+      ar_label_panel_set_result (self->label_panel, NULL, 0, 0, NULL);
       gtk_label_set_text (GTK_LABEL (self->result_title), "Completed");
       g_autofree char *reason = NULL;
       NnArch net = gtk_drop_down_get_selected (GTK_DROP_DOWN (self->network_dropdown));
@@ -355,6 +394,14 @@ request_changed (ArLabelPanel *panel, ArWindow *self)
   ar_window_compare_request_changed (self);
 }
 
+/* The user chose the label scheme of the input's ids (NULL: detect): read it again so. */
+static void
+scheme_changed (ArLabelPanel *panel, const char *scheme, ArWindow *self)
+{
+  if (self->input && g_strcmp0 (scheme, self->scheme_request) != 0)
+    ar_window_reload_input (self, scheme);
+}
+
 static void
 network_changed (GObject *dd, GParamSpec *p, ArWindow *self)
 {
@@ -369,17 +416,21 @@ network_changed (GObject *dd, GParamSpec *p, ArWindow *self)
   ar_window_update_actions (self);
 }
 
+/* A file or a folder (of masks) dropped on the window is opened; of several, the first. */
 static gboolean
 drop_file (GtkDropTarget *t, const GValue *value, double x, double y, ArWindow *self)
 {
+  GFile *file = NULL;
   if (G_VALUE_HOLDS (value, GDK_TYPE_FILE_LIST))
     {
       GSList *files = g_value_get_boxed (value);
-      if (files)
-        ar_window_open (self, files->data);
-      return files != NULL;
+      file = files ? files->data : NULL;
     }
-  return FALSE;
+  else if (G_VALUE_HOLDS (value, G_TYPE_FILE))
+    file = g_value_get_object (value);
+  if (file)
+    ar_window_open (self, file);
+  return file != NULL;
 }
 
 static void
@@ -443,6 +494,7 @@ ar_window_finalize (GObject *object)
   for (int i = 0; i < NN_N_ARCHS; i++)
     g_free (self->net_error[i]);
   g_free (self->job_text);
+  g_free (self->scheme_request);
   g_clear_pointer (&self->job_request, g_array_unref);
   g_free (self->last_error);
   g_clear_pointer (&self->test, g_free);
@@ -497,8 +549,12 @@ ar_window_init (ArWindow *self)
   g_signal_connect (self->label_panel, "request-changed", G_CALLBACK (request_changed), self);
   g_signal_connect (self->network_dropdown, "notify::selected", G_CALLBACK (network_changed), self);
 
-  GtkDropTarget *drop = gtk_drop_target_new (GDK_TYPE_FILE_LIST, GDK_ACTION_COPY);
+  g_signal_connect (self->label_panel, "scheme-changed", G_CALLBACK (scheme_changed), self);
+
+  GtkDropTarget *drop = gtk_drop_target_new (G_TYPE_INVALID, GDK_ACTION_COPY);
+  gtk_drop_target_set_gtypes (drop, (GType[]) { GDK_TYPE_FILE_LIST, G_TYPE_FILE }, 2);
   g_signal_connect (drop, "drop", G_CALLBACK (drop_file), self);
+  self->drop_target = drop;
   gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (drop));
 
   ar_window_update_actions (self);
