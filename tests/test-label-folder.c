@@ -8,10 +8,12 @@
 #include "label-folder.h"
 #include "label-scheme.h"
 #include "nifti.h"
+#include "out-file.h"
 
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
@@ -429,6 +431,120 @@ test_write_disk_full (void)
   g_assert_cmpmem (before, before_len, after, after_len);
 }
 
+/* The OutSet rule (out-file.h) for mask folders: the masks of the folder read are inputs
+ * (never replaced, even with overwrite); nothing appears before the commit; a set freed
+ * without a commit, or whose commit fails on another output, leaves neither masks nor the
+ * folder it created; an existing folder with other files is not written into.  Reading: a
+ * FIFO named like a mask is refused (in-file.h), a cancelled read stops. */
+static void
+test_outset (void)
+{
+  g_autofree char *dir = new_dir ("set-in");
+  write_mask (dir, "liver", (int[]) { 0, 0, 0 }, (int[]) { 4, 4, 4 }, 1);
+  write_mask (dir, "spleen", (int[]) { 6, 6, 6 }, (int[]) { 9, 9, 9 }, 1);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LabelTable) t = NULL;
+  g_autoptr (LabelVolume) v = label_file_read (dir, 0, &t, NULL, &error);
+  g_assert_no_error (error);
+  g_autofree char *liver = g_build_filename (dir, "liver.nii.gz", NULL);
+  g_autofree char *liver_copy = tmp_path ("set-liver-before.nii.gz");
+  {
+    g_autofree char *bytes = NULL;
+    gsize len = 0;
+    g_assert_true (g_file_get_contents (liver, &bytes, &len, NULL));
+    g_assert_true (g_file_set_contents (liver_copy, bytes, (gssize) len, NULL));
+  }
+
+  /* into the folder it came from: its masks are inputs, even with overwrite */
+  {
+    g_autoptr (OutSet) set = out_set_new (TRUE);
+    label_file_add_inputs (set, dir);
+    g_assert_false (label_file_write_in (set, v, t, dir, &error));
+    g_assert_error (error, OUT_FILE_ERROR, OUT_FILE_ERROR_SAME);
+    g_clear_error (&error);
+  }
+  g_assert_cmpuint (n_files (dir), ==, 2);
+  g_assert_true (same_bytes (liver, liver_copy));
+
+  /* a new folder: checked before the work, nothing before the commit, nothing at all when
+   * the set is freed without one */
+  g_autofree char *fresh = tmp_path ("set-out");
+  g_autofree char *fresh_liver = g_build_filename (fresh, "liver.nii.gz", NULL);
+  {
+    g_autoptr (OutSet) set = out_set_new (FALSE);
+    label_file_add_inputs (set, dir);
+    g_assert_true (label_file_reserve (set, fresh, &error));
+    g_assert_no_error (error);
+    g_assert_true (label_file_write_in (set, v, t, fresh, &error));
+    g_assert_no_error (error);
+    g_assert_false (g_file_test (fresh_liver, G_FILE_TEST_EXISTS));
+  }
+  g_assert_false (g_file_test (fresh, G_FILE_TEST_EXISTS));
+
+  /* committed together with another output; when that one cannot be moved in, the masks
+   * are taken back and the folder goes */
+  g_autofree char *other = tmp_path ("set-other.nii.gz");
+  {
+    g_autoptr (OutSet) set = out_set_new (FALSE);
+    label_file_add_inputs (set, dir);
+    g_assert_true (label_file_write_in (set, v, NULL, other, &error));
+    g_assert_true (label_file_write_in (set, v, t, fresh, &error));
+    g_assert_no_error (error);
+    g_assert_cmpint (g_mkdir (other, 0777), ==, 0);   /* appears meanwhile: cannot be replaced */
+    g_assert_false (out_set_commit (set, &error));
+    g_assert_nonnull (error);
+    g_clear_error (&error);
+  }
+  g_assert_false (g_file_test (fresh, G_FILE_TEST_EXISTS));
+  g_assert_cmpint (g_rmdir (other), ==, 0);
+  {
+    g_autoptr (OutSet) set = out_set_new (FALSE);
+    label_file_add_inputs (set, dir);
+    g_assert_true (label_file_write_in (set, v, NULL, other, &error));
+    g_assert_true (label_file_write_in (set, v, t, fresh, &error));
+    g_assert_true (out_set_commit (set, &error));
+    g_assert_no_error (error);
+  }
+  g_assert_cmpuint (n_files (fresh), ==, 2);
+  g_assert_true (g_file_test (other, G_FILE_TEST_IS_REGULAR));
+
+  /* an existing folder that holds other files than masks is not written into */
+  g_autofree char *work = new_dir ("set-work");
+  g_autofree char *notes = g_build_filename (work, "notes.txt", NULL);
+  g_assert_true (g_file_set_contents (notes, "mine", -1, NULL));
+  g_assert_false (label_file_write (v, t, work, TRUE, &error));
+  g_assert_error (error, LABEL_FOLDER_ERROR, LABEL_FOLDER_ERROR_NOT_MASK_FOLDER);
+  g_assert_nonnull (strstr (error->message, "unknown output format"));
+  g_assert_nonnull (strstr (error->message, "notes.txt"));
+  g_clear_error (&error);
+  g_assert_cmpuint (n_files (work), ==, 1);
+  /* nor a folder whose parent is missing */
+  g_autofree char *orphan = tmp_path ("set-missing/out");
+  {
+    g_autoptr (OutSet) set = out_set_new (FALSE);
+    g_assert_false (label_file_reserve (set, orphan, &error));
+    g_assert_error (error, LABEL_FOLDER_ERROR, LABEL_FOLDER_ERROR_IO);
+    g_clear_error (&error);
+  }
+
+  /* a cancelled read stops */
+  g_autoptr (GCancellable) cancel = g_cancellable_new ();
+  g_cancellable_cancel (cancel);
+  g_assert_null (label_file_read_cancellable (dir, 0, cancel, NULL, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+
+  /* a FIFO named like a mask: refused at once, never opened */
+  g_autofree char *fifo = g_build_filename (dir, "stomach.nii.gz", NULL);
+  g_assert_cmpint (mkfifo (fifo, 0644), ==, 0);
+  g_assert_null (label_file_read (dir, 0, NULL, NULL, &error));
+  g_assert_error (error, LABEL_FOLDER_ERROR, LABEL_FOLDER_ERROR_IO);
+  g_assert_nonnull (strstr (error->message, "stomach.nii.gz"));
+  g_assert_nonnull (strstr (error->message, "named pipe"));
+  g_clear_error (&error);
+  g_unlink (fifo);
+}
+
 static void
 test_names (void)
 {
@@ -519,6 +635,7 @@ main (int argc, char **argv)
   g_test_add_func ("/label-folder/write-plain", test_write_plain);
   g_test_add_func ("/label-folder/write-like", test_write_like);
   g_test_add_func ("/label-folder/write-disk-full", test_write_disk_full);
+  g_test_add_func ("/label-folder/outset", test_outset);
   g_test_add_func ("/label-folder/names", test_names);
   g_test_add_func ("/label-folder/nifti-names", test_nifti_names);
   int rc = g_test_run ();
