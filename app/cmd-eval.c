@@ -5,6 +5,8 @@
 #include "commands.h"
 #include "atlas.h"
 #include "completion.h"
+#include "label-file.h"
+#include "label-folder.h"
 #include "label-scheme.h"
 #include "label-table.h"
 #include "nifti.h"
@@ -75,12 +77,18 @@ file_stem (const char *path)
 static LabelVolume *
 read_12class (const char *path, const char *scheme, char **scheme_used, GError **error)
 {
-  g_autoptr (LabelVolume) v = nifti_read (path, NULL, error);
+  /* any label file (NIfTI, NRRD, .seg.nrrd, a mask folder): a table beside it, else the
+   * names it carries */
+  g_autoptr (LabelTable) own = NULL;
+  g_autoptr (LabelVolume) v = label_file_read (path, 0, &own, NULL, error);
   if (v == NULL)
     return NULL;
-  g_autoptr (LabelTable) table = lt_table_find_for_volume (path, v, NULL, error);
+  g_autoptr (LabelTable) table = label_folder_path_is_folder (path) ? NULL
+                                 : lt_table_find_for_volume (path, v, NULL, error);
   if (table == NULL && error && *error)
     return NULL;
+  if (table == NULL)
+    table = g_steal_pointer (&own);
   gboolean by_names = FALSE;
   const LabelScheme *s = label_scheme_resolve (scheme, table, v, path, &by_names, error);
   if (s == NULL)
@@ -457,10 +465,10 @@ eval_benchmark (const char *data_dir, GPtrArray *nets, GPtrArray *model_paths, G
   g_autoptr (GTimer) timer = g_timer_new ();
   for (guint c = 0; c < n_cases; c++)
     {
-      g_autoptr (LabelVolume) in = nifti_read (g_ptr_array_index (ppaths, c), NULL, &error);
+      g_autoptr (LabelVolume) in = label_file_read (g_ptr_array_index (ppaths, c), 0, NULL, NULL, &error);
       if (in == NULL)
         return cli_fail ("%s", error->message);
-      g_autoptr (LabelVolume) truth = nifti_read (g_ptr_array_index (cpaths, c), NULL, &error);
+      g_autoptr (LabelVolume) truth = label_file_read (g_ptr_array_index (cpaths, c), 0, NULL, NULL, &error);
       if (truth == NULL)
         return cli_fail ("%s", error->message);
       if (in->nx != truth->nx || in->ny != truth->ny || in->nz != truth->nz)

@@ -49,6 +49,7 @@ struct _ArLabelPanel {
   const LabelScheme *scheme;
   gboolean by_names;
   LabelTable *table;            /* the input's names (a copy) */
+  LabelTable *scheme_names;     /* the names its ids match the scheme by (a copy), or NULL */
   double ml_in, ml_out;
   gboolean has_result;
   gboolean building;
@@ -100,6 +101,10 @@ class_of (ArLabelPanel *self, int32_t id, const char *name)
   int32_t c = -1;
   if (!self->by_names)
     c = label_scheme_class_of (self->scheme, id);
+  /* the name the scheme knows it by (a 3D Slicer segment ID rather than its display name) */
+  const LabelEntry *sn = self->scheme_names ? lt_table_lookup (self->scheme_names, id) : NULL;
+  if (sn != NULL && sn->name != NULL)
+    name = sn->name;
   if (c < 0 && name)
     {
       /* matched by name (a file whose ids are its own, or an id added past the scheme's) */
@@ -769,6 +774,8 @@ ar_label_panel_set_input (ArLabelPanel *self, const ArLabelPanelInput *in)
   g_array_set_size (self->organs, 0);
   g_clear_pointer (&self->table, lt_table_free);
   self->table = in->table ? ar_scene_table_dup (in->table) : lt_table_new_default ();
+  g_clear_pointer (&self->scheme_names, lt_table_free);
+  self->scheme_names = ar_scene_table_dup (in->scheme_names);
   self->ml_in = in->ml_per_voxel;
   self->has_result = FALSE;
   self->scheme = in->scheme;
@@ -1041,6 +1048,7 @@ ar_label_panel_finalize (GObject *object)
   g_array_unref (self->organs);
   g_hash_table_unref (self->index);
   g_clear_pointer (&self->table, lt_table_free);
+  g_clear_pointer (&self->scheme_names, lt_table_free);
   G_OBJECT_CLASS (ar_label_panel_parent_class)->finalize (object);
 }
 
