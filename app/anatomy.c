@@ -7,8 +7,8 @@
 #include <string.h>
 
 static const AnatomyCommand commands[] = {
-  { "info", "Describe a label map: geometry, datatype and every label", cmd_info },
-  { "convert", "Rewrite a label map in another NIfTI form", cmd_convert },
+  { "info", "Describe a label map: geometry, scheme and every label with its class", cmd_info },
+  { "convert", "Rewrite a label map in another form (NIfTI, NRRD, .seg.nrrd, mask folder)", cmd_convert },
   { "phantom", "Generate procedural torso phantoms in the benchmark layout", cmd_phantom },
   { "render", "Draw the organ surfaces to a PNG image, offscreen", cmd_render },
   { "mesh", "Extract, smooth and export organ surfaces (OBJ, PLY, STL)", cmd_mesh },

@@ -2,11 +2,13 @@
 #include "cli.h"
 #include "completion.h"
 #include "in-file.h"
+#include "label-folder.h"
 #include "label-table.h"
 #include "nifti.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 gboolean
@@ -184,12 +186,204 @@ cli_find_model (const char *value, GError **error)
   return NULL;
 }
 
+/* --- label maps ------------------------------------------------------------------ */
+
+void
+cli_print_warnings (const char *warnings)
+{
+  if (warnings == NULL)
+    return;
+  g_auto (GStrv) lines = g_strsplit (warnings, "\n", -1);
+  for (int i = 0; lines[i]; i++)
+    if (*lines[i])
+      fprintf (stderr, "anatomy: warning: %s\n", lines[i]);
+}
+
+gboolean
+cli_label_map_read (CliLabelMap *m, const char *path, const char *table_path, gint64 max_voxels, GError **error)
+{
+  memset (m, 0, sizeof *m);
+  m->path = g_strdup (path);
+  m->format = label_file_format_from_path (path);
+  gboolean folder = m->format == LABEL_FILE_FORMAT_FOLDER && label_folder_path_is_folder (path);
+  LabelFileReadInfo info = { 0 };
+  m->volume = label_file_read_full (path, max_voxels, NULL, &info, error);
+  g_autoptr (LabelTable) own = g_steal_pointer (&info.table);
+  m->segment_ids = g_steal_pointer (&info.segment_ids);
+  cli_print_warnings (info.warnings);
+  label_file_read_info_clear (&info);
+  if (m->volume == NULL)
+    return FALSE;
+  if (table_path != NULL && folder)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "%s: a mask folder is named by its file names (--table cannot rename it)", path);
+      return FALSE;
+    }
+  if (table_path != NULL)
+    {
+      m->table = lt_table_load (table_path, error);
+      if (m->table == NULL)
+        return FALSE;
+      m->table_source = g_strdup (table_path);
+      m->table_file = g_strdup (table_path);
+      return TRUE;
+    }
+  if (!folder)
+    {
+      g_autofree char *found = NULL;
+      g_autoptr (GError) local = NULL;
+      m->table = lt_table_find_for_volume (path, NULL, &found, &local);
+      /* a broken table beside a valid volume does not make it unreadable (every command
+       * and the window carry on): said, then ignored; an explicit --table is still checked */
+      if (local != NULL)
+        fprintf (stderr, "anatomy: warning: ignoring the label table: %s\n", local->message);
+      if (m->table != NULL)
+        {
+          m->table_file = g_strdup (found);
+          m->table_source = g_steal_pointer (&found);
+          return TRUE;
+        }
+    }
+  if (own != NULL)
+    {
+      m->table = g_steal_pointer (&own);
+      m->own_names = TRUE;
+      m->table_source = g_strdup_printf ("%s (%s)", path,
+                                         folder ? "mask file names"
+                                         : m->format == LABEL_FILE_FORMAT_NIFTI ? "header extension"
+                                         : "3D Slicer segments");
+    }
+  return TRUE;
+}
+
+gboolean
+cli_label_map_resolve (CliLabelMap *m, const char *requested, GError **error)
+{
+  g_clear_error (&m->scheme_error);
+  m->scheme_names = m->table;
+  m->scheme = label_scheme_resolve (requested, m->table, m->volume, m->path, &m->by_names, &m->scheme_error);
+  if (m->scheme == NULL && requested == NULL && m->segment_ids != NULL)
+    {
+      const LabelScheme *s = label_scheme_resolve (NULL, m->segment_ids, m->volume, m->path, &m->by_names, NULL);
+      if (s != NULL)
+        {
+          m->scheme = s;
+          m->scheme_names = m->segment_ids;
+          g_clear_error (&m->scheme_error);
+        }
+    }
+  m->ids_fit = m->scheme != NULL && m->segment_ids != NULL
+               && (m->scheme_names == m->segment_ids
+                   || label_scheme_resolve (NULL, m->segment_ids, m->volume, m->path, NULL, NULL) == m->scheme);
+  if (m->scheme == NULL && error != NULL)
+    *error = g_error_copy (m->scheme_error);
+  return m->scheme != NULL;
+}
+
+void
+cli_label_map_clear (CliLabelMap *m)
+{
+  g_clear_pointer (&m->path, g_free);
+  g_clear_pointer (&m->volume, lv_volume_free);
+  g_clear_pointer (&m->table, lt_table_free);
+  g_clear_pointer (&m->table_source, g_free);
+  g_clear_pointer (&m->table_file, g_free);
+  g_clear_pointer (&m->segment_ids, lt_table_free);
+  g_clear_pointer (&m->scheme_table, lt_table_free);
+  g_clear_error (&m->scheme_error);
+}
+
+int32_t
+cli_label_map_class_of (const CliLabelMap *m, int32_t id)
+{
+  if (m->scheme == NULL)
+    return -1;
+  if (id == 0)
+    return 0;
+  if (m->by_names && m->scheme_names != NULL)
+    {
+      const LabelEntry *e = lt_table_lookup (m->scheme_names, id);
+      if (e == NULL)
+        return -1;
+      int32_t sid = label_scheme_find_name (m->scheme, e->name);
+      return sid > 0 ? label_scheme_class_of (m->scheme, sid) : 0;
+    }
+  return label_scheme_class_of (m->scheme, id);
+}
+
+const LabelTable *
+cli_label_map_names (CliLabelMap *m)
+{
+  if (m->table != NULL)
+    return m->table;
+  if (m->scheme == NULL)
+    return NULL;
+  if (m->scheme_table != NULL)
+    return m->scheme_table;
+  if (strcmp (label_scheme_get_name (m->scheme), LABEL_SCHEME_BENCHMARK12) == 0)
+    return m->scheme_table = lt_table_new_default ();
+  /* the scheme's ids, and those of its reserved ids ("lung (completed)") the volume holds */
+  m->scheme_table = label_scheme_dup_table (m->scheme, 0);
+  g_autoptr (LabelTable) completed = label_scheme_dup_table (m->scheme, LABEL_SCHEME_TABLE_COMPLETED);
+  const int32_t max_id = label_scheme_get_max_id (m->scheme);
+  gboolean seen[LT_N_CLASSES] = { FALSE };
+  const int64_t n = lv_volume_n_voxels (m->volume);
+  for (int64_t i = 0; i < n; i++)
+    {
+      int32_t l = lv_volume_get_index (m->volume, i);
+      if (l > max_id && l <= max_id + LT_N_ORGANS && !seen[l - max_id])
+        {
+          seen[l - max_id] = TRUE;
+          const LabelEntry *e = lt_table_lookup (completed, l);
+          if (e != NULL)
+            lt_table_set (m->scheme_table, l, e->name, e->rgba);
+        }
+    }
+  return m->scheme_table;
+}
+
+const char *
+cli_label_map_scheme_origin (const CliLabelMap *m, const char *requested)
+{
+  if (m->scheme == NULL)
+    return "none";
+  if (requested != NULL)
+    return "given with --scheme";
+  if (m->table == NULL)
+    return "no names: every label is one of the 12 classes";
+  if (m->format == LABEL_FILE_FORMAT_FOLDER && m->own_names)
+    return "detected from the mask file names";
+  if (m->scheme_names != NULL && m->scheme_names == m->segment_ids)
+    return m->by_names ? "detected from the 3D Slicer segment IDs (the ids are the file's own)"
+                       : "detected from the 3D Slicer segment IDs and label values";
+  if (m->by_names)
+    return "detected from the label names (the ids are the file's own)";
+  return "detected from the label ids and names";
+}
+
+LabelTable *
+cli_label_map_dup_output_names (const CliLabelMap *m, const LabelTable *names, LabelFileFormat format)
+{
+  if (names == NULL)
+    return NULL;
+  gboolean ids = format != LABEL_FILE_FORMAT_SEG_NRRD && m->ids_fit;
+  LabelTable *t = lt_table_new (names->source);
+  for (guint i = 0; i < names->entries->len; i++)
+    {
+      const LabelEntry *e = &g_array_index (names->entries, LabelEntry, i);
+      const LabelEntry *id = ids ? lt_table_lookup (m->segment_ids, e->id) : NULL;
+      lt_table_set (t, e->id, id != NULL ? id->name : e->name, e->rgba);
+    }
+  return t;
+}
+
 OutSet *
 cli_outputs_new (gboolean force, const char *const *inputs)
 {
   OutSet *s = out_set_new (force);
   for (int i = 0; inputs && inputs[i]; i++)
-    nifti_add_inputs (s, inputs[i]);
+    label_file_add_inputs (s, inputs[i]);
   return s;
 }
 
@@ -208,6 +402,16 @@ cli_outputs_reserve (OutSet *outputs, const char *path)
 {
   g_autoptr (GError) error = NULL;
   if (out_set_reserve (outputs, path, &error))
+    return TRUE;
+  cli_fail_output (error);
+  return FALSE;
+}
+
+gboolean
+cli_outputs_reserve_label_map (OutSet *outputs, const char *path)
+{
+  g_autoptr (GError) error = NULL;
+  if (label_file_reserve (outputs, path, &error))
     return TRUE;
   cli_fail_output (error);
   return FALSE;

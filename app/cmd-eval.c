@@ -8,6 +8,8 @@
 #include "eval-private.h"
 #include "atlas.h"
 #include "completion.h"
+#include "label-file.h"
+#include "label-folder.h"
 #include "label-scheme.h"
 #include "label-table.h"
 #include "nifti.h"
@@ -59,12 +61,18 @@ eval_file_stem (const char *path)
 LabelVolume *
 eval_read_12class (const char *path, const char *scheme, char **scheme_used, GError **error)
 {
-  g_autoptr (LabelVolume) v = nifti_read (path, NULL, error);
+  /* any label file (NIfTI, NRRD, .seg.nrrd, a mask folder): a table beside it, else the
+   * names it carries */
+  g_autoptr (LabelTable) own = NULL;
+  g_autoptr (LabelVolume) v = label_file_read (path, 0, &own, NULL, error);
   if (v == NULL)
     return NULL;
-  g_autoptr (LabelTable) table = lt_table_find_for_volume (path, v, NULL, error);
+  g_autoptr (LabelTable) table = label_folder_path_is_folder (path) ? NULL
+                                 : lt_table_find_for_volume (path, v, NULL, error);
   if (table == NULL && error && *error)
     return NULL;
+  if (table == NULL)
+    table = g_steal_pointer (&own);
   gboolean by_names = FALSE;
   const LabelScheme *s = label_scheme_resolve (scheme, table, v, path, &by_names, error);
   if (s == NULL)

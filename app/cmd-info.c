@@ -1,5 +1,6 @@
 /* cmd-info.c: `anatomy info FILE [--json]`. */
 #include "commands.h"
+#include "label-scheme.h"
 #include "label-table.h"
 #include "nifti.h"
 
@@ -94,27 +95,45 @@ units_name (int xyzt_units)
     }
 }
 
+/* The class column: the 12-class name of @id, "-" for none, "?" for ids the scheme
+ * does not define. */
+static const char *
+class_text (const CliLabelMap *m, int32_t id)
+{
+  int32_t c = cli_label_map_class_of (m, id);
+  if (id == 0)
+    return "";
+  return c > 0 ? lt_default_class_name (c) : c == 0 ? "-" : "?";
+}
+
 int
 cmd_info (int argc, char **argv)
 {
   gboolean json = FALSE;
-  g_autofree char *table_path = NULL;
+  g_autofree char *table_path = NULL, *scheme_name = NULL;
   gint64 max_voxels = 0;
   g_auto (GStrv) files = NULL;
+  g_autofree char *schemes = label_scheme_dup_names ();
+  g_autofree char *scheme_help = g_strdup_printf ("Label scheme of FILE (%s; default: detected from its names)", schemes);
   GOptionEntry entries[] = {
     { "json", 'j', 0, G_OPTION_ARG_NONE, &json, "Print JSON instead of text", NULL },
     { "table", 't', 0, G_OPTION_ARG_FILENAME, &table_path,
-      "Label table to name the labels (default: one beside FILE, else its header, else the built-in organ "
-      "table when all labels are 0–12)", "TABLE" },
+      "Label table to name the labels (default: one beside FILE, else the names FILE carries, else the "
+      "scheme's names)", "TABLE" },
+    { "scheme", 's', 0, G_OPTION_ARG_STRING, &scheme_name, scheme_help, "NAME" },
     { "max-voxels", 0, 0, G_OPTION_ARG_INT64, &max_voxels,
       "Refuse volumes with more voxels than N before allocating (default 1073741824)", "N" },
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &files, NULL, NULL },
     { NULL },
   };
   const char *summary =
-    "Describe a label map (.nii, .nii.gz, .hdr/.img): dimensions, spacing, orientation,\n"
-    "datatype, and for every label its id, name, colour, voxel count, volume in mL and\n"
-    "bounding box (voxel indices, inclusive).";
+    "Describe a label map (.nii, .nii.gz, .hdr/.img, .nrrd, .nhdr, .seg.nrrd, or a folder of\n"
+    "binary masks such as TotalSegmentator's segmentations/): dimensions, spacing,\n"
+    "orientation, datatype, the label scheme, and for every label its id, name, the\n"
+    "12-class organ it maps to, colour, voxel count, volume in mL and bounding box (voxel\n"
+    "indices, inclusive).  The scheme is detected from the names (header extension,\n"
+    "segments, mask file names, a table beside FILE); a file without names whose labels\n"
+    "are all 0-12 is the benchmark's 12 classes.";
   if (!cli_parse_options (&argc, &argv, "FILE", summary, entries))
     return CLI_EXIT_USAGE;
   if (files == NULL || files[0] == NULL || files[1] != NULL)
@@ -124,51 +143,42 @@ cmd_info (int argc, char **argv)
   g_autoptr (GError) error = NULL;
   if (max_voxels < 0)
     return cli_fail ("--max-voxels must be positive");
-  g_autoptr (GPtrArray) warnings = cli_warnings_new ();
-  NiftiReadOptions read_opt = { .max_voxels = max_voxels, .warnings = warnings };
-  g_autoptr (LabelVolume) v = nifti_read (path, &read_opt, &error);
-  if (v == NULL)
+  g_auto (CliLabelMap) m = { 0 };
+  if (!cli_label_map_read (&m, path, table_path, max_voxels, &error))
     return cli_fail ("%s", error->message);
-  cli_warn (warnings);
-
-  g_autoptr (LabelTable) table = NULL;
+  if (!cli_label_map_resolve (&m, scheme_name, NULL) && scheme_name != NULL
+      && g_error_matches (m.scheme_error, LABEL_SCHEME_ERROR, LABEL_SCHEME_ERROR_UNKNOWN))
+    return cli_fail ("%s", m.scheme_error->message);
+  const LabelVolume *v = m.volume;
+  const LabelTable *table = cli_label_map_names (&m);
   g_autofree char *found = NULL;
-  if (table_path)
-    {
-      table = lt_table_load (table_path, &error);
-      if (table == NULL)
-        return cli_fail ("%s", error->message);
-      found = g_strdup (table_path);
-    }
-  else
-    {
-      /* a broken table beside FILE does not make a valid volume unreadable (render,
-       * complete and the window carry on too): said, then ignored */
-      table = lt_table_find_for_volume (path, v, &found, &error);
-      if (table == NULL && error != NULL)
-        {
-          fprintf (stderr, "anatomy: warning: ignoring the label table: %s\n", error->message);
-          g_clear_error (&error);
-          g_clear_pointer (&found, g_free);
-        }
-    }
-  int32_t lo, hi;
-  lv_volume_min_max (v, &lo, &hi);
-  if (table == NULL && lo >= 0 && hi <= LT_N_ORGANS)
-    {
-      table = lt_table_new_default ();
-      found = g_strdup ("built-in organ table");
-    }
+  if (m.table_source)
+    found = g_strdup (m.table_source);
+  else if (table != NULL && strcmp (label_scheme_get_name (m.scheme), LABEL_SCHEME_BENCHMARK12) == 0)
+    found = g_strdup ("built-in organ table");
+  else if (table != NULL)
+    found = g_strdup_printf ("the %s scheme's names", label_scheme_get_name (m.scheme));
 
   NiftiInfo info;
-  nifti_source_get_info (v->source, &info);
+  gboolean is_nifti = m.format == LABEL_FILE_FORMAT_NIFTI && nifti_source_get_info (v->source, &info);
+  if (!is_nifti)
+    memset (&info, 0, sizeof info);
   char orient[4];
   lv_volume_orientation (v, orient);
   double voxel_ml = lv_volume_voxel_mm3 (v) / 1000.0;
   g_autoptr (GArray) stats = collect_stats (v);
   g_array_sort (stats, compare_stats);
   const char *storage = v->bytes_per_voxel == 1 ? "uint8" : v->bytes_per_voxel == 2 ? "uint16" : "int32";
-  const char *format = info.version == 0 ? "Analyze 7.5" : info.version == 1 ? "NIfTI-1" : "NIfTI-2";
+  g_autofree char *format = NULL;
+  if (is_nifti)
+    format = g_strdup (info.version == 0 ? "Analyze 7.5" : info.version == 1 ? "NIfTI-1" : "NIfTI-2");
+  else if (m.format == LABEL_FILE_FORMAT_FOLDER)
+    format = g_strdup_printf ("mask folder (%u masks)", m.table ? m.table->entries->len : 0);
+  else if (m.format == LABEL_FILE_FORMAT_SEG_NRRD || (m.own_names && m.table))
+    format = g_strdup ("NRRD (3D Slicer segmentation)");
+  else
+    format = g_strdup ("NRRD");
+  const char *datatype = is_nifti ? info.datatype_name : storage;
   int n_labels = 0;
   for (guint s = 0; s < stats->len; s++)
     n_labels += g_array_index (stats, LabelStats, s).label != 0;
@@ -209,7 +219,7 @@ cmd_info (int argc, char **argv)
         }
       json_builder_end_array (b);
       json_builder_set_member_name (b, "datatype");
-      json_builder_add_string_value (b, info.datatype_name);
+      json_builder_add_string_value (b, datatype);
       json_builder_set_member_name (b, "storage");
       json_builder_add_string_value (b, storage);
       json_builder_set_member_name (b, "sform_code");
@@ -223,6 +233,23 @@ cmd_info (int argc, char **argv)
         json_builder_add_string_value (b, found);
       else
         json_builder_add_null_value (b);
+      json_builder_set_member_name (b, "scheme");
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "name");
+      if (m.scheme)
+        json_builder_add_string_value (b, label_scheme_get_name (m.scheme));
+      else
+        json_builder_add_null_value (b);
+      json_builder_set_member_name (b, "origin");
+      json_builder_add_string_value (b, cli_label_map_scheme_origin (&m, scheme_name));
+      json_builder_set_member_name (b, "by_names");
+      json_builder_add_boolean_value (b, m.by_names);
+      json_builder_set_member_name (b, "problem");
+      if (m.scheme_error)
+        json_builder_add_string_value (b, m.scheme_error->message);
+      else
+        json_builder_add_null_value (b);
+      json_builder_end_object (b);
       json_builder_set_member_name (b, "labels");
       json_builder_begin_array (b);
       for (guint s = 0; s < stats->len; s++)
@@ -232,11 +259,22 @@ cmd_info (int argc, char **argv)
           guint8 rgba[4];
           lt_table_get_color (table, st->label, rgba);
           g_autofree char *hex = g_strdup_printf ("#%02x%02x%02x", rgba[0], rgba[1], rgba[2]);
+          int32_t cls = cli_label_map_class_of (&m, st->label);
           json_builder_begin_object (b);
           json_builder_set_member_name (b, "id");
           json_builder_add_int_value (b, st->label);
           json_builder_set_member_name (b, "name");
           json_builder_add_string_value (b, lt_table_get_name (table, st->label, name_buf, sizeof name_buf));
+          json_builder_set_member_name (b, "class");
+          if (cls >= 0)
+            json_builder_add_int_value (b, cls);
+          else
+            json_builder_add_null_value (b);
+          json_builder_set_member_name (b, "class_name");
+          if (cls > 0)
+            json_builder_add_string_value (b, lt_default_class_name (cls));
+          else
+            json_builder_add_null_value (b);
           json_builder_set_member_name (b, "color");
           json_builder_add_string_value (b, hex);
           json_builder_set_member_name (b, "voxels");
@@ -272,12 +310,18 @@ cmd_info (int argc, char **argv)
   printf ("Dimensions:   %" G_GINT64_FORMAT " × %" G_GINT64_FORMAT " × %" G_GINT64_FORMAT " (%" G_GINT64_FORMAT
           " voxels)\n", v->nx, v->ny, v->nz, lv_volume_n_voxels (v));
   printf ("Spacing:      %g × %g × %g %s\n", v->spacing[0], v->spacing[1], v->spacing[2],
-          units_name (info.xyzt_units));
-  printf ("Orientation:  %s (from %s)\n", orient,
-          info.version > 0 && info.sform_code > 0 ? "sform"
-          : info.version > 0 && info.qform_code > 0 ? "qform" : "pixdim");
-  printf ("Datatype:     %s on disk%s, stored as %s\n", info.datatype_name,
-          info.byte_swapped ? " (big-endian)" : "", storage);
+          is_nifti ? units_name (info.xyzt_units) : "mm");
+  if (is_nifti)
+    printf ("Orientation:  %s (from %s)\n", orient,
+            info.version > 0 && info.sform_code > 0 ? "sform"
+            : info.version > 0 && info.qform_code > 0 ? "qform" : "pixdim");
+  else
+    printf ("Orientation:  %s\n", orient);
+  if (is_nifti)
+    printf ("Datatype:     %s on disk%s, stored as %s\n", info.datatype_name,
+            info.byte_swapped ? " (big-endian)" : "", storage);
+  else
+    printf ("Datatype:     stored as %s\n", storage);
   if (info.descrip[0])
     printf ("Description:  %s\n", info.descrip);
   printf ("Affine:       ");
@@ -285,18 +329,29 @@ cmd_info (int argc, char **argv)
     printf ("%s[% 9.4f % 9.4f % 9.4f % 10.4f]\n", r ? "              " : "", v->affine[r][0], v->affine[r][1],
             v->affine[r][2], v->affine[r][3]);
   printf ("Label table:  %s\n", found ? found : "none (generated names and colours)");
+  if (m.scheme)
+    printf ("Scheme:       %s: %s (%s)\n", label_scheme_get_name (m.scheme), label_scheme_get_title (m.scheme),
+            cli_label_map_scheme_origin (&m, scheme_name));
+  else
+    {
+      g_autofree char *why = g_strdup (m.scheme_error->message);
+      g_strdelimit (why, "\n", ' ');
+      printf ("Scheme:       none (%s)\n", why);
+    }
   printf ("Labels:       %d (besides background)\n\n", n_labels);
-  printf ("%6s  %-28s %-7s  %10s  %10s  %s\n", "id", "name", "colour", "voxels", "volume mL", "bounding box (i j k)");
+  printf ("%6s  %-28s %-18s %-7s  %10s  %10s  %s\n", "id", "name", "class (of 12)", "colour", "voxels", "volume mL",
+          "bounding box (i j k)");
   for (guint s = 0; s < stats->len; s++)
     {
       const LabelStats *st = &g_array_index (stats, LabelStats, s);
       char name_buf[64];
       guint8 rgba[4];
       lt_table_get_color (table, st->label, rgba);
-      printf ("%6d  %-28.28s #%02x%02x%02x  %10" G_GINT64_FORMAT "  %10.2f  %" G_GINT64_FORMAT "–%" G_GINT64_FORMAT
+      printf ("%6d  %-28.28s %-18.18s #%02x%02x%02x  %10" G_GINT64_FORMAT "  %10.2f  %" G_GINT64_FORMAT "–%" G_GINT64_FORMAT
               " %" G_GINT64_FORMAT "–%" G_GINT64_FORMAT " %" G_GINT64_FORMAT "–%" G_GINT64_FORMAT "\n",
-              st->label, lt_table_get_name (table, st->label, name_buf, sizeof name_buf), rgba[0], rgba[1], rgba[2],
-              st->count, st->count * voxel_ml, st->lo[0], st->hi[0], st->lo[1], st->hi[1], st->lo[2], st->hi[2]);
+              st->label, lt_table_get_name (table, st->label, name_buf, sizeof name_buf), class_text (&m, st->label),
+              rgba[0], rgba[1], rgba[2], st->count, st->count * voxel_ml, st->lo[0], st->hi[0], st->lo[1], st->hi[1],
+              st->lo[2], st->hi[2]);
     }
   return 0;
 }

@@ -2,18 +2,20 @@
 #include "commands.h"
 #include "label-table.h"
 #include "mesh.h"
-#include "nifti.h"
 
 #include <stdio.h>
 
 int
 cmd_mesh (int argc, char **argv)
 {
-  g_autofree char *out = NULL, *labels = NULL, *table_path = NULL;
+  g_autofree char *out = NULL, *labels = NULL, *table_path = NULL, *scheme_name = NULL;
   int smooth = 10, threads = 0;
   double decimate = 1.0, passband = 0.1;
   gboolean per_label = FALSE, force = FALSE, quiet = FALSE;
   g_auto (GStrv) files = NULL;
+  g_autofree char *schemes = label_scheme_dup_names ();
+  g_autofree char *scheme_help = g_strdup_printf (
+    "Label scheme of IN (%s): names its labels when IN carries no names", schemes);
   GOptionEntry entries[] = {
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "Output mesh: .obj (+ .mtl), .ply or .stl", "FILE" },
     { "labels", 'l', 0, G_OPTION_ARG_STRING, &labels, "Only these labels: names or ids, comma-separated", "NAMES" },
@@ -21,7 +23,9 @@ cmd_mesh (int argc, char **argv)
     { "passband", 0, 0, G_OPTION_ARG_DOUBLE, &passband, "Smoothing pass band in (0,1) (default 0.1; lower is smoother)", "K" },
     { "decimate", 'd', 0, G_OPTION_ARG_DOUBLE, &decimate, "Keep about this fraction of the triangles (0 < F <= 1)", "F" },
     { "per-label", 'p', 0, G_OPTION_ARG_NONE, &per_label, "One file per organ: FILE-STEM_<name>.EXT", NULL },
-    { "table", 't', 0, G_OPTION_ARG_FILENAME, &table_path, "Label names and colours (default: found beside IN)", "FILE" },
+    { "table", 't', 0, G_OPTION_ARG_FILENAME, &table_path,
+      "Label names and colours (default: a table beside IN, else the names IN carries)", "FILE" },
+    { "scheme", 0, 0, G_OPTION_ARG_STRING, &scheme_name, scheme_help, "NAME" },
     { "threads", 'j', 0, G_OPTION_ARG_INT, &threads, "Worker threads (default: all cores)", "N" },
     { "force", 'f', 0, G_OPTION_ARG_NONE, &force, "Replace existing output files", NULL },
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print nothing on success", NULL },
@@ -32,8 +36,10 @@ cmd_mesh (int argc, char **argv)
     "Extract the surface of every label of a label map (multi-label marching cubes, shared\n"
     "boundaries between neighbouring organs), smooth it without shrinking (Taubin), optionally\n"
     "simplify it, and write OBJ (one group and material per organ), binary PLY (per-vertex\n"
-    "colours, face labels) or binary STL.  Coordinates are world millimetres from the NIfTI\n"
-    "affine.  Names and colours come from a label table beside IN, or --table.\n"
+    "colours, face labels) or binary STL.  IN is any label map (.nii, .nii.gz, .hdr, .nrrd,\n"
+    ".seg.nrrd, or a folder of binary masks).  Coordinates are world millimetres (RAS) from\n"
+    "its affine.  Each mesh is named by its label's name in IN (header extension, segment,\n"
+    "mask file name), a table beside IN or --table, else by IN's scheme (--scheme).\n"
     "Existing files are never replaced unless --force is given.";
   if (!cli_parse_options (&argc, &argv, "--out FILE.{obj,ply,stl}", summary, entries))
     return CLI_EXIT_USAGE;
@@ -54,41 +60,24 @@ cmd_mesh (int argc, char **argv)
 
   g_autoptr (GError) error = NULL;
   gint64 t0 = g_get_monotonic_time ();
-  /* the outputs are never IN or the table; OUT is checked before the work (per-label
-   * files and an OBJ's MTL when they are opened), all moved into place together */
+  /* the outputs are never IN (nor a mask of it, a detached header's data file) or the
+   * table; OUT is checked before the work (per-label files and an OBJ's MTL when they are
+   * opened), all moved into place together */
   const char *inputs[] = { files[0], table_path, NULL };
   g_autoptr (OutSet) outputs = cli_outputs_new (force, inputs);
   if (!per_label && !cli_outputs_reserve (outputs, out))
     return 1;
-  g_autoptr (GPtrArray) warnings = cli_warnings_new ();
-  NiftiReadOptions read_opt = { .warnings = warnings };
-  g_autoptr (LabelVolume) v = nifti_read (files[0], &read_opt, &error);
-  if (v == NULL)
+  g_auto (CliLabelMap) m = { 0 };
+  if (!cli_label_map_read (&m, files[0], table_path, 0, &error))
     return cli_fail ("%s", error->message);
-  cli_warn (warnings);
-  g_autoptr (LabelTable) table = NULL;
-  if (table_path)
-    {
-      table = lt_table_load (table_path, &error);
-      if (table == NULL)
-        return cli_fail ("%s", error->message);
-    }
-  else
-    {
-      g_autofree char *found = NULL;
-      table = lt_table_find_for_volume (files[0], v, &found, &error);
-      out_set_add_input (outputs, found);
-      /* as info, render, complete and the window: a broken table beside IN is ignored */
-      if (table == NULL && error != NULL)
-        {
-          fprintf (stderr, "anatomy: warning: ignoring the label table: %s\n", error->message);
-          g_clear_error (&error);
-        }
-      int32_t lo, hi;
-      lv_volume_min_max (v, &lo, &hi);
-      if (table == NULL && lo >= 0 && hi <= LT_N_ORGANS)
-        table = lt_table_new_default ();
-    }
+  out_set_add_input (outputs, m.table_file);   /* a table found beside IN */
+  if ((scheme_name != NULL || m.table == NULL) && !cli_label_map_resolve (&m, scheme_name, NULL)
+      && scheme_name != NULL)
+    return cli_fail ("%s", m.scheme_error->message);
+  const LabelVolume *v = m.volume;
+  /* the names people see (a 3D Slicer file's segment names, not its IDs) */
+  g_autoptr (LabelTable) table = cli_label_map_dup_output_names (&m, cli_label_map_names (&m),
+                                                                 LABEL_FILE_FORMAT_SEG_NRRD);
 
   /* "liver,2,left kidney" -> label ids (names through the table) */
   g_autoptr (GArray) want = NULL;

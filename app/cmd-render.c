@@ -73,10 +73,11 @@ cmd_render (int argc, char **argv)
     { NULL },
   };
   const char *summary =
-    "Render the organ surfaces of a label map to a PNG image, "
-    "offscreen (no display needed).\n"
+    "Render the organ surfaces of a label map to a PNG image, offscreen (no display needed).\n"
+    "IN (and C) may be any label map: .nii, .nii.gz, .hdr, .nrrd, .seg.nrrd, or a folder of\n"
+    "binary masks; colours come from --labels, a table beside the file, or the names it carries.\n"
     "An existing PNG is never replaced unless --force is given, and never an input.";
-  if (!cli_parse_options (&argc, &argv, "IN.nii.gz --out PNG", summary, entries))
+  if (!cli_parse_options (&argc, &argv, "IN --out PNG", summary, entries))
     return CLI_EXIT_USAGE;
   if (argc != 2)
     return cli_fail ("render: expected one input label map, got %d (see --help)", argc - 1);
@@ -113,21 +114,24 @@ cmd_render (int argc, char **argv)
   g_autoptr (ArScene) input = ar_scene_load (argv[1], NULL, &so, NULL, &error);
   if (!input)
     return cli_fail ("%s", error->message);
-  if (input->read_warnings)
-    fprintf (stderr, "anatomy: warning: %s\n", input->read_warnings);
+  cli_print_warnings (input->read_warnings);
   if (input->table)
     out_set_add_input (outputs, input->table->source);   /* the table found beside IN */
-  so.find_table = FALSE;
+  /* the completed file's names: they include the organs it added */
   g_autoptr (ArScene) result = completed ? ar_scene_load (completed, NULL, &so, NULL, &error) : NULL;
   if (completed && !result)
     return cli_fail ("%s", error->message);
-  if (result && result->read_warnings)
-    fprintf (stderr, "anatomy: warning: %s\n", result->read_warnings);
+  if (result)
+    {
+      cli_print_warnings (result->read_warnings);
+      if (result->table)
+        out_set_add_input (outputs, result->table->source);
+    }
   double ms_read = input->ms_read + (result ? result->ms_read : 0);
   double ms_mesh = input->ms_mesh + (result ? result->ms_mesh : 0);
 
   g_autoptr (LabelTable) table_file = NULL;
-  const LabelTable *table = input->table;
+  const LabelTable *table = result && !table_path ? result->table : input->table;
   if (table_path)
     {
       table = table_file = lt_table_load (table_path, &error);

@@ -3,6 +3,7 @@
 #include "eval-private.h"
 #include "atlas.h"
 #include "completion.h"
+#include "label-file.h"
 #include "label-scheme.h"
 #include "label-table.h"
 #include "nifti.h"
@@ -191,10 +192,10 @@ eval_benchmark (const char *data_dir, GPtrArray *nets, GPtrArray *model_paths, G
   g_autoptr (GTimer) timer = g_timer_new ();
   for (guint c = 0; c < n_cases; c++)
     {
-      g_autoptr (LabelVolume) in = nifti_read (g_ptr_array_index (ppaths, c), NULL, &error);
+      g_autoptr (LabelVolume) in = label_file_read (g_ptr_array_index (ppaths, c), 0, NULL, NULL, &error);
       if (in == NULL)
         return cli_fail ("%s", error->message);
-      g_autoptr (LabelVolume) truth = nifti_read (g_ptr_array_index (cpaths, c), NULL, &error);
+      g_autoptr (LabelVolume) truth = label_file_read (g_ptr_array_index (cpaths, c), 0, NULL, NULL, &error);
       if (truth == NULL)
         return cli_fail ("%s", error->message);
       if (in->nx != truth->nx || in->ny != truth->ny || in->nz != truth->nz)

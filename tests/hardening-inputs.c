@@ -802,4 +802,18 @@ test_nrrd_rules (void)
   g_autoptr (LabelVolume) back = label_file_read (out, 0, NULL, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpint (back->nx, ==, 8);
+
+  /* a detached header's data file is an input too (here named like an output) */
+  g_autofree char *hdr2 = g_build_filename (dir, "split.nhdr", NULL);
+  g_autofree char *payload = g_build_filename (dir, "payload.nrrd", NULL);
+  write_text (hdr2, "NRRD0004\ntype: uchar\ndimension: 3\nsizes: 2 2 2\nencoding: raw\ndata file: payload.nrrd\n\n");
+  write_text (payload, "12345678");
+  g_autoptr (LabelVolume) split = label_file_read (hdr2, 0, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_autoptr (OutSet) set2 = out_set_new (TRUE);
+  label_file_add_inputs (set2, hdr2);
+  g_assert_false (label_file_write_in (set2, split, NULL, payload, &error));
+  g_assert_error (error, OUT_FILE_ERROR, OUT_FILE_ERROR_SAME);
+  g_clear_error (&error);
+  assert_text (payload, "12345678");
 }

@@ -10,7 +10,7 @@ write_text (const char *path, const char *text)
   g_assert_true (g_file_set_contents (path, text, -1, NULL));
 }
 
-static void
+void
 assert_text (const char *path, const char *text)
 {
   g_autofree char *now = NULL;
@@ -494,4 +494,68 @@ test_stale_temporaries_cleaned (void)
   if (chowned)
     g_assert_true (g_file_test (theirs, G_FILE_TEST_EXISTS));
   g_assert_true (g_file_test (out, G_FILE_TEST_EXISTS));
+}
+
+/* Mask folders under the same rules, on the command line: a folder's masks are inputs, an
+ * existing folder with other files is no output, a folder output is checked with the others
+ * before any work and nothing (not even the folder) is made when one is refused. */
+void
+test_cli_mask_folder_outputs (void)
+{
+  if (g_getenv ("ANATOMY") == NULL)
+    {
+      g_test_skip ("ANATOMY not set (run through meson test)");
+      return;
+    }
+  g_autofree char *dir = fresh_dir ("mask-folder");
+  g_autofree char *segs = g_build_filename (dir, "segs", NULL);
+  g_assert_cmpint (g_mkdir (segs, 0755), ==, 0);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LabelVolume) ball = ball_volume (12, 4);
+  const char *names[] = { "liver", "spleen" };
+  for (int m = 0; m < 2; m++)
+    {
+      g_autoptr (LabelVolume) mask = lv_volume_dup (ball);
+      for (int64_t i = 0; i < lv_volume_n_voxels (mask); i++)
+        lv_volume_set_index (mask, i, lv_volume_get_index (ball, i) == m + 1);
+      g_autofree char *file = g_strconcat (names[m], ".nii.gz", NULL);
+      g_autofree char *p = g_build_filename (segs, file, NULL);
+      g_assert_true (nifti_write (mask, p, 0, &error));
+    }
+  g_autofree char *liver = g_build_filename (segs, "liver.nii.gz", NULL);
+  g_autoptr (GBytes) before = read_bytes (liver);
+  g_autofree char *in = g_build_filename (dir, "in.nii.gz", NULL);
+  g_assert_true (nifti_write (ball, in, 0, &error));
+  g_autofree char *model = g_build_filename (dir, "m.safetensors", NULL);
+  g_autoptr (NnNet) net = tiny_net (2, 8);
+  g_assert_true (nn_net_save (net, model, FALSE, &error));
+  g_auto (CliRun) r1, r2, r3, r4, r5;
+
+  /* the folder onto itself: its masks are the input, even with --force */
+  run_anatomy (&r1, 60, NULL, "convert", segs, segs, "--force", NULL);
+  assert_refused (&r1, segs, "is the input");   /* names the first mask it would replace */
+  g_autoptr (GBytes) after = read_bytes (liver);
+  g_assert_true (g_bytes_equal (before, after));
+  g_autofree char *listing = dir_listing (segs);
+  g_assert_cmpstr (listing, ==, "liver.nii.gz spleen.nii.gz");
+  /* an existing folder holding other files (the model) */
+  run_anatomy (&r2, 60, NULL, "convert", in, dir, NULL);
+  assert_refused (&r2, dir, "unknown output format");
+  /* a folder output and an existing P without --force: nothing written, no folder made */
+  g_autofree char *outdir = g_build_filename (dir, "completed", NULL);
+  g_autofree char *p = g_build_filename (dir, "p.nii.gz", NULL);
+  write_text (p, "older probabilities");
+  run_anatomy (&r3, 60, NULL, "complete", "--model", model, segs, outdir, "--probabilities", p, NULL);
+  assert_refused (&r3, p, "use --force");
+  g_assert_false (g_file_test (outdir, G_FILE_TEST_EXISTS));
+  assert_text (p, "older probabilities");
+  /* a folder whose parent folder is missing */
+  g_autofree char *missing = g_build_filename (dir, "nowhere", "out", NULL);
+  run_anatomy (&r4, 60, NULL, "convert", segs, missing, NULL);
+  assert_refused (&r4, missing, "does not exist");
+  /* and a folder that can be written: the masks, nothing else */
+  run_anatomy (&r5, 60, NULL, "convert", segs, outdir, NULL);
+  g_assert_true (r5.finished && WIFEXITED (r5.status) && WEXITSTATUS (r5.status) == 0);
+  g_autofree char *out_listing = dir_listing (outdir);
+  g_assert_cmpstr (out_listing, ==, "liver.nii.gz spleen.nii.gz");
 }

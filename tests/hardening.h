@@ -74,6 +74,7 @@ void assert_refused (const CliRun *r, const char *path, const char *what);
 
 /* hardening-outputs.c */
 void write_text (const char *path, const char *text);
+void assert_text (const char *path, const char *text);
 
 /* the tests of hardening-inputs.c and hardening-outputs.c */
 void test_cli_broken_table_beside (void);
@@ -81,6 +82,7 @@ void test_cli_complete_outputs (void);
 void test_cli_complete_refuses_useless (void);
 void test_cli_force_everywhere (void);
 void test_cli_interrupted_writes_leave_nothing (void);
+void test_cli_mask_folder_outputs (void);
 void test_cli_refuses_fifos_and_devices (void);
 void test_cli_render_many_labels (void);
 void test_cli_render_outputs (void);

@@ -752,6 +752,7 @@ static const TestCase test_cases[] = {
   { "/hardening/nifti/read-cancelled", test_nifti_read_cancelled },
   { "/hardening/inputs/cli-broken-table-beside", test_cli_broken_table_beside },
   { "/hardening/inputs/nrrd", test_nrrd_rules },
+  { "/hardening/outputs/cli-mask-folder", test_cli_mask_folder_outputs },
 };
 
 int

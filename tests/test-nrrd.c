@@ -1119,7 +1119,8 @@ test_label_file (void)
       g_assert_no_error (error);
       g_assert_null (warnings);
       assert_same_volume (v, w, i < 3 ? 1e-5 : 0);
-      if (i >= 4)
+      /* NIfTI keeps the names in its XML label extension, .seg.nrrd in its segments */
+      if (i != 3)
         g_assert_cmpstr (lt_table_lookup (t2, 3900)->name, ==, "top");
       else
         g_assert_null (t2);

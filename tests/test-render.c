@@ -7,7 +7,9 @@
 #include <glib/gstdio.h>
 
 #include "camera.h"
+#include "label-scheme.h"
 #include "nifti.h"
+#include "nrrd.h"
 #include "offscreen.h"
 #include "renderer.h"
 #include "scene.h"
@@ -405,6 +407,48 @@ test_scene (void)
   g_rmdir (dir);
 }
 
+/* A 3D Slicer file (3D Slicer's TotalSegmentator extension) whose display names match no
+ * scheme while its segment IDs are TotalSegmentator's names: the scene resolves the scheme
+ * from the IDs (scheme_names) and shows the display names. */
+static void
+test_scene_slicer_ids (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("ar-scene-ids-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "boxes.seg.nrrd", NULL);
+  g_autoptr (LabelVolume) v = two_boxes ();
+  g_autoptr (LabelTable) shown = lt_table_new ("display");
+  lt_table_set (shown, 3, "Niere links", NULL);
+  lt_table_set (shown, 5, "Leber", NULL);
+  g_autoptr (LabelTable) ids = lt_table_new ("ids");
+  lt_table_set (ids, 3, "kidney_left", NULL);
+  lt_table_set (ids, 5, "liver", NULL);
+  g_assert_true (nrrd_write_full (NULL, v, shown, ids, path, 0, &error));
+  g_assert_no_error (error);
+
+  ArSceneOptions o = { .find_table = TRUE };
+  g_autoptr (ArScene) s = ar_scene_load (path, NULL, &o, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (s->segment_ids);
+  g_assert_nonnull (s->scheme);
+  g_assert_no_error (s->scheme_error);
+  g_assert_true (s->scheme_names == s->segment_ids);
+  g_assert_cmpint (label_scheme_class_of (s->scheme, 5), ==, LT_LIVER);
+  g_assert_cmpstr (lt_table_lookup (s->table, 5)->name, ==, "Leber");
+  g_assert_cmpstr (lt_table_lookup (s->scheme_names, 3)->name, ==, "kidney_left");
+
+  /* without segment IDs the same names resolve no scheme */
+  g_autofree char *plain = g_build_filename (dir, "names.seg.nrrd", NULL);
+  g_assert_true (nrrd_write_full (NULL, v, shown, NULL, plain, 0, &error));
+  g_autoptr (ArScene) p = ar_scene_load (plain, NULL, &o, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_null (p->scheme);
+  g_assert_nonnull (p->scheme_error);
+  g_unlink (path);
+  g_unlink (plain);
+  g_rmdir (dir);
+}
+
 static const TestCase test_cases[] = {
   { "/render/camera-views", test_camera_views },
   { "/render/cluster", test_cluster },
@@ -412,6 +456,7 @@ static const TestCase test_cases[] = {
   { "/render/budget", test_budget },
   { "/render/png", test_png },
   { "/render/scene", test_scene },
+  { "/render/scene-slicer-ids", test_scene_slicer_ids },
 };
 
 int

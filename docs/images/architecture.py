@@ -26,13 +26,13 @@ BANDS = [
 # folder boxes: key -> (title, subtitle, centre x, centre y, width)
 BOXES = {
     "base": ("model/base", "atomic file writing, the worker pool, string helpers", 7.35, 0.55, 17.7),
-    "volume": ("model/volume", "LabelVolume, NIfTI I/O, label tables, metrics", 7.35, 1.75, 17.7),
+    "volume": ("model/volume", "LabelVolume, NIfTI and NRRD I/O, label tables and schemes, metrics", 7.35, 1.75, 17.7),
     "phantom": ("model/phantom", "procedural torsos", 2.0, 3.0, 3.0),
-    "training": ("model/training", "training data", 4.5, 4.6, 3.0),
+    "training": ("model/training", "samples, training loop", 4.5, 4.6, 3.0),
     "nn": ("model/nn", "kernels, the 3 networks, weights files", 8.5, 3.0, 4.0),
-    "completion": ("model/completion", "resample, merge, fragments", 11.0, 4.6, 4.0),
+    "completion": ("model/completion", "physical frame, merge, atlas", 11.0, 4.6, 4.0),
     "mesh": ("render/mesh", "surfaces, smoothing, export (no GL)", 14.2, 6.3, 4.4),
-    "gl": ("render/gl", "camera, renderer, offscreen (EGL)", 14.2, 7.5, 4.4),
+    "gl": ("render/gl", "scene, camera, renderer, offscreen", 14.2, 7.5, 4.4),
     "widgets": ("ui/widgets", "3D view (GtkGLArea), slices, organ panel", 14.2, 9.0, 4.4),
     "window": ("ui/window", "main window, completion in the background", 8.5, 10.2, 4.9),
     "testing": ("ui/testing", "test scripts (-Dgui_test_hooks=true)", 2.4, 10.2, 4.0),
@@ -64,6 +64,7 @@ USES = [
     (edge("training", "bottom", 4.5), edge("volume", "top", 4.5)),
     (edge("training", "left", 4.4), edge("phantom", "top", 2.6)),
     (edge("training", "right", 4.4), edge("nn", "top", 7.6)),
+    (edge("training", "right", 4.8), edge("completion", "left", 4.8)),
     (edge("completion", "bottom", 9.2), edge("nn", "top", 9.2)),
     (edge("completion", "bottom", 12.75), edge("volume", "top", 12.75)),
     (edge("mesh", "bottom", 15.6), edge("volume", "top", 15.6)),
@@ -78,7 +79,7 @@ PNG_XY = (17.45, 7.5)
 FILE_XY = (-1.3, 3.15)
 # the data flow: start, end, label, label position, arc
 FLOW = [
-    ((FILE_XY[0], FILE_XY[1] - 0.45), edge("volume", "top", -1.3), "1  nifti_read", (-0.3, 2.4), 0.0),
+    ((FILE_XY[0], FILE_XY[1] - 0.45), edge("volume", "top", -1.3), "1  label_file_read", (-0.3, 2.4), 0.0),
     (edge("volume", "top", 12.3), edge("completion", "bottom", 12.3), "2  LabelVolume", (13.55, 2.6), 0.0),
     (edge("completion", "bottom", 9.75), edge("nn", "top", 9.75), "3  one-hot in,\n    probabilities out",
      (10.95, 3.8), 0.0),
@@ -111,7 +112,7 @@ def main():
         ax.add_patch(FancyArrowPatch(p0, p1, arrowstyle="-|>", mutation_scale=10, color="#8c8c8c",
                                      linewidth=1.0, zorder=2, shrinkA=0, shrinkB=0))
 
-    for xy, text in ((FILE_XY, "label map file\n.nii  .nii.gz  .hdr+.img"), (PNG_XY, "PNG")):
+    for xy, text in ((FILE_XY, "label map file\n.nii(.gz)  .nrrd  masks/"), (PNG_XY, "PNG")):
         ax.text(xy[0], xy[1], text, ha="center", va="center", fontsize=8.5, zorder=4,
                 bbox=dict(boxstyle="square,pad=0.35", facecolor="white", edgecolor="#1f5fa8", linewidth=1.4))
 

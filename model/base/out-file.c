@@ -549,6 +549,7 @@ struct _OutSet {
   GArray *inputs;     /* Ident */
   GPtrArray *entries; /* Entry*, in the order of reservation */
   GPtrArray *opened;  /* Entry* (borrowed), in the order of opening */
+  GPtrArray *new_dirs; /* char*: folders created for the outputs, removed unless committed */
 };
 
 static void
@@ -615,6 +616,7 @@ out_set_new (gboolean overwrite)
   g_array_set_clear_func (s->inputs, (GDestroyNotify) ident_clear);
   s->entries = g_ptr_array_new_with_free_func (entry_free);
   s->opened = g_ptr_array_new ();
+  s->new_dirs = g_ptr_array_new_with_free_func (g_free);
   return s;
 }
 
@@ -624,9 +626,18 @@ out_set_free (OutSet *s)
   if (s == NULL)
     return;
   g_ptr_array_unref (s->opened);
-  g_ptr_array_unref (s->entries);
+  g_ptr_array_unref (s->entries);   /* the temporaries go first */
+  for (guint i = s->new_dirs->len; i > 0; i--)
+    rmdir (g_ptr_array_index (s->new_dirs, i - 1));   /* only empty ones go */
+  g_ptr_array_unref (s->new_dirs);
   g_array_unref (s->inputs);
   g_free (s);
+}
+
+void
+out_set_add_new_dir (OutSet *s, const char *dir)
+{
+  g_ptr_array_add (s->new_dirs, g_strdup (dir));
 }
 
 gboolean
@@ -844,6 +855,7 @@ out_set_commit (OutSet *s, GError **error)
     {
       g_ptr_array_set_size (s->opened, 0);
       g_ptr_array_set_size (s->entries, 0);
+      g_ptr_array_set_size (s->new_dirs, 0);
     }
   if (__atomic_sub_fetch (&committing, 1, __ATOMIC_ACQ_REL) == 0)
     {

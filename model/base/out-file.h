@@ -124,5 +124,8 @@ OutFile *out_set_open (OutSet *s, const char *path, OutFileFlags flags, GError *
 /* Finishes every opened file, then moves all into place (see above); the set is then
  * empty.  Reserved paths that were never opened are left alone. */
 gboolean out_set_commit (OutSet *s, GError **error);
+/* @dir is a folder the caller has just created for outputs of @s (a mask folder): it is
+ * removed again (when empty) if the set is freed without a successful commit. */
+void out_set_add_new_dir (OutSet *s, const char *dir);
 
 G_END_DECLS

@@ -112,6 +112,13 @@ completion_run_in_scheme (NnNet *net, const CompletionSource *src, const LabelVo
             continue;
           double x = v->affine[0][0] * i + v->affine[0][1] * j + v->affine[0][2] * k + v->affine[0][3];
           int side = x > mid;   /* RAS: +x is the patient's right */
+          if (src->only_side != NULL && src->only_side[c] != LABEL_SIDE_NONE
+              && src->only_side[c] != (side ? LABEL_SIDE_RIGHT : LABEL_SIDE_LEFT))
+            {
+              if (options != NULL && options->added != NULL)
+                options->added[c]--;
+              continue;
+            }
           lv_volume_set_index (out, idx, ids[c][side]);
           used[c][side] = TRUE;
         }

@@ -13,7 +13,8 @@
  *     the organ by side, else the reserved id max_id + c named "<class> (completed)".
  *     A file whose ids were matched by names (its table, not the scheme's ids) gets its
  *     own id of that name, or a new id past its largest.
- * The output table names every id of the output, the new ones included.
+ * The output table names every id of the output, the new ones included.  A class asked
+ * for on one side only (CompletionSource.only_side) keeps only that side's added voxels.
  */
 #pragma once
 
@@ -28,6 +29,11 @@ typedef struct {
   const LabelTable *table;       /* the file's own names, or NULL */
   gboolean by_names;             /* the file's ids are matched to the scheme by these names */
   const char *path;              /* for messages, or NULL */
+  /* NULL, or for each 12-class class (LT_N_CLASSES entries) the only side it may be added
+   * on: LABEL_SIDE_LEFT / RIGHT keep the added voxels on the patient's left / right of the
+   * midline (a request for "kidney_left"), the others go back to background;
+   * LABEL_SIDE_NONE keeps both. */
+  const LabelSide *only_side;
 } CompletionSource;
 
 /* The 12-class class of every id of @src's volume @v (a new uint8 volume). */

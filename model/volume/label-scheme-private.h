@@ -27,7 +27,7 @@ extern const LabelSchemeData label_scheme_totalseg_v1_data;
 extern const LabelSchemeData label_scheme_totalseg_v2_data;
 extern const LabelSchemeData label_scheme_amos15_data;
 
-/* The normalised form of a name for matching: case-folded, runs of ' ', '_', '-',
+/* The normalised form of a name for matching: case-folded, runs of ' ', '_', '-', '(', ')',
  * '/' and tabs turned into one space, trimmed.  Free with g_free. */
 char *label_scheme_name_key (const char *name);
 

@@ -33,7 +33,7 @@ label_scheme_name_key (const char *name)
 
   for (const char *p = fold; *p != '\0'; p++)
     {
-      if (*p == ' ' || *p == '_' || *p == '-' || *p == '/' || *p == '\t')
+      if (*p == ' ' || *p == '_' || *p == '-' || *p == '/' || *p == '\t' || *p == '(' || *p == ')')
         gap = out->len > 0;
       else
         {

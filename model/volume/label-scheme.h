@@ -106,8 +106,9 @@ int32_t label_scheme_get_max_id (const LabelScheme *s);
 const LabelSchemeEntry *label_scheme_get_entry (const LabelScheme *s, int index);
 /* Entry with @id, or NULL (also NULL for 0 and for reserved ids). */
 const LabelSchemeEntry *label_scheme_lookup_id (const LabelScheme *s, int32_t id);
-/* Id of the entry whose name or alias is @name (normalised: case, '_', '-', ' ', '/'
- * equivalent), or -1.  "<organ> (completed)" gives the reserved id. */
+/* Id of the entry whose name or alias is @name (normalised: case, '_', '-', ' ', '/',
+ * '(' and ')' equivalent), or -1.  "<organ> (completed)" (or "<organ>_completed", its
+ * mask file name) gives the reserved id. */
 int32_t label_scheme_find_name (const LabelScheme *s, const char *name);
 
 /* 12-class organ of @id: 1..12; 0 for background and for ids that map to none;

@@ -2,6 +2,7 @@
  * label table of a NIfTI header extension (TotalSegmentator / Caret).
  */
 #include "label-table.h"
+#include "label-file.h"
 #include "nifti.h"
 #include "strutil.h"
 
@@ -24,7 +25,7 @@ lt_table_find_for_volume (const char *volume_path, const LabelVolume *v,
 
   if (volume_path != NULL)
     {
-      g_autofree char *stem = nifti_path_stem (volume_path);
+      g_autofree char *stem = label_file_path_stem (volume_path);
       g_autofree char *stem_nii = NULL;
       const char *stems[2];
       int n_stems = 0;

@@ -1,4 +1,5 @@
-/* label-table-write.c: writing a label table as an ITK-SNAP label description file.
+/* label-table-write.c: writing a label table as an ITK-SNAP label description file, and
+ * as the Caret XML that TotalSegmentator stores in a NIfTI header extension.
  *
  * The file goes through OutFile (out-file.h): written beside the destination, fsynced, then
  * moved into place, never replacing an existing file unless asked.
@@ -97,4 +98,61 @@ lt_table_save_itksnap (const LabelTable *t, const char *path, gboolean overwrite
   if (!out_set_commit (own, &local))
     return propagate (error, local, path);
   return TRUE;
+}
+
+/* @name as CDATA content: valid UTF-8, control characters (which XML 1.0 forbids) as
+ * spaces, and "]]>" split across two sections. */
+static void
+append_cdata (GString *s, const char *name)
+{
+  g_autofree char *valid = g_utf8_make_valid (name != NULL ? name : "", -1);
+  g_string_append (s, "<![CDATA[");
+  for (const char *p = valid; *p != '\0'; p++)
+    {
+      if (g_str_has_prefix (p, "]]>"))
+        {
+          g_string_append (s, "]]]]><![CDATA[>");
+          p += 2;
+        }
+      else
+        g_string_append_c (s, (guchar) *p < 0x20 ? ' ' : *p);
+    }
+  g_string_append (s, "]]>");
+}
+
+static void
+append_unit (GString *s, const char *attr, guint8 v)
+{
+  char buf[G_ASCII_DTOSTR_BUF_SIZE];
+  g_string_append_printf (s, " %s=\"%s\"", attr, g_ascii_formatd (buf, sizeof buf, "%.6g", v / 255.0));
+}
+
+char *
+lt_table_dup_caret_xml (const LabelTable *t, gsize *len)
+{
+  GString *s = g_string_new ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CaretExtension>\n"
+                             "  <VolumeInformation Index=\"0\">\n    <LabelTable>\n");
+  for (guint i = 0; i < t->entries->len; i++)
+    {
+      const LabelEntry *e = &g_array_index (t->entries, LabelEntry, i);
+      if (e->id == 0)
+        continue;   /* background is implicit, as in TotalSegmentator's files */
+      g_string_append_printf (s, "      <Label Key=\"%d\"", e->id);
+      append_unit (s, "Red", e->rgba[0]);
+      append_unit (s, "Green", e->rgba[1]);
+      append_unit (s, "Blue", e->rgba[2]);
+      append_unit (s, "Alpha", e->rgba[3]);
+      g_string_append_c (s, '>');
+      append_cdata (s, e->name);
+      g_string_append (s, "</Label>\n");
+    }
+  g_string_append (s, "    </LabelTable>\n    <VolumeType><![CDATA[Label]]></VolumeType>\n"
+                      "  </VolumeInformation>\n</CaretExtension>\n");
+  /* spaces up to the extension's 16-byte size (8 header bytes), so that readers that take
+   * the whole extension as the XML see no NUL padding */
+  while ((s->len + 8) % 16 != 0)
+    g_string_append_c (s, ' ');
+  if (len != NULL)
+    *len = s->len;
+  return g_string_free (s, FALSE);
 }

@@ -72,6 +72,12 @@ gboolean lt_table_save_itksnap (const LabelTable *t, const char *path, gboolean 
 /* The same as one output of @outputs, a command's OutSet (out-file.h), committed by its owner. */
 gboolean lt_table_save_itksnap_in (OutSet *outputs, const LabelTable *t, const char *path, GError **error);
 
+/* The table as the Caret XML that TotalSegmentator writes into a NIfTI header extension
+ * (<LabelTable> of <Label Key=.. Red=.. Green=.. Blue=.. Alpha=..> with CDATA names;
+ * background omitted), padded with spaces to a length of 8 mod 16.  *len (may be NULL)
+ * gets its length.  Free with g_free. */
+char *lt_table_dup_caret_xml (const LabelTable *t, gsize *len);
+
 /* The table for a volume read from @volume_path: a table file beside it with the same stem
  * (.txt, .lut, .ctbl, .label, _labels.txt, ...), else an XML extension in the header, else
  * NULL.  *found_path receives the file used (or NULL). */

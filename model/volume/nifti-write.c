@@ -198,9 +198,53 @@ affine_to_qform (const double a[4][4], NiftiHdr *h)
   h->pixdim[0] = qfac;
 }
 
+/* TRUE when extension @e holds a label table (the Caret XML TotalSegmentator writes). */
+static gboolean
+is_label_extension (const NiftiExtension *e)
+{
+  return e->data != NULL && e->size > 0 && memmem (e->data, e->size, "<LabelTable", 11) != NULL;
+}
+
+/* The extensions to write: the source's, with @extras' label table in place of the first
+ * one holding a label table (or first of all when none does; TotalSegmentator reads the
+ * first extension), and no other label table after it; with drop_label_table, the
+ * source's without its label tables.  Borrowed data. */
+static GArray *
+extensions_to_write (const NiftiSource *src, const NiftiWriteExtras *extras)
+{
+  GArray *out = g_array_new (FALSE, TRUE, sizeof (NiftiExtension));
+  int n_ext = 0;
+  const NiftiExtension *ext = nifti_source_get_extensions (src, &n_ext);
+  gboolean replace = extras != NULL && extras->label_xml != NULL;
+  gboolean drop = replace || (extras != NULL && extras->drop_label_table);
+  gboolean placed = FALSE;
+  NiftiExtension label = { 0 };
+
+  if (replace)
+    {
+      label.ecode = 0;   /* what TotalSegmentator writes ("ignore"); readers look for <LabelTable */
+      label.size = (guint32) extras->label_xml_len;
+      label.data = (guint8 *) extras->label_xml;
+    }
+  for (int i = 0; i < n_ext; i++)
+    {
+      if (drop && is_label_extension (&ext[i]))
+        {
+          if (replace && !placed)
+            g_array_append_val (out, label);
+          placed = TRUE;
+          continue;
+        }
+      g_array_append_val (out, ext[i]);
+    }
+  if (replace && !placed)
+    g_array_prepend_val (out, label);
+  return out;
+}
+
 /* Header bytes + extender + extensions, padded so that vox_offset is a multiple of 16. */
 static GByteArray *
-build_header_bytes (const LabelVolume *v, gboolean pair, gboolean nifti2)
+build_header_bytes (const LabelVolume *v, gboolean pair, gboolean nifti2, const NiftiWriteExtras *extras)
 {
   NiftiHdr h = { 0 };
   const NiftiSource *src = v->source;
@@ -252,8 +296,9 @@ build_header_bytes (const LabelVolume *v, gboolean pair, gboolean nifti2)
 
   GByteArray *bytes = g_byte_array_new ();
   guint8 raw[NIFTI2_HDR_SIZE];
-  int n_ext = 0;
-  const NiftiExtension *ext = nifti_source_get_extensions (src, &n_ext);
+  g_autoptr (GArray) ext_list = extensions_to_write (src, extras);
+  int n_ext = (int) ext_list->len;
+  const NiftiExtension *ext = (const NiftiExtension *) ext_list->data;
   int hdr_size = nifti2 ? NIFTI2_HDR_SIZE : NIFTI1_HDR_SIZE;
   int64_t total = hdr_size + 4;
   for (int i = 0; i < n_ext; i++)
@@ -299,15 +344,56 @@ propagate_out_file_error (GError **error, GError *local)
   g_propagate_error (error, local);
 }
 
+/* NIfTI-2 when asked, when the source was NIfTI-2 (unless NIfTI-1 is forced) or when a
+ * dimension does not fit NIfTI-1; FALSE with an error when NIfTI-1 is forced but cannot be. */
+static gboolean
+choose_version (const LabelVolume *v, const char *path, NiftiWriteFlags flags, gboolean *nifti2, GError **error)
+{
+  *nifti2 = (flags & NIFTI_WRITE_NIFTI2) != 0
+            || (v->source && v->source->hdr.version == 2 && !(flags & NIFTI_WRITE_NIFTI1))
+            || v->nx > G_MAXINT16 || v->ny > G_MAXINT16 || v->nz > G_MAXINT16;
+  if (*nifti2 && (flags & NIFTI_WRITE_NIFTI1))
+    {
+      g_set_error (error, NIFTI_ERROR, NIFTI_ERROR_UNSUPPORTED,
+                   "%s: dimensions above 32767 need NIfTI-2", path);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+nifti_write_to_out_file (const LabelVolume *v, OutFile *f, NiftiWriteFlags flags, const NiftiWriteExtras *extras,
+                         GError **error)
+{
+  gboolean nifti2;
+  GError *local = NULL;
+
+  if (!choose_version (v, out_file_get_path (f), flags, &nifti2, error))
+    return FALSE;
+  g_autoptr (GByteArray) hdr = build_header_bytes (v, FALSE, nifti2, extras);
+  if (out_file_write (f, hdr->data, hdr->len, &local)
+      && out_file_write (f, v->data, (size_t) (lv_volume_n_voxels (v) * v->bytes_per_voxel), &local))
+    return TRUE;
+  propagate_out_file_error (error, local);
+  return FALSE;
+}
+
 gboolean
 nifti_write (const LabelVolume *v, const char *path, NiftiWriteFlags flags, GError **error)
 {
-  return nifti_write_in (NULL, v, path, flags, error);
+  return nifti_write_full (NULL, v, path, flags, NULL, error);
 }
 
 gboolean
 nifti_write_in (OutSet *outputs, const LabelVolume *v, const char *path, NiftiWriteFlags flags,
                 GError **error)
+{
+  return nifti_write_full (outputs, v, path, flags, NULL, error);
+}
+
+gboolean
+nifti_write_full (OutSet *outputs, const LabelVolume *v, const char *path, NiftiWriteFlags flags,
+                  const NiftiWriteExtras *extras, GError **error)
 {
   gboolean pair, compress;
   g_autofree char *img_path = NULL;
@@ -336,22 +422,16 @@ nifti_write_in (OutSet *outputs, const LabelVolume *v, const char *path, NiftiWr
       return FALSE;
     }
 
-  gboolean nifti2 = (flags & NIFTI_WRITE_NIFTI2) != 0
-                    || (v->source && v->source->hdr.version == 2 && !(flags & NIFTI_WRITE_NIFTI1))
-                    || v->nx > G_MAXINT16 || v->ny > G_MAXINT16 || v->nz > G_MAXINT16;
-  if (nifti2 && (flags & NIFTI_WRITE_NIFTI1))
-    {
-      g_set_error (error, NIFTI_ERROR, NIFTI_ERROR_UNSUPPORTED,
-                   "%s: dimensions above 32767 need NIfTI-2", path);
-      return FALSE;
-    }
+  gboolean nifti2;
+  if (!choose_version (v, path, flags, &nifti2, error))
+    return FALSE;
   OutFileFlags oflags = compress ? OUT_FILE_GZIP : OUT_FILE_PLAIN;
   /* both halves of a pair are opened (so checked) before either is written; the image,
    * opened second, is moved into place first */
   hf = out_set_open (set, path, oflags, &local);
   if (hf == NULL || (pair && (imf = out_set_open (set, img_path, oflags, &local)) == NULL))
     goto fail;
-  hdr = build_header_bytes (v, pair, nifti2);
+  hdr = build_header_bytes (v, pair, nifti2, extras);
   int64_t data_bytes = lv_volume_n_voxels (v) * v->bytes_per_voxel;
   if (!out_file_write (hf, hdr->data, hdr->len, &local)
       || !out_file_write (pair ? imf : hf, v->data, (size_t) data_bytes, &local)

@@ -103,6 +103,28 @@ gboolean nifti_write_in (OutSet *outputs, const LabelVolume *v, const char *path
  * and for a .hdr/.img pair both halves (whichever of .hdr, .hdr.gz, .img, .img.gz exist). */
 void nifti_add_inputs (OutSet *outputs, const char *path);
 
+/* What nifti_write_full adds to the source header. */
+typedef struct {
+  /* If not NULL: a label table as Caret XML (lt_table_dup_caret_xml), written as the
+   * header extension TotalSegmentator writes (ecode 0).  It replaces the source's first
+   * extension that holds a "<LabelTable" (later ones are dropped), else goes first. */
+  const char *label_xml;
+  gsize label_xml_len;
+  /* Without label_xml: drop the source's label table extensions (a mask cut from a
+   * multi-label file must not carry the file's names). */
+  gboolean drop_label_table;
+} NiftiWriteExtras;
+
+/* nifti_write_in with @extras (may be NULL); @outputs NULL: a set of its own, which
+ * overwrites with NIFTI_WRITE_OVERWRITE. */
+gboolean nifti_write_full (OutSet *outputs, const LabelVolume *v, const char *path, NiftiWriteFlags flags,
+                           const NiftiWriteExtras *extras, GError **error);
+/* The single-file form (.nii, or .nii.gz when @f was opened with OUT_FILE_GZIP) into @f,
+ * which the caller finishes (and whose OutSet commits it): for writers that write several
+ * files in parallel.  NIFTI_WRITE_OVERWRITE is the set's. */
+gboolean nifti_write_to_out_file (const LabelVolume *v, OutFile *f, NiftiWriteFlags flags,
+                                  const NiftiWriteExtras *extras, GError **error);
+
 /* TRUE if @path ends with a supported NIfTI extension. */
 gboolean nifti_path_is_supported (const char *path);
 /* The path without its NIfTI extension (".nii", ".nii.gz", ".hdr", ".img.gz"...). */

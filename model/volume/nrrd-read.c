@@ -11,6 +11,7 @@
  */
 #include "nrrd.h"
 #include "in-file.h"
+#include "out-file.h"
 #include "strutil.h"
 
 #include <errno.h>
@@ -1611,6 +1612,26 @@ assign_segment_labels (const char *path, GHashTable *segments, int64_t n_layers,
   return renumber;
 }
 
+/* The segments' IDs by label, when some ID differs from the segment's name (3D Slicer's
+ * TotalSegmentator extension keeps TotalSegmentator's class names as the IDs and shows
+ * other names); else NULL. */
+static LabelTable *
+ids_from_segments (const char *path, GPtrArray *list)
+{
+  g_autoptr (LabelTable) t = lt_table_new (path);
+  gboolean differ = FALSE;
+  for (guint i = 0; i < list->len; i++)
+    {
+      const Segment *s = g_ptr_array_index (list, i);
+      if (s->id == NULL || s->id[0] == '\0' || lt_table_lookup (t, s->out_label) != NULL)
+        continue;
+      char buf[32];
+      differ |= strcmp (s->id, segment_title (s, buf, sizeof buf)) != 0;
+      lt_table_set (t, s->out_label, s->id, NULL);
+    }
+  return differ ? g_steal_pointer (&t) : NULL;
+}
+
 static LabelTable *
 table_from_segments (const char *path, GPtrArray *list, GString *warnings)
 {
@@ -1734,6 +1755,7 @@ nrrd_read_info_clear (NrrdReadInfo *info)
   if (info == NULL)
     return;
   g_free (info->warnings);
+  lt_table_free (info->segment_ids);
   memset (info, 0, sizeof *info);
 }
 
@@ -1747,6 +1769,30 @@ gboolean
 nrrd_path_is_supported (const char *path)
 {
   return str_has_suffix_ci (path, ".nrrd") || str_has_suffix_ci (path, ".nhdr");
+}
+
+char *
+nrrd_dup_data_file (const char *path)
+{
+  Header h = { .path = path };
+  Src hs = { .fd = -1 };
+  char *data_path = NULL;
+  if (!src_open (&hs, path, NULL, NULL))
+    return NULL;
+  if (header_read (&h, &hs, NULL) && h.field[F_DATA_FILE] != NULL)
+    data_path = data_file_path (&h, NULL);
+  src_close (&hs);
+  header_clear (&h);
+  return data_path;
+}
+
+void
+nrrd_add_inputs (OutSet *outputs, const char *path)
+{
+  out_set_add_input (outputs, path);
+  g_autofree char *data = nrrd_dup_data_file (path);
+  if (data != NULL)
+    out_set_add_input (outputs, data);
 }
 
 LabelVolume *
@@ -1765,7 +1811,7 @@ nrrd_read (const char *path, const NrrdReadOptions *options, LabelTable **table,
   g_autoptr (GHashTable) map = NULL;
   guint8 *buf = NULL;
   LabelVolume *v = NULL;
-  LabelTable *tab = NULL;
+  LabelTable *tab = NULL, *ids = NULL;
   gboolean renumber = FALSE;
   int64_t n_overlap = 0;
 
@@ -1998,7 +2044,11 @@ nrrd_read (const char *path, const NrrdReadOptions *options, LabelTable **table,
         }
     }
   if (segs->len > 0)
-    tab = table_from_segments (path, segs, warnings);
+    {
+      tab = table_from_segments (path, segs, warnings);
+      if (info)
+        ids = ids_from_segments (path, segs);
+    }
 
   v = g_new0 (LabelVolume, 1);
   v->nx = L.sizes[L.spatial[0]];
@@ -2021,12 +2071,14 @@ nrrd_read (const char *path, const NrrdReadOptions *options, LabelTable **table,
       info->renumbered = renumber;
       info->n_overlap_voxels = n_overlap;
       info->warnings = warnings->len ? g_strdup (warnings->str) : NULL;
+      info->segment_ids = g_steal_pointer (&ids);
     }
   if (table)
     *table = g_steal_pointer (&tab);
 
 out:
   lt_table_free (tab);
+  lt_table_free (ids);
   g_free (buf);
   src_close (&hs);
   src_close (&ds);

@@ -90,6 +90,9 @@ typedef struct {
   gboolean renumbered;       /* labels are segment ordinals, not the file's label values */
   int64_t n_overlap_voxels;  /* voxels in segments of more than one layer */
   char *warnings;            /* NULL, or sentences for the user, one per line (owned) */
+  /* label -> Segment<N>_ID when some segment's ID differs from its name (3D Slicer's
+   * TotalSegmentator extension: IDs "kidney_right", names "right kidney"), else NULL (owned) */
+  LabelTable *segment_ids;
 } NrrdReadInfo;
 
 void nrrd_read_info_clear (NrrdReadInfo *info);
@@ -115,6 +118,17 @@ gboolean nrrd_write (const LabelVolume *v, const LabelTable *table, const char *
  * overwriting: NRRD_WRITE_OVERWRITE is then ignored). */
 gboolean nrrd_write_in (OutSet *outputs, const LabelVolume *v, const LabelTable *table, const char *path,
                         NrrdWriteFlags flags, GError **error);
+/* nrrd_write_in whose segments take their Segment<N>_ID from @segment_ids (may be NULL) where
+ * it names the label, else "Segment_<label>"; @outputs NULL: a set of its own (nrrd_write). */
+gboolean nrrd_write_full (OutSet *outputs, const LabelVolume *v, const LabelTable *table,
+                          const LabelTable *segment_ids, const char *path, NrrdWriteFlags flags, GError **error);
+
+/* The detached data file that the header @path names ("data file:"), or NULL (an attached
+ * header, no header, or one that cannot be read: the reader says why). */
+char *nrrd_dup_data_file (const char *path);
+/* Declares the files of the NRRD @path as inputs of @outputs (out-file.h): the file, and the
+ * data file of a detached header (.nhdr). */
+void nrrd_add_inputs (OutSet *outputs, const char *path);
 
 /* TRUE if @path ends with .nrrd or .nhdr (.seg.nrrd included), any case. */
 gboolean nrrd_path_is_supported (const char *path);

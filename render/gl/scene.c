@@ -2,6 +2,7 @@
 #include "scene.h"
 
 #include "label-file.h"
+#include "label-folder.h"
 
 #include <string.h>
 
@@ -22,6 +23,7 @@ ar_scene_unref (ArScene *s)
   g_clear_pointer (&s->table, lt_table_free);
   g_clear_error (&s->table_error);
   g_clear_pointer (&s->names, lt_table_free);
+  g_clear_pointer (&s->segment_ids, lt_table_free);
   g_clear_error (&s->scheme_error);
   g_free (s->read_warnings);
   g_free (s->hist);
@@ -78,7 +80,7 @@ unmapped_ids (const ArScene *s)
     {
       if (s->hist[id] == 0)
         continue;
-      gboolean ok = s->by_names ? lt_table_lookup (s->names, id) != NULL
+      gboolean ok = s->by_names ? lt_table_lookup (s->scheme_names, id) != NULL
                                 : label_scheme_class_of (s->scheme, id) >= 0;
       if (ok)
         continue;
@@ -99,8 +101,23 @@ unmapped_ids (const ArScene *s)
 static void
 resolve_scheme (ArScene *s, const char *requested)
 {
+  s->scheme_names = s->names;
   s->scheme = label_scheme_resolve (requested, s->names, s->volume, s->path, &s->by_names, &s->scheme_error);
-  if (s->scheme && s->by_names && !s->names)
+  if (s->scheme == NULL && requested == NULL && s->segment_ids != NULL)
+    {
+      /* 3D Slicer's TotalSegmentator extension: display names ("right kidney") that no
+       * scheme knows, TotalSegmentator's own names in the segment IDs */
+      gboolean by_ids = FALSE;
+      const LabelScheme *found = label_scheme_resolve (NULL, s->segment_ids, s->volume, s->path, &by_ids, NULL);
+      if (found != NULL)
+        {
+          s->scheme = found;
+          s->by_names = by_ids;
+          s->scheme_names = s->segment_ids;
+          g_clear_error (&s->scheme_error);
+        }
+    }
+  if (s->scheme && s->by_names && !s->scheme_names)
     s->by_names = FALSE;
   g_autofree char *bad = s->scheme ? unmapped_ids (s) : NULL;
   if (bad)
@@ -132,11 +149,15 @@ ar_scene_load (const char *path, LabelVolume *volume, const ArSceneOptions *opts
   s->path = g_strdup (path);
   gint64 t0 = g_get_monotonic_time ();
   set_stage (&opts, AR_SCENE_STAGE_READ);
-  /* any label file (NIfTI, NRRD, .seg.nrrd, a mask folder), with the names it carries;
-   * the read can be cancelled too (a 1 GiB gzip takes seconds) */
-  g_autoptr (LabelTable) own = NULL;
-  s->volume = volume ? volume
-                     : label_file_read_cancellable (path, 0, cancellable, &own, &s->read_warnings, error);
+  /* any label file (NIfTI, NRRD, .seg.nrrd, a mask folder), with the names it carries
+   * (and a 3D Slicer file's segment IDs); the read can be cancelled too (a 1 GiB gzip
+   * takes seconds, a folder of 117 masks too) */
+  LabelFileReadInfo info = { 0 };
+  s->volume = volume ? volume : label_file_read_full (path, 0, cancellable, &info, error);
+  g_autoptr (LabelTable) own = g_steal_pointer (&info.table);
+  s->segment_ids = g_steal_pointer (&info.segment_ids);
+  s->read_warnings = g_steal_pointer (&info.warnings);
+  label_file_read_info_clear (&info);
   if (!s->volume || g_cancellable_set_error_if_cancelled (cancellable, error))
     return NULL;
   int32_t lo, hi;
@@ -169,7 +190,7 @@ ar_scene_load (const char *path, LabelVolume *volume, const ArSceneOptions *opts
       set_stage (&opts, AR_SCENE_STAGE_TABLE);
       if (volume != NULL)
         s->names = lt_table_find_for_volume (path, s->volume, NULL, &s->table_error);
-      else if (!g_file_test (path, G_FILE_TEST_IS_DIR))
+      else if (!label_folder_path_is_folder (path))
         s->names = lt_table_find_for_volume (path, NULL, NULL, &s->table_error);
       if (!s->names && own)
         s->names = g_steal_pointer (&own);

@@ -56,7 +56,11 @@ typedef struct {
   LabelTable *names;        /* with find_table: the names the file carries (in it or in a table
                              * beside it), NULL when it has none */
   const LabelScheme *scheme;  /* with find_table: the label scheme of the file's ids, or NULL */
-  gboolean by_names;        /* its ids match the scheme through `names`, not by value */
+  gboolean by_names;        /* its ids match the scheme through `scheme_names`, not by value */
+  LabelTable *segment_ids;  /* a 3D Slicer file's segment IDs when they differ from its names
+                             * (label_file_read_full), else NULL */
+  const LabelTable *scheme_names; /* with a scheme: the names it was resolved from, `names` or
+                             * (when only those follow a scheme) `segment_ids`; else `names` */
   GError *scheme_error;     /* with find_table and no scheme: why (unknown names, ids beyond
                              * the 12 classes without names, ids the forced scheme lacks) */
   char *read_warnings;      /* the reader's notes for the user (one per line), or NULL */
@@ -68,7 +72,8 @@ typedef struct {
   double ms_read, ms_mesh;  /* time reading (and finding the table), meshing */
 } ArScene;
 
-/* Load @path.  @volume, if not NULL, is taken and used instead of reading the file (a
+/* Load @path: any label file label_file_read knows (NIfTI, NRRD, .seg.nrrd, a mask
+ * folder).  @volume, if not NULL, is taken and used instead of reading the file (a
  * completion result, which keeps its input's name).  @opts may be NULL (no smoothing,
  * no table).  Errors name the file; a cancelled load fails with MESH_ERROR_CANCELLED. */
 ArScene *ar_scene_load (const char *path, LabelVolume *volume, const ArSceneOptions *opts,

@@ -48,6 +48,10 @@ class_of (ArLabelPanel *self, int32_t id, const char *name)
   int32_t c = -1;
   if (!self->by_names)
     c = label_scheme_class_of (self->scheme, id);
+  /* the name the scheme knows it by (a 3D Slicer segment ID rather than its display name) */
+  const LabelEntry *sn = self->scheme_names ? lt_table_lookup (self->scheme_names, id) : NULL;
+  if (sn != NULL && sn->name != NULL)
+    name = sn->name;
   if (c < 0 && name)
     {
       /* matched by name (a file whose ids are its own, or an id added past the scheme's) */

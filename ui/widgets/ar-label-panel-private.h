@@ -45,6 +45,7 @@ struct _ArLabelPanel {
   const LabelScheme *scheme;
   gboolean by_names;
   LabelTable *table;            /* the input's names (a copy) */
+  LabelTable *scheme_names;     /* the names its ids match the scheme by (a copy), or NULL */
   double ml_in, ml_out;
   gboolean has_result;
   gboolean building;

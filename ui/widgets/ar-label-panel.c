@@ -63,6 +63,8 @@ ar_label_panel_set_input (ArLabelPanel *self, const ArLabelPanelInput *in)
   g_array_set_size (self->organs, 0);
   g_clear_pointer (&self->table, lt_table_free);
   self->table = in->table ? ar_scene_table_dup (in->table) : lt_table_new_default ();
+  g_clear_pointer (&self->scheme_names, lt_table_free);
+  self->scheme_names = ar_scene_table_dup (in->scheme_names);
   self->ml_in = in->ml_per_voxel;
   self->has_result = FALSE;
   self->scheme = in->scheme;
@@ -335,6 +337,7 @@ ar_label_panel_finalize (GObject *object)
   g_array_unref (self->organs);
   g_hash_table_unref (self->index);
   g_clear_pointer (&self->table, lt_table_free);
+  g_clear_pointer (&self->scheme_names, lt_table_free);
   G_OBJECT_CLASS (ar_label_panel_parent_class)->finalize (object);
 }
 

@@ -40,6 +40,8 @@ typedef struct {
   double ml_per_voxel;          /* counts -> mL */
   const LabelScheme *scheme;    /* the ids' scheme; NULL: unknown, nothing can be completed */
   gboolean by_names;            /* ids map to the scheme by their names in @table */
+  const LabelTable *scheme_names; /* if not NULL, the names the scheme knows the ids by (a 3D
+                                 * Slicer file's segment IDs), used instead of @table's (copied) */
   const char *no_scheme;        /* with scheme NULL: why (shown), else NULL */
   const char *forced_scheme;    /* the scheme the user chose (a name), NULL: detected */
   const char *warnings;         /* the reader's notes for the user, or NULL */

@@ -90,7 +90,7 @@ run_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellab
     }
   opts.progress = progress_cb;
   opts.progress_data = j->progress;
-  const CompletionSource src = { .scheme = j->input->scheme, .table = j->input->names,
+  const CompletionSource src = { .scheme = j->input->scheme, .table = j->input->scheme_names,
                                  .by_names = j->input->by_names, .path = j->input->path };
   Output *out = g_new0 (Output, 1);
   out->volume = completion_run_in_scheme (net, &src, j->input->volume, &opts, &out->table, cancellable, &error);

@@ -256,8 +256,30 @@ ar_window_save_result_to (ArWindow *self, const char *path, GError **error)
    * format of @path: NIfTI, NRRD, .seg.nrrd or a mask folder. */
   g_autoptr (LabelVolume) out = lv_volume_new_like (self->input->volume, s->volume->bytes_per_voxel);
   memcpy (out->data, s->volume->data, (gsize) lv_volume_n_voxels (out) * out->bytes_per_voxel);
-  const LabelTable *names = s->table ? s->table : self->input->table;
-  if (!label_file_write_in (outputs, out, names, path, error) || !out_set_commit (outputs, error))
+  const ArScene *in = self->input;
+  const LabelTable *names = s->table ? s->table : in->table;
+  /* a 3D Slicer file whose scheme came from its segment IDs, saved as .seg.nrrd: the
+   * segments keep their display names and IDs, an added one takes the scheme's name for
+   * both (elsewhere the IDs, TotalSegmentator's names, are the names written) */
+  g_autoptr (LabelTable) shown = NULL;
+  g_autoptr (LabelTable) ids = NULL;
+  if (s->table && in->segment_ids && in->names && in->scheme_names == in->segment_ids
+      && label_file_format_from_path (path) == LABEL_FILE_FORMAT_SEG_NRRD)
+    {
+      shown = lt_table_new (in->names->source);
+      ids = lt_table_new (in->segment_ids->source);
+      for (guint i = 0; i < s->table->entries->len; i++)
+        {
+          const LabelEntry *e = &g_array_index (s->table->entries, LabelEntry, i);
+          const LabelEntry *own = lt_table_lookup (in->names, e->id);
+          lt_table_set (shown, e->id, own ? own->name : e->name, own ? own->rgba : e->rgba);
+          lt_table_set (ids, e->id, e->name, e->rgba);
+        }
+      names = shown;
+    }
+  /* from a mask folder to a folder: its masks are kept (copied, or with the added voxels) */
+  const LabelFileWriteOptions wo = { .like_path = in->path, .like = in->volume, .segment_ids = ids };
+  if (!label_file_write_full_in (outputs, out, names, path, &wo, error) || !out_set_commit (outputs, error))
     return FALSE;
   self->result_unsaved = FALSE;
   add_recent (path);

@@ -273,7 +273,7 @@ ar_window_show_input_organs (ArWindow *self)
   g_autofree char *problem = ar_window_dup_scheme_problem (self);
   const ArLabelPanelInput in = {
     .table = s->table, .hist = s->hist, .n_hist = s->n_hist, .ml_per_voxel = s->ml_per_voxel,
-    .scheme = s->scheme, .by_names = s->by_names, .no_scheme = problem,
+    .scheme = s->scheme, .by_names = s->by_names, .scheme_names = s->scheme_names, .no_scheme = problem,
     .forced_scheme = self->scheme_request, .warnings = s->read_warnings,
   };
   ar_label_panel_set_input (self->label_panel, &in);
