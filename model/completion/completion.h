@@ -75,8 +75,5 @@ LabelVolume *completion_run (NnNet *net, const LabelVolume *input, const Complet
 gboolean completion_drop_fragments (const LabelVolume *input, LabelVolume *out, double fraction,
                                     int64_t *added, int n_classes, GError **error);
 
-/* Rows of the trilinear slab: output slices per slab so that n_classes * slices *
- * ny * nx floats stay under COMPLETION_SLAB_FLOATS. */
-#define COMPLETION_SLAB_FLOATS ((int64_t) 1 << 23)
 
 G_END_DECLS
