@@ -84,12 +84,6 @@ train_subjects_get_n (const TrainSubjects *s)
   return s ? s->items->len : 0;
 }
 
-const char *
-train_subjects_get_name (const TrainSubjects *s, guint i)
-{
-  return g_array_index (s->items, Subject, i).name;
-}
-
 /* ---- random numbers (splitmix64) --------------------------------------- */
 
 typedef struct {

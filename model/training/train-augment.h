@@ -57,7 +57,6 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (TrainSubjects, train_subjects_free)
 /* Adds a real subject (taken over); FALSE when it holds no organ of the 12 classes. */
 gboolean train_subjects_add (TrainSubjects *s, LabelVolume *complete, const char *name, GError **error);
 guint train_subjects_get_n (const TrainSubjects *s);
-const char *train_subjects_get_name (const TrainSubjects *s, guint i);
 
 /* Sample @index of a run with @seed on a cube of @grid voxels of @voxel_mm: input
  * (n_classes, D, H, W) one-hot, target (D*H*W) complete labels, partial_out (D*H*W, may be
