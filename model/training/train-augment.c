@@ -31,7 +31,6 @@ train_augment_options_init (TrainAugmentOptions *o)
 
 typedef struct {
   LabelVolume *v;
-  char *name;
 } Subject;
 
 struct _TrainSubjects {
@@ -43,7 +42,6 @@ subject_clear (gpointer p)
 {
   Subject *s = p;
   lv_volume_free (s->v);
-  g_free (s->name);
 }
 
 TrainSubjects *
@@ -73,7 +71,7 @@ train_subjects_add (TrainSubjects *s, LabelVolume *complete, const char *name, G
       lv_volume_free (complete);
       return FALSE;
     }
-  Subject sub = { complete, g_strdup (name) };
+  Subject sub = { complete };
   g_array_append_val (s->items, sub);
   return TRUE;
 }
