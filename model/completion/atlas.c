@@ -28,30 +28,6 @@ atlas_options_init (AtlasOptions *o)
 
 /* ---- small linear algebra (4x4 affines: row 3 is 0 0 0 1) ---- */
 
-static void
-affine_mul (const double a[4][4], const double b[4][4], double out[4][4])
-{
-  double r[4][4];
-  for (int i = 0; i < 4; i++)
-    for (int j = 0; j < 4; j++)
-      {
-        double s = 0.0;
-        for (int k = 0; k < 4; k++)
-          s += a[i][k] * b[k][j];
-        r[i][j] = s;
-      }
-  memcpy (out, r, sizeof r);
-}
-
-static void
-affine_apply (const double m[4][4], const double p[3], double out[3])
-{
-  double r[3];
-  for (int i = 0; i < 3; i++)
-    r[i] = m[i][0] * p[0] + m[i][1] * p[1] + m[i][2] * p[2] + m[i][3];
-  memcpy (out, r, sizeof r);
-}
-
 static double
 det3 (const double m[3][3])
 {
@@ -76,26 +52,6 @@ inverse3 (const double m[3][3], double out[3][3])
         int i1 = (j + 1) % 3, i2 = (j + 2) % 3, j1 = (i + 1) % 3, j2 = (i + 2) % 3;
         out[i][j] = (m[i1][j1] * m[i2][j2] - m[i1][j2] * m[i2][j1]) / d;
       }
-  return TRUE;
-}
-
-static gboolean
-affine_inverse (const double m[4][4], double out[4][4])
-{
-  double l[3][3], li[3][3];
-  for (int i = 0; i < 3; i++)
-    for (int j = 0; j < 3; j++)
-      l[i][j] = m[i][j];
-  if (!inverse3 (l, li))
-    return FALSE;
-  memset (out, 0, 16 * sizeof (double));
-  for (int i = 0; i < 3; i++)
-    {
-      for (int j = 0; j < 3; j++)
-        out[i][j] = li[i][j];
-      out[i][3] = -(li[i][0] * m[0][3] + li[i][1] * m[1][3] + li[i][2] * m[2][3]);
-    }
-  out[3][3] = 1.0;
   return TRUE;
 }
 
@@ -199,7 +155,7 @@ atlas_subject_new (const LabelVolume *v, double min_ml, GError **error)
   g_autoptr (AtlasSubject) s = g_new0 (AtlasSubject, 1);
   s->v = v;
   memcpy (s->affine, v->affine, sizeof s->affine);
-  if (!affine_inverse (s->affine, s->inverse))
+  if (!lv_affine_invert (s->affine, s->inverse))
     {
       g_set_error (error, ATLAS_ERROR, ATLAS_ERROR_INPUT, "the label map's affine is singular");
       return NULL;
@@ -249,7 +205,7 @@ atlas_subject_new (const LabelVolume *v, double min_ml, GError **error)
       if (s->count[l] > 0)
         {
           double c[3] = { sum[l][0] / s->count[l], sum[l][1] / s->count[l], sum[l][2] / s->count[l] };
-          affine_apply (s->affine, c, s->centroid[l]);
+          lv_affine_apply (s->affine, c, s->centroid[l]);
           for (int g = 0; g < 3; g++)
             {
               if (dims[g] < 2 || (s->box[l][g] > 0 && s->box[l][3 + g] < dims[g] - 1))
@@ -273,7 +229,7 @@ atlas_subject_new (const LabelVolume *v, double min_ml, GError **error)
               {
                 int64_t q = g_array_index (bnd[l], int64_t, (guint) m * stride);
                 double p[3] = { (double) (q % nx), (double) ((q / nx) % ny), (double) (q / plane) }, w[3];
-                affine_apply (s->affine, p, w);
+                lv_affine_apply (s->affine, p, w);
                 for (int c = 0; c < 3; c++)
                   pts[3 * m + c] = (float) w[c];
               }
@@ -560,8 +516,8 @@ atlas_fit (const AtlasSubject *in, const AtlasSubject *at, guint32 use, const At
         for (int i = 0; i < np; i++)
           {
             double y[3], v[3];
-            affine_apply (g, pts + 3 * i, y);
-            affine_apply (at->inverse, y, v);
+            lv_affine_apply (g, pts + 3 * i, y);
+            lv_affine_apply (at->inverse, y, v);
             gboolean inside = TRUE;
             for (int c = 0; c < 3; c++)
               inside &= v[c] >= 0.0 && v[c] <= (double) (adim[c] - 1);
@@ -626,8 +582,8 @@ atlas_fit (const AtlasSubject *in, const AtlasSubject *at, guint32 use, const At
           {
             double x[3] = { corner & 1 ? hi[0] : lo[0], corner & 2 ? hi[1] : lo[1], corner & 4 ? hi[2] : lo[2] };
             double a[3], b[3];
-            affine_apply (old, x, a);
-            affine_apply (g, x, b);
+            lv_affine_apply (old, x, a);
+            lv_affine_apply (g, x, b);
             move = MAX (move, sqrt ((a[0] - b[0]) * (a[0] - b[0]) + (a[1] - b[1]) * (a[1] - b[1])
                                     + (a[2] - b[2]) * (a[2] - b[2])));
           }
@@ -763,9 +719,9 @@ atlas_complete (const LabelVolume *input, AtlasSubject *const *atlases, int n_at
         }
       /* input voxel -> input world -> atlas world -> atlas voxel */
       double m[4][4], inv[4][4];
-      affine_mul (fit->input_to_atlas, in->affine, m);
-      affine_mul (at->inverse, m, m);
-      if (!affine_inverse (m, inv))
+      lv_affine_mul (fit->input_to_atlas, in->affine, m);
+      lv_affine_mul (at->inverse, m, m);
+      if (!lv_affine_invert (m, inv))
         {
           fit->used = FALSE;
           continue;
@@ -794,7 +750,7 @@ atlas_complete (const LabelVolume *input, AtlasSubject *const *atlases, int n_at
           double x[3], y[3];
           for (int c = 0; c < 3; c++)
             x[c] = (corner >> c) & 1 ? ab[3 + c] + 0.5 : ab[c] - 0.5;
-          affine_apply (inv, x, y);
+          lv_affine_apply (inv, x, y);
           for (int c = 0; c < 3; c++)
             {
               double lo = floor (y[c]) - 1, hi = ceil (y[c]) + 1;

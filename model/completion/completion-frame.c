@@ -41,41 +41,6 @@ is_long_structure (int c)
   return c == LT_SPINE || c == LT_RIB_CAGE || c == LT_AORTA || c == LT_AUTOCHTHON;
 }
 
-/* Inverse of an affine 4×4 (last row 0 0 0 1); FALSE when singular. */
-static gboolean
-affine_invert (const double m[4][4], double out[4][4])
-{
-  double det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
-               - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
-               + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
-  if (!isfinite (det) || fabs (det) < 1e-12)
-    return FALSE;
-  double r[3][3] = {
-    { m[1][1] * m[2][2] - m[1][2] * m[2][1], m[0][2] * m[2][1] - m[0][1] * m[2][2], m[0][1] * m[1][2] - m[0][2] * m[1][1] },
-    { m[1][2] * m[2][0] - m[1][0] * m[2][2], m[0][0] * m[2][2] - m[0][2] * m[2][0], m[0][2] * m[1][0] - m[0][0] * m[1][2] },
-    { m[1][0] * m[2][1] - m[1][1] * m[2][0], m[0][1] * m[2][0] - m[0][0] * m[2][1], m[0][0] * m[1][1] - m[0][1] * m[1][0] },
-  };
-  for (int a = 0; a < 3; a++)
-    {
-      for (int b = 0; b < 3; b++)
-        out[a][b] = r[a][b] / det;
-      out[a][3] = -(out[a][0] * m[0][3] + out[a][1] * m[1][3] + out[a][2] * m[2][3]);
-    }
-  out[3][0] = out[3][1] = out[3][2] = 0.0;
-  out[3][3] = 1.0;
-  return TRUE;
-}
-
-static void
-affine_mul (const double a[4][4], const double b[4][4], double out[4][4])
-{
-  double r[4][4];
-  for (int i = 0; i < 4; i++)
-    for (int j = 0; j < 4; j++)
-      r[i][j] = a[i][0] * b[0][j] + a[i][1] * b[1][j] + a[i][2] * b[2][j] + a[i][3] * b[3][j];
-  memcpy (out, r, sizeof r);
-}
-
 /* Per class 1..12: voxel count, sum of voxel indices and index bounding box. */
 typedef struct {
   int64_t count[COMPLETION_FRAME_N_CLASSES];
@@ -135,7 +100,7 @@ completion_frame_init (CompletionFrame *f, const LabelVolume *input, const int g
   memset (f, 0, sizeof *f);
   memcpy (f->grid, grid, sizeof f->grid);
   f->voxel_mm = voxel_mm;
-  if (!(voxel_mm > 0) || !affine_invert (A, Ainv))
+  if (!(voxel_mm > 0) || !lv_affine_invert (A, Ainv))
     {
       g_set_error (error, COMPLETION_ERROR, COMPLETION_ERROR_INPUT,
                    "the volume's voxel-to-world transform is singular: its orientation is unknown");
@@ -200,8 +165,8 @@ completion_frame_init (CompletionFrame *f, const LabelVolume *input, const int g
       cube_to_world[a][3] = -0.5 * (grid[a] - 1) * voxel_mm - f->shift_mm[a];
     }
   cube_to_world[3][3] = 1.0;
-  affine_mul (Ainv, cube_to_world, f->cube_to_input);
-  if (!affine_invert (f->cube_to_input, f->input_to_cube))
+  lv_affine_mul (Ainv, cube_to_world, f->cube_to_input);
+  if (!lv_affine_invert (f->cube_to_input, f->input_to_cube))
     {
       g_set_error (error, COMPLETION_ERROR, COMPLETION_ERROR_INPUT,
                    "the volume's voxel-to-world transform is singular: its orientation is unknown");

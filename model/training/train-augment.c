@@ -191,23 +191,9 @@ static gboolean
 subject_view_init (SubjectView *sv, const LabelVolume *v)
 {
   const double(*A)[4] = v->affine;
-  double det = A[0][0] * (A[1][1] * A[2][2] - A[1][2] * A[2][1]) - A[0][1] * (A[1][0] * A[2][2] - A[1][2] * A[2][0])
-               + A[0][2] * (A[1][0] * A[2][1] - A[1][1] * A[2][0]);
-  if (!isfinite (det) || fabs (det) < 1e-9)
+  if (!lv_affine_invert (v->affine, sv->inv))
     return FALSE;
-  /* adjugate / det for the 3×3 part, then the translation */
-  const double c[3][3] = {
-    { A[1][1] * A[2][2] - A[1][2] * A[2][1], A[0][2] * A[2][1] - A[0][1] * A[2][2], A[0][1] * A[1][2] - A[0][2] * A[1][1] },
-    { A[1][2] * A[2][0] - A[1][0] * A[2][2], A[0][0] * A[2][2] - A[0][2] * A[2][0], A[0][2] * A[1][0] - A[0][0] * A[1][2] },
-    { A[1][0] * A[2][1] - A[1][1] * A[2][0], A[0][1] * A[2][0] - A[0][0] * A[2][1], A[0][0] * A[1][1] - A[0][1] * A[1][0] },
-  };
   sv->v = v;
-  for (int i = 0; i < 3; i++)
-    {
-      for (int j = 0; j < 3; j++)
-        sv->inv[i][j] = c[i][j] / det;
-      sv->inv[i][3] = -(sv->inv[i][0] * A[0][3] + sv->inv[i][1] * A[1][3] + sv->inv[i][2] * A[2][3]);
-    }
   int64_t lo[3] = { G_MAXINT64, G_MAXINT64, G_MAXINT64 }, hi[3] = { -1, -1, -1 };
   int64_t idx = 0;
   for (int64_t k = 0; k < v->nz; k++)

@@ -199,11 +199,58 @@ lv_volume_set_affine (LabelVolume *v, const double affine[4][4])
 double
 lv_volume_voxel_mm3 (const LabelVolume *v)
 {
-  const double (*a)[4] = v->affine;
-  double det = a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1])
-             - a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0])
-             + a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0]);
-  return fabs (det);
+  return fabs (lv_affine_det3 (v->affine));
+}
+
+double
+lv_affine_det3 (const double m[4][4])
+{
+  return m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+         - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+         + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
+}
+
+void
+lv_affine_mul (const double a[4][4], const double b[4][4], double out[4][4])
+{
+  double r[4][4];
+  for (int i = 0; i < 4; i++)
+    for (int j = 0; j < 4; j++)
+      r[i][j] = a[i][0] * b[0][j] + a[i][1] * b[1][j] + a[i][2] * b[2][j] + a[i][3] * b[3][j];
+  memcpy (out, r, sizeof r);
+}
+
+void
+lv_affine_apply (const double m[4][4], const double p[3], double out[3])
+{
+  double r[3];
+  for (int i = 0; i < 3; i++)
+    r[i] = m[i][0] * p[0] + m[i][1] * p[1] + m[i][2] * p[2] + m[i][3];
+  memcpy (out, r, sizeof r);
+}
+
+gboolean
+lv_affine_invert (const double m[4][4], double out[4][4])
+{
+  double d = lv_affine_det3 (m), norm = 0.0;
+  for (int i = 0; i < 3; i++)
+    for (int j = 0; j < 3; j++)
+      norm = MAX (norm, fabs (m[i][j]));
+  if (!isfinite (d) || !(fabs (d) > 1e-12 * norm * norm * norm))
+    return FALSE;
+  double r[4][4] = { { 0 } };
+  for (int i = 0; i < 3; i++)
+    for (int j = 0; j < 3; j++)
+      {
+        /* cofactor (j, i) / det */
+        int i1 = (j + 1) % 3, i2 = (j + 2) % 3, j1 = (i + 1) % 3, j2 = (i + 2) % 3;
+        r[i][j] = (m[i1][j1] * m[i2][j2] - m[i1][j2] * m[i2][j1]) / d;
+      }
+  for (int i = 0; i < 3; i++)
+    r[i][3] = -(r[i][0] * m[0][3] + r[i][1] * m[1][3] + r[i][2] * m[2][3]);
+  r[3][3] = 1.0;
+  memcpy (out, r, sizeof r);
+  return TRUE;
 }
 
 void

@@ -91,6 +91,17 @@ int64_t *lv_volume_histogram (const LabelVolume *v, int32_t *n_out);
 void lv_volume_set_affine (LabelVolume *v, const double affine[4][4]);
 /* Volume of one voxel in mm^3 (|det| of the affine's 3x3 part). */
 double lv_volume_voxel_mm3 (const LabelVolume *v);
+/* ---- 4×4 affines (row-major, last row 0 0 0 1), e.g. voxel -> world ---- */
+
+/* Determinant of the 3×3 linear part. */
+double lv_affine_det3 (const double m[4][4]);
+/* out = a · b (out may be a or b). */
+void lv_affine_mul (const double a[4][4], const double b[4][4], double out[4][4]);
+/* out = m · (p, 1), its first three rows (out may be p). */
+void lv_affine_apply (const double m[4][4], const double p[3], double out[3]);
+/* The inverse; FALSE (out untouched) when m is singular relative to its size or not finite. */
+gboolean lv_affine_invert (const double m[4][4], double out[4][4]);
+
 /* Orientation code of the affine's axes, e.g. "RAS", "LPS" (4 bytes incl. NUL). */
 void lv_volume_orientation (const LabelVolume *v, char code[4]);
 

@@ -56,15 +56,6 @@ mesh_lower_bound (const int32_t *sorted, guint n, int32_t l)
   return lo;
 }
 
-/* Determinant of the linear part of an affine: negative when it flips handedness. */
-static inline double
-mesh_det3 (const double m[4][4])
-{
-  return m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
-         - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
-         + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
-}
-
 /* A set without meshes, with the geometry (affine, dims) of @v. */
 SurfaceSet *mesh_set_new_like (const LabelVolume *v);
 

@@ -19,7 +19,7 @@ surface_extract_reference (const LabelVolume *v, const SurfaceOptions *opts, GEr
 {
   const McTables *t = mc_tables_get ();
   int64_t dims[3] = { v->nx, v->ny, v->nz };
-  double det = mesh_det3 (v->affine);
+  double det = lv_affine_det3 (v->affine);
 
   /* the labels present */
   g_autoptr (GHashTable) present = g_hash_table_new (g_direct_hash, g_direct_equal);

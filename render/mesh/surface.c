@@ -638,7 +638,7 @@ extract_run (Extract *x, int n_threads, const SurfaceSet *pins, const SurfaceOpt
   SurfaceSet *set = mesh_set_new_like (v);
 
   Assemble a = { .x = x, .affine = (const double (*)[4]) v->affine, .pins = pins };
-  a.flip = mesh_det3 (v->affine) < 0;
+  a.flip = lv_affine_det3 (v->affine) < 0;
   a.slab_voff = g_new (uint32_t, x->n_slabs + 1);
   uint64_t nv = 0, nt = 0;
   gboolean too_large = FALSE;
