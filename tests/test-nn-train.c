@@ -6,6 +6,9 @@
 #include "nn-net.h"
 #include "nn-optim.h"
 #include "nn-train.h"
+#include "label-table.h"
+#include "phantom.h"
+#include "train-augment.h"
 #include "train-data.h"
 #include "trainer.h"
 #define TEST_UTIL_NN
@@ -340,6 +343,58 @@ test_loss_ignore (void)
         g_assert_cmpfloat (dl[c * n + i], ==, 0.0f);
       else
         g_assert_cmpfloat (dl[c * n + i], ==, dk[c * m + j++]);
+}
+
+/* A "background or class a" voxel costs -log(p_0 + p_a) in the cross-entropy and
+ * nothing in the Dice term; its gradient matches finite differences. */
+static void
+test_loss_background_or (void)
+{
+  g_autoptr (GRand) r = g_rand_new_with_seed (17);
+  const int C = 4, alt = 3;
+  const int64_t n = 30;
+  g_autofree float *logits = g_new (float, C * n), *prob = g_new (float, C * n), *dl = g_new (float, C * n);
+  g_autofree guint8 *target = g_new (guint8, n);
+  fill_random (logits, C * n, r, -2, 2);
+  for (int64_t i = 0; i < n; i++)
+    target[i] = i % 4 == 0 ? NN_LOSS_BACKGROUND_OR : (guint8) g_rand_int_range (r, 0, C);
+  NnLossParams lp;
+  nn_loss_params_init (&lp);
+  lp.dice_weight = 0.0f;
+  lp.or_class = alt;
+  nn_softmax_channels_ref (logits, C, n, prob);
+  NnLossValue v = nn_softmax_loss (prob, target, C, n, 0, &lp, dl);
+  double ce = 0;
+  for (int64_t i = 0; i < n; i++)
+    ce -= log (target[i] == NN_LOSS_BACKGROUND_OR ? (double) prob[i] + prob[alt * n + i] : prob[target[i] * n + i]);
+  g_assert_cmpfloat (fabs (v.ce - ce / n), <, 1e-9);
+  lp.dice_weight = 1.0f;
+  v = nn_softmax_loss (prob, target, C, n, 0, &lp, dl);
+  for (int64_t i = 0; i < C * n; i++)
+    {
+      float saved = logits[i];
+      double h = 1e-2;
+      logits[i] = saved + (float) h;
+      nn_softmax_channels_ref (logits, C, n, prob);
+      double lp1 = nn_softmax_loss (prob, target, C, n, 0, &lp, NULL).total;
+      logits[i] = saved - (float) h;
+      nn_softmax_channels_ref (logits, C, n, prob);
+      double lm1 = nn_softmax_loss (prob, target, C, n, 0, &lp, NULL).total;
+      logits[i] = saved;
+      double fd = (lp1 - lm1) / (2 * h);
+      if (fabs (fd - dl[i]) > 1e-4 + 1e-2 * fabs (fd))
+        g_error ("loss gradient %" G_GINT64_FORMAT ": analytic %g, finite difference %g", i, dl[i], fd);
+    }
+  /* with no or_class the value counts as background */
+  lp.or_class = -1;
+  for (int64_t i = 0; i < n; i++)
+    if (target[i] == NN_LOSS_BACKGROUND_OR)
+      target[i] = 0;
+  nn_softmax_channels_ref (logits, C, n, prob);
+  NnLossValue as_zero = nn_softmax_loss (prob, target, C, n, 0, &lp, NULL);
+  for (int64_t i = 0; i < n; i += 4)
+    target[i] = NN_LOSS_BACKGROUND_OR;
+  g_assert_cmpfloat (nn_softmax_loss (prob, target, C, n, 0, &lp, NULL).total, ==, as_zero.total);
 }
 
 static NnNet *
@@ -830,6 +885,78 @@ test_cli_resume (void)
     g_unlink (files[i]);
 }
 
+/* True when a voxel of @t within @r voxels (Chebyshev) of (x, y, z) of a cube of @g³
+ * has label @l. */
+static gboolean
+label_within (const guint8 *t, int g, int x, int y, int z, int r, int l)
+{
+  for (int k = MAX (0, z - r); k <= MIN (g - 1, z + r); k++)
+    for (int j = MAX (0, y - r); j <= MIN (g - 1, y + r); j++)
+      for (int i = MAX (0, x - r); i <= MIN (g - 1, x + r); i++)
+        if (t[(k * g + j) * g + i] == l)
+          return TRUE;
+  return FALSE;
+}
+
+/* A real subject whose source labels no pulmonary artery is not taken to have none: its
+ * target is "background or artery" around the heart (60 mm, so within 7 voxels of 12 mm
+ * after up to 15 % scaling and rotation), and a subject that labels the artery has no
+ * such voxel. */
+static void
+test_augment_unlabelled_artery (void)
+{
+  g_autoptr (GError) error = NULL;
+  PhantomParams pp;
+  phantom_params_init (&pp);
+  pp.seed = 11;
+  for (int a = 0; a < 3; a++)
+    pp.grid[a] = 80, pp.spacing[a] = 5.0;
+  g_autoptr (LabelVolume) body = phantom_generate (&pp, &error);
+  g_assert_no_error (error);
+  LabelVolume *without = phantom_remove_labels (body, 1u << LT_PULMONARY_ARTERY, &error);
+  g_assert_no_error (error);
+  g_autoptr (TrainSubjects) with_pa = train_subjects_new ();
+  g_autoptr (TrainSubjects) without_pa = train_subjects_new ();
+  g_assert_true (train_subjects_add (with_pa, lv_volume_dup (body), "with", &error));
+  g_assert_true (train_subjects_add (without_pa, without, "without", &error));
+  TrainAugmentOptions o;
+  train_augment_options_init (&o);
+  o.noise = 0;
+  enum { G = 32 };
+  const int grid[3] = { G, G, G };
+  const int64_t n = G * G * G;
+  g_autofree float *input = g_new (float, n * LT_N_CLASSES);
+  g_autofree guint8 *ta = g_new (guint8, n), *tb = g_new (guint8, n);
+  guint32 removed;
+  int64_t pa = 0, either = 0, background = 0;
+  for (guint64 index = 0; index < 3; index++)
+    {
+      g_assert_true (train_augment_sample (with_pa, &o, 5, index, 0, grid, 12.0, LT_N_CLASSES, input, ta, NULL,
+                                           &removed, &error));
+      g_assert_true (train_augment_sample (without_pa, &o, 5, index, 0, grid, 12.0, LT_N_CLASSES, input, tb,
+                                           NULL, &removed, &error));
+      g_assert_no_error (error);
+      for (int64_t q = 0; q < n; q++)
+        {
+          g_assert_cmpint (ta[q], !=, NN_LOSS_BACKGROUND_OR);
+          g_assert_cmpint (tb[q], !=, LT_PULMONARY_ARTERY);
+          pa += ta[q] == LT_PULMONARY_ARTERY;
+          background += tb[q] == 0;
+          if (tb[q] == NN_LOSS_BACKGROUND_OR)
+            {
+              either++;
+              g_assert_true (label_within (tb, G, (int) (q % G), (int) (q / G % G), (int) (q / (G * G)), 7, LT_HEART));
+            }
+        }
+    }
+  g_test_message ("%" G_GINT64_FORMAT " artery voxels with it; without it %" G_GINT64_FORMAT
+                  " background-or-artery voxels beside %" G_GINT64_FORMAT " background",
+                  pa, either, background);
+  g_assert_cmpint (pa, >, 20);
+  g_assert_cmpint (either, >, 2 * pa);
+  g_assert_cmpint (either, <, background / 5);
+}
+
 static const TestCase test_cases[] = {
   { "/nn-train/conv-backward", test_conv_backward },
   { "/nn-train/convt-backward", test_convt_backward },
@@ -837,8 +964,10 @@ static const TestCase test_cases[] = {
   { "/nn-train/adamw", test_adamw },
   { "/nn-train/loss-fd", test_loss_fd },
   { "/nn-train/loss-ignore", test_loss_ignore },
+  { "/nn-train/loss-background-or", test_loss_background_or },
   { "/nn-train/learns", test_learns },
   { "/nn-train/resume-exact", test_resume_exact },
+  { "/nn-train/augment/unlabelled-artery", test_augment_unlabelled_artery },
   { "/nn-train/trainer/progress", test_trainer_progress },
   { "/nn-train/trainer/cancel-resume", test_trainer_cancel_resume },
   { "/nn-train/trainer/options", test_trainer_options },

@@ -603,6 +603,23 @@ nn_loss_params_init (NnLossParams *p)
   p->dice_weight = 1.0f;
   p->removed_weight = 0.0f;
   p->dice_smooth = 1.0f;
+  p->or_class = -1;
+}
+
+/* How a voxel with @target takes part: -1 not at all, 0 as class *t, 1 as "background
+ * or @or_class". */
+static inline int
+loss_kind (guint8 target, int C, int or_class, int *t)
+{
+  if (target == NN_LOSS_IGNORE)
+    return -1;
+  if (target == NN_LOSS_BACKGROUND_OR && or_class > 0 && or_class < C)
+    {
+      *t = 0;
+      return 1;
+    }
+  *t = target < C ? target : 0;
+  return 0;
 }
 
 NnLossValue
@@ -612,13 +629,19 @@ nn_softmax_loss (const float *prob, const guint8 *target, int C, int64_t n, guin
   NnLossValue v = { 0 };
   double wsum = 0.0, ce = 0.0;
   g_autofree double *inter = g_new0 (double, C), *psum = g_new0 (double, C), *gsum = g_new0 (double, C);
-  g_autofree double *dcoef = g_new0 (double, C);
 
+  const int alt = params->or_class;
   for (int64_t q = 0; q < n; q++)
     {
-      if (target[q] == NN_LOSS_IGNORE)
+      int t, kind = loss_kind (target[q], C, alt, &t);
+      if (kind < 0)
         continue;
-      int t = target[q] < C ? target[q] : 0;
+      if (kind > 0)
+        {
+          wsum += 1.0;
+          ce -= log (MAX ((double) prob[q] + prob[(int64_t) alt * n + q], 1e-12));
+          continue;
+        }
       double wv = 1.0 + (t < 32 && (removed_mask >> t) & 1u ? params->removed_weight : 0.0);
       double pt = prob[(int64_t) t * n + q];
       wsum += wv;
@@ -631,8 +654,11 @@ nn_softmax_loss (const float *prob, const guint8 *target, int C, int64_t n, guin
       double s = 0.0;
       const float *pc = prob + (int64_t) c * n;
       for (int64_t q = 0; q < n; q++)
-        if (target[q] != NN_LOSS_IGNORE)
-          s += pc[q];
+        {
+          int t;
+          if (loss_kind (target[q], C, alt, &t) == 0)
+            s += pc[q];
+        }
       psum[c] = s;
     }
   double dice_mean = 0.0, sm = params->dice_smooth;
@@ -656,16 +682,27 @@ nn_softmax_loss (const float *prob, const guint8 *target, int C, int64_t n, guin
       A[c] = -params->dice_weight / C * 2.0 / den;
       B[c] = params->dice_weight / C * num / (den * den);
     }
-  (void) dcoef;
   for (int64_t q = 0; q < n; q++)
     {
-      if (target[q] == NN_LOSS_IGNORE)
+      int t, kind = loss_kind (target[q], C, alt, &t);
+      if (kind < 0)
         {
           for (int c = 0; c < C; c++)
             dlogits[(int64_t) c * n + q] = 0.0f;
           continue;
         }
-      int t = target[q] < C ? target[q] : 0;
+      if (kind > 0)
+        {
+          /* d(-log(p_0 + p_a))/dz_c = p_c - [c in {0, a}] p_c / (p_0 + p_a) */
+          double kce = params->ce_weight / wsum;
+          double ps = MAX ((double) prob[q] + prob[(int64_t) alt * n + q], 1e-12);
+          for (int c = 0; c < C; c++)
+            {
+              double p = prob[(int64_t) c * n + q];
+              dlogits[(int64_t) c * n + q] = (float) (kce * (p - (c == 0 || c == alt ? p / ps : 0.0)));
+            }
+          continue;
+        }
       double wv = 1.0 + (t < 32 && (removed_mask >> t) & 1u ? params->removed_weight : 0.0);
       double kce = params->ce_weight * wv / wsum;
       /* softmax backward of the Dice part: dz_c = p_c (dp_c - sum_k p_k dp_k) */

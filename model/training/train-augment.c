@@ -29,6 +29,13 @@ train_augment_options_init (TrainAugmentOptions *o)
 
 /* ---- subjects ---------------------------------------------------------- */
 
+/* A real subject's background voxel where the pulmonary artery, which its source never
+ * labels, may lie: its target is "background or pulmonary artery" instead of teaching
+ * that the artery is never present. */
+#define SUBJECT_UNKNOWN 255
+/* how far from the heart the artery and its branches reach (phantoms: 90 % within 57 mm) */
+#define PA_REACH_MM 60.0
+
 typedef struct {
   LabelVolume *v;
 } Subject;
@@ -62,6 +69,54 @@ train_subjects_free (TrainSubjects *s)
   g_free (s);
 }
 
+/* Running maximum over a window of +-@r along a line of @n values @stride apart, in
+ * place (@tmp holds @n values). */
+static void
+dilate_line (uint8_t *p, int64_t n, int64_t stride, int64_t r, uint8_t *tmp)
+{
+  for (int64_t i = 0; i < n; i++)
+    tmp[i] = p[i * stride];
+  int64_t last = -G_MAXINT64 / 2; /* index of the last set value seen */
+  for (int64_t i = 0; i < n + r; i++)
+    {
+      if (i < n && tmp[i])
+        last = i;
+      int64_t at = i - r;
+      if (at >= 0 && at < n)
+        p[at * stride] = (uint8_t) (i - last <= 2 * r);
+    }
+}
+
+/* Marks SUBJECT_UNKNOWN every background voxel of @v within @mm (per axis: a box) of
+ * label @organ. */
+static void
+mark_unknown_near (LabelVolume *v, int32_t organ, double mm)
+{
+  const int64_t n[3] = { v->nx, v->ny, v->nz }, N = lv_volume_n_voxels (v);
+  g_autofree uint8_t *m = g_malloc0 ((gsize) N);
+  gboolean any = FALSE;
+  for (int64_t q = 0; q < N; q++)
+    if (lv_volume_get_index (v, q) == organ)
+      m[q] = 1, any = TRUE;
+  if (!any)
+    return;
+  g_autofree uint8_t *tmp = g_malloc ((gsize) MAX (n[0], MAX (n[1], n[2])));
+  const int64_t stride[3] = { 1, n[0], n[0] * n[1] };
+  for (int a = 0; a < 3; a++)
+    {
+      double len = sqrt (v->affine[0][a] * v->affine[0][a] + v->affine[1][a] * v->affine[1][a]
+                         + v->affine[2][a] * v->affine[2][a]);
+      int64_t r = (int64_t) ceil (mm / MAX (len, 1e-3));
+      int b = (a + 1) % 3, c = (a + 2) % 3;
+      for (int64_t j = 0; j < n[c]; j++)
+        for (int64_t i = 0; i < n[b]; i++)
+          dilate_line (m + i * stride[b] + j * stride[c], n[a], stride[a], r, tmp);
+    }
+  for (int64_t q = 0; q < N; q++)
+    if (m[q] && lv_volume_get_index (v, q) == 0)
+      lv_volume_set_index (v, q, SUBJECT_UNKNOWN);
+}
+
 gboolean
 train_subjects_add (TrainSubjects *s, LabelVolume *complete, const char *name, GError **error)
 {
@@ -71,6 +126,8 @@ train_subjects_add (TrainSubjects *s, LabelVolume *complete, const char *name, G
       lv_volume_free (complete);
       return FALSE;
     }
+  if (!(phantom_labels_present (complete) & (1u << LT_PULMONARY_ARTERY)))
+    mark_unknown_near (complete, LT_HEART, PA_REACH_MM);
   Subject sub = { complete };
   g_array_append_val (s->items, sub);
   return TRUE;
@@ -232,7 +289,7 @@ subject_view_init (SubjectView *sv, const LabelVolume *v)
 }
 
 /* The subject's label at world point @s (nearest voxel; labels outside 0..12 count as
- * 0), or -1 outside the subject's grid. */
+ * 0), -1 outside the subject's grid, -2 where it is SUBJECT_UNKNOWN. */
 static int32_t
 subject_label_at (const SubjectView *sv, const double s[3])
 {
@@ -246,6 +303,8 @@ subject_label_at (const SubjectView *sv, const double s[3])
         return -1;
     }
   int32_t l = lv_volume_get (sv->v, q[0], q[1], q[2]);
+  if (l == SUBJECT_UNKNOWN)
+    return -2;
   return l > 0 && l <= LT_N_ORGANS ? l : 0;
 }
 
@@ -512,7 +571,10 @@ train_augment_sample (const TrainSubjects *subjects, const TrainAugmentOptions *
               deform_apply (&d, w, s);
               /* a phantom is complete; beyond a real scan nothing is known */
               int32_t l = subject_label_at (&sv, s);
-              target[q] = l < 0 ? (phantom ? 0 : NN_LOSS_IGNORE) : (guint8) (l < n_classes ? l : 0);
+              if (l == -2)
+                target[q] = NN_LOSS_BACKGROUND_OR;
+              else
+                target[q] = l < 0 ? (phantom ? 0 : NN_LOSS_IGNORE) : (guint8) (l < n_classes ? l : 0);
               if (partial_out)
                 {
                   int lp = 0;

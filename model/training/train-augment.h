@@ -18,7 +18,10 @@
  *  6. the network's view of it through the very code that completion uses
  *     (completion-frame.h): the input placed in the cube by its anatomy, one-hot; the
  *     target is the complete, undamaged subject seen through the same cube (beyond a
- *     real subject's own scan it is NN_LOSS_IGNORE: nothing is known there).
+ *     real subject's own scan it is NN_LOSS_IGNORE: nothing is known there; a real
+ *     subject's background within 60 mm of the heart is NN_LOSS_BACKGROUND_OR when its
+ *     source labels no pulmonary artery, so that the loss (or_class = pulmonary artery)
+ *     does not teach that the artery never exists).
  *
  * Every sample is a pure function of (seed, index, subjects, options): resuming needs no
  * random state.

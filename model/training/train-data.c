@@ -112,7 +112,7 @@ train_data_dice (const guint8 *pred, const guint8 *truth, int64_t n, double dice
     {
       if (truth[q] == NN_LOSS_IGNORE)
         continue;
-      int a = pred[q] & 31, b = truth[q] & 31;
+      int a = pred[q] & 31, b = truth[q] == NN_LOSS_BACKGROUND_OR ? 0 : truth[q] & 31;
       np[a]++;
       nt[b]++;
       if (a == b)

@@ -55,7 +55,7 @@ void train_data_predict (const float *prob, int C, int64_t n, const guint8 *part
 
 /* Dice of label L between pred and truth for every L < 32 (labels taken modulo 32), by
  * metrics_dice(): dice[L] is NAN where L is in neither (see metrics.h).  Voxels whose
- * truth is NN_LOSS_IGNORE (unknown) are left out. */
+ * truth is NN_LOSS_IGNORE (unknown) are left out; NN_LOSS_BACKGROUND_OR counts as 0. */
 void train_data_dice (const guint8 *pred, const guint8 *truth, int64_t n, double dice[32]);
 
 /* Mean Dice over the removed labels (bit L of @removed), NAN ones left out; NAN when no

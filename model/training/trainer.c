@@ -6,6 +6,7 @@
 #include "nn-train.h"
 #include "phantom.h"
 #include "completion.h"
+#include "label-table.h"
 #include "train-augment.h"
 #include "train-data.h"
 
@@ -498,6 +499,7 @@ trainer_run (const TrainerOptions *o, TrainerProgressFunc progress, gpointer use
   NnLossParams lp;
   nn_loss_params_init (&lp);
   lp.removed_weight = (float) o->removed_weight;
+  lp.or_class = LT_PULMONARY_ARTERY;
   NnStepParams sp = { .weight_decay = (float) o->weight_decay, .clip_norm = o->clip };
   nn_adam_params_init (&sp.adam);
   g_autofree guint8 *target = g_new (guint8, r.n), *partial = g_new (guint8, r.n);
