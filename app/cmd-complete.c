@@ -3,6 +3,7 @@
 #include "completion-scheme.h"
 #include "label-folder.h"
 #include "nifti.h"
+#include "strutil.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -114,6 +115,33 @@ parse_label_item (const char *item, CliLabelMap *m, int32_t *cls, LabelSide *sid
   return TRUE;
 }
 
+/* The probability maps of --probabilities: one volume per class in @classes. */
+typedef struct {
+  const CompletionProbs *probs;
+  int64_t nx;
+  int classes[COMPLETION_MAX_CLASSES];
+  int n;
+} ProbMaps;
+
+static void
+prob_slice (int64_t t, int64_t k, float *slice, gpointer data)
+{
+  const ProbMaps *m = data;
+  int64_t dims[3];
+  completion_probs_get_dims (m->probs, dims);
+  for (int64_t j = 0; j < dims[1]; j++)
+    completion_probs_row (m->probs, m->classes[t], j, k, slice + j * m->nx);
+}
+
+static gboolean
+any_selected (const CompletionOptions *o, int n_classes)
+{
+  for (int c = 1; c < n_classes; c++)
+    if (o->selected[c])
+      return TRUE;
+  return FALSE;
+}
+
 int
 cmd_complete (int argc, char **argv)
 {
@@ -135,8 +163,9 @@ cmd_complete (int argc, char **argv)
     { "table", 0, 0, G_OPTION_ARG_FILENAME, &table_path,
       "Label table naming IN's labels (default: one beside IN, else the names IN carries)", "TABLE" },
     { "probabilities", 'p', 0, G_OPTION_ARG_FILENAME, &probs,
-      "Also write, at every voxel, the highest probability (percent) among background and the organs "
-      "that may be added (before fragments are dropped)", "P.nii.gz" },
+      "Also write the network's probability of each organ that may be added at every voxel of IN: "
+      "float32 0..1, one volume per organ in class order (4D NIfTI when several; the order is printed and "
+      "in the header's description)", "P.nii.gz" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "Worker threads (default: all processors)", "N" },
     { "keep-fragments", 0, 0, G_OPTION_ARG_NONE, &keep_fragments,
       "Keep small disconnected pieces of added organs (by default a piece under 10% of its organ's "
@@ -171,8 +200,8 @@ cmd_complete (int argc, char **argv)
   if (threads < 0 || threads > 256)
     return cli_fail ("--threads must be in 0..256");
   LabelFileFormat out_format = label_file_format_from_path (files[1]);
-  if (probs && !nifti_path_is_supported (probs))
-    return cli_fail ("%s: unknown output format (P is NIfTI: use .nii, .nii.gz, .hdr or .hdr.gz)", probs);
+  if (probs && !str_has_suffix_ci (probs, ".nii") && !str_has_suffix_ci (probs, ".nii.gz"))
+    return cli_fail ("%s: unknown output format (P is NIfTI: use .nii or .nii.gz)", probs);
   /* OUT and P, checked before any work: neither is IN (nor one of its masks, a detached
    * header's data file, the table or the model), they differ, an existing one only with
    * --force; all are written before any is moved into place */
@@ -244,9 +273,9 @@ cmd_complete (int argc, char **argv)
     opt.selected[c] = req.selected[c];
   src.only_side = req.side;
 
-  g_autoptr (LabelVolume) conf = NULL;
+  g_autoptr (CompletionProbs) kept = NULL;
   int64_t added[COMPLETION_MAX_CLASSES] = { 0 };
-  opt.confidence_out = probs ? &conf : NULL;
+  opt.probs_out = &kept;
   opt.added = added;
   gint64 t0 = g_get_monotonic_time ();
   g_autoptr (LabelTable) out_table = NULL;
@@ -303,14 +332,25 @@ cmd_complete (int argc, char **argv)
     names = lt_table_new_default ();
 
   LabelFileWriteOptions wo = { .like_path = files[0], .like = m.volume, .segment_ids = segment_ids };
+  ProbMaps maps = { kept, m.volume->nx };
+  GString *order = g_string_new ("probabilities of");
+  for (int c = 1; c < n_classes; c++)
+    if (opt.selected[c] || !any_selected (&opt, n_classes))
+      {
+        maps.classes[maps.n++] = c;
+        g_string_append_printf (order, "%s %s", maps.n > 1 ? "," : "", lt_default_class_name (c));
+      }
+  g_autofree char *descrip = g_string_free (order, FALSE);
   if (!label_file_write_full_in (outputs, out, names, files[1], &wo, &error)
-      || (conf && !nifti_write_in (outputs, conf, probs, 0, &error)))
+      || (probs && !nifti_write_float_in (outputs, m.volume, maps.n, descrip, prob_slice, &maps, probs, &error)))
     return cli_fail_output (error);
   if (cli_outputs_commit (outputs) != 0)
     return 1;
 
   printf ("%s: completed with %s (%s, grid %d×%d×%d) in %.2f s; scheme %s\n", files[1], nn_arch_to_string (cfg->arch),
           path, cfg->grid[0], cfg->grid[1], cfg->grid[2], secs, label_scheme_get_name (m.scheme));
+  if (probs)
+    printf ("%s: %s (volume 1..%d)\n", probs, descrip, maps.n);
   /* what was added, by the output's own ids and names */
   g_autoptr (GHashTable) counts = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   const int64_t n = lv_volume_n_voxels (out);
@@ -346,9 +386,10 @@ cmd_complete (int argc, char **argv)
       int32_t c = label_scheme_class_of (m.scheme, l);
       if (m.by_names && out_table != NULL && lt_table_lookup (out_table, l) != NULL)
         c = label_scheme_class_of (m.scheme, label_scheme_find_name (m.scheme, lt_table_lookup (out_table, l)->name));
-      printf ("  added %6d %-28s class %-18s %10" G_GINT64_FORMAT " voxels  %10.1f mL\n", l,
-              lt_table_get_name (shown, l, buf, sizeof buf), c > 0 ? lt_default_class_name (c) : "?", cnt,
-              cnt * lv_volume_voxel_mm3 (out) / 1000.0);
+      const CompletionConfidence *cc = completion_probs_get_confidence (kept, c);
+      printf ("  added %6d %-28s class %-18s %10" G_GINT64_FORMAT " voxels  %10.1f mL  mean p %.2f, %4.1f%% < 0.5\n",
+              l, lt_table_get_name (shown, l, buf, sizeof buf), c > 0 ? lt_default_class_name (c) : "?", cnt,
+              cnt * lv_volume_voxel_mm3 (out) / 1000.0, cc->mean, 100.0 * cc->below_half);
     }
   if (ids->len == 0)
     printf ("  nothing added (the network found no voxels of the selected organs in the free space)\n");

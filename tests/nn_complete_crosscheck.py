@@ -128,7 +128,8 @@ def torch_complete(model_path, vol, affine, selected):
         sizes = np.bincount(comp.ravel())[1:]
         small = np.flatnonzero(sizes < 0.1 * sizes.max()) + 1
         out[np.isin(comp, small)] = 0
-    return out
+    # the probabilities of the selected organs, (x, y, z, organ)
+    return out, big[list(selected)].numpy().transpose(3, 2, 1, 0)
 
 
 def main():
@@ -159,11 +160,17 @@ def main():
         ok(np.array_equal(out[vol != 0], vol[vol != 0]), "labelled voxels keep their label")
         new = out[(vol == 0) & (out != 0)]
         ok(np.isin(new, [2, 8, 9]).all(), "only selected organs added (%d voxels)" % new.size)
-        ref = torch_complete(model, vol, img.affine, [2, 8, 9])
+        ref, ref_prob = torch_complete(model, vol, img.affine, [2, 8, 9])
         mismatch = int((ref != out).sum())
         ok(mismatch <= vol.size // 2000, "matches PyTorch completion (%d of %d voxels differ)" % (mismatch, vol.size))
-        prob = np.asarray(nib.load(probp).dataobj)
-        ok(prob.shape == vol.shape and prob.max() <= 100 and prob.min() >= 0, "probability map in percent")
+        pimg = nib.load(probp)
+        prob = np.asarray(pimg.dataobj)
+        ok(prob.dtype == np.float32 and prob.shape == vol.shape + (3,) and np.allclose(pimg.affine, img.affine),
+           "probabilities: float32, one volume per organ asked for, at the input's geometry")
+        ok(pimg.header["descrip"].tobytes().startswith(b"probabilities of heart, liver, kidney"),
+           "the header names the organs in order")
+        diff = float(np.abs(prob - ref_prob).max())
+        ok(diff < 1e-4, "probabilities match PyTorch's (max difference %.2g)" % diff)
 
         r = run("complete", inp, outp, "--model", model)
         ok(r.returncode != 0 and "exists" in r.stderr, "refuses to overwrite without --force")

@@ -61,16 +61,16 @@ job_thread (gpointer data)
       g_autoptr (NnNet) net = nn_net_load (model_path, &job->error);
       if (net == NULL)
         goto out;
-      LabelVolume *conf = NULL;
-      CompletionOptions opt = { .n_threads = job->n_threads, .confidence_out = &conf };
+      CompletionProbs *kept = NULL;
+      CompletionOptions opt = { .n_threads = job->n_threads, .probs_out = &kept };
       LabelVolume *out = completion_run (net, v, &opt, job->cancellable, &job->error);
       if (out == NULL)
-        g_assert_null (conf);
+        g_assert_null (kept);
       else
         {
-          g_assert_nonnull (conf);
+          g_assert_nonnull (kept);
           g_assert_cmpint (out->nx, ==, v->nx);
-          lv_volume_free (conf);
+          completion_probs_free (kept);
         }
       job->result = out;
     }

@@ -438,14 +438,14 @@ test_completion_cancelled (void)
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&error);
 
-  /* cancelled while running (from the progress callback): no volume, no confidence */
+  /* cancelled while running (from the progress callback): no volume, no probabilities */
   g_autoptr (GCancellable) c2 = g_cancellable_new ();
-  LabelVolume *conf = NULL;
+  CompletionProbs *kept = NULL;
   CompletionOptions opt2 = { .n_threads = 1, .progress = cancel_on_first_progress,
-                             .progress_data = c2, .confidence_out = &conf };
+                             .progress_data = c2, .probs_out = &kept };
   g_assert_null (completion_run (net, in, &opt2, c2, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-  g_assert_null (conf);
+  g_assert_null (kept);
 }
 
 /* `anatomy complete` interrupted: OUT is never created, no temporary is left. */

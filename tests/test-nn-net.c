@@ -359,14 +359,14 @@ test_completion (void)
   Progress prog = { 0 };
   opt.progress_data = &prog;
   int64_t added[COMPLETION_MAX_CLASSES];
-  g_autoptr (LabelVolume) conf = NULL;
+  g_autoptr (CompletionProbs) kept = NULL;
   opt.added = added;
-  opt.confidence_out = &conf;
+  opt.probs_out = &kept;
   opt.selected[2] = TRUE;
   opt.selected[9] = TRUE;
   g_autoptr (LabelVolume) out = completion_run (net, in, &opt, NULL, &error);
   g_assert_no_error (error);
-  g_assert_nonnull (conf);
+  g_assert_nonnull (kept);
   g_assert_cmpfloat (prog.last, ==, 1.0);
   g_assert_cmpint (prog.calls, >, 5);
   g_assert_cmpint (out->nx, ==, 37);
@@ -381,7 +381,6 @@ test_completion (void)
           g_assert_true (b == 2 || b == 9);   /* only selected organs are added */
           n_added++;
         }
-      g_assert_cmpint (lv_volume_get_index (conf, i), <=, 100);
     }
   g_assert_cmpint (n_added, ==, added[2] + added[9]);
   g_test_message ("completion added %" G_GINT64_FORMAT " voxels", n_added);
@@ -393,11 +392,22 @@ test_completion (void)
   CompletionFrame frame;
   g_assert_true (completion_frame_init (&frame, in, cfg->grid, completion_voxel_mm (cfg), NULL, &error));
   const int cand[3] = { 0, 2, 9 };
-  int64_t nv = lv_volume_n_voxels (in), mismatches = 0;
+  int64_t nv = lv_volume_n_voxels (in), mismatches = 0, n_conf[3] = { 0 }, n_low[3] = { 0 };
+  double sum_conf[3] = { 0 };
   for (int64_t i = 0; i < nv; i++)
     {
       float p[3];
-      completion_frame_probs_at (&frame, probs, 13, cand, 3, i % in->nx, (i / in->nx) % in->ny, i / (in->nx * in->ny), p);
+      int64_t x = i % in->nx, y = (i / in->nx) % in->ny, z = i / (in->nx * in->ny);
+      completion_frame_probs_at (&frame, probs, 13, cand, 3, x, y, z, p);
+      for (int c = 0; c < 3; c++)
+        g_assert_cmpfloat (completion_probs_at (kept, cand[c], x, y, z), ==, p[c]);
+      for (int c = 1; c < 3; c++)
+        if (lv_volume_get_index (in, i) == 0 && lv_volume_get_index (out, i) == cand[c])
+          {
+            n_conf[c]++;
+            sum_conf[c] += p[c];
+            n_low[c] += p[c] < 0.5f;
+          }
       int best = 0;
       for (int c = 1; c < 3; c++)
         if (p[c] > p[best])
@@ -406,6 +416,19 @@ test_completion (void)
       mismatches += lv_volume_get_index (out, i) != expect;
     }
   g_assert_cmpint (mismatches, ==, 0);
+  /* the confidence of each added organ over its added voxels */
+  for (int c = 1; c < 3; c++)
+    {
+      const CompletionConfidence *cc = completion_probs_get_confidence (kept, cand[c]);
+      g_assert_cmpint (cc->voxels, ==, n_conf[c]);
+      if (n_conf[c] == 0)
+        continue;
+      g_assert_cmpfloat (fabs (cc->mean - sum_conf[c] / n_conf[c]), <, 1e-9);
+      g_assert_cmpfloat (fabs (cc->below_half - (double) n_low[c] / n_conf[c]), <, 1e-12);
+      g_assert_cmpfloat (cc->mean, >, 0.0);
+      g_assert_cmpfloat (cc->mean, <=, 1.0);
+    }
+  g_assert_cmpint (completion_probs_get_confidence (kept, 5)->voxels, ==, 0);
 
   /* every organ when nothing is selected; cancellation */
   CompletionOptions all = { .n_threads = 1 };

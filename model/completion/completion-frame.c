@@ -215,7 +215,7 @@ completion_frame_sample_input (const CompletionFrame *f, const LabelVolume *inpu
 
 void
 completion_frame_probs_at (const CompletionFrame *f, const float *probs, int C, const int *classes, int n_classes,
-                           int64_t i, int64_t j, int64_t k, float *p)
+                           double i, double j, double k, float *p)
 {
   /* probs is (C, D, H, W); p is (n_classes) */
   const int W = f->grid[0], H = f->grid[1], D = f->grid[2];
@@ -223,7 +223,7 @@ completion_frame_probs_at (const CompletionFrame *f, const float *probs, int C, 
   const double(*M)[4] = f->input_to_cube;
   double q[3];
   for (int a = 0; a < 3; a++)
-    q[a] = M[a][0] * (double) i + M[a][1] * (double) j + M[a][2] * (double) k + M[a][3];
+    q[a] = M[a][0] * i + M[a][1] * j + M[a][2] * k + M[a][3];
   for (int a = 0; a < 3; a++)
     if (!(q[a] >= -0.5 && q[a] <= f->grid[a] - 0.5))
       {

@@ -66,9 +66,9 @@ void completion_frame_sample_input (const CompletionFrame *f, const LabelVolume 
                                     float *x);
 
 /* Probabilities of the classes @classes[0..n_classes-1] of @probs (C, D, H, W) at input
- * voxel (i, j, k), trilinear in the cube; @p receives n_classes values.  Outside the cube,
+ * voxel position (i, j, k) (integers: voxel centres), trilinear in the cube; @p receives n_classes values.  Outside the cube,
  * class 0 (background) has probability 1 and every other 0. */
 void completion_frame_probs_at (const CompletionFrame *f, const float *probs, int C, const int *classes,
-                                int n_classes, int64_t i, int64_t j, int64_t k, float *p);
+                                int n_classes, double i, double j, double k, float *p);
 
 G_END_DECLS

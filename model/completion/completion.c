@@ -157,7 +157,7 @@ typedef struct {
   int classes[COMPLETION_MAX_CLASSES];   /* background, then the classes that may be added */
   int n_classes;
   const LabelVolume *input, *occupied;
-  LabelVolume *out, *conf;
+  LabelVolume *out;
   int64_t *added;              /* (n_threads, C) */
   int64_t k0;
   GCancellable *cancellable;
@@ -183,8 +183,6 @@ merge_slice (int64_t task, int thread, void *data)
         for (int c = 1; c < m->n_classes; c++)
           if (p[c] > p[best])
             best = c;
-        if (m->conf)
-          lv_volume_set_index (m->conf, idx, (int32_t) lrintf (CLAMP (p[best], 0.0f, 1.0f) * 100.0f));
         if (best == 0 || lv_volume_get_index (m->occupied, idx) != 0)
           continue;
         lv_volume_set_index (m->out, idx, m->classes[best]);
@@ -283,23 +281,13 @@ completion_run (NnNet *net, const LabelVolume *input, const CompletionOptions *o
   WorkerPool *pool = nn_net_get_pool (net);
   const int nt = worker_pool_get_n_threads (pool);
   g_autoptr (LabelVolume) out = lv_volume_dup (input);
-  g_autoptr (LabelVolume) conf = NULL;
   if (out == NULL || !lv_volume_widen_for (out, C - 1, error))
     {
       g_set_error (error, COMPLETION_ERROR, COMPLETION_ERROR_NO_MEMORY, "cannot allocate the completed volume");
       return NULL;
     }
-  if (opt->confidence_out)
-    {
-      conf = lv_volume_new_like (input, 1);
-      if (conf == NULL)
-        {
-          g_set_error (error, COMPLETION_ERROR, COMPLETION_ERROR_NO_MEMORY, "cannot allocate the confidence volume");
-          return NULL;
-        }
-    }
   MergeJob job = { .frame = &frame, .probs = probs, .C = C, .input = input, .occupied = occupied, .out = out,
-                   .conf = conf, .cancellable = cancellable };
+                   .cancellable = cancellable };
   job.classes[job.n_classes++] = 0;
   for (int c = 1; c < C; c++)
     if (!any_selected || opt->selected[c])
@@ -328,8 +316,17 @@ completion_run (NnNet *net, const LabelVolume *input, const CompletionOptions *o
       if (!completion_drop_fragments (occupied, out, COMPLETION_FRAGMENT_FRACTION, opt->added, C, error))
         return NULL;
     }
+  if (opt->probs_out)
+    {
+      g_autoptr (CompletionProbs) kept = completion_probs_new (&frame, probs, C, input);
+      if (kept == NULL)
+        {
+          g_set_error (error, COMPLETION_ERROR, COMPLETION_ERROR_NO_MEMORY, "cannot keep the probabilities");
+          return NULL;
+        }
+      completion_probs_measure (kept, occupied, out);
+      *opt->probs_out = g_steal_pointer (&kept);
+    }
   report (opt, 1.0, "done");
-  if (opt->confidence_out)
-    *opt->confidence_out = g_steal_pointer (&conf);
   return g_steal_pointer (&out);
 }

@@ -12,12 +12,15 @@
  *    classes when none is selected);
  * 5. fragments: a connected piece (6-neighbourhood) of an added organ smaller than
  *    COMPLETION_FRAGMENT_FRACTION of that organ's largest added piece goes back to
- *    background (unless keep_fragments).  Paired organs keep both sides.
+ *    background (unless keep_fragments).  Paired organs keep both sides;
+ * 6. if asked, the probabilities are kept with each added class's confidence
+ *    (completion-probs.h).
  */
 #pragma once
 
 #include <gio/gio.h>
 #include "label-volume.h"
+#include "completion-probs.h"
 #include "nn-net.h"
 
 G_BEGIN_DECLS
@@ -39,9 +42,9 @@ typedef struct {
   int n_threads;                    /* 0 = all processors */
   NnProgressFunc progress;          /* fraction of the whole completion, stage name */
   gpointer progress_data;
-  /* if not NULL, receives a uint8 volume on the input grid: the probability (in
-   * percent, 0..100) of the class predicted at each voxel */
-  LabelVolume **confidence_out;
+  /* if not NULL, receives the network's probabilities and each added class's
+   * confidence (completion-probs.h) */
+  CompletionProbs **probs_out;
   /* if not NULL, receives the number of voxels added per class (n_classes entries) */
   int64_t *added;
   gboolean keep_fragments;          /* skip step 5 */

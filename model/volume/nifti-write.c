@@ -445,3 +445,75 @@ fail:
   propagate_out_file_error (error, local);
   return FALSE;
 }
+
+gboolean
+nifti_write_float_in (OutSet *outputs, const LabelVolume *like, int64_t nt, const char *descrip,
+                      NiftiFloatSliceFunc fill, gpointer data, const char *path, GError **error)
+{
+  if (!str_has_suffix_ci (path, ".nii") && !str_has_suffix_ci (path, ".nii.gz"))
+    {
+      g_set_error (error, NIFTI_ERROR, NIFTI_ERROR_UNSUPPORTED, "%s: unknown output format (use .nii or .nii.gz)",
+                   path);
+      return FALSE;
+    }
+  gboolean nifti2;
+  if (!choose_version (like, path, 0, &nifti2, error))
+    return FALSE;
+  NiftiHdr h = { 0 };
+  g_strlcpy (h.descrip, descrip ? descrip : "", sizeof h.descrip);
+  h.version = nifti2 ? 2 : 1;
+  h.dim[0] = nt > 1 ? 4 : 3;
+  h.dim[1] = like->nx;
+  h.dim[2] = like->ny;
+  h.dim[3] = like->nz;
+  h.dim[4] = nt;
+  for (int i = 5; i < 8; i++)
+    h.dim[i] = 1;
+  h.pixdim[4] = 1.0;
+  h.datatype = DT_FLOAT32;
+  h.bitpix = 32;
+  h.scl_slope = 1.0;
+  h.cal_min = 0.0;
+  h.cal_max = 1.0;
+  h.xyzt_units = NIFTI_UNITS_MM;
+  for (int i = 0; i < 3; i++)
+    for (int j = 0; j < 4; j++)
+      h.srow[i][j] = like->affine[i][j];
+  affine_to_qform (like->affine, &h);
+  h.qform_code = h.sform_code = NIFTI_XFORM_ALIGNED_ANAT;
+  const int hdr_size = nifti2 ? NIFTI2_HDR_SIZE : NIFTI1_HDR_SIZE;
+  h.vox_offset = (hdr_size + 4 + 15) / 16 * 16;
+  guint8 raw[NIFTI2_HDR_SIZE + 16] = { 0 };
+  if (nifti2)
+    serialize_nifti2 (&h, FALSE, raw);
+  else
+    serialize_nifti1 (&h, FALSE, raw);
+
+  const int64_t plane = like->nx * like->ny;
+  g_autofree float *slice = g_try_new (float, plane);
+  if (slice == NULL)
+    {
+      g_set_error (error, NIFTI_ERROR, NIFTI_ERROR_IO, "%s: cannot allocate a slice", path);
+      return FALSE;
+    }
+  g_autoptr (OutSet) own = outputs ? NULL : out_set_new (FALSE);
+  OutSet *set = outputs ? outputs : own;
+  GError *local = NULL;
+  OutFile *f = out_set_open (set, path, str_has_suffix_ci (path, ".gz") ? OUT_FILE_GZIP : OUT_FILE_PLAIN, &local);
+  if (f == NULL || !out_file_write (f, raw, (size_t) h.vox_offset, &local))
+    goto fail;
+  for (int64_t t = 0; t < nt; t++)
+    for (int64_t k = 0; k < like->nz; k++)
+      {
+        fill (t, k, slice, data);
+        if (!out_file_write (f, slice, (size_t) plane * sizeof (float), &local))
+          goto fail;
+      }
+  if (!out_file_finish (f, &local) || (own && !out_set_commit (own, &local)))
+    goto fail;
+  return TRUE;
+
+fail:
+  propagate_out_file_error (error, local);
+  return FALSE;
+}

@@ -125,6 +125,16 @@ gboolean nifti_write_full (OutSet *outputs, const LabelVolume *v, const char *pa
 gboolean nifti_write_to_out_file (const LabelVolume *v, OutFile *f, NiftiWriteFlags flags,
                                   const NiftiWriteExtras *extras, GError **error);
 
+/* Writes volume @t's slice @k (nx * ny values, x fastest) into @slice. */
+typedef void (*NiftiFloatSliceFunc) (int64_t t, int64_t k, float *slice, gpointer data);
+
+/* A float32 NIfTI (.nii or .nii.gz) of @nt volumes (4D when @nt > 1) on @like's grid and
+ * geometry, @descrip (at most 79 bytes) in its header, no intent and no extensions; the
+ * data come slice by slice from @fill, so memory stays one slice.  Written as one output
+ * of @outputs like nifti_write_in. */
+gboolean nifti_write_float_in (OutSet *outputs, const LabelVolume *like, int64_t nt, const char *descrip,
+                               NiftiFloatSliceFunc fill, gpointer data, const char *path, GError **error);
+
 /* TRUE if @path ends with a supported NIfTI extension. */
 gboolean nifti_path_is_supported (const char *path);
 /* The path without its NIfTI extension (".nii", ".nii.gz", ".hdr", ".img.gz"...). */
