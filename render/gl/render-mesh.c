@@ -9,6 +9,7 @@ static void
 render_mesh_clear (ArRenderMesh *m)
 {
   g_free (m->vertices);
+  g_free (m->values);
   g_free (m->indices);
   for (int k = 0; k < m->n_lod; k++)
     g_free (m->indices_lod[k]);
@@ -96,6 +97,66 @@ ar_render_mesh_new_from_surface (const SurfaceMesh *m)
 {
   return ar_render_mesh_new (m->label, m->positions, m->normals, m->n_vertices,
                              m->indices, m->n_triangles);
+}
+
+void
+ar_render_mesh_set_values (ArRenderMesh *m, const float *values)
+{
+  g_free (m->values);
+  m->values = values ? g_memdup2 (values, (gsize) m->n_vertices * sizeof (float)) : NULL;
+}
+
+gboolean
+ar_render_mesh_has_values (const ArRenderMesh *m)
+{
+  return m->values != NULL;
+}
+
+/* value, sRGB colour: dark violet, red, orange, pale yellow */
+static const float value_stops[][4] = {
+  { 0.00f, 0.16f, 0.06f, 0.38f },
+  { 0.50f, 0.86f, 0.20f, 0.26f },
+  { 0.75f, 0.98f, 0.58f, 0.14f },
+  { 1.00f, 0.99f, 0.96f, 0.64f },
+};
+
+void
+ar_value_color (float value, float rgb[3])
+{
+  float v = CLAMP (value, 0.f, 1.f);
+  guint k = 1;
+  while (k + 1 < G_N_ELEMENTS (value_stops) && v > value_stops[k][0])
+    k++;
+  const float *a = value_stops[k - 1], *b = value_stops[k];
+  float t = (v - a[0]) / (b[0] - a[0]);
+  t = CLAMP (t, 0.f, 1.f);
+  for (int c = 0; c < 3; c++)
+    rgb[c] = a[c + 1] + t * (b[c + 1] - a[c + 1]);
+}
+
+/* @x as GLSL wants it, whatever the locale */
+static const char *
+glsl_float (char buf[G_ASCII_DTOSTR_BUF_SIZE], float x)
+{
+  return g_ascii_formatd (buf, G_ASCII_DTOSTR_BUF_SIZE, "%.4f", x);
+}
+
+char *
+ar_value_color_glsl (void)
+{
+  GString *s = g_string_new ("vec3 value_color (float v) {\n  v = clamp (v, 0.0, 1.0);\n");
+  for (guint k = 1; k < G_N_ELEMENTS (value_stops); k++)
+    {
+      const float *a = value_stops[k - 1], *b = value_stops[k];
+      char f[9][G_ASCII_DTOSTR_BUF_SIZE];
+      g_string_append_printf (s, "  if (v <= %s) return mix (vec3 (%s, %s, %s), vec3 (%s, %s, %s), (v - %s) / %s);\n",
+                              glsl_float (f[0], b[0]), glsl_float (f[1], a[1]), glsl_float (f[2], a[2]),
+                              glsl_float (f[3], a[3]), glsl_float (f[4], b[1]), glsl_float (f[5], b[2]),
+                              glsl_float (f[6], b[3]), glsl_float (f[7], a[0]),
+                              glsl_float (f[8], b[0] - a[0]));
+    }
+  g_string_append (s, "  return vec3 (1.0);\n}\n");
+  return g_string_free (s, FALSE);
 }
 
 ArRenderMesh *

@@ -15,7 +15,7 @@ typedef struct {
   ArRenderMesh *mesh;
   guint index;              /* in ArRenderer.meshes */
   gboolean uploaded;
-  GLuint vao, vbo, ebo, ebo_unused;
+  GLuint vao, vbo, vbo_values, ebo;
   /* the EBO holds the full triangles, then every simplified level: level k starts at
    * index offset[k] (in guint32 units) */
   gsize offset[AR_RENDER_MESH_MAX_LOD + 1];
@@ -24,7 +24,7 @@ typedef struct {
 struct _ArRenderer {
   GPtrArray *meshes;        /* GpuMesh*, owned */
   GHashTable *by_label;     /* label -> GpuMesh* (borrowed): adding n meshes is O(n), not O(n²) */
-  GArray *garbage;          /* GLuint names: vao, vbo, ebo, (unused) per dead mesh */
+  GArray *garbage;          /* GLuint names: vao, vbo, ebo, values vbo (or 0) per dead mesh */
   GHashTable *styles;       /* label -> ArLabelStyle* */
   gboolean realized;
   gboolean interactive;
@@ -36,7 +36,7 @@ struct _ArRenderer {
   guint64 last_triangles;
 
   GLuint prog_mesh, prog_comp;
-  GLint u_mv, u_proj, u_nmat, u_color, u_highlight, u_pass;
+  GLint u_mv, u_proj, u_nmat, u_color, u_highlight, u_pass, u_by_value;
   GLint u_bg_top, u_bg_bottom, u_mode, u_tex0, u_tex1, u_tex2, u_scaled;
   GLuint vao_empty;
 
@@ -89,10 +89,10 @@ gpu_mesh_release_gl (ArRenderer *r, GpuMesh *g)
 {
   if (!g->uploaded)
     return;
-  GLuint names[4] = { g->vao, g->vbo, g->ebo, 0 };
+  GLuint names[4] = { g->vao, g->vbo, g->ebo, g->vbo_values };
   g_array_append_vals (r->garbage, names, 4);
   g->uploaded = FALSE;
-  g->vao = g->vbo = g->ebo = 0;
+  g->vao = g->vbo = g->ebo = g->vbo_values = 0;
 }
 
 void
@@ -230,13 +230,16 @@ static const char mesh_vs[] =
   "#version 330 core\n"
   "layout(location = 0) in vec3 a_pos;\n"
   "layout(location = 1) in vec3 a_normal;\n"
+  "layout(location = 2) in float a_value;\n"
   "uniform mat4 u_mv;\n"
   "uniform mat4 u_proj;\n"
   "uniform mat3 u_nmat;\n"
   "out vec3 v_pos;\n"
   "out vec3 v_normal;\n"
+  "out float v_value;\n"
   "void main () {\n"
   "  vec4 p = u_mv * vec4 (a_pos, 1.0);\n"
+  "  v_value = a_value;\n"
   "  v_pos = p.xyz;\n"
   "  v_normal = u_nmat * a_normal;\n"
   "  gl_Position = u_proj * p;\n"
@@ -248,22 +251,26 @@ static const char mesh_vs[] =
  * highlight of the key.  u_pass 0 writes the opaque colour, 1 the weighted-blended
  * OIT accumulation (o0 = premultiplied colour * w, alpha multiplies the revealage;
  * o1.r = alpha * w). */
-static const char mesh_fs[] =
+static const char mesh_fs_head[] =
   "#version 330 core\n"
   "in vec3 v_pos;\n"
   "in vec3 v_normal;\n"
+  "in float v_value;\n"
+  "uniform int u_by_value;\n"
   "uniform vec4 u_color;\n"
   "uniform float u_highlight;\n"
   "uniform int u_pass;\n"
   "layout(location = 0) out vec4 o0;\n"
   "layout(location = 1) out vec4 o1;\n"
   "vec3 to_linear (vec3 c) { return pow (c, vec3 (2.2)); }\n"
-  "vec3 to_srgb (vec3 c) { return pow (clamp (c, 0.0, 1.0), vec3 (1.0 / 2.2)); }\n"
+  "vec3 to_srgb (vec3 c) { return pow (clamp (c, 0.0, 1.0), vec3 (1.0 / 2.2)); }\n";
+/* ... value_color () (ar_value_color_glsl) ... */
+static const char mesh_fs_main[] =
   "void main () {\n"
   "  vec3 n = normalize (v_normal);\n"
   "  vec3 v = normalize (-v_pos);\n"
   "  if (dot (n, v) < 0.0) n = -n;\n"
-  "  vec3 base = to_linear (u_color.rgb);\n"
+  "  vec3 base = to_linear (u_by_value != 0 ? value_color (v_value) : u_color.rgb);\n"
   "  vec3 sky = vec3 (0.30, 0.33, 0.38), ground = vec3 (0.10, 0.09, 0.08);\n"
   "  vec3 ambient = mix (ground, sky, 0.5 + 0.5 * n.y);\n"
   "  vec3 lk = normalize (vec3 (-0.45, 0.55, 0.70));\n"
@@ -424,6 +431,8 @@ ar_renderer_realize (ArRenderer *r, GError **error)
                    epoxy_gl_version () / 10, epoxy_gl_version () % 10);
       return FALSE;
     }
+  g_autofree char *value_fn = ar_value_color_glsl ();
+  g_autofree char *mesh_fs = g_strconcat (mesh_fs_head, value_fn, mesh_fs_main, NULL);
   r->prog_mesh = link_program (mesh_vs, mesh_fs, error);
   if (!r->prog_mesh)
     return FALSE;
@@ -439,6 +448,7 @@ ar_renderer_realize (ArRenderer *r, GError **error)
   r->u_nmat = glGetUniformLocation (r->prog_mesh, "u_nmat");
   r->u_color = glGetUniformLocation (r->prog_mesh, "u_color");
   r->u_highlight = glGetUniformLocation (r->prog_mesh, "u_highlight");
+  r->u_by_value = glGetUniformLocation (r->prog_mesh, "u_by_value");
   r->u_pass = glGetUniformLocation (r->prog_mesh, "u_pass");
   r->u_mode = glGetUniformLocation (r->prog_comp, "u_mode");
   r->u_bg_top = glGetUniformLocation (r->prog_comp, "u_bg_top");
@@ -619,6 +629,14 @@ upload_mesh (GpuMesh *g)
   glEnableVertexAttribArray (1);
   glVertexAttribPointer (1, 3, GL_FLOAT, GL_FALSE, 6 * sizeof (float),
                          (void *) (3 * sizeof (float)));
+  if (m->values)
+    {
+      glGenBuffers (1, &g->vbo_values);
+      glBindBuffer (GL_ARRAY_BUFFER, g->vbo_values);
+      glBufferData (GL_ARRAY_BUFFER, (GLsizeiptr) m->n_vertices * sizeof (float), m->values, GL_STATIC_DRAW);
+      glEnableVertexAttribArray (2);
+      glVertexAttribPointer (2, 1, GL_FLOAT, GL_FALSE, sizeof (float), (void *) 0);
+    }
   /* Full triangles, then each simplified level, in one element buffer. */
   gsize total = (gsize) m->n_triangles * 3;
   for (int k = 0; k < m->n_lod; k++)
@@ -689,6 +707,7 @@ draw_meshes (ArRenderer *r, gboolean transparent)
         continue;
       glUniform4fv (r->u_color, 1, st.rgba);
       glUniform1f (r->u_highlight, st.highlight ? 1.f : 0.f);
+      glUniform1i (r->u_by_value, st.by_value && g->mesh->values ? 1 : 0);
       glBindVertexArray (g->vao);
       int level = MIN (r->level, g->mesh->n_lod);
       guint32 nt = ar_render_mesh_get_n_triangles_level (g->mesh, level);

@@ -44,6 +44,10 @@ ArRenderMesh *ar_render_mesh_new (int32_t label,
                                   const float *positions, const float *normals,
                                   guint32 n_vertices,
                                   const guint32 *indices, guint32 n_triangles);
+/* Per-vertex values (n_vertices, copied; e.g. the network's probability of the organ at
+ * each vertex) for ArLabelStyle.by_value.  Only before the mesh is first drawn. */
+void ar_render_mesh_set_values (ArRenderMesh *m, const float *values);
+gboolean ar_render_mesh_has_values (const ArRenderMesh *m);
 /* The same from an extracted surface (copied; @m is not kept). */
 ArRenderMesh *ar_render_mesh_new_from_surface (const SurfaceMesh *m);
 ArRenderMesh *ar_render_mesh_ref (ArRenderMesh *m);
@@ -68,7 +72,13 @@ typedef struct {
   float rgba[4];        /* base colour (sRGB, 0..1); rgba[3] is the opacity */
   gboolean visible;
   gboolean highlight;   /* draw a glowing rim: "newly completed" */
+  gboolean by_value;    /* colour by the mesh's per-vertex values on the value scale
+                         * (ar_value_color), where it has them */
 } ArLabelStyle;
+
+/* The value scale of by_value (e.g. the network's probability): 0 dark violet, 0.5 red,
+ * 0.75 orange, 1 pale yellow (sRGB, 0..1); values are clamped to 0..1. */
+void ar_value_color (float value, float rgb[3]);
 
 ArRenderer *ar_renderer_new (void);
 void ar_renderer_free (ArRenderer *r);
