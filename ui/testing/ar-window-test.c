@@ -21,7 +21,8 @@
  *                             result keeps it)
  *   metrics                   prints the comparison table as shown, one "test: metrics-row:" line
  *                             per row, cells separated by " | " (folded rows too), and whether
- *                             the rows of the organs present in the input are folded
+ *                             the rows of the organs present in the input are folded, and where
+ *                             the table is in the window ("at X Y W H", widget coordinates)
  *   metrics-present on|off    unfolds / folds those rows
  *   save-metrics PATH         saves the table as CSV as Save as CSV does (never over a file)
  *   copy-metrics              Copy as CSV, then reads the clipboard back and prints it, one
@@ -498,8 +499,12 @@ run_step (ArWindow *self, TestState *t, const char *cmd, const char *arg, gboole
             n++;
           }
       gboolean shown = gtk_revealer_get_child_revealed (GTK_REVEALER (self->metrics_revealer));
-      say (cmd, n > 0, "%u rows, table %s, present organs %s", n, shown ? "shown" : "hidden",
-           self->metrics_present_shown ? "unfolded" : "folded");
+      graphene_rect_t b = GRAPHENE_RECT_INIT (0, 0, 0, 0);
+      if (shown && !gtk_widget_compute_bounds (self->metrics_revealer, GTK_WIDGET (self), &b))
+        b = GRAPHENE_RECT_INIT (0, 0, 0, 0);
+      say (cmd, n > 0, "%u rows, table %s, present organs %s, at %d %d %d %d", n, shown ? "shown" : "hidden",
+           self->metrics_present_shown ? "unfolded" : "folded", (int) b.origin.x, (int) b.origin.y,
+           (int) b.size.width, (int) b.size.height);
       t->failed |= n == 0;
       return TRUE;
     }
