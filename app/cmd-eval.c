@@ -313,7 +313,7 @@ cmd_eval (int argc, char **argv)
     { "min-ml", 0, 0, G_OPTION_ARG_DOUBLE, &min_ml,
       "An organ is present (removed and scored) from this volume on (default 5 mL)", "ML" },
     { "no-hd95", 0, 0, G_OPTION_ARG_NONE, &no_hd95,
-      "Complete maps: skip the 95 % Hausdorff distances of the removed organs", NULL },
+      "Skip the 95 % Hausdorff distances of the removed organs (of the organs, with --completed)", NULL },
     { "completed", 0, 0, G_OPTION_ARG_FILENAME, &completed,
       "Compare this completed label map with --reference, organ by organ (as the GUI's table)", "FILE" },
     { "reference", 0, 0, G_OPTION_ARG_FILENAME, &reference, "The reference (complete) map for --completed", "FILE" },
