@@ -283,7 +283,8 @@ int
 cmd_eval (int argc, char **argv)
 {
   g_autofree char *data_dir = NULL, *json_path = NULL, *atlas_dir = NULL, *scheme = NULL, *match = NULL,
-                  *transform = NULL, *atlas_scheme = NULL;
+                  *transform = NULL, *atlas_scheme = NULL, *completed = NULL, *reference = NULL,
+                  *input = NULL, *csv_path = NULL;
   g_auto (GStrv) models = NULL;
   g_auto (GStrv) case_files = NULL;
   g_auto (GStrv) atlas_files = NULL;
@@ -312,9 +313,15 @@ cmd_eval (int argc, char **argv)
     { "min-ml", 0, 0, G_OPTION_ARG_DOUBLE, &min_ml,
       "An organ is present (removed and scored) from this volume on (default 5 mL)", "ML" },
     { "no-hd95", 0, 0, G_OPTION_ARG_NONE, &no_hd95,
-      "Complete maps: skip the 95 % Hausdorff distances of the removed organs", NULL },
+      "Skip the 95 % Hausdorff distances of the removed organs (of the organs, with --completed)", NULL },
+    { "completed", 0, 0, G_OPTION_ARG_FILENAME, &completed,
+      "Compare this completed label map with --reference, organ by organ (as the GUI's table)", "FILE" },
+    { "reference", 0, 0, G_OPTION_ARG_FILENAME, &reference, "The reference (complete) map for --completed", "FILE" },
+    { "input", 0, 0, G_OPTION_ARG_FILENAME, &input,
+      "With --completed: the partial input, to list the organs missing from it first", "FILE" },
+    { "csv", 0, 0, G_OPTION_ARG_FILENAME, &csv_path, "With --completed: also write the table as CSV", "FILE" },
     { "json", 'j', 0, G_OPTION_ARG_FILENAME, &json_path, "Also write every figure as JSON", "FILE" },
-    { "force", 'f', 0, G_OPTION_ARG_NONE, &force, "Replace the --json FILE if it exists", NULL },
+    { "force", 'f', 0, G_OPTION_ARG_NONE, &force, "Replace the --json (and --csv) FILE if it exists", NULL },
     { "mean-seed", 0, 0, G_OPTION_ARG_INT64, &mean_seed,
       "Benchmark layout: training seed whose first subjects make the population mean (default 1)", "S" },
     { "mean-subjects", 0, 0, G_OPTION_ARG_INT, &mean_subjects,
@@ -327,7 +334,7 @@ cmd_eval (int argc, char **argv)
     { NULL },
   };
   const char *summary =
-    "Two kinds of data:\n"
+    "Two kinds of data, and one completed map:\n"
     "\n"
     "Benchmark layout (DIR/incomplete exists): complete every partial volume of DIR\n"
     "(incomplete/sXXXX/*.nii.gz) with each model and compare with\n"
@@ -348,6 +355,11 @@ cmd_eval (int argc, char **argv)
     "items, alone / in triples, and per case, and its 95 % Hausdorff distance (HD95, mm;\n"
     "median per organ); --json has every item.\n"
     "\n"
+    "One completed map (--completed FILE --reference FILE [--input FILE]): per organ of either\n"
+    "map in their own ids, as the GUI's comparison table: volumes, Dice, HD95 (mm) and the\n"
+    "volume difference (mL and % of the reference), organs missing from the input first;\n"
+    "--json and --csv write the same rows.\n"
+    "\n"
     "Multi-atlas transfer (\"atlas\", with --atlas / --atlas-dir): each atlas is fitted to the\n"
     "input on the organs both contain (trimmed ICP on organ boundaries, similarity by default,\n"
     "translation + scale with fewer than 4 shared organs), its copies of the removed organs\n"
@@ -355,8 +367,23 @@ cmd_eval (int argc, char **argv)
     "A case is never its own atlas (same file or same voxels).  See docs/evaluation.md.";
   if (!cli_parse_options (&argc, &argv, NULL, summary, entries))
     return CLI_EXIT_USAGE;
+  if ((completed != NULL) != (reference != NULL))
+    return cli_fail ("--completed and --reference go together");
+  if (completed && (data_dir || case_files))
+    return cli_fail ("--completed compares one map: it excludes --data and --case");
+  if (!completed && (input || csv_path))
+    return cli_fail ("--input and --csv apply to --completed only");
+  if (completed)
+    {
+      const char *inputs[] = { completed, reference, input, NULL };
+      g_autoptr (OutSet) outputs = cli_outputs_new (force, inputs);
+      if ((json_path && !cli_outputs_reserve (outputs, json_path))
+          || (csv_path && !cli_outputs_reserve (outputs, csv_path)))
+        return 1;
+      return eval_pair (completed, reference, input, !no_hd95, outputs, json_path, csv_path);
+    }
   if (data_dir == NULL && case_files == NULL)
-    return cli_fail ("--data DIR or --case FILE is required");
+    return cli_fail ("--data DIR, --case FILE or --completed FILE is required");
   if (mean_subjects < 1)
     return cli_fail ("--mean-subjects must be at least 1");
   if (threads < 0 || threads > 256)

@@ -1,5 +1,6 @@
 /* eval-benchmark.c: `anatomy eval` on a dataset in the benchmark layout (DIR/complete +
- * DIR/incomplete): per-organ and binary Dice of every method against the complete volume. */
+ * DIR/incomplete): per-organ and binary Dice of every method against the complete volume,
+ * and per removed organ its HD95 and volume difference (organ-metrics.h). */
 #include "eval-private.h"
 #include "atlas.h"
 #include "completion.h"
@@ -10,6 +11,8 @@
 #include "nn-net.h"
 #include "phantom.h"
 #include "metrics.h"
+#include "organ-metrics.h"
+#include "stats-util.h"
 #include "removal-plan.h"
 #include "surface-distance.h"
 #include "train-data.h"
@@ -86,6 +89,58 @@ score (Method *m, const LabelVolume *pred, const LabelVolume *truth, guint32 rem
     }
 }
 
+/* One removed organ of one partial volume, scored by every method. */
+typedef struct {
+  int case_index;
+  int organ;
+  double truth_ml;
+  double *dice, *ml, *dml, *dpct, *hd95;   /* n_methods each */
+} Item;
+
+/* Fills method @k's column of the items @first.. (the organs removed from one partial
+ * volume) from @pred against @truth. */
+static gboolean
+score_items (GArray *items, guint first, int k, const LabelVolume *pred, const LabelVolume *truth, gboolean hd95,
+             GError **error)
+{
+  if (first >= items->len)
+    return TRUE;  /* nothing removed */
+  int32_t n = 0;
+  g_autofree OrganMetrics *om = organ_metrics_compare (truth, pred, hd95, &n, NULL, error);
+  if (om == NULL)
+    return FALSE;
+  for (guint t = first; t < items->len; t++)
+    {
+      Item *it = &g_array_index (items, Item, t);
+      OrganMetrics o = it->organ < n ? om[it->organ] : (OrganMetrics) { .m = { .dice = NAN }, .hd95_mm = NAN };
+      it->dice[k] = o.m.dice;
+      it->ml[k] = o.m.ml_test;
+      organ_metrics_volume_diff (it->truth_ml, o.m.ml_test, &it->dml[k], &it->dpct[k]);
+      it->hd95[k] = hd95 ? o.hd95_mm : NAN;
+    }
+  return TRUE;
+}
+
+/* Median per organ (and over all items, index 0) of column @k of @field (an Item member
+ * offset), NAN values left out. */
+static void
+item_medians (GArray *items, int k, size_t field, double *per_organ)
+{
+  g_autofree double *col = g_new (double, MAX (1u, items->len));
+  for (int l = 0; l < LT_N_CLASSES; l++)
+    {
+      int n = 0;
+      for (guint t = 0; t < items->len; t++)
+        {
+          const Item *it = &g_array_index (items, Item, t);
+          double v = (*(double *const *) ((const char *) it + field))[k];
+          if ((l == 0 || it->organ == l) && !isnan (v))
+            col[n++] = v;
+        }
+      per_organ[l] = n ? stats_median_inplace (col, n) : NAN;
+    }
+}
+
 static double
 organ_mean (const double *sum, const int *cnt, double *per)
 {
@@ -158,6 +213,18 @@ json_add_table (JsonBuilder *b, const char *key, const double *per, double mean)
   json_builder_end_object (b);
 }
 
+/* @key: the medians of item_medians, per organ and "all_removed" */
+static void
+json_add_medians (JsonBuilder *b, const char *key, const double *per)
+{
+  json_builder_set_member_name (b, key);
+  json_builder_begin_object (b);
+  for (int l = 1; l < LT_N_CLASSES; l++)
+    eval_json_add_number_or_null (b, lt_default_class_name (l), per[l]);
+  eval_json_add_number_or_null (b, "all_removed", per[0]);
+  json_builder_end_object (b);
+}
+
 int
 eval_benchmark (const char *data_dir, GPtrArray *nets, GPtrArray *model_paths, GPtrArray *model_names,
                 GPtrArray *atlases, const EvalSettings *st, gint64 mean_seed, int mean_subjects, int limit,
@@ -190,6 +257,7 @@ eval_benchmark (const char *data_dir, GPtrArray *nets, GPtrArray *model_paths, G
 
   g_autoptr (LabelVolume) mode = NULL;
   g_autoptr (GTimer) timer = g_timer_new ();
+  g_autoptr (GArray) items = g_array_new (FALSE, FALSE, sizeof (Item));
   for (guint c = 0; c < n_cases; c++)
     {
       g_autoptr (LabelVolume) in = label_file_read (g_ptr_array_index (ppaths, c), 0, NULL, NULL, &error);
@@ -213,8 +281,27 @@ eval_benchmark (const char *data_dir, GPtrArray *nets, GPtrArray *model_paths, G
             return cli_fail ("%s", error->message);
           m[1].seconds += g_timer_elapsed (timer, NULL);
         }
+      /* one item per removed organ */
+      guint first_item = items->len;
+      for (int l = 1; l < LT_N_CLASSES; l++)
+        if ((removed >> l) & 1u)
+          {
+            Item it = { .case_index = (int) c, .organ = l };
+            int64_t nt = 0, nv = lv_volume_n_voxels (truth);
+            for (int64_t q = 0; q < nv; q++)
+              nt += lv_volume_get_index (truth, q) == l;
+            it.truth_ml = nt * lv_volume_voxel_mm3 (truth) / 1000.0;
+            it.dice = g_new (double, n_methods);
+            it.ml = g_new (double, n_methods);
+            it.dml = g_new (double, n_methods);
+            it.dpct = g_new (double, n_methods);
+            it.hd95 = g_new (double, n_methods);
+            g_array_append_val (items, it);
+          }
       /* copy */
       score (&m[0], in, truth, removed);
+      if (!score_items (items, first_item, 0, in, truth, st->hd95, &error))
+        return cli_fail ("%s: %s", (char *) g_ptr_array_index (cpaths, c), error->message);
       /* population mean */
       {
         g_autoptr (LabelVolume) pred = lv_volume_dup (in);
@@ -226,6 +313,8 @@ eval_benchmark (const char *data_dir, GPtrArray *nets, GPtrArray *model_paths, G
               lv_volume_set_index (pred, q, l);
           }
         score (&m[1], pred, truth, removed);
+        if (!score_items (items, first_item, 1, pred, truth, st->hd95, &error))
+          return cli_fail ("%s: %s", (char *) g_ptr_array_index (cpaths, c), error->message);
       }
       if (with_atlas)
         {
@@ -239,6 +328,8 @@ eval_benchmark (const char *data_dir, GPtrArray *nets, GPtrArray *model_paths, G
           m[2].seconds += g_timer_elapsed (timer, NULL);
           m[2].runs += removed != 0;
           score (&m[2], pred, truth, removed);
+          if (!score_items (items, first_item, 2, pred, truth, st->hd95, &error))
+            return cli_fail ("%s: %s", (char *) g_ptr_array_index (cpaths, c), error->message);
         }
       for (guint i = 0; i < nets->len; i++)
         {
@@ -246,7 +337,7 @@ eval_benchmark (const char *data_dir, GPtrArray *nets, GPtrArray *model_paths, G
           if (removed == 0)
             {
               score (mm, in, truth, removed);
-              continue;
+              continue;  /* no item */
             }
           g_timer_start (timer);
           g_autoptr (LabelVolume) pred = eval_run_net (g_ptr_array_index (nets, i), in, removed, st, &error);
@@ -255,6 +346,8 @@ eval_benchmark (const char *data_dir, GPtrArray *nets, GPtrArray *model_paths, G
           mm->seconds += g_timer_elapsed (timer, NULL);
           mm->runs++;
           score (mm, pred, truth, removed);
+          if (!score_items (items, first_item, first_net + (int) i, pred, truth, st->hd95, &error))
+            return cli_fail ("%s: %s", (char *) g_ptr_array_index (cpaths, c), error->message);
         }
       g_autofree char *txt = g_strdup_printf ("%u/%u cases", c + 1, n_cases);
       cli_progress ("eval", (c + 1.0) / n_cases, txt);
@@ -301,6 +394,45 @@ eval_benchmark (const char *data_dir, GPtrArray *nets, GPtrArray *model_paths, G
         printf (" %14.3f", table == 0 ? (m[k].bin_rem_n ? m[k].bin_rem_sum / m[k].bin_rem_n : NAN)
                                        : m[k].bin_all_sum / MAX (1, m[k].bin_n));
       printf ("\n\n");
+    }
+  /* HD95 and volume difference of the removed organs: medians over the items */
+  g_autofree double *hd_med = g_new (double, n_methods * LT_N_CLASSES);
+  g_autofree double *dv_med = g_new (double, n_methods * LT_N_CLASSES);
+  g_autofree double *dml_med = g_new (double, n_methods * LT_N_CLASSES);
+  for (int k = 0; k < n_methods; k++)
+    {
+      item_medians (items, k, G_STRUCT_OFFSET (Item, hd95), hd_med + k * LT_N_CLASSES);
+      item_medians (items, k, G_STRUCT_OFFSET (Item, dpct), dv_med + k * LT_N_CLASSES);
+      item_medians (items, k, G_STRUCT_OFFSET (Item, dml), dml_med + k * LT_N_CLASSES);
+    }
+  for (int table = st->hd95 ? 0 : 1; table < 2; table++)
+    {
+      const double *t = table == 0 ? hd_med : dv_med;
+      printf ("%s\n", table == 0 ? "HD95 of removed organs in mm (median over the cases where the method added "
+                                   "some of it)"
+                                 : "Volume difference of removed organs, % of the complete map's (median; -100: "
+                                   "nothing added)");
+      printf ("%-18s %8s", "organ", "removed");
+      for (int k = 0; k < n_methods; k++)
+        printf (" %14s", m[k].name);
+      printf ("\n");
+      for (int l = 0; l < LT_N_CLASSES; l++)
+        {
+          if (l > 0 && m[0].rem_n[l] == 0)
+            continue;
+          printf ("%-18s %8d", l == 0 ? "all removed" : lt_default_class_name (l), l == 0 ? (int) items->len
+                                                                                          : m[0].rem_n[l]);
+          for (int k = 0; k < n_methods; k++)
+            {
+              double v = t[k * LT_N_CLASSES + l];
+              if (isnan (v))
+                printf (" %14s", "-");
+              else
+                printf (" %14.1f", v);
+            }
+          printf ("\n");
+        }
+      printf ("\n");
     }
   for (int k = 2; k < n_methods; k++)
     printf ("%s: %.2f s per completion\n", m[k].name, m[k].seconds / MAX (1, m[k].runs));
@@ -359,6 +491,41 @@ eval_benchmark (const char *data_dir, GPtrArray *nets, GPtrArray *model_paths, G
           json_builder_add_double_value (b, m[k].bin_all_sum / MAX (1, m[k].bin_n));
           json_builder_set_member_name (b, "binary_dice_removed");
           json_builder_add_double_value (b, m[k].bin_rem_n ? m[k].bin_rem_sum / m[k].bin_rem_n : -1);
+          if (st->hd95)
+            json_add_medians (b, "removed_hd95_median_mm", hd_med + k * LT_N_CLASSES);
+          json_add_medians (b, "removed_volume_diff_percent_median", dv_med + k * LT_N_CLASSES);
+          json_add_medians (b, "removed_volume_diff_ml_median", dml_med + k * LT_N_CLASSES);
+          json_builder_end_object (b);
+        }
+      json_builder_end_array (b);
+      /* every removed organ of every partial volume */
+      json_builder_set_member_name (b, "items");
+      json_builder_begin_array (b);
+      for (guint t = 0; t < items->len; t++)
+        {
+          const Item *it = &g_array_index (items, Item, t);
+          json_builder_begin_object (b);
+          json_builder_set_member_name (b, "partial");
+          json_builder_add_string_value (b, g_ptr_array_index (ppaths, it->case_index));
+          json_builder_set_member_name (b, "complete");
+          json_builder_add_string_value (b, g_ptr_array_index (cpaths, it->case_index));
+          json_builder_set_member_name (b, "organ");
+          json_builder_add_string_value (b, lt_default_class_name (it->organ));
+          json_builder_set_member_name (b, "truth_ml");
+          json_builder_add_double_value (b, it->truth_ml);
+          const struct { const char *key; double *v; } cols[] = {
+            { "dice", it->dice }, { "ml", it->ml }, { "volume_diff_ml", it->dml },
+            { "volume_diff_percent", it->dpct }, { "hd95_mm", it->hd95 } };
+          for (gsize f = 0; f < G_N_ELEMENTS (cols); f++)
+            {
+              if (cols[f].v == it->hd95 && !st->hd95)
+                continue;
+              json_builder_set_member_name (b, cols[f].key);
+              json_builder_begin_object (b);
+              for (int k = 0; k < n_methods; k++)
+                eval_json_add_number_or_null (b, m[k].name, cols[f].v[k]);
+              json_builder_end_object (b);
+            }
           json_builder_end_object (b);
         }
       json_builder_end_array (b);
@@ -368,5 +535,14 @@ eval_benchmark (const char *data_dir, GPtrArray *nets, GPtrArray *model_paths, G
     }
   for (int k = 0; k < n_methods; k++)
     g_free (m[k].name);
+  for (guint t = 0; t < items->len; t++)
+    {
+      Item *it = &g_array_index (items, Item, t);
+      g_free (it->dice);
+      g_free (it->ml);
+      g_free (it->dml);
+      g_free (it->dpct);
+      g_free (it->hd95);
+    }
   return 0;
 }

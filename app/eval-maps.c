@@ -1,5 +1,6 @@
 /* eval-maps.c: `anatomy eval` on complete label maps: the removals of removal-plan.h, the
- * Dice and HD95 of every removed organ per method, per organ, per case and as JSON. */
+ * Dice, HD95 and volume difference of every removed organ per method, per organ, per case
+ * and as JSON. */
 #include "eval-private.h"
 #include "stats-util.h"
 #include "atlas.h"
@@ -10,6 +11,7 @@
 #include "nn-net.h"
 #include "phantom.h"
 #include "metrics.h"
+#include "organ-metrics.h"
 #include "removal-plan.h"
 #include "surface-distance.h"
 #include "train-data.h"
@@ -33,6 +35,8 @@ typedef struct {
   double *dice;     /* n_methods */
   double *ml;       /* n_methods: volume the method gave the organ */
   double *hd95;     /* n_methods: mm, NAN when the method added none of it (or without --hd95) */
+  double *dml;      /* n_methods: volume difference, method - truth, mL */
+  double *dpct;     /* n_methods: the same in % of the truth's volume */
 } Item;
 
 typedef struct {
@@ -188,6 +192,8 @@ eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArr
                 it.dice = g_new (double, n_methods);
                 it.ml = g_new (double, n_methods);
                 it.hd95 = g_new (double, n_methods);
+                it.dml = g_new (double, n_methods);
+                it.dpct = g_new (double, n_methods);
                 g_array_append_val (items, it);
               }
           for (int k = 0; k < n_methods; k++)
@@ -204,6 +210,7 @@ eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArr
                   it->dice[k] = metrics_dice (np[it->organ], nt[it->organ], both[it->organ]);
                   it->ml[k] = np[it->organ] * lv_volume_voxel_mm3 (truth) / 1000.0;
                   it->hd95[k] = surf ? surface_distance_hd95 (surf, truth_surf, it->organ) : NAN;
+                  organ_metrics_volume_diff (it->truth_ml, it->ml[k], &it->dml[k], &it->dpct[k]);
                 }
             }
           g_array_append_val (cs->removals, rm);
@@ -343,6 +350,54 @@ eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArr
         printf (" %14d", hd_missing[k]);
       printf ("\n\n");
     }
+  /* volume difference: medians of the signed difference in % of the truth (and in mL) */
+  g_autofree double *dv_organ = g_new (double, (size_t) n_methods * LT_N_CLASSES);
+  g_autofree double *dv_ml_organ = g_new (double, (size_t) n_methods * LT_N_CLASSES);
+  g_autofree double *dv_all = g_new (double, n_methods);
+  {
+    g_autofree double *col = g_new (double, MAX (1u, items->len));
+    g_autofree double *col_ml = g_new (double, MAX (1u, items->len));
+    for (int k = 0; k < n_methods; k++)
+      {
+        for (int l = 0; l < LT_N_CLASSES; l++)
+          {
+            int n = 0;
+            for (guint t = 0; t < items->len; t++)
+              {
+                const Item *it = &g_array_index (items, Item, t);
+                if (it->organ == l)
+                  {
+                    col[n] = it->dpct[k];
+                    col_ml[n++] = it->dml[k];
+                  }
+              }
+            dv_organ[k * LT_N_CLASSES + l] = median_of (col, n);
+            dv_ml_organ[k * LT_N_CLASSES + l] = median_of (col_ml, n);
+          }
+        for (guint t = 0; t < items->len; t++)
+          col[t] = g_array_index (items, Item, t).dpct[k];
+        dv_all[k] = median_of (col, (int) items->len);
+      }
+  }
+  printf ("Volume difference of the removed organ, %% of the truth's volume (median over the items; "
+          "-100: nothing added)\n");
+  printf ("%-18s %6s", "organ", "items");
+  for (int k = 0; k < n_methods; k++)
+    printf (" %14s", names[k]);
+  printf ("\n");
+  for (int l = 1; l < LT_N_CLASSES; l++)
+    {
+      if (per_n[l] == 0)
+        continue;
+      printf ("%-18s %6d", lt_default_class_name (l), per_n[l]);
+      for (int k = 0; k < n_methods; k++)
+        print_cell (dv_organ[k * LT_N_CLASSES + l]);
+      printf ("\n");
+    }
+  printf ("%-18s %6u", "median over items", items->len);
+  for (int k = 0; k < n_methods; k++)
+    print_cell (dv_all[k]);
+  printf ("\n\n");
   for (int k = 0; k < n_methods; k++)
     printf ("%s: %.2f s per completion\n", names[k], seconds[k] / MAX (1, runs[k]));
 
@@ -411,6 +466,17 @@ eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArr
               json_builder_set_member_name (b, "hd95_none_added");
               json_builder_add_int_value (b, hd_missing[k]);
             }
+          json_builder_set_member_name (b, "volume_diff_percent_median");
+          json_builder_begin_object (b);
+          for (int l = 1; l < LT_N_CLASSES; l++)
+            eval_json_add_number_or_null (b, lt_default_class_name (l), dv_organ[k * LT_N_CLASSES + l]);
+          json_builder_end_object (b);
+          json_builder_set_member_name (b, "volume_diff_ml_median");
+          json_builder_begin_object (b);
+          for (int l = 1; l < LT_N_CLASSES; l++)
+            eval_json_add_number_or_null (b, lt_default_class_name (l), dv_ml_organ[k * LT_N_CLASSES + l]);
+          json_builder_end_object (b);
+          eval_json_add_number_or_null (b, "volume_diff_percent_median_over_items", dv_all[k]);
           json_builder_end_object (b);
         }
       json_builder_end_array (b);
@@ -474,6 +540,16 @@ eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArr
                   for (int k = 0; k < n_methods; k++)
                     eval_json_add_number_or_null (b, names[k], it->ml[k]);
                   json_builder_end_object (b);
+                  json_builder_set_member_name (b, "volume_diff_ml");
+                  json_builder_begin_object (b);
+                  for (int k = 0; k < n_methods; k++)
+                    eval_json_add_number_or_null (b, names[k], it->dml[k]);
+                  json_builder_end_object (b);
+                  json_builder_set_member_name (b, "volume_diff_percent");
+                  json_builder_begin_object (b);
+                  for (int k = 0; k < n_methods; k++)
+                    eval_json_add_number_or_null (b, names[k], it->dpct[k]);
+                  json_builder_end_object (b);
                   if (st->hd95)
                     {
                       json_builder_set_member_name (b, "hd95_mm");
@@ -529,6 +605,8 @@ eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArr
       g_free (it->dice);
       g_free (it->ml);
       g_free (it->hd95);
+      g_free (it->dml);
+      g_free (it->dpct);
     }
   for (guint c = 0; c < n_cases; c++)
     {

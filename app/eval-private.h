@@ -59,3 +59,8 @@ int eval_benchmark (const char *data_dir, GPtrArray *nets, GPtrArray *model_path
 int eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArray *model_names,
                GPtrArray *atlases, gboolean with_atlas, const EvalSettings *st, const char *scheme, double min_ml,
                int limit, OutSet *outputs, const char *json_path);
+/* Mode 3, eval-pair.c: one completed map against its reference (the GUI's comparison
+ * table); @input (may be NULL) tells which organs were missing; @outputs has the JSON and
+ * CSV paths reserved */
+int eval_pair (const char *completed, const char *reference, const char *input, gboolean hd95, OutSet *outputs,
+               const char *json_path, const char *csv_path);

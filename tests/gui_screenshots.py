@@ -7,6 +7,7 @@ runs BUILD_DIR/app/anatomy-reconstruction under Xvfb on the demo case with the m
 of MODELS_DIR (default: data/models; files <arch>.safetensors) and writes
   docs/images/window.png       the window after completing with U-Net + skip
   docs/images/compare-all.png  Compare All (the 2x2 grid) with the comparison table
+  docs/images/comparison-table.png  that table alone (the organs present in the input folded)
 and, when the real label maps of ../shared/real (or $AR_REAL_DIR) are there, the organ panel
 on real files:
   docs/images/organs-totalseg.png            a TotalSegmentator v2 file (names in its header,
@@ -43,6 +44,8 @@ with open(script, "w") as f:
         "sleep 600",
         "wait-idle",
         "screenshot " + os.path.join(images, "compare-all.png"),
+        "metrics",
+        "screenshot " + os.path.join(tmp, "table-window.png"),
         "quit",
     ]) + "\n")
 env = dict(os.environ, AR_TEST_SCRIPT=script, ANATOMY_MODELS_DIR=models, GTK_A11Y="none",
@@ -52,6 +55,13 @@ r = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", exe], env=
 print(r.stdout, end="")
 if r.returncode != 0:
     sys.exit(r.returncode)
+# the table: its place in the window is printed by the "metrics" command ("at X Y W H")
+from PIL import Image
+at = [l.split(" at ")[1].split() for l in r.stdout.splitlines() if l.startswith("test: metrics: ok") and " at " in l]
+if at:
+    x, y, w, h = (int(v) for v in at[-1])
+    Image.open(os.path.join(tmp, "table-window.png")).crop((x, y, x + w, y + h)).save(
+        os.path.join(images, "comparison-table.png"))
 
 real = os.environ.get("AR_REAL_DIR", os.path.join(src, "..", "shared", "real"))
 ts = os.path.join(real, "tsexample_totalseg_v2_fast.nii.gz")

@@ -3,6 +3,7 @@
 #include "atlas.h"
 #include "label-table.h"
 #include "metrics.h"
+#include "organ-metrics.h"
 #include "phantom.h"
 #include "removal-plan.h"
 #include "surface-distance.h"
@@ -546,6 +547,93 @@ test_surface_hd95 (void)
   g_assert_cmpint (surface_points_get_count (sb, 9), ==, 0);
 }
 
+/* organ_metrics_compare: any label id (beyond the 31 of surface_points_new's mask), HD95
+ * measured only where the voxels differ, against the definition; volume differences
+ * against the counts; the CSV helpers. */
+static void
+test_organ_metrics (void)
+{
+  double sp[3] = { 1.5, 1.0, 2.5 };
+  g_autoptr (LabelVolume) ref = lv_volume_new (26, 30, 18, sp, 2, NULL);
+  g_autoptr (LabelVolume) test = lv_volume_new (26, 30, 18, sp, 2, NULL);
+  double aff[4][4] = { { -1.5, 0.1, 0, 20 }, { 0, 1.0, 0.2, 5 }, { 0.05, 0, 2.5, -30 }, { 0, 0, 0, 1 } };
+  lv_volume_set_affine (ref, aff);
+  lv_volume_set_affine (test, aff);
+  for (int k = 0; k < 18; k++)
+    for (int j = 0; j < 30; j++)
+      for (int i = 0; i < 26; i++)
+        {
+          double x = (i - 12) * 1.5, y = (j - 14) * 1.0, z = (k - 8) * 2.5;
+          gboolean in40 = x * x / 100 + y * y / 64 + z * z / 225 < 1;
+          gboolean in40s = (x - 3) * (x - 3) / 100 + (y + 2) * (y + 2) / 64 + z * z / 256 < 1;
+          if (in40)
+            lv_volume_set (ref, i, j, k, 40);
+          if (in40s)
+            lv_volume_set (test, i, j, k, 40);
+          if (j >= 26)  /* a slab on the grid's face, the same in both */
+            {
+              lv_volume_set (ref, i, j, k, 117);
+              lv_volume_set (test, i, j, k, 117);
+            }
+          if (i < 3 && j < 20)
+            lv_volume_set (ref, i, j, k, 4);
+          if (i < 4 && j < 18)
+            lv_volume_set (test, i, j, k, 4);
+          if (k == 0 && i > 20 && j < 5)
+            lv_volume_set (ref, i, j, k, 300);  /* only in the reference */
+        }
+  g_autoptr (GError) error = NULL;
+  int32_t n = 0;
+  g_autofree OrganMetrics *om = organ_metrics_compare (ref, test, TRUE, &n, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (n, ==, 301);
+  int32_t n2 = 0;
+  g_autofree MetricsLabel *m = metrics_compare (ref, test, &n2, &error);
+  g_assert_cmpint (n2, ==, n);
+  double ml = lv_volume_voxel_mm3 (ref) / 1000.0;
+  const int labels[] = { 4, 40, 117, 300 };
+  for (gsize t = 0; t < G_N_ELEMENTS (labels); t++)
+    {
+      int l = labels[t];
+      g_assert_cmpint (om[l].m.n_reference, ==, m[l].n_reference);
+      g_assert_cmpint (om[l].m.n_both, ==, m[l].n_both);
+      g_assert_cmpfloat_with_epsilon (om[l].ml_diff, (m[l].n_test - m[l].n_reference) * ml, 1e-9);
+      g_assert_cmpfloat_with_epsilon (om[l].percent_diff, 100.0 * (m[l].n_test - m[l].n_reference) / m[l].n_reference,
+                                      1e-9);
+      double want = l == 300 ? NAN : hd95_ref (test, ref, l);
+      if (g_test_verbose ())
+        g_test_message ("label %d: HD95 %.4f mm (definition %.4f), dV %.3f mL (%.2f %%)", l, om[l].hd95_mm, want,
+                        om[l].ml_diff, om[l].percent_diff);
+      if (l == 300)
+        g_assert_true (isnan (om[l].hd95_mm));
+      else
+        g_assert_cmpfloat_with_epsilon (om[l].hd95_mm, want, 1e-4);
+    }
+  g_assert_cmpfloat (om[117].hd95_mm, ==, 0.0);  /* same voxels: not measured, exactly 0 */
+  g_assert_cmpfloat (om[40].hd95_mm, >, 1.0);
+  g_assert_cmpfloat (om[300].percent_diff, ==, -100.0);
+  g_assert_true (isnan (om[5].percent_diff) && isnan (om[5].hd95_mm) && isnan (om[5].m.dice));
+  /* without HD95 */
+  g_autofree OrganMetrics *om2 = organ_metrics_compare (ref, test, FALSE, &n, NULL, &error);
+  g_assert_true (isnan (om2[40].hd95_mm) && isnan (om2[117].hd95_mm));
+  /* a cancelled computation stops */
+  g_autoptr (GCancellable) c = g_cancellable_new ();
+  g_cancellable_cancel (c);
+  g_assert_null (organ_metrics_compare (ref, test, TRUE, &n, c, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+
+  g_autoptr (GString) csv = g_string_new (NULL);
+  organ_metrics_csv_text (csv, "kidney");
+  g_string_append_c (csv, ',');
+  organ_metrics_csv_text (csv, "a,\"b\"");
+  g_string_append_c (csv, ',');
+  organ_metrics_csv_number (csv, NAN, 2);
+  g_string_append_c (csv, ',');
+  organ_metrics_csv_number (csv, -12.3456, 2);
+  g_assert_cmpstr (csv->str, ==, "kidney,\"a,\"\"b\"\"\",,-12.35");
+}
+
 static const TestCase test_cases[] = {
   { "/removal-plan/present", test_plan_present },
   { "/removal-plan/make", test_plan_make },
@@ -556,6 +644,7 @@ static const TestCase test_cases[] = {
   { "/atlas/never-overwrites", test_atlas_never_overwrites },
   { "/atlas/few-organs", test_atlas_few_organs },
   { "/surface-distance/hd95", test_surface_hd95 },
+  { "/organ-metrics/compare", test_organ_metrics },
 };
 
 TEST_UTIL_MAIN (test_cases)

@@ -205,12 +205,23 @@ test_complete_maps (void)
           g_assert_cmpuint (json_array_get_length (organs), ==, n_organs);
           for (guint t = 0; t < json_array_get_length (organs); t++)
             {
-              JsonObject *dice = json_object_get_object_member (json_array_get_object_element (organs, t), "dice");
+              JsonObject *org = json_array_get_object_element (organs, t);
+              JsonObject *dice = json_object_get_object_member (org, "dice");
+              JsonObject *ml = json_object_get_object_member (org, "ml");
+              JsonObject *dml = json_object_get_object_member (org, "volume_diff_ml");
+              JsonObject *dpct = json_object_get_object_member (org, "volume_diff_percent");
+              double truth_ml = json_object_get_double_member (org, "truth_ml");
               for (int m = 0; m < 2; m++)
                 {
-                  double d = json_object_get_double_member (dice, m == 0 ? "atlas" : "tiny");
+                  const char *name = m == 0 ? "atlas" : "tiny";
+                  double d = json_object_get_double_member (dice, name);
                   g_assert_cmpfloat (d, >=, 0.0);
                   g_assert_cmpfloat (d, <=, 1.0);
+                  /* the volume difference: the method's volume minus the truth's, in mL and % */
+                  double v = json_object_get_double_member (ml, name);
+                  g_assert_cmpfloat_with_epsilon (json_object_get_double_member (dml, name), v - truth_ml, 1e-9);
+                  g_assert_cmpfloat_with_epsilon (json_object_get_double_member (dpct, name),
+                                                  100.0 * (v - truth_ml) / truth_ml, 1e-9);
                 }
               items++;
             }
@@ -342,8 +353,35 @@ test_benchmark_layout (void)
   const char *want[] = { "copy", "mean", "atlas", "tiny" };
   g_assert_cmpuint (json_array_get_length (methods), ==, G_N_ELEMENTS (want));
   for (guint k = 0; k < G_N_ELEMENTS (want); k++)
-    g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (methods, k), "name"), ==,
-                     want[k]);
+    {
+      JsonObject *m = json_array_get_object_element (methods, k);
+      g_assert_cmpstr (json_object_get_string_member (m, "name"), ==, want[k]);
+      g_assert_true (json_object_has_member (m, "removed_hd95_median_mm"));
+      g_assert_true (json_object_has_member (m, "removed_volume_diff_percent_median"));
+    }
+  /* every removed organ: "copy" adds nothing (-100 %, no HD95); every method's difference
+   * is its volume minus the truth's */
+  JsonArray *items = json_object_get_array_member (json_node_get_object (root), "items");
+  g_assert_cmpuint (json_array_get_length (items), >, 0);
+  for (guint t = 0; t < json_array_get_length (items); t++)
+    {
+      JsonObject *it = json_array_get_object_element (items, t);
+      double truth_ml = json_object_get_double_member (it, "truth_ml");
+      g_assert_cmpfloat (truth_ml, >, 0.0);
+      JsonObject *dpct = json_object_get_object_member (it, "volume_diff_percent");
+      JsonObject *dml = json_object_get_object_member (it, "volume_diff_ml");
+      JsonObject *ml = json_object_get_object_member (it, "ml");
+      JsonObject *hd = json_object_get_object_member (it, "hd95_mm");
+      g_assert_cmpfloat_with_epsilon (json_object_get_double_member (dpct, "copy"), -100.0, 1e-9);
+      g_assert_true (JSON_NODE_HOLDS_NULL (json_object_get_member (hd, "copy")));
+      for (guint k = 0; k < G_N_ELEMENTS (want); k++)
+        {
+          double v = json_object_get_double_member (ml, want[k]);
+          g_assert_cmpfloat_with_epsilon (json_object_get_double_member (dml, want[k]), v - truth_ml, 1e-9);
+          JsonNode *h = json_object_get_member (hd, want[k]);
+          g_assert_true (v == 0 ? JSON_NODE_HOLDS_NULL (h) : json_node_get_double (h) >= 0.0);
+        }
+    }
 }
 
 static const TestCase test_cases[] = {

@@ -248,7 +248,7 @@ def main():
         shown = float(r[1])
         if abs(shown - ref_ml) > max(0.06, 0.006 * ref_ml):
             bad.append("%s: reference %s mL shown, nibabel %.2f" % (name, r[1], ref_ml))
-        dices = [r[i] for i in (4, 6, 8)]
+        dices = [r[i] for i in (3, 6, 9)]
         if l in present and not all(d == "1.000" for d in dices):
             bad.append("%s (present): Dice %s" % (name, dices))
         if l in removed and r[2].strip() != "—":
@@ -259,7 +259,7 @@ def main():
        "the comparison table: reference volumes match nibabel, Dice 1 for organs in input and reference",
        "\n".join(bad + [" | ".join(r) for r in rows]))
     head = [r for r in rows if r and r[0] == "Organ"]
-    ok(head and "U-Net" in head[0][3] and "U-Net + skip" in head[0][5] and "GoogLeNet + skip" in head[0][7]
+    ok(head and "U-Net" in head[0][3] and "U-Net + skip" in head[0][6] and "GoogLeNet + skip" in head[0][9]
        and not any("(not computed)" in c or "(no model)" in c for c in head[0]),
        "the table has a column per network, all computed", str(head))
 

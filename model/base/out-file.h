@@ -42,7 +42,7 @@ typedef enum {
 #define OUT_FILE_STALE_SECONDS (24 * 60 * 60)
 /* The endings of the files this project writes (NAME in ".NAME.XXXXXX"). */
 #define OUT_FILE_STALE_SUFFIXES ".nii", ".nii.gz", ".hdr", ".hdr.gz", ".img", ".img.gz", ".nrrd", \
-  ".nhdr", ".raw", ".raw.gz", ".txt", ".tsv", ".json", ".obj", ".mtl", ".ply", ".stl", ".png", \
+  ".nhdr", ".raw", ".raw.gz", ".txt", ".tsv", ".csv", ".json", ".obj", ".mtl", ".ply", ".stl", ".png", \
   ".safetensors"
 
 typedef enum {

@@ -7,10 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_LABELS 32
-
 struct _SurfacePoints {
-  PointTree tree[MAX_LABELS];
+  int32_t n_trees;   /* labels 0 .. n_trees - 1 */
+  PointTree *tree;   /* (n_trees), index = label; empty for labels not asked for */
 };
 
 void
@@ -18,31 +17,42 @@ surface_points_free (SurfacePoints *s)
 {
   if (s == NULL)
     return;
-  for (int l = 0; l < MAX_LABELS; l++)
+  for (int32_t l = 0; l < s->n_trees; l++)
     point_tree_clear (&s->tree[l]);
+  g_free (s->tree);
   g_free (s);
 }
 
 int
-surface_points_get_count (const SurfacePoints *s, int label)
+surface_points_get_count (const SurfacePoints *s, int32_t label)
 {
-  return label >= 0 && label < MAX_LABELS ? s->tree[label].n : 0;
-}
-
-static inline gboolean
-in_mask (guint32 labels, int32_t l)
-{
-  return l > 0 && l < MAX_LABELS && ((labels >> l) & 1u);
+  return label >= 0 && label < s->n_trees ? s->tree[label].n : 0;
 }
 
 SurfacePoints *
 surface_points_new (const LabelVolume *v, guint32 labels, GError **error)
 {
+  guint8 want[32] = { 0 };
+  for (int l = 1; l < 32; l++)
+    want[l] = (labels >> l) & 1u;
+  return surface_points_new_for (v, want, 32, error);
+}
+
+SurfacePoints *
+surface_points_new_for (const LabelVolume *v, const guint8 *want, int32_t n_want, GError **error)
+{
   g_autoptr (SurfacePoints) s = g_new0 (SurfacePoints, 1);
+  s->n_trees = MAX (n_want, 1);
+  s->tree = g_try_new0 (PointTree, s->n_trees);
+  g_autofree GArray **pts = g_try_new0 (GArray *, s->n_trees);
+  if (s->tree == NULL || pts == NULL)
+    {
+      g_set_error (error, COMPLETION_ERROR, COMPLETION_ERROR_NO_MEMORY, "cannot allocate surface points");
+      return NULL;
+    }
   const int64_t nx = v->nx, ny = v->ny, nz = v->nz, plane = nx * ny;
-  GArray *pts[MAX_LABELS] = { NULL };
-  for (int l = 1; l < MAX_LABELS; l++)
-    if (in_mask (labels, l))
+  for (int32_t l = 1; l < n_want; l++)
+    if (want[l])
       pts[l] = g_array_new (FALSE, FALSE, 3 * sizeof (float));
   for (int64_t k = 0; k < nz; k++)
     for (int64_t j = 0; j < ny; j++)
@@ -50,7 +60,7 @@ surface_points_new (const LabelVolume *v, guint32 labels, GError **error)
         {
           int64_t q = i + nx * j + plane * k;
           int32_t l = lv_volume_get_index (v, q);
-          if (!in_mask (labels, l))
+          if (l <= 0 || l >= n_want || pts[l] == NULL)
             continue;
           gboolean b = i == 0 || i + 1 == nx || j == 0 || j + 1 == ny || k == 0 || k + 1 == nz
                        || lv_volume_get_index (v, q - 1) != l || lv_volume_get_index (v, q + 1) != l
@@ -64,7 +74,7 @@ surface_points_new (const LabelVolume *v, guint32 labels, GError **error)
           g_array_append_val (pts[l], w);
         }
   gboolean ok = TRUE;
-  for (int l = 1; l < MAX_LABELS; l++)
+  for (int32_t l = 1; l < n_want; l++)
     {
       if (pts[l] == NULL)
         continue;
@@ -114,9 +124,9 @@ directed_p95 (const PointTree *from, const PointTree *to)
 }
 
 double
-surface_distance_hd95 (const SurfacePoints *a, const SurfacePoints *b, int label)
+surface_distance_hd95 (const SurfacePoints *a, const SurfacePoints *b, int32_t label)
 {
-  if (label <= 0 || label >= MAX_LABELS || a->tree[label].n == 0 || b->tree[label].n == 0)
+  if (label <= 0 || surface_points_get_count (a, label) == 0 || surface_points_get_count (b, label) == 0)
     return NAN;
   return MAX (directed_p95 (&a->tree[label], &b->tree[label]), directed_p95 (&b->tree[label], &a->tree[label]));
 }

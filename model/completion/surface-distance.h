@@ -26,10 +26,14 @@ SurfacePoints *surface_points_new (const LabelVolume *v, guint32 labels, GError 
 void surface_points_free (SurfacePoints *s);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SurfacePoints, surface_points_free)
 
+/* The same for any label ids: label L when L < @n_want and @want[L] is not 0 (@want is
+ * indexed by label, 0 is never taken). */
+SurfacePoints *surface_points_new_for (const LabelVolume *v, const guint8 *want, int32_t n_want, GError **error);
+
 /* Number of boundary voxels of @label (0 when it is absent or was not asked for). */
-int surface_points_get_count (const SurfacePoints *s, int label);
+int surface_points_get_count (const SurfacePoints *s, int32_t label);
 
 /* HD95 in mm between @label of @a and of @b; NAN when either has no voxel of it. */
-double surface_distance_hd95 (const SurfacePoints *a, const SurfacePoints *b, int label);
+double surface_distance_hd95 (const SurfacePoints *a, const SurfacePoints *b, int32_t label);
 
 G_END_DECLS

@@ -20,7 +20,13 @@
  *                             mapped, and its scene's read+mesh time (a fingerprint: a cached
  *                             result keeps it)
  *   metrics                   prints the comparison table as shown, one "test: metrics-row:" line
- *                             per row, cells separated by " | "
+ *                             per row, cells separated by " | " (folded rows too), and whether
+ *                             the rows of the organs present in the input are folded, and where
+ *                             the table is in the window ("at X Y W H", widget coordinates)
+ *   metrics-present on|off    unfolds / folds those rows
+ *   save-metrics PATH         saves the table as CSV as Save as CSV does (never over a file)
+ *   copy-metrics              Copy as CSV, then reads the clipboard back and prints it, one
+ *                             "test: clipboard-line:" line per line
  *   drag on|off               the views draw as while dragging (budget, half resolution, 1x)
  *   network N|TITLE           selects a network (0-2 or e.g. "GoogLeNet + skip")
  *   setenv NAME VALUE         (only while idle) e.g. another ANATOMY_MODELS_DIR
@@ -62,6 +68,8 @@ typedef struct {
   GArray *times;   /* double, frame times while rotating */
   int rotate_left;
   gboolean failed;
+  char *clipboard;     /* copy-metrics: the text read back, once read */
+  gboolean clipboard_read;
 } TestState;
 
 static void
@@ -131,6 +139,14 @@ parse_class (const char *arg)
     if (g_ascii_strcasecmp (arg, lt_default_class_name (k)) == 0)
       return k;
   return -1;
+}
+
+static void
+clipboard_read (GObject *source, GAsyncResult *res, gpointer data)
+{
+  TestState *t = data;
+  t->clipboard = gdk_clipboard_read_text_finish (GDK_CLIPBOARD (source), res, NULL);
+  t->clipboard_read = TRUE;
 }
 
 static gboolean
@@ -483,7 +499,63 @@ run_step (ArWindow *self, TestState *t, const char *cmd, const char *arg, gboole
             n++;
           }
       gboolean shown = gtk_revealer_get_child_revealed (GTK_REVEALER (self->metrics_revealer));
-      say (cmd, n > 0, "%u rows, table %s", n, shown ? "shown" : "hidden");
+      graphene_rect_t b = GRAPHENE_RECT_INIT (0, 0, 0, 0);
+      if (shown && !gtk_widget_compute_bounds (self->metrics_revealer, GTK_WIDGET (self), &b))
+        b = GRAPHENE_RECT_INIT (0, 0, 0, 0);
+      say (cmd, n > 0, "%u rows, table %s, present organs %s, at %d %d %d %d", n, shown ? "shown" : "hidden",
+           self->metrics_present_shown ? "unfolded" : "folded", (int) b.origin.x, (int) b.origin.y,
+           (int) b.size.width, (int) b.size.height);
+      t->failed |= n == 0;
+      return TRUE;
+    }
+  if (g_str_equal (cmd, "metrics-present"))
+    {
+      ar_window_table_show_present (self, g_strcmp0 (arg, "on") == 0);
+      say (cmd, TRUE, "%s", arg ? arg : "");
+      return TRUE;
+    }
+  if (g_str_equal (cmd, "save-metrics"))
+    {
+      gboolean ok = arg && ar_window_save_metrics_csv (self, arg, FALSE, &error);
+      say (cmd, ok, "%s", ok ? arg : error ? error->message : "no path");
+      t->failed |= !ok;
+      return TRUE;
+    }
+  if (g_str_equal (cmd, "copy-metrics"))
+    {
+      GdkClipboard *cb = gtk_widget_get_clipboard (GTK_WIDGET (self));
+      if (first)
+        {
+          gboolean enabled = g_action_group_get_action_enabled (G_ACTION_GROUP (self), "copy-metrics");
+          if (!enabled)
+            {
+              say (cmd, FALSE, "the action is disabled");
+              t->failed = TRUE;
+              return TRUE;
+            }
+          g_action_group_activate_action (G_ACTION_GROUP (self), "copy-metrics", NULL);
+          g_clear_pointer (&t->clipboard, g_free);
+          t->clipboard_read = FALSE;
+          gdk_clipboard_read_text_async (cb, NULL, clipboard_read, t);
+          return FALSE;
+        }
+      if (!t->clipboard_read)
+        {
+          if (elapsed < 20)
+            return FALSE;
+          say (cmd, FALSE, "the clipboard was not read within 20 s");
+          t->failed = TRUE;
+          return TRUE;
+        }
+      g_auto (GStrv) lines = g_strsplit (t->clipboard ? t->clipboard : "", "\n", -1);
+      guint n = 0;
+      for (guint i = 0; lines[i]; i++)
+        if (*lines[i])
+          {
+            printf ("test: clipboard-line: %s\n", lines[i]);
+            n++;
+          }
+      say (cmd, n > 0, "%u lines", n);
       t->failed |= n == 0;
       return TRUE;
     }

@@ -205,7 +205,7 @@ ar_window_update_actions (ArWindow *self)
   enable (self, "show-metrics", has_ref);
   gtk_widget_set_visible (self->reference_button, has_ref);
   gtk_widget_set_tooltip_text (self->metrics_button,
-                               has_ref ? "Per-organ volume and Dice against the reference (F8)"
+                               has_ref ? "Per-organ Dice, HD95 and volume difference against the reference (F8)"
                                        : "No reference label map is known: load one from the menu");
 }
 

@@ -1,6 +1,6 @@
 /* ar-window-compare.c: ArWindow's comparison concerns: the compare-all grid (the input
- * and one view per network, one linked camera), the reference label map and the
- * per-organ comparison table (volume and Dice against the reference). */
+ * and one view per network, one linked camera) and the reference label map; the
+ * per-organ comparison table is in ar-window-table.c. */
 #include "ar-window-private.h"
 
 #include <math.h>
@@ -51,15 +51,9 @@ stack_changed (GObject *stack, GParamSpec *p, ArWindow *self)
   ar_window_apply_styles (self);
 }
 
-static gboolean
-metrics_ready (ArWindow *self, const ArResult *s)
-{
-  return s && s->metrics && s->metrics_serial == self->reference_serial;
-}
-
 /* Titles and notes of the grid cells: what each network shows, or why it shows nothing. */
-static void
-update_grid (ArWindow *self)
+void
+ar_window_compare_update_grid (ArWindow *self)
 {
   for (int g = 1; g < AR_N_GRID_VIEWS; g++)
     {
@@ -87,15 +81,15 @@ update_grid (ArWindow *self)
       gtk_label_set_text (GTK_LABEL (self->grid_notes[g]), note ? note : "");
       gtk_widget_set_visible (self->grid_notes[g], note != NULL && self->input != NULL);
       g_autofree char *title = NULL;
-      if (self->results[AR_RESULT_REFERENCE] && metrics_ready (self, s))
+      if (self->results[AR_RESULT_REFERENCE] && ar_window_metrics_ready (self, s))
         {
           /* mean Dice over the organs the input lacks and the reference has */
           double sum = 0;
           int n = 0;
           for (int32_t l = 1; l < s->n_metrics; l++)
-            if (s->metrics[l].n_reference > 0 && ar_scene_count (self->input, l) == 0)
+            if (s->metrics[l].m.n_reference > 0 && ar_scene_count (self->input, l) == 0)
               {
-                sum += s->metrics[l].dice;
+                sum += s->metrics[l].m.dice;
                 n++;
               }
           if (n > 0)
@@ -117,326 +111,6 @@ set_grid_scene (ArWindow *self, int g, ArScene *s)
 }
 
 /* ------------------------------------------------------------------------ */
-/* The comparison table */
-
-/* Overlap with the reference, computed in a worker: a volume of 512×512×300 voxels takes
- * about 85 ms, too long for the main thread.  The job holds references to the results,
- * released on the main thread. */
-typedef struct {
-  ArResult *ref;
-  GPtrArray *scenes;     /* ArResult*, each referenced */
-  guint n;               /* scenes->len, kept after the results are released */
-  MetricsLabel **metrics;
-  int32_t *n_metrics;
-  char **errors;
-  guint serial;
-} MetricsJob;
-
-static void
-metrics_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
-{
-  MetricsJob *j = data;
-  for (guint i = 0; i < j->scenes->len; i++)
-    {
-      ArResult *s = j->scenes->pdata[i];
-      g_autoptr (GError) error = NULL;
-      j->metrics[i] = metrics_compare (j->ref->scene->volume, s->scene->volume, &j->n_metrics[i], &error);
-      if (!j->metrics[i])
-        j->errors[i] = g_strdup (error->message);
-    }
-  g_task_return_boolean (task, TRUE);
-}
-
-static void update_metrics (ArWindow *self);
-
-static void
-metrics_done (GObject *source, GAsyncResult *res, gpointer data)
-{
-  ArWindow *self = AR_WINDOW (source);
-  MetricsJob *j = g_task_get_task_data (G_TASK (res));
-  self->metrics_jobs--;
-  for (guint i = 0; i < j->scenes->len; i++)
-    {
-      ArResult *s = j->scenes->pdata[i];
-      if (s->metrics_pending == j->serial)
-        s->metrics_pending = 0;
-      if (j->serial != self->reference_serial)
-        continue;  /* the reference changed meanwhile: another job is on it */
-      g_free (s->metrics);
-      g_free (s->metrics_error);
-      s->metrics = g_steal_pointer (&j->metrics[i]);
-      s->n_metrics = s->metrics ? j->n_metrics[i] : 0;
-      s->metrics_error = g_steal_pointer (&j->errors[i]);
-      s->metrics_serial = j->serial;
-    }
-  /* drop the scene references here, on the main thread */
-  g_clear_pointer (&j->scenes, g_ptr_array_unref);
-  g_clear_pointer (&j->ref, ar_result_unref);
-  if (j->serial == self->reference_serial && !g_cancellable_is_cancelled (self->cancellable))
-    {
-      update_metrics (self);
-      update_grid (self);
-    }
-}
-
-static void
-metrics_job_free (MetricsJob *j)
-{
-  for (guint i = 0; i < j->n; i++)
-    {
-      g_free (j->metrics[i]);
-      g_free (j->errors[i]);
-    }
-  g_clear_pointer (&j->scenes, g_ptr_array_unref);
-  g_clear_pointer (&j->ref, ar_result_unref);
-  g_free (j->metrics);
-  g_free (j->n_metrics);
-  g_free (j->errors);
-  g_free (j);
-}
-
-/* Start computing the overlap of every result that lacks it for the current reference. */
-static void
-request_metrics (ArWindow *self)
-{
-  ArResult *ref = self->results[AR_RESULT_REFERENCE];
-  if (!ref)
-    return;
-  g_autoptr (GPtrArray) todo = g_ptr_array_new_with_free_func ((GDestroyNotify) ar_result_unref);
-  for (int i = 0; i <= AR_RESULT_FILE; i++)
-    {
-      ArResult *s = self->results[i];
-      if (s && s->metrics_serial != self->reference_serial && s->metrics_pending != self->reference_serial)
-        {
-          s->metrics_pending = self->reference_serial;
-          g_ptr_array_add (todo, ar_result_ref (s));
-        }
-    }
-  if (todo->len == 0)
-    return;
-  MetricsJob *j = g_new0 (MetricsJob, 1);
-  j->ref = ar_result_ref (ref);
-  j->serial = self->reference_serial;
-  j->metrics = g_new0 (MetricsLabel *, todo->len);
-  j->n_metrics = g_new0 (int32_t, todo->len);
-  j->errors = g_new0 (char *, todo->len);
-  j->n = todo->len;
-  j->scenes = g_steal_pointer (&todo);
-  /* not cancellable: metrics_compare cannot stop midway; the window's cancellable
-   * only tells metrics_done that the window is closing */
-  g_autoptr (GTask) task = g_task_new (self, NULL, metrics_done, NULL);
-  g_task_set_task_data (task, j, (GDestroyNotify) metrics_job_free);
-  self->metrics_jobs++;
-  g_task_run_in_thread (task, metrics_thread);
-}
-
-static GtkWidget *
-cell (const char *text, float xalign, const char *css)
-{
-  GtkWidget *l = gtk_label_new (text);
-  gtk_label_set_xalign (GTK_LABEL (l), xalign);
-  if (css)
-    gtk_widget_add_css_class (l, css);
-  return l;
-}
-
-static GtkWidget *
-organ_cell (ArWindow *self, int32_t label, gboolean missing)
-{
-  GtkWidget *row = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 8);
-  guint8 rgba[4];
-  ar_label_panel_get_color (self->label_panel, label, rgba);
-  GtkWidget *sw = ar_window_swatch_new (rgba, 12, FALSE);
-  gtk_widget_set_valign (sw, GTK_ALIGN_CENTER);
-  gtk_box_append (GTK_BOX (row), sw);
-  const char *name = ar_label_panel_get_name (self->label_panel, label);
-  g_autofree char *fallback = g_strdup_printf ("label %d", label);
-  gtk_box_append (GTK_BOX (row), cell (name && *name ? name : fallback, 0.f, missing ? "accent" : NULL));
-  return row;
-}
-
-static const char *
-dice_class (double d)
-{
-  return isnan (d) ? "dim-label" : d >= 0.8 ? "dice-good" : d >= 0.5 ? "dice-fair" : "dice-poor";
-}
-
-static char *
-fmt_ml (double ml)
-{
-  return ml >= 100 ? g_strdup_printf ("%.0f", ml) : g_strdup_printf ("%.1f", ml);
-}
-
-static char *
-fmt_dice (double d)
-{
-  return isnan (d) ? g_strdup ("—") : g_strdup_printf ("%.3f", d);
-}
-
-static void
-update_metrics (ArWindow *self)
-{
-  GtkGrid *grid = GTK_GRID (self->metrics_grid);
-  GtkWidget *child;
-  while ((child = gtk_widget_get_first_child (self->metrics_grid)))
-    gtk_grid_remove (grid, child);
-  ArScene *ref = ar_window_get_result_scene (self, AR_RESULT_REFERENCE);
-  if (!ref || !self->input)
-    return;
-  request_metrics (self);
-  int cols[NN_N_ARCHS + 1], n_cols = 0;
-  for (int i = 0; i <= AR_RESULT_FILE; i++)
-    if (i < NN_N_ARCHS || self->results[i])
-      cols[n_cols++] = i;
-  g_autofree char *base = g_path_get_basename (ref->path);
-  g_autofree char *heading = g_strdup_printf ("Comparison with the reference %s", base);
-  GtkWidget *h = cell (heading, 0.f, "heading");
-  gtk_grid_attach (grid, h, 0, 0, 3 + 2 * n_cols, 1);
-  /* header: Organ | Reference | Input | per result: mL, Dice */
-  gtk_grid_attach (grid, cell ("Organ", 0.f, "metrics-header"), 0, 1, 1, 2);
-  gtk_grid_attach (grid, cell ("Reference", 1.f, "metrics-header"), 1, 1, 1, 1);
-  gtk_grid_attach (grid, cell ("Input", 1.f, "metrics-header"), 2, 1, 1, 1);
-  gtk_grid_attach (grid, cell ("mL", 1.f, "dim-label"), 1, 2, 1, 1);
-  gtk_grid_attach (grid, cell ("mL", 1.f, "dim-label"), 2, 2, 1, 1);
-  for (int c = 0; c < n_cols; c++)
-    {
-      int i = cols[c];
-      ArResult *s = self->results[i];
-      g_autofree char *fname = i == AR_RESULT_FILE ? g_path_get_basename (s->scene->path) : NULL;
-      g_autofree char *title = NULL;
-      if (i == AR_RESULT_FILE)
-        title = g_strdup_printf ("%s (file)", fname);
-      else if (s)
-        title = g_strdup (ar_network_get_title (i));
-      else if (!ar_completion_is_available (i, NULL))
-        title = g_strdup_printf ("%s (no model)", ar_network_get_title (i));
-      else
-        title = g_strdup_printf ("%s (not computed)", ar_network_get_title (i));
-      GtkWidget *t = cell (title, 0.5f, "metrics-header");
-      if (s && s->metrics_error && s->metrics_serial == self->reference_serial)
-        gtk_widget_set_tooltip_text (t, s->metrics_error);
-      gtk_grid_attach (grid, t, 3 + 2 * c, 1, 2, 1);
-      gtk_grid_attach (grid, cell ("mL", 1.f, "dim-label"), 3 + 2 * c, 2, 1, 1);
-      gtk_grid_attach (grid, cell ("Dice", 1.f, "dim-label"), 4 + 2 * c, 2, 1, 1);
-    }
-  /* rows: organs of the reference or of any result */
-  int32_t n_labels = ref->n_hist;
-  for (int c = 0; c < n_cols; c++)
-    if (self->results[cols[c]])
-      n_labels = MAX (n_labels, self->results[cols[c]]->scene->n_hist);
-  int row = 3;
-  double sum_missing[NN_N_ARCHS + 1] = { 0 }, sum_all[NN_N_ARCHS + 1] = { 0 };
-  int n_missing = 0, n_all = 0;
-  for (int32_t l = 1; l < n_labels; l++)
-    {
-      gboolean in_ref = ar_scene_count (ref, l) > 0;
-      gboolean in_any = in_ref;
-      for (int c = 0; c < n_cols; c++)
-        {
-          ArScene *s = ar_window_get_result_scene (self, cols[c]);
-          in_any |= s && ar_scene_count (s, l) > 0;
-        }
-      if (!in_any)
-        continue;
-      int64_t n_in = ar_scene_count (self->input, l);
-      gboolean missing = n_in == 0 && in_ref;
-      gtk_grid_attach (grid, organ_cell (self, l, missing), 0, row, 1, 1);
-      g_autofree char *ref_ml = fmt_ml (ar_scene_count (ref, l) * ref->ml_per_voxel);
-      g_autofree char *in_ml = n_in ? fmt_ml (n_in * self->input->ml_per_voxel) : g_strdup ("—");
-      gtk_grid_attach (grid, cell (ref_ml, 1.f, "numeric"), 1, row, 1, 1);
-      gtk_grid_attach (grid, cell (in_ml, 1.f, n_in ? "numeric" : "dim-label"), 2, row, 1, 1);
-      for (int c = 0; c < n_cols; c++)
-        {
-          ArResult *s = self->results[cols[c]];
-          g_autofree char *ml = NULL, *dice = NULL;
-          double d = NAN;
-          if (metrics_ready (self, s))
-            {
-              const MetricsLabel *m = l < s->n_metrics ? &s->metrics[l] : NULL;
-              d = m ? m->dice : 0.0;
-              ml = fmt_ml (m ? m->ml_test : 0.0);
-              dice = fmt_dice (d);
-              if (in_ref)
-                {
-                  sum_all[c] += d;
-                  if (missing)
-                    sum_missing[c] += d;
-                }
-            }
-          const char *none = s && s->metrics_pending ? "…" : "—";
-          gtk_grid_attach (grid, cell (ml ? ml : none, 1.f, ml ? "numeric" : "dim-label"), 3 + 2 * c, row, 1, 1);
-          gtk_grid_attach (grid, cell (dice ? dice : none, 1.f, dice ? dice_class (d) : "dim-label"),
-                           4 + 2 * c, row, 1, 1);
-        }
-      n_all += in_ref;
-      n_missing += missing;
-      row++;
-    }
-  /* means */
-  for (int k = 0; k < 2; k++)
-    {
-      int n = k == 0 ? n_missing : n_all;
-      if (n == 0)
-        continue;
-      g_autofree char *what = g_strdup_printf (k == 0 ? "Mean Dice, %d organ%s missing from the input"
-                                                      : "Mean Dice, all %d organ%s", n, n == 1 ? "" : "s");
-      gtk_grid_attach (grid, cell (what, 0.f, "metrics-mean"), 0, row, 3, 1);
-      for (int c = 0; c < n_cols; c++)
-        {
-          ArResult *s = self->results[cols[c]];
-          double d = (k == 0 ? sum_missing[c] : sum_all[c]) / n;
-          gboolean ready = metrics_ready (self, s);
-          g_autofree char *t = ready ? fmt_dice (d) : g_strdup (s && s->metrics_pending ? "…" : "—");
-          gtk_grid_attach (grid, cell (t, 1.f, ready ? "metrics-mean" : "dim-label"), 4 + 2 * c, row, 1, 1);
-        }
-      row++;
-    }
-}
-
-static void
-collect_text (GtkWidget *w, GString *out)
-{
-  if (GTK_IS_LABEL (w))
-    {
-      g_string_append (out, gtk_label_get_text (GTK_LABEL (w)));
-      return;
-    }
-  for (GtkWidget *c = gtk_widget_get_first_child (w); c; c = gtk_widget_get_next_sibling (c))
-    collect_text (c, out);
-}
-
-char *
-ar_window_dup_metrics_text (ArWindow *self)
-{
-  GString *out = g_string_new (NULL);
-  GtkGrid *grid = GTK_GRID (self->metrics_grid);
-  int max_row = -1, max_col = -1;
-  for (GtkWidget *c = gtk_widget_get_first_child (self->metrics_grid); c; c = gtk_widget_get_next_sibling (c))
-    {
-      int col, row, w, h;
-      gtk_grid_query_child (grid, c, &col, &row, &w, &h);
-      max_row = MAX (max_row, row + h - 1);
-      max_col = MAX (max_col, col + w - 1);
-    }
-  for (int r = 0; r <= max_row; r++)
-    {
-      for (int c = 0; c <= max_col; c++)
-        {
-          GtkWidget *w = gtk_grid_get_child_at (grid, c, r);
-          int col = c, row = r, cw = 1, ch = 1;
-          if (w)
-            gtk_grid_query_child (grid, w, &col, &row, &cw, &ch);
-          if (c > 0)
-            g_string_append (out, " | ");
-          if (w && col == c && row == r)  /* spanning cells are written once */
-            collect_text (w, out);
-        }
-      g_string_append_c (out, '\n');
-    }
-  return g_string_free (out, FALSE);
-}
-
-/* ------------------------------------------------------------------------ */
 /* State changes */
 
 void
@@ -444,8 +118,8 @@ ar_window_compare_result_changed (ArWindow *self, int index)
 {
   if (index >= 0 && index < NN_N_ARCHS)
     set_grid_scene (self, 1 + index, ar_window_get_result_scene (self, index));
-  update_metrics (self);
-  update_grid (self);
+  ar_window_table_update (self);
+  ar_window_compare_update_grid (self);
   ar_window_apply_styles (self);
 }
 
@@ -462,8 +136,8 @@ ar_window_compare_input_changed (ArWindow *self)
   set_grid_scene (self, 0, self->input);
   for (int g = 1; g < AR_N_GRID_VIEWS; g++)
     set_grid_scene (self, g, NULL);
-  update_metrics (self);
-  update_grid (self);
+  ar_window_table_update (self);
+  ar_window_compare_update_grid (self);
   ar_window_update_actions (self);
   if (self->comparing)
     {
@@ -481,13 +155,13 @@ ar_window_compare_completion_failed (ArWindow *self, NnArch net, const GError *e
     return;
   g_free (self->net_error[net]);
   self->net_error[net] = g_strdup (error ? error->message : "unknown error");
-  update_grid (self);
+  ar_window_compare_update_grid (self);
 }
 
 void
 ar_window_compare_request_changed (ArWindow *self)
 {
-  update_grid (self);
+  ar_window_compare_update_grid (self);
 }
 
 void
@@ -504,7 +178,7 @@ ar_window_compare_next (ArWindow *self)
       ar_window_start_completion (self, net);
       break;
     }
-  update_grid (self);
+  ar_window_compare_update_grid (self);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -593,8 +267,8 @@ reference_loaded (GObject *source, GAsyncResult *res, gpointer data)
   self->reference_serial++;
   if (was_shown)
     ar_window_show_result (self, AR_RESULT_REFERENCE);
-  update_metrics (self);
-  update_grid (self);
+  ar_window_table_update (self);
+  ar_window_compare_update_grid (self);
   ar_window_update_actions (self);
 }
 
@@ -637,7 +311,7 @@ compare_all_changed (GSimpleAction *a, GVariant *state, gpointer data)
   else
     {
       self->compare_pending = 0;  /* a running completion finishes and is kept */
-      update_grid (self);
+      ar_window_compare_update_grid (self);
     }
 }
 
@@ -702,6 +376,7 @@ ar_window_compare_init (ArWindow *self)
       gtk_grid_attach (GTK_GRID (self->grid_box), overlay, g % 2, g / 2, 1, 1);
     }
   g_signal_connect (self->views_stack, "notify::visible-child", G_CALLBACK (stack_changed), self);
+  ar_window_table_init (self);
   ar_window_update_budgets (self);
-  update_grid (self);
+  ar_window_compare_update_grid (self);
 }

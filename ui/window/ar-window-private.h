@@ -1,6 +1,7 @@
 /* ar-window-private.h: ArWindow internals shared by its concern files: ar-window.c (core
  * and lifecycle), ar-window-load.c (files and background work), ar-window-actions.c
- * (actions and menus), ar-window-compare.c (comparison) and ui/testing/ar-window-test.c
+ * (actions and menus), ar-window-compare.c (comparison), ar-window-table.c (the
+ * comparison table) and ui/testing/ar-window-test.c
  * (the hidden test script runner). */
 #pragma once
 
@@ -12,6 +13,7 @@
 #include "label-table.h"
 #include "mesh.h"
 #include "metrics.h"
+#include "organ-metrics.h"
 #include "scene.h"
 
 G_BEGIN_DECLS
@@ -21,8 +23,9 @@ G_BEGIN_DECLS
 typedef struct {
   gint refs;                /* atomic: a metrics worker may hold results too */
   ArScene *scene;
-  /* overlap with the reference (computed once per reference, see reference_serial) */
-  MetricsLabel *metrics;
+  /* overlap, volume difference and HD95 against the reference (computed once per
+   * reference, see reference_serial), index = label */
+  OrganMetrics *metrics;
   int32_t n_metrics;
   guint metrics_serial;
   guint metrics_pending;    /* reference_serial a worker is computing metrics for, 0: none */
@@ -65,7 +68,7 @@ struct _ArWindow {
   GtkWidget *progress_revealer, *progress_label, *progress_bar, *cancel_button;
   GtkWidget *paned, *views_box, *result_title, *result_placeholder, *legend_box;
   GtkWidget *slice_revealer, *menu_button;
-  GtkWidget *views_stack, *grid_box, *metrics_revealer, *metrics_grid;
+  GtkWidget *views_stack, *grid_box, *metrics_revealer, *metrics_grid, *metrics_heading;
   GtkWidget *compare_button, *metrics_button, *reference_button;
   ArLabelPanel *label_panel;
   GtkDropTarget *drop_target;     /* files and folders dropped on the window */
@@ -90,6 +93,7 @@ struct _ArWindow {
   guint reference_serial;                 /* bumped whenever the reference changes */
   GCancellable *reference_job;            /* loading the reference (no progress bar) */
   guint metrics_jobs;                     /* overlap computations running in workers */
+  gboolean metrics_present_shown;         /* the table's "Present in the input" rows unfolded */
 
   /* compare all */
   gboolean comparing;
@@ -174,13 +178,29 @@ void ar_window_compare_request_changed (ArWindow *self); /* other organs ticked 
 void ar_window_load_reference (ArWindow *self, GFile *file);
 /* The reference that goes with @input_path by name, or NULL. */
 char *ar_window_guess_reference (const char *input_path);
+/* Titles and notes of the grid cells (after the results or their metrics changed). */
+void ar_window_compare_update_grid (ArWindow *self);
 /* Every 3D view (pair and grid) in *n; mapped ones are visible. */
 ArView **ar_window_get_views (ArWindow *self, guint *n);
 void ar_window_update_budgets (ArWindow *self);
-/* The comparison table as text, one line per row, cells separated by " | ". */
-char *ar_window_dup_metrics_text (ArWindow *self);
 extern const GActionEntry ar_window_compare_actions[];
 extern const gsize ar_window_n_compare_actions;
+
+/* ar-window-table.c: the comparison table (per organ against the reference) */
+void ar_window_table_init (ArWindow *self);     /* its actions (copy-metrics, save-metrics) */
+/* Rebuilds the table, and starts computing the metrics it lacks. */
+void ar_window_table_update (ArWindow *self);
+/* @s has metrics against the current reference. */
+gboolean ar_window_metrics_ready (ArWindow *self, const ArResult *s);
+/* The comparison table as text: its heading, then one line per row, cells separated by
+ * " | " (folded rows included). */
+char *ar_window_dup_metrics_text (ArWindow *self);
+/* The table as CSV (see ar-window-table.c), NULL when there is none. */
+char *ar_window_dup_metrics_csv (ArWindow *self);
+/* Writes the CSV to @path (never over an input; over an existing file only with @overwrite). */
+gboolean ar_window_save_metrics_csv (ArWindow *self, const char *path, gboolean overwrite, GError **error);
+/* Folds or unfolds the organs present in the input. */
+void ar_window_table_show_present (ArWindow *self, gboolean shown);
 
 /* Called by the test runner. */
 gboolean ar_window_is_busy (ArWindow *self);

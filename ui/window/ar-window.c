@@ -520,6 +520,7 @@ ar_window_class_init (ArWindowClass *klass)
   CHILD (result_placeholder); CHILD (legend_box); CHILD (slice_revealer); CHILD (menu_button);
   CHILD (label_panel); CHILD (view_input); CHILD (view_result); CHILD (slice_view); CHILD (recent_menu);
   CHILD (views_stack); CHILD (grid_box); CHILD (metrics_revealer); CHILD (metrics_grid);
+  CHILD (metrics_heading);
   CHILD (compare_button); CHILD (metrics_button); CHILD (reference_button);
 #undef CHILD
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Escape, 0, "win.escape", NULL);
