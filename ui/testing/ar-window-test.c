@@ -7,6 +7,7 @@
  *   screenshot PATH           the whole window, snapshotted in-process
  *   screenshot-views PATH     only the 3D views (the pair, or the compare-all grid)
  *   expect-error              until an error dialog shows; prints it and closes it
+ *   no-error                  fails if an error dialog is shown (and prints it)
  *   rotate N                  N frames turning both views as while dragging (simplified
  *                             meshes, no multisampling); prints frame times
  *   rotate-full N             the same with the full meshes and multisampling
@@ -252,6 +253,13 @@ run_step (ArWindow *self, TestState *t, const char *cmd, const char *arg, gboole
           return TRUE;
         }
       return FALSE;
+    }
+  if (g_str_equal (cmd, "no-error"))
+    {
+      gboolean none = self->error_dialog == NULL;
+      say (cmd, none, "%s", none ? "" : self->last_error);
+      t->failed |= !none;
+      return TRUE;
     }
   if (g_str_equal (cmd, "rotate") || g_str_equal (cmd, "rotate-full"))
     {
