@@ -16,7 +16,8 @@ the controls' positions, touches ready-N and waits for go-N).  Checks:
   4. the organ panel's search entry (typed with xdotool into a TotalSegmentator v2 file
      made from the demo) shows only the matching labels and the groups holding them
      (case-insensitive), Escape clears it and the groups close again; "hide all" (a click)
-     leaves the 3D views without organ pixels and "show all" brings them back;
+     leaves the 3D views without organ pixels and "show all" brings them back; Ctrl+F goes
+     to the search entry;
   5. a file whose labels map to none of the 12 organs lists the 12 classes without
      anything to tick, and Complete is disabled saying why.
 Screenshots go to $AR_GUI_SHOTS when it is set (docs/images uses them).
@@ -257,7 +258,7 @@ def open_while_grid(exe, anatomy, tmp, other, datadir, shots):
 def search_and_visibility(exe, tmp, v2, shots):
     """4: search, hide all, show all, from outside."""
     if shutil.which("xdotool") is None:
-        for name in ("search", "escape", "hide all", "show all"):
+        for name in ("search", "escape", "hide all", "show all", "Ctrl+F", "no match"):
             skip("organ panel: " + name, "xdotool is missing")
         return
     views = {k: os.path.join(tmp, "views-%s.png" % k) for k in ("before", "hidden", "shown")}
@@ -312,6 +313,9 @@ def search_and_visibility(exe, tmp, v2, shots):
             click(*state["geo"]["hide-all"])
         elif n == 2 and "show-all" in state["geo"]:
             click(*state["geo"]["show-all"])
+            xdo("key", "ctrl+f")         # from the button (focused now) to the search entry
+            time.sleep(0.3)
+            xdo("type", "--delay", "80", "vert")
         open(os.path.join(tmp, "go-s%d" % n), "w").close()
 
     lines, code, err = run_app(XVFB + [exe], script, tmp, base_env(tmp), script_name, driver)
@@ -339,6 +343,11 @@ def search_and_visibility(exe, tmp, v2, shots):
        diag)
     ok(all(r[7] == "visible" for r in shown) and abs(px["shown"] - px["before"]) < px["before"] * 0.05,
        "organ panel: a click on show all shows them again (organ pixels %d)" % px["shown"], diag)
+    vis = rows_shown(shown)
+    ok([r[2] for r in vis if r[0] != "label"] == ["spine"] and len([r for r in vis if r[0] == "label"]) == 5
+       and all(r[2].startswith("vertebrae_") for r in vis if r[0] == "label"),
+       "organ panel: Ctrl+F goes to the search entry; \"vert\" shows the spine with its vertebrae",
+       diag + "\n" + "\n".join(map(str, vis)))
     ok(nomatch and all(r[6] == "hidden" for r in nomatch),
        "organ panel: a search matching nothing hides every row", diag)
 
@@ -373,7 +382,8 @@ def main():
     tmp = tempfile.mkdtemp(prefix="ar-gui-open-")
     shots_dir = os.environ.get("AR_GUI_SHOTS") or tmp
     shots = {k: os.path.join(shots_dir, k + ".png") for k in
-             ("second-launch", "open-after-grid", "organs-search", "organs-hidden", "organs-nothing")}
+             ("open-after-grid", "organs-search", "organs-hidden", "organs-nothing")}
+    shots["second-launch"] = os.path.join(tmp, "second-launch.png")   # looks as open-after-grid
     sub = os.path.join(tmp, "elsewhere")
     os.makedirs(sub)
     other = os.path.join(sub, "other_case.nii.gz")
@@ -390,7 +400,7 @@ def main():
     hdr.extensions.append(nib.nifti1.Nifti1Extension(0, schemes.caret_xml(schemes.V2)))
     nib.save(nib.Nifti1Image(np.where(np.isin(full, [4, 21]), full, 0).astype(np.uint8), img.affine, hdr), other_only)
 
-    print("1..15")
+    print("1..16")
     second_launch(exe, tmp, "other_case.nii.gz", sub, shots)
     no_bus(exe, tmp, other, shots)
     open_while_grid(exe, anatomy, tmp, other, datadir, shots)

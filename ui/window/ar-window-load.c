@@ -58,7 +58,11 @@ set_input (ArWindow *self, ArScene *s)
   /* A new input leaves the compare-all grid for its two views, and nothing runs until
    * the user asks (its organs may differ: the old ticks mean nothing for it). */
   if (self->comparing)
-    g_action_group_change_action_state (G_ACTION_GROUP (self), "compare-all", g_variant_new_boolean (FALSE));
+    {
+      g_action_group_change_action_state (G_ACTION_GROUP (self), "compare-all", g_variant_new_boolean (FALSE));
+      /* the table Compare All opened was the old input's */
+      g_action_group_change_action_state (G_ACTION_GROUP (self), "show-metrics", g_variant_new_boolean (FALSE));
+    }
   g_clear_pointer (&self->input, ar_scene_unref);
   self->input = s;
   self->result_unsaved = FALSE;
