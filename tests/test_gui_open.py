@@ -7,7 +7,8 @@ the controls' positions, touches ready-N and waits for go-N).  Checks:
   1. a second launch with a file (relative to its own directory, on the same session bus
      and display) returns at once and the running window opens that file: its X title
      names it (xdotool), the window reports its path, it stays the only window; the file
-     holds all 12 organs, so Complete is disabled and says nothing is missing;
+     holds all 12 organs, so Complete is disabled and says nothing is missing; the screen,
+     grabbed from outside, changes;
   2. without a session bus a launch with a file opens its own window and loads it (its
      views show organs), with no error dialog, and a second launch then opens a window of
      its own too;
@@ -126,6 +127,24 @@ def organ_pixels(path):
     return int(((a.max(axis=2) - a.min(axis=2)) > 60).sum())
 
 
+def grab_screen(env, path):
+    """The X screen of @env's display as seen from outside (PIL over XCB, in a process with
+    that display's authority), saved to @path; None if it cannot be grabbed."""
+    code = "import sys; from PIL import ImageGrab; ImageGrab.grab(xdisplay=sys.argv[1]).save(sys.argv[2])"
+    r = subprocess.run([sys.executable, "-c", code, env.get("DISPLAY", ""), path], env=env,
+                       capture_output=True, text=True)
+    if r.returncode != 0 or not os.path.exists(path):
+        return None
+    return np.asarray(Image.open(path).convert("RGB")).astype(int)
+
+
+def screen_change(a, b):
+    """The fraction of pixels that differ between two screen grabs (0 without both)."""
+    if a is None or b is None or a.shape != b.shape:
+        return 0.0
+    return float((np.abs(a - b).max(axis=2) > 40).mean())
+
+
 def rows_shown(rows):
     return [r for r in rows if r[6] == "shown"]
 
@@ -155,6 +174,7 @@ def second_launch(exe, tmp, other_rel, sub, shots):
         env.pop("AR_TEST_SCRIPT", None)
         env.update(app_env(os.path.join(tmp, script_name + ".txt")))
         state["env"] = env
+        state["screen0"] = grab_screen(env, os.path.join(tmp, "screen-before.png"))
         t0 = time.monotonic()
         try:
             r = subprocess.run([exe, other_rel], cwd=sub, env=env, capture_output=True, text=True, timeout=60)
@@ -169,6 +189,8 @@ def second_launch(exe, tmp, other_rel, sub, shots):
                 break
             time.sleep(0.5)
         state["windows"] = xdo(env, "search", "--onlyvisible", "--name", "3D Anatomy Reconstruction").split()
+        time.sleep(3)                      # its first frames
+        state["screen1"] = grab_screen(env, os.path.join(tmp, "screen-after.png"))
         open(os.path.join(tmp, "go-1"), "w").close()
 
     cmd = ["dbus-run-session", "--"] + XVFB + [exe]
@@ -181,7 +203,10 @@ def second_launch(exe, tmp, other_rel, sub, shots):
     ok(code == 0 and len(titles) == 2 and titles[1].endswith("| " + want)
        and "other_case.nii.gz — 3D Anatomy Reconstruction" in titles[1],
        "second launch: the running window opens its file (resolved against the launch's directory)", diag)
-    ok(bool(state.get("found")), "second launch: the X title names the file (xdotool)", diag)
+    changed = screen_change(state.get("screen0"), state.get("screen1"))
+    ok(bool(state.get("found")) and changed > 0.02,
+       "second launch: the X title names the file (xdotool), the screen shows it (%.1f %% of the "
+       "pixels changed)" % (100 * changed), diag)
     ok(len(state.get("windows", [])) == 1, "second launch: still one window", diag)
     en = line_of(lines, "test: enabled: ok complete")
     ok("complete disabled" in en and "Nothing to complete: all 12 organs are in the input" in en,
