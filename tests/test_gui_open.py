@@ -65,7 +65,14 @@ def skip(name, why):
 
 
 def base_env(tmp):
+    """The environment of a launch: no session bus (so that no other application instance,
+    of another test running at the same time, gets its files; GLib's X11 autolaunch of a
+    bus is kept off by an address that leads nowhere); the second launch's test starts its
+    own bus."""
     env = dict(os.environ)
+    env.pop("DBUS_SESSION_BUS_ADDRESS", None)
+    if shutil.which("dbus-launch"):
+        env["DBUS_SESSION_BUS_ADDRESS"] = "unix:path=" + os.path.join(tmp, "no-such-bus")
     env.update({"GTK_A11Y": "none", "GSETTINGS_BACKEND": "memory", "XDG_DATA_HOME": os.path.join(tmp, "xdg")})
     return env
 
@@ -216,9 +223,6 @@ def second_launch(exe, tmp, other_rel, sub, shots):
 def no_bus(exe, tmp, other, shots):
     """2: no session bus: each launch has its own window."""
     env = base_env(tmp)
-    env.pop("DBUS_SESSION_BUS_ADDRESS", None)
-    if shutil.which("dbus-launch"):
-        env["DBUS_SESSION_BUS_ADDRESS"] = "unix:path=" + os.path.join(tmp, "no-such-bus")  # no X11 autolaunch
     state = {}
     script_name = "nobus"
 
