@@ -30,8 +30,9 @@ new_window (ArApplication *self)
   return w;
 }
 
-/* The document window the user used last: the application's windows are kept in the
- * order they were focused, and dialogs (an error, About, the shortcuts) may be among them. */
+/* The document window the user used last: the application's windows are kept most
+ * recently focused first.  Only ArWindows hold a file; any other window the application
+ * may hold is skipped rather than cast (GTK 4.8 adds no transient dialog to the list). */
 static ArWindow *
 last_document_window (GtkApplication *app)
 {
