@@ -30,30 +30,44 @@ new_window (ArApplication *self)
   return w;
 }
 
+/* The document window the user used last: the application's windows are kept most
+ * recently focused first.  Only ArWindows hold a file; any other window the application
+ * may hold is skipped rather than cast (GTK 4.8 adds no transient dialog to the list). */
+static ArWindow *
+last_document_window (GtkApplication *app)
+{
+  for (GList *l = gtk_application_get_windows (app); l; l = l->next)
+    if (AR_IS_WINDOW (l->data))
+      return l->data;
+  return NULL;
+}
+
 static void
 ar_application_activate (GApplication *app)
 {
-  GtkWindow *w = gtk_application_get_active_window (GTK_APPLICATION (app));
+  ArWindow *w = last_document_window (GTK_APPLICATION (app));
   if (w)
     {
-      gtk_window_present (w);
+      gtk_window_present (GTK_WINDOW (w));
       return;
     }
   ArWindow *win = new_window (AR_APPLICATION (app));
   ar_window_open_demo (win);
 }
 
+/* Files from the command line, of this launch or of a later one (GApplication sends them
+ * here as GFiles, relative names already resolved against that launch's directory). */
 static void
 ar_application_open (GApplication *app, GFile **files, int n_files, const char *hint)
 {
   ArApplication *self = AR_APPLICATION (app);
   for (int i = 0; i < n_files; i++)
     {
-      /* The first file goes to the active window, further ones to new windows. */
-      GtkWindow *w = i == 0 ? gtk_application_get_active_window (GTK_APPLICATION (app)) : NULL;
-      ArWindow *win = w ? AR_WINDOW (w) : new_window (self);
+      /* The first file goes to the last used window, further ones to new windows. */
+      ArWindow *w = i == 0 ? last_document_window (GTK_APPLICATION (app)) : NULL;
+      ArWindow *win = w ? w : new_window (self);
       if (w)
-        gtk_window_present (w);
+        gtk_window_present (GTK_WINDOW (w));
       ar_window_open (win, files[i]);
     }
 }

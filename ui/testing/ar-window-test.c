@@ -7,6 +7,7 @@
  *   screenshot PATH           the whole window, snapshotted in-process
  *   screenshot-views PATH     only the 3D views (the pair, or the compare-all grid)
  *   expect-error              until an error dialog shows; prints it and closes it
+ *   no-error                  fails if an error dialog is shown (and prints it)
  *   rotate N                  N frames turning both views as while dragging (simplified
  *                             meshes, no multisampling); prints frame times
  *   rotate-full N             the same with the full meshes and multisampling
@@ -38,7 +39,11 @@
  *                             (see ar_label_panel_dup_rows_text)
  *   scheme NAME|detect        chooses the input's label scheme in the panel (reads it again)
  *   geometry PART CLASS [LABEL]  prints the centre of a panel control (row, expander, check,
- *                             eye) in X window coordinates, for xdotool: "... ok PART X Y"
+ *                             eye; search, show-all, hide-all with any CLASS) in X window
+ *                             coordinates, for xdotool: "... ok PART X Y"
+ *   search [TEXT]             types TEXT into the organ panel's search entry (none: clears it)
+ *   show-all | hide-all       the panel's buttons: every organ shown / hidden in the 3D views
+ *   title                     prints the window's title and the path of its input
  *   touch PATH | wait-file PATH  creates a file / waits (60 s) until one exists: a handshake
  *                             with a test driving the pointer and keyboard from outside
  *   drop PATH                 drops a file or folder on the window (its drop target's signal)
@@ -265,6 +270,13 @@ run_step (ArWindow *self, TestState *t, const char *cmd, const char *arg, gboole
         }
       return FALSE;
     }
+  if (g_str_equal (cmd, "no-error"))
+    {
+      gboolean none = self->error_dialog == NULL;
+      say (cmd, none, "%s", none ? "" : self->last_error);
+      t->failed |= !none;
+      return TRUE;
+    }
   if (g_str_equal (cmd, "rotate") || g_str_equal (cmd, "rotate-full"))
     {
       gboolean lod = g_str_equal (cmd, "rotate");
@@ -399,6 +411,25 @@ run_step (ArWindow *self, TestState *t, const char *cmd, const char *arg, gboole
             n++;
           }
       say (cmd, TRUE, "%u rows", n);
+      return TRUE;
+    }
+  if (g_str_equal (cmd, "search"))
+    {
+      gboolean ok = ar_label_panel_set_search (self->label_panel, arg);
+      say (cmd, ok, "%s", arg ? arg : "");
+      t->failed |= !ok;
+      return TRUE;
+    }
+  if (g_str_equal (cmd, "show-all") || g_str_equal (cmd, "hide-all"))
+    {
+      ar_label_panel_set_all_visible (self->label_panel, g_str_equal (cmd, "show-all"));
+      say (cmd, TRUE, "");
+      return TRUE;
+    }
+  if (g_str_equal (cmd, "title"))
+    {
+      say (cmd, TRUE, "%s | %s", gtk_window_get_title (GTK_WINDOW (self)),
+           self->input ? self->input->path : "(no input)");
       return TRUE;
     }
   if (g_str_equal (cmd, "scheme"))

@@ -85,6 +85,7 @@ panel_rebuild (ArLabelPanel *self)
         }
     }
   self->building = FALSE;
+  panel_apply_filter (self);
 
   if (focus_row)
     {
@@ -112,12 +113,7 @@ ar_label_panel_set_expanded (ArLabelPanel *self, int32_t klass, gboolean expande
   g->expanded = expanded;
   gtk_button_set_icon_name (GTK_BUTTON (g->expander), expanded ? "pan-down-symbolic" : "pan-end-symbolic");
   gtk_accessible_update_state (GTK_ACCESSIBLE (g->row), GTK_ACCESSIBLE_STATE_EXPANDED, expanded, -1);
-  for (guint i = 0; i < self->organs->len; i++)
-    {
-      Organ *o = &g_array_index (self->organs, Organ, i);
-      if (o->klass == klass && o->row)
-        gtk_widget_set_visible (o->row, expanded);
-    }
+  panel_apply_filter (self);  /* its labels' rows: those of the search, if any */
   return TRUE;
 }
 

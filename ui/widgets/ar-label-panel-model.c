@@ -89,7 +89,8 @@ panel_organ_listed (ArLabelPanel *self, const Organ *o)
 gboolean
 panel_group_completable (ArLabelPanel *self, int32_t k)
 {
-  return self->grouped && k >= 1 && k <= LT_N_ORGANS && self->groups[k].n_input == 0;
+  /* a file none of whose labels is one of the 12 organs has nothing to complete from */
+  return self->grouped && self->n_present > 0 && k >= 1 && k <= LT_N_ORGANS && self->groups[k].n_input == 0;
 }
 
 /* Voxels of class @k in the input and (-1 without) the result. */

@@ -1,7 +1,8 @@
 /* ar-label-panel-private.h: the organ panel's state and the functions its files share:
  * ar-label-panel-model.c (tables, grouping, texts), ar-label-panel-rows.c (row widgets),
- * ar-label-panel-list.c (the list, expanding, keys) and ar-label-panel.c (scheme chooser,
- * API, class).  Private to those files. */
+ * ar-label-panel-list.c (the list, expanding, keys), ar-label-panel-filter.c (the search
+ * entry, show all / hide all) and ar-label-panel.c (scheme chooser, API, class).  Private
+ * to those files. */
 #pragma once
 
 #include "ar-label-panel.h"
@@ -24,6 +25,7 @@ typedef struct {
   int64_t n_input;              /* voxels of the class's labels in the input */
   gboolean requested;           /* ticked for completion */
   gboolean expanded, visible;
+  gboolean expanded_before;     /* expanded before a search began */
   double opacity;
   int32_t merged_label;         /* shown as one row with this label (-1: none; 0: the class alone) */
   /* widgets of its row, NULL when it has none */
@@ -37,11 +39,15 @@ typedef enum { ROW_GROUP = 1, ROW_LABEL, ROW_FLAT } RowKind;
 struct _ArLabelPanel {
   GtkBox parent_instance;
   GtkWidget *list, *summary, *note, *scheme_box, *scheme_dropdown;
+  GtkWidget *search, *show_all, *hide_all, *no_match;
+  char *filter;                 /* the search text, casefolded ("_" and "-" as spaces); NULL: none */
+  const char *cannot_complete;  /* why no organ can be completed (static text), or NULL */
   GtkStringList *scheme_items;
   GArray *organs;               /* Organ, sorted by label */
   GHashTable *index;            /* label -> index in organs + 1 */
   Group groups[LT_N_CLASSES];
   gboolean grouped;             /* a known scheme: labels under their classes */
+  int n_present;                /* classes 1..12 with voxels in the input */
   const LabelScheme *scheme;
   gboolean by_names;
   LabelTable *table;            /* the input's names (a copy) */
@@ -83,3 +89,11 @@ void panel_expander_clicked (GtkButton *b, ArLabelPanel *self);
 void panel_row_activated (GtkListBox *box, GtkListBoxRow *row, ArLabelPanel *self);
 gboolean panel_key_pressed (GtkEventControllerKey *c, guint keyval, guint keycode, GdkModifierType state,
                             ArLabelPanel *self);
+
+/* ar-label-panel-filter.c */
+/* the search entry and the show all / hide all buttons, appended to @box */
+void panel_filter_init (ArLabelPanel *self, GtkBox *box);
+/* shows the rows that match the search (and the labels of expanded groups) */
+void panel_apply_filter (ArLabelPanel *self);
+/* after a new input: a search still typed expands the groups with matches */
+void panel_filter_input_changed (ArLabelPanel *self);

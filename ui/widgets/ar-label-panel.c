@@ -93,6 +93,16 @@ ar_label_panel_set_input (ArLabelPanel *self, const ArLabelPanelInput *in)
         present++;
       self->groups[o->klass].n_input += o->n_input;
     }
+  self->n_present = present;
+  /* in a known scheme: nothing to complete from, or nothing missing */
+  self->cannot_complete = NULL;
+  if (self->grouped && present == 0)
+    self->cannot_complete = self->organs->len
+      ? "No organ can be completed: none of the file's labels is one of the 12 organs, so there is nothing to "
+        "complete from"
+      : "No organ can be completed: the file has no labels";
+  else if (self->grouped && present == LT_N_ORGANS)
+    self->cannot_complete = "Nothing to complete: all 12 organs are in the input";
   for (int k = 1; k <= LT_N_ORGANS; k++)
     self->groups[k].requested = panel_group_completable (self, k);
 
@@ -100,6 +110,7 @@ ar_label_panel_set_input (ArLabelPanel *self, const ArLabelPanelInput *in)
   update_scheme_chooser (self, in->forced_scheme);
   self->building = FALSE;
   panel_rebuild (self);
+  panel_filter_input_changed (self);
 
   g_autofree char *s = self->grouped
     ? g_strdup_printf ("%u label%s in the input, %d of the %d organs", self->organs->len,
@@ -110,6 +121,11 @@ ar_label_panel_set_input (ArLabelPanel *self, const ArLabelPanelInput *in)
   if (!in->scheme)
     g_string_append_printf (note, "No organ can be completed: %s. Choose the label scheme of its ids above.",
                             in->no_scheme ? in->no_scheme : "the label scheme is unknown");
+  else if (self->cannot_complete && present == 0 && self->organs->len)
+    g_string_append_printf (note, "%s (%u label%s, all under Other labels).", self->cannot_complete,
+                            self->organs->len, self->organs->len == 1 ? "" : "s");
+  else if (self->cannot_complete)
+    g_string_append_printf (note, "%s.", self->cannot_complete);
   if (in->warnings && *in->warnings)
     g_string_append_printf (note, "%s%s", note->len ? "\n" : "", in->warnings);
   gtk_label_set_text (GTK_LABEL (self->note), note->str);
@@ -249,6 +265,12 @@ ar_label_panel_set_class_opacity (ArLabelPanel *self, int32_t klass, double opac
   self->building = FALSE;
 }
 
+const char *
+ar_label_panel_get_completion_problem (ArLabelPanel *self)
+{
+  return self->cannot_complete;
+}
+
 gboolean
 ar_label_panel_choose_scheme (ArLabelPanel *self, const char *name)
 {
@@ -313,6 +335,9 @@ ar_label_panel_dup_rows_text (ArLabelPanel *self)
 GtkWidget *
 ar_label_panel_get_part (ArLabelPanel *self, int32_t klass, int32_t label, const char *part)
 {
+  if (g_str_equal (part, "search") || g_str_equal (part, "show-all") || g_str_equal (part, "hide-all"))
+    return g_str_equal (part, "search") ? self->search : g_str_equal (part, "show-all") ? self->show_all
+           : self->hide_all;
   if (label >= 0)
     {
       Organ *o = panel_find_organ (self, label);
@@ -338,6 +363,7 @@ ar_label_panel_finalize (GObject *object)
   g_hash_table_unref (self->index);
   g_clear_pointer (&self->table, lt_table_free);
   g_clear_pointer (&self->scheme_names, lt_table_free);
+  g_free (self->filter);
   G_OBJECT_CLASS (ar_label_panel_parent_class)->finalize (object);
 }
 
@@ -413,6 +439,7 @@ ar_label_panel_init (ArLabelPanel *self)
   gtk_widget_set_margin_end (self->note, 8);
   gtk_widget_set_visible (self->note, FALSE);
   gtk_box_append (GTK_BOX (self), self->note);
+  panel_filter_init (self, GTK_BOX (self));
 
   GtkWidget *scroll = gtk_scrolled_window_new ();
   gtk_scrolled_window_set_policy (GTK_SCROLLED_WINDOW (scroll), GTK_POLICY_NEVER, GTK_POLICY_AUTOMATIC);

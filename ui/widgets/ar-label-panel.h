@@ -11,6 +11,10 @@
  * visibility and opacity.  A file whose scheme is unknown is listed flat, label by
  * label, with a note saying why nothing can be completed.
  *
+ * Above the list, a search entry (Ctrl+F) shows only the rows whose names contain its
+ * text, and the groups holding them (expanded while searching); two buttons show or
+ * hide every organ in the 3D views.
+ *
  * Keyboard: Up/Down move between rows; Right or + expands a group, Left or - collapses
  * it (Left on a label goes to its group); Enter expands or collapses; Space ticks a
  * missing class, or shows/hides a label.
@@ -73,6 +77,13 @@ void ar_label_panel_set_class_opacity (ArLabelPanel *self, int32_t klass, double
 /* Expand or collapse the group of @klass (0: other labels); FALSE if it is not a group. */
 gboolean ar_label_panel_set_expanded (ArLabelPanel *self, int32_t klass, gboolean expanded);
 
+/* Show or hide every organ in the 3D views, as the panel's buttons do ("style-changed"). */
+void ar_label_panel_set_all_visible (ArLabelPanel *self, gboolean visible);
+/* Type @text (NULL or "": none) into the search entry; FALSE if the entry is not shown. */
+gboolean ar_label_panel_set_search (ArLabelPanel *self, const char *text);
+/* Why no organ of the input can be completed (the panel's note says so too), or NULL. */
+const char *ar_label_panel_get_completion_problem (ArLabelPanel *self);
+
 /* Choose label scheme @name (NULL: detect) in the panel's chooser, as the user would
  * ("scheme-changed" follows); FALSE for an unknown name. */
 gboolean ar_label_panel_choose_scheme (ArLabelPanel *self, const char *name);
@@ -82,7 +93,8 @@ gboolean ar_label_panel_choose_scheme (ArLabelPanel *self, const char *name);
  *   complete: ticked/unticked/- | shown/hidden (row visible) | visible/invisible (eye) */
 char *ar_label_panel_dup_rows_text (ArLabelPanel *self);
 /* For tests: the widget of @part ("row", "expander", "check", "eye") of class @klass's
- * row (@label < 0) or of @label's row; NULL if there is none. */
+ * row (@label < 0) or of @label's row, or the panel's "search", "show-all" or "hide-all"
+ * (@klass and @label ignored); NULL if there is none. */
 GtkWidget *ar_label_panel_get_part (ArLabelPanel *self, int32_t klass, int32_t label, const char *part);
 
 G_END_DECLS

@@ -191,9 +191,16 @@ ar_window_update_actions (ArWindow *self)
       reason = g_strdup_printf ("No organ can be completed: %s. Choose the label scheme in the organ panel.",
                                 problem);
     }
-  enable (self, "complete", avail && known && self->input && !busy);
+  /* a known scheme, but nothing to complete from or nothing missing (the panel says so) */
+  const char *none = avail && known && self->input ? ar_label_panel_get_completion_problem (self->label_panel) : NULL;
+  if (none)
+    {
+      g_free (reason);
+      reason = g_strdup_printf ("%s.", none);
+    }
+  enable (self, "complete", avail && known && !none && self->input && !busy);
   gtk_widget_set_tooltip_text (self->complete_button,
-                               avail && known ? "Reconstruct the ticked organs (Ctrl+Return)" : reason);
+                               avail && known && !none ? "Reconstruct the ticked organs (Ctrl+Return)" : reason);
   gboolean has_ref = self->results[AR_RESULT_REFERENCE] != NULL;
   enable (self, "save-result", has_result && self->shown_result != AR_RESULT_REFERENCE);
   enable (self, "export-meshes", self->input != NULL);

@@ -139,13 +139,7 @@ ar_window_compare_input_changed (ArWindow *self)
   ar_window_table_update (self);
   ar_window_compare_update_grid (self);
   ar_window_update_actions (self);
-  if (self->comparing)
-    {
-      for (int n = 0; n < NN_N_ARCHS; n++)
-        if (ar_completion_is_available (n, NULL))
-          self->compare_pending |= 1u << n;
-      ar_window_compare_next (self);
-    }
+  /* nothing runs: the window has left the grid (set_input) */
 }
 
 void

@@ -55,6 +55,14 @@ set_input (ArWindow *self, ArScene *s)
 {
   for (int i = 0; i < AR_N_RESULTS; i++)
     g_clear_pointer (&self->results[i], ar_result_unref);
+  /* A new input leaves the compare-all grid for its two views, and nothing runs until
+   * the user asks (its organs may differ: the old ticks mean nothing for it). */
+  if (self->comparing)
+    {
+      g_action_group_change_action_state (G_ACTION_GROUP (self), "compare-all", g_variant_new_boolean (FALSE));
+      /* the table Compare All opened was the old input's */
+      g_action_group_change_action_state (G_ACTION_GROUP (self), "show-metrics", g_variant_new_boolean (FALSE));
+    }
   g_clear_pointer (&self->input, ar_scene_unref);
   self->input = s;
   self->result_unsaved = FALSE;
@@ -63,6 +71,10 @@ set_input (ArWindow *self, ArScene *s)
   ar_scene_add_to_renderer (s, ri);
   ar_window_show_input_organs (self);
   gtk_label_set_text (GTK_LABEL (self->subtitle), s->path);
+  /* the file's name in the window's title too (window lists, a second launch's check) */
+  g_autofree char *base = g_path_get_basename (s->path);
+  g_autofree char *title = g_strdup_printf ("%s — 3D Anatomy Reconstruction", base);
+  gtk_window_set_title (GTK_WINDOW (self), title);
   ar_window_frame_input (self);
   ar_view_queue_quick_redraw (self->view_input);
   ar_window_compare_input_changed (self);

@@ -325,8 +325,11 @@ ar_window_show_result (ArWindow *self, int index)
       g_autofree char *reason = NULL;
       NnArch net = gtk_drop_down_get_selected (GTK_DROP_DOWN (self->network_dropdown));
       gboolean ok = ar_completion_is_available (net, &reason);
-      g_autofree char *msg = ok ? g_strdup ("Tick the organs to reconstruct, then press Complete")
-                                : g_strdup_printf ("%s.\nA completed label map can be loaded from the menu.", reason);
+      /* a file with nothing to complete from, or nothing missing: the panel's reason */
+      const char *none = ar_label_panel_get_completion_problem (self->label_panel);
+      g_autofree char *msg = ok && none ? g_strdup_printf ("%s.", none)
+                             : ok ? g_strdup ("Tick the organs to reconstruct, then press Complete")
+                                  : g_strdup_printf ("%s.\nA completed label map can be loaded from the menu.", reason);
       gtk_label_set_text (GTK_LABEL (self->result_placeholder), self->input ? msg : "");
       gtk_widget_set_visible (self->result_placeholder, self->input != NULL);
     }
