@@ -157,6 +157,7 @@ def main():
             "complete",
             "wait-idle",
             "times",
+            "accept-all",
             "save-result " + saved,
             "compare-all on",
             "wait-idle",

@@ -280,6 +280,7 @@ def main():
         "wait-idle",
         "sleep 300",
         "screenshot " + shot["organs-completed"],
+        "accept-all",
         "save-result " + saved,
         "export-meshes " + obj,
         "open " + unnamed,
@@ -295,7 +296,8 @@ def main():
     ]
     if have_seg:
         script += ["open " + seg, "wait-idle", "panel", "untick pulmonary artery", "expand rib cage",
-                   "wait-idle", "sleep 300", "screenshot " + shot["organs-seg-nrrd"], "complete", "wait-idle", "save-result " + saved_seg]
+                   "wait-idle", "sleep 300", "screenshot " + shot["organs-seg-nrrd"], "complete", "wait-idle", "accept-all",
+                   "save-result " + saved_seg]
     script += ["drop " + v2, "wait-idle", "quit"]
     lines, code, err = run_app(exe, script, tmp, env, "schemes")
     print("1..24")
@@ -510,7 +512,7 @@ def mask_folder(exe, folder, tmp, env, partial):
        and row(rows, "liver")[5] == "ticked", "a dropped mask folder opens grouped, the empty liver mask "
        "ticked for completion", str(rows[:6]))
     script = ["wait-idle", "open " + folder, "wait-idle", "untick pulmonary artery", "complete", "wait-idle",
-              "save-result " + out, "quit"]
+              "accept-all", "save-result " + out, "quit"]
     lines, code, err = run_app(exe, script, tmp, env, "folder")
     liver = os.path.join(out, "liver.nii.gz")
     good = code == 0 and os.path.exists(liver) and np.count_nonzero(np.asarray(nib.load(liver).dataobj)) > 1000

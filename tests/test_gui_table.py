@@ -99,6 +99,7 @@ def main():
             "network U-Net",
             "complete",
             "wait-idle",
+            "accept-all",
             "save-result " + saved,
             "compare-all on",
             "wait-idle",

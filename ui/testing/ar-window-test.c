@@ -53,6 +53,13 @@
  *   expect-idle MS            fails unless no background job runs within MS milliseconds
  *   close                     closes the window as the user does (the application then ends;
  *                             unsaved results are not asked about)
+ *   proposals                 prints the shown result's proposals, one "test: proposal:" line each
+ *                             (label | name | pending/accepted/rejected | voxels | mean p | share < 0.5)
+ *   accept LABEL | reject LABEL  clicks the proposal's button in the organ panel
+ *   accept-all | undo-decision   the actions (fail when disabled)
+ *   confidence on|off         colours the proposals by the network's probability
+ *   slice AXIS [INDEX]        the slice view shows slice INDEX (default the middle) across AXIS
+ *                             (axial, coronal, sagittal)
  *   view NAME | slices on|off | present on|off | sleep MS | quit
  * Results go to stdout as "test: COMMAND: ok ..." or "test: COMMAND: FAILED ...";
  * the process exits with status 1 after a failure. */
@@ -399,6 +406,51 @@ run_step (ArWindow *self, TestState *t, const char *cmd, const char *arg, gboole
       t->failed |= !ok;
       return TRUE;
     }
+  if (g_str_equal (cmd, "proposals"))
+    {
+      g_autofree char *text = ar_window_review_dup_text (self);
+      g_auto (GStrv) rows = g_strsplit (text, "\n", -1);
+      guint n = 0;
+      for (guint i = 0; rows[i]; i++)
+        if (*rows[i])
+          {
+            printf ("test: proposal: %s\n", rows[i]);
+            n++;
+          }
+      say (cmd, TRUE, "%u proposals", n);
+      return TRUE;
+    }
+  if (g_str_equal (cmd, "accept") || g_str_equal (cmd, "reject"))
+    {
+      /* as the user does, through the panel's buttons */
+      int label = arg ? atoi (arg) : -1;
+      GtkWidget *b = ar_label_panel_get_part (self->label_panel, -1, label, cmd);
+      gboolean ok = b != NULL && gtk_widget_is_visible (b);
+      if (ok)
+        g_signal_emit_by_name (b, "clicked");
+      say (cmd, ok, "%d%s", label, ok ? "" : ": not a proposal shown in the panel");
+      t->failed |= !ok;
+      return TRUE;
+    }
+  if (g_str_equal (cmd, "accept-all") || g_str_equal (cmd, "undo-decision"))
+    {
+      gboolean enabled = g_action_group_get_action_enabled (G_ACTION_GROUP (self), cmd);
+      if (enabled)
+        g_action_group_activate_action (G_ACTION_GROUP (self), cmd, NULL);
+      say (cmd, enabled, "%s", enabled ? "" : "the action is disabled");
+      t->failed |= !enabled;
+      return TRUE;
+    }
+  if (g_str_equal (cmd, "confidence"))
+    {
+      gboolean enabled = g_action_group_get_action_enabled (G_ACTION_GROUP (self), cmd);
+      if (enabled)
+        g_action_group_change_action_state (G_ACTION_GROUP (self), cmd,
+                                            g_variant_new_boolean (g_strcmp0 (arg, "on") == 0));
+      say (cmd, enabled, "%s", enabled ? (arg ? arg : "") : "the action is disabled");
+      t->failed |= !enabled;
+      return TRUE;
+    }
   if (g_str_equal (cmd, "panel"))
     {
       g_autofree char *text = ar_label_panel_dup_rows_text (self->label_panel);
@@ -626,6 +678,21 @@ run_step (ArWindow *self, TestState *t, const char *cmd, const char *arg, gboole
     {
       g_action_group_activate_action (G_ACTION_GROUP (self), "view", g_variant_new_string (arg ? arg : "anterior"));
       say (cmd, TRUE, "%s", arg ? arg : "");
+      return TRUE;
+    }
+  if (g_str_equal (cmd, "slice"))
+    {
+      /* slice AXIS [INDEX]: axial, coronal or sagittal */
+      g_auto (GStrv) a = g_strsplit (arg ? arg : "", " ", 2);
+      static const char *const axes[] = { "axial", "coronal", "sagittal" };
+      int axis = -1;
+      for (int i = 0; i < 3; i++)
+        if (a[0] && g_str_equal (a[0], axes[i]))
+          axis = i;
+      if (axis >= 0)
+        ar_slice_view_show_slice (self->slice_view, axis, a[0] && a[1] ? atoi (a[1]) : -1);
+      say (cmd, axis >= 0, "%s", axis >= 0 ? arg : "give axial, coronal or sagittal");
+      t->failed |= axis < 0;
       return TRUE;
     }
   if (g_str_equal (cmd, "slices") || g_str_equal (cmd, "present"))

@@ -34,7 +34,7 @@ panel_rebuild (ArLabelPanel *self)
   for (guint i = 0; i < self->organs->len; i++)
     {
       Organ *o = &g_array_index (self->organs, Organ, i);
-      o->row = o->volume_label = o->eye = o->scale = NULL;
+      o->row = o->volume_label = o->eye = o->scale = o->accept = o->reject = NULL;
     }
   for (int k = 0; k < LT_N_CLASSES; k++)
     {
@@ -168,6 +168,14 @@ panel_key_pressed (GtkEventControllerKey *c, guint keyval, guint keycode, GdkMod
           return TRUE;
         }
       return FALSE;
+    case GDK_KEY_a: case GDK_KEY_A: case GDK_KEY_r: case GDK_KEY_R: case GDK_KEY_Delete: case GDK_KEY_KP_Delete:
+      {
+        Organ *o = panel_find_organ (self, g ? g->merged_label : key);
+        if (!o || o->proposal == AR_PROPOSAL_NONE)
+          return FALSE;
+        panel_decide (self, o, keyval == GDK_KEY_a || keyval == GDK_KEY_A);
+        return TRUE;
+      }
     case GDK_KEY_space: case GDK_KEY_KP_Space:
       if (g && g->check && gtk_widget_get_sensitive (g->check))
         gtk_check_button_set_active (GTK_CHECK_BUTTON (g->check), !g->requested);

@@ -14,6 +14,7 @@ void
 panel_organ_clear (gpointer p)
 {
   g_free (((Organ *) p)->name);
+  g_free (((Organ *) p)->confidence);
 }
 
 Organ *
@@ -151,7 +152,9 @@ panel_update_organ_text (ArLabelPanel *self, Organ *o)
 {
   if (!o->volume_label)
     return;
-  g_autofree char *t = volume_text (self, o->n_input, self->has_result ? MAX (o->n_result, 0) : -1);
+  g_autofree char *v = volume_text (self, o->n_input, self->has_result ? MAX (o->n_result, 0) : -1);
+  g_autofree char *t = o->proposal != AR_PROPOSAL_NONE && o->confidence ? g_strdup_printf ("%s · %s", v, o->confidence)
+                                                                         : g_strdup (v);
   set_volume_label (o->volume_label, t, self->has_result && o->n_input == 0 && o->n_result > 0);
 }
 
@@ -165,7 +168,9 @@ panel_update_group_text (ArLabelPanel *self, int32_t k)
   int n;
   panel_group_counts (self, k, &in, &out, &n);
   g_autofree char *v = volume_text (self, in, out);
-  g_autofree char *t = g->merged_label >= 0 ? g_strdup (v)
+  Organ *o = g->merged_label > 0 ? panel_find_organ (self, g->merged_label) : NULL;
+  g_autofree char *t = o && o->proposal != AR_PROPOSAL_NONE && o->confidence ? g_strdup_printf ("%s · %s", v, o->confidence)
+                       : g->merged_label >= 0 ? g_strdup (v)
                        : g_strdup_printf ("%d label%s · %s", n, n == 1 ? "" : "s", v);
   set_volume_label (g->volume_label, t, self->has_result && in == 0 && out > 0);
 }

@@ -17,6 +17,9 @@ typedef struct {
   double opacity;
   /* widgets of its own row (owned by the list box), NULL when it has none */
   GtkWidget *row, *volume_label, *eye, *scale;
+  ArProposal proposal;
+  char *confidence;             /* the network's confidence in a proposal, or NULL */
+  GtkWidget *accept, *reject;   /* a new organ's decision buttons, NULL when it has none */
 } Organ;
 
 typedef struct {
@@ -57,7 +60,7 @@ struct _ArLabelPanel {
   gboolean building;
 };
 
-enum { SIGNAL_STYLE_CHANGED, SIGNAL_REQUEST_CHANGED, SIGNAL_SCHEME_CHANGED, N_SIGNALS };
+enum { SIGNAL_STYLE_CHANGED, SIGNAL_REQUEST_CHANGED, SIGNAL_SCHEME_CHANGED, SIGNAL_PROPOSAL_CHANGED, N_SIGNALS };
 extern guint panel_signals[N_SIGNALS];
 
 /* ar-label-panel-model.c */
@@ -82,6 +85,10 @@ int32_t panel_tag_key (gpointer w);
 GtkWidget *panel_build_group_row (ArLabelPanel *self, int32_t k, gboolean reserve);
 GtkWidget *panel_build_label_row (ArLabelPanel *self, Organ *o);
 GtkWidget *panel_build_flat_row (ArLabelPanel *self, Organ *o);
+/* shows @o's proposal state on its buttons and caption */
+void panel_update_proposal (ArLabelPanel *self, Organ *o);
+/* asks for @o to be accepted (or rejected), or back to pending if it already is */
+void panel_decide (ArLabelPanel *self, Organ *o, gboolean accept);
 
 /* ar-label-panel-list.c */
 void panel_rebuild (ArLabelPanel *self);

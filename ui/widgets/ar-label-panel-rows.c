@@ -154,6 +154,88 @@ scale_new (RowKind kind, int32_t key, double opacity, gboolean sensitive, ArLabe
   return scale;
 }
 
+static const char *const decision_css[] = { "proposal-pending", "proposal-accepted", "proposal-rejected" };
+
+void
+panel_update_proposal (ArLabelPanel *self, Organ *o)
+{
+  if (o->accept)
+    {
+      gboolean on = o->proposal != AR_PROPOSAL_NONE;
+      gtk_widget_set_visible (gtk_widget_get_parent (o->accept), on);
+      if (o->proposal == AR_PROPOSAL_ACCEPTED)
+        gtk_widget_add_css_class (o->accept, "suggested-action");
+      else
+        gtk_widget_remove_css_class (o->accept, "suggested-action");
+      if (o->proposal == AR_PROPOSAL_REJECTED)
+        gtk_widget_add_css_class (o->reject, "destructive-action");
+      else
+        gtk_widget_remove_css_class (o->reject, "destructive-action");
+      gtk_widget_set_tooltip_text (o->accept, o->proposal == AR_PROPOSAL_ACCEPTED
+                                                ? "Accepted: in the saved result (A again: undecided)"
+                                                : "Accept: keep this organ in the result (A)");
+      gtk_widget_set_tooltip_text (o->reject, o->proposal == AR_PROPOSAL_REJECTED
+                                                ? "Rejected: left out of the result (R again: undecided)"
+                                                : "Reject: leave this organ out of the result (R)");
+    }
+  GtkWidget *row = o->row ? o->row : self->groups[o->klass].merged_label == o->label ? self->groups[o->klass].row : NULL;
+  for (guint i = 0; row && i < G_N_ELEMENTS (decision_css); i++)
+    gtk_widget_remove_css_class (row, decision_css[i]);
+  if (row && o->proposal != AR_PROPOSAL_NONE)
+    gtk_widget_add_css_class (row, decision_css[o->proposal - AR_PROPOSAL_PENDING]);
+  panel_update_organ_text (self, o);
+  if (self->grouped && self->groups[o->klass].merged_label == o->label)
+    panel_update_group_text (self, o->klass);
+}
+
+void
+panel_decide (ArLabelPanel *self, Organ *o, gboolean accept)
+{
+  if (o->proposal == AR_PROPOSAL_NONE)
+    return;
+  ArProposal want = accept ? AR_PROPOSAL_ACCEPTED : AR_PROPOSAL_REJECTED;
+  if (o->proposal == want)
+    want = AR_PROPOSAL_PENDING;
+  g_signal_emit (self, panel_signals[SIGNAL_PROPOSAL_CHANGED], 0, o->label, (int) want);
+}
+
+static void
+decision_clicked (GtkButton *b, ArLabelPanel *self)
+{
+  Organ *o = panel_find_organ (self, panel_tag_key (b));
+  if (o)
+    panel_decide (self, o, GTK_WIDGET (b) == o->accept);
+}
+
+/* The accept / reject pair of an organ new in the result (shown while it is a proposal). */
+static GtkWidget *
+decision_new (ArLabelPanel *self, Organ *o)
+{
+  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 2);
+  gtk_widget_set_valign (box, GTK_ALIGN_CENTER);
+  o->accept = gtk_button_new_from_icon_name ("object-select-symbolic");
+  o->reject = gtk_button_new_from_icon_name ("window-close-symbolic");
+  GtkWidget *b[2] = { o->accept, o->reject };
+  for (int i = 0; i < 2; i++)
+    {
+      gtk_widget_add_css_class (b[i], "flat");
+      gtk_widget_add_css_class (b[i], "circular");
+      gtk_widget_set_focusable (b[i], FALSE);
+      tag (b[i], ROW_LABEL, o->label);
+      g_signal_connect (b[i], "clicked", G_CALLBACK (decision_clicked), self);
+      gtk_box_append (GTK_BOX (box), b[i]);
+    }
+  gtk_accessible_update_property (GTK_ACCESSIBLE (o->accept), GTK_ACCESSIBLE_PROPERTY_LABEL, "Accept", -1);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (o->reject), GTK_ACCESSIBLE_PROPERTY_LABEL, "Reject", -1);
+  return box;
+}
+
+static gboolean
+is_new (ArLabelPanel *self, const Organ *o)
+{
+  return o && self->has_result && o->n_input == 0 && o->n_result > 0;
+}
+
 static GtkWidget *
 row_new (GtkWidget *child, RowKind kind, int32_t key)
 {
@@ -246,6 +328,10 @@ panel_build_group_row (ArLabelPanel *self, int32_t k, gboolean reserve)
   gboolean visible = o ? o->visible && g->visible : g->visible;
   g->scale = scale_new (ROW_GROUP, k, o ? o->opacity : g->opacity, visible, self);
   gtk_grid_attach (GTK_GRID (grid), g->scale, col++, 1, 1, 1);
+  if (is_new (self, o))
+    gtk_grid_attach (GTK_GRID (grid), decision_new (self, o), col++, 0, 1, 2);
+  else if (o)
+    o->accept = o->reject = NULL;
   g->eye = eye_new (ROW_GROUP, k, visible, self);
   gtk_grid_attach (GTK_GRID (grid), g->eye, col++, 0, 1, 2);
 
@@ -253,6 +339,8 @@ panel_build_group_row (ArLabelPanel *self, int32_t k, gboolean reserve)
   if (g->merged_label < 0)
     gtk_accessible_update_state (GTK_ACCESSIBLE (g->row), GTK_ACCESSIBLE_STATE_EXPANDED, g->expanded, -1);
   panel_update_group_text (self, k);
+  if (o && o->accept)
+    panel_update_proposal (self, o);
   return g->row;
 }
 
@@ -266,12 +354,15 @@ panel_build_label_row (ArLabelPanel *self, Organ *o)
   o->volume_label = caption_new ();
   gtk_label_set_xalign (GTK_LABEL (o->volume_label), 1);
   gtk_grid_attach (GTK_GRID (grid), o->volume_label, 2, 0, 1, 1);
+  o->accept = o->reject = NULL;
+  if (is_new (self, o))
+    gtk_grid_attach (GTK_GRID (grid), decision_new (self, o), 3, 0, 1, 1);
   o->eye = eye_new (ROW_LABEL, o->label, o->visible, self);
-  gtk_grid_attach (GTK_GRID (grid), o->eye, 3, 0, 1, 1);
+  gtk_grid_attach (GTK_GRID (grid), o->eye, 4, 0, 1, 1);
   o->scale = NULL;
   o->row = row_new (grid, ROW_LABEL, o->label);
   gtk_widget_set_visible (o->row, self->groups[o->klass].expanded);
-  panel_update_organ_text (self, o);
+  panel_update_proposal (self, o);
   return o->row;
 }
 
@@ -288,6 +379,7 @@ panel_build_flat_row (ArLabelPanel *self, Organ *o)
   gtk_grid_attach (GTK_GRID (grid), o->scale, 2, 1, 1, 1);
   o->eye = eye_new (ROW_FLAT, o->label, o->visible, self);
   gtk_grid_attach (GTK_GRID (grid), o->eye, 3, 0, 1, 2);
+  o->accept = o->reject = NULL;
   o->row = row_new (grid, ROW_FLAT, o->label);
   panel_update_organ_text (self, o);
   return o->row;

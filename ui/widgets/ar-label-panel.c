@@ -174,6 +174,45 @@ ar_label_panel_get_style (ArLabelPanel *self, int32_t label, gboolean completed_
   style->rgba[3] = (float) o->opacity;
   style->visible = o->visible && (!self->grouped || self->groups[o->klass].visible);
   style->highlight = completed_view && self->has_result && o->n_input == 0 && o->n_result > 0;
+  style->by_value = FALSE;
+  if (completed_view && o->proposal == AR_PROPOSAL_REJECTED)
+    style->visible = FALSE;
+  else if (completed_view && o->proposal == AR_PROPOSAL_PENDING)
+    style->rgba[3] *= 0.6f;
+}
+
+void
+ar_label_panel_set_proposal (ArLabelPanel *self, int32_t label, ArProposal state, const char *confidence)
+{
+  Organ *o = panel_find_organ (self, label);
+  if (!o)
+    return;
+  o->proposal = state;
+  g_free (o->confidence);
+  o->confidence = g_strdup (confidence);
+  panel_update_proposal (self, o);
+  g_signal_emit (self, panel_signals[SIGNAL_STYLE_CHANGED], 0, label);
+}
+
+void
+ar_label_panel_clear_proposals (ArLabelPanel *self)
+{
+  for (guint i = 0; i < self->organs->len; i++)
+    {
+      Organ *o = &g_array_index (self->organs, Organ, i);
+      if (o->proposal == AR_PROPOSAL_NONE)
+        continue;
+      o->proposal = AR_PROPOSAL_NONE;
+      g_clear_pointer (&o->confidence, g_free);
+      panel_update_proposal (self, o);
+    }
+}
+
+ArProposal
+ar_label_panel_get_proposal (ArLabelPanel *self, int32_t label)
+{
+  Organ *o = panel_find_organ (self, label);
+  return o ? o->proposal : AR_PROPOSAL_NONE;
 }
 
 GArray *
@@ -343,6 +382,8 @@ ar_label_panel_get_part (ArLabelPanel *self, int32_t klass, int32_t label, const
       Organ *o = panel_find_organ (self, label);
       if (!o)
         return NULL;
+      if (g_str_equal (part, "accept") || g_str_equal (part, "reject"))
+        return g_str_equal (part, "accept") ? o->accept : o->reject;
       if (!o->row)
         klass = o->klass;   /* a merged row: the class's */
       else
@@ -380,6 +421,9 @@ ar_label_panel_class_init (ArLabelPanelClass *klass)
   panel_signals[SIGNAL_SCHEME_CHANGED] =
     g_signal_new ("scheme-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
                   NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
+  panel_signals[SIGNAL_PROPOSAL_CHANGED] =
+    g_signal_new ("proposal-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_INT);
 }
 
 static void

@@ -22,7 +22,13 @@
  * The panel owns the display state; the window reads it back with
  * ar_label_panel_get_style() whenever "style-changed" is emitted, and the ticked
  * classes with ar_label_panel_dup_requested() on "request-changed".  "scheme-changed"
- * (a scheme name, or NULL: detect) asks for the input to be read in another scheme. */
+ * (a scheme name, or NULL: detect) asks for the input to be read in another scheme.
+ *
+ * Proposals: an organ new in the result can be made a proposal
+ * (ar_label_panel_set_proposal); its row then has accept and reject buttons (A and R or
+ * Delete on the focused row) and its network's confidence.  A click or key emits
+ * "proposal-changed" (label, wanted ArProposal) and changes nothing itself: the owner
+ * records the decision and sets it back. */
 #pragma once
 
 #include <gtk/gtk.h>
@@ -31,6 +37,15 @@
 #include "renderer.h"
 
 G_BEGIN_DECLS
+
+/* The user's decision on an organ a completion added: a proposal until accepted or
+ * rejected. */
+typedef enum {
+  AR_PROPOSAL_NONE,        /* not a proposal (present in the input, or no completion) */
+  AR_PROPOSAL_PENDING,
+  AR_PROPOSAL_ACCEPTED,
+  AR_PROPOSAL_REJECTED,
+} ArProposal;
 
 #define AR_TYPE_LABEL_PANEL (ar_label_panel_get_type ())
 G_DECLARE_FINAL_TYPE (ArLabelPanel, ar_label_panel, AR, LABEL_PANEL, GtkBox)
@@ -66,6 +81,13 @@ GArray *ar_label_panel_dup_requested (ArLabelPanel *self);
 /* Tick or untick class @klass (1..12) as a click would; FALSE if it cannot be completed
  * (present in the input, or the scheme is unknown). */
 gboolean ar_label_panel_set_requested (ArLabelPanel *self, int32_t klass, gboolean requested);
+/* Makes @label (new in the result) a proposal in @state, with @confidence (a short text,
+ * may be NULL) on its row; AR_PROPOSAL_NONE takes the buttons away.  Styles follow: in
+ * the completed view a pending proposal is see-through, a rejected one hidden. */
+void ar_label_panel_set_proposal (ArLabelPanel *self, int32_t label, ArProposal state, const char *confidence);
+ArProposal ar_label_panel_get_proposal (ArLabelPanel *self, int32_t label);
+/* No label is a proposal any more (no signal). */
+void ar_label_panel_clear_proposals (ArLabelPanel *self);
 /* Labels present in the result but not in the input (array of int32_t). */
 GArray *ar_label_panel_dup_new_labels (ArLabelPanel *self);
 /* Display name of @label ("" if unknown). */
@@ -92,7 +114,7 @@ gboolean ar_label_panel_choose_scheme (ArLabelPanel *self, const char *name);
  *   kind (group, organ, label, flat) | class | name | volume text | expanded/collapsed/- |
  *   complete: ticked/unticked/- | shown/hidden (row visible) | visible/invisible (eye) */
 char *ar_label_panel_dup_rows_text (ArLabelPanel *self);
-/* For tests: the widget of @part ("row", "expander", "check", "eye") of class @klass's
+/* For tests: the widget of @part ("row", "expander", "check", "eye", "accept", "reject") of class @klass's
  * row (@label < 0) or of @label's row, or the panel's "search", "show-all" or "hide-all"
  * (@klass and @label ignored); NULL if there is none. */
 GtkWidget *ar_label_panel_get_part (ArLabelPanel *self, int32_t klass, int32_t label, const char *part);

@@ -9,6 +9,8 @@ struct _ArSliceView {
   const LabelVolume *input, *result;
   ArLabelPanel *panel;
   int axis_index;           /* 0 sagittal (i fixed), 1 coronal (j), 2 axial (k) */
+  ArSliceValueFunc values;  /* overlay, or NULL */
+  gpointer values_data;
   cairo_surface_t *image;   /* cached slice */
   gboolean image_dirty;
 };
@@ -67,24 +69,30 @@ build_image (ArSliceView *self)
         gboolean added = overlay && lout != lin && lout != 0;
         int32_t l = added ? lout : lin;
         guint32 *dst = (guint32 *) (px + y * stride) + x;
-        if (l == 0)
+        double r = 0.063, g = 0.075, b = 0.094;
+        ArLabelStyle st = { { 0 }, FALSE, FALSE, FALSE };
+        if (l != 0)
+          ar_label_panel_get_style (self->panel, l, added, &st);
+        if (st.visible)
           {
-            *dst = 0xff101318;
-            continue;
+            r = st.rgba[0], g = st.rgba[1], b = st.rgba[2];
+            if (!added)
+              {
+                /* Input labels a little darker, so that completed voxels stand out. */
+                double k = overlay || self->values ? 0.55 : 0.9;
+                r *= k; g *= k; b *= k;
+              }
           }
-        ArLabelStyle st;
-        ar_label_panel_get_style (self->panel, l, FALSE, &st);
-        if (!st.visible)
+        if (self->values)
           {
-            *dst = 0xff101318;
-            continue;
-          }
-        double r = st.rgba[0], g = st.rgba[1], b = st.rgba[2];
-        if (!added)
-          {
-            /* Input labels a little darker, so that completed voxels stand out. */
-            double k = overlay ? 0.55 : 0.9;
-            r *= k; g *= k; b *= k;
+            float p = self->values (idx3[0], idx3[1], idx3[2], self->values_data);
+            if (p >= 0.02f)
+              {
+                float c[3];
+                ar_value_color (p, c);
+                double alpha = 0.35 + 0.55 * p;
+                r += alpha * (c[0] - r), g += alpha * (c[1] - g), b += alpha * (c[2] - b);
+              }
           }
         *dst = 0xff000000u | ((guint32) (r * 255) << 16) | ((guint32) (g * 255) << 8) | (guint32) (b * 255);
       }
@@ -194,6 +202,23 @@ GtkWidget *
 ar_slice_view_new (void)
 {
   return g_object_new (AR_TYPE_SLICE_VIEW, NULL);
+}
+
+void
+ar_slice_view_show_slice (ArSliceView *self, int axis, int64_t index)
+{
+  gtk_drop_down_set_selected (GTK_DROP_DOWN (self->axis), (guint) CLAMP (axis, 0, 2));
+  if (self->input && index >= 0)
+    gtk_range_set_value (GTK_RANGE (self->scale), (double) index);
+  invalidate (self);
+}
+
+void
+ar_slice_view_set_values (ArSliceView *self, ArSliceValueFunc func, gpointer data)
+{
+  self->values = func;
+  self->values_data = data;
+  invalidate (self);
 }
 
 void

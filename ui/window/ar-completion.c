@@ -34,6 +34,7 @@ typedef struct {
 typedef struct {
   LabelVolume *volume;
   LabelTable *table;
+  CompletionProbs *probs;
 } Output;
 
 static void
@@ -50,6 +51,7 @@ output_free (Output *o)
   lv_volume_free (o->volume);
   if (o->table)
     lt_table_free (o->table);
+  completion_probs_free (o->probs);
   g_free (o);
 }
 
@@ -93,6 +95,7 @@ run_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellab
   const CompletionSource src = { .scheme = j->input->scheme, .table = j->input->scheme_names,
                                  .by_names = j->input->by_names, .path = j->input->path };
   Output *out = g_new0 (Output, 1);
+  opts.probs_out = &out->probs;
   out->volume = completion_run_in_scheme (net, &src, j->input->volume, &opts, &out->table, cancellable, &error);
   if (!out->volume)
     {
@@ -135,16 +138,20 @@ ar_completion_run_async (ArScene *input, NnArch net, const int32_t *labels,
 }
 
 LabelVolume *
-ar_completion_run_finish (GAsyncResult *result, LabelTable **table, GError **error)
+ar_completion_run_finish (GAsyncResult *result, LabelTable **table, CompletionProbs **probs, GError **error)
 {
   if (table)
     *table = NULL;
+  if (probs)
+    *probs = NULL;
   Output *out = g_task_propagate_pointer (G_TASK (result), error);
   if (!out)
     return NULL;
   LabelVolume *v = g_steal_pointer (&out->volume);
   if (table)
     *table = g_steal_pointer (&out->table);
+  if (probs)
+    *probs = g_steal_pointer (&out->probs);
   output_free (out);
   return v;
 }

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include "completion-probs.h"
 #include "label-volume.h"
 #include "nn-net.h"
 #include "scene.h"
@@ -33,6 +34,7 @@ void ar_completion_run_async (ArScene *input, NnArch net,
                               GAsyncReadyCallback callback, gpointer user_data);
 /* The completed volume; *table (may be NULL) receives the names of its ids (the input's
  * and those of the added organs). */
-LabelVolume *ar_completion_run_finish (GAsyncResult *result, LabelTable **table, GError **error);
+LabelVolume *ar_completion_run_finish (GAsyncResult *result, LabelTable **table, CompletionProbs **probs,
+                                       GError **error);
 
 G_END_DECLS

@@ -266,8 +266,17 @@ ar_window_save_result_to (ArWindow *self, const char *path, GError **error)
   /* The result keeps the input's geometry and header, and is written in the label scheme
    * of the input with the names of its ids (the completion's, else the input's), in the
    * format of @path: NIfTI, NRRD, .seg.nrrd or a mask folder. */
-  g_autoptr (LabelVolume) out = lv_volume_new_like (self->input->volume, s->volume->bytes_per_voxel);
-  memcpy (out->data, s->volume->data, (gsize) lv_volume_n_voxels (out) * out->bytes_per_voxel);
+  /* a network's result: only the organs the user accepted */
+  ArResult *r = self->results[self->shown_result];
+  int left_out = 0;
+  g_autoptr (LabelVolume) out = ar_window_review_dup_saved (self, r, &left_out);
+  if (r->decisions && left_out == (int) g_hash_table_size (r->decisions) && left_out > 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                   "No proposed organ is accepted yet: accept the organs to keep (Accept All, Ctrl+Shift+A, or "
+                   "the ✓ of each organ, A on its row) before saving");
+      return FALSE;
+    }
   const ArScene *in = self->input;
   const LabelTable *names = s->table ? s->table : in->table;
   /* a 3D Slicer file whose scheme came from its segment IDs, saved as .seg.nrrd: the
@@ -362,6 +371,7 @@ completion_meshed (GObject *source, GAsyncResult *res, gpointer data)
   g_clear_pointer (&self->results[net], ar_result_unref);
   self->results[net] = ar_result_new (s);
   self->results[net]->request = g_steal_pointer (&self->job_request);
+  ar_window_review_adopt (self, self->results[net], g_steal_pointer (&self->job_probs));
   self->result_unsaved = TRUE;
   ar_window_compare_result_changed (self, net);
   if ((int) gtk_drop_down_get_selected (GTK_DROP_DOWN (self->network_dropdown)) == net
@@ -377,7 +387,8 @@ completion_done (GObject *source, GAsyncResult *res, gpointer data)
   GCancellable *job = g_task_get_cancellable (G_TASK (res));
   g_autoptr (GError) error = NULL;
   g_autoptr (LabelTable) names = NULL;
-  LabelVolume *v = ar_completion_run_finish (res, &names, &error);
+  g_autoptr (CompletionProbs) probs = NULL;
+  LabelVolume *v = ar_completion_run_finish (res, &names, &probs, &error);
   ar_window_end_job (self, job);
   if (!v)
     {
@@ -397,8 +408,12 @@ completion_done (GObject *source, GAsyncResult *res, gpointer data)
         self->compare_pending = 0;
     }
   else if (self->input && !g_cancellable_is_cancelled (self->cancellable))
-    /* Mesh the result off the main thread too. */
-    load_async (self, self->input->path, v, TRUE, NULL, names, completion_meshed);
+    {
+      /* Mesh the result off the main thread too. */
+      g_clear_pointer (&self->job_probs, completion_probs_free);
+      self->job_probs = g_steal_pointer (&probs);
+      load_async (self, self->input->path, v, TRUE, NULL, names, completion_meshed);
+    }
   else
     lv_volume_free (v);
   g_object_unref (self);

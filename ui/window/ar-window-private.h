@@ -31,6 +31,12 @@ typedef struct {
   guint metrics_pending;    /* reference_serial a worker is computing metrics for, 0: none */
   char *metrics_error;      /* why there are no metrics (e.g. another grid) */
   GArray *request;          /* network results: the organs (int32) it was asked to add */
+  /* network results (ar-window-review.c): the probabilities behind it, and per organ it
+   * added (by label) the user's decision (ArProposal) and its 12-class class, with the
+   * decisions' undo history; NULL for other results */
+  CompletionProbs *probs;
+  GHashTable *decisions, *classes;
+  GArray *undo;
 } ArResult;
 
 /* Slots of ArWindow.results: one per network, a completed map loaded from a file, and
@@ -84,6 +90,11 @@ struct _ArWindow {
   gint job_permille;              /* atomic: completion progress from the worker */
   int job_network;                /* network of the running completion */
   GArray *job_request;            /* the organs it was asked to add */
+  CompletionProbs *job_probs;     /* the probabilities of the completion being meshed */
+  gboolean confidence_colours;    /* win.confidence: colour proposals by probability */
+  const CompletionProbs *overlay_probs;   /* the slice view's probability overlay */
+  int32_t overlay_classes[LT_N_CLASSES];
+  int n_overlay;
   char *job_text;
 
   ArScene *input;
@@ -201,6 +212,24 @@ char *ar_window_dup_metrics_csv (ArWindow *self);
 gboolean ar_window_save_metrics_csv (ArWindow *self, const char *path, gboolean overwrite, GError **error);
 /* Folds or unfolds the organs present in the input. */
 void ar_window_table_show_present (ArWindow *self, gboolean shown);
+
+/* ar-window-review.c: proposals, confidence, what is saved */
+void ar_window_review_init (ArWindow *self);
+/* A network's new result @r: its added organs become pending proposals, coloured by
+ * @probs (taken, may be NULL) for the confidence colouring. */
+void ar_window_review_adopt (ArWindow *self, ArResult *r, CompletionProbs *probs);
+ArProposal ar_window_review_get (ArResult *r, int32_t label);
+/* The shown result's proposals to the panel and the legend (after it is shown). */
+void ar_window_review_show (ArWindow *self);
+/* Adjusts @st of @label in the completed view for the confidence colouring; FALSE if it
+ * does not apply. */
+gboolean ar_window_review_style (ArWindow *self, int32_t label, ArLabelStyle *st);
+/* The volume to save from @r: the result without the added organs not accepted
+ * (*n_left_out of them). */
+LabelVolume *ar_window_review_dup_saved (ArWindow *self, const ArResult *r, int *n_left_out);
+/* For tests: "label | name | pending/accepted/rejected | voxels | mean p | share < 0.5",
+ * one line per proposal of the shown result. */
+char *ar_window_review_dup_text (ArWindow *self);
 
 /* Called by the test runner. */
 gboolean ar_window_is_busy (ArWindow *self);

@@ -37,6 +37,10 @@ ar_result_unref (ArResult *r)
   g_free (r->metrics);
   g_free (r->metrics_error);
   g_clear_pointer (&r->request, g_array_unref);
+  g_clear_pointer (&r->probs, completion_probs_free);
+  g_clear_pointer (&r->decisions, g_hash_table_unref);
+  g_clear_pointer (&r->classes, g_hash_table_unref);
+  g_clear_pointer (&r->undo, g_array_unref);
   g_free (r);
 }
 
@@ -167,6 +171,8 @@ ar_window_apply_styles (ArWindow *self)
           int32_t l = ar_render_mesh_get_label (s->meshes->pdata[i]);
           ArLabelStyle st;
           ar_label_panel_get_style (self->label_panel, l, v == 1, &st);
+          if (v == 1)
+            ar_window_review_style (self, l, &st);
           ar_renderer_set_style (v == 0 ? ri : rr, l, &st);
         }
     }
@@ -219,34 +225,6 @@ ar_window_swatch_new (const guint8 rgba[4], int size, gboolean ringed)
   guint32 c = (guint32) !!ringed << 24 | (guint32) rgba[0] << 16 | (guint32) rgba[1] << 8 | rgba[2];
   gtk_drawing_area_set_draw_func (GTK_DRAWING_AREA (sw), swatch_draw, GUINT_TO_POINTER (c), NULL);
   return sw;
-}
-
-static void
-update_legend (ArWindow *self)
-{
-  GtkWidget *child;
-  while ((child = gtk_widget_get_first_child (self->legend_box)))
-    gtk_box_remove (GTK_BOX (self->legend_box), child);
-  g_autoptr (GArray) added = ar_label_panel_dup_new_labels (self->label_panel);
-  gtk_widget_set_visible (self->legend_box, added->len > 0 && self->shown_result >= 0);
-  if (added->len == 0)
-    return;
-  GtkWidget *title = gtk_label_new (self->shown_result == AR_RESULT_REFERENCE ? "Missing from the input"
-                                                                              : "Newly completed");
-  gtk_label_set_xalign (GTK_LABEL (title), 0);
-  gtk_widget_add_css_class (title, "heading");
-  gtk_box_append (GTK_BOX (self->legend_box), title);
-  for (guint i = 0; i < added->len; i++)
-    {
-      int32_t l = g_array_index (added, int32_t, i);
-      guint8 rgba[4];
-      ar_label_panel_get_color (self->label_panel, l, rgba);
-      GtkWidget *row = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 8);
-      gtk_box_append (GTK_BOX (row), ar_window_swatch_new (rgba, 14, TRUE));
-      GtkWidget *name = gtk_label_new (ar_label_panel_get_name (self->label_panel, l));
-      gtk_box_append (GTK_BOX (row), name);
-      gtk_box_append (GTK_BOX (self->legend_box), row);
-    }
 }
 
 char *
@@ -333,7 +311,7 @@ ar_window_show_result (ArWindow *self, int index)
       gtk_label_set_text (GTK_LABEL (self->result_placeholder), self->input ? msg : "");
       gtk_widget_set_visible (self->result_placeholder, self->input != NULL);
     }
-  update_legend (self);
+  ar_window_review_show (self);
   ar_window_apply_styles (self);
   GAction *sr = g_action_map_lookup_action (G_ACTION_MAP (self), "show-reference");
   if (sr)
@@ -499,6 +477,7 @@ ar_window_finalize (GObject *object)
   g_free (self->job_text);
   g_free (self->scheme_request);
   g_clear_pointer (&self->job_request, g_array_unref);
+  g_clear_pointer (&self->job_probs, completion_probs_free);
   g_free (self->last_error);
   g_clear_pointer (&self->test, g_free);
   G_OBJECT_CLASS (ar_window_parent_class)->finalize (object);
@@ -537,6 +516,7 @@ ar_window_init (ArWindow *self)
   gtk_widget_init_template (GTK_WIDGET (self));
   self->cancellable = g_cancellable_new ();
   ar_window_actions_init (self);
+  ar_window_review_init (self);
   g_action_map_add_action_entries (G_ACTION_MAP (self), ar_window_compare_actions,
                                    (int) ar_window_n_compare_actions, self);
   ar_window_compare_init (self);
