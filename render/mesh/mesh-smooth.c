@@ -22,24 +22,30 @@ mesh_taubin_factors (double passband, double *lambda, double *mu)
   *mu = 1.0 / (passband - 1.0 / TAUBIN_LAMBDA);
 }
 
-/* Four floats, one SSE register (GCC/Clang vector extension: no intrinsics, any ISA). */
+/* Four floats, one SSE register (GCC/Clang vector extension: no intrinsics, any ISA).
+ * Positions are x y z 1 (padded structs rather than a structure of arrays: a step gathers
+ * whole neighbours, one aligned vector load each); the 1 counts the neighbours summed. */
 typedef float v4f __attribute__ ((vector_size (16)));
 
-/* Vertices per task of a smoothing step. */
+/* Vertices per task of a smoothing step, and while building the neighbour lists. */
 #define STEP_CHUNK 8192
-/* Vertices (or triangles) per task while building the neighbour lists. */
 #define BUILD_CHUNK 32768
+/* Neighbour lists are padded to a multiple of this with the id of a vertex at 0 0 0 0
+ * (one past the last): the inner loop then runs a predictable 1 or 2 times instead of
+ * ending at an unpredictable degree, and adds nothing for the pads. */
+#define NBR_PAD 4
 
 typedef struct {
   uint32_t nv;
-  const uint32_t *off;    /* (nv + 1) start of each vertex's distinct neighbours in nbr */
-  const uint32_t *nbr;    /* (off[nv]) neighbour ids; an empty list = a vertex that stays */
-  const v4f *in;          /* (nv) x y z 0 */
-  v4f *out;               /* (nv) */
+  const uint32_t *off;    /* (nv + 1) start of each vertex's padded neighbour list in nbr */
+  const uint32_t *nbr;    /* (off[nv]) neighbour ids, pads = nv; empty = a vertex that stays */
+  const v4f *in;          /* (nv + 1) x y z 1, the last 0 0 0 0 */
+  v4f *out;               /* (nv + 1) */
   float f;                /* lambda or mu */
 } Step;
 
-/* One Taubin step over vertices task*STEP_CHUNK..: out = in + f (mean of neighbours - in). */
+/* One Taubin step over vertices task*STEP_CHUNK..: out = in + f (mean of neighbours - in).
+ * The w lane of the sum is the number of real neighbours, so w stays exactly 1. */
 static void
 step_task (int64_t task, int thread, void *data)
 {
@@ -53,23 +59,22 @@ step_task (int64_t task, int thread, void *data)
     {
       uint32_t a = off[v], b = off[v + 1];
       v4f p = in[v];
-      if (a == b)
+      if (G_UNLIKELY (a == b))
         {
           out[v] = p;
           continue;
         }
-      /* two sums in flight: the loads of one neighbour do not wait for the last add */
-      v4f s0 = in[nbr[a]], s1 = { 0, 0, 0, 0 };
-      uint32_t e = a + 1;
-      for (; e + 1 < b; e += 2)
+      v4f s0 = { 0, 0, 0, 0 }, s1 = s0, s2 = s0, s3 = s0;
+      for (uint32_t e = a; e < b; e += NBR_PAD)
         {
           s0 += in[nbr[e]];
           s1 += in[nbr[e + 1]];
+          s2 += in[nbr[e + 2]];
+          s3 += in[nbr[e + 3]];
         }
-      if (e < b)
-        s0 += in[nbr[e]];
-      float w = f / (float) (b - a);
-      out[v] = p + ((s0 + s1) * w - p * f);
+      v4f sum = (s0 + s1) + (s2 + s3);
+      v4f n = { sum[3], sum[3], sum[3], sum[3] };
+      out[v] = p + f * (sum / n - p);
     }
 }
 
@@ -80,47 +85,37 @@ typedef struct {
   int shift;
   const uint8_t *fixed;   /* (nv) or NULL */
   uint32_t *raw_off;      /* (nv + 1) start of each vertex's raw list (repeats kept) */
-  uint32_t *cursor;       /* (nv) next free slot of each raw list */
   uint32_t *raw;          /* (raw_off[nv]) */
   uint32_t *count;        /* (nv) distinct entries at the start of each raw list */
-  uint32_t *off;          /* (nv + 1) compact lists */
+  uint32_t **mark;        /* (threads) (nv) per-thread scratch: the last vertex that saw each id */
+  uint32_t *off;          /* (nv + 1) padded compact lists */
   uint32_t *nbr;          /* (off[nv]) */
-  v4f *pos4;              /* (nv) padded copy of the positions */
+  v4f *pos4;              /* (nv + 1) padded copy of the positions */
   const float *pos;       /* (nv, 3) */
 } Build;
 
-/* Sort each short raw list, count its distinct entries (edges shared by two labels'
+/* Keep the distinct entries of each raw list at its start (edges shared by two labels'
  * surfaces repeat), and copy the vertex into the padded buffer. */
 static void
 dedup_task (int64_t task, int thread, void *data)
 {
   Build *d = data;
   uint32_t v0 = (uint32_t) task * BUILD_CHUNK, v1 = MIN (d->nv, v0 + BUILD_CHUNK);
-  uint32_t *nbr = d->raw;
+  uint32_t *raw = d->raw, *mark = d->mark[thread];
   for (uint32_t v = v0; v < v1; v++)
     {
       const float *p = d->pos + 3 * (gsize) v;
-      d->pos4[v] = (v4f) { p[0], p[1], p[2], 0 };
-      uint32_t a = d->raw_off[v], b = d->raw_off[v + 1];
+      d->pos4[v] = (v4f) { p[0], p[1], p[2], 1 };
+      uint32_t a = d->raw_off[v], b = d->raw_off[v + 1], w = a;
       if (d->fixed && d->fixed[v])
-        {
-          d->count[v] = 0;
-          continue;
-        }
-      for (uint32_t i = a + 1; i < b; i++)
-        {
-          uint32_t x = nbr[i], j = i;
-          while (j > a && nbr[j - 1] > x)
-            {
-              nbr[j] = nbr[j - 1];
-              j--;
-            }
-          nbr[j] = x;
-        }
-      uint32_t w = a;
+        b = a;
       for (uint32_t i = a; i < b; i++)
-        if (i == a || nbr[i] != nbr[w - 1])
-          nbr[w++] = nbr[i];
+        {
+          uint32_t x = raw[i];
+          raw[w] = x;
+          w += mark[x] != v;
+          mark[x] = v;
+        }
       d->count[v] = w - a;
     }
 }
@@ -131,12 +126,17 @@ compact_task (int64_t task, int thread, void *data)
   Build *d = data;
   uint32_t v0 = (uint32_t) task * BUILD_CHUNK, v1 = MIN (d->nv, v0 + BUILD_CHUNK);
   for (uint32_t v = v0; v < v1; v++)
-    memcpy (d->nbr + d->off[v], d->raw + d->raw_off[v], sizeof (uint32_t) * d->count[v]);
+    {
+      uint32_t *o = d->nbr + d->off[v], n = d->count[v], padded = d->off[v + 1] - d->off[v];
+      memcpy (o, d->raw + d->raw_off[v], sizeof (uint32_t) * n);
+      for (uint32_t i = n; i < padded; i++)
+        o[i] = d->nv;
+    }
 }
 
-/* Compact CSR neighbour lists (distinct neighbours, none for fixed vertices) and the padded
- * positions.  Each undirected edge of a consistently wound closed surface occurs once
- * as a < b in it.  FALSE when the lists would not fit 32-bit offsets. */
+/* Padded compact CSR neighbour lists (distinct neighbours, none for fixed vertices) and
+ * the padded positions.  Each undirected edge of a consistently wound closed surface
+ * occurs once as a < b in it.  FALSE when the lists would not fit 32-bit offsets. */
 static gboolean
 build_neighbours (Build *d, WorkerPool *pool)
 {
@@ -162,9 +162,9 @@ build_neighbours (Build *d, WorkerPool *pool)
         return FALSE;
       deg[v] = (uint32_t) total;   /* raw_off[v + 1]: the end of v, the start of v + 1 */
     }
-  d->cursor = g_memdup2 (d->raw_off, sizeof (uint32_t) * nv);
+  uint32_t *cur = g_memdup2 (d->raw_off, sizeof (uint32_t) * nv);
   d->raw = g_new (uint32_t, MAX (total, 1));
-  uint32_t *cur = d->cursor, *raw = d->raw;
+  uint32_t *raw = d->raw;
   for (uint64_t t = 0; t < 3 * d->nt; t += 3)
     for (int c = 0; c < 3; c++)
       {
@@ -175,18 +175,30 @@ build_neighbours (Build *d, WorkerPool *pool)
             raw[cur[b]++] = a;
           }
       }
-  g_clear_pointer (&d->cursor, g_free);
+  g_free (cur);
   d->count = g_new (uint32_t, MAX (nv, 1));
+  int n_threads = worker_pool_get_n_threads (pool);
+  d->mark = g_new (uint32_t *, n_threads);
+  for (int t = 0; t < n_threads; t++)
+    {
+      d->mark[t] = g_new (uint32_t, MAX (nv, 1));
+      memset (d->mark[t], 0xff, sizeof (uint32_t) * nv);
+    }
   guint n_tasks = (nv + BUILD_CHUNK - 1) / BUILD_CHUNK;
   worker_pool_run (pool, n_tasks, dedup_task, d);
+  for (int t = 0; t < n_threads; t++)
+    g_free (d->mark[t]);
+  g_clear_pointer (&d->mark, g_free);
   d->off = g_new (uint32_t, (gsize) nv + 1);
-  uint32_t run = 0;
+  uint64_t run = 0;
   for (uint32_t v = 0; v < nv; v++)
     {
-      d->off[v] = run;
-      run += d->count[v];
+      d->off[v] = (uint32_t) run;
+      run += (d->count[v] + NBR_PAD - 1) / NBR_PAD * NBR_PAD;
+      if (run > UINT32_MAX)
+        return FALSE;
     }
-  d->off[nv] = run;
+  d->off[nv] = (uint32_t) run;
   d->nbr = g_new (uint32_t, MAX (run, 1));
   worker_pool_run (pool, n_tasks, compact_task, d);
   return TRUE;
@@ -208,30 +220,26 @@ mesh_taubin_shifted (float *pos, uint32_t nv, const uint32_t *tris, uint64_t nt,
   double lambda, mu;
   mesh_taubin_factors (passband, &lambda, &mu);
   g_autoptr (WorkerPool) pool = worker_pool_new (n_threads > 0 ? n_threads : mesh_default_threads ());
-  /* two padded position buffers: one vector load per neighbour, 16-byte aligned */
-  v4f *b0 = g_aligned_alloc (2 * (gsize) nv, sizeof (v4f), 64), *b1 = b0 + nv;
+  /* two padded position buffers, each with the zero vertex at nv */
+  v4f *b0 = g_aligned_alloc (2 * ((gsize) nv + 1), sizeof (v4f), 64), *b1 = b0 + nv + 1;
+  b0[nv] = b1[nv] = (v4f) { 0, 0, 0, 0 };
   Build d = { .nv = nv, .tris = tris, .nt = nt, .shift = shift, .fixed = fixed, .pos = pos, .pos4 = b0 };
-  if (!build_neighbours (&d, pool))
+  gboolean built = build_neighbours (&d, pool);
+  g_free (d.raw);
+  g_free (d.raw_off);
+  g_free (d.count);
+  if (!built)
     {
       /* more than 2^32 neighbour entries: the naive twin copes (slowly) */
       g_aligned_free (b0);
-      g_free (d.raw_off);
-      g_free (d.raw);
-      if (shift == 0)
-        mesh_taubin_reference (pos, nv, tris, nt, fixed, iterations, passband);
-      else
-        {
-          uint32_t *t = g_new (uint32_t, 3 * nt);
-          for (uint64_t i = 0; i < 3 * nt; i++)
-            t[i] = tris[i] >> shift;
-          mesh_taubin_reference (pos, nv, t, nt, fixed, iterations, passband);
-          g_free (t);
-        }
+      g_free (d.off);
+      uint32_t *t = g_new (uint32_t, 3 * nt);
+      for (uint64_t i = 0; i < 3 * nt; i++)
+        t[i] = tris[i] >> shift;
+      mesh_taubin_reference (pos, nv, t, nt, fixed, iterations, passband);
+      g_free (t);
       return;
     }
-  g_clear_pointer (&d.raw, g_free);
-  g_clear_pointer (&d.raw_off, g_free);
-  g_clear_pointer (&d.count, g_free);
   Step s = { .nv = nv, .off = d.off, .nbr = d.nbr };
   guint n_tasks = (nv + STEP_CHUNK - 1) / STEP_CHUNK;
   for (guint it = 0; it < 2 * iterations; it++)
