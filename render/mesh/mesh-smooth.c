@@ -23,59 +23,62 @@ mesh_taubin_factors (double passband, double *lambda, double *mu)
 }
 
 /* Four floats, one SSE register (GCC/Clang vector extension: no intrinsics, any ISA).
- * Positions are x y z 1 (padded structs rather than a structure of arrays: a step gathers
- * whole neighbours, one aligned vector load each); the 1 counts the neighbours summed. */
+ * Positions are x y z 0: padded structs rather than a structure of arrays, because a
+ * step gathers whole neighbours, one aligned vector load each. */
 typedef float v4f __attribute__ ((vector_size (16)));
 
 /* Vertices per task of a smoothing step, and while building the neighbour lists. */
 #define STEP_CHUNK 8192
 #define BUILD_CHUNK 32768
-/* Neighbour lists are padded to a multiple of this with the id of a vertex at 0 0 0 0
- * (one past the last): the inner loop then runs a predictable 1 or 2 times instead of
- * ending at an unpredictable degree, and adds nothing for the pads. */
+/* Neighbour lists are padded to a multiple of this with the vertex's own id: the inner
+ * loop then runs a predictable 1 or 2 times instead of ending at an unpredictable degree,
+ * and a pad adds q - p = 0. */
 #define NBR_PAD 4
+
+/* The step of vertices v0..v1: dst = src + f (mean of neighbours - src).  deg[v] is the
+ * number of real (distinct) neighbours, recip[n] = 1/n. */
+static inline void
+step_range (const uint32_t *off, const uint32_t *nbr, const uint16_t *deg, const float *recip,
+            const v4f *src, v4f *dst, uint32_t v0, uint32_t v1, float f)
+{
+  for (uint32_t v = v0; v < v1; v++)
+    {
+      uint32_t a = off[v], b = off[v + 1];
+      v4f p = src[v];
+      if (G_UNLIKELY (a == b))
+        {
+          dst[v] = p;
+          continue;
+        }
+      /* sums of q - p: small numbers (no cancellation against |p|), and a pad adds 0 */
+      v4f s0 = { 0, 0, 0, 0 }, s1 = s0, s2 = s0, s3 = s0;
+      for (uint32_t e = a; e < b; e += NBR_PAD)
+        {
+          s0 += src[nbr[e]] - p;
+          s1 += src[nbr[e + 1]] - p;
+          s2 += src[nbr[e + 2]] - p;
+          s3 += src[nbr[e + 3]] - p;
+        }
+      dst[v] = p + ((s0 + s1) + (s2 + s3)) * (f * recip[deg[v]]);
+    }
+}
 
 typedef struct {
   uint32_t nv;
-  const uint32_t *off;    /* (nv + 1) start of each vertex's padded neighbour list in nbr */
-  const uint32_t *nbr;    /* (off[nv]) neighbour ids, pads = nv; empty = a vertex that stays */
-  const v4f *in;          /* (nv + 1) x y z 1, the last 0 0 0 0 */
-  v4f *out;               /* (nv + 1) */
+  const uint32_t *off, *nbr;
+  const uint16_t *deg;
+  const float *recip;
+  const v4f *in;          /* (nv) */
+  v4f *out;               /* (nv) */
   float f;                /* lambda or mu */
 } Step;
 
-/* One Taubin step over vertices task*STEP_CHUNK..: out = in + f (mean of neighbours - in).
- * The w lane of the sum is the number of real neighbours, so w stays exactly 1. */
 static void
 step_task (int64_t task, int thread, void *data)
 {
   const Step *s = data;
   uint32_t v0 = (uint32_t) task * STEP_CHUNK, v1 = MIN (s->nv, v0 + STEP_CHUNK);
-  const uint32_t *off = s->off, *nbr = s->nbr;
-  const v4f *in = s->in;
-  v4f *out = s->out;
-  const float f = s->f;
-  for (uint32_t v = v0; v < v1; v++)
-    {
-      uint32_t a = off[v], b = off[v + 1];
-      v4f p = in[v];
-      if (G_UNLIKELY (a == b))
-        {
-          out[v] = p;
-          continue;
-        }
-      v4f s0 = { 0, 0, 0, 0 }, s1 = s0, s2 = s0, s3 = s0;
-      for (uint32_t e = a; e < b; e += NBR_PAD)
-        {
-          s0 += in[nbr[e]];
-          s1 += in[nbr[e + 1]];
-          s2 += in[nbr[e + 2]];
-          s3 += in[nbr[e + 3]];
-        }
-      v4f sum = (s0 + s1) + (s2 + s3);
-      v4f n = { sum[3], sum[3], sum[3], sum[3] };
-      out[v] = p + f * (sum / n - p);
-    }
+  step_range (s->off, s->nbr, s->deg, s->recip, s->in, s->out, v0, v1, s->f);
 }
 
 typedef struct {
@@ -90,7 +93,8 @@ typedef struct {
   uint32_t **mark;        /* (threads) (nv) per-thread scratch: the last vertex that saw each id */
   uint32_t *off;          /* (nv + 1) padded compact lists */
   uint32_t *nbr;          /* (off[nv]) */
-  v4f *pos4;              /* (nv + 1) padded copy of the positions */
+  uint16_t *deg;          /* (nv) distinct neighbours */
+  v4f *pos4;              /* (nv) padded copy of the positions */
   const float *pos;       /* (nv, 3) */
 } Build;
 
@@ -105,7 +109,7 @@ dedup_task (int64_t task, int thread, void *data)
   for (uint32_t v = v0; v < v1; v++)
     {
       const float *p = d->pos + 3 * (gsize) v;
-      d->pos4[v] = (v4f) { p[0], p[1], p[2], 1 };
+      d->pos4[v] = (v4f) { p[0], p[1], p[2], 0 };
       uint32_t a = d->raw_off[v], b = d->raw_off[v + 1], w = a;
       if (d->fixed && d->fixed[v])
         b = a;
@@ -130,13 +134,15 @@ compact_task (int64_t task, int thread, void *data)
       uint32_t *o = d->nbr + d->off[v], n = d->count[v], padded = d->off[v + 1] - d->off[v];
       memcpy (o, d->raw + d->raw_off[v], sizeof (uint32_t) * n);
       for (uint32_t i = n; i < padded; i++)
-        o[i] = d->nv;
+        o[i] = v;
+      d->deg[v] = (uint16_t) n;
     }
 }
 
-/* Padded compact CSR neighbour lists (distinct neighbours, none for fixed vertices) and
- * the padded positions.  Each undirected edge of a consistently wound closed surface
- * occurs once as a < b in it.  FALSE when the lists would not fit 32-bit offsets. */
+/* Padded compact CSR neighbour lists (distinct neighbours, none for fixed vertices), the
+ * degrees and the padded positions.  Each undirected edge of a consistently
+ * wound closed surface occurs once as a < b in it.  FALSE when the lists would not fit
+ * 32-bit offsets (or a vertex has more than 65535 neighbours). */
 static gboolean
 build_neighbours (Build *d, WorkerPool *pool)
 {
@@ -195,9 +201,10 @@ build_neighbours (Build *d, WorkerPool *pool)
     {
       d->off[v] = (uint32_t) run;
       run += (d->count[v] + NBR_PAD - 1) / NBR_PAD * NBR_PAD;
-      if (run > UINT32_MAX)
+      if (run > UINT32_MAX || d->count[v] > UINT16_MAX)
         return FALSE;
     }
+  d->deg = g_new (uint16_t, MAX (nv, 1));
   d->off[nv] = (uint32_t) run;
   d->nbr = g_new (uint32_t, MAX (run, 1));
   worker_pool_run (pool, n_tasks, compact_task, d);
@@ -220,19 +227,18 @@ mesh_taubin_shifted (float *pos, uint32_t nv, const uint32_t *tris, uint64_t nt,
   double lambda, mu;
   mesh_taubin_factors (passband, &lambda, &mu);
   g_autoptr (WorkerPool) pool = worker_pool_new (n_threads > 0 ? n_threads : mesh_default_threads ());
-  /* two padded position buffers, each with the zero vertex at nv */
-  v4f *b0 = g_aligned_alloc (2 * ((gsize) nv + 1), sizeof (v4f), 64), *b1 = b0 + nv + 1;
-  b0[nv] = b1[nv] = (v4f) { 0, 0, 0, 0 };
+  v4f *b0 = g_aligned_alloc (nv, sizeof (v4f), 64);
   Build d = { .nv = nv, .tris = tris, .nt = nt, .shift = shift, .fixed = fixed, .pos = pos, .pos4 = b0 };
   gboolean built = build_neighbours (&d, pool);
   g_free (d.raw);
   g_free (d.raw_off);
-  g_free (d.count);
   if (!built)
     {
       /* more than 2^32 neighbour entries: the naive twin copes (slowly) */
       g_aligned_free (b0);
       g_free (d.off);
+      g_free (d.deg);
+      g_free (d.count);
       uint32_t *t = g_new (uint32_t, 3 * nt);
       for (uint64_t i = 0; i < 3 * nt; i++)
         t[i] = tris[i] >> shift;
@@ -240,7 +246,17 @@ mesh_taubin_shifted (float *pos, uint32_t nv, const uint32_t *tris, uint64_t nt,
       g_free (t);
       return;
     }
-  Step s = { .nv = nv, .off = d.off, .nbr = d.nbr };
+  uint32_t max_deg = 0;
+  for (uint32_t v = 0; v < nv; v++)
+    max_deg = MAX (max_deg, d.count[v]);
+  g_free (d.count);
+  float *recip = g_new (float, max_deg + 1);
+  recip[0] = 0;
+  for (uint32_t n = 1; n <= max_deg; n++)
+    recip[n] = 1.0f / (float) n;
+
+  v4f *b1 = g_aligned_alloc (nv, sizeof (v4f), 64);
+  Step s = { .nv = nv, .off = d.off, .nbr = d.nbr, .deg = d.deg, .recip = recip };
   guint n_tasks = (nv + STEP_CHUNK - 1) / STEP_CHUNK;
   for (guint it = 0; it < 2 * iterations; it++)
     {
@@ -249,6 +265,7 @@ mesh_taubin_shifted (float *pos, uint32_t nv, const uint32_t *tris, uint64_t nt,
       s.out = (it & 1) ? b0 : b1;
       worker_pool_run (pool, n_tasks, step_task, &s);
     }
+  g_aligned_free (b1);
   for (uint32_t v = 0; v < nv; v++)
     {
       pos[3 * (gsize) v] = b0[v][0];
@@ -256,8 +273,10 @@ mesh_taubin_shifted (float *pos, uint32_t nv, const uint32_t *tris, uint64_t nt,
       pos[3 * (gsize) v + 2] = b0[v][2];
     }
   g_aligned_free (b0);
+  g_free (recip);
   g_free (d.off);
   g_free (d.nbr);
+  g_free (d.deg);
 }
 
 static int
