@@ -44,6 +44,14 @@ median (double *v, int n)
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+/* GFLOP/s with two significant digits at least. */
+static const char *
+fmt_rate (char buf[32], double gflops)
+{
+  g_snprintf (buf, 32, gflops < 10 ? "%.1f" : "%.0f", gflops);
+  return buf;
+}
+
 /* ---- the server: `anatomy bench nn-forward --model F [--grid N] --threads T` ---- */
 
 /* Loads @model at @grid (0: the model's own grid), runs a warm-up pass, prints one JSON
@@ -289,15 +297,16 @@ bench_case (Bench *bn, const char *path, int grid)
   int gd = (int) json_array_get_int_element (g, 0), gh = (int) json_array_get_int_element (g, 1),
       gw = (int) json_array_get_int_element (g, 2);
   g_autofree char *gtext = gd == gh && gh == gw ? g_strdup_printf ("%d³", gd) : g_strdup_printf ("%d×%d×%d", gw, gh, gd);
-  printf ("| %s | %s %s×%d | %s%s | %.1f | %.3f s | %.0f (%.0f %%) |", name,
+  char r1[32], r2[32];
+  printf ("| %s | %s %s×%d | %s%s | %.1f | %.3f s | %s (%.0f %%) |", name,
           json_object_get_string_member (desc, "arch"), json_object_get_string_member (desc, "widths"),
           (int) json_object_get_int_member (desc, "blocks"), gtext, grid > 0 ? "" : " (own)", flops / 1e9, mo,
-          flops / mo / 1e9, 100.0 * median (share, R));
+          fmt_rate (r1, flops / mo / 1e9), 100.0 * median (share, R));
   if (n_torch > 0)
     {
       double mt = median (t_torch, n_torch);
-      printf (" %.3f s | %.0f | %.2f× | %.0f MiB | %.0f MiB |\n", mt, flops / mt / 1e9, median (ratio, n_torch), rss,
-              trss);
+      printf (" %.3f s | %s | %.2f× | %.0f MiB | %.0f MiB |\n", mt, fmt_rate (r2, flops / mt / 1e9),
+              median (ratio, n_torch), rss, trss);
     }
   else
     printf (" - | - | - | %.0f MiB | - |\n", rss);
