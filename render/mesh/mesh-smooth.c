@@ -152,6 +152,7 @@ build_neighbours (Build *d, WorkerPool *pool)
   uint64_t total = 0;
   /* raw_off[v + 1] counts v's entries first, then becomes the prefix sum */
   d->raw_off = g_new0 (uint32_t, (gsize) nv + 1);
+  ar_advise_huge (d->raw_off, sizeof (uint32_t) * nv);
   uint32_t *deg = d->raw_off + 1;
   for (uint64_t t = 0; t < 3 * d->nt; t += 3)
     for (int c = 0; c < 3; c++)
@@ -168,8 +169,11 @@ build_neighbours (Build *d, WorkerPool *pool)
         return FALSE;
       deg[v] = (uint32_t) total;   /* raw_off[v + 1]: the end of v, the start of v + 1 */
     }
-  uint32_t *cur = g_memdup2 (d->raw_off, sizeof (uint32_t) * nv);
+  uint32_t *cur = g_new (uint32_t, MAX (nv, 1));
+  ar_advise_huge (cur, sizeof (uint32_t) * nv);
+  memcpy (cur, d->raw_off, sizeof (uint32_t) * nv);
   d->raw = g_new (uint32_t, MAX (total, 1));
+  ar_advise_huge (d->raw, sizeof (uint32_t) * total);
   uint32_t *raw = d->raw;
   for (uint64_t t = 0; t < 3 * d->nt; t += 3)
     for (int c = 0; c < 3; c++)
@@ -183,11 +187,13 @@ build_neighbours (Build *d, WorkerPool *pool)
       }
   g_free (cur);
   d->count = g_new (uint32_t, MAX (nv, 1));
+  ar_advise_huge (d->count, sizeof (uint32_t) * nv);
   int n_threads = worker_pool_get_n_threads (pool);
   d->mark = g_new (uint32_t *, n_threads);
   for (int t = 0; t < n_threads; t++)
     {
       d->mark[t] = g_new (uint32_t, MAX (nv, 1));
+      ar_advise_huge (d->mark[t], sizeof (uint32_t) * nv);
       memset (d->mark[t], 0xff, sizeof (uint32_t) * nv);
     }
   guint n_tasks = (nv + BUILD_CHUNK - 1) / BUILD_CHUNK;
@@ -196,6 +202,7 @@ build_neighbours (Build *d, WorkerPool *pool)
     g_free (d->mark[t]);
   g_clear_pointer (&d->mark, g_free);
   d->off = g_new (uint32_t, (gsize) nv + 1);
+  ar_advise_huge (d->off, sizeof (uint32_t) * nv);
   uint64_t run = 0;
   for (uint32_t v = 0; v < nv; v++)
     {
@@ -207,6 +214,7 @@ build_neighbours (Build *d, WorkerPool *pool)
   d->deg = g_new (uint16_t, MAX (nv, 1));
   d->off[nv] = (uint32_t) run;
   d->nbr = g_new (uint32_t, MAX (run, 1));
+  ar_advise_huge (d->nbr, sizeof (uint32_t) * run);
   worker_pool_run (pool, n_tasks, compact_task, d);
   return TRUE;
 }
@@ -228,6 +236,7 @@ mesh_taubin_shifted (float *pos, uint32_t nv, const uint32_t *tris, uint64_t nt,
   mesh_taubin_factors (passband, &lambda, &mu);
   g_autoptr (WorkerPool) pool = worker_pool_new (n_threads > 0 ? n_threads : mesh_default_threads ());
   v4f *b0 = g_aligned_alloc (nv, sizeof (v4f), 64);
+  ar_advise_huge (b0, sizeof (v4f) * nv);
   Build d = { .nv = nv, .tris = tris, .nt = nt, .shift = shift, .fixed = fixed, .pos = pos, .pos4 = b0 };
   gboolean built = build_neighbours (&d, pool);
   g_free (d.raw);
@@ -256,6 +265,7 @@ mesh_taubin_shifted (float *pos, uint32_t nv, const uint32_t *tris, uint64_t nt,
     recip[n] = 1.0f / (float) n;
 
   v4f *b1 = g_aligned_alloc (nv, sizeof (v4f), 64);
+  ar_advise_huge (b1, sizeof (v4f) * nv);
   Step s = { .nv = nv, .off = d.off, .nbr = d.nbr, .deg = d.deg, .recip = recip };
   guint n_tasks = (nv + STEP_CHUNK - 1) / STEP_CHUNK;
   for (guint it = 0; it < 2 * iterations; it++)
