@@ -172,10 +172,13 @@ cli_heap_in_huge_pages (gsize reserve)
   mallopt (M_TRIM_THRESHOLD, (int) MIN (reserve + CHUNK, (gsize) G_MAXINT));
   /* grow the heap by @reserve of address space (only the chunk headers are touched), give
    * it back to malloc's top, and mark it */
-  for (int i = 0; i < n; i++)
-    chunk[i] = malloc (CHUNK - 64);
-  uintptr_t lo = (uintptr_t) chunk[0], hi = (uintptr_t) chunk[n - 1] + CHUNK - 64;
-  for (int i = n - 1; i >= 0; i--)
+  int got = 0;
+  while (got < n && (chunk[got] = malloc (CHUNK - 64)) != NULL)
+    got++;
+  if (got == 0)
+    return;
+  uintptr_t lo = (uintptr_t) chunk[0], hi = (uintptr_t) chunk[got - 1] + CHUNK - 64;
+  for (int i = got - 1; i >= 0; i--)
     free (chunk[i]);
   uintptr_t huge = (uintptr_t) 2 << 20;
   lo = (lo + huge - 1) & ~(huge - 1);
