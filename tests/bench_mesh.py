@@ -15,7 +15,9 @@ Python's start and imports not counted).  The two alternate, which goes first sw
 every repetition; the figure is the median of the per-pair ratios.
 
 Environment: BENCH_MESH, ANATOMY, BENCH_RUNS (default 7; 3 for the x2 volume),
-BENCH_PIPELINE_RUNS (default 9).
+BENCH_PIPELINE_RUNS (default 9), BENCH_PIPELINE_EXTRA (more label maps for the whole-pipeline
+test, comma-separated; VTK leaves surfaces open where labels touch the edge of the volume, so
+their triangle counts are reported, not compared), BENCH_PIPELINE_ONLY (skip the rest).
 """
 import os
 import statistics
@@ -125,7 +127,7 @@ def ours_pipeline(path, out):
     return time.perf_counter() - t0
 
 
-def pipeline(path, name):
+def pipeline(path, name, same_triangles=True):
     with tempfile.TemporaryDirectory() as tmp:
         a, b = os.path.join(tmp, "ours.ply"), os.path.join(tmp, "vtk.ply")
         ours_pipeline(path, a)   # warm the page cache and the allocators of both
@@ -151,7 +153,10 @@ def pipeline(path, name):
                 f"{statistics.median(t_vtk) * 1e3:.0f} ms; {PIPELINE_RUNS} interleaved pairs, median ratio "
                 f"{ratio:.1f}x (pairs: {', '.join(f'{x:.1f}' for x in sorted(ratios))}); "
                 f"{our_tri} / {ntri} triangles; load {os.getloadavg()[0]:.1f}")
-        tap(our_tri == ntri, f"{name}: whole pipeline, same triangle count as VTK", diag)
+        if same_triangles:
+            tap(our_tri == ntri, f"{name}: whole pipeline, same triangle count as VTK", diag)
+        else:
+            print("\n".join("# " + line for line in diag.splitlines()))
         tap(ratio >= 8, f"{name}: whole pipeline at least 8x faster than VTK's (paired median)",
             f"{ratio:.1f}x")
 
@@ -168,6 +173,8 @@ def main():
           f"{smp.GetEstimatedNumberOfThreads()} threads; {os.cpu_count()} cores; load {os.getloadavg()[0]:.1f}")
 
     pipeline(AAL, "aal")
+    for extra in filter(None, os.environ.get("BENCH_PIPELINE_EXTRA", "").split(",")):
+        pipeline(extra, os.path.basename(extra).split(".")[0], same_triangles=False)
     if os.environ.get("BENCH_PIPELINE_ONLY"):
         return
 
