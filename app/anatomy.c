@@ -19,6 +19,13 @@ static const AnatomyCommand commands[] = {
   { "eval", "Dice of completion networks and baselines on a dataset", cmd_eval },
 };
 
+/* OpenBLAS starts its server threads when it is loaded, and an idle one spins on
+ * sched_yield for about 2^28 cycles before it sleeps: ~0.1 s of a core taken from our
+ * own worker pools by every command, most of which never call BLAS (the network engine
+ * runs single-threaded sgemm calls on its own threads).  Stopped here; OpenBLAS starts
+ * them again by itself if a call needs them.  A weak reference: other BLAS builds lack it. */
+extern int blas_thread_shutdown_ (void) __attribute__ ((weak));
+
 static void
 print_usage (FILE *out)
 {
@@ -34,6 +41,8 @@ int
 main (int argc, char **argv)
 {
   setlocale (LC_ALL, "");
+  if (blas_thread_shutdown_)
+    blas_thread_shutdown_ ();
   /* an interrupted command leaves no temporary behind */
   out_file_cleanup_on_signals ();
   if (argc < 2 || strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0

@@ -215,6 +215,7 @@ struct _OutFile {
   int fd;
   gzFile gz;        /* OUT_FILE_GZIP: a stream on a dup of fd */
   FILE *stream;     /* out_file_get_stream(): a stream on a dup of fd */
+  char *stream_buf; /* its buffer (glibc ignores setvbuf's size without one: 4 KiB writes) */
   gboolean finished; /* out_file_finish() succeeded: the data are on disk, fd closed */
   gboolean failed;   /* a write or the finish failed: the temporary cannot be committed */
 };
@@ -371,7 +372,8 @@ out_file_get_stream (OutFile *f)
             close (fd2);
           return NULL;
         }
-      setvbuf (f->stream, NULL, _IOFBF, 1 << 20);
+      f->stream_buf = g_malloc (1 << 20);
+      setvbuf (f->stream, f->stream_buf, _IOFBF, 1 << 20);
     }
   return f->stream;
 }
@@ -404,6 +406,7 @@ finish (OutFile *f, GError **error)
       bad = fclose (f->stream) != 0 || bad;
       int err = errno;
       f->stream = NULL;
+      g_clear_pointer (&f->stream_buf, g_free);
       if (bad)
         {
           set_io_error (error, f, "write failed", err ? err : EIO);
@@ -512,6 +515,7 @@ out_file_abort (OutFile *f)
     gzclose (f->gz);
   if (f->stream)
     fclose (f->stream);
+  g_free (f->stream_buf);
   if (f->fd >= 0)
     close (f->fd);
   if (f->tmp)

@@ -1,5 +1,6 @@
 /* label-volume.c: the label map type. */
 #include "label-volume.h"
+#include "mem-advise.h"
 #include "nifti.h"
 
 #include <math.h>
@@ -35,6 +36,7 @@ lv_volume_new (int64_t nx, int64_t ny, int64_t nz, const double spacing[3],
       return NULL;
     }
   void *data = g_try_malloc0 ((gsize) bytes);
+  ar_advise_huge (data, (gsize) bytes);
   if (data == NULL && bytes > 0)
     {
       g_set_error (error, NIFTI_ERROR, NIFTI_ERROR_TOO_LARGE,

@@ -8,6 +8,7 @@
  */
 #include "nifti-private.h"
 #include "in-file.h"
+#include "mem-advise.h"
 #include "strutil.h"
 
 #include <errno.h>
@@ -402,6 +403,7 @@ decode_labels (void **buf, int64_t n, const NiftiHdr *h, const char *path, int *
   else
     {
       data = g_try_malloc ((gsize) MAX (n * bpv, 1));
+      ar_advise_huge (data, (gsize) (n * bpv));
       if (data == NULL)
         {
           g_set_error (error, NIFTI_ERROR, NIFTI_ERROR_TOO_LARGE,
@@ -530,6 +532,7 @@ nifti_read (const char *path, const NiftiReadOptions *options, GError **error)
     goto out;
 
   buf = g_try_malloc ((gsize) MAX (bytes, 1));
+  ar_advise_huge (buf, (gsize) bytes);
   if (buf == NULL)
     {
       g_set_error (error, NIFTI_ERROR, NIFTI_ERROR_TOO_LARGE,

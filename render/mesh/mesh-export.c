@@ -191,6 +191,10 @@ write_mtl (FILE *f, SurfaceMesh *const *meshes, guint n, const LabelTable *t)
 
 /* ---- PLY ---- */
 
+/* Records are encoded into one block and written a block at a time (a call of fwrite per
+ * 28-byte record costs more than the encoding). */
+#define PLY_BLOCK (1 << 20)
+
 static gboolean
 write_ply (FILE *f, SurfaceMesh *const *meshes, guint n, const LabelTable *t)
 {
@@ -207,40 +211,56 @@ write_ply (FILE *f, SurfaceMesh *const *meshes, guint n, const LabelTable *t)
               "property uchar red\nproperty uchar green\nproperty uchar blue\nproperty uchar alpha\n"
               "element face %" G_GUINT64_FORMAT "\n"
               "property list uchar int vertex_indices\nproperty int label\nend_header\n", nv, nt);
-  uint8_t rec[28];
+  g_autofree uint8_t *block = g_malloc (PLY_BLOCK);
+  gsize used = 0;
+  /* vertex records: x y z nx ny nz (float32) r g b a (uint8), 28 bytes */
   for (guint i = 0; i < n; i++)
     {
       const SurfaceMesh *m = meshes[i];
       guint8 c[4];
       lt_table_get_color (t, m->label, c);
-      memcpy (rec + 24, c, 4);
       for (uint32_t v = 0; v < m->n_vertices; v++)
         {
+          if (used + 28 > PLY_BLOCK)
+            {
+              if (fwrite (block, 1, used, f) != used)
+                return FALSE;
+              used = 0;
+            }
+          uint8_t *rec = block + used;
           for (int d = 0; d < 3; d++)
             {
               put_f32 (rec + 4 * d, m->positions[3 * (gsize) v + d]);
               put_f32 (rec + 12 + 4 * d, m->normals[3 * (gsize) v + d]);
             }
-          if (fwrite (rec, 28, 1, f) != 1)
-            return FALSE;
+          memcpy (rec + 24, c, 4);
+          used += 28;
         }
     }
-  uint8_t frec[17];
-  frec[0] = 3;
+  /* face records: 3 (uint8) a b c label (int32), 17 bytes */
   uint64_t base = 0;
   for (guint i = 0; i < n; i++)
     {
       const SurfaceMesh *m = meshes[i];
-      put_le32 (frec + 13, (uint32_t) m->label);
       for (uint32_t tr = 0; tr < m->n_triangles; tr++)
         {
+          if (used + 17 > PLY_BLOCK)
+            {
+              if (fwrite (block, 1, used, f) != used)
+                return FALSE;
+              used = 0;
+            }
+          uint8_t *rec = block + used;
+          rec[0] = 3;
           for (int c = 0; c < 3; c++)
-            put_le32 (frec + 1 + 4 * c, (uint32_t) (base + m->indices[3 * (gsize) tr + c]));
-          if (fwrite (frec, 17, 1, f) != 1)
-            return FALSE;
+            put_le32 (rec + 1 + 4 * c, (uint32_t) (base + m->indices[3 * (gsize) tr + c]));
+          put_le32 (rec + 13, (uint32_t) m->label);
+          used += 17;
         }
       base += m->n_vertices;
     }
+  if (used > 0 && fwrite (block, 1, used, f) != used)
+    return FALSE;
   return !ferror (f);
 }
 

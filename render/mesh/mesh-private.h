@@ -4,6 +4,7 @@
 #include "mesh.h"
 #include "mc-tables.h"
 #include "worker-pool.h"
+#include "mem-advise.h"
 
 G_BEGIN_DECLS
 

@@ -22,133 +22,201 @@ mesh_taubin_factors (double passband, double *lambda, double *mu)
   *mu = 1.0 / (passband - 1.0 / TAUBIN_LAMBDA);
 }
 
+/* Four floats, one SSE register (GCC/Clang vector extension: no intrinsics, any ISA).
+ * Positions are x y z 0: padded structs rather than a structure of arrays, because a
+ * step gathers whole neighbours, one aligned vector load each. */
+typedef float v4f __attribute__ ((vector_size (16)));
+
+/* Vertices per task of a smoothing step, and while building the neighbour lists. */
+#define STEP_CHUNK 8192
+#define BUILD_CHUNK 32768
+/* Neighbour lists are padded to a multiple of this with the vertex's own id: the inner
+ * loop then runs a predictable 1 or 2 times instead of ending at an unpredictable degree,
+ * and a pad adds q - p = 0. */
+#define NBR_PAD 4
+
+/* The step of vertices v0..v1: dst = src + f (mean of neighbours - src).  deg[v] is the
+ * number of real (distinct) neighbours, recip[n] = 1/n. */
+static inline void
+step_range (const uint32_t *off, const uint32_t *nbr, const uint16_t *deg, const float *recip,
+            const v4f *src, v4f *dst, uint32_t v0, uint32_t v1, float f)
+{
+  for (uint32_t v = v0; v < v1; v++)
+    {
+      uint32_t a = off[v], b = off[v + 1];
+      v4f p = src[v];
+      if (G_UNLIKELY (a == b))
+        {
+          dst[v] = p;
+          continue;
+        }
+      /* sums of q - p: small numbers (no cancellation against |p|), and a pad adds 0 */
+      v4f s0 = { 0, 0, 0, 0 }, s1 = s0, s2 = s0, s3 = s0;
+      for (uint32_t e = a; e < b; e += NBR_PAD)
+        {
+          s0 += src[nbr[e]] - p;
+          s1 += src[nbr[e + 1]] - p;
+          s2 += src[nbr[e + 2]] - p;
+          s3 += src[nbr[e + 3]] - p;
+        }
+      dst[v] = p + ((s0 + s1) + (s2 + s3)) * (f * recip[deg[v]]);
+    }
+}
+
 typedef struct {
   uint32_t nv;
-  const uint64_t *first;  /* (nv + 1) start of each neighbour list */
-  const uint32_t *count;  /* (nv) distinct neighbours at the start of each list */
-  const uint32_t *nbr;
-  const uint8_t *fixed;
-  const float *in;        /* (nv, 4) x y z pad */
-  float *out;             /* (nv, 4) */
-  float f;
-  guint chunk;
+  const uint32_t *off, *nbr;
+  const uint16_t *deg;
+  const float *recip;
+  const v4f *in;          /* (nv) */
+  v4f *out;               /* (nv) */
+  float f;                /* lambda or mu */
 } Step;
 
 static void
-step_task (int64_t task_, int thread, void *data)
+step_task (int64_t task, int thread, void *data)
 {
-  guint task = (guint) task_;
   const Step *s = data;
-  uint32_t v0 = task * s->chunk, v1 = MIN (s->nv, v0 + s->chunk);
-  const float *in = s->in;
-  for (uint32_t v = v0; v < v1; v++)
-    {
-      const float *p = in + 4 * (gsize) v;
-      float *o = s->out + 4 * (gsize) v;
-      uint64_t a = s->first[v], b = a + s->count[v];
-      if (a == b || (s->fixed && s->fixed[v]))
-        {
-          for (int d = 0; d < 4; d++)
-            o[d] = p[d];
-          continue;
-        }
-      float sum[4] = { 0, 0, 0, 0 };
-      for (uint64_t e = a; e < b; e++)
-        {
-          const float *q = in + 4 * (gsize) s->nbr[e];
-          for (int d = 0; d < 4; d++)
-            sum[d] += q[d];
-        }
-      float inv = 1.0f / (float) (b - a);
-      for (int d = 0; d < 4; d++)
-        o[d] = p[d] + s->f * (sum[d] * inv - p[d]);
-    }
+  uint32_t v0 = (uint32_t) task * STEP_CHUNK, v1 = MIN (s->nv, v0 + STEP_CHUNK);
+  step_range (s->off, s->nbr, s->deg, s->recip, s->in, s->out, v0, v1, s->f);
 }
 
 typedef struct {
   uint32_t nv;
-  const uint64_t *first;
-  uint32_t *count;
-  uint32_t *nbr;
-  guint chunk;
-} Dedup;
+  const uint32_t *tris;   /* (nt, 3) vertex ids << shift */
+  uint64_t nt;
+  int shift;
+  const uint8_t *fixed;   /* (nv) or NULL */
+  uint32_t *raw_off;      /* (nv + 1) start of each vertex's raw list (repeats kept) */
+  uint32_t *raw;          /* (raw_off[nv]) */
+  uint32_t *count;        /* (nv) distinct entries at the start of each raw list */
+  uint32_t **mark;        /* (threads) (nv) per-thread scratch: the last vertex that saw each id */
+  uint32_t *off;          /* (nv + 1) padded compact lists */
+  uint32_t *nbr;          /* (off[nv]) */
+  uint16_t *deg;          /* (nv) distinct neighbours */
+  v4f *pos4;              /* (nv) padded copy of the positions */
+  const float *pos;       /* (nv, 3) */
+} Build;
 
-/* Sort each short neighbour list and keep its distinct entries at its start (edges
- * shared by two labels' surfaces, or seen from both sides on open input, repeat). */
+/* Keep the distinct entries of each raw list at its start (edges shared by two labels'
+ * surfaces repeat), and copy the vertex into the padded buffer. */
 static void
-dedup_task (int64_t task_, int thread, void *data)
+dedup_task (int64_t task, int thread, void *data)
 {
-  guint task = (guint) task_;
-  const Dedup *d = data;
-  uint32_t v0 = task * d->chunk, v1 = MIN (d->nv, v0 + d->chunk);
-  uint32_t *nbr = d->nbr;
+  Build *d = data;
+  uint32_t v0 = (uint32_t) task * BUILD_CHUNK, v1 = MIN (d->nv, v0 + BUILD_CHUNK);
+  uint32_t *raw = d->raw, *mark = d->mark[thread];
   for (uint32_t v = v0; v < v1; v++)
     {
-      uint64_t a = d->first[v], b = d->first[v + 1];
-      for (uint64_t i = a + 1; i < b; i++)
+      const float *p = d->pos + 3 * (gsize) v;
+      d->pos4[v] = (v4f) { p[0], p[1], p[2], 0 };
+      uint32_t a = d->raw_off[v], b = d->raw_off[v + 1], w = a;
+      if (d->fixed && d->fixed[v])
+        b = a;
+      for (uint32_t i = a; i < b; i++)
         {
-          uint32_t x = nbr[i];
-          uint64_t j = i;
-          while (j > a && nbr[j - 1] > x)
-            {
-              nbr[j] = nbr[j - 1];
-              j--;
-            }
-          nbr[j] = x;
+          uint32_t x = raw[i];
+          raw[w] = x;
+          w += mark[x] != v;
+          mark[x] = v;
         }
-      uint64_t w = a;
-      for (uint64_t i = a; i < b; i++)
-        if (i == a || nbr[i] != nbr[w - 1])
-          nbr[w++] = nbr[i];
-      d->count[v] = (uint32_t) (w - a);
+      d->count[v] = w - a;
     }
 }
 
-/* Neighbour lists in CSR form from the triangle edges.  tris is (nt, 3) with vertex
- * ids tris[i] >> shift; returns first (nv + 1); *count_out (nv) distinct entries. */
-static uint64_t *
-build_neighbours (uint32_t nv, const uint32_t *tris, uint64_t nt, int shift,
-                  uint32_t **nbr_out, uint32_t **count_out, WorkerPool *pool)
+static void
+compact_task (int64_t task, int thread, void *data)
 {
-  uint64_t *first = g_new0 (uint64_t, (gsize) nv + 1);
-  /* each undirected edge of a consistently wound closed surface occurs once as a < b */
-  for (uint64_t t = 0; t < nt; t++)
+  Build *d = data;
+  uint32_t v0 = (uint32_t) task * BUILD_CHUNK, v1 = MIN (d->nv, v0 + BUILD_CHUNK);
+  for (uint32_t v = v0; v < v1; v++)
     {
-      const uint32_t *x = tris + 3 * t;
-      for (int c = 0; c < 3; c++)
-        {
-          uint32_t a = x[c] >> shift, b = x[(c + 1) % 3] >> shift;
-          if (a < b)
-            {
-              first[a + 1]++;
-              first[b + 1]++;
-            }
-        }
+      uint32_t *o = d->nbr + d->off[v], n = d->count[v], padded = d->off[v + 1] - d->off[v];
+      memcpy (o, d->raw + d->raw_off[v], sizeof (uint32_t) * n);
+      for (uint32_t i = n; i < padded; i++)
+        o[i] = v;
+      d->deg[v] = (uint16_t) n;
     }
+}
+
+/* Padded compact CSR neighbour lists (distinct neighbours, none for fixed vertices), the
+ * degrees and the padded positions.  Each undirected edge of a consistently
+ * wound closed surface occurs once as a < b in it.  FALSE when the lists would not fit
+ * 32-bit offsets (or a vertex has more than 65535 neighbours). */
+static gboolean
+build_neighbours (Build *d, WorkerPool *pool)
+{
+  uint32_t nv = d->nv;
+  const uint32_t *tris = d->tris;
+  int shift = d->shift;
+  uint64_t total = 0;
+  /* raw_off[v + 1] counts v's entries first, then becomes the prefix sum */
+  d->raw_off = g_new0 (uint32_t, (gsize) nv + 1);
+  ar_advise_huge (d->raw_off, sizeof (uint32_t) * nv);
+  uint32_t *deg = d->raw_off + 1;
+  for (uint64_t t = 0; t < 3 * d->nt; t += 3)
+    for (int c = 0; c < 3; c++)
+      {
+        uint32_t a = tris[t + c] >> shift, b = tris[t + (c + 1) % 3] >> shift;
+        uint32_t take = a < b;   /* branch-free: half of the tests fail, unpredictably */
+        deg[a] += take;
+        deg[b] += take;
+      }
   for (uint32_t v = 0; v < nv; v++)
-    first[v + 1] += first[v];
-  uint32_t *nbr = g_new (uint32_t, MAX (first[nv], 1));
-  uint64_t *cur = g_memdup2 (first, sizeof (uint64_t) * ((gsize) nv + 1));
-  for (uint64_t t = 0; t < nt; t++)
     {
-      const uint32_t *x = tris + 3 * t;
-      for (int c = 0; c < 3; c++)
-        {
-          uint32_t a = x[c] >> shift, b = x[(c + 1) % 3] >> shift;
-          if (a < b)
-            {
-              nbr[cur[a]++] = b;
-              nbr[cur[b]++] = a;
-            }
-        }
+      total += deg[v];
+      if (total > UINT32_MAX)
+        return FALSE;
+      deg[v] = (uint32_t) total;   /* raw_off[v + 1]: the end of v, the start of v + 1 */
     }
+  uint32_t *cur = g_new (uint32_t, MAX (nv, 1));
+  ar_advise_huge (cur, sizeof (uint32_t) * nv);
+  memcpy (cur, d->raw_off, sizeof (uint32_t) * nv);
+  d->raw = g_new (uint32_t, MAX (total, 1));
+  ar_advise_huge (d->raw, sizeof (uint32_t) * total);
+  uint32_t *raw = d->raw;
+  for (uint64_t t = 0; t < 3 * d->nt; t += 3)
+    for (int c = 0; c < 3; c++)
+      {
+        uint32_t a = tris[t + c] >> shift, b = tris[t + (c + 1) % 3] >> shift;
+        if (a < b)
+          {
+            raw[cur[a]++] = b;
+            raw[cur[b]++] = a;
+          }
+      }
   g_free (cur);
-  Dedup d = { .nv = nv, .first = first, .count = g_new (uint32_t, MAX (nv, 1)), .nbr = nbr,
-              .chunk = 32768 };
-  worker_pool_run (pool, (nv + d.chunk - 1) / d.chunk, dedup_task, &d);
-  *nbr_out = nbr;
-  *count_out = d.count;
-  return first;
+  d->count = g_new (uint32_t, MAX (nv, 1));
+  ar_advise_huge (d->count, sizeof (uint32_t) * nv);
+  int n_threads = worker_pool_get_n_threads (pool);
+  d->mark = g_new (uint32_t *, n_threads);
+  for (int t = 0; t < n_threads; t++)
+    {
+      d->mark[t] = g_new (uint32_t, MAX (nv, 1));
+      ar_advise_huge (d->mark[t], sizeof (uint32_t) * nv);
+      memset (d->mark[t], 0xff, sizeof (uint32_t) * nv);
+    }
+  guint n_tasks = (nv + BUILD_CHUNK - 1) / BUILD_CHUNK;
+  worker_pool_run (pool, n_tasks, dedup_task, d);
+  for (int t = 0; t < n_threads; t++)
+    g_free (d->mark[t]);
+  g_clear_pointer (&d->mark, g_free);
+  d->off = g_new (uint32_t, (gsize) nv + 1);
+  ar_advise_huge (d->off, sizeof (uint32_t) * nv);
+  uint64_t run = 0;
+  for (uint32_t v = 0; v < nv; v++)
+    {
+      d->off[v] = (uint32_t) run;
+      run += (d->count[v] + NBR_PAD - 1) / NBR_PAD * NBR_PAD;
+      if (run > UINT32_MAX || d->count[v] > UINT16_MAX)
+        return FALSE;
+    }
+  d->deg = g_new (uint16_t, MAX (nv, 1));
+  d->off[nv] = (uint32_t) run;
+  d->nbr = g_new (uint32_t, MAX (run, 1));
+  ar_advise_huge (d->nbr, sizeof (uint32_t) * run);
+  worker_pool_run (pool, n_tasks, compact_task, d);
+  return TRUE;
 }
 
 void
@@ -166,21 +234,40 @@ mesh_taubin_shifted (float *pos, uint32_t nv, const uint32_t *tris, uint64_t nt,
     return;
   double lambda, mu;
   mesh_taubin_factors (passband, &lambda, &mu);
-  uint32_t *nbr, *count;
   g_autoptr (WorkerPool) pool = worker_pool_new (n_threads > 0 ? n_threads : mesh_default_threads ());
-  uint64_t *first = build_neighbours (nv, tris, nt, shift, &nbr, &count, pool);
-  /* padded to 4 floats per vertex: one vector load per neighbour */
-  float *buf = g_new (float, 8 * (gsize) nv);
-  float *b0 = buf, *b1 = buf + 4 * (gsize) nv;
-  for (uint32_t v = 0; v < nv; v++)
+  v4f *b0 = g_aligned_alloc (nv, sizeof (v4f), 64);
+  ar_advise_huge (b0, sizeof (v4f) * nv);
+  Build d = { .nv = nv, .tris = tris, .nt = nt, .shift = shift, .fixed = fixed, .pos = pos, .pos4 = b0 };
+  gboolean built = build_neighbours (&d, pool);
+  g_free (d.raw);
+  g_free (d.raw_off);
+  if (!built)
     {
-      b0[4 * (gsize) v] = pos[3 * (gsize) v];
-      b0[4 * (gsize) v + 1] = pos[3 * (gsize) v + 1];
-      b0[4 * (gsize) v + 2] = pos[3 * (gsize) v + 2];
-      b0[4 * (gsize) v + 3] = 0;
+      /* more than 2^32 neighbour entries: the naive twin copes (slowly) */
+      g_aligned_free (b0);
+      g_free (d.off);
+      g_free (d.deg);
+      g_free (d.count);
+      uint32_t *t = g_new (uint32_t, 3 * nt);
+      for (uint64_t i = 0; i < 3 * nt; i++)
+        t[i] = tris[i] >> shift;
+      mesh_taubin_reference (pos, nv, t, nt, fixed, iterations, passband);
+      g_free (t);
+      return;
     }
-  Step s = { .nv = nv, .first = first, .count = count, .nbr = nbr, .fixed = fixed, .chunk = 16384 };
-  guint n_tasks = (nv + s.chunk - 1) / s.chunk;
+  uint32_t max_deg = 0;
+  for (uint32_t v = 0; v < nv; v++)
+    max_deg = MAX (max_deg, d.count[v]);
+  g_free (d.count);
+  float *recip = g_new (float, max_deg + 1);
+  recip[0] = 0;
+  for (uint32_t n = 1; n <= max_deg; n++)
+    recip[n] = 1.0f / (float) n;
+
+  v4f *b1 = g_aligned_alloc (nv, sizeof (v4f), 64);
+  ar_advise_huge (b1, sizeof (v4f) * nv);
+  Step s = { .nv = nv, .off = d.off, .nbr = d.nbr, .deg = d.deg, .recip = recip };
+  guint n_tasks = (nv + STEP_CHUNK - 1) / STEP_CHUNK;
   for (guint it = 0; it < 2 * iterations; it++)
     {
       s.f = (float) ((it & 1) ? mu : lambda);
@@ -188,16 +275,18 @@ mesh_taubin_shifted (float *pos, uint32_t nv, const uint32_t *tris, uint64_t nt,
       s.out = (it & 1) ? b0 : b1;
       worker_pool_run (pool, n_tasks, step_task, &s);
     }
+  g_aligned_free (b1);
   for (uint32_t v = 0; v < nv; v++)
     {
-      pos[3 * (gsize) v] = b0[4 * (gsize) v];
-      pos[3 * (gsize) v + 1] = b0[4 * (gsize) v + 1];
-      pos[3 * (gsize) v + 2] = b0[4 * (gsize) v + 2];
+      pos[3 * (gsize) v] = b0[v][0];
+      pos[3 * (gsize) v + 1] = b0[v][1];
+      pos[3 * (gsize) v + 2] = b0[v][2];
     }
-  g_free (buf);
-  g_free (first);
-  g_free (nbr);
-  g_free (count);
+  g_aligned_free (b0);
+  g_free (recip);
+  g_free (d.off);
+  g_free (d.nbr);
+  g_free (d.deg);
 }
 
 static int

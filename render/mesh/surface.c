@@ -727,8 +727,13 @@ extract_run (Extract *x, int n_threads, const SurfaceSet *pins, const SurfaceOpt
   a.nt = nt;
   a.slab_voff[x->n_slabs] = (uint32_t) nv;
   if (pins || (opts && opts->smooth_iterations > 0 && nt > 0))
-    a.pos = g_new (float, 3 * MAX (nv, 1));
+    {
+      a.pos = g_new (float, 3 * MAX (nv, 1));
+      ar_advise_huge (a.pos, sizeof (float) * 3 * nv);
+    }
   a.tri = huge ? NULL : g_try_new (uint32_t, 3 * MAX (nt, 1));
+  if (a.tri)
+    ar_advise_huge (a.tri, sizeof (uint32_t) * 3 * nt);
   if (a.tri == NULL)
     {
       g_set_error (error, MESH_ERROR, MESH_ERROR_TOO_LARGE,
@@ -750,6 +755,7 @@ extract_run (Extract *x, int n_threads, const SurfaceSet *pins, const SurfaceOpt
     }
 
   a.loc = g_new (uint32_t, 2 * MAX (nv, 1));
+  ar_advise_huge (a.loc, sizeof (uint32_t) * 2 * nv);
   memset (a.loc, 0xff, sizeof (uint32_t) * 2 * MAX (nv, 1));
   a.meshes = g_new0 (SurfaceMesh *, MAX (a.n_slots, 1));
   worker_pool_run (pool, a.n_slots, split_task, &a);
