@@ -221,9 +221,8 @@ void ar_window_review_adopt (ArWindow *self, ArResult *r, CompletionProbs *probs
 ArProposal ar_window_review_get (ArResult *r, int32_t label);
 /* The shown result's proposals to the panel and the legend (after it is shown). */
 void ar_window_review_show (ArWindow *self);
-/* Adjusts @st of @label in the completed view for the confidence colouring; FALSE if it
- * does not apply. */
-gboolean ar_window_review_style (ArWindow *self, int32_t label, ArLabelStyle *st);
+/* Sets @st->by_value of @label in the completed view: the confidence colouring. */
+void ar_window_review_style (ArWindow *self, int32_t label, ArLabelStyle *st);
 /* The volume to save from @r: the result without the added organs not accepted
  * (*n_left_out of them). */
 LabelVolume *ar_window_review_dup_saved (ArWindow *self, const ArResult *r, int *n_left_out);

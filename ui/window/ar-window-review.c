@@ -237,14 +237,11 @@ ar_window_review_init (ArWindow *self)
   g_signal_connect (self->label_panel, "proposal-changed", G_CALLBACK (proposal_changed), self);
 }
 
-gboolean
+void
 ar_window_review_style (ArWindow *self, int32_t label, ArLabelStyle *st)
 {
   ArResult *r = shown_network_result (self);
-  if (!self->confidence_colours || !r || !r->probs || ar_window_review_get (r, label) == AR_PROPOSAL_NONE)
-    return FALSE;
-  st->by_value = TRUE;
-  return TRUE;
+  st->by_value = self->confidence_colours && r && r->probs && ar_window_review_get (r, label) != AR_PROPOSAL_NONE;
 }
 
 static float
