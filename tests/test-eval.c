@@ -390,14 +390,4 @@ static const TestCase test_cases[] = {
   { "/eval/benchmark-layout", test_benchmark_layout },
 };
 
-int
-main (int argc, char **argv)
-{
-  g_test_init (&argc, &argv, NULL);
-  tmpdir = g_dir_make_tmp ("test-eval-XXXXXX", NULL);
-  test_util_add (test_cases, G_N_ELEMENTS (test_cases));
-  int rc = g_test_run ();
-  test_rm_rf (tmpdir);
-  g_free (tmpdir);
-  return rc;
-}
+TEST_UTIL_MAIN_TMPDIR (test_cases, "test-eval-XXXXXX", NULL)

@@ -754,18 +754,4 @@ static const TestCase test_cases[] = {
   { "/hardening/outputs/cli-mask-folder", test_cli_mask_folder_outputs },
 };
 
-int
-main (int argc, char **argv)
-{
-  g_test_init (&argc, &argv, NULL);
-  tmpdir = g_dir_make_tmp ("test-hardening-XXXXXX", NULL);
-  g_assert_nonnull (tmpdir);
-
-  test_util_add (test_cases, G_N_ELEMENTS (test_cases));
-  int status = g_test_run ();
-
-  if (!test_rm_rf (tmpdir))
-    g_printerr ("could not remove %s\n", tmpdir);
-  g_free (tmpdir);
-  return status;
-}
+TEST_UTIL_MAIN_TMPDIR (test_cases, "test-hardening-XXXXXX", NULL)

@@ -9,6 +9,7 @@
 #include "label-scheme.h"
 #include "nifti.h"
 #include "out-file.h"
+#include "test-util.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -624,23 +625,16 @@ test_nifti_names (void)
   g_assert_cmpuint (parsed->entries->len, ==, 2);
 }
 
-int
-main (int argc, char **argv)
-{
-  g_test_init (&argc, &argv, NULL);
-  tmpdir = g_dir_make_tmp ("test-label-folder-XXXXXX", NULL);
-  g_test_add_func ("/label-folder/read-v2", test_read_v2);
-  g_test_add_func ("/label-folder/read-unknown-overlap", test_read_unknown_and_overlap);
-  g_test_add_func ("/label-folder/read-errors", test_read_errors);
-  g_test_add_func ("/label-folder/write-plain", test_write_plain);
-  g_test_add_func ("/label-folder/write-like", test_write_like);
-  g_test_add_func ("/label-folder/write-disk-full", test_write_disk_full);
-  g_test_add_func ("/label-folder/outset", test_outset);
-  g_test_add_func ("/label-folder/names", test_names);
-  g_test_add_func ("/label-folder/nifti-names", test_nifti_names);
-  int rc = g_test_run ();
-  g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", tmpdir);
-  if (rc == 0 && system (cmd) != 0)
-    rc = 1;
-  return rc;
-}
+static const TestCase test_cases[] = {
+  { "/label-folder/read-v2", test_read_v2 },
+  { "/label-folder/read-unknown-overlap", test_read_unknown_and_overlap },
+  { "/label-folder/read-errors", test_read_errors },
+  { "/label-folder/write-plain", test_write_plain },
+  { "/label-folder/write-like", test_write_like },
+  { "/label-folder/write-disk-full", test_write_disk_full },
+  { "/label-folder/outset", test_outset },
+  { "/label-folder/names", test_names },
+  { "/label-folder/nifti-names", test_nifti_names },
+};
+
+TEST_UTIL_MAIN_TMPDIR (test_cases, "test-label-folder-XXXXXX", NULL)

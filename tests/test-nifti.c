@@ -627,15 +627,4 @@ static const TestCase test_cases[] = {
   { "/nifti/paths", test_paths },
 };
 
-int
-main (int argc, char **argv)
-{
-  g_test_init (&argc, &argv, NULL);
-  tmpdir = g_dir_make_tmp ("test-nifti-XXXXXX", NULL);
-  test_util_add (test_cases, G_N_ELEMENTS (test_cases));
-  int r = g_test_run ();
-  if (!test_rm_rf (tmpdir))
-    r = r ? r : 1;
-  g_free (tmpdir);
-  return r;
-}
+TEST_UTIL_MAIN_TMPDIR (test_cases, "test-nifti-XXXXXX", NULL)

@@ -974,19 +974,15 @@ static const TestCase test_cases[] = {
   { "/nn-train/cli-resume", test_cli_resume },
 };
 
-int
-main (int argc, char **argv)
+/* one finite-difference case per architecture */
+static void
+add_net_fd_cases (void)
 {
-  g_test_init (&argc, &argv, NULL);
-  tmpdir = g_dir_make_tmp ("test-nn-train-XXXXXX", NULL);
   for (int a = 0; a < NN_N_ARCHS; a++)
     {
       g_autofree char *p = g_strdup_printf ("/nn-train/net-fd/%s", nn_arch_to_string ((NnArch) a));
       g_test_add_data_func (p, GINT_TO_POINTER (a), test_net_fd);
     }
-  test_util_add (test_cases, G_N_ELEMENTS (test_cases));
-  int rc = g_test_run ();
-  g_rmdir (tmpdir);
-  g_free (tmpdir);
-  return rc;
 }
+
+TEST_UTIL_MAIN_TMPDIR (test_cases, "test-nn-train-XXXXXX", add_net_fd_cases)

@@ -78,6 +78,39 @@ test_rm_rf (const char *path)
   return g_lstat (path, &st) != 0;
 }
 
+/* Run before the cases of test_util_run_in_tmpdir are registered (fixtures, data cases). */
+typedef void (*TestSetupFunc) (void);
+
+/* The main of a test that writes below one temporary folder: g_test_init, *@tmpdir made
+ * from @tmpl, @setup (may be NULL), the @n @cases, g_test_run, then the folder and all in
+ * it removed.  A folder that cannot be removed fails the run. */
+static inline int
+test_util_run_in_tmpdir (int argc, char **argv, const char *tmpl, char **tmpdir, TestSetupFunc setup,
+                         const TestCase *cases, gsize n)
+{
+  g_test_init (&argc, &argv, NULL);
+  *tmpdir = g_dir_make_tmp (tmpl, NULL);
+  g_assert_nonnull (*tmpdir);
+  if (setup != NULL)
+    setup ();
+  test_util_add (cases, n);
+  int rc = g_test_run ();
+  if (!test_rm_rf (*tmpdir))
+    {
+      g_printerr ("could not remove %s\n", *tmpdir);
+      rc = rc != 0 ? rc : 1;
+    }
+  g_clear_pointer (tmpdir, g_free);
+  return rc;
+}
+
+/* TEST_UTIL_MAIN for a test with a global `char *tmpdir` made from @tmpl ("name-XXXXXX"). */
+#define TEST_UTIL_MAIN_TMPDIR(cases, tmpl, setup)                                                               \
+  int main (int argc, char **argv)                                                                              \
+  {                                                                                                             \
+    return test_util_run_in_tmpdir (argc, argv, tmpl, &tmpdir, setup, cases, G_N_ELEMENTS (cases));             \
+  }
+
 /* Runs `$ANATOMY @args...` (@args NULL-terminated); its standard output and error in @out
  * and @err (to free).  Returns whether it exited with status 0. */
 static inline gboolean
