@@ -1,5 +1,6 @@
 /* test-nifti.c: NIfTI round trips, header preservation, safe writes and hostile input. */
 #include "nifti.h"
+#define TEST_UTIL_VOLUME
 #include "test-util.h"
 
 #include <glib/gstdio.h>
@@ -19,21 +20,11 @@ tmp_path (const char *name)
   return g_build_filename (tmpdir, name, NULL);
 }
 
-/* A 23×17×11 volume with an anisotropic, oblique, shifted affine and a label
- * pattern whose largest value is @max_label. */
+/* test_oblique_volume with a label pattern whose largest value is @max_label. */
 static LabelVolume *
 make_volume (int bytes_per_voxel, int32_t max_label)
 {
-  const double sp[3] = { 0.7, 1.3, 2.9 };
-  LabelVolume *v = lv_volume_new (23, 17, 11, sp, bytes_per_voxel, NULL);
-  const double c = 0.8, s = 0.6; /* rotation about z by ~36.87° */
-  const double a[4][4] = {
-    { c * 0.7, -s * 1.3, 0, -12.5 },
-    { s * 0.7, c * 1.3, 0, 40.25 },
-    { 0, 0, -2.9, 7.0 },
-    { 0, 0, 0, 1 },
-  };
-  lv_volume_set_affine (v, a);
+  LabelVolume *v = test_oblique_volume (bytes_per_voxel);
   for (int64_t k = 0; k < v->nz; k++)
     for (int64_t j = 0; j < v->ny; j++)
       for (int64_t i = 0; i < v->nx; i++)

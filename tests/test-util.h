@@ -129,6 +129,28 @@ test_run_anatomy (const char *const *args, char **out, char **err)
   return g_spawn_check_wait_status (status, NULL);
 }
 
+#ifdef TEST_UTIL_VOLUME
+#include "label-volume.h"
+
+/* A 23×17×11 volume of zeros (@bytes_per_voxel) with spacing 0.7, 1.3, 2.9 mm and an
+ * oblique (rotated by ~36.87° about z), anisotropic, shifted affine (RAS). */
+static inline LabelVolume *
+test_oblique_volume (int bytes_per_voxel)
+{
+  const double sp[3] = { 0.7, 1.3, 2.9 };
+  LabelVolume *v = lv_volume_new (23, 17, 11, sp, bytes_per_voxel, NULL);
+  const double c = 0.8, s = 0.6;
+  const double a[4][4] = {
+    { c * 0.7, -s * 1.3, 0, -12.5 },
+    { s * 0.7, c * 1.3, 0, 40.25 },
+    { 0, 0, -2.9, 7.0 },
+    { 0, 0, 0, 1 },
+  };
+  lv_volume_set_affine (v, a);
+  return v;
+}
+#endif
+
 #ifdef TEST_UTIL_NN
 #include "nn-net.h"
 
