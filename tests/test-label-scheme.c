@@ -400,8 +400,6 @@ test_dup_table (void)
     }
 }
 
-
-
 /* Schemes are built once, on first use, from any thread. */
 static gpointer
 list_in_thread (gpointer data)
