@@ -203,11 +203,8 @@ test_readers_refuse_fifos (void)
 void
 test_cli_refuses_fifos_and_devices (void)
 {
-  if (g_getenv ("ANATOMY") == NULL)
-    {
-      g_test_skip ("ANATOMY not set (run through meson test)");
-      return;
-    }
+  if (test_anatomy_or_skip () == NULL)
+    return;
   g_autofree char *dir = fresh_dir ("cli-fifo");
   g_autofree char *vol = g_build_filename (dir, "v.nii.gz", NULL);
   g_autofree char *fifo_vol = g_build_filename (dir, "f.nii", NULL);
@@ -216,9 +213,7 @@ test_cli_refuses_fifos_and_devices (void)
   g_autofree char *out = g_build_filename (dir, "out.nii.gz", NULL);
   g_autofree char *png = g_build_filename (dir, "out.png", NULL);
   g_autofree char *stl = g_build_filename (dir, "out.stl", NULL);
-  g_autoptr (GError) error = NULL;
-  g_autoptr (LabelVolume) v = ball_volume (12, 4);
-  g_assert_true (nifti_write (v, vol, 0, &error));
+  write_ball (vol, 12, 4);
   g_assert_cmpint (mkfifo (fifo_vol, 0644), ==, 0);
   g_assert_cmpint (mkfifo (fifo_tab, 0644), ==, 0);
   g_assert_cmpint (mkfifo (fifo_model, 0644), ==, 0);
@@ -340,11 +335,8 @@ test_scene_label_limits (void)
 void
 test_cli_render_many_labels (void)
 {
-  if (g_getenv ("ANATOMY") == NULL)
-    {
-      g_test_skip ("ANATOMY not set (run through meson test)");
-      return;
-    }
+  if (test_anatomy_or_skip () == NULL)
+    return;
   g_autofree char *dir = fresh_dir ("many-labels");
   g_autofree char *in = g_build_filename (dir, "many.nii.gz", NULL);
   g_autofree char *png = g_build_filename (dir, "many.png", NULL);
@@ -440,8 +432,7 @@ test_model_problems_named (void)
 
   /* an F16 tensor of another shape: both are reported */
   g_autofree char *f16 = g_build_filename (dir, "f16.safetensors", NULL);
-  g_autoptr (NnNet) plain = tiny_net (2, 8);
-  g_assert_true (nn_net_save (plain, f16, FALSE, &error));
+  write_tiny_net (f16, 2, 8);
   edit_safetensors_header (f16, make_first_weight_f16);
   g_assert_null (nn_net_load (f16, &error));
   g_test_message ("%s", error->message);
@@ -477,11 +468,8 @@ test_model_problems_named (void)
 void
 test_cli_complete_refuses_useless (void)
 {
-  if (g_getenv ("ANATOMY") == NULL)
-    {
-      g_test_skip ("ANATOMY not set (run through meson test)");
-      return;
-    }
+  if (test_anatomy_or_skip () == NULL)
+    return;
   g_autofree char *dir = fresh_dir ("useless");
   g_autofree char *nan_path = g_build_filename (dir, "nan.safetensors", NULL);
   g_autofree char *good = g_build_filename (dir, "good.safetensors", NULL);
@@ -496,8 +484,7 @@ test_cli_complete_refuses_useless (void)
   for (int i = 0; i < n_params; i++)
     params[i].data[0] = NAN;   /* a corrupted file: NaN in every tensor */
   g_assert_true (nn_net_save (net, nan_path, FALSE, &error));
-  g_autoptr (LabelVolume) v = ball_volume (10, 3);
-  g_assert_true (nifti_write (v, in, 0, &error));
+  write_ball (in, 10, 3);
   double sp[3] = { 1, 1, 1 };
   g_autoptr (LabelVolume) z = lv_volume_new (256, 256, 256, sp, 1, NULL);
   g_assert_true (nifti_write (z, zeros, 0, &error));
@@ -727,18 +714,14 @@ test_nifti_read_cancelled (void)
 void
 test_cli_broken_table_beside (void)
 {
-  if (g_getenv ("ANATOMY") == NULL)
-    {
-      g_test_skip ("ANATOMY not set (run through meson test)");
-      return;
-    }
+  if (test_anatomy_or_skip () == NULL)
+    return;
   g_autofree char *dir = fresh_dir ("broken-table");
   g_autofree char *in = g_build_filename (dir, "v.nii.gz", NULL);
   g_autofree char *table = g_build_filename (dir, "v.txt", NULL);
   g_autofree char *stl = g_build_filename (dir, "v.stl", NULL);
   g_autoptr (GError) error = NULL;
-  g_autoptr (LabelVolume) v = ball_volume (12, 4);
-  g_assert_true (nifti_write (v, in, 0, &error));
+  write_ball (in, 12, 4);
   write_text (table, "this is not\na label table\n");
   g_auto (CliRun) r1, r2, r3;
   run_anatomy (&r1, 60, NULL, "info", in, NULL);

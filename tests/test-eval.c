@@ -140,11 +140,8 @@ make_maps (guint32 present[3])
 static void
 test_complete_maps (void)
 {
-  if (g_getenv ("ANATOMY") == NULL)
-    {
-      g_test_skip ("ANATOMY (the command-line tool) is not set");
-      return;
-    }
+  if (test_anatomy_or_skip () == NULL)
+    return;
   guint32 present[3];
   const char *dir = make_maps (present);
   g_autofree char *json = g_build_filename (tmpdir, "maps.json", NULL);
@@ -244,11 +241,8 @@ test_complete_maps (void)
 static void
 test_other_scheme (void)
 {
-  if (g_getenv ("ANATOMY") == NULL)
-    {
-      g_test_skip ("ANATOMY (the command-line tool) is not set");
-      return;
-    }
+  if (test_anatomy_or_skip () == NULL)
+    return;
   /* case0 of the maps again, in TotalSegmentator v2 ids */
   const char *dir = make_maps (NULL);
   g_autofree char *ts = g_build_filename (tmpdir, "case0_totalseg.nii.gz", NULL);
@@ -328,11 +322,8 @@ test_other_scheme (void)
 static void
 test_benchmark_layout (void)
 {
-  if (g_getenv ("ANATOMY") == NULL)
-    {
-      g_test_skip ("ANATOMY (the command-line tool) is not set");
-      return;
-    }
+  if (test_anatomy_or_skip () == NULL)
+    return;
   g_autofree char *dir = g_build_filename (tmpdir, "bench", NULL);
   const char *gen[] = { "phantom", "--out", dir, "--subjects", "1", "--partials", "2", "--grid", "32", "--seed",
                         "7", NULL };

@@ -247,6 +247,24 @@ tiny_net (int w0, int grid)
   return test_random_net (&cfg, 7);
 }
 
+void
+write_tiny_net (const char *path, int w0, int grid)
+{
+  g_autoptr (NnNet) net = tiny_net (w0, grid);
+  g_autoptr (GError) error = NULL;
+  g_assert_true (nn_net_save (net, path, FALSE, &error));
+  g_assert_no_error (error);
+}
+
+void
+write_ball (const char *path, int n, int r)
+{
+  g_autoptr (LabelVolume) v = ball_volume (n, r);
+  g_autoptr (GError) error = NULL;
+  g_assert_true (nifti_write (v, path, 0, &error));
+  g_assert_no_error (error);
+}
+
 static void
 test_model_save_fails (void)
 {
@@ -452,20 +470,16 @@ test_completion_cancelled (void)
 static void
 test_cli_complete_interrupted (void)
 {
-  const char *anatomy = g_getenv ("ANATOMY");
+  const char *anatomy = test_anatomy_or_skip ();
   if (anatomy == NULL)
-    {
-      g_test_skip ("ANATOMY not set (run through meson test)");
-      return;
-    }
+    return;
   g_autofree char *dir = fresh_dir ("cli");
   g_autofree char *model = g_build_filename (dir, "m.safetensors", NULL);
   g_autofree char *in = g_build_filename (dir, "in.nii.gz", NULL);
   g_autofree char *out = g_build_filename (dir, "out.nii.gz", NULL);
   g_autoptr (GError) error = NULL;
   /* a 48³ grid: the forward pass takes long enough for the signal to land before the write */
-  g_autoptr (NnNet) net = tiny_net (8, 48);
-  g_assert_true (nn_net_save (net, model, FALSE, &error));
+  write_tiny_net (model, 8, 48);
   /* large enough that the interpolation back to the input grid takes a while */
   g_autoptr (LabelVolume) v = ball_volume (160, 60);
   g_assert_true (nifti_write (v, in, 0, &error));
@@ -574,12 +588,9 @@ test_completion_large_volume (void)
 static void
 test_cli_voxel_limit_message (void)
 {
-  const char *anatomy = g_getenv ("ANATOMY");
+  const char *anatomy = test_anatomy_or_skip ();
   if (anatomy == NULL)
-    {
-      g_test_skip ("ANATOMY not set (run through meson test)");
-      return;
-    }
+    return;
   /* a 4096³ int16 header with 16 bytes of data */
   guint8 h[352] = { 0 };
   test_nifti1_header (h, 4096, 4096, 4096, 4, 16);

@@ -837,11 +837,8 @@ run_anatomy (const char *const *args)
 static void
 test_cli_resume (void)
 {
-  if (g_getenv ("ANATOMY") == NULL)
-    {
-      g_test_skip ("ANATOMY (the command-line tool) is not set");
-      return;
-    }
+  if (test_anatomy_or_skip () == NULL)
+    return;
   g_autofree char *full = g_build_filename (tmpdir, "full.safetensors", NULL);
   g_autofree char *part = g_build_filename (tmpdir, "part.safetensors", NULL);
   g_autofree char *part_ckpt = g_build_filename (tmpdir, "part.checkpoint.safetensors", NULL);

@@ -111,6 +111,17 @@ test_util_run_in_tmpdir (int argc, char **argv, const char *tmpl, char **tmpdir,
     return test_util_run_in_tmpdir (argc, argv, tmpl, &tmpdir, setup, cases, G_N_ELEMENTS (cases));             \
   }
 
+/* $ANATOMY, the command-line tool, or NULL after marking the test skipped (it is set by
+ * meson test). */
+static inline const char *
+test_anatomy_or_skip (void)
+{
+  const char *anatomy = g_getenv ("ANATOMY");
+  if (anatomy == NULL)
+    g_test_skip ("ANATOMY (the command-line tool) is not set: run through meson test");
+  return anatomy;
+}
+
 /* Runs `$ANATOMY @args...` (@args NULL-terminated); its standard output and error in @out
  * and @err (to free).  Returns whether it exited with status 0. */
 static inline gboolean

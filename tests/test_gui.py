@@ -37,26 +37,14 @@ import sys
 import tempfile
 
 import numpy as np
+
+from taptest import finish, ok
 from PIL import Image
 
 try:
     import nibabel as nib
 except ImportError:  # pragma: no cover
     nib = None
-
-n_test = 0
-failed = False
-
-
-def ok(cond, name, diag=""):
-    global n_test, failed
-    n_test += 1
-    print(("ok %d - %s" if cond else "not ok %d - %s") % (n_test, name))
-    if diag:
-        for line in str(diag).splitlines():
-            print("# " + line)
-    failed = failed or not cond
-    sys.stdout.flush()
 
 
 def read_table(path):
@@ -327,11 +315,7 @@ def main():
     shot_after = any(l.startswith("test: screenshot: ok " + shots["after"]) for l in lines)
     ok(after_idle and shot_after, "the app stays responsive after the error")
     check_hostile(hostile)
-    if not failed:
-        shutil.rmtree(tmp, ignore_errors=True)
-    else:
-        print("# files kept in " + tmp)
-    return 1 if failed else 0
+    return finish(tmp)
 
 
 def hostile_run(exe, env, tmp):

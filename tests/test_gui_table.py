@@ -29,21 +29,10 @@ import tempfile
 
 import numpy as np
 
+from taptest import finish, ok
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hd95_crosscheck import hd95  # noqa: E402
-
-n_test = 0
-failed = False
-
-
-def ok(cond, name, diag=""):
-    global n_test, failed
-    n_test += 1
-    print(("ok %d - %s" if cond else "not ok %d - %s") % (n_test, name))
-    for line in str(diag).splitlines():
-        print("# " + line)
-    failed = failed or not cond
-    sys.stdout.flush()
 
 
 def tables(lines):
@@ -230,11 +219,7 @@ def main():
     text = open(table_csv).read() if os.path.exists(table_csv) else ""
     ok(clip and clip == [l for l in text.splitlines() if l] and list(csv.reader(io.StringIO(text))) == [head] + body,
        "Copy as CSV puts the same CSV on the clipboard", "%d clipboard lines, %d file lines" % (len(clip), len(body) + 1))
-    if not failed:
-        shutil.rmtree(tmp, ignore_errors=True)
-    else:
-        print("# files kept in " + tmp)
-    return 1 if failed else 0
+    return finish(tmp)
 
 
 if __name__ == "__main__":
