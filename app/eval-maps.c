@@ -109,6 +109,78 @@ print_cell (double v)
     printf (" %14.3f", v);
 }
 
+/* A table's head: @first_col (@width wide), "items", then each method's name. */
+static void
+print_head (const char *first_col, int width, const char **names, int n_methods)
+{
+  printf ("%-*s %6s", width, first_col, "items");
+  for (int k = 0; k < n_methods; k++)
+    printf (" %14s", names[k]);
+  printf ("\n");
+}
+
+/* One row per organ: its name, its @per_n items and @by_organ[k·LT_N_CLASSES + organ] of
+ * each method k; organs without items are left out when @skip_empty. */
+static void
+print_organ_rows (const int per_n[LT_N_CLASSES], const double *by_organ, int n_methods, gboolean skip_empty)
+{
+  for (int l = 1; l < LT_N_CLASSES; l++)
+    {
+      if (skip_empty && per_n[l] == 0)
+        continue;
+      printf ("%-18s %6d", lt_default_class_name (l), per_n[l]);
+      for (int k = 0; k < n_methods; k++)
+        print_cell (by_organ[k * LT_N_CLASSES + l]);
+      printf ("\n");
+    }
+}
+
+/* The "median over items" row of @all (one value a method). */
+static void
+print_median_row (guint n_items, const double *all, int n_methods)
+{
+  printf ("%-18s %6u", "median over items", n_items);
+  for (int k = 0; k < n_methods; k++)
+    print_cell (all[k]);
+}
+
+/* Which of an item's values (one a method) a median is taken of. */
+typedef enum { ITEM_HD95, ITEM_DPCT, ITEM_DML } ItemValue;
+
+static const double *
+item_values (const Item *it, ItemValue which)
+{
+  return which == ITEM_HD95 ? it->hd95 : which == ITEM_DPCT ? it->dpct : it->dml;
+}
+
+/* For method @k: @by_organ[k·LT_N_CLASSES + organ], the median of @which over the items of
+ * each organ; @all[k] (when not NULL), over all items.  @col holds items->len values.
+ * Returns how many items have no value (NAN). */
+static int
+medians_of_items (const GArray *items, ItemValue which, int k, double *col, double *by_organ, double *all)
+{
+  for (int l = 0; l < LT_N_CLASSES; l++)
+    {
+      int n = 0;
+      for (guint t = 0; t < items->len; t++)
+        {
+          const Item *it = &g_array_index (items, Item, t);
+          if (it->organ == l)
+            col[n++] = item_values (it, which)[k];
+        }
+      by_organ[k * LT_N_CLASSES + l] = median_of (col, n);
+    }
+  int missing = 0;
+  for (guint t = 0; t < items->len; t++)
+    {
+      col[t] = item_values (&g_array_index (items, Item, t), which)[k];
+      missing += isnan (col[t]);
+    }
+  if (all != NULL)
+    all[k] = median_of (col, (int) items->len);
+  return missing;
+}
+
 int
 eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArray *model_names,
            GPtrArray *atlases, gboolean with_atlas, const EvalSettings *st, const char *scheme, double min_ml,
@@ -266,17 +338,8 @@ eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArr
     printf ("atlas: %u atlases, %s transform, majority vote (a case is never its own atlas)\n", atlases->len,
             eval_transform_name (st->atlas.transform));
   printf ("\nDice of the removed organ (mean over the items where it was removed)\n");
-  printf ("%-18s %6s", "organ", "items");
-  for (int k = 0; k < n_methods; k++)
-    printf (" %14s", names[k]);
-  printf ("\n");
-  for (int l = 1; l < LT_N_CLASSES; l++)
-    {
-      printf ("%-18s %6d", lt_default_class_name (l), per_n[l]);
-      for (int k = 0; k < n_methods; k++)
-        print_cell (organ_means[k * LT_N_CLASSES + l]);
-      printf ("\n");
-    }
+  print_head ("organ", 18, names, n_methods);
+  print_organ_rows (per_n, organ_means, n_methods, FALSE);
   printf ("%-18s %6s", "mean over organs", "");
   for (int k = 0; k < n_methods; k++)
     print_cell (mean_organs[k]);
@@ -289,10 +352,8 @@ eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArr
   printf ("\n%-18s %6d", "  in triples", n_triple);
   for (int k = 0; k < n_methods; k++)
     print_cell (n_triple ? sum_triple[k] / n_triple : NAN);
-  printf ("\n\nPer case (mean over the case's items)\n%-24s %6s", "case", "items");
-  for (int k = 0; k < n_methods; k++)
-    printf (" %14s", names[k]);
-  printf ("\n");
+  printf ("\n\nPer case (mean over the case's items)\n");
+  print_head ("case", 24, names, n_methods);
   for (guint c = 0; c < n_cases; c++)
     {
       printf ("%-24s %6d", cases[c].name, case_n[c]);
@@ -309,42 +370,11 @@ eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArr
     {
       g_autofree double *col = g_new (double, MAX (1u, items->len));
       for (int k = 0; k < n_methods; k++)
-        {
-          for (int l = 0; l < LT_N_CLASSES; l++)
-            {
-              int n = 0;
-              for (guint t = 0; t < items->len; t++)
-                {
-                  const Item *it = &g_array_index (items, Item, t);
-                  if (it->organ == l)
-                    col[n++] = it->hd95[k];
-                }
-              hd_organ[k * LT_N_CLASSES + l] = median_of (col, n);
-            }
-          for (guint t = 0; t < items->len; t++)
-            {
-              col[t] = g_array_index (items, Item, t).hd95[k];
-              hd_missing[k] += isnan (col[t]);
-            }
-          hd_all[k] = median_of (col, (int) items->len);
-        }
+        hd_missing[k] = medians_of_items (items, ITEM_HD95, k, col, hd_organ, hd_all);
       printf ("HD95 of the removed organ in mm (median over the items where the method added some of it)\n");
-      printf ("%-18s %6s", "organ", "items");
-      for (int k = 0; k < n_methods; k++)
-        printf (" %14s", names[k]);
-      printf ("\n");
-      for (int l = 1; l < LT_N_CLASSES; l++)
-        {
-          if (per_n[l] == 0)
-            continue;
-          printf ("%-18s %6d", lt_default_class_name (l), per_n[l]);
-          for (int k = 0; k < n_methods; k++)
-            print_cell (hd_organ[k * LT_N_CLASSES + l]);
-          printf ("\n");
-        }
-      printf ("%-18s %6u", "median over items", items->len);
-      for (int k = 0; k < n_methods; k++)
-        print_cell (hd_all[k]);
+      print_head ("organ", 18, names, n_methods);
+      print_organ_rows (per_n, hd_organ, n_methods, TRUE);
+      print_median_row (items->len, hd_all, n_methods);
       printf ("\n%-18s %6s", "  none added", "");
       for (int k = 0; k < n_methods; k++)
         printf (" %14d", hd_missing[k]);
@@ -356,47 +386,17 @@ eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArr
   g_autofree double *dv_all = g_new (double, n_methods);
   {
     g_autofree double *col = g_new (double, MAX (1u, items->len));
-    g_autofree double *col_ml = g_new (double, MAX (1u, items->len));
     for (int k = 0; k < n_methods; k++)
       {
-        for (int l = 0; l < LT_N_CLASSES; l++)
-          {
-            int n = 0;
-            for (guint t = 0; t < items->len; t++)
-              {
-                const Item *it = &g_array_index (items, Item, t);
-                if (it->organ == l)
-                  {
-                    col[n] = it->dpct[k];
-                    col_ml[n++] = it->dml[k];
-                  }
-              }
-            dv_organ[k * LT_N_CLASSES + l] = median_of (col, n);
-            dv_ml_organ[k * LT_N_CLASSES + l] = median_of (col_ml, n);
-          }
-        for (guint t = 0; t < items->len; t++)
-          col[t] = g_array_index (items, Item, t).dpct[k];
-        dv_all[k] = median_of (col, (int) items->len);
+        medians_of_items (items, ITEM_DPCT, k, col, dv_organ, dv_all);
+        medians_of_items (items, ITEM_DML, k, col, dv_ml_organ, NULL);
       }
   }
   printf ("Volume difference of the removed organ, %% of the truth's volume (median over the items; "
           "-100: nothing added)\n");
-  printf ("%-18s %6s", "organ", "items");
-  for (int k = 0; k < n_methods; k++)
-    printf (" %14s", names[k]);
-  printf ("\n");
-  for (int l = 1; l < LT_N_CLASSES; l++)
-    {
-      if (per_n[l] == 0)
-        continue;
-      printf ("%-18s %6d", lt_default_class_name (l), per_n[l]);
-      for (int k = 0; k < n_methods; k++)
-        print_cell (dv_organ[k * LT_N_CLASSES + l]);
-      printf ("\n");
-    }
-  printf ("%-18s %6u", "median over items", items->len);
-  for (int k = 0; k < n_methods; k++)
-    print_cell (dv_all[k]);
+  print_head ("organ", 18, names, n_methods);
+  print_organ_rows (per_n, dv_organ, n_methods, TRUE);
+  print_median_row (items->len, dv_all, n_methods);
   printf ("\n\n");
   for (int k = 0; k < n_methods; k++)
     printf ("%s: %.2f s per completion\n", names[k], seconds[k] / MAX (1, runs[k]));
