@@ -12,13 +12,12 @@
  *   /tmp/fuzz-nifti -max_total_time=600 -max_len=65536 tests/fuzz/corpus-nifti
  */
 #include "nifti.h"
+#include "fuzz-util.h"
 
 #include <glib/gstdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
-
-static char *dir;
 
 int LLVMFuzzerTestOneInput (const guint8 *data, size_t size);
 
@@ -39,13 +38,10 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
   NiftiReadOptions opt = { .max_voxels = 1 << 22 };
   GError *error = NULL;
 
-  if (dir == NULL)
-    dir = g_dir_make_tmp ("fuzz-nifti-XXXXXX", NULL);
-  if (dir == NULL || size == 0)
+  const char *dir = fuzz_dir ("fuzz-nifti-XXXXXX");
+  int form = fuzz_take_form (&data, &size, 4);
+  if (dir == NULL || form < 0)
     return 0;
-  int form = data[0] % 4;
-  data++;
-  size--;
   g_autofree char *path = g_build_filename (dir, names[form], NULL);
   g_autofree char *img = g_build_filename (dir, "in.img", NULL);
   g_unlink (img);
@@ -66,19 +62,11 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
     {
       g_autofree char *out = g_build_filename (dir, "out.nii.gz", NULL);
       if (!nifti_write (v, out, NIFTI_WRITE_OVERWRITE, &error))
-        {
-          g_printerr ("cannot write back an accepted volume: %s\n", error->message);
-          abort ();
-        }
+        fuzz_fail ("cannot write back an accepted volume", error);
       LabelVolume *w = nifti_read (out, &opt, &error);
       if (w == NULL)
-        {
-          g_printerr ("cannot read back our own file: %s\n", error->message);
-          abort ();
-        }
-      g_assert (w->nx == v->nx && w->ny == v->ny && w->nz == v->nz);
-      g_assert (w->bytes_per_voxel == v->bytes_per_voxel);
-      g_assert (memcmp (w->data, v->data, (size_t) lv_volume_n_voxels (v) * v->bytes_per_voxel) == 0);
+        fuzz_fail ("cannot read back our own file", error);
+      fuzz_assert_same_voxels (v, w);
       lv_volume_free (w);
       lv_volume_free (v);
     }

@@ -12,13 +12,12 @@
  * Build and run: tests/fuzz/run.sh build / run nrrd (see there).
  */
 #include "nrrd.h"
+#include "fuzz-util.h"
 
 #include <glib/gstdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
-
-static char *dir;
 
 int LLVMFuzzerTestOneInput (const guint8 *data, size_t size);
 
@@ -71,13 +70,10 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
   NrrdReadOptions opt = { .max_voxels = 1 << 22 };
   GError *error = NULL;
 
-  if (dir == NULL)
-    dir = g_dir_make_tmp ("fuzz-nrrd-XXXXXX", NULL);
-  if (dir == NULL || size == 0)
+  const char *dir = fuzz_dir ("fuzz-nrrd-XXXXXX");
+  int form = fuzz_take_form (&data, &size, 4);
+  if (dir == NULL || form < 0)
     return 0;
-  int form = data[0] % 4;
-  data++;
-  size--;
   g_autofree char *path = g_build_filename (dir, names[form], NULL);
   g_autofree char *raw = g_build_filename (dir, "in.raw", NULL);
   g_unlink (raw);
@@ -125,10 +121,7 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
     {
       /* only the segment limit may stop the writer: more distinct labels than segments */
       if (!g_error_matches (error, NRRD_ERROR, NRRD_ERROR_TOO_LARGE))
-        {
-          g_printerr ("cannot write back an accepted volume: %s\n", error->message);
-          abort ();
-        }
+        fuzz_fail ("cannot write back an accepted volume", error);
       g_clear_error (&error);
     }
   else
@@ -136,13 +129,8 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
       LabelTable *t2 = NULL;
       LabelVolume *w = nrrd_read (out, &opt, &t2, NULL, &error);
       if (w == NULL)
-        {
-          g_printerr ("cannot read back our own file: %s\n", error->message);
-          abort ();
-        }
-      g_assert (w->nx == v->nx && w->ny == v->ny && w->nz == v->nz);
-      g_assert (w->bytes_per_voxel == v->bytes_per_voxel);
-      g_assert (memcmp (w->data, v->data, (size_t) lv_volume_n_voxels (v) * v->bytes_per_voxel) == 0);
+        fuzz_fail ("cannot read back our own file", error);
+      fuzz_assert_same_voxels (v, w);
       g_assert (memcmp (w->affine, v->affine, sizeof v->affine) == 0);
       /* every segment written is a present label; its name survives (control characters blanked) */
       for (guint i = 0; t2 && i < t2->entries->len; i++)
