@@ -48,11 +48,8 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
   gboolean ok;
   if (form == 1)
     ok = write_gz (path, data, size);
-  else if (form == 3)
-    ok = g_file_set_contents (path, (const char *) data, (gssize) MIN (size, 352), NULL)
-         && g_file_set_contents (img, (const char *) data + MIN (size, 352), (gssize) (size - MIN (size, 352)), NULL);
   else
-    ok = g_file_set_contents (path, (const char *) data, (gssize) size, NULL);
+    ok = fuzz_write_split (path, form == 3 ? img : NULL, data, size, form == 3 ? 352 : size);
   if (!ok)
     return 0;
 

@@ -21,17 +21,21 @@
 
 int LLVMFuzzerTestOneInput (const guint8 *data, size_t size);
 
+/* The length of the header: up to its blank line, or all @size bytes without one. */
+static size_t
+header_end (const guint8 *data, size_t size)
+{
+  for (size_t i = 0; i + 1 < size; i++)
+    if (data[i] == '\n' && data[i + 1] == '\n')
+      return i + 2;
+  return size;
+}
+
+/* @path holding the header of @data as it is and the rest gzip-compressed. */
 static gboolean
 write_with_gzip_tail (const char *path, const guint8 *data, size_t size)
 {
-  const guint8 *blank = NULL;
-  for (size_t i = 0; i + 1 < size; i++)
-    if (data[i] == '\n' && data[i + 1] == '\n')
-      {
-        blank = data + i + 2;
-        break;
-      }
-  size_t head = blank ? (size_t) (blank - data) : size;
+  size_t head = header_end (data, size);
   uLong bound = compressBound ((uLong) (size - head)) + 32;
   guint8 *out = g_malloc (head + bound);
   memcpy (out, data, head);
@@ -80,20 +84,8 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
   gboolean ok;
   if (form == 1)
     ok = write_with_gzip_tail (path, data, size);
-  else if (form == 2)
-    {
-      size_t head = size;
-      for (size_t i = 0; i + 1 < size; i++)
-        if (data[i] == '\n' && data[i + 1] == '\n')
-          {
-            head = i + 2;
-            break;
-          }
-      ok = g_file_set_contents (path, (const char *) data, (gssize) head, NULL)
-           && g_file_set_contents (raw, (const char *) data + head, (gssize) (size - head), NULL);
-    }
   else
-    ok = g_file_set_contents (path, (const char *) data, (gssize) size, NULL);
+    ok = fuzz_write_split (path, form == 2 ? raw : NULL, data, size, form == 2 ? header_end (data, size) : size);
   if (!ok)
     return 0;
   if (form == 3)

@@ -33,6 +33,17 @@ fuzz_take_form (const guint8 **data, size_t *size, int n_forms)
   return form;
 }
 
+/* @path holding the first @head of the @size bytes of @data and @rest (when not NULL) the
+ * others: a header and its data file. */
+static inline gboolean
+fuzz_write_split (const char *path, const char *rest, const guint8 *data, size_t size, size_t head)
+{
+  head = MIN (head, size);
+  if (!g_file_set_contents (path, (const char *) data, (gssize) head, NULL))
+    return FALSE;
+  return rest == NULL || g_file_set_contents (rest, (const char *) data + head, (gssize) (size - head), NULL);
+}
+
 /* Our own writer or reader failed on what the reader accepted: says @what and aborts. */
 G_GNUC_NORETURN static inline void
 fuzz_fail (const char *what, const GError *error)
