@@ -420,6 +420,7 @@ test_threads (void)
     g_assert_true (g_thread_join (threads[i]) == label_scheme_list (NULL)[i % 4]);
 }
 
+/* threads first, so that the schemes get built by concurrent callers */
 static const TestCase test_cases[] = {
   { "/label-scheme/threads", test_threads },
   { "/label-scheme/registry", test_registry },
@@ -440,11 +441,4 @@ static const TestCase test_cases[] = {
   { "/label-scheme/map-real-others", test_map_real_other },
 };
 
-int
-main (int argc, char **argv)
-{
-  g_test_init (&argc, &argv, NULL);
-  /* First, so that the schemes get built by concurrent callers. */
-  test_util_add (test_cases, G_N_ELEMENTS (test_cases));
-  return g_test_run ();
-}
+TEST_UTIL_MAIN (test_cases)

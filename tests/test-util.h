@@ -40,21 +40,33 @@ test_util_add (const TestCase *cases, gsize n)
     g_test_add_func (cases[i].path, cases[i].fn);
 }
 
-/* The main of a test without set-up: g_test_init, the @n @cases, g_test_run. */
+/* Set-up or tear-down of a whole test run (fixtures, data cases). */
+typedef void (*TestSetupFunc) (void);
+
+/* The main of a test with a fixture for the whole run: g_test_init, @setup, the @n @cases,
+ * g_test_run, @teardown (either may be NULL). */
 static inline int
-test_util_run (int argc, char **argv, const TestCase *cases, gsize n)
+test_util_run_with (int argc, char **argv, TestSetupFunc setup, TestSetupFunc teardown, const TestCase *cases,
+                    gsize n)
 {
   g_test_init (&argc, &argv, NULL);
+  if (setup != NULL)
+    setup ();
   test_util_add (cases, n);
-  return g_test_run ();
+  int rc = g_test_run ();
+  if (teardown != NULL)
+    teardown ();
+  return rc;
 }
 
-/* The whole main of a test without set-up: TEST_UTIL_MAIN (cases) after the table. */
-#define TEST_UTIL_MAIN(cases)                                                                                   \
+/* The whole main of a test: TEST_UTIL_MAIN (cases) after the table; TEST_UTIL_MAIN_WITH
+ * (cases, setup, teardown) with a fixture. */
+#define TEST_UTIL_MAIN_WITH(cases, setup, teardown)                                                             \
   int main (int argc, char **argv)                                                                              \
   {                                                                                                             \
-    return test_util_run (argc, argv, cases, G_N_ELEMENTS (cases));                                             \
+    return test_util_run_with (argc, argv, setup, teardown, cases, G_N_ELEMENTS (cases));                       \
   }
+#define TEST_UTIL_MAIN(cases) TEST_UTIL_MAIN_WITH (cases, NULL, NULL)
 
 /* Removes @path and, when it is a folder, everything below it (links are removed, not
  * followed).  Returns whether @path is gone. */
@@ -77,9 +89,6 @@ test_rm_rf (const char *path)
     g_unlink (path);
   return g_lstat (path, &st) != 0;
 }
-
-/* Run before the cases of test_util_run_in_tmpdir are registered (fixtures, data cases). */
-typedef void (*TestSetupFunc) (void);
 
 /* The main of a test that writes below one temporary folder: g_test_init, *@tmpdir made
  * from @tmpl, @setup (may be NULL), the @n @cases, g_test_run, then the folder and all in
