@@ -20,6 +20,11 @@ def ok(cond, name, diag=""):
     sys.stdout.flush()
 
 
+def report(cond, name, diag="", max_lines=40):
+    """ok() that shows the first @max_lines of @diag only when the test fails."""
+    ok(cond, name, "" if cond else "\n".join(str(diag).splitlines()[:max_lines]))
+
+
 def skip(name, why):
     """Reports test @name as skipped, for the reason @why."""
     _Run.n += 1
