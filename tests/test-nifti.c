@@ -597,12 +597,14 @@ test_big_endian (void)
 static void
 test_paths (void)
 {
-  g_autofree char *a = nifti_path_stem ("/x/y/aal.nii.gz");
-  g_autofree char *b = nifti_path_stem ("/x/y/scan.HDR");
-  g_autofree char *c = nifti_path_stem ("/x/y/scan.img.gz");
-  g_assert_cmpstr (a, ==, "/x/y/aal");
-  g_assert_cmpstr (b, ==, "/x/y/scan");
-  g_assert_cmpstr (c, ==, "/x/y/scan");
+  static const char *const stems[][2] = {   /* path, its stem */
+    { "/x/y/aal.nii.gz", "/x/y/aal" }, { "/x/y/scan.HDR", "/x/y/scan" }, { "/x/y/scan.img.gz", "/x/y/scan" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (stems); i++)
+    {
+      g_autofree char *stem = nifti_path_stem (stems[i][0]);
+      g_assert_cmpstr (stem, ==, stems[i][1]);
+    }
   g_assert_true (nifti_path_is_supported ("a.nii.gz"));
   g_assert_false (nifti_path_is_supported ("a.png"));
 }
