@@ -405,28 +405,22 @@ eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArr
     {
       g_autoptr (JsonBuilder) b = json_builder_new ();
       json_builder_begin_object (b);
-      json_builder_set_member_name (b, "mode");
-      json_builder_add_string_value (b, "complete-maps");
-      json_builder_set_member_name (b, "min_ml");
-      json_builder_add_double_value (b, min_ml);
-      json_builder_set_member_name (b, "items");
-      json_builder_add_int_value (b, items->len);
+      cli_json_string (b, "mode", "complete-maps");
+      cli_json_double (b, "min_ml", min_ml);
+      cli_json_int (b, "items", items->len);
       if (with_atlas)
         {
           json_builder_set_member_name (b, "atlas");
           json_builder_begin_object (b);
-          json_builder_set_member_name (b, "transform");
-          json_builder_add_string_value (b, eval_transform_name (st->atlas.transform));
+          cli_json_string (b, "transform", eval_transform_name (st->atlas.transform));
           json_builder_set_member_name (b, "files");
           json_builder_begin_array (b);
           for (guint i = 0; i < atlases->len; i++)
             {
               const Atlas *a = g_ptr_array_index (atlases, i);
               json_builder_begin_object (b);
-              json_builder_set_member_name (b, "file");
-              json_builder_add_string_value (b, a->path);
-              json_builder_set_member_name (b, "scheme");
-              json_builder_add_string_value (b, a->scheme);
+              cli_json_string (b, "file", a->path);
+              cli_json_string (b, "scheme", a->scheme);
               json_builder_end_object (b);
             }
           json_builder_end_array (b);
@@ -437,15 +431,12 @@ eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArr
       for (int k = 0; k < n_methods; k++)
         {
           json_builder_begin_object (b);
-          json_builder_set_member_name (b, "name");
-          json_builder_add_string_value (b, names[k]);
+          cli_json_string (b, "name", names[k]);
           if (k >= first_net)
             {
-              json_builder_set_member_name (b, "file");
-              json_builder_add_string_value (b, g_ptr_array_index (model_paths, k - first_net));
+              cli_json_string (b, "file", g_ptr_array_index (model_paths, k - first_net));
             }
-          json_builder_set_member_name (b, "seconds_per_completion");
-          json_builder_add_double_value (b, seconds[k] / MAX (1, runs[k]));
+          cli_json_double (b, "seconds_per_completion", seconds[k] / MAX (1, runs[k]));
           json_builder_set_member_name (b, "removed_dice");
           json_builder_begin_object (b);
           for (int l = 1; l < LT_N_CLASSES; l++)
@@ -463,8 +454,7 @@ eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArr
                 eval_json_add_number_or_null (b, lt_default_class_name (l), hd_organ[k * LT_N_CLASSES + l]);
               json_builder_end_object (b);
               eval_json_add_number_or_null (b, "hd95_median_over_items_mm", hd_all[k]);
-              json_builder_set_member_name (b, "hd95_none_added");
-              json_builder_add_int_value (b, hd_missing[k]);
+              cli_json_int (b, "hd95_none_added", hd_missing[k]);
             }
           json_builder_set_member_name (b, "volume_diff_percent_median");
           json_builder_begin_object (b);
@@ -487,19 +477,15 @@ eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArr
         {
           const Case *cs = &cases[c];
           json_builder_begin_object (b);
-          json_builder_set_member_name (b, "file");
-          json_builder_add_string_value (b, cs->path);
-          json_builder_set_member_name (b, "name");
-          json_builder_add_string_value (b, cs->name);
-          json_builder_set_member_name (b, "scheme");
-          json_builder_add_string_value (b, cs->scheme);
+          cli_json_string (b, "file", cs->path);
+          cli_json_string (b, "name", cs->name);
+          cli_json_string (b, "scheme", cs->scheme);
           json_builder_set_member_name (b, "present_ml");
           json_builder_begin_object (b);
           for (int l = 1; l < LT_N_CLASSES; l++)
             if ((cs->present >> l) & 1u)
               {
-                json_builder_set_member_name (b, lt_default_class_name (l));
-                json_builder_add_double_value (b, cs->ml[l]);
+                cli_json_double (b, lt_default_class_name (l), cs->ml[l]);
               }
           json_builder_end_object (b);
           json_builder_set_member_name (b, "mean_dice");
@@ -514,10 +500,8 @@ eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArr
               const Removal *rm = &g_array_index (cs->removals, Removal, r);
               g_autofree char *rname = removal_plan_dup_name (rm->mask);
               json_builder_begin_object (b);
-              json_builder_set_member_name (b, "removed");
-              json_builder_add_string_value (b, rname);
-              json_builder_set_member_name (b, "triple");
-              json_builder_add_boolean_value (b, removal_plan_is_triple (rm->mask));
+              cli_json_string (b, "removed", rname);
+              cli_json_bool (b, "triple", removal_plan_is_triple (rm->mask));
               json_builder_set_member_name (b, "organs");
               json_builder_begin_array (b);
               for (; t < items->len; t++)
@@ -526,10 +510,8 @@ eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArr
                   if (it->case_index != (int) c || it->removal_index != (int) r)
                     break;
                   json_builder_begin_object (b);
-                  json_builder_set_member_name (b, "organ");
-                  json_builder_add_string_value (b, lt_default_class_name (it->organ));
-                  json_builder_set_member_name (b, "truth_ml");
-                  json_builder_add_double_value (b, it->truth_ml);
+                  cli_json_string (b, "organ", lt_default_class_name (it->organ));
+                  cli_json_double (b, "truth_ml", it->truth_ml);
                   json_builder_set_member_name (b, "dice");
                   json_builder_begin_object (b);
                   for (int k = 0; k < n_methods; k++)
@@ -569,20 +551,15 @@ eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArr
                     {
                       const AtlasFit *f = &rm->fits[a];
                       json_builder_begin_object (b);
-                      json_builder_set_member_name (b, "atlas");
-                      json_builder_add_string_value (b, rm->atlas_names[a]);
-                      json_builder_set_member_name (b, "used");
-                      json_builder_add_boolean_value (b, f->used);
+                      cli_json_string (b, "atlas", rm->atlas_names[a]);
+                      cli_json_bool (b, "used", f->used);
                       if (f->used)
                         {
-                          json_builder_set_member_name (b, "transform");
-                          json_builder_add_string_value (b, eval_transform_name (f->transform));
-                          json_builder_set_member_name (b, "shared_organs");
-                          json_builder_add_int_value (b, f->n_shared);
+                          cli_json_string (b, "transform", eval_transform_name (f->transform));
+                          cli_json_int (b, "shared_organs", f->n_shared);
                           eval_json_add_number_or_null (b, "scale", f->scale);
                           eval_json_add_number_or_null (b, "rms_mm", f->rms_mm);
-                          json_builder_set_member_name (b, "pairs");
-                          json_builder_add_int_value (b, f->n_pairs);
+                          cli_json_int (b, "pairs", f->n_pairs);
                         }
                       json_builder_end_object (b);
                     }
