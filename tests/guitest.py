@@ -11,6 +11,18 @@ import time
 XVFB = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24"]
 
 
+def run_xvfb(exe, env, timeout):
+    """Runs @exe under Xvfb with @env (AR_TEST_SCRIPT in it) until it exits, at most @timeout
+    seconds.  Returns (exit status, -1 on time-out; its "test: " lines; stdout; stderr)."""
+    try:
+        r = subprocess.run(XVFB + [exe], env=env, capture_output=True, text=True, timeout=timeout)
+        out, err, code = r.stdout, r.stderr, r.returncode
+    except subprocess.TimeoutExpired as e:
+        out, err, code = e.stdout or "", e.stderr or "", -1
+        out, err = (x.decode() if isinstance(x, bytes) else x for x in (out, err))
+    return code, [l for l in out.splitlines() if l.startswith("test: ")], out, err
+
+
 def run_app(cmd, script_lines, tmp, env, name, driver=None, cwd=None, limit=300):
     """Runs @cmd (ending with the app and its files) on @script_lines, written to
     @tmp/@name.txt; @driver is called with each stdout line; the app is stopped after @limit

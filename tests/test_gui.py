@@ -38,6 +38,7 @@ import tempfile
 
 import numpy as np
 
+from guitest import run_xvfb
 from taptest import finish, ok
 from PIL import Image
 
@@ -177,13 +178,7 @@ def main():
     env["ANATOMY_MODELS_DIR"] = models_a
     env.update({"AR_TEST_SCRIPT": script, "AR_DATADIR": datadir, "GTK_A11Y": "none",
                 "GSETTINGS_BACKEND": "memory", "XDG_DATA_HOME": os.path.join(tmp, "xdg")})
-    cmd = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", exe]
-    try:
-        r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=400)
-        out, err, code = r.stdout, r.stderr, r.returncode
-    except subprocess.TimeoutExpired as e:
-        out, err, code = (e.stdout or b"").decode(), (e.stderr or b"").decode(), -1
-    lines = [l for l in out.splitlines() if l.startswith("test: ")]
+    code, lines, out, err = run_xvfb(exe, env, 400)
     hostile = hostile_run(exe, env, tmp)
     print("1..25")
     ok(code == 0 and lines and lines[-1].startswith("test: quit: ok"),
@@ -375,13 +370,7 @@ def hostile_run(exe, env, tmp):
         ]) + "\n")
     henv = dict(env)
     henv["AR_TEST_SCRIPT"] = script
-    cmd = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", exe]
-    try:
-        r = subprocess.run(cmd, env=henv, capture_output=True, text=True, timeout=150)
-        out, err, code = r.stdout, r.stderr, r.returncode
-    except subprocess.TimeoutExpired as e:
-        out, err, code = (e.stdout or b"").decode(), (e.stderr or b"").decode(), -1
-    lines = [l for l in out.splitlines() if l.startswith("test: ")]
+    code, lines, out, err = run_xvfb(exe, henv, 150)
     return code, lines, out + err[-2000:], (fifo, many, zero)
 
 

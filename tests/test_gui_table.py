@@ -29,6 +29,7 @@ import tempfile
 
 import numpy as np
 
+from guitest import run_xvfb
 from taptest import finish, ok
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -108,13 +109,7 @@ def main():
         ]) + "\n")
     env = dict(os.environ, AR_TEST_SCRIPT=script, ANATOMY_MODELS_DIR=models, GTK_A11Y="none",
                GSETTINGS_BACKEND="memory", XDG_DATA_HOME=os.path.join(tmp, "xdg"))
-    try:
-        r = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", exe], env=env,
-                           capture_output=True, text=True, timeout=500)
-        out, err = r.stdout, r.stderr
-    except subprocess.TimeoutExpired as e:
-        out, err = (e.stdout or b"").decode(), (e.stderr or b"").decode()
-    lines = [l for l in out.splitlines() if l.startswith("test: ")]
+    _, lines, out, err = run_xvfb(exe, env, 500)
     print("1..7")
     fails = [l for l in lines if ": FAILED" in l]
     second = [l for l in lines if l.startswith("test: save-metrics: ")]
