@@ -14,7 +14,6 @@
 #include "nifti.h"
 #include "fuzz-util.h"
 
-#include <glib/gstdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -38,13 +37,11 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
   NiftiReadOptions opt = { .max_voxels = 1 << 22 };
   GError *error = NULL;
 
-  const char *dir = fuzz_dir ("fuzz-nifti-XXXXXX");
-  int form = fuzz_take_form (&data, &size, 4);
-  if (dir == NULL || form < 0)
+  int form;
+  g_autofree char *img = NULL;
+  g_autofree char *path = fuzz_begin ("fuzz-nifti-XXXXXX", names, 4, "in.img", &data, &size, &form, &img);
+  if (path == NULL)
     return 0;
-  g_autofree char *path = g_build_filename (dir, names[form], NULL);
-  g_autofree char *img = g_build_filename (dir, "in.img", NULL);
-  g_unlink (img);
   gboolean ok;
   if (form == 1)
     ok = write_gz (path, data, size);
@@ -57,7 +54,7 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
   g_assert ((v == NULL) != (error == NULL));
   if (v != NULL)
     {
-      g_autofree char *out = g_build_filename (dir, "out.nii.gz", NULL);
+      g_autofree char *out = g_build_filename (fuzz_dir ("fuzz-nifti-XXXXXX"), "out.nii.gz", NULL);
       if (!nifti_write (v, out, NIFTI_WRITE_OVERWRITE, &error))
         fuzz_fail ("cannot write back an accepted volume", error);
       LabelVolume *w = nifti_read (out, &opt, &error);

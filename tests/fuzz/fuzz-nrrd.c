@@ -14,7 +14,6 @@
 #include "nrrd.h"
 #include "fuzz-util.h"
 
-#include <glib/gstdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -74,13 +73,11 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
   NrrdReadOptions opt = { .max_voxels = 1 << 22 };
   GError *error = NULL;
 
-  const char *dir = fuzz_dir ("fuzz-nrrd-XXXXXX");
-  int form = fuzz_take_form (&data, &size, 4);
-  if (dir == NULL || form < 0)
+  int form;
+  g_autofree char *raw = NULL;
+  g_autofree char *path = fuzz_begin ("fuzz-nrrd-XXXXXX", names, 4, "in.raw", &data, &size, &form, &raw);
+  if (path == NULL)
     return 0;
-  g_autofree char *path = g_build_filename (dir, names[form], NULL);
-  g_autofree char *raw = g_build_filename (dir, "in.raw", NULL);
-  g_unlink (raw);
   gboolean ok;
   if (form == 1)
     ok = write_with_gzip_tail (path, data, size);
@@ -108,7 +105,7 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
   for (guint i = 1; table && i < table->entries->len; i++)
     g_assert (g_array_index (table->entries, LabelEntry, i - 1).id < g_array_index (table->entries, LabelEntry, i).id);
 
-  g_autofree char *out = g_build_filename (dir, "out.seg.nrrd", NULL);
+  g_autofree char *out = g_build_filename (fuzz_dir ("fuzz-nrrd-XXXXXX"), "out.seg.nrrd", NULL);
   if (!nrrd_write (v, table, out, NRRD_WRITE_OVERWRITE, &error))
     {
       /* only the segment limit may stop the writer: more distinct labels than segments */

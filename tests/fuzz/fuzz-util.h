@@ -6,6 +6,7 @@
 #include "label-volume.h"
 
 #include <glib.h>
+#include <glib/gstdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +32,23 @@ fuzz_take_form (const guint8 **data, size_t *size, int n_forms)
   (*data)++;
   (*size)--;
   return form;
+}
+
+/* The start of a target writing its input to files: takes the form off @data (see
+ * fuzz_take_form, @n_forms forms) into *@form, and returns the path of the input in the
+ * target's folder (fuzz_dir (@tmpl)), @names[form]; *@side is the path @side_name beside it
+ * (for a data file), removed if a previous input left one.  NULL for an empty input. */
+static inline char *
+fuzz_begin (const char *tmpl, const char *const *names, int n_forms, const char *side_name, const guint8 **data,
+            size_t *size, int *form, char **side)
+{
+  const char *dir = fuzz_dir (tmpl);
+  *form = fuzz_take_form (data, size, n_forms);
+  if (dir == NULL || *form < 0)
+    return NULL;
+  *side = g_build_filename (dir, side_name, NULL);
+  g_unlink (*side);
+  return g_build_filename (dir, names[*form], NULL);
 }
 
 /* @path holding the first @head of the @size bytes of @data and @rest (when not NULL) the
