@@ -60,8 +60,7 @@ test_out_set_rules (void)
   g_clear_error (&error);
   g_autofree char *nowhere = g_build_filename (dir, "no", "such", "x.txt", NULL);
   g_assert_false (out_set_reserve (s, nowhere, &error));
-  g_assert_nonnull (strstr (error->message, nowhere));
-  g_assert_nonnull (strstr (error->message, "does not exist"));
+  test_assert_message_has (error, nowhere, "does not exist", NULL);
   g_clear_error (&error);
   assert_text (in, "input");
 

@@ -342,8 +342,7 @@ test_safetensors_json_depth (void)
       g_assert_null (f);
       g_test_message ("%s", error->message);
       g_assert_error (error, NN_ST_ERROR, NN_ST_ERROR_FORMAT);
-      g_assert_nonnull (strstr (error->message, "deep.safetensors"));
-      g_assert_nonnull (strstr (error->message, "levels deep"));
+      test_assert_message_has (error, "deep.safetensors", "levels deep", NULL);
       g_clear_error (&error);
     }
 
@@ -409,8 +408,7 @@ test_safetensors_labels_depth (void)
   g_byte_array_unref (file);
   g_assert_null (nn_net_load (path, &error));
   g_test_message ("%s", error->message);
-  g_assert_nonnull (strstr (error->message, path));
-  g_assert_nonnull (strstr (error->message, "labels"));
+  test_assert_message_has (error, path, "labels", NULL);
 }
 
 /* ---- NIfTI (the fourth writer, tested in depth in test-nifti.c): same contract ---- */

@@ -515,8 +515,7 @@ test_outset (void)
   g_assert_true (g_file_set_contents (notes, "mine", -1, NULL));
   g_assert_false (label_file_write (v, t, work, TRUE, &error));
   g_assert_error (error, LABEL_FOLDER_ERROR, LABEL_FOLDER_ERROR_NOT_MASK_FOLDER);
-  g_assert_nonnull (strstr (error->message, "unknown output format"));
-  g_assert_nonnull (strstr (error->message, "notes.txt"));
+  test_assert_message_has (error, "unknown output format", "notes.txt", NULL);
   g_clear_error (&error);
   g_assert_cmpuint (n_files (work), ==, 1);
   /* nor a folder whose parent is missing */
@@ -540,8 +539,7 @@ test_outset (void)
   g_assert_cmpint (mkfifo (fifo, 0644), ==, 0);
   g_assert_null (label_file_read (dir, 0, NULL, NULL, &error));
   g_assert_error (error, LABEL_FOLDER_ERROR, LABEL_FOLDER_ERROR_IO);
-  g_assert_nonnull (strstr (error->message, "stomach.nii.gz"));
-  g_assert_nonnull (strstr (error->message, "named pipe"));
+  test_assert_message_has (error, "stomach.nii.gz", "named pipe", NULL);
   g_clear_error (&error);
   g_unlink (fifo);
 }

@@ -5,6 +5,7 @@
 #include "nifti.h"
 
 #include <string.h>
+#include "test-util.h"
 
 /* ------------------------------------------------------------------------- */
 /* Detection                                                                 */
@@ -84,8 +85,7 @@ test_detect_tables (void)
   lt_table_set (mixed, 22, "metastasis", grey);
   g_assert_null (label_scheme_detect (mixed, NULL, 0, &score, &error));
   g_assert_error (error, LABEL_SCHEME_ERROR, LABEL_SCHEME_ERROR_NOT_DETECTED);
-  g_assert_nonnull (strstr (error->message, "--scheme"));
-  g_assert_nonnull (strstr (error->message, "mixed"));
+  test_assert_message_has (error, "--scheme", "mixed", NULL);
   g_assert_cmpfloat_with_epsilon (score, 0.4, 1e-9);
   g_clear_error (&error);
 
@@ -289,10 +289,7 @@ test_unnamed (void)
   g_assert_null (label_scheme_for_unnamed (b, "case7.nii.gz", &error));
   g_assert_error (error, LABEL_SCHEME_ERROR, LABEL_SCHEME_ERROR_NEEDS_SCHEME);
   g_test_message ("message: %s", error->message);
-  g_assert_nonnull (strstr (error->message, "case7.nii.gz"));
-  g_assert_nonnull (strstr (error->message, "117"));
-  g_assert_nonnull (strstr (error->message, "--scheme NAME"));
-  g_assert_nonnull (strstr (error->message, "label table"));
+  test_assert_message_has (error, "case7.nii.gz", "117", "--scheme NAME", "label table", NULL);
   for (int i = 0; i < 4; i++)
     g_assert_nonnull (strstr (error->message, label_scheme_get_name (label_scheme_list (NULL)[i])));
   g_clear_error (&error);
@@ -405,10 +402,7 @@ test_map_synthetic (void)
   g_assert_null (label_scheme_map_volume (get ("totalseg-v2"), v, "bad.nii.gz", &error));
   g_assert_error (error, LABEL_SCHEME_ERROR, LABEL_SCHEME_ERROR_UNKNOWN_ID);
   g_test_message ("message: %s", error->message);
-  g_assert_nonnull (strstr (error->message, "bad.nii.gz"));
-  g_assert_nonnull (strstr (error->message, "200 (2 voxels)"));
-  g_assert_nonnull (strstr (error->message, "250 (1 voxel)"));
-  g_assert_nonnull (strstr (error->message, "totalseg-v2"));
+  test_assert_message_has (error, "bad.nii.gz", "200 (2 voxels)", "250 (1 voxel)", "totalseg-v2", NULL);
   g_clear_error (&error);
 
   /* Huge and negative int32 labels: an error, and no table indexed by label. */
@@ -416,8 +410,7 @@ test_map_synthetic (void)
   g_autoptr (LabelVolume) h = volume_with (huge, G_N_ELEMENTS (huge), 4);
   g_assert_null (label_scheme_map_volume (get ("totalseg-v2"), h, NULL, &error));
   g_assert_error (error, LABEL_SCHEME_ERROR, LABEL_SCHEME_ERROR_UNKNOWN_ID);
-  g_assert_nonnull (strstr (error->message, "1000000000"));
-  g_assert_nonnull (strstr (error->message, "-7"));
+  test_assert_message_has (error, "1000000000", "-7", NULL);
   g_clear_error (&error);
 
   /* By names: each id by its name in the table; unknown names map to none. */

@@ -2,6 +2,7 @@
  * The network helpers need the engine: define TEST_UTIL_NN before including. */
 #pragma once
 
+#include <stdarg.h>
 #include <string.h>
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -67,6 +68,20 @@ test_util_run_with (int argc, char **argv, TestSetupFunc setup, TestSetupFunc te
     return test_util_run_with (argc, argv, setup, teardown, cases, G_N_ELEMENTS (cases));                       \
   }
 #define TEST_UTIL_MAIN(cases) TEST_UTIL_MAIN_WITH (cases, NULL, NULL)
+
+/* @error is set and its message holds each of the words after it (NULL-terminated): what
+ * is wrong and where. */
+G_GNUC_NULL_TERMINATED static inline void
+test_assert_message_has (const GError *error, ...)
+{
+  g_assert_nonnull (error);
+  va_list ap;
+  va_start (ap, error);
+  for (const char *w = va_arg (ap, const char *); w != NULL; w = va_arg (ap, const char *))
+    if (strstr (error->message, w) == NULL)
+      g_error ("the message \"%s\" does not say \"%s\"", error->message, w);
+  va_end (ap);
+}
 
 /* Removes @path and, when it is a folder, everything below it (links are removed, not
  * followed).  Returns whether @path is gone. */
