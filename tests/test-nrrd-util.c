@@ -1,4 +1,4 @@
-/* test-nrrd-util.c: the helpers of the NRRD tests (see test-nrrd-util.h). */
+/* test-nrrd-util.c: what the parts of the NRRD test share (see test-nrrd-util.h). */
 #include "test-nrrd-util.h"
 #define TEST_UTIL_VOLUME
 #include "test-util.h"
