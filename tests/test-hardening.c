@@ -109,6 +109,29 @@ check_failed_write (gboolean ok, const GError *error, const char *path, GBytes *
   g_assert_cmpstr (after, ==, listing_before);
 }
 
+/* A writer under test: @what to @path, replacing an existing file when @overwrite. */
+typedef gboolean (*WriteFunc) (gconstpointer what, const char *path, gboolean overwrite, GError **error);
+
+/* @write of @small to @path in @dir succeeds; then @write of @big over it, with files
+ * capped at @limit bytes (0: one byte more than the small file), must fail as
+ * check_failed_write says.  Returns that failure's error. */
+static GError *
+check_write_over_fails (WriteFunc write, gconstpointer small, gconstpointer big, const char *dir, const char *path,
+                        rlim_t limit)
+{
+  GError *error = NULL;
+  g_assert_true (write (small, path, FALSE, &error));
+  g_assert_no_error (error);
+  g_autoptr (GBytes) old = read_bytes (path);
+  g_autofree char *before = dir_listing (dir);
+  FsizeLimit l;
+  fsize_limit_begin (&l, limit != 0 ? limit : g_bytes_get_size (old) + 1);
+  gboolean ok = write (big, path, TRUE, &error);
+  fsize_limit_end (&l);
+  check_failed_write (ok, error, path, old, dir, before);
+  return error;
+}
+
 /* ---- label table ---- */
 
 LabelTable *
@@ -124,6 +147,12 @@ make_table (int n)
   return t;
 }
 
+static gboolean
+write_table (gconstpointer t, const char *path, gboolean overwrite, GError **error)
+{
+  return lt_table_save_itksnap (t, path, overwrite, error);
+}
+
 static void
 test_label_table_write_fails (void)
 {
@@ -133,17 +162,9 @@ test_label_table_write_fails (void)
   g_autoptr (LabelTable) small = make_table (2);
   g_autoptr (LabelTable) big = make_table (200);
 
-  g_assert_true (lt_table_save_itksnap (small, path, FALSE, &error));
-  g_assert_no_error (error);
-  g_autoptr (GBytes) old = read_bytes (path);
-  g_autofree char *before = dir_listing (dir);
-  g_assert_cmpstr (before, ==, "labels.txt");
-
-  FsizeLimit l;
-  fsize_limit_begin (&l, 4096);
-  gboolean ok = lt_table_save_itksnap (big, path, TRUE, &error);
-  fsize_limit_end (&l);
-  check_failed_write (ok, error, path, old, dir, before);
+  error = check_write_over_fails (write_table, small, big, dir, path, 4096);
+  g_autofree char *listing = dir_listing (dir);
+  g_assert_cmpstr (listing, ==, "labels.txt");
   g_assert_error (error, LT_ERROR, LT_ERROR_IO);
 
   /* the same write succeeds without the limit, and reads back */
@@ -265,6 +286,12 @@ write_ball (const char *path, int n, int r)
   g_assert_no_error (error);
 }
 
+static gboolean
+write_net (gconstpointer net, const char *path, gboolean overwrite, GError **error)
+{
+  return nn_net_save ((NnNet *) net, path, overwrite, error);   /* saving does not change it */
+}
+
 static void
 test_model_save_fails (void)
 {
@@ -274,16 +301,7 @@ test_model_save_fails (void)
   g_autoptr (NnNet) small = tiny_net (4, 8);
   g_autoptr (NnNet) big = tiny_net (16, 8);
 
-  g_assert_true (nn_net_save (small, path, FALSE, &error));
-  g_assert_no_error (error);
-  g_autoptr (GBytes) old = read_bytes (path);
-  g_autofree char *before = dir_listing (dir);
-
-  FsizeLimit l;
-  fsize_limit_begin (&l, g_bytes_get_size (old) + 1);
-  gboolean ok = nn_net_save (big, path, TRUE, &error);
-  fsize_limit_end (&l);
-  check_failed_write (ok, error, path, old, dir, before);
+  error = check_write_over_fails (write_net, small, big, dir, path, 0);
 
   /* the old model still loads */
   g_clear_error (&error);
@@ -413,22 +431,20 @@ test_safetensors_labels_depth (void)
 
 /* ---- NIfTI (the fourth writer, tested in depth in test-nifti.c): same contract ---- */
 
+static gboolean
+write_nifti (gconstpointer v, const char *path, gboolean overwrite, GError **error)
+{
+  return nifti_write (v, path, overwrite ? NIFTI_WRITE_OVERWRITE : 0, error);
+}
+
 static void
 test_nifti_write_fails (void)
 {
   g_autofree char *dir = fresh_dir ("nifti");
   g_autofree char *path = g_build_filename (dir, "v.nii", NULL);
-  g_autoptr (GError) error = NULL;
   g_autoptr (LabelVolume) small = ball_volume (8, 2);
   g_autoptr (LabelVolume) big = ball_volume (40, 10);
-  g_assert_true (nifti_write (small, path, 0, &error));
-  g_autoptr (GBytes) old = read_bytes (path);
-  g_autofree char *before = dir_listing (dir);
-  FsizeLimit l;
-  fsize_limit_begin (&l, g_bytes_get_size (old) + 1);
-  gboolean ok = nifti_write (big, path, NIFTI_WRITE_OVERWRITE, &error);
-  fsize_limit_end (&l);
-  check_failed_write (ok, error, path, old, dir, before);
+  g_autoptr (GError) error = check_write_over_fails (write_nifti, small, big, dir, path, 0);
 }
 
 /* ---- cancelled completion ---- */
