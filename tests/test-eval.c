@@ -149,9 +149,7 @@ test_complete_maps (void)
                          "--json", json, NULL };
   Run r = run_anatomy (args);
   g_assert_true (r.ok);
-  g_assert_nonnull (strstr (r.out, "3 complete label maps"));
-  g_assert_nonnull (strstr (r.out, "mean over items"));
-  g_assert_nonnull (strstr (r.out, "Per case"));
+  test_assert_contains (r.out, "3 complete label maps", "mean over items", "Per case", NULL);
   run_clear (&r);
 
   g_autoptr (JsonNode) root = load_json (json);
@@ -336,8 +334,7 @@ test_benchmark_layout (void)
                          "--mean-subjects", "2", "--json", json, NULL };
   Run r = run_anatomy (args);
   g_assert_true (r.ok);
-  g_assert_nonnull (strstr (r.out, "2 partial volumes of 1 subjects"));
-  g_assert_nonnull (strstr (r.out, "Dice of removed organs only"));
+  test_assert_contains (r.out, "2 partial volumes of 1 subjects", "Dice of removed organs only", NULL);
   run_clear (&r);
   g_autoptr (JsonNode) root = load_json (json);
   JsonArray *methods = json_object_get_array_member (json_node_get_object (root), "methods");

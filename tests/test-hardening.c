@@ -739,8 +739,7 @@ test_cli_memory_message (void)
   g_test_message ("anatomy info: %s", err);
   g_unlink (path);
   g_assert_false (g_spawn_check_wait_status (status, NULL));
-  g_assert_nonnull (strstr (err, path));
-  g_assert_nonnull (strstr (err, "953.7 MiB"));
+  test_assert_contains (err, path, "953.7 MiB", NULL);
 }
 
 static const TestCase test_cases[] = {

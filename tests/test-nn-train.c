@@ -723,8 +723,7 @@ test_trainer_progress (void)
 
   g_autoptr (NnNet) net = load_net (o.out);
   const char *prov = nn_net_get_metadata (net, "provenance");
-  g_assert_nonnull (strstr (prov, "\"final\":true"));
-  g_assert_nonnull (strstr (prov, "\"steps\":6"));
+  test_assert_contains (prov, "\"final\":true", "\"steps\":6", NULL);
   g_autofree char *log = NULL;
   g_assert_true (g_file_get_contents (o.log_path, &log, NULL, NULL));
   g_auto (GStrv) lines = g_strsplit (log, "\n", -1);
@@ -871,9 +870,7 @@ test_cli_resume (void)
   /* the provenance records the command, seed and steps */
   const char *prov = nn_net_get_metadata (np, "provenance");
   g_assert_nonnull (prov);
-  g_assert_nonnull (strstr (prov, "\"steps\":6"));
-  g_assert_nonnull (strstr (prov, "\"seed\":5"));
-  g_assert_nonnull (strstr (prov, "anatomy train --resume"));
+  test_assert_contains (prov, "\"steps\":6", "\"seed\":5", "anatomy train --resume", NULL);
   g_autofree char *part_opt = g_build_filename (tmpdir, "part.checkpoint.optim.safetensors", NULL);
   g_autofree char *full_ckpt = g_build_filename (tmpdir, "full.checkpoint.safetensors", NULL);
   g_autofree char *full_opt = g_build_filename (tmpdir, "full.checkpoint.optim.safetensors", NULL);

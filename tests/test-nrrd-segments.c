@@ -1,6 +1,7 @@
 /* test-nrrd-segments.c: 3D Slicer .seg.nrrd: 3D files, 4D layers of overlapping segments,
  * and the real Slicer file beside the same patient as NIfTI. */
 #include "test-nrrd-util.h"
+#include "test-util.h"
 
 #include <glib/gstdio.h>
 #include <math.h>
@@ -32,8 +33,8 @@ test_slicer_3d (void)
   g_assert_false (info.renumbered);
   g_assert_nonnull (info.warnings);
   g_test_message ("warnings: %s", info.warnings);
-  g_assert_nonnull (strstr (info.warnings, "segment 3 (in no layer) is ignored"));
-  g_assert_nonnull (strstr (info.warnings, "segment 4 (background) is ignored"));
+  test_assert_contains (info.warnings, "segment 3 (in no layer) is ignored", "segment 4 (background) is ignored",
+                        NULL);
   g_assert_cmpuint (t->entries->len, ==, 3);
   const LabelEntry *e = lt_table_lookup (t, 5);
   g_assert_cmpstr (e->name, ==, "Liver");
@@ -129,8 +130,7 @@ test_slicer_layers (void)
     NrrdReadOptions opt = { .flags = NRRD_READ_REFUSE_OVERLAP };
     g_autoptr (GError) e = read_error (p, &opt);
     g_assert_error (e, NRRD_ERROR, NRRD_ERROR_OVERLAP);
-    g_assert_nonnull (strstr (e->message, "(0,0,0)"));
-    g_assert_nonnull (strstr (e->message, p));
+    test_assert_contains (e->message, "(0,0,0)", p, NULL);
   }
   /* a value no segment declares, when renumbering */
   {

@@ -750,8 +750,7 @@ test_export (void)
   g_assert_true (g_file_get_contents (ply, &data, &len, NULL));
   g_autofree char *expect_v = g_strdup_printf ("element vertex %" G_GUINT64_FORMAT "\n", nv);
   g_autofree char *expect_f = g_strdup_printf ("element face %" G_GUINT64_FORMAT "\n", nt);
-  g_assert_nonnull (strstr (data, expect_v));
-  g_assert_nonnull (strstr (data, expect_f));
+  test_assert_contains (data, expect_v, expect_f, NULL);
   const char *end = strstr (data, "end_header\n") + strlen ("end_header\n");
   g_assert_cmpuint (len - (gsize) (end - data), ==, 28 * nv + 17 * nt);
   /* first vertex of label 2 is red */

@@ -69,6 +69,26 @@ test_util_run_with (int argc, char **argv, TestSetupFunc setup, TestSetupFunc te
   }
 #define TEST_UTIL_MAIN(cases) TEST_UTIL_MAIN_WITH (cases, NULL, NULL)
 
+/* @text is not NULL and holds each of the words in @ap (NULL-terminated). */
+static inline void
+test_assert_contains_v (const char *text, va_list ap)
+{
+  g_assert_nonnull (text);
+  for (const char *w = va_arg (ap, const char *); w != NULL; w = va_arg (ap, const char *))
+    if (strstr (text, w) == NULL)
+      g_error ("\"%s\" does not say \"%s\"", text, w);
+}
+
+/* @text is not NULL and holds each of the words after it (NULL-terminated). */
+G_GNUC_NULL_TERMINATED static inline void
+test_assert_contains (const char *text, ...)
+{
+  va_list ap;
+  va_start (ap, text);
+  test_assert_contains_v (text, ap);
+  va_end (ap);
+}
+
 /* @error is set and its message holds each of the words after it (NULL-terminated): what
  * is wrong and where. */
 G_GNUC_NULL_TERMINATED static inline void
@@ -77,9 +97,7 @@ test_assert_message_has (const GError *error, ...)
   g_assert_nonnull (error);
   va_list ap;
   va_start (ap, error);
-  for (const char *w = va_arg (ap, const char *); w != NULL; w = va_arg (ap, const char *))
-    if (strstr (error->message, w) == NULL)
-      g_error ("the message \"%s\" does not say \"%s\"", error->message, w);
+  test_assert_contains_v (error->message, ap);
   va_end (ap);
 }
 
