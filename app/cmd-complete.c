@@ -8,13 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static gint
-compare_ids (gconstpointer a, gconstpointer b)
-{
-  int32_t x = *(const int32_t *) a, y = *(const int32_t *) b;
-  return (x > y) - (x < y);
-}
-
 static void
 progress_cb (double fraction, const char *stage, gpointer data)
 {
@@ -367,16 +360,7 @@ cmd_complete (int argc, char **argv)
         }
       (*cnt)++;
     }
-  g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (int32_t));
-  GHashTableIter it;
-  gpointer key;
-  g_hash_table_iter_init (&it, counts);
-  while (g_hash_table_iter_next (&it, &key, NULL))
-    {
-      int32_t l = GPOINTER_TO_INT (key);
-      g_array_append_val (ids, l);
-    }
-  g_array_sort (ids, compare_ids);
+  g_autoptr (GArray) ids = lv_ids_of_set (counts, TRUE);
   const LabelTable *shown = names != NULL ? names : out_table;
   for (guint i = 0; i < ids->len; i++)
     {

@@ -1,4 +1,5 @@
 /* cmd-info.c: `anatomy info FILE [--json]`. */
+#include "cli-json.h"
 #include "commands.h"
 #include "label-scheme.h"
 #include "label-table.h"
@@ -187,14 +188,10 @@ cmd_info (int argc, char **argv)
     {
       g_autoptr (JsonBuilder) b = json_builder_new ();
       json_builder_begin_object (b);
-      json_builder_set_member_name (b, "file");
-      json_builder_add_string_value (b, path);
-      json_builder_set_member_name (b, "format");
-      json_builder_add_string_value (b, format);
-      json_builder_set_member_name (b, "gzipped");
-      json_builder_add_boolean_value (b, info.gzipped);
-      json_builder_set_member_name (b, "byte_swapped");
-      json_builder_add_boolean_value (b, info.byte_swapped);
+      cli_json_string (b, "file", path);
+      cli_json_string (b, "format", format);
+      cli_json_bool (b, "gzipped", info.gzipped);
+      cli_json_bool (b, "byte_swapped", info.byte_swapped);
       json_builder_set_member_name (b, "dimensions");
       json_builder_begin_array (b);
       json_builder_add_int_value (b, v->nx);
@@ -206,8 +203,7 @@ cmd_info (int argc, char **argv)
       for (int a = 0; a < 3; a++)
         json_builder_add_double_value (b, v->spacing[a]);
       json_builder_end_array (b);
-      json_builder_set_member_name (b, "orientation");
-      json_builder_add_string_value (b, orient);
+      cli_json_string (b, "orientation", orient);
       json_builder_set_member_name (b, "affine");
       json_builder_begin_array (b);
       for (int r = 0; r < 4; r++)
@@ -218,16 +214,11 @@ cmd_info (int argc, char **argv)
           json_builder_end_array (b);
         }
       json_builder_end_array (b);
-      json_builder_set_member_name (b, "datatype");
-      json_builder_add_string_value (b, datatype);
-      json_builder_set_member_name (b, "storage");
-      json_builder_add_string_value (b, storage);
-      json_builder_set_member_name (b, "sform_code");
-      json_builder_add_int_value (b, info.sform_code);
-      json_builder_set_member_name (b, "qform_code");
-      json_builder_add_int_value (b, info.qform_code);
-      json_builder_set_member_name (b, "description");
-      json_builder_add_string_value (b, info.descrip);
+      cli_json_string (b, "datatype", datatype);
+      cli_json_string (b, "storage", storage);
+      cli_json_int (b, "sform_code", info.sform_code);
+      cli_json_int (b, "qform_code", info.qform_code);
+      cli_json_string (b, "description", info.descrip);
       json_builder_set_member_name (b, "label_table");
       if (found)
         json_builder_add_string_value (b, found);
@@ -240,10 +231,8 @@ cmd_info (int argc, char **argv)
         json_builder_add_string_value (b, label_scheme_get_name (m.scheme));
       else
         json_builder_add_null_value (b);
-      json_builder_set_member_name (b, "origin");
-      json_builder_add_string_value (b, cli_label_map_scheme_origin (&m, scheme_name));
-      json_builder_set_member_name (b, "by_names");
-      json_builder_add_boolean_value (b, m.by_names);
+      cli_json_string (b, "origin", cli_label_map_scheme_origin (&m, scheme_name));
+      cli_json_bool (b, "by_names", m.by_names);
       json_builder_set_member_name (b, "problem");
       if (m.scheme_error)
         json_builder_add_string_value (b, m.scheme_error->message);
@@ -261,10 +250,8 @@ cmd_info (int argc, char **argv)
           g_autofree char *hex = g_strdup_printf ("#%02x%02x%02x", rgba[0], rgba[1], rgba[2]);
           int32_t cls = cli_label_map_class_of (&m, st->label);
           json_builder_begin_object (b);
-          json_builder_set_member_name (b, "id");
-          json_builder_add_int_value (b, st->label);
-          json_builder_set_member_name (b, "name");
-          json_builder_add_string_value (b, lt_table_get_name (table, st->label, name_buf, sizeof name_buf));
+          cli_json_int (b, "id", st->label);
+          cli_json_string (b, "name", lt_table_get_name (table, st->label, name_buf, sizeof name_buf));
           json_builder_set_member_name (b, "class");
           if (cls >= 0)
             json_builder_add_int_value (b, cls);
@@ -275,12 +262,9 @@ cmd_info (int argc, char **argv)
             json_builder_add_string_value (b, lt_default_class_name (cls));
           else
             json_builder_add_null_value (b);
-          json_builder_set_member_name (b, "color");
-          json_builder_add_string_value (b, hex);
-          json_builder_set_member_name (b, "voxels");
-          json_builder_add_int_value (b, st->count);
-          json_builder_set_member_name (b, "volume_ml");
-          json_builder_add_double_value (b, st->count * voxel_ml);
+          cli_json_string (b, "color", hex);
+          cli_json_int (b, "voxels", st->count);
+          cli_json_double (b, "volume_ml", st->count * voxel_ml);
           json_builder_set_member_name (b, "bbox_min");
           json_builder_begin_array (b);
           for (int a = 0; a < 3; a++)

@@ -441,16 +441,12 @@ eval_benchmark (const char *data_dir, GPtrArray *nets, GPtrArray *model_paths, G
     {
       g_autoptr (JsonBuilder) b = json_builder_new ();
       json_builder_begin_object (b);
-      json_builder_set_member_name (b, "data");
-      json_builder_add_string_value (b, data_dir);
-      json_builder_set_member_name (b, "cases");
-      json_builder_add_int_value (b, n_cases);
+      cli_json_string (b, "data", data_dir);
+      cli_json_int (b, "cases", n_cases);
       json_builder_set_member_name (b, "population_mean");
       json_builder_begin_object (b);
-      json_builder_set_member_name (b, "seed");
-      json_builder_add_int_value (b, mean_seed);
-      json_builder_set_member_name (b, "subjects");
-      json_builder_add_int_value (b, mean_subjects);
+      cli_json_int (b, "seed", mean_seed);
+      cli_json_int (b, "subjects", mean_subjects);
       json_builder_end_object (b);
       if (with_atlas)
         {
@@ -464,8 +460,7 @@ eval_benchmark (const char *data_dir, GPtrArray *nets, GPtrArray *model_paths, G
       json_builder_begin_object (b);
       for (int l = 1; l < LT_N_CLASSES; l++)
         {
-          json_builder_set_member_name (b, lt_default_class_name (l));
-          json_builder_add_int_value (b, m[0].rem_n[l]);
+          cli_json_int (b, lt_default_class_name (l), m[0].rem_n[l]);
         }
       json_builder_end_object (b);
       json_builder_set_member_name (b, "methods");
@@ -473,24 +468,19 @@ eval_benchmark (const char *data_dir, GPtrArray *nets, GPtrArray *model_paths, G
       for (int k = 0; k < n_methods; k++)
         {
           json_builder_begin_object (b);
-          json_builder_set_member_name (b, "name");
-          json_builder_add_string_value (b, m[k].name);
+          cli_json_string (b, "name", m[k].name);
           if (m[k].file)
             {
-              json_builder_set_member_name (b, "file");
-              json_builder_add_string_value (b, m[k].file);
+              cli_json_string (b, "file", m[k].file);
             }
           if (k >= 2)
             {
-              json_builder_set_member_name (b, "seconds_per_case");
-              json_builder_add_double_value (b, m[k].seconds / MAX (1, m[k].runs));
+              cli_json_double (b, "seconds_per_case", m[k].seconds / MAX (1, m[k].runs));
             }
           json_add_table (b, "removed_dice", rem + k * LT_N_CLASSES, rem_mean[k]);
           json_add_table (b, "all_dice", all + k * LT_N_CLASSES, all_mean[k]);
-          json_builder_set_member_name (b, "binary_dice_all");
-          json_builder_add_double_value (b, m[k].bin_all_sum / MAX (1, m[k].bin_n));
-          json_builder_set_member_name (b, "binary_dice_removed");
-          json_builder_add_double_value (b, m[k].bin_rem_n ? m[k].bin_rem_sum / m[k].bin_rem_n : -1);
+          cli_json_double (b, "binary_dice_all", m[k].bin_all_sum / MAX (1, m[k].bin_n));
+          cli_json_double (b, "binary_dice_removed", m[k].bin_rem_n ? m[k].bin_rem_sum / m[k].bin_rem_n : -1);
           if (st->hd95)
             json_add_medians (b, "removed_hd95_median_mm", hd_med + k * LT_N_CLASSES);
           json_add_medians (b, "removed_volume_diff_percent_median", dv_med + k * LT_N_CLASSES);
@@ -505,14 +495,10 @@ eval_benchmark (const char *data_dir, GPtrArray *nets, GPtrArray *model_paths, G
         {
           const Item *it = &g_array_index (items, Item, t);
           json_builder_begin_object (b);
-          json_builder_set_member_name (b, "partial");
-          json_builder_add_string_value (b, g_ptr_array_index (ppaths, it->case_index));
-          json_builder_set_member_name (b, "complete");
-          json_builder_add_string_value (b, g_ptr_array_index (cpaths, it->case_index));
-          json_builder_set_member_name (b, "organ");
-          json_builder_add_string_value (b, lt_default_class_name (it->organ));
-          json_builder_set_member_name (b, "truth_ml");
-          json_builder_add_double_value (b, it->truth_ml);
+          cli_json_string (b, "partial", g_ptr_array_index (ppaths, it->case_index));
+          cli_json_string (b, "complete", g_ptr_array_index (cpaths, it->case_index));
+          cli_json_string (b, "organ", lt_default_class_name (it->organ));
+          cli_json_double (b, "truth_ml", it->truth_ml);
           const struct { const char *key; double *v; } cols[] = {
             { "dice", it->dice }, { "ml", it->ml }, { "volume_diff_ml", it->dml },
             { "volume_diff_percent", it->dpct }, { "hd95_mm", it->hd95 } };

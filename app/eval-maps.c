@@ -109,6 +109,78 @@ print_cell (double v)
     printf (" %14.3f", v);
 }
 
+/* A table's head: @first_col (@width wide), "items", then each method's name. */
+static void
+print_head (const char *first_col, int width, const char **names, int n_methods)
+{
+  printf ("%-*s %6s", width, first_col, "items");
+  for (int k = 0; k < n_methods; k++)
+    printf (" %14s", names[k]);
+  printf ("\n");
+}
+
+/* One row per organ: its name, its @per_n items and @by_organ[k·LT_N_CLASSES + organ] of
+ * each method k; organs without items are left out when @skip_empty. */
+static void
+print_organ_rows (const int per_n[LT_N_CLASSES], const double *by_organ, int n_methods, gboolean skip_empty)
+{
+  for (int l = 1; l < LT_N_CLASSES; l++)
+    {
+      if (skip_empty && per_n[l] == 0)
+        continue;
+      printf ("%-18s %6d", lt_default_class_name (l), per_n[l]);
+      for (int k = 0; k < n_methods; k++)
+        print_cell (by_organ[k * LT_N_CLASSES + l]);
+      printf ("\n");
+    }
+}
+
+/* The "median over items" row of @all (one value a method). */
+static void
+print_median_row (guint n_items, const double *all, int n_methods)
+{
+  printf ("%-18s %6u", "median over items", n_items);
+  for (int k = 0; k < n_methods; k++)
+    print_cell (all[k]);
+}
+
+/* Which of an item's values (one a method) a median is taken of. */
+typedef enum { ITEM_HD95, ITEM_DPCT, ITEM_DML } ItemValue;
+
+static const double *
+item_values (const Item *it, ItemValue which)
+{
+  return which == ITEM_HD95 ? it->hd95 : which == ITEM_DPCT ? it->dpct : it->dml;
+}
+
+/* For method @k: @by_organ[k·LT_N_CLASSES + organ], the median of @which over the items of
+ * each organ; @all[k] (when not NULL), over all items.  @col holds items->len values.
+ * Returns how many items have no value (NAN). */
+static int
+medians_of_items (const GArray *items, ItemValue which, int k, double *col, double *by_organ, double *all)
+{
+  for (int l = 0; l < LT_N_CLASSES; l++)
+    {
+      int n = 0;
+      for (guint t = 0; t < items->len; t++)
+        {
+          const Item *it = &g_array_index (items, Item, t);
+          if (it->organ == l)
+            col[n++] = item_values (it, which)[k];
+        }
+      by_organ[k * LT_N_CLASSES + l] = median_of (col, n);
+    }
+  int missing = 0;
+  for (guint t = 0; t < items->len; t++)
+    {
+      col[t] = item_values (&g_array_index (items, Item, t), which)[k];
+      missing += isnan (col[t]);
+    }
+  if (all != NULL)
+    all[k] = median_of (col, (int) items->len);
+  return missing;
+}
+
 int
 eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArray *model_names,
            GPtrArray *atlases, gboolean with_atlas, const EvalSettings *st, const char *scheme, double min_ml,
@@ -266,17 +338,8 @@ eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArr
     printf ("atlas: %u atlases, %s transform, majority vote (a case is never its own atlas)\n", atlases->len,
             eval_transform_name (st->atlas.transform));
   printf ("\nDice of the removed organ (mean over the items where it was removed)\n");
-  printf ("%-18s %6s", "organ", "items");
-  for (int k = 0; k < n_methods; k++)
-    printf (" %14s", names[k]);
-  printf ("\n");
-  for (int l = 1; l < LT_N_CLASSES; l++)
-    {
-      printf ("%-18s %6d", lt_default_class_name (l), per_n[l]);
-      for (int k = 0; k < n_methods; k++)
-        print_cell (organ_means[k * LT_N_CLASSES + l]);
-      printf ("\n");
-    }
+  print_head ("organ", 18, names, n_methods);
+  print_organ_rows (per_n, organ_means, n_methods, FALSE);
   printf ("%-18s %6s", "mean over organs", "");
   for (int k = 0; k < n_methods; k++)
     print_cell (mean_organs[k]);
@@ -289,10 +352,8 @@ eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArr
   printf ("\n%-18s %6d", "  in triples", n_triple);
   for (int k = 0; k < n_methods; k++)
     print_cell (n_triple ? sum_triple[k] / n_triple : NAN);
-  printf ("\n\nPer case (mean over the case's items)\n%-24s %6s", "case", "items");
-  for (int k = 0; k < n_methods; k++)
-    printf (" %14s", names[k]);
-  printf ("\n");
+  printf ("\n\nPer case (mean over the case's items)\n");
+  print_head ("case", 24, names, n_methods);
   for (guint c = 0; c < n_cases; c++)
     {
       printf ("%-24s %6d", cases[c].name, case_n[c]);
@@ -309,42 +370,11 @@ eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArr
     {
       g_autofree double *col = g_new (double, MAX (1u, items->len));
       for (int k = 0; k < n_methods; k++)
-        {
-          for (int l = 0; l < LT_N_CLASSES; l++)
-            {
-              int n = 0;
-              for (guint t = 0; t < items->len; t++)
-                {
-                  const Item *it = &g_array_index (items, Item, t);
-                  if (it->organ == l)
-                    col[n++] = it->hd95[k];
-                }
-              hd_organ[k * LT_N_CLASSES + l] = median_of (col, n);
-            }
-          for (guint t = 0; t < items->len; t++)
-            {
-              col[t] = g_array_index (items, Item, t).hd95[k];
-              hd_missing[k] += isnan (col[t]);
-            }
-          hd_all[k] = median_of (col, (int) items->len);
-        }
+        hd_missing[k] = medians_of_items (items, ITEM_HD95, k, col, hd_organ, hd_all);
       printf ("HD95 of the removed organ in mm (median over the items where the method added some of it)\n");
-      printf ("%-18s %6s", "organ", "items");
-      for (int k = 0; k < n_methods; k++)
-        printf (" %14s", names[k]);
-      printf ("\n");
-      for (int l = 1; l < LT_N_CLASSES; l++)
-        {
-          if (per_n[l] == 0)
-            continue;
-          printf ("%-18s %6d", lt_default_class_name (l), per_n[l]);
-          for (int k = 0; k < n_methods; k++)
-            print_cell (hd_organ[k * LT_N_CLASSES + l]);
-          printf ("\n");
-        }
-      printf ("%-18s %6u", "median over items", items->len);
-      for (int k = 0; k < n_methods; k++)
-        print_cell (hd_all[k]);
+      print_head ("organ", 18, names, n_methods);
+      print_organ_rows (per_n, hd_organ, n_methods, TRUE);
+      print_median_row (items->len, hd_all, n_methods);
       printf ("\n%-18s %6s", "  none added", "");
       for (int k = 0; k < n_methods; k++)
         printf (" %14d", hd_missing[k]);
@@ -356,47 +386,17 @@ eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArr
   g_autofree double *dv_all = g_new (double, n_methods);
   {
     g_autofree double *col = g_new (double, MAX (1u, items->len));
-    g_autofree double *col_ml = g_new (double, MAX (1u, items->len));
     for (int k = 0; k < n_methods; k++)
       {
-        for (int l = 0; l < LT_N_CLASSES; l++)
-          {
-            int n = 0;
-            for (guint t = 0; t < items->len; t++)
-              {
-                const Item *it = &g_array_index (items, Item, t);
-                if (it->organ == l)
-                  {
-                    col[n] = it->dpct[k];
-                    col_ml[n++] = it->dml[k];
-                  }
-              }
-            dv_organ[k * LT_N_CLASSES + l] = median_of (col, n);
-            dv_ml_organ[k * LT_N_CLASSES + l] = median_of (col_ml, n);
-          }
-        for (guint t = 0; t < items->len; t++)
-          col[t] = g_array_index (items, Item, t).dpct[k];
-        dv_all[k] = median_of (col, (int) items->len);
+        medians_of_items (items, ITEM_DPCT, k, col, dv_organ, dv_all);
+        medians_of_items (items, ITEM_DML, k, col, dv_ml_organ, NULL);
       }
   }
   printf ("Volume difference of the removed organ, %% of the truth's volume (median over the items; "
           "-100: nothing added)\n");
-  printf ("%-18s %6s", "organ", "items");
-  for (int k = 0; k < n_methods; k++)
-    printf (" %14s", names[k]);
-  printf ("\n");
-  for (int l = 1; l < LT_N_CLASSES; l++)
-    {
-      if (per_n[l] == 0)
-        continue;
-      printf ("%-18s %6d", lt_default_class_name (l), per_n[l]);
-      for (int k = 0; k < n_methods; k++)
-        print_cell (dv_organ[k * LT_N_CLASSES + l]);
-      printf ("\n");
-    }
-  printf ("%-18s %6u", "median over items", items->len);
-  for (int k = 0; k < n_methods; k++)
-    print_cell (dv_all[k]);
+  print_head ("organ", 18, names, n_methods);
+  print_organ_rows (per_n, dv_organ, n_methods, TRUE);
+  print_median_row (items->len, dv_all, n_methods);
   printf ("\n\n");
   for (int k = 0; k < n_methods; k++)
     printf ("%s: %.2f s per completion\n", names[k], seconds[k] / MAX (1, runs[k]));
@@ -405,28 +405,22 @@ eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArr
     {
       g_autoptr (JsonBuilder) b = json_builder_new ();
       json_builder_begin_object (b);
-      json_builder_set_member_name (b, "mode");
-      json_builder_add_string_value (b, "complete-maps");
-      json_builder_set_member_name (b, "min_ml");
-      json_builder_add_double_value (b, min_ml);
-      json_builder_set_member_name (b, "items");
-      json_builder_add_int_value (b, items->len);
+      cli_json_string (b, "mode", "complete-maps");
+      cli_json_double (b, "min_ml", min_ml);
+      cli_json_int (b, "items", items->len);
       if (with_atlas)
         {
           json_builder_set_member_name (b, "atlas");
           json_builder_begin_object (b);
-          json_builder_set_member_name (b, "transform");
-          json_builder_add_string_value (b, eval_transform_name (st->atlas.transform));
+          cli_json_string (b, "transform", eval_transform_name (st->atlas.transform));
           json_builder_set_member_name (b, "files");
           json_builder_begin_array (b);
           for (guint i = 0; i < atlases->len; i++)
             {
               const Atlas *a = g_ptr_array_index (atlases, i);
               json_builder_begin_object (b);
-              json_builder_set_member_name (b, "file");
-              json_builder_add_string_value (b, a->path);
-              json_builder_set_member_name (b, "scheme");
-              json_builder_add_string_value (b, a->scheme);
+              cli_json_string (b, "file", a->path);
+              cli_json_string (b, "scheme", a->scheme);
               json_builder_end_object (b);
             }
           json_builder_end_array (b);
@@ -437,15 +431,12 @@ eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArr
       for (int k = 0; k < n_methods; k++)
         {
           json_builder_begin_object (b);
-          json_builder_set_member_name (b, "name");
-          json_builder_add_string_value (b, names[k]);
+          cli_json_string (b, "name", names[k]);
           if (k >= first_net)
             {
-              json_builder_set_member_name (b, "file");
-              json_builder_add_string_value (b, g_ptr_array_index (model_paths, k - first_net));
+              cli_json_string (b, "file", g_ptr_array_index (model_paths, k - first_net));
             }
-          json_builder_set_member_name (b, "seconds_per_completion");
-          json_builder_add_double_value (b, seconds[k] / MAX (1, runs[k]));
+          cli_json_double (b, "seconds_per_completion", seconds[k] / MAX (1, runs[k]));
           json_builder_set_member_name (b, "removed_dice");
           json_builder_begin_object (b);
           for (int l = 1; l < LT_N_CLASSES; l++)
@@ -463,8 +454,7 @@ eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArr
                 eval_json_add_number_or_null (b, lt_default_class_name (l), hd_organ[k * LT_N_CLASSES + l]);
               json_builder_end_object (b);
               eval_json_add_number_or_null (b, "hd95_median_over_items_mm", hd_all[k]);
-              json_builder_set_member_name (b, "hd95_none_added");
-              json_builder_add_int_value (b, hd_missing[k]);
+              cli_json_int (b, "hd95_none_added", hd_missing[k]);
             }
           json_builder_set_member_name (b, "volume_diff_percent_median");
           json_builder_begin_object (b);
@@ -487,19 +477,15 @@ eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArr
         {
           const Case *cs = &cases[c];
           json_builder_begin_object (b);
-          json_builder_set_member_name (b, "file");
-          json_builder_add_string_value (b, cs->path);
-          json_builder_set_member_name (b, "name");
-          json_builder_add_string_value (b, cs->name);
-          json_builder_set_member_name (b, "scheme");
-          json_builder_add_string_value (b, cs->scheme);
+          cli_json_string (b, "file", cs->path);
+          cli_json_string (b, "name", cs->name);
+          cli_json_string (b, "scheme", cs->scheme);
           json_builder_set_member_name (b, "present_ml");
           json_builder_begin_object (b);
           for (int l = 1; l < LT_N_CLASSES; l++)
             if ((cs->present >> l) & 1u)
               {
-                json_builder_set_member_name (b, lt_default_class_name (l));
-                json_builder_add_double_value (b, cs->ml[l]);
+                cli_json_double (b, lt_default_class_name (l), cs->ml[l]);
               }
           json_builder_end_object (b);
           json_builder_set_member_name (b, "mean_dice");
@@ -514,10 +500,8 @@ eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArr
               const Removal *rm = &g_array_index (cs->removals, Removal, r);
               g_autofree char *rname = removal_plan_dup_name (rm->mask);
               json_builder_begin_object (b);
-              json_builder_set_member_name (b, "removed");
-              json_builder_add_string_value (b, rname);
-              json_builder_set_member_name (b, "triple");
-              json_builder_add_boolean_value (b, removal_plan_is_triple (rm->mask));
+              cli_json_string (b, "removed", rname);
+              cli_json_bool (b, "triple", removal_plan_is_triple (rm->mask));
               json_builder_set_member_name (b, "organs");
               json_builder_begin_array (b);
               for (; t < items->len; t++)
@@ -526,10 +510,8 @@ eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArr
                   if (it->case_index != (int) c || it->removal_index != (int) r)
                     break;
                   json_builder_begin_object (b);
-                  json_builder_set_member_name (b, "organ");
-                  json_builder_add_string_value (b, lt_default_class_name (it->organ));
-                  json_builder_set_member_name (b, "truth_ml");
-                  json_builder_add_double_value (b, it->truth_ml);
+                  cli_json_string (b, "organ", lt_default_class_name (it->organ));
+                  cli_json_double (b, "truth_ml", it->truth_ml);
                   json_builder_set_member_name (b, "dice");
                   json_builder_begin_object (b);
                   for (int k = 0; k < n_methods; k++)
@@ -569,20 +551,15 @@ eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArr
                     {
                       const AtlasFit *f = &rm->fits[a];
                       json_builder_begin_object (b);
-                      json_builder_set_member_name (b, "atlas");
-                      json_builder_add_string_value (b, rm->atlas_names[a]);
-                      json_builder_set_member_name (b, "used");
-                      json_builder_add_boolean_value (b, f->used);
+                      cli_json_string (b, "atlas", rm->atlas_names[a]);
+                      cli_json_bool (b, "used", f->used);
                       if (f->used)
                         {
-                          json_builder_set_member_name (b, "transform");
-                          json_builder_add_string_value (b, eval_transform_name (f->transform));
-                          json_builder_set_member_name (b, "shared_organs");
-                          json_builder_add_int_value (b, f->n_shared);
+                          cli_json_string (b, "transform", eval_transform_name (f->transform));
+                          cli_json_int (b, "shared_organs", f->n_shared);
                           eval_json_add_number_or_null (b, "scale", f->scale);
                           eval_json_add_number_or_null (b, "rms_mm", f->rms_mm);
-                          json_builder_set_member_name (b, "pairs");
-                          json_builder_add_int_value (b, f->n_pairs);
+                          cli_json_int (b, "pairs", f->n_pairs);
                         }
                       json_builder_end_object (b);
                     }

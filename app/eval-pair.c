@@ -185,12 +185,9 @@ eval_pair (const char *completed, const char *reference, const char *input, gboo
     {
       g_autoptr (JsonBuilder) b = json_builder_new ();
       json_builder_begin_object (b);
-      json_builder_set_member_name (b, "mode");
-      json_builder_add_string_value (b, "pair");
-      json_builder_set_member_name (b, "reference");
-      json_builder_add_string_value (b, reference);
-      json_builder_set_member_name (b, "completed");
-      json_builder_add_string_value (b, completed);
+      cli_json_string (b, "mode", "pair");
+      cli_json_string (b, "reference", reference);
+      cli_json_string (b, "completed", completed);
       json_builder_set_member_name (b, "input");
       if (input)
         json_builder_add_string_value (b, input);
@@ -203,19 +200,14 @@ eval_pair (const char *completed, const char *reference, const char *input, gboo
           const PairRow *r = &g_array_index (rows, PairRow, i);
           const OrganMetrics *o = &om[r->label];
           json_builder_begin_object (b);
-          json_builder_set_member_name (b, "label");
-          json_builder_add_int_value (b, r->label);
-          json_builder_set_member_name (b, "name");
-          json_builder_add_string_value (b, row_name (r->label, n, ref_table, test_table, buf, sizeof buf));
+          cli_json_int (b, "label", r->label);
+          cli_json_string (b, "name", row_name (r->label, n, ref_table, test_table, buf, sizeof buf));
           if (r->status)
             {
-              json_builder_set_member_name (b, "status");
-              json_builder_add_string_value (b, r->status);
+              cli_json_string (b, "status", r->status);
             }
-          json_builder_set_member_name (b, "reference_voxels");
-          json_builder_add_int_value (b, o->m.n_reference);
-          json_builder_set_member_name (b, "completed_voxels");
-          json_builder_add_int_value (b, o->m.n_test);
+          cli_json_int (b, "reference_voxels", o->m.n_reference);
+          cli_json_int (b, "completed_voxels", o->m.n_test);
           json_number (b, "reference_ml", o->m.ml_reference);
           if (in)
             json_number (b, "input_ml", r->input_ml);

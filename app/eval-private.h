@@ -3,6 +3,7 @@
  * input, and the JSON output.  Private to cmd-eval.c, eval-benchmark.c and eval-maps.c. */
 #pragma once
 
+#include "cli-json.h"
 #include "commands.h"
 #include "atlas.h"
 #include "label-table.h"

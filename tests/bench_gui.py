@@ -18,6 +18,8 @@ import sys
 import tempfile
 import time
 
+from guitest import run_xvfb
+
 exe = os.environ.get("AR_GUI_EXE")
 anatomy = os.environ.get("ANATOMY")
 src = os.environ.get("AR_SOURCE_ROOT", ".")
@@ -49,9 +51,7 @@ keys = ("first", "first_full", "mesh", "lod", "full", "grid_lod", "grid_full")
 res = {k: [] for k in keys}
 tris = {}
 for i in range(runs):
-    r = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", exe], env=env,
-                       capture_output=True, text=True, timeout=900)
-    out = r.stdout
+    _, _, out, _ = run_xvfb(exe, env, 900)
     for line in out.splitlines():
         print("# run %d: %s" % (i + 1, line))
     m = re.search(r"first-frame: ok ([\d.]+) ms .*, ([\d.]+) ms at full quality", out)

@@ -32,23 +32,14 @@ ANATOMY = os.environ.get("ANATOMY", "anatomy")
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
 PIPELINE_RUNS = int(os.environ.get("BENCH_PIPELINE_RUNS", "9"))
 
-n_tests = 0
-
-
-def tap(ok, name, diag=None):
-    global n_tests
-    n_tests += 1
-    print(f"{'ok' if ok else 'not ok'} {n_tests} - {name}")
-    for line in (diag or "").splitlines():
-        print(f"# {line}")
-    sys.stdout.flush()
+from taptest import count, ok  # noqa: E402
 
 
 try:
     import numpy as np
     import nibabel as nib
     import vtk
-    from vtk.util import numpy_support as ns
+    from vtkpeer import discrete_contours, nonzero_labels, vtk_image
 except ImportError as e:
     print(f"1..0 # SKIP missing module: {e}")
     sys.exit(0)
@@ -57,22 +48,10 @@ if not os.path.exists(AAL):
     sys.exit(0)
 
 
-def vtk_image(data):
-    img = vtk.vtkImageData()
-    img.SetDimensions(*data.shape)
-    arr = ns.numpy_to_vtk(np.ascontiguousarray(data.ravel(order="F")).astype(np.int16), deep=1)
-    img.GetPointData().SetScalars(arr)
-    return img
-
-
 def time_vtk(cls, img, labels, runs):
     times, ntri = [], 0
     for _ in range(runs):
-        f = cls()
-        f.SetInputData(img)
-        f.SetNumberOfContours(len(labels))
-        for i, l in enumerate(labels):
-            f.SetValue(i, int(l))
+        f = discrete_contours(cls, img, labels)
         t0 = time.perf_counter()
         f.Update()
         times.append(time.perf_counter() - t0)
@@ -94,14 +73,7 @@ def vtk_pipeline(path, out):
     """Seconds for VTK's whole pipeline on @path, and its triangle count."""
     t0 = time.perf_counter()
     data = np.asarray(nib.load(path).dataobj).astype(np.int16)
-    img = vtk_image(data)
-    labels = np.unique(data)
-    labels = labels[labels != 0]
-    mc = vtk.vtkDiscreteMarchingCubes()
-    mc.SetInputData(img)
-    mc.SetNumberOfContours(len(labels))
-    for i, l in enumerate(labels):
-        mc.SetValue(i, int(l))
+    mc = discrete_contours(vtk.vtkDiscreteMarchingCubes, vtk_image(data), nonzero_labels(data))
     sm = vtk.vtkWindowedSincPolyDataFilter()
     sm.SetInputConnection(mc.GetOutputPort())
     sm.SetNumberOfIterations(10)
@@ -154,10 +126,10 @@ def pipeline(path, name, same_triangles=True):
                 f"{ratio:.1f}x (pairs: {', '.join(f'{x:.1f}' for x in sorted(ratios))}); "
                 f"{our_tri} / {ntri} triangles; load {os.getloadavg()[0]:.1f}")
         if same_triangles:
-            tap(our_tri == ntri, f"{name}: whole pipeline, same triangle count as VTK", diag)
+            ok(our_tri == ntri, f"{name}: whole pipeline, same triangle count as VTK", diag)
         else:
             print("\n".join("# " + line for line in diag.splitlines()))
-        tap(ratio >= 8, f"{name}: whole pipeline at least 8x faster than VTK's (paired median)",
+        ok(ratio >= 8, f"{name}: whole pipeline at least 8x faster than VTK's (paired median)",
             f"{ratio:.1f}x")
 
 
@@ -179,8 +151,7 @@ def main():
         return
 
     data = np.asarray(nib.load(AAL).dataobj).astype(np.int16)
-    labels = np.unique(data)
-    labels = labels[labels != 0]
+    labels = nonzero_labels(data)
     for up in (1, 2):
         runs = RUNS if up == 1 else max(3, RUNS // 2)
         vol = data if up == 1 else data.repeat(2, 0).repeat(2, 1).repeat(2, 2)
@@ -200,20 +171,20 @@ def main():
                 f"discrete flying edges {fe * 1e3:.1f} ms ({fe_tri} triangles)\n"
                 f"speed-up: {mc / ext:.1f}x vs discrete MC, {fe / ext:.1f}x vs flying edges "
                 f"(1 thread: {mc / one:.1f}x / {fe / one:.1f}x)")
-        tap(ntri == mc_tri, f"{name}: same triangle count as vtkDiscreteMarchingCubes", diag)
+        ok(ntri == mc_tri, f"{name}: same triangle count as vtkDiscreteMarchingCubes", diag)
         if up == 1:
-            tap(ext < 0.1, f"{name}: all labels extracted in under 0.1 s", f"{ext * 1e3:.1f} ms")
-            tap(mc / ext >= 8, f"{name}: at least 8x faster than vtkDiscreteMarchingCubes",
+            ok(ext < 0.1, f"{name}: all labels extracted in under 0.1 s", f"{ext * 1e3:.1f} ms")
+            ok(mc / ext >= 8, f"{name}: at least 8x faster than vtkDiscreteMarchingCubes",
                 f"{mc / ext:.1f}x")
-            tap(smo < 0.3, f"{name}: extraction + smoothing under 0.3 s", f"{smo * 1e3:.1f} ms")
+            ok(smo < 0.3, f"{name}: extraction + smoothing under 0.3 s", f"{smo * 1e3:.1f} ms")
         else:
-            tap(mc / ext >= 8, f"{name}: at least 8x faster than vtkDiscreteMarchingCubes",
+            ok(mc / ext >= 8, f"{name}: at least 8x faster than vtkDiscreteMarchingCubes",
                 f"{mc / ext:.1f}x")
-        tap(fe / ext > 1, f"{name}: faster than vtkDiscreteFlyingEdges3D", f"{fe / ext:.1f}x")
+        ok(fe / ext > 1, f"{name}: faster than vtkDiscreteFlyingEdges3D", f"{fe / ext:.1f}x")
 
 
 if __name__ == "__main__":
     try:
         main()
     finally:
-        print(f"1..{n_tests}")
+        print(f"1..{count()}")

@@ -17,9 +17,10 @@ on real files:
   docs/images/organs-seg-nrrd.png            a 3D Slicer .seg.nrrd, read as TotalSegmentator v2
 The app snapshots its own window in-process (see ui/ar-window-test.c)."""
 import os
-import subprocess
 import sys
 import tempfile
+
+from guitest import run_xvfb
 
 src = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if len(sys.argv) < 2:
@@ -50,14 +51,13 @@ with open(script, "w") as f:
     ]) + "\n")
 env = dict(os.environ, AR_TEST_SCRIPT=script, ANATOMY_MODELS_DIR=models, GTK_A11Y="none",
            GSETTINGS_BACKEND="memory", XDG_DATA_HOME=os.path.join(tmp, "xdg"))
-r = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", exe], env=env,
-                   capture_output=True, text=True, timeout=900)
-print(r.stdout, end="")
-if r.returncode != 0:
-    sys.exit(r.returncode)
+code, _, out, _ = run_xvfb(exe, env, 900)
+print(out, end="")
+if code != 0:
+    sys.exit(code)
 # the table: its place in the window is printed by the "metrics" command ("at X Y W H")
 from PIL import Image
-at = [l.split(" at ")[1].split() for l in r.stdout.splitlines() if l.startswith("test: metrics: ok") and " at " in l]
+at = [l.split(" at ")[1].split() for l in out.splitlines() if l.startswith("test: metrics: ok") and " at " in l]
 if at:
     x, y, w, h = (int(v) for v in at[-1])
     Image.open(os.path.join(tmp, "table-window.png")).crop((x, y, x + w, y + h)).save(
@@ -105,7 +105,6 @@ with open(script, "w") as f:
         shot("organs-seg-nrrd"),
         "quit",
     ]) + "\n")
-r = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", exe], env=env,
-                   capture_output=True, text=True, timeout=900)
-print(r.stdout, end="")
-sys.exit(r.returncode)
+code, _, out, _ = run_xvfb(exe, env, 900)
+print(out, end="")
+sys.exit(code)

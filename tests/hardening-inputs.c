@@ -96,8 +96,7 @@ assert_refused (const CliRun *r, const char *path, const char *what)
   g_assert_true (r->finished);
   g_assert_true (WIFEXITED (r->status));
   g_assert_cmpint (WEXITSTATUS (r->status), ==, 1);
-  g_assert_nonnull (strstr (r->err, path));
-  g_assert_nonnull (strstr (r->err, what));
+  test_assert_contains (r->err, path, what, NULL);
 }
 
 typedef struct {
@@ -148,8 +147,7 @@ expect_not_regular (const GError *error, const char *path, const char *kind)
 {
   g_assert_nonnull (error);
   g_test_message ("%s", error->message);
-  g_assert_nonnull (strstr (error->message, path));
-  g_assert_nonnull (strstr (error->message, kind));
+  test_assert_message_has (error, path, kind, NULL);
 }
 
 static void
@@ -203,11 +201,8 @@ test_readers_refuse_fifos (void)
 void
 test_cli_refuses_fifos_and_devices (void)
 {
-  if (g_getenv ("ANATOMY") == NULL)
-    {
-      g_test_skip ("ANATOMY not set (run through meson test)");
-      return;
-    }
+  if (test_anatomy_or_skip () == NULL)
+    return;
   g_autofree char *dir = fresh_dir ("cli-fifo");
   g_autofree char *vol = g_build_filename (dir, "v.nii.gz", NULL);
   g_autofree char *fifo_vol = g_build_filename (dir, "f.nii", NULL);
@@ -216,9 +211,7 @@ test_cli_refuses_fifos_and_devices (void)
   g_autofree char *out = g_build_filename (dir, "out.nii.gz", NULL);
   g_autofree char *png = g_build_filename (dir, "out.png", NULL);
   g_autofree char *stl = g_build_filename (dir, "out.stl", NULL);
-  g_autoptr (GError) error = NULL;
-  g_autoptr (LabelVolume) v = ball_volume (12, 4);
-  g_assert_true (nifti_write (v, vol, 0, &error));
+  write_ball (vol, 12, 4);
   g_assert_cmpint (mkfifo (fifo_vol, 0644), ==, 0);
   g_assert_cmpint (mkfifo (fifo_tab, 0644), ==, 0);
   g_assert_cmpint (mkfifo (fifo_model, 0644), ==, 0);
@@ -314,8 +307,7 @@ test_scene_label_limits (void)
   g_assert_null (ar_scene_load ("many.nii.gz", many_labels_volume (1000000), NULL, NULL, &error));
   g_test_message ("%s (%.2f s)", error->message, (g_get_monotonic_time () - t0) / 1e6);
   g_assert_error (error, MESH_ERROR, MESH_ERROR_TOO_LARGE);
-  g_assert_nonnull (strstr (error->message, "many.nii.gz"));
-  g_assert_nonnull (strstr (error->message, "1000000 labels"));
+  test_assert_message_has (error, "many.nii.gz", "1000000 labels", NULL);
   g_clear_error (&error);
 
   /* exactly the limit is shown */
@@ -331,8 +323,7 @@ test_scene_label_limits (void)
   g_assert_null (ar_scene_load ("big-id.nii.gz", v, NULL, NULL, &error));
   g_test_message ("%s", error->message);
   g_assert_error (error, MESH_ERROR, MESH_ERROR_TOO_LARGE);
-  g_assert_nonnull (strstr (error->message, "big-id.nii.gz"));
-  g_assert_nonnull (strstr (error->message, "2147483647"));
+  test_assert_message_has (error, "big-id.nii.gz", "2147483647", NULL);
 }
 
 /* `anatomy render` of a 10^6-label file (1.4 MB) hung: it now refuses within seconds,
@@ -340,11 +331,8 @@ test_scene_label_limits (void)
 void
 test_cli_render_many_labels (void)
 {
-  if (g_getenv ("ANATOMY") == NULL)
-    {
-      g_test_skip ("ANATOMY not set (run through meson test)");
-      return;
-    }
+  if (test_anatomy_or_skip () == NULL)
+    return;
   g_autofree char *dir = fresh_dir ("many-labels");
   g_autofree char *in = g_build_filename (dir, "many.nii.gz", NULL);
   g_autofree char *png = g_build_filename (dir, "many.png", NULL);
@@ -434,19 +422,16 @@ test_model_problems_named (void)
   g_assert_null (completion_run (loaded, in, &opt, NULL, &error));
   g_test_message ("%s", error->message);
   g_assert_error (error, COMPLETION_ERROR, COMPLETION_ERROR_MODEL);
-  g_assert_nonnull (strstr (error->message, nan_path));
-  g_assert_nonnull (strstr (error->message, "NaN or infinite"));
+  test_assert_message_has (error, nan_path, "NaN or infinite", NULL);
   g_clear_error (&error);
 
   /* an F16 tensor of another shape: both are reported */
   g_autofree char *f16 = g_build_filename (dir, "f16.safetensors", NULL);
-  g_autoptr (NnNet) plain = tiny_net (2, 8);
-  g_assert_true (nn_net_save (plain, f16, FALSE, &error));
+  write_tiny_net (f16, 2, 8);
   edit_safetensors_header (f16, make_first_weight_f16);
   g_assert_null (nn_net_load (f16, &error));
   g_test_message ("%s", error->message);
-  g_assert_nonnull (strstr (error->message, f16));
-  g_assert_nonnull (strstr (error->message, "dtype F16"));
+  test_assert_message_has (error, f16, "dtype F16", NULL);
   g_clear_error (&error);
 
   /* a grid that cannot be allocated names the model file */
@@ -477,11 +462,8 @@ test_model_problems_named (void)
 void
 test_cli_complete_refuses_useless (void)
 {
-  if (g_getenv ("ANATOMY") == NULL)
-    {
-      g_test_skip ("ANATOMY not set (run through meson test)");
-      return;
-    }
+  if (test_anatomy_or_skip () == NULL)
+    return;
   g_autofree char *dir = fresh_dir ("useless");
   g_autofree char *nan_path = g_build_filename (dir, "nan.safetensors", NULL);
   g_autofree char *good = g_build_filename (dir, "good.safetensors", NULL);
@@ -496,8 +478,7 @@ test_cli_complete_refuses_useless (void)
   for (int i = 0; i < n_params; i++)
     params[i].data[0] = NAN;   /* a corrupted file: NaN in every tensor */
   g_assert_true (nn_net_save (net, nan_path, FALSE, &error));
-  g_autoptr (LabelVolume) v = ball_volume (10, 3);
-  g_assert_true (nifti_write (v, in, 0, &error));
+  write_ball (in, 10, 3);
   double sp[3] = { 1, 1, 1 };
   g_autoptr (LabelVolume) z = lv_volume_new (256, 256, 256, sp, 1, NULL);
   g_assert_true (nifti_write (z, zeros, 0, &error));
@@ -563,8 +544,7 @@ expect_read_error (const char *path, int code, const char *what)
   g_assert_null (nifti_read (path, NULL, &error));
   g_test_message ("%s", error->message);
   g_assert_error (error, NIFTI_ERROR, code);
-  g_assert_nonnull (strstr (error->message, path));
-  g_assert_nonnull (strstr (error->message, what));
+  test_assert_message_has (error, path, what, NULL);
   g_assert_null (strstr (error->message, "<fd:"));
 }
 
@@ -727,24 +707,19 @@ test_nifti_read_cancelled (void)
 void
 test_cli_broken_table_beside (void)
 {
-  if (g_getenv ("ANATOMY") == NULL)
-    {
-      g_test_skip ("ANATOMY not set (run through meson test)");
-      return;
-    }
+  if (test_anatomy_or_skip () == NULL)
+    return;
   g_autofree char *dir = fresh_dir ("broken-table");
   g_autofree char *in = g_build_filename (dir, "v.nii.gz", NULL);
   g_autofree char *table = g_build_filename (dir, "v.txt", NULL);
   g_autofree char *stl = g_build_filename (dir, "v.stl", NULL);
   g_autoptr (GError) error = NULL;
-  g_autoptr (LabelVolume) v = ball_volume (12, 4);
-  g_assert_true (nifti_write (v, in, 0, &error));
+  write_ball (in, 12, 4);
   write_text (table, "this is not\na label table\n");
   g_auto (CliRun) r1, r2, r3;
   run_anatomy (&r1, 60, NULL, "info", in, NULL);
   g_assert_true (r1.finished && WIFEXITED (r1.status) && WEXITSTATUS (r1.status) == 0);
-  g_assert_nonnull (strstr (r1.err, "warning"));
-  g_assert_nonnull (strstr (r1.err, table));
+  test_assert_contains (r1.err, "warning", table, NULL);
   run_anatomy (&r2, 60, NULL, "mesh", in, "--out", stl, NULL);
   g_assert_true (r2.finished && WIFEXITED (r2.status) && WEXITSTATUS (r2.status) == 0);
   g_assert_nonnull (strstr (r2.err, table));

@@ -60,8 +60,7 @@ test_out_set_rules (void)
   g_clear_error (&error);
   g_autofree char *nowhere = g_build_filename (dir, "no", "such", "x.txt", NULL);
   g_assert_false (out_set_reserve (s, nowhere, &error));
-  g_assert_nonnull (strstr (error->message, nowhere));
-  g_assert_nonnull (strstr (error->message, "does not exist"));
+  test_assert_message_has (error, nowhere, "does not exist", NULL);
   g_clear_error (&error);
   assert_text (in, "input");
 
@@ -131,17 +130,13 @@ test_out_set_rules (void)
 void
 test_cli_render_outputs (void)
 {
-  if (g_getenv ("ANATOMY") == NULL)
-    {
-      g_test_skip ("ANATOMY not set (run through meson test)");
-      return;
-    }
+  if (test_anatomy_or_skip () == NULL)
+    return;
   g_autofree char *dir = fresh_dir ("render-out");
   g_autofree char *in = g_build_filename (dir, "scan.nii.gz", NULL);
   g_autofree char *png = g_build_filename (dir, "scan.png", NULL);
   g_autoptr (GError) error = NULL;
-  g_autoptr (LabelVolume) v = ball_volume (12, 4);
-  g_assert_true (nifti_write (v, in, 0, &error));
+  write_ball (in, 12, 4);
   g_autoptr (GBytes) before = read_bytes (in);
   g_auto (CliRun) r1, r2, r3, r4, r5;
   run_anatomy (&r1, 60, NULL, "render", in, "--out", in, "--size", "64x64", NULL);
@@ -180,11 +175,8 @@ test_cli_render_outputs (void)
 void
 test_cli_complete_outputs (void)
 {
-  if (g_getenv ("ANATOMY") == NULL)
-    {
-      g_test_skip ("ANATOMY not set (run through meson test)");
-      return;
-    }
+  if (test_anatomy_or_skip () == NULL)
+    return;
   g_autofree char *dir = fresh_dir ("complete-out");
   g_autofree char *model = g_build_filename (dir, "m.safetensors", NULL);
   g_autofree char *in = g_build_filename (dir, "in.nii.gz", NULL);
@@ -193,10 +185,8 @@ test_cli_complete_outputs (void)
   g_autofree char *p = g_build_filename (dir, "p.nii.gz", NULL);
   g_autofree char *p_nowhere = g_build_filename (dir, "missing", "p.nii.gz", NULL);
   g_autoptr (GError) error = NULL;
-  g_autoptr (NnNet) net = tiny_net (2, 8);
-  g_assert_true (nn_net_save (net, model, FALSE, &error));
-  g_autoptr (LabelVolume) v = ball_volume (10, 3);
-  g_assert_true (nifti_write (v, in, 0, &error));
+  write_tiny_net (model, 2, 8);
+  write_ball (in, 10, 3);
   g_assert_cmpint (link (in, hard), ==, 0);
   g_autoptr (GBytes) before = read_bytes (in);
   g_auto (CliRun) r1, r2, r3, r4, r5, r6;
@@ -248,11 +238,8 @@ test_cli_complete_outputs (void)
 void
 test_cli_force_everywhere (void)
 {
-  if (g_getenv ("ANATOMY") == NULL)
-    {
-      g_test_skip ("ANATOMY not set (run through meson test)");
-      return;
-    }
+  if (test_anatomy_or_skip () == NULL)
+    return;
   g_autofree char *dir = fresh_dir ("force");
   g_autofree char *in = g_build_filename (dir, "in.nii", NULL);
   g_autofree char *taken = g_build_filename (dir, "taken.stl", NULL);
@@ -260,9 +247,7 @@ test_cli_force_everywhere (void)
   g_autofree char *json = g_build_filename (dir, "taken.json", NULL);
   g_autofree char *ph = g_build_filename (dir, "ph", NULL);
   g_autofree char *ph_table = g_build_filename (ph, "demo_complete_labels.txt", NULL);
-  g_autoptr (GError) error = NULL;
-  g_autoptr (LabelVolume) v = ball_volume (10, 3);
-  g_assert_true (nifti_write (v, in, 0, &error));
+  write_ball (in, 10, 3);
   write_text (taken, "taken");
   write_text (model, "taken");
   write_text (json, "taken");
@@ -371,12 +356,9 @@ interrupt_while_writing (const char *const *argv, const char *watch, int sig)
 void
 test_cli_interrupted_writes_leave_nothing (void)
 {
-  const char *anatomy = g_getenv ("ANATOMY");
+  const char *anatomy = test_anatomy_or_skip ();
   if (anatomy == NULL)
-    {
-      g_test_skip ("ANATOMY not set (run through meson test)");
-      return;
-    }
+    return;
   g_autofree char *dir = fresh_dir ("interrupted");
   g_autofree char *in = g_build_filename (dir, "in.nii.gz", NULL);
   g_autoptr (GError) error = NULL;
@@ -478,9 +460,7 @@ test_stale_temporaries_cleaned (void)
 
   /* the next write there */
   g_autofree char *out = g_build_filename (dir, "new.nii", NULL);
-  g_autoptr (GError) error = NULL;
-  g_autoptr (LabelVolume) v = ball_volume (6, 2);
-  g_assert_true (nifti_write (v, out, 0, &error));
+  write_ball (out, 6, 2);
   g_autofree char *after = dir_listing (dir);
   g_test_message ("before: %s\nafter: %s", before, after);
   for (guint i = 0; i < G_N_ELEMENTS (stale); i++)
@@ -506,11 +486,8 @@ test_stale_temporaries_cleaned (void)
 void
 test_cli_mask_folder_outputs (void)
 {
-  if (g_getenv ("ANATOMY") == NULL)
-    {
-      g_test_skip ("ANATOMY not set (run through meson test)");
-      return;
-    }
+  if (test_anatomy_or_skip () == NULL)
+    return;
   g_autofree char *dir = fresh_dir ("mask-folder");
   g_autofree char *segs = g_build_filename (dir, "segs", NULL);
   g_assert_cmpint (g_mkdir (segs, 0755), ==, 0);
@@ -531,8 +508,7 @@ test_cli_mask_folder_outputs (void)
   g_autofree char *in = g_build_filename (dir, "in.nii.gz", NULL);
   g_assert_true (nifti_write (ball, in, 0, &error));
   g_autofree char *model = g_build_filename (dir, "m.safetensors", NULL);
-  g_autoptr (NnNet) net = tiny_net (2, 8);
-  g_assert_true (nn_net_save (net, model, FALSE, &error));
+  write_tiny_net (model, 2, 8);
   g_auto (CliRun) r1, r2, r3, r4, r5;
 
   /* the folder onto itself: its masks are the input, even with --force */

@@ -66,6 +66,9 @@ GBytes *read_bytes (const char *path);
 LabelTable *make_table (int n);
 LabelVolume *ball_volume (int n, int r);
 NnNet *tiny_net (int w0, int grid);
+/* @path holding ball_volume (@n, @r) as NIfTI / tiny_net (@w0, @grid) as safetensors */
+void write_ball (const char *path, int n, int r);
+void write_tiny_net (const char *path, int w0, int grid);
 GBytes *safetensors_bytes (const char *json, gsize len);
 
 /* hardening-inputs.c */

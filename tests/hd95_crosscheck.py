@@ -22,25 +22,13 @@ import csv
 import json
 import math
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 
 import numpy as np
 
-n_test = 0
-failed = False
-
-
-def ok(cond, name, diag=""):
-    global n_test, failed
-    n_test += 1
-    print(("ok %d - %s" if cond else "not ok %d - %s") % (n_test, name))
-    for line in str(diag).splitlines():
-        print("# " + line)
-    failed = failed or not cond
-    sys.stdout.flush()
+from taptest import finish, ok
 
 
 def surface(mask):
@@ -201,11 +189,7 @@ def main():
                         "--csv", os.path.join(tmp, "s0011.csv")], capture_output=True, text=True, timeout=600)
     ok(r.returncode != 0 and "exists" in (r.stdout + r.stderr), "an existing CSV is not replaced without --force",
        r.stderr[-1000:])
-    if not failed:
-        shutil.rmtree(tmp, ignore_errors=True)
-    else:
-        print("# files kept in " + tmp)
-    return 1 if failed else 0
+    return finish(tmp)
 
 
 if __name__ == "__main__":

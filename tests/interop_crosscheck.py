@@ -38,24 +38,11 @@ import xml.etree.ElementTree as ET
 import nibabel as nib
 import numpy as np
 
+from taptest import count, failed, report, skip
+
 ANATOMY = os.environ.get("ANATOMY", "anatomy")
 SRC = os.environ.get("AR_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), ".."))
 UNU = shutil.which("teem-unu") or shutil.which("unu")
-results = []
-
-
-def report(ok, name, detail=""):
-    results.append(bool(ok))
-    print(f"{'ok' if ok else 'not ok'} {len(results)} - {name}")
-    if detail and not ok:
-        for line in str(detail).splitlines()[:30]:
-            print(f"# {line}")
-    sys.stdout.flush()
-
-
-def skip(name, why):
-    results.append(True)
-    print(f"ok {len(results)} - {name} # SKIP {why}")
 
 
 def run(*args, env=None):
@@ -572,5 +559,5 @@ def main():
 
 
 main()
-print(f"1..{len(results)}")
-sys.exit(0 if all(results) else 1)
+print(f"1..{count()}")
+sys.exit(1 if failed() else 0)

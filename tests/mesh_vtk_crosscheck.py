@@ -14,21 +14,7 @@ import tempfile
 AAL = "/usr/share/mricron/templates/aal.nii.gz"
 ANATOMY = os.environ.get("ANATOMY", "anatomy")
 
-n_tests = 0
-failed = 0
-
-
-def tap(ok, name, diag=None):
-    global n_tests, failed
-    n_tests += 1
-    if not ok:
-        failed += 1
-    print(f"{'ok' if ok else 'not ok'} {n_tests} - {name}")
-    if diag:
-        for line in str(diag).splitlines():
-            print(f"# {line}")
-    sys.stdout.flush()
-
+from taptest import count, failed, ok  # noqa: E402
 
 def skip_all(reason):
     print(f"1..0 # SKIP {reason}")
@@ -40,6 +26,7 @@ try:
     import nibabel as nib
     import vtk
     from vtk.util import numpy_support as ns
+    from vtkpeer import discrete_contours, nonzero_labels, vtk_image
 except ImportError as e:  # pragma: no cover
     skip_all(f"missing module: {e}")
 if not os.path.exists(AAL):
@@ -64,17 +51,8 @@ def per_label(areas, vols, labels):
 
 def vtk_reference(data, affine):
     """vtkDiscreteMarchingCubes on the label map -> {label: (area, volume)} in world mm."""
-    img = vtk.vtkImageData()
-    img.SetDimensions(*data.shape)
-    arr = ns.numpy_to_vtk(np.ascontiguousarray(data.ravel(order="F")).astype(np.int32), deep=1)
-    img.GetPointData().SetScalars(arr)
-    labels = np.unique(data)
-    labels = labels[labels != 0]
-    mc = vtk.vtkDiscreteMarchingCubes()
-    mc.SetInputData(img)
-    mc.SetNumberOfContours(len(labels))
-    for i, l in enumerate(labels):
-        mc.SetValue(i, int(l))
+    img = vtk_image(data, np.int32)
+    mc = discrete_contours(vtk.vtkDiscreteMarchingCubes, img, nonzero_labels(data))
     mc.ComputeScalarsOn()
     mc.Update()
     out = mc.GetOutput()
@@ -123,7 +101,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         ply = os.path.join(tmp, "aal.ply")
         rc, out = run(["mesh", AAL, "--out", ply, "--smooth", "0", "--quiet"])
-        tap(rc == 0, "anatomy mesh writes an unsmoothed PLY", out if rc else None)
+        ok(rc == 0, "anatomy mesh writes an unsmoothed PLY", out if rc else None)
         if rc != 0:
             return
         v, fc = read_our_ply(ply)
@@ -131,26 +109,26 @@ def main():
         area, vol = tri_areas_volumes(pts, fc["i"])
         ours = per_label(area, vol, fc["label"])
 
-        tap(set(ours) == set(ref), "same set of labels as vtkDiscreteMarchingCubes",
+        ok(set(ours) == set(ref), "same set of labels as vtkDiscreteMarchingCubes",
             f"ours {len(ours)} labels, VTK {len(ref)}; only ours {sorted(set(ours) - set(ref))}, "
             f"only VTK {sorted(set(ref) - set(ours))}")
-        tap(len(fc) == n_ref, "same total triangle count as VTK",
+        ok(len(fc) == n_ref, "same total triangle count as VTK",
             f"ours {len(fc)}, VTK {n_ref}")
         common = sorted(set(ours) & set(ref))
         da = np.array([ours[l][0] / ref[l][0] - 1 for l in common])
         dv = np.array([ours[l][1] / ref[l][1] - 1 for l in common])
         worst_a = common[int(np.argmax(np.abs(da)))]
-        tap(np.all(np.abs(da) < 0.05), "per-label surface area within 5% of VTK",
+        ok(np.all(np.abs(da) < 0.05), "per-label surface area within 5% of VTK",
             f"max |diff| {100 * np.abs(da).max():.3f}% (label {worst_a}), "
             f"mean {100 * np.abs(da).mean():.4f}%")
-        tap(all(ours[l][1] > 0 for l in common) and np.all(np.abs(dv) < 0.05),
+        ok(all(ours[l][1] > 0 for l in common) and np.all(np.abs(dv) < 0.05),
             "per-label enclosed volume positive (outward winding) and within 5% of VTK",
             f"max |diff| {100 * np.abs(dv).max():.3f}%")
         counts = np.bincount(data.ravel())
         vox = np.array([counts[l] * abs(np.linalg.det(affine[:3, :3])) for l in common])
         ours_v = np.array([ours[l][1] for l in common])
         dvox = ours_v / vox - 1
-        tap(np.all(np.abs(dvox) < 0.06), "per-label volume within 6% of the voxel volume",
+        ok(np.all(np.abs(dvox) < 0.06), "per-label volume within 6% of the voxel volume",
             f"max |diff| {100 * np.abs(dvox).max():.2f}%, median {100 * np.median(np.abs(dvox)):.2f}%")
 
         # VTK's readers load every export
@@ -158,7 +136,7 @@ def main():
         r.SetFileName(ply)
         r.Update()
         o = r.GetOutput()
-        tap(o.GetNumberOfCells() == len(fc) and o.GetNumberOfPoints() == len(v)
+        ok(o.GetNumberOfCells() == len(fc) and o.GetNumberOfPoints() == len(v)
             and o.GetPointData().GetScalars() is not None,
             "vtkPLYReader reads the PLY with colours",
             f"cells {o.GetNumberOfCells()} points {o.GetNumberOfPoints()}")
@@ -167,38 +145,38 @@ def main():
             path = os.path.join(tmp, "aal." + fmt)
             rc, out = run(["mesh", AAL, "--out", path, "--smooth", "5", "--decimate", "0.25", "--quiet"])
             if rc != 0:
-                tap(False, f"anatomy mesh writes {fmt.upper()}", out)
+                ok(False, f"anatomy mesh writes {fmt.upper()}", out)
                 continue
             r = reader()
             r.SetFileName(path)
             r.Update()
             n = r.GetOutput().GetNumberOfCells()
-            tap(0.15 * n_ref < n <= 0.26 * n_ref, f"{reader.__name__} reads the decimated {fmt.upper()}",
+            ok(0.15 * n_ref < n <= 0.26 * n_ref, f"{reader.__name__} reads the decimated {fmt.upper()}",
                 f"{n} triangles (full {n_ref})")
         mtl = os.path.join(tmp, "aal.mtl")
         with open(mtl) as f:
             n_mtl = sum(1 for line in f if line.startswith("newmtl "))
-        tap(n_mtl == len(ref), "MTL has one material per label", f"{n_mtl} materials")
+        ok(n_mtl == len(ref), "MTL has one material per label", f"{n_mtl} materials")
 
         rc, out = run(["mesh", AAL, "--out", os.path.join(tmp, "aal.stl"), "--quiet"])
-        tap(rc != 0 and "exists" in out, "existing output is not replaced without --force", out)
+        ok(rc != 0 and "exists" in out, "existing output is not replaced without --force", out)
 
         stem = os.path.join(tmp, "part.stl")
         rc, out = run(["mesh", AAL, "--out", stem, "--labels", "Hippocampus_L,Hippocampus_R,7",
                        "--per-label", "--smooth", "0", "--quiet"])
         files = sorted(f for f in os.listdir(tmp) if f.startswith("part_"))
-        ok = rc == 0 and len(files) == 3
+        good = rc == 0 and len(files) == 3
         for f in files:
             r = vtk.vtkSTLReader()
             r.SetFileName(os.path.join(tmp, f))
             r.Update()
-            ok = ok and r.GetOutput().GetNumberOfCells() > 0
-        tap(ok, "per-label STL files for named labels", f"{rc} {files} {out}")
+            good = good and r.GetOutput().GetNumberOfCells() > 0
+        ok(good, "per-label STL files for named labels", f"{rc} {files} {out}")
 
 
 if __name__ == "__main__":
     try:
         main()
     finally:
-        print(f"1..{n_tests}")
-    sys.exit(1 if failed else 0)
+        print(f"1..{count()}")
+    sys.exit(1 if failed() else 0)

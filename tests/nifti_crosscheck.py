@@ -19,17 +19,9 @@ import tempfile
 import nibabel as nib
 import numpy as np
 
+from taptest import count, failed, ok, skip
+
 ANATOMY = os.environ.get("ANATOMY", "build/app/anatomy")
-results = []
-
-
-def report(ok, name, detail=""):
-    results.append(ok)
-    print(f"{'ok' if ok else 'not ok'} {len(results)} - {name}")
-    if detail:
-        for line in str(detail).splitlines():
-            print(f"# {line}")
-    sys.stdout.flush()
 
 
 def run(*args):
@@ -64,7 +56,7 @@ def compare_info(path, ref_data, ref_affine, name):
     """anatomy info --json on path must agree with nibabel's view of it."""
     r = run("info", "--json", path)
     if r.returncode != 0:
-        report(False, name, r.stderr)
+        ok(False, name, r.stderr)
         return
     info = json.loads(r.stdout)
     problems = []
@@ -79,7 +71,7 @@ def compare_info(path, ref_data, ref_affine, name):
     if ours != theirs:
         diff = {k: (ours.get(k), theirs.get(k)) for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k)}
         problems.append(f"label counts differ (ours, nibabel): {dict(list(diff.items())[:8])}")
-    report(not problems, name, "\n".join(problems))
+    ok(not problems, name, "\n".join(problems))
 
 
 def nibabel_label_data(img):
@@ -141,8 +133,8 @@ def main():
     p = os.path.join(tmp, "scaled-frac.nii")
     write_scaled(p, raw, 0.5, 0.0, affine)
     r = run("info", p)
-    report(r.returncode != 0 and "not a label map" in r.stderr and p in r.stderr,
-           "refuse int16 whose scl_slope=0.5 makes fractions", r.stderr)
+    ok(r.returncode != 0 and "not a label map" in r.stderr and p in r.stderr,
+       "refuse int16 whose scl_slope=0.5 makes fractions", r.stderr)
 
     # Analyze 7.5 (no magic): nibabel's default affine
     data = pattern(np.int16)
@@ -158,22 +150,22 @@ def main():
             out = os.path.join(tmp, "ours-" + name.replace(".", "_") + out_ext)
             r = run("convert", path, out)
             if r.returncode != 0:
-                report(False, f"convert {name} -> {out_ext}", r.stderr)
+                ok(False, f"convert {name} -> {out_ext}", r.stderr)
                 continue
             ref = nib.load(path)
             got = nib.load(out)
-            ok = (np.array_equal(nibabel_label_data(got), nibabel_label_data(ref))
+            same = (np.array_equal(nibabel_label_data(got), nibabel_label_data(ref))
                   and np.allclose(got.affine, ref.affine, atol=1e-5))
-            report(ok, f"nibabel reads our {out_ext} of {name} identically",
-                   "" if ok else f"affine\n{got.affine}\nvs\n{ref.affine}")
+            ok(same, f"nibabel reads our {out_ext} of {name} identically",
+               "" if same else f"affine\n{got.affine}\nvs\n{ref.affine}")
     # no overwrite without --force
     path, name = written[0]
     out = os.path.join(tmp, "exists.nii.gz")
     run("convert", path, out)
     before = open(out, "rb").read()
     r = run("convert", written[1][0], out)
-    report(r.returncode != 0 and "exists" in r.stderr and open(out, "rb").read() == before,
-           "convert refuses to overwrite an existing file", r.stderr)
+    ok(r.returncode != 0 and "exists" in r.stderr and open(out, "rb").read() == before,
+       "convert refuses to overwrite an existing file", r.stderr)
 
     # Real atlases and nibabel's own test files
     real = []
@@ -187,8 +179,7 @@ def main():
         real.append(os.path.join(ndir, f))
     for path in real:
         if not os.path.exists(path):
-            print(f"ok {len(results) + 1} - {os.path.basename(path)} # SKIP not installed")
-            results.append(True)
+            skip(os.path.basename(path), "not installed")
             continue
         name = os.path.basename(path)
         try:
@@ -196,21 +187,21 @@ def main():
             data = nibabel_label_data(img)
         except Exception as e:  # header-only test files: both readers must refuse
             r = run("info", path)
-            report(r.returncode != 0 and path in r.stderr, f"{name}: unreadable for nibabel ({type(e).__name__}), "
-                   "refused by us too", r.stderr)
+            ok(r.returncode != 0 and path in r.stderr, f"{name}: unreadable for nibabel ({type(e).__name__}), "
+               "refused by us too", r.stderr)
             continue
         if data.ndim != 3:
             r = run("info", path)
-            report(r.returncode != 0 and "3D" in r.stderr, f"{name}: {data.ndim}D data refused", r.stderr)
+            ok(r.returncode != 0 and "3D" in r.stderr, f"{name}: {data.ndim}D data refused", r.stderr)
         elif np.issubdtype(data.dtype, np.floating) and not np.all(np.floor(data) == data):
             r = run("info", path)
-            report(r.returncode != 0 and "not a label map" in r.stderr, f"{name}: non-integral data refused",
-                   r.stderr)
+            ok(r.returncode != 0 and "not a label map" in r.stderr, f"{name}: non-integral data refused",
+               r.stderr)
         else:
             compare_info(path, data, img.affine, f"real file {name} matches nibabel")
 
-    print(f"1..{len(results)}")
-    return 0 if all(results) else 1
+    print(f"1..{count()}")
+    return 1 if failed() else 0
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ import tempfile
 
 import nibabel as nib
 import numpy as np
+
+from taptest import count, failed, ok
 from scipy import ndimage
 import torch
 import torch.nn.functional as F
@@ -27,16 +29,6 @@ sys.path.insert(0, os.path.join(HERE, "golden"))
 import anatomy_nets as an  # noqa: E402
 
 ANATOMY = os.environ.get("ANATOMY", "anatomy")
-n_test = 0
-failed = 0
-
-
-def ok(cond, what):
-    global n_test, failed
-    n_test += 1
-    print("%s %d - %s" % ("ok" if cond else "not ok", n_test, what), flush=True)
-    if not cond:
-        failed += 1
 
 
 def run(*args, env=None):
@@ -180,8 +172,8 @@ def main():
         r = run("complete", inp, outp, "--model", "googlenet-skip", "--force", env=env)
         ok(r.returncode != 0 and "init-model" in r.stderr and "googlenet-skip.safetensors" in r.stderr,
            "says clearly when a shipped model is missing")
-    print("1..%d" % n_test)
-    return 1 if failed else 0
+    print("1..%d" % count())
+    return 1 if failed() else 0
 
 
 if __name__ == "__main__":

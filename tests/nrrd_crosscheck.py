@@ -35,25 +35,12 @@ import gzip as gzipmod
 import nibabel as nib
 import numpy as np
 
+from taptest import count, failed, report, skip
+
 TOOL = os.environ.get("NRRD_TOOL", "build/tests/nrrd-tool")
 UNU = shutil.which("teem-unu") or shutil.which("unu")
 REAL = os.path.join(os.environ.get("AR_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..")),
                     "..", "shared", "real")
-results = []
-
-
-def report(ok, name, detail=""):
-    results.append(bool(ok))
-    print(f"{'ok' if ok else 'not ok'} {len(results)} - {name}")
-    if detail and not ok:
-        for line in str(detail).splitlines()[:40]:
-            print(f"# {line}")
-    sys.stdout.flush()
-
-
-def skip(name, why):
-    results.append(True)
-    print(f"ok {len(results)} - {name} # SKIP {why}")
 
 
 def run(*args):
@@ -479,8 +466,8 @@ def main():
         part_layers(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"1..{len(results)}")
-    return 0 if all(results) else 1
+    print(f"1..{count()}")
+    return 1 if failed() else 0
 
 
 if __name__ == "__main__":

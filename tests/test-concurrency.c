@@ -230,12 +230,10 @@ static const TestCase test_cases[] = {
   { "/concurrency/surface-cancel-from-thread", test_surface_cancel_from_thread },
 };
 
-int
-main (int argc, char **argv)
+/* tmpdir/phantom.nii.gz (48³) and tmpdir/net.safetensors (a small random U-Net + skip) */
+static void
+write_inputs (void)
 {
-  g_test_init (&argc, &argv, NULL);
-  tmpdir = g_dir_make_tmp ("test-concurrency-XXXXXX", NULL);
-  g_assert_nonnull (tmpdir);
   volume_path = g_build_filename (tmpdir, "phantom.nii.gz", NULL);
   model_path = g_build_filename (tmpdir, "net.safetensors", NULL);
 
@@ -250,15 +248,6 @@ main (int argc, char **argv)
   test_small_config (&cfg, NN_ARCH_UNET_SKIP, 2, 4, 16);
   g_autoptr (NnNet) net = test_random_net (&cfg, 3);
   g_assert_true (nn_net_save (net, model_path, FALSE, &error));
-
-  test_util_add (test_cases, G_N_ELEMENTS (test_cases));
-  int status = g_test_run ();
-
-  g_unlink (volume_path);
-  g_unlink (model_path);
-  g_rmdir (tmpdir);
-  g_free (volume_path);
-  g_free (model_path);
-  g_free (tmpdir);
-  return status;
 }
+
+TEST_UTIL_MAIN_TMPDIR (test_cases, "test-concurrency-XXXXXX", write_inputs)

@@ -140,11 +140,8 @@ make_maps (guint32 present[3])
 static void
 test_complete_maps (void)
 {
-  if (g_getenv ("ANATOMY") == NULL)
-    {
-      g_test_skip ("ANATOMY (the command-line tool) is not set");
-      return;
-    }
+  if (test_anatomy_or_skip () == NULL)
+    return;
   guint32 present[3];
   const char *dir = make_maps (present);
   g_autofree char *json = g_build_filename (tmpdir, "maps.json", NULL);
@@ -152,9 +149,7 @@ test_complete_maps (void)
                          "--json", json, NULL };
   Run r = run_anatomy (args);
   g_assert_true (r.ok);
-  g_assert_nonnull (strstr (r.out, "3 complete label maps"));
-  g_assert_nonnull (strstr (r.out, "mean over items"));
-  g_assert_nonnull (strstr (r.out, "Per case"));
+  test_assert_contains (r.out, "3 complete label maps", "mean over items", "Per case", NULL);
   run_clear (&r);
 
   g_autoptr (JsonNode) root = load_json (json);
@@ -244,11 +239,8 @@ test_complete_maps (void)
 static void
 test_other_scheme (void)
 {
-  if (g_getenv ("ANATOMY") == NULL)
-    {
-      g_test_skip ("ANATOMY (the command-line tool) is not set");
-      return;
-    }
+  if (test_anatomy_or_skip () == NULL)
+    return;
   /* case0 of the maps again, in TotalSegmentator v2 ids */
   const char *dir = make_maps (NULL);
   g_autofree char *ts = g_build_filename (tmpdir, "case0_totalseg.nii.gz", NULL);
@@ -328,11 +320,8 @@ test_other_scheme (void)
 static void
 test_benchmark_layout (void)
 {
-  if (g_getenv ("ANATOMY") == NULL)
-    {
-      g_test_skip ("ANATOMY (the command-line tool) is not set");
-      return;
-    }
+  if (test_anatomy_or_skip () == NULL)
+    return;
   g_autofree char *dir = g_build_filename (tmpdir, "bench", NULL);
   const char *gen[] = { "phantom", "--out", dir, "--subjects", "1", "--partials", "2", "--grid", "32", "--seed",
                         "7", NULL };
@@ -345,8 +334,7 @@ test_benchmark_layout (void)
                          "--mean-subjects", "2", "--json", json, NULL };
   Run r = run_anatomy (args);
   g_assert_true (r.ok);
-  g_assert_nonnull (strstr (r.out, "2 partial volumes of 1 subjects"));
-  g_assert_nonnull (strstr (r.out, "Dice of removed organs only"));
+  test_assert_contains (r.out, "2 partial volumes of 1 subjects", "Dice of removed organs only", NULL);
   run_clear (&r);
   g_autoptr (JsonNode) root = load_json (json);
   JsonArray *methods = json_object_get_array_member (json_node_get_object (root), "methods");
@@ -390,14 +378,4 @@ static const TestCase test_cases[] = {
   { "/eval/benchmark-layout", test_benchmark_layout },
 };
 
-int
-main (int argc, char **argv)
-{
-  g_test_init (&argc, &argv, NULL);
-  tmpdir = g_dir_make_tmp ("test-eval-XXXXXX", NULL);
-  test_util_add (test_cases, G_N_ELEMENTS (test_cases));
-  int rc = g_test_run ();
-  test_rm_rf (tmpdir);
-  g_free (tmpdir);
-  return rc;
-}
+TEST_UTIL_MAIN_TMPDIR (test_cases, "test-eval-XXXXXX", NULL)

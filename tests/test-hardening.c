@@ -109,6 +109,29 @@ check_failed_write (gboolean ok, const GError *error, const char *path, GBytes *
   g_assert_cmpstr (after, ==, listing_before);
 }
 
+/* A writer under test: @what to @path, replacing an existing file when @overwrite. */
+typedef gboolean (*WriteFunc) (gconstpointer what, const char *path, gboolean overwrite, GError **error);
+
+/* @write of @small to @path in @dir succeeds; then @write of @big over it, with files
+ * capped at @limit bytes (0: one byte more than the small file), must fail as
+ * check_failed_write says.  Returns that failure's error. */
+static GError *
+check_write_over_fails (WriteFunc write, gconstpointer small, gconstpointer big, const char *dir, const char *path,
+                        rlim_t limit)
+{
+  GError *error = NULL;
+  g_assert_true (write (small, path, FALSE, &error));
+  g_assert_no_error (error);
+  g_autoptr (GBytes) old = read_bytes (path);
+  g_autofree char *before = dir_listing (dir);
+  FsizeLimit l;
+  fsize_limit_begin (&l, limit != 0 ? limit : g_bytes_get_size (old) + 1);
+  gboolean ok = write (big, path, TRUE, &error);
+  fsize_limit_end (&l);
+  check_failed_write (ok, error, path, old, dir, before);
+  return error;
+}
+
 /* ---- label table ---- */
 
 LabelTable *
@@ -124,6 +147,12 @@ make_table (int n)
   return t;
 }
 
+static gboolean
+write_table (gconstpointer t, const char *path, gboolean overwrite, GError **error)
+{
+  return lt_table_save_itksnap (t, path, overwrite, error);
+}
+
 static void
 test_label_table_write_fails (void)
 {
@@ -133,17 +162,9 @@ test_label_table_write_fails (void)
   g_autoptr (LabelTable) small = make_table (2);
   g_autoptr (LabelTable) big = make_table (200);
 
-  g_assert_true (lt_table_save_itksnap (small, path, FALSE, &error));
-  g_assert_no_error (error);
-  g_autoptr (GBytes) old = read_bytes (path);
-  g_autofree char *before = dir_listing (dir);
-  g_assert_cmpstr (before, ==, "labels.txt");
-
-  FsizeLimit l;
-  fsize_limit_begin (&l, 4096);
-  gboolean ok = lt_table_save_itksnap (big, path, TRUE, &error);
-  fsize_limit_end (&l);
-  check_failed_write (ok, error, path, old, dir, before);
+  error = check_write_over_fails (write_table, small, big, dir, path, 4096);
+  g_autofree char *listing = dir_listing (dir);
+  g_assert_cmpstr (listing, ==, "labels.txt");
   g_assert_error (error, LT_ERROR, LT_ERROR_IO);
 
   /* the same write succeeds without the limit, and reads back */
@@ -247,6 +268,30 @@ tiny_net (int w0, int grid)
   return test_random_net (&cfg, 7);
 }
 
+void
+write_tiny_net (const char *path, int w0, int grid)
+{
+  g_autoptr (NnNet) net = tiny_net (w0, grid);
+  g_autoptr (GError) error = NULL;
+  g_assert_true (nn_net_save (net, path, FALSE, &error));
+  g_assert_no_error (error);
+}
+
+void
+write_ball (const char *path, int n, int r)
+{
+  g_autoptr (LabelVolume) v = ball_volume (n, r);
+  g_autoptr (GError) error = NULL;
+  g_assert_true (nifti_write (v, path, 0, &error));
+  g_assert_no_error (error);
+}
+
+static gboolean
+write_net (gconstpointer net, const char *path, gboolean overwrite, GError **error)
+{
+  return nn_net_save ((NnNet *) net, path, overwrite, error);   /* saving does not change it */
+}
+
 static void
 test_model_save_fails (void)
 {
@@ -256,16 +301,7 @@ test_model_save_fails (void)
   g_autoptr (NnNet) small = tiny_net (4, 8);
   g_autoptr (NnNet) big = tiny_net (16, 8);
 
-  g_assert_true (nn_net_save (small, path, FALSE, &error));
-  g_assert_no_error (error);
-  g_autoptr (GBytes) old = read_bytes (path);
-  g_autofree char *before = dir_listing (dir);
-
-  FsizeLimit l;
-  fsize_limit_begin (&l, g_bytes_get_size (old) + 1);
-  gboolean ok = nn_net_save (big, path, TRUE, &error);
-  fsize_limit_end (&l);
-  check_failed_write (ok, error, path, old, dir, before);
+  error = check_write_over_fails (write_net, small, big, dir, path, 0);
 
   /* the old model still loads */
   g_clear_error (&error);
@@ -324,8 +360,7 @@ test_safetensors_json_depth (void)
       g_assert_null (f);
       g_test_message ("%s", error->message);
       g_assert_error (error, NN_ST_ERROR, NN_ST_ERROR_FORMAT);
-      g_assert_nonnull (strstr (error->message, "deep.safetensors"));
-      g_assert_nonnull (strstr (error->message, "levels deep"));
+      test_assert_message_has (error, "deep.safetensors", "levels deep", NULL);
       g_clear_error (&error);
     }
 
@@ -391,28 +426,25 @@ test_safetensors_labels_depth (void)
   g_byte_array_unref (file);
   g_assert_null (nn_net_load (path, &error));
   g_test_message ("%s", error->message);
-  g_assert_nonnull (strstr (error->message, path));
-  g_assert_nonnull (strstr (error->message, "labels"));
+  test_assert_message_has (error, path, "labels", NULL);
 }
 
 /* ---- NIfTI (the fourth writer, tested in depth in test-nifti.c): same contract ---- */
+
+static gboolean
+write_nifti (gconstpointer v, const char *path, gboolean overwrite, GError **error)
+{
+  return nifti_write (v, path, overwrite ? NIFTI_WRITE_OVERWRITE : 0, error);
+}
 
 static void
 test_nifti_write_fails (void)
 {
   g_autofree char *dir = fresh_dir ("nifti");
   g_autofree char *path = g_build_filename (dir, "v.nii", NULL);
-  g_autoptr (GError) error = NULL;
   g_autoptr (LabelVolume) small = ball_volume (8, 2);
   g_autoptr (LabelVolume) big = ball_volume (40, 10);
-  g_assert_true (nifti_write (small, path, 0, &error));
-  g_autoptr (GBytes) old = read_bytes (path);
-  g_autofree char *before = dir_listing (dir);
-  FsizeLimit l;
-  fsize_limit_begin (&l, g_bytes_get_size (old) + 1);
-  gboolean ok = nifti_write (big, path, NIFTI_WRITE_OVERWRITE, &error);
-  fsize_limit_end (&l);
-  check_failed_write (ok, error, path, old, dir, before);
+  g_autoptr (GError) error = check_write_over_fails (write_nifti, small, big, dir, path, 0);
 }
 
 /* ---- cancelled completion ---- */
@@ -452,20 +484,16 @@ test_completion_cancelled (void)
 static void
 test_cli_complete_interrupted (void)
 {
-  const char *anatomy = g_getenv ("ANATOMY");
+  const char *anatomy = test_anatomy_or_skip ();
   if (anatomy == NULL)
-    {
-      g_test_skip ("ANATOMY not set (run through meson test)");
-      return;
-    }
+    return;
   g_autofree char *dir = fresh_dir ("cli");
   g_autofree char *model = g_build_filename (dir, "m.safetensors", NULL);
   g_autofree char *in = g_build_filename (dir, "in.nii.gz", NULL);
   g_autofree char *out = g_build_filename (dir, "out.nii.gz", NULL);
   g_autoptr (GError) error = NULL;
   /* a 48³ grid: the forward pass takes long enough for the signal to land before the write */
-  g_autoptr (NnNet) net = tiny_net (8, 48);
-  g_assert_true (nn_net_save (net, model, FALSE, &error));
+  write_tiny_net (model, 8, 48);
   /* large enough that the interpolation back to the input grid takes a while */
   g_autoptr (LabelVolume) v = ball_volume (160, 60);
   g_assert_true (nifti_write (v, in, 0, &error));
@@ -574,12 +602,9 @@ test_completion_large_volume (void)
 static void
 test_cli_voxel_limit_message (void)
 {
-  const char *anatomy = g_getenv ("ANATOMY");
+  const char *anatomy = test_anatomy_or_skip ();
   if (anatomy == NULL)
-    {
-      g_test_skip ("ANATOMY not set (run through meson test)");
-      return;
-    }
+    return;
   /* a 4096³ int16 header with 16 bytes of data */
   guint8 h[352] = { 0 };
   test_nifti1_header (h, 4096, 4096, 4096, 4, 16);
@@ -714,8 +739,7 @@ test_cli_memory_message (void)
   g_test_message ("anatomy info: %s", err);
   g_unlink (path);
   g_assert_false (g_spawn_check_wait_status (status, NULL));
-  g_assert_nonnull (strstr (err, path));
-  g_assert_nonnull (strstr (err, "953.7 MiB"));
+  test_assert_contains (err, path, "953.7 MiB", NULL);
 }
 
 static const TestCase test_cases[] = {
@@ -754,18 +778,4 @@ static const TestCase test_cases[] = {
   { "/hardening/outputs/cli-mask-folder", test_cli_mask_folder_outputs },
 };
 
-int
-main (int argc, char **argv)
-{
-  g_test_init (&argc, &argv, NULL);
-  tmpdir = g_dir_make_tmp ("test-hardening-XXXXXX", NULL);
-  g_assert_nonnull (tmpdir);
-
-  test_util_add (test_cases, G_N_ELEMENTS (test_cases));
-  int status = g_test_run ();
-
-  if (!test_rm_rf (tmpdir))
-    g_printerr ("could not remove %s\n", tmpdir);
-  g_free (tmpdir);
-  return status;
-}
+TEST_UTIL_MAIN_TMPDIR (test_cases, "test-hardening-XXXXXX", NULL)

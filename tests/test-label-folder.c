@@ -9,6 +9,7 @@
 #include "label-scheme.h"
 #include "nifti.h"
 #include "out-file.h"
+#include "test-util.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -514,8 +515,7 @@ test_outset (void)
   g_assert_true (g_file_set_contents (notes, "mine", -1, NULL));
   g_assert_false (label_file_write (v, t, work, TRUE, &error));
   g_assert_error (error, LABEL_FOLDER_ERROR, LABEL_FOLDER_ERROR_NOT_MASK_FOLDER);
-  g_assert_nonnull (strstr (error->message, "unknown output format"));
-  g_assert_nonnull (strstr (error->message, "notes.txt"));
+  test_assert_message_has (error, "unknown output format", "notes.txt", NULL);
   g_clear_error (&error);
   g_assert_cmpuint (n_files (work), ==, 1);
   /* nor a folder whose parent is missing */
@@ -539,8 +539,7 @@ test_outset (void)
   g_assert_cmpint (mkfifo (fifo, 0644), ==, 0);
   g_assert_null (label_file_read (dir, 0, NULL, NULL, &error));
   g_assert_error (error, LABEL_FOLDER_ERROR, LABEL_FOLDER_ERROR_IO);
-  g_assert_nonnull (strstr (error->message, "stomach.nii.gz"));
-  g_assert_nonnull (strstr (error->message, "named pipe"));
+  test_assert_message_has (error, "stomach.nii.gz", "named pipe", NULL);
   g_clear_error (&error);
   g_unlink (fifo);
 }
@@ -624,23 +623,16 @@ test_nifti_names (void)
   g_assert_cmpuint (parsed->entries->len, ==, 2);
 }
 
-int
-main (int argc, char **argv)
-{
-  g_test_init (&argc, &argv, NULL);
-  tmpdir = g_dir_make_tmp ("test-label-folder-XXXXXX", NULL);
-  g_test_add_func ("/label-folder/read-v2", test_read_v2);
-  g_test_add_func ("/label-folder/read-unknown-overlap", test_read_unknown_and_overlap);
-  g_test_add_func ("/label-folder/read-errors", test_read_errors);
-  g_test_add_func ("/label-folder/write-plain", test_write_plain);
-  g_test_add_func ("/label-folder/write-like", test_write_like);
-  g_test_add_func ("/label-folder/write-disk-full", test_write_disk_full);
-  g_test_add_func ("/label-folder/outset", test_outset);
-  g_test_add_func ("/label-folder/names", test_names);
-  g_test_add_func ("/label-folder/nifti-names", test_nifti_names);
-  int rc = g_test_run ();
-  g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", tmpdir);
-  if (rc == 0 && system (cmd) != 0)
-    rc = 1;
-  return rc;
-}
+static const TestCase test_cases[] = {
+  { "/label-folder/read-v2", test_read_v2 },
+  { "/label-folder/read-unknown-overlap", test_read_unknown_and_overlap },
+  { "/label-folder/read-errors", test_read_errors },
+  { "/label-folder/write-plain", test_write_plain },
+  { "/label-folder/write-like", test_write_like },
+  { "/label-folder/write-disk-full", test_write_disk_full },
+  { "/label-folder/outset", test_outset },
+  { "/label-folder/names", test_names },
+  { "/label-folder/nifti-names", test_nifti_names },
+};
+
+TEST_UTIL_MAIN_TMPDIR (test_cases, "test-label-folder-XXXXXX", NULL)

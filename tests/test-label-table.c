@@ -97,6 +97,20 @@ delta_e (const guint8 a[4], const guint8 b[4])
 
 /* ------------------------------------------------------------------------- */
 
+/* lt_table_find_for_volume (@path, @v), which must find a table, the one at @want (@path
+ * itself for a header extension). */
+static LabelTable *
+find_table (const char *path, const LabelVolume *v, const char *want)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *found = NULL;
+  LabelTable *t = lt_table_find_for_volume (path, v, &found, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (t);
+  g_assert_cmpstr (found, ==, want);
+  return t;
+}
+
 static void
 test_default (void)
 {
@@ -651,25 +665,19 @@ test_find_beside (void)
     g_autofree char *src_lut = fixture ("names.nii.lut");
     copy_file (src_txt, txt);
     copy_file (src_lut, lut);
-    t = lt_table_find_for_volume (vol, NULL, &found, &error);
-    g_assert_no_error (error);
-    g_assert_cmpstr (found, ==, txt);
+    t = find_table (vol, NULL, txt);
     g_assert_cmpuint (t->entries->len, ==, 5);
     assert_rgba (lt_table_lookup (t, 1)->rgba, 1, 254, 7, 255);
     lt_table_free (t);
-    g_clear_pointer (&found, g_free);
 
     /* a .ctbl with the plain stem comes before the .txt */
     {
       g_autofree char *ctbl = g_build_filename (dir, "case.ctbl", NULL);
       g_autofree char *src = fixture ("slicer.ctbl");
       copy_file (src, ctbl);
-      t = lt_table_find_for_volume (vol, NULL, &found, &error);
-      g_assert_no_error (error);
-      g_assert_cmpstr (found, ==, ctbl);
+      t = find_table (vol, NULL, ctbl);
       g_assert_cmpstr (lt_table_lookup (t, 1)->name, ==, "liver");
       lt_table_free (t);
-      g_clear_pointer (&found, g_free);
     }
     /* and case_labels.txt before that; an uncompressed .nii finds the same */
     {
@@ -677,12 +685,9 @@ test_find_beside (void)
       g_autofree char *src = fixture ("itksnap.label");
       g_autofree char *nii = g_build_filename (dir, "case.nii", NULL);
       copy_file (src, lab);
-      t = lt_table_find_for_volume (nii, NULL, &found, &error);
-      g_assert_no_error (error);
-      g_assert_cmpstr (found, ==, lab);
+      t = find_table (nii, NULL, lab);
       g_assert_cmpstr (lt_table_lookup (t, 1)->name, ==, "Left kidney");
       lt_table_free (t);
-      g_clear_pointer (&found, g_free);
     }
     /* a broken table beside the volume is an error that names it */
     {
@@ -711,11 +716,8 @@ test_find_real (void)
       g_test_skip ("mricron-data is not installed");
       return;
     }
-  t = lt_table_find_for_volume (AAL_NII, NULL, &found, &error);
-  g_assert_no_error (error);
-  g_assert_cmpstr (found, ==, AAL_TXT);
+  t = find_table (AAL_NII, NULL, AAL_TXT);
   g_assert_cmpuint (t->entries->len, ==, 116);
-  g_clear_pointer (&found, g_free);
   g_clear_pointer (&t, lt_table_free);
 
   if (g_file_test (BRODMANN_NII, G_FILE_TEST_EXISTS))
@@ -781,26 +783,19 @@ test_find_extension (void)
   v = nifti_read (path, NULL, &error);
   g_assert_no_error (error);
 
-  t = lt_table_find_for_volume (path, v, &found, &error);
-  g_assert_no_error (error);
-  g_assert_nonnull (t);
-  g_assert_cmpstr (found, ==, path);
+  t = find_table (path, v, path);
   g_assert_nonnull (strstr (t->source, "header extension"));
   g_assert_cmpuint (t->entries->len, ==, 4);
   g_assert_cmpstr (lt_table_lookup (t, 5)->name, ==, "liver & <more>");
   lt_table_free (t);
-  g_clear_pointer (&found, g_free);
 
   /* a file beside the volume wins over the extension */
   {
     g_autofree char *beside = g_build_filename (dir, "seg.ctbl", NULL);
     g_autofree char *src = fixture ("slicer.ctbl");
     copy_file (src, beside);
-    t = lt_table_find_for_volume (path, v, &found, &error);
-    g_assert_no_error (error);
-    g_assert_cmpstr (found, ==, beside);
+    t = find_table (path, v, beside);
     lt_table_free (t);
-    g_clear_pointer (&found, g_free);
     g_unlink (beside);
   }
   g_clear_pointer (&v, lv_volume_free);

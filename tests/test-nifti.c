@@ -1,5 +1,6 @@
 /* test-nifti.c: NIfTI round trips, header preservation, safe writes and hostile input. */
 #include "nifti.h"
+#define TEST_UTIL_VOLUME
 #include "test-util.h"
 
 #include <glib/gstdio.h>
@@ -19,21 +20,11 @@ tmp_path (const char *name)
   return g_build_filename (tmpdir, name, NULL);
 }
 
-/* A 23×17×11 volume with an anisotropic, oblique, shifted affine and a label
- * pattern whose largest value is @max_label. */
+/* test_oblique_volume with a label pattern whose largest value is @max_label. */
 static LabelVolume *
 make_volume (int bytes_per_voxel, int32_t max_label)
 {
-  const double sp[3] = { 0.7, 1.3, 2.9 };
-  LabelVolume *v = lv_volume_new (23, 17, 11, sp, bytes_per_voxel, NULL);
-  const double c = 0.8, s = 0.6; /* rotation about z by ~36.87° */
-  const double a[4][4] = {
-    { c * 0.7, -s * 1.3, 0, -12.5 },
-    { s * 0.7, c * 1.3, 0, 40.25 },
-    { 0, 0, -2.9, 7.0 },
-    { 0, 0, 0, 1 },
-  };
-  lv_volume_set_affine (v, a);
+  LabelVolume *v = test_oblique_volume (bytes_per_voxel);
   for (int64_t k = 0; k < v->nz; k++)
     for (int64_t j = 0; j < v->ny; j++)
       for (int64_t i = 0; i < v->nx; i++)
@@ -606,12 +597,14 @@ test_big_endian (void)
 static void
 test_paths (void)
 {
-  g_autofree char *a = nifti_path_stem ("/x/y/aal.nii.gz");
-  g_autofree char *b = nifti_path_stem ("/x/y/scan.HDR");
-  g_autofree char *c = nifti_path_stem ("/x/y/scan.img.gz");
-  g_assert_cmpstr (a, ==, "/x/y/aal");
-  g_assert_cmpstr (b, ==, "/x/y/scan");
-  g_assert_cmpstr (c, ==, "/x/y/scan");
+  static const char *const stems[][2] = {   /* path, its stem */
+    { "/x/y/aal.nii.gz", "/x/y/aal" }, { "/x/y/scan.HDR", "/x/y/scan" }, { "/x/y/scan.img.gz", "/x/y/scan" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (stems); i++)
+    {
+      g_autofree char *stem = nifti_path_stem (stems[i][0]);
+      g_assert_cmpstr (stem, ==, stems[i][1]);
+    }
   g_assert_true (nifti_path_is_supported ("a.nii.gz"));
   g_assert_false (nifti_path_is_supported ("a.png"));
 }
@@ -627,15 +620,4 @@ static const TestCase test_cases[] = {
   { "/nifti/paths", test_paths },
 };
 
-int
-main (int argc, char **argv)
-{
-  g_test_init (&argc, &argv, NULL);
-  tmpdir = g_dir_make_tmp ("test-nifti-XXXXXX", NULL);
-  test_util_add (test_cases, G_N_ELEMENTS (test_cases));
-  int r = g_test_run ();
-  if (!test_rm_rf (tmpdir))
-    r = r ? r : 1;
-  g_free (tmpdir);
-  return r;
-}
+TEST_UTIL_MAIN_TMPDIR (test_cases, "test-nifti-XXXXXX", NULL)

@@ -194,19 +194,23 @@ static const TestCase test_cases[] = {
   { "/nn/golden/pool-softmax-upsample", test_pool_softmax_upsample },
 };
 
-int
-main (int argc, char **argv)
+/* the reference tensors, and one case per architecture */
+static void
+load_ops (void)
 {
-  g_test_init (&argc, &argv, NULL);
   g_autofree char *path = g_test_build_filename (G_TEST_DIST, "golden", "nn", "ops.safetensors", NULL);
   g_autoptr (GError) error = NULL;
   ops = nn_st_file_load (path, &error);
   g_assert_no_error (error);
-  test_util_add (test_cases, G_N_ELEMENTS (test_cases));
   g_test_add_data_func ("/nn/golden/unet", "unet", test_arch);
   g_test_add_data_func ("/nn/golden/unet-skip", "unet-skip", test_arch);
   g_test_add_data_func ("/nn/golden/googlenet-skip", "googlenet-skip", test_arch);
-  int rc = g_test_run ();
-  nn_st_file_free (ops);
-  return rc;
 }
+
+static void
+free_ops (void)
+{
+  nn_st_file_free (ops);
+}
+
+TEST_UTIL_MAIN_WITH (test_cases, load_ops, free_ops)

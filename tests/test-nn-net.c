@@ -451,20 +451,4 @@ static const TestCase test_cases[] = {
   { "/nn/completion/fragments", test_fragments },
 };
 
-int
-main (int argc, char **argv)
-{
-  g_test_init (&argc, &argv, NULL);
-  tmpdir = g_dir_make_tmp ("test-nn-net-XXXXXX", NULL);
-  test_util_add (test_cases, G_N_ELEMENTS (test_cases));
-  int rc = g_test_run ();
-  const char *names[] = { "rt.safetensors", "ok.safetensors", "bad.safetensors", "plain.safetensors" };
-  for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
-    {
-      g_autofree char *p = g_build_filename (tmpdir, names[i], NULL);
-      g_unlink (p);
-    }
-  g_rmdir (tmpdir);
-  g_free (tmpdir);
-  return rc;
-}
+TEST_UTIL_MAIN_TMPDIR (test_cases, "test-nn-net-XXXXXX", NULL)

@@ -43,6 +43,15 @@ typedef struct {
   int cin, cout, D, H, W, k[3], s[3], p[3];
 } ConvCase;
 
+/* the layer of @cc: its channels, kernel, stride and padding */
+static NnConvGeom
+conv_geom (const ConvCase *cc)
+{
+  NnConvGeom g = { cc->cin, cc->cout, { cc->k[0], cc->k[1], cc->k[2] },
+                   { cc->s[0], cc->s[1], cc->s[2] }, { cc->p[0], cc->p[1], cc->p[2] } };
+  return g;
+}
+
 static const ConvCase conv_cases[] = {
   { 3, 5, 7, 6, 9, { 3, 3, 3 }, { 1, 1, 1 }, { 1, 1, 1 } },
   { 2, 3, 5, 9, 4, { 3, 2, 1 }, { 2, 1, 3 }, { 1, 0, 0 } },
@@ -64,8 +73,7 @@ test_conv3d (void)
       for (gsize c = 0; c < G_N_ELEMENTS (conv_cases); c++)
         {
           const ConvCase *cc = &conv_cases[c];
-          NnConvGeom g = { cc->cin, cc->cout, { cc->k[0], cc->k[1], cc->k[2] },
-                           { cc->s[0], cc->s[1], cc->s[2] }, { cc->p[0], cc->p[1], cc->p[2] } };
+          NnConvGeom g = conv_geom (cc);
           int Do = nn_conv_out_size (cc->D, g.k[0], g.s[0], g.p[0]);
           int Ho = nn_conv_out_size (cc->H, g.k[1], g.s[1], g.p[1]);
           int Wo = nn_conv_out_size (cc->W, g.k[2], g.s[2], g.p[2]);
@@ -124,8 +132,7 @@ test_conv_transpose3d (void)
       for (gsize c = 0; c < G_N_ELEMENTS (cases); c++)
         {
           const ConvCase *cc = &cases[c];
-          NnConvGeom g = { cc->cin, cc->cout, { cc->k[0], cc->k[1], cc->k[2] },
-                           { cc->s[0], cc->s[1], cc->s[2] }, { cc->p[0], cc->p[1], cc->p[2] } };
+          NnConvGeom g = conv_geom (cc);
           int Do = nn_convt_out_size (cc->D, g.k[0], g.s[0], g.p[0]);
           int Ho = nn_convt_out_size (cc->H, g.k[1], g.s[1], g.p[1]);
           int Wo = nn_convt_out_size (cc->W, g.k[2], g.s[2], g.p[2]);

@@ -723,8 +723,7 @@ test_trainer_progress (void)
 
   g_autoptr (NnNet) net = load_net (o.out);
   const char *prov = nn_net_get_metadata (net, "provenance");
-  g_assert_nonnull (strstr (prov, "\"final\":true"));
-  g_assert_nonnull (strstr (prov, "\"steps\":6"));
+  test_assert_contains (prov, "\"final\":true", "\"steps\":6", NULL);
   g_autofree char *log = NULL;
   g_assert_true (g_file_get_contents (o.log_path, &log, NULL, NULL));
   g_auto (GStrv) lines = g_strsplit (log, "\n", -1);
@@ -837,11 +836,8 @@ run_anatomy (const char *const *args)
 static void
 test_cli_resume (void)
 {
-  if (g_getenv ("ANATOMY") == NULL)
-    {
-      g_test_skip ("ANATOMY (the command-line tool) is not set");
-      return;
-    }
+  if (test_anatomy_or_skip () == NULL)
+    return;
   g_autofree char *full = g_build_filename (tmpdir, "full.safetensors", NULL);
   g_autofree char *part = g_build_filename (tmpdir, "part.safetensors", NULL);
   g_autofree char *part_ckpt = g_build_filename (tmpdir, "part.checkpoint.safetensors", NULL);
@@ -874,9 +870,7 @@ test_cli_resume (void)
   /* the provenance records the command, seed and steps */
   const char *prov = nn_net_get_metadata (np, "provenance");
   g_assert_nonnull (prov);
-  g_assert_nonnull (strstr (prov, "\"steps\":6"));
-  g_assert_nonnull (strstr (prov, "\"seed\":5"));
-  g_assert_nonnull (strstr (prov, "anatomy train --resume"));
+  test_assert_contains (prov, "\"steps\":6", "\"seed\":5", "anatomy train --resume", NULL);
   g_autofree char *part_opt = g_build_filename (tmpdir, "part.checkpoint.optim.safetensors", NULL);
   g_autofree char *full_ckpt = g_build_filename (tmpdir, "full.checkpoint.safetensors", NULL);
   g_autofree char *full_opt = g_build_filename (tmpdir, "full.checkpoint.optim.safetensors", NULL);
@@ -974,19 +968,15 @@ static const TestCase test_cases[] = {
   { "/nn-train/cli-resume", test_cli_resume },
 };
 
-int
-main (int argc, char **argv)
+/* one finite-difference case per architecture */
+static void
+add_net_fd_cases (void)
 {
-  g_test_init (&argc, &argv, NULL);
-  tmpdir = g_dir_make_tmp ("test-nn-train-XXXXXX", NULL);
   for (int a = 0; a < NN_N_ARCHS; a++)
     {
       g_autofree char *p = g_strdup_printf ("/nn-train/net-fd/%s", nn_arch_to_string ((NnArch) a));
       g_test_add_data_func (p, GINT_TO_POINTER (a), test_net_fd);
     }
-  test_util_add (test_cases, G_N_ELEMENTS (test_cases));
-  int rc = g_test_run ();
-  g_rmdir (tmpdir);
-  g_free (tmpdir);
-  return rc;
 }
+
+TEST_UTIL_MAIN_TMPDIR (test_cases, "test-nn-train-XXXXXX", add_net_fd_cases)

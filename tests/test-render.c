@@ -459,16 +459,20 @@ static const TestCase test_cases[] = {
   { "/render/scene-slicer-ids", test_scene_slicer_ids },
 };
 
-int
-main (int argc, char **argv)
+/* the offscreen context of the drawing tests, NULL where there is none */
+static void
+offscreen_open (void)
 {
-  g_test_init (&argc, &argv, NULL);
   g_autoptr (GError) error = NULL;
   off = ar_offscreen_new (160, 120, &error);
   if (!off)
     g_test_message ("offscreen rendering unavailable: %s", error->message);
-  test_util_add (test_cases, G_N_ELEMENTS (test_cases));
-  int status = g_test_run ();
-  ar_offscreen_free (off);
-  return status;
 }
+
+static void
+offscreen_close (void)
+{
+  ar_offscreen_free (off);
+}
+
+TEST_UTIL_MAIN_WITH (test_cases, offscreen_open, offscreen_close)

@@ -2,6 +2,7 @@
  * The network helpers need the engine: define TEST_UTIL_NN before including. */
 #pragma once
 
+#include <stdarg.h>
 #include <string.h>
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -40,21 +41,65 @@ test_util_add (const TestCase *cases, gsize n)
     g_test_add_func (cases[i].path, cases[i].fn);
 }
 
-/* The main of a test without set-up: g_test_init, the @n @cases, g_test_run. */
+/* Set-up or tear-down of a whole test run (fixtures, data cases). */
+typedef void (*TestSetupFunc) (void);
+
+/* The main of a test with a fixture for the whole run: g_test_init, @setup, the @n @cases,
+ * g_test_run, @teardown (either may be NULL). */
 static inline int
-test_util_run (int argc, char **argv, const TestCase *cases, gsize n)
+test_util_run_with (int argc, char **argv, TestSetupFunc setup, TestSetupFunc teardown, const TestCase *cases,
+                    gsize n)
 {
   g_test_init (&argc, &argv, NULL);
+  if (setup != NULL)
+    setup ();
   test_util_add (cases, n);
-  return g_test_run ();
+  int rc = g_test_run ();
+  if (teardown != NULL)
+    teardown ();
+  return rc;
 }
 
-/* The whole main of a test without set-up: TEST_UTIL_MAIN (cases) after the table. */
-#define TEST_UTIL_MAIN(cases)                                                                                   \
+/* The whole main of a test: TEST_UTIL_MAIN (cases) after the table; TEST_UTIL_MAIN_WITH
+ * (cases, setup, teardown) with a fixture. */
+#define TEST_UTIL_MAIN_WITH(cases, setup, teardown)                                                             \
   int main (int argc, char **argv)                                                                              \
   {                                                                                                             \
-    return test_util_run (argc, argv, cases, G_N_ELEMENTS (cases));                                             \
+    return test_util_run_with (argc, argv, setup, teardown, cases, G_N_ELEMENTS (cases));                       \
   }
+#define TEST_UTIL_MAIN(cases) TEST_UTIL_MAIN_WITH (cases, NULL, NULL)
+
+/* @text is not NULL and holds each of the words in @ap (NULL-terminated). */
+static inline void
+test_assert_contains_v (const char *text, va_list ap)
+{
+  g_assert_nonnull (text);
+  for (const char *w = va_arg (ap, const char *); w != NULL; w = va_arg (ap, const char *))
+    if (strstr (text, w) == NULL)
+      g_error ("\"%s\" does not say \"%s\"", text, w);
+}
+
+/* @text is not NULL and holds each of the words after it (NULL-terminated). */
+G_GNUC_NULL_TERMINATED static inline void
+test_assert_contains (const char *text, ...)
+{
+  va_list ap;
+  va_start (ap, text);
+  test_assert_contains_v (text, ap);
+  va_end (ap);
+}
+
+/* @error is set and its message holds each of the words after it (NULL-terminated): what
+ * is wrong and where. */
+G_GNUC_NULL_TERMINATED static inline void
+test_assert_message_has (const GError *error, ...)
+{
+  g_assert_nonnull (error);
+  va_list ap;
+  va_start (ap, error);
+  test_assert_contains_v (error->message, ap);
+  va_end (ap);
+}
 
 /* Removes @path and, when it is a folder, everything below it (links are removed, not
  * followed).  Returns whether @path is gone. */
@@ -78,6 +123,47 @@ test_rm_rf (const char *path)
   return g_lstat (path, &st) != 0;
 }
 
+/* The main of a test that writes below one temporary folder: g_test_init, *@tmpdir made
+ * from @tmpl, @setup (may be NULL), the @n @cases, g_test_run, then the folder and all in
+ * it removed.  A folder that cannot be removed fails the run. */
+static inline int
+test_util_run_in_tmpdir (int argc, char **argv, const char *tmpl, char **tmpdir, TestSetupFunc setup,
+                         const TestCase *cases, gsize n)
+{
+  g_test_init (&argc, &argv, NULL);
+  *tmpdir = g_dir_make_tmp (tmpl, NULL);
+  g_assert_nonnull (*tmpdir);
+  if (setup != NULL)
+    setup ();
+  test_util_add (cases, n);
+  int rc = g_test_run ();
+  if (!test_rm_rf (*tmpdir))
+    {
+      g_printerr ("could not remove %s\n", *tmpdir);
+      rc = rc != 0 ? rc : 1;
+    }
+  g_clear_pointer (tmpdir, g_free);
+  return rc;
+}
+
+/* TEST_UTIL_MAIN for a test with a global `char *tmpdir` made from @tmpl ("name-XXXXXX"). */
+#define TEST_UTIL_MAIN_TMPDIR(cases, tmpl, setup)                                                               \
+  int main (int argc, char **argv)                                                                              \
+  {                                                                                                             \
+    return test_util_run_in_tmpdir (argc, argv, tmpl, &tmpdir, setup, cases, G_N_ELEMENTS (cases));             \
+  }
+
+/* $ANATOMY, the command-line tool, or NULL after marking the test skipped (it is set by
+ * meson test). */
+static inline const char *
+test_anatomy_or_skip (void)
+{
+  const char *anatomy = g_getenv ("ANATOMY");
+  if (anatomy == NULL)
+    g_test_skip ("ANATOMY (the command-line tool) is not set: run through meson test");
+  return anatomy;
+}
+
 /* Runs `$ANATOMY @args...` (@args NULL-terminated); its standard output and error in @out
  * and @err (to free).  Returns whether it exited with status 0. */
 static inline gboolean
@@ -95,6 +181,28 @@ test_run_anatomy (const char *const *args, char **out, char **err)
   g_assert_no_error (error);
   return g_spawn_check_wait_status (status, NULL);
 }
+
+#ifdef TEST_UTIL_VOLUME
+#include "label-volume.h"
+
+/* A 23×17×11 volume of zeros (@bytes_per_voxel) with spacing 0.7, 1.3, 2.9 mm and an
+ * oblique (rotated by ~36.87° about z), anisotropic, shifted affine (RAS). */
+static inline LabelVolume *
+test_oblique_volume (int bytes_per_voxel)
+{
+  const double sp[3] = { 0.7, 1.3, 2.9 };
+  LabelVolume *v = lv_volume_new (23, 17, 11, sp, bytes_per_voxel, NULL);
+  const double c = 0.8, s = 0.6;
+  const double a[4][4] = {
+    { c * 0.7, -s * 1.3, 0, -12.5 },
+    { s * 0.7, c * 1.3, 0, 40.25 },
+    { 0, 0, -2.9, 7.0 },
+    { 0, 0, 0, 1 },
+  };
+  lv_volume_set_affine (v, a);
+  return v;
+}
+#endif
 
 #ifdef TEST_UTIL_NN
 #include "nn-net.h"

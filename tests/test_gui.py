@@ -37,26 +37,15 @@ import sys
 import tempfile
 
 import numpy as np
+
+from guitest import run_xvfb
+from taptest import finish, ok
 from PIL import Image
 
 try:
     import nibabel as nib
 except ImportError:  # pragma: no cover
     nib = None
-
-n_test = 0
-failed = False
-
-
-def ok(cond, name, diag=""):
-    global n_test, failed
-    n_test += 1
-    print(("ok %d - %s" if cond else "not ok %d - %s") % (n_test, name))
-    if diag:
-        for line in str(diag).splitlines():
-            print("# " + line)
-    failed = failed or not cond
-    sys.stdout.flush()
 
 
 def read_table(path):
@@ -189,13 +178,7 @@ def main():
     env["ANATOMY_MODELS_DIR"] = models_a
     env.update({"AR_TEST_SCRIPT": script, "AR_DATADIR": datadir, "GTK_A11Y": "none",
                 "GSETTINGS_BACKEND": "memory", "XDG_DATA_HOME": os.path.join(tmp, "xdg")})
-    cmd = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", exe]
-    try:
-        r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=400)
-        out, err, code = r.stdout, r.stderr, r.returncode
-    except subprocess.TimeoutExpired as e:
-        out, err, code = (e.stdout or b"").decode(), (e.stderr or b"").decode(), -1
-    lines = [l for l in out.splitlines() if l.startswith("test: ")]
+    code, lines, out, err = run_xvfb(exe, env, 400)
     hostile = hostile_run(exe, env, tmp)
     print("1..25")
     ok(code == 0 and lines and lines[-1].startswith("test: quit: ok"),
@@ -327,11 +310,7 @@ def main():
     shot_after = any(l.startswith("test: screenshot: ok " + shots["after"]) for l in lines)
     ok(after_idle and shot_after, "the app stays responsive after the error")
     check_hostile(hostile)
-    if not failed:
-        shutil.rmtree(tmp, ignore_errors=True)
-    else:
-        print("# files kept in " + tmp)
-    return 1 if failed else 0
+    return finish(tmp)
 
 
 def hostile_run(exe, env, tmp):
@@ -391,13 +370,7 @@ def hostile_run(exe, env, tmp):
         ]) + "\n")
     henv = dict(env)
     henv["AR_TEST_SCRIPT"] = script
-    cmd = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", exe]
-    try:
-        r = subprocess.run(cmd, env=henv, capture_output=True, text=True, timeout=150)
-        out, err, code = r.stdout, r.stderr, r.returncode
-    except subprocess.TimeoutExpired as e:
-        out, err, code = (e.stdout or b"").decode(), (e.stderr or b"").decode(), -1
-    lines = [l for l in out.splitlines() if l.startswith("test: ")]
+    code, lines, out, err = run_xvfb(exe, henv, 150)
     return code, lines, out + err[-2000:], (fifo, many, zero)
 
 

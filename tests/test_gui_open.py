@@ -33,6 +33,9 @@ import time
 
 import numpy as np
 
+from guitest import XVFB, Pointer, app_env, run_app
+from taptest import finish, ok, skip
+
 try:
     import nibabel as nib
     from PIL import Image
@@ -42,26 +45,6 @@ except ImportError:  # pragma: no cover
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_gui_schemes as schemes  # noqa: E402  (the TotalSegmentator file made from the demo)
 
-XVFB = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24"]
-n_test = 0
-failed = False
-
-
-def ok(cond, name, diag=""):
-    global n_test, failed
-    n_test += 1
-    print(("ok %d - %s" if cond else "not ok %d - %s") % (n_test, name))
-    if diag and not cond:
-        for line in str(diag).splitlines():
-            print("# " + line)
-    failed = failed or not cond
-    sys.stdout.flush()
-
-
-def skip(name, why):
-    global n_test
-    n_test += 1
-    print("ok %d - %s # SKIP %s" % (n_test, name, why))
 
 
 def base_env(tmp):
@@ -75,50 +58,6 @@ def base_env(tmp):
         env["DBUS_SESSION_BUS_ADDRESS"] = "unix:path=" + os.path.join(tmp, "no-such-bus")
     env.update({"GTK_A11Y": "none", "GSETTINGS_BACKEND": "memory", "XDG_DATA_HOME": os.path.join(tmp, "xdg")})
     return env
-
-
-def run_app(cmd, script_lines, tmp, env, name, driver=None, cwd=None):
-    """Runs @cmd (ending with the app and its files) on @script_lines; @driver is called with
-    each stdout line.  Returns (test lines, exit status, stderr)."""
-    script = os.path.join(tmp, name + ".txt")
-    with open(script, "w") as f:
-        f.write("\n".join(script_lines) + "\n")
-    env = dict(env, AR_TEST_SCRIPT=script)
-    lines = []
-    err_path = os.path.join(tmp, name + ".stderr")
-    try:
-        with open(err_path, "w") as errf:
-            p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=errf, text=True, cwd=cwd)
-            t0 = time.monotonic()
-            for line in p.stdout:
-                lines.append(line.rstrip("\n"))
-                if driver:
-                    driver(line.rstrip("\n"))
-                if time.monotonic() - t0 > 300:
-                    p.kill()
-                    break
-            code = p.wait(timeout=60)
-    except (subprocess.TimeoutExpired, OSError) as e:
-        return lines, -1, str(e)
-    with open(err_path) as f:
-        err = f.read()
-    return [l for l in lines if l.startswith("test: ")], code, err
-
-
-def app_env(script, keys=("DISPLAY", "XAUTHORITY", "DBUS_SESSION_BUS_ADDRESS")):
-    """@keys of the environment of the app running @script (xvfb-run and dbus-run-session
-    chose them)."""
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open("/proc/%s/environ" % pid, "rb") as f:
-                envs = dict(e.split(b"=", 1) for e in f.read().split(b"\0") if b"=" in e)
-        except OSError:
-            continue
-        if envs.get(b"AR_TEST_SCRIPT") == script.encode() and b"DISPLAY" in envs:
-            return {k: envs[k.encode()].decode() for k in keys if k.encode() in envs}
-    return {}
 
 
 def line_of(lines, prefix):
@@ -179,7 +118,8 @@ def second_launch(exe, tmp, other_rel, sub, shots):
             return
         env = base_env(tmp)
         env.pop("AR_TEST_SCRIPT", None)
-        env.update(app_env(os.path.join(tmp, script_name + ".txt")))
+        env.update(app_env(os.path.join(tmp, script_name + ".txt"),
+                           ("DISPLAY", "XAUTHORITY", "DBUS_SESSION_BUS_ADDRESS")))
         state["env"] = env
         state["screen0"] = grab_screen(env, os.path.join(tmp, "screen-before.png"))
         t0 = time.monotonic()
@@ -230,7 +170,7 @@ def no_bus(exe, tmp, other, shots):
         if not re.match(r"test: touch: ok .*/ready-2", line):
             return
         env2 = dict(env)
-        env2.update(app_env(os.path.join(tmp, script_name + ".txt"), ("DISPLAY", "XAUTHORITY")))
+        env2.update(app_env(os.path.join(tmp, script_name + ".txt")))
         s2 = os.path.join(tmp, "nobus-2.txt")
         with open(s2, "w") as f:
             f.write("wait-idle\ntitle\nno-error\nquit\n")
@@ -304,44 +244,26 @@ def search_and_visibility(exe, tmp, v2, shots):
         if i == 2:
             script += ["screenshot-views " + views["shown"]]
     script += ["search zzz", "panel", "search", "quit"]
-    state = {"geo": {}, "log": [], "disp": None}
-
-    def xdo(*args):
-        r = subprocess.run(["xdotool"] + list(args), capture_output=True, text=True,
-                           env=dict(os.environ, **state["disp"]))
-        state["log"].append("xdotool %s -> %s%s" % (" ".join(args), r.stdout.strip(), r.stderr.strip()))
-        return r.stdout
-
-    def click(x, y):
-        xdo("mousemove", str(state["ox"] + x), str(state["oy"] + y))
-        time.sleep(0.2)
-        xdo("click", "1")
-        time.sleep(0.4)
+    pointer = Pointer(os.path.join(tmp, script_name + ".txt"))
+    at, click, xdo = pointer.geo, pointer.click, pointer.xdo
 
     def driver(line):
-        m = re.match(r"test: geometry: ok (\S+) (-?\d+) (-?\d+)", line)
-        if m:
-            state["geo"][m.group(1)] = (int(m.group(2)), int(m.group(3)))
+        pointer.feed(line)
         m = re.match(r"test: touch: ok .*/ready-s(\d)", line)
         if not m:
             return
         n = int(m.group(1))
-        if state["disp"] is None:
-            state["disp"] = app_env(os.path.join(tmp, script_name + ".txt"), ("DISPLAY", "XAUTHORITY"))
-            win = xdo("search", "--name", "3D Anatomy Reconstruction").split()
-            g = xdo("getwindowgeometry", win[0]) if win else ""
-            mm = re.search(r"Position: (-?\d+),(-?\d+)", g)
-            state["ox"], state["oy"] = (int(mm.group(1)), int(mm.group(2))) if mm else (0, 0)
-        if n == 0 and "search" in state["geo"]:
-            click(*state["geo"]["search"])
+        pointer.attach()
+        if n == 0 and "search" in at:
+            click(*at["search"], settle=0.4)
             xdo("type", "--delay", "80", "Lobe")
-        elif n == 1 and "hide-all" in state["geo"]:
-            click(*state["geo"]["search"])
+        elif n == 1 and "hide-all" in at:
+            click(*at["search"], settle=0.4)
             xdo("key", "Escape")
             time.sleep(0.3)
-            click(*state["geo"]["hide-all"])
-        elif n == 2 and "show-all" in state["geo"]:
-            click(*state["geo"]["show-all"])
+            click(*at["hide-all"], settle=0.4)
+        elif n == 2 and "show-all" in at:
+            click(*at["show-all"], settle=0.4)
             xdo("key", "ctrl+f")         # from the button (focused now) to the search entry
             time.sleep(0.3)
             xdo("type", "--delay", "80", "vert")
@@ -349,7 +271,7 @@ def search_and_visibility(exe, tmp, v2, shots):
 
     lines, code, err = run_app(XVFB + [exe], script, tmp, base_env(tmp), script_name, driver)
     rows = schemes.panels(lines)
-    diag = "\n".join(state["log"][-8:] + lines[-8:]) + err[-600:]
+    diag = "\n".join(pointer.log[-8:] + lines[-8:]) + err[-600:]
     if len(rows) < 4:
         ok(False, "organ panel: search, hide all, show all ran", diag)
         return
@@ -435,11 +357,7 @@ def main():
     open_while_grid(exe, anatomy, tmp, other, datadir, shots)
     search_and_visibility(exe, tmp, v2, shots)
     nothing_to_complete(exe, tmp, other_only, shots)
-    if not failed:
-        shutil.rmtree(tmp, ignore_errors=True)
-    else:
-        print("# files kept in " + tmp)
-    return 1 if failed else 0
+    return finish(tmp)
 
 
 if __name__ == "__main__":

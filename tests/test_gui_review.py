@@ -15,35 +15,24 @@ xdotool on the real window (ui/window/ar-window-review.c):
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 
 import numpy as np
 
+from guitest import Pointer
+from taptest import finish, ok
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from test_gui_schemes import app_display, run_app  # noqa: E402
+from test_gui_schemes import run_app  # noqa: E402
 
 try:
     import nibabel as nib
     from PIL import Image
 except ImportError:
     nib = None
-
-n_test = 0
-failed = 0
-
-
-def ok(cond, name, diag=""):
-    global n_test, failed
-    n_test += 1
-    print("%s %d - %s" % ("ok" if cond else "not ok", n_test, name), flush=True)
-    if not cond:
-        failed += 1
-        for line in str(diag).splitlines()[-30:]:
-            print("# " + line)
 
 
 def proposals(lines):
@@ -89,41 +78,22 @@ def main():
         "accept 8", "proposals", "save-result " + saved1,
         "accept-all", "proposals", "save-result " + saved2, "quit",
     ]
-    state = {"geo": {}, "log": [], "disp": None}
-
-    def xdo(*args):
-        r = subprocess.run(["xdotool"] + list(args), capture_output=True, text=True,
-                           env=dict(os.environ, **state["disp"]))
-        state["log"].append("xdotool %s -> %s%s" % (" ".join(args), r.stdout.strip(), r.stderr.strip()))
-        return r.stdout
+    pointer = Pointer(os.path.join(tmp, "review.txt"))
 
     def driver(line):
-        m = re.match(r"test: geometry: ok (\S+) (-?\d+) (-?\d+)", line)
-        if m:
-            state["geo"][m.group(1)] = (int(m.group(2)), int(m.group(3)))
+        pointer.feed(line)
         if not re.match(r"test: touch: ok .*/ready-0", line):
             return
-        state["disp"] = app_display(os.path.join(tmp, "review.txt")) or {}
-        win = xdo("search", "--name", "3D Anatomy Reconstruction").split()
-        g = xdo("getwindowgeometry", win[0]) if win else ""
-        mm = re.search(r"Position: (-?\d+),(-?\d+)", g)
-        ox, oy = (int(mm.group(1)), int(mm.group(2))) if mm else (0, 0)
-        x, y = state["geo"].get("reject", (0, 0))
-        xdo("mousemove", str(ox + x), str(oy + y))
-        time.sleep(0.2)
-        xdo("click", "1")                      # reject the spleen
-        time.sleep(0.5)
-        x, y = state["geo"].get("row", (0, 0))
-        xdo("mousemove", str(ox + x - 120), str(oy + y))
-        time.sleep(0.2)
-        xdo("click", "1")                      # focus the liver's row
-        time.sleep(0.4)
-        xdo("key", "a")                        # and accept it
+        pointer.attach()
+        pointer.click(*pointer.geo.get("reject", (0, 0)))         # reject the spleen
+        x, y = pointer.geo.get("row", (0, 0))
+        pointer.click(x - 120, y, settle=0.4)                    # focus the liver's row
+        pointer.xdo("key", "a")                                  # and accept it
         time.sleep(0.5)
         open(os.path.join(tmp, "go-0"), "w").close()
 
     lines, code, err = run_app(exe, script, tmp, {}, "review", driver)
-    diag = "\n".join(state["log"] + lines[-12:]) + err[-1500:]
+    diag = "\n".join(pointer.log + lines[-12:]) + err[-1500:]
     print("1..9")
     ok(code == 0 and lines and lines[-1].startswith("test: quit: ok"), "the app ran the script (status %d)" % code,
        diag)
@@ -180,11 +150,7 @@ def main():
     last = p[-1] if p else {}
     ok(last.get(3, ("", ""))[1] == "rejected" and last.get(9, ("", ""))[1] == "accepted",
        "Accept All takes the pending proposals and leaves the rejected one", str(last))
-    if not failed:
-        shutil.rmtree(tmp, ignore_errors=True)
-    else:
-        print("# files kept in " + tmp)
-    return 1 if failed else 0
+    return finish(tmp)
 
 
 if __name__ == "__main__":

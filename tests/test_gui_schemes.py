@@ -41,13 +41,15 @@ import time
 
 import numpy as np
 
+import guitest
+from guitest import Pointer
+from taptest import finish, ok, skip
+
 try:
     import nibabel as nib
 except ImportError:  # pragma: no cover
     nib = None
 
-n_test = 0
-failed = False
 
 # TotalSegmentator v2 ids and names used here (map_to_binary.py, dict "total")
 V2 = {1: "spleen", 2: "kidney_right", 3: "kidney_left", 4: "gallbladder", 5: "liver", 6: "stomach",
@@ -57,23 +59,6 @@ V2 = {1: "spleen", 2: "kidney_right", 3: "kidney_left", 4: "gallbladder", 5: "li
       51: "heart", 52: "aorta", 86: "autochthon_left", 87: "autochthon_right",
       96: "rib_left_5", 97: "rib_left_6", 98: "rib_left_7", 108: "rib_right_5", 109: "rib_right_6",
       110: "rib_right_7"}
-
-
-def ok(cond, name, diag=""):
-    global n_test, failed
-    n_test += 1
-    print(("ok %d - %s" if cond else "not ok %d - %s") % (n_test, name))
-    if diag:
-        for line in str(diag).splitlines():
-            print("# " + line)
-    failed = failed or not cond
-    sys.stdout.flush()
-
-
-def skip(name, why):
-    global n_test
-    n_test += 1
-    print("ok %d - %s # SKIP %s" % (n_test, name, why))
 
 
 def caret_xml(names):
@@ -167,36 +152,11 @@ def segment_names(keys):
 
 
 def run_app(exe, script_lines, tmp, env_extra, name, driver=None):
-    """Runs the app on @script_lines; @driver (optional) is called with each stdout line
-    and the environment, for a test that acts from outside.  Returns (lines, status, err)."""
-    script = os.path.join(tmp, name + ".txt")
-    with open(script, "w") as f:
-        f.write("\n".join(script_lines) + "\n")
-    env = dict(os.environ)
-    env.update({"AR_TEST_SCRIPT": script, "GTK_A11Y": "none", "GSETTINGS_BACKEND": "memory",
-                "XDG_DATA_HOME": os.path.join(tmp, "xdg")})
+    """Runs the app under Xvfb on @script_lines, with @env_extra; @driver (optional) is called
+    with each stdout line, for a test that acts from outside.  Returns (lines, status, err)."""
+    env = dict(os.environ, GTK_A11Y="none", GSETTINGS_BACKEND="memory", XDG_DATA_HOME=os.path.join(tmp, "xdg"))
     env.update(env_extra)
-    cmd = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", exe]
-    lines, err = [], ""
-    err_path = os.path.join(tmp, name + ".stderr")
-    try:
-        errf = open(err_path, "w")
-        p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=errf, text=True)
-        t0 = time.monotonic()
-        for line in p.stdout:
-            lines.append(line.rstrip("\n"))
-            if driver:
-                driver(line.rstrip("\n"))
-            if time.monotonic() - t0 > 400:
-                p.kill()
-                break
-        code = p.wait(timeout=60)
-        errf.close()
-        with open(err_path) as f:
-            err = f.read()
-    except (subprocess.TimeoutExpired, OSError) as e:
-        return lines, -1, str(e)
-    return [l for l in lines if l.startswith("test: ")], code, err
+    return guitest.run_app(guitest.XVFB + [exe], script_lines, tmp, env, name, driver, limit=400)
 
 
 def panels(lines):
@@ -413,27 +373,7 @@ def main():
 
     # mask folder
     mask_folder(exe, folder, tmp, env, partial)
-    if not failed:
-        shutil.rmtree(tmp, ignore_errors=True)
-    else:
-        print("# files kept in " + tmp)
-    return 1 if failed else 0
-
-
-def app_display(script):
-    """The X display and authority file of the app running @script (xvfb-run chose them):
-    from its environment."""
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open("/proc/%s/environ" % pid, "rb") as f:
-                envs = dict(e.split(b"=", 1) for e in f.read().split(b"\0") if b"=" in e)
-        except OSError:
-            continue
-        if envs.get(b"AR_TEST_SCRIPT") == script.encode() and b"DISPLAY" in envs:
-            return {"DISPLAY": envs[b"DISPLAY"].decode(), "XAUTHORITY": envs.get(b"XAUTHORITY", b"").decode()}
-    return None
+    return finish(tmp)
 
 
 def pointer_keyboard(exe, v2, tmp, env):
@@ -444,49 +384,31 @@ def pointer_keyboard(exe, v2, tmp, env):
     for i, geo in enumerate(rounds):
         script += geo + ["touch %s/ready-%d" % (tmp, i), "wait-file %s/go-%d" % (tmp, i), "sleep 200"]
     script += ["panel", "quit"]
-    state = {"geo": {}, "round": 0, "log": [], "disp": None}
-
-    def xdo(*args):
-        r = subprocess.run(["xdotool"] + list(args), capture_output=True, text=True,
-                           env=dict(os.environ, **state["disp"]))
-        state["log"].append("xdotool %s -> %s%s" % (" ".join(args), r.stdout.strip(), r.stderr.strip()))
-        return r.stdout
-
-    def click(x, y):
-        xdo("mousemove", str(state["ox"] + x), str(state["oy"] + y))
-        time.sleep(0.2)
-        xdo("click", "1")
-        time.sleep(0.5)
+    pointer = Pointer(os.path.join(tmp, "pointer.txt"))
+    at, click = pointer.geo, pointer.click
 
     def driver(line):
-        m = re.match(r"test: geometry: ok (\S+) (-?\d+) (-?\d+)", line)
-        if m:
-            state["geo"][m.group(1)] = (int(m.group(2)), int(m.group(3)))
+        pointer.feed(line)
         m = re.match(r"test: touch: ok .*/ready-(\d)", line)
         if not m:
             return
         n = int(m.group(1))
-        if state["disp"] is None:
-            state["disp"] = app_display(os.path.join(tmp, "pointer.txt"))
-            win = xdo("search", "--name", "3D Anatomy Reconstruction").split()
-            g = xdo("getwindowgeometry", win[0]) if win else ""
-            mm = re.search(r"Position: (-?\d+),(-?\d+)", g)
-            state["ox"], state["oy"] = (int(mm.group(1)), int(mm.group(2))) if mm else (0, 0)
+        pointer.attach()
         if n == 0:
-            click(*state["geo"]["check"])       # untick liver
-            click(*state["geo"]["expander"])    # open lung
+            click(*at["check"])        # untick liver
+            click(*at["expander"])     # open lung
         else:
-            x, y = state["geo"]["row"]
+            x, y = at["row"]
             click(x - 60, y)                    # a click on the spine row's name: expands it, focuses it
             for k in ("minus", "Down", "Right", "Down", "space", "Left"):
-                xdo("key", k)
+                pointer.xdo("key", k)
                 time.sleep(0.25)
         open(os.path.join(tmp, "go-%d" % n), "w").close()
 
     lines, code, err = run_app(exe, script, tmp, env, "pointer", driver)
     rows = panels(lines)
     rows = rows[-1] if rows else []
-    diag = "\n".join(state["log"] + [str(r) for r in rows[:40]] + lines[-6:])
+    diag = "\n".join(pointer.log + [str(r) for r in rows[:40]] + lines[-6:])
     liver, lung, spine, ribs = (row(rows, n) for n in ("liver", "lung", "spine", "rib cage"))
     ok(code == 0 and liver and liver[5] == "unticked" and lung and lung[4] == "expanded",
        "pointer: a click on a \"complete\" box unticks the liver, a click on lung's expander opens it", diag)

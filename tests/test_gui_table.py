@@ -29,21 +29,11 @@ import tempfile
 
 import numpy as np
 
+from guitest import run_xvfb
+from taptest import finish, ok
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hd95_crosscheck import hd95  # noqa: E402
-
-n_test = 0
-failed = False
-
-
-def ok(cond, name, diag=""):
-    global n_test, failed
-    n_test += 1
-    print(("ok %d - %s" if cond else "not ok %d - %s") % (n_test, name))
-    for line in str(diag).splitlines():
-        print("# " + line)
-    failed = failed or not cond
-    sys.stdout.flush()
 
 
 def tables(lines):
@@ -119,13 +109,7 @@ def main():
         ]) + "\n")
     env = dict(os.environ, AR_TEST_SCRIPT=script, ANATOMY_MODELS_DIR=models, GTK_A11Y="none",
                GSETTINGS_BACKEND="memory", XDG_DATA_HOME=os.path.join(tmp, "xdg"))
-    try:
-        r = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", exe], env=env,
-                           capture_output=True, text=True, timeout=500)
-        out, err = r.stdout, r.stderr
-    except subprocess.TimeoutExpired as e:
-        out, err = (e.stdout or b"").decode(), (e.stderr or b"").decode()
-    lines = [l for l in out.splitlines() if l.startswith("test: ")]
+    _, lines, out, err = run_xvfb(exe, env, 500)
     print("1..7")
     fails = [l for l in lines if ": FAILED" in l]
     second = [l for l in lines if l.startswith("test: save-metrics: ")]
@@ -230,11 +214,7 @@ def main():
     text = open(table_csv).read() if os.path.exists(table_csv) else ""
     ok(clip and clip == [l for l in text.splitlines() if l] and list(csv.reader(io.StringIO(text))) == [head] + body,
        "Copy as CSV puts the same CSV on the clipboard", "%d clipboard lines, %d file lines" % (len(clip), len(body) + 1))
-    if not failed:
-        shutil.rmtree(tmp, ignore_errors=True)
-    else:
-        print("# files kept in " + tmp)
-    return 1 if failed else 0
+    return finish(tmp)
 
 
 if __name__ == "__main__":

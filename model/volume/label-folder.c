@@ -576,16 +576,7 @@ changed_labels (const LabelVolume *v, const LabelVolume *like)
           last = l;
         }
     }
-  GArray *out = g_array_new (FALSE, FALSE, sizeof (int32_t));
-  GHashTableIter it;
-  gpointer key;
-  g_hash_table_iter_init (&it, set);
-  while (g_hash_table_iter_next (&it, &key, NULL))
-    {
-      int32_t l = GPOINTER_TO_INT (key);
-      g_array_append_val (out, l);
-    }
-  return out;
+  return lv_ids_of_set (set, FALSE);
 }
 
 static gboolean

@@ -26,24 +26,7 @@ struct _LabelScheme {
 char *
 label_scheme_name_key (const char *name)
 {
-  g_autofree char *valid = g_utf8_make_valid (name != NULL ? name : "", -1);
-  g_autofree char *fold = g_utf8_casefold (valid, -1);
-  GString *out = g_string_sized_new (strlen (fold));
-  gboolean gap = FALSE;
-
-  for (const char *p = fold; *p != '\0'; p++)
-    {
-      if (*p == ' ' || *p == '_' || *p == '-' || *p == '/' || *p == '\t' || *p == '(' || *p == ')')
-        gap = out->len > 0;
-      else
-        {
-          if (gap)
-            g_string_append_c (out, ' ');
-          g_string_append_c (out, *p);
-          gap = FALSE;
-        }
-    }
-  return g_string_free (out, FALSE);
+  return lt_name_key (name != NULL ? name : "", " _-/\t()");
 }
 
 /* The side a name states: a word "left" or "right" (words split as in the key). */

@@ -167,9 +167,8 @@ lt_table_get_color (const LabelTable *t, int32_t id, guint8 rgba[4])
     generated_color (id, rgba);
 }
 
-/* Case-folded, with runs of ' ', '_', '-' and tabs turned into one space, trimmed. */
-static char *
-name_key (const char *name)
+char *
+lt_name_key (const char *name, const char *separators)
 {
   g_autofree char *valid = g_utf8_make_valid (name, -1);
   g_autofree char *fold = g_utf8_casefold (valid, -1);
@@ -178,7 +177,7 @@ name_key (const char *name)
 
   for (const char *p = fold; *p != '\0'; p++)
     {
-      if (*p == ' ' || *p == '_' || *p == '-' || *p == '\t')
+      if (strchr (separators, *p) != NULL)
         gap = out->len > 0;
       else
         {
@@ -189,6 +188,13 @@ name_key (const char *name)
         }
     }
   return g_string_free (out, FALSE);
+}
+
+/* Case-folded, with runs of ' ', '_', '-' and tabs turned into one space, trimmed. */
+static char *
+name_key (const char *name)
+{
+  return lt_name_key (name, " _-\t");
 }
 
 int32_t

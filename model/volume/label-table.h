@@ -61,6 +61,9 @@ const char *lt_table_get_name (const LabelTable *t, int32_t id, char *buf, gsize
 void lt_table_get_color (const LabelTable *t, int32_t id, guint8 rgba[4]);
 /* Id of the entry named @name (case-insensitive; '_', '-' and ' ' equivalent), or -1. */
 int32_t lt_table_find_name (const LabelTable *t, const char *name);
+/* The normalised form of @name for matching: case-folded, each run of the characters of
+ * @separators turned into one space, trimmed.  Free with g_free. */
+char *lt_name_key (const char *name, const char *separators);
 
 /* Load a table file, detecting its format from content and extension.  For a mricron
  * .txt, colours come from a .lut with the same stem when present. */

@@ -278,3 +278,27 @@ lv_volume_orientation (const LabelVolume *v, char code[4])
     }
   code[3] = '\0';
 }
+
+int
+lv_compare_ids (gconstpointer a, gconstpointer b)
+{
+  int32_t x = *(const int32_t *) a, y = *(const int32_t *) b;
+  return (x > y) - (x < y);
+}
+
+GArray *
+lv_ids_of_set (GHashTable *set, gboolean sorted)
+{
+  GArray *out = g_array_sized_new (FALSE, FALSE, sizeof (int32_t), g_hash_table_size (set));
+  GHashTableIter it;
+  gpointer key;
+  g_hash_table_iter_init (&it, set);
+  while (g_hash_table_iter_next (&it, &key, NULL))
+    {
+      int32_t l = GPOINTER_TO_INT (key);
+      g_array_append_val (out, l);
+    }
+  if (sorted)
+    g_array_sort (out, lv_compare_ids);
+  return out;
+}

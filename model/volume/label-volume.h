@@ -105,4 +105,12 @@ gboolean lv_affine_invert (const double m[4][4], double out[4][4]);
 /* Orientation code of the affine's axes, e.g. "RAS", "LPS" (4 bytes incl. NUL). */
 void lv_volume_orientation (const LabelVolume *v, char code[4]);
 
+/* ---- sets of label ids ---- */
+
+/* Orders two int32_t ids, ascending (for g_array_sort and qsort). */
+int lv_compare_ids (gconstpointer a, gconstpointer b);
+/* The ids of @set (keys GINT_TO_POINTER (id)) as a new array of int32_t, ascending when
+ * @sorted, else in the set's order. */
+GArray *lv_ids_of_set (GHashTable *set, gboolean sorted);
+
 G_END_DECLS

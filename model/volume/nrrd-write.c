@@ -63,21 +63,14 @@ append_escaped (GString *s, const char *v)
     }
 }
 
-static int
-cmp_int32 (gconstpointer a, gconstpointer b)
-{
-  int32_t x = *(const int32_t *) a, y = *(const int32_t *) b;
-  return (x > y) - (x < y);
-}
-
 /* The distinct labels > 0 of @v, ascending. */
 static GArray *
 present_labels (const LabelVolume *v)
 {
-  GArray *out = g_array_new (FALSE, FALSE, sizeof (int32_t));
   int64_t n = lv_volume_n_voxels (v);
   if (v->bytes_per_voxel <= 2)
     {
+      GArray *out = g_array_new (FALSE, FALSE, sizeof (int32_t));
       g_autofree guint8 *seen = g_malloc0 (65536);
       if (v->bytes_per_voxel == 1)
         for (int64_t i = 0; i < n; i++)
@@ -99,16 +92,7 @@ present_labels (const LabelVolume *v)
         last = d[i];
         g_hash_table_add (set, GINT_TO_POINTER (last));
       }
-  GHashTableIter it;
-  gpointer key;
-  g_hash_table_iter_init (&it, set);
-  while (g_hash_table_iter_next (&it, &key, NULL))
-    {
-      int32_t l = GPOINTER_TO_INT (key);
-      g_array_append_val (out, l);
-    }
-  g_array_sort (out, cmp_int32);
-  return out;
+  return lv_ids_of_set (set, TRUE);
 }
 
 static gboolean

@@ -10,11 +10,10 @@
  *   /tmp/fuzz-label-table -max_total_time=60 -max_len=4096 tests/data/labels
  */
 #include "label-table.h"
+#include "fuzz-util.h"
 
 #include <unistd.h>
 #include <glib/gstdio.h>
-
-static char *dir;
 
 int LLVMFuzzerTestOneInput (const guint8 *data, size_t size);
 
@@ -26,8 +25,7 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
   GError *error = NULL;
   LabelTable *t;
 
-  if (dir == NULL)
-    dir = g_dir_make_tmp ("fuzz-label-table-XXXXXX", NULL);
+  const char *dir = fuzz_dir ("fuzz-label-table-XXXXXX");
   if (dir == NULL || size == 0)
     return 0;
   path = g_strdup_printf ("%s/in%s", dir, ext[data[0] % G_N_ELEMENTS (ext)]);

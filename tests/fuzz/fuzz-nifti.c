@@ -12,13 +12,11 @@
  *   /tmp/fuzz-nifti -max_total_time=600 -max_len=65536 tests/fuzz/corpus-nifti
  */
 #include "nifti.h"
+#include "fuzz-util.h"
 
-#include <glib/gstdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
-
-static char *dir;
 
 int LLVMFuzzerTestOneInput (const guint8 *data, size_t size);
 
@@ -39,24 +37,16 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
   NiftiReadOptions opt = { .max_voxels = 1 << 22 };
   GError *error = NULL;
 
-  if (dir == NULL)
-    dir = g_dir_make_tmp ("fuzz-nifti-XXXXXX", NULL);
-  if (dir == NULL || size == 0)
+  int form;
+  g_autofree char *img = NULL;
+  g_autofree char *path = fuzz_begin ("fuzz-nifti-XXXXXX", names, 4, "in.img", &data, &size, &form, &img);
+  if (path == NULL)
     return 0;
-  int form = data[0] % 4;
-  data++;
-  size--;
-  g_autofree char *path = g_build_filename (dir, names[form], NULL);
-  g_autofree char *img = g_build_filename (dir, "in.img", NULL);
-  g_unlink (img);
   gboolean ok;
   if (form == 1)
     ok = write_gz (path, data, size);
-  else if (form == 3)
-    ok = g_file_set_contents (path, (const char *) data, (gssize) MIN (size, 352), NULL)
-         && g_file_set_contents (img, (const char *) data + MIN (size, 352), (gssize) (size - MIN (size, 352)), NULL);
   else
-    ok = g_file_set_contents (path, (const char *) data, (gssize) size, NULL);
+    ok = fuzz_write_split (path, form == 3 ? img : NULL, data, size, form == 3 ? 352 : size);
   if (!ok)
     return 0;
 
@@ -64,21 +54,13 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
   g_assert ((v == NULL) != (error == NULL));
   if (v != NULL)
     {
-      g_autofree char *out = g_build_filename (dir, "out.nii.gz", NULL);
+      g_autofree char *out = g_build_filename (fuzz_dir ("fuzz-nifti-XXXXXX"), "out.nii.gz", NULL);
       if (!nifti_write (v, out, NIFTI_WRITE_OVERWRITE, &error))
-        {
-          g_printerr ("cannot write back an accepted volume: %s\n", error->message);
-          abort ();
-        }
+        fuzz_fail ("cannot write back an accepted volume", error);
       LabelVolume *w = nifti_read (out, &opt, &error);
       if (w == NULL)
-        {
-          g_printerr ("cannot read back our own file: %s\n", error->message);
-          abort ();
-        }
-      g_assert (w->nx == v->nx && w->ny == v->ny && w->nz == v->nz);
-      g_assert (w->bytes_per_voxel == v->bytes_per_voxel);
-      g_assert (memcmp (w->data, v->data, (size_t) lv_volume_n_voxels (v) * v->bytes_per_voxel) == 0);
+        fuzz_fail ("cannot read back our own file", error);
+      fuzz_assert_same_voxels (v, w);
       lv_volume_free (w);
       lv_volume_free (v);
     }

@@ -12,27 +12,29 @@
  * Build and run: tests/fuzz/run.sh build / run nrrd (see there).
  */
 #include "nrrd.h"
+#include "fuzz-util.h"
 
-#include <glib/gstdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
-static char *dir;
-
 int LLVMFuzzerTestOneInput (const guint8 *data, size_t size);
 
+/* The length of the header: up to its blank line, or all @size bytes without one. */
+static size_t
+header_end (const guint8 *data, size_t size)
+{
+  for (size_t i = 0; i + 1 < size; i++)
+    if (data[i] == '\n' && data[i + 1] == '\n')
+      return i + 2;
+  return size;
+}
+
+/* @path holding the header of @data as it is and the rest gzip-compressed. */
 static gboolean
 write_with_gzip_tail (const char *path, const guint8 *data, size_t size)
 {
-  const guint8 *blank = NULL;
-  for (size_t i = 0; i + 1 < size; i++)
-    if (data[i] == '\n' && data[i + 1] == '\n')
-      {
-        blank = data + i + 2;
-        break;
-      }
-  size_t head = blank ? (size_t) (blank - data) : size;
+  size_t head = header_end (data, size);
   uLong bound = compressBound ((uLong) (size - head)) + 32;
   guint8 *out = g_malloc (head + bound);
   memcpy (out, data, head);
@@ -71,33 +73,16 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
   NrrdReadOptions opt = { .max_voxels = 1 << 22 };
   GError *error = NULL;
 
-  if (dir == NULL)
-    dir = g_dir_make_tmp ("fuzz-nrrd-XXXXXX", NULL);
-  if (dir == NULL || size == 0)
+  int form;
+  g_autofree char *raw = NULL;
+  g_autofree char *path = fuzz_begin ("fuzz-nrrd-XXXXXX", names, 4, "in.raw", &data, &size, &form, &raw);
+  if (path == NULL)
     return 0;
-  int form = data[0] % 4;
-  data++;
-  size--;
-  g_autofree char *path = g_build_filename (dir, names[form], NULL);
-  g_autofree char *raw = g_build_filename (dir, "in.raw", NULL);
-  g_unlink (raw);
   gboolean ok;
   if (form == 1)
     ok = write_with_gzip_tail (path, data, size);
-  else if (form == 2)
-    {
-      size_t head = size;
-      for (size_t i = 0; i + 1 < size; i++)
-        if (data[i] == '\n' && data[i + 1] == '\n')
-          {
-            head = i + 2;
-            break;
-          }
-      ok = g_file_set_contents (path, (const char *) data, (gssize) head, NULL)
-           && g_file_set_contents (raw, (const char *) data + head, (gssize) (size - head), NULL);
-    }
   else
-    ok = g_file_set_contents (path, (const char *) data, (gssize) size, NULL);
+    ok = fuzz_write_split (path, form == 2 ? raw : NULL, data, size, form == 2 ? header_end (data, size) : size);
   if (!ok)
     return 0;
   if (form == 3)
@@ -120,15 +105,12 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
   for (guint i = 1; table && i < table->entries->len; i++)
     g_assert (g_array_index (table->entries, LabelEntry, i - 1).id < g_array_index (table->entries, LabelEntry, i).id);
 
-  g_autofree char *out = g_build_filename (dir, "out.seg.nrrd", NULL);
+  g_autofree char *out = g_build_filename (fuzz_dir ("fuzz-nrrd-XXXXXX"), "out.seg.nrrd", NULL);
   if (!nrrd_write (v, table, out, NRRD_WRITE_OVERWRITE, &error))
     {
       /* only the segment limit may stop the writer: more distinct labels than segments */
       if (!g_error_matches (error, NRRD_ERROR, NRRD_ERROR_TOO_LARGE))
-        {
-          g_printerr ("cannot write back an accepted volume: %s\n", error->message);
-          abort ();
-        }
+        fuzz_fail ("cannot write back an accepted volume", error);
       g_clear_error (&error);
     }
   else
@@ -136,13 +118,8 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
       LabelTable *t2 = NULL;
       LabelVolume *w = nrrd_read (out, &opt, &t2, NULL, &error);
       if (w == NULL)
-        {
-          g_printerr ("cannot read back our own file: %s\n", error->message);
-          abort ();
-        }
-      g_assert (w->nx == v->nx && w->ny == v->ny && w->nz == v->nz);
-      g_assert (w->bytes_per_voxel == v->bytes_per_voxel);
-      g_assert (memcmp (w->data, v->data, (size_t) lv_volume_n_voxels (v) * v->bytes_per_voxel) == 0);
+        fuzz_fail ("cannot read back our own file", error);
+      fuzz_assert_same_voxels (v, w);
       g_assert (memcmp (w->affine, v->affine, sizeof v->affine) == 0);
       /* every segment written is a present label; its name survives (control characters blanked) */
       for (guint i = 0; t2 && i < t2->entries->len; i++)

@@ -9,11 +9,10 @@
  */
 #include "nn-net.h"
 #include "nn-safetensors.h"
+#include "fuzz-util.h"
 
 #include <glib/gstdio.h>
 #include <string.h>
-
-static char *dir;
 
 int LLVMFuzzerTestOneInput (const guint8 *data, size_t size);
 
@@ -39,9 +38,7 @@ LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
         }
       nn_st_file_free (f);
       /* and the model loader on the same bytes */
-      if (dir == NULL)
-        dir = g_dir_make_tmp ("fuzz-st-XXXXXX", NULL);
-      char *path = g_build_filename (dir, "m.safetensors", NULL);
+      char *path = g_build_filename (fuzz_dir ("fuzz-st-XXXXXX"), "m.safetensors", NULL);
       if (g_file_set_contents (path, (const char *) data, (gssize) size, NULL))
         {
           NnNet *net = nn_net_load (path, &error);
