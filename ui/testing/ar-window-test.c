@@ -153,6 +153,21 @@ parse_class (const char *arg)
   return -1;
 }
 
+/* Prints each non-empty line of @text as "test: TAG: line"; returns how many. */
+static guint
+print_rows (const char *tag, const char *text)
+{
+  g_auto (GStrv) rows = g_strsplit (text, "\n", -1);
+  guint n = 0;
+  for (guint i = 0; rows[i]; i++)
+    if (*rows[i])
+      {
+        printf ("test: %s: %s\n", tag, rows[i]);
+        n++;
+      }
+  return n;
+}
+
 static void
 clipboard_read (GObject *source, GAsyncResult *res, gpointer data)
 {
@@ -409,14 +424,7 @@ run_step (ArWindow *self, TestState *t, const char *cmd, const char *arg, gboole
   if (g_str_equal (cmd, "proposals"))
     {
       g_autofree char *text = ar_window_review_dup_text (self);
-      g_auto (GStrv) rows = g_strsplit (text, "\n", -1);
-      guint n = 0;
-      for (guint i = 0; rows[i]; i++)
-        if (*rows[i])
-          {
-            printf ("test: proposal: %s\n", rows[i]);
-            n++;
-          }
+      guint n = print_rows ("proposal", text);
       say (cmd, TRUE, "%u proposals", n);
       return TRUE;
     }
@@ -454,14 +462,7 @@ run_step (ArWindow *self, TestState *t, const char *cmd, const char *arg, gboole
   if (g_str_equal (cmd, "panel"))
     {
       g_autofree char *text = ar_label_panel_dup_rows_text (self->label_panel);
-      g_auto (GStrv) rows = g_strsplit (text, "\n", -1);
-      guint n = 0;
-      for (guint i = 0; rows[i]; i++)
-        if (*rows[i])
-          {
-            printf ("test: panel-row: %s\n", rows[i]);
-            n++;
-          }
+      guint n = print_rows ("panel-row", text);
       say (cmd, TRUE, "%u rows", n);
       return TRUE;
     }
@@ -573,14 +574,7 @@ run_step (ArWindow *self, TestState *t, const char *cmd, const char *arg, gboole
   if (g_str_equal (cmd, "metrics"))
     {
       g_autofree char *text = ar_window_dup_metrics_text (self);
-      g_auto (GStrv) rows = g_strsplit (text, "\n", -1);
-      guint n = 0;
-      for (guint i = 0; rows[i]; i++)
-        if (*rows[i])
-          {
-            printf ("test: metrics-row: %s\n", rows[i]);
-            n++;
-          }
+      guint n = print_rows ("metrics-row", text);
       gboolean shown = gtk_revealer_get_child_revealed (GTK_REVEALER (self->metrics_revealer));
       graphene_rect_t b = GRAPHENE_RECT_INIT (0, 0, 0, 0);
       if (shown && !gtk_widget_compute_bounds (self->metrics_revealer, GTK_WIDGET (self), &b))
