@@ -111,7 +111,6 @@ parse_label_item (const char *item, CliLabelMap *m, int32_t *cls, LabelSide *sid
 /* The probability maps of --probabilities: one volume per class in @classes. */
 typedef struct {
   const CompletionProbs *probs;
-  int64_t nx;
   int classes[COMPLETION_MAX_CLASSES];
   int n;
 } ProbMaps;
@@ -123,7 +122,7 @@ prob_slice (int64_t t, int64_t k, float *slice, gpointer data)
   int64_t dims[3];
   completion_probs_get_dims (m->probs, dims);
   for (int64_t j = 0; j < dims[1]; j++)
-    completion_probs_row (m->probs, m->classes[t], j, k, slice + j * m->nx);
+    completion_probs_row (m->probs, m->classes[t], j, k, slice + j * dims[0]);
 }
 
 static gboolean
@@ -325,7 +324,7 @@ cmd_complete (int argc, char **argv)
     names = lt_table_new_default ();
 
   LabelFileWriteOptions wo = { .like_path = files[0], .like = m.volume, .segment_ids = segment_ids };
-  ProbMaps maps = { kept, m.volume->nx };
+  ProbMaps maps = { kept };
   GString *order = g_string_new ("probabilities of");
   for (int c = 1; c < n_classes; c++)
     if (opt.selected[c] || !any_selected (&opt, n_classes))
