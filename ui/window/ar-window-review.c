@@ -195,9 +195,16 @@ action_accept_all (GSimpleAction *a, GVariant *p, gpointer data)
     return;
   g_autoptr (GList) keys = g_hash_table_get_keys (r->decisions);
   keys = g_list_sort (keys, cmp_label);
+  /* one undo step per organ, one refresh of the panel and legend for all */
   for (GList *l = keys; l; l = l->next)
     if (GPOINTER_TO_INT (g_hash_table_lookup (r->decisions, l->data)) == AR_PROPOSAL_PENDING)
-      decide (self, GPOINTER_TO_INT (l->data), AR_PROPOSAL_ACCEPTED);
+      {
+        Decision d = { GPOINTER_TO_INT (l->data), AR_PROPOSAL_PENDING };
+        g_array_append_val (r->undo, d);
+        g_hash_table_insert (r->decisions, l->data, GINT_TO_POINTER (AR_PROPOSAL_ACCEPTED));
+      }
+  self->result_unsaved = TRUE;
+  apply_decisions (self);
 }
 
 static void
