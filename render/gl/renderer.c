@@ -11,6 +11,9 @@ G_DEFINE_QUARK (ar-renderer-error-quark, ar_renderer_error)
 /* ------------------------------------------------------------------------ */
 /* GL side */
 
+/* The composite programs (see comp_fs). */
+enum { COMP_PLAIN, COMP_SCALED, COMP_SMOOTH, N_COMP };
+
 typedef struct {
   ArRenderMesh *mesh;
   guint index;              /* in ArRenderer.meshes */
@@ -23,6 +26,7 @@ typedef struct {
 
 struct _ArRenderer {
   GPtrArray *meshes;        /* GpuMesh*, owned */
+  GArray *order;            /* DrawOrder: the meshes nearest first, for the last draw */
   GHashTable *by_label;     /* label -> GpuMesh* (borrowed): adding n meshes is O(n), not O(n²) */
   GArray *garbage;          /* GLuint names: vao, vbo, ebo, values vbo (or 0) per dead mesh */
   GHashTable *styles;       /* label -> ArLabelStyle* */
@@ -32,21 +36,24 @@ struct _ArRenderer {
   float drag_scale;         /* resolution scale while interactive (1: full) */
   int level;                /* level of detail of the last draw */
   int samples_wanted, samples;
+  gboolean smooth_edges;    /* 1 sample and edge smoothing in the composite (software GL) */
   float bg_top[3], bg_bottom[3];
   guint64 last_triangles;
 
-  GLuint prog_mesh, prog_comp;
-  GLint u_mv, u_proj, u_nmat, u_color, u_highlight, u_pass, u_by_value;
-  GLint u_bg_top, u_bg_bottom, u_mode, u_tex0, u_tex1, u_tex2, u_scaled;
+  GLuint prog_mesh, prog_comp[N_COMP];
+  GLint u_mv, u_proj, u_nmat, u_color, u_base, u_highlight, u_by_value;
+  GLint u_bg_top[N_COMP], u_bg_bottom[N_COMP], u_tex0[N_COMP];
   GLuint vao_empty;
 
   int fb_w, fb_h, fb_samples;   /* size and sample count of the framebuffers below */
-  gboolean fb_linear;           /* resolved textures filtered linearly (drawn scaled) */
-  GLuint ms_fbo, ms_color, ms_depth;           /* opaque pass */
-  GLuint oit_fbo, oit_accum, oit_weight;       /* transparent pass (shares ms_depth) */
-  GLuint res_fbo, res_color;                   /* resolved opaque */
-  GLuint res_oit_fbo, res_accum, res_weight;   /* resolved transparent */
+  GLuint ms_fbo, ms_color, ms_depth;           /* the passes (into res_color at 1 sample) */
+  GLuint res_fbo, res_color;                   /* resolved */
 };
+
+typedef struct {
+  float depth;              /* view-space z of the mesh's box centre (larger: nearer) */
+  guint index;
+} DrawOrder;
 
 static void
 gpu_mesh_free (gpointer p)
@@ -61,6 +68,7 @@ ar_renderer_new (void)
 {
   ArRenderer *r = g_new0 (ArRenderer, 1);
   r->meshes = g_ptr_array_new_with_free_func (gpu_mesh_free);
+  r->order = g_array_new (FALSE, FALSE, sizeof (DrawOrder));
   r->by_label = g_hash_table_new (g_direct_hash, g_direct_equal);
   r->garbage = g_array_new (FALSE, FALSE, sizeof (GLuint));
   r->styles = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, g_free);
@@ -78,6 +86,7 @@ ar_renderer_free (ArRenderer *r)
     return;
   /* GL names cannot be deleted without the context; callers unrealize first. */
   g_ptr_array_unref (r->meshes);
+  g_array_unref (r->order);
   g_hash_table_unref (r->by_label);
   g_array_unref (r->garbage);
   g_hash_table_unref (r->styles);
@@ -124,8 +133,7 @@ ar_renderer_remove_mesh (ArRenderer *r, int32_t label)
   guint i = g->index;
   g_hash_table_remove (r->by_label, GINT_TO_POINTER (label));
   gpu_mesh_release_gl (r, g);
-  /* the last mesh takes the freed slot (the draw order does not matter: transparency is
-   * order-independent) */
+  /* the last mesh takes the freed slot (each draw sorts its own order) */
   g_ptr_array_remove_index_fast (r->meshes, i);
   if (i < r->meshes->len)
     ((GpuMesh *) r->meshes->pdata[i])->index = i;
@@ -209,7 +217,7 @@ ar_renderer_set_background (ArRenderer *r, const float top[3], const float botto
 void
 ar_renderer_set_samples (ArRenderer *r, int samples)
 {
-  r->samples_wanted = MAX (samples, 1);
+  r->samples_wanted = MAX (samples, 0);
 }
 
 guint64
@@ -226,7 +234,10 @@ ar_renderer_is_realized (const ArRenderer *r)
 
 /* ---- shaders ---- */
 
-static const char mesh_vs[] =
+/* The surface colour in linear space: u_base (the style's colour, converted on the CPU)
+ * or, with u_by_value, the value's colour converted here, per vertex rather than per
+ * fragment. */
+static const char mesh_vs_head[] =
   "#version 330 core\n"
   "layout(location = 0) in vec3 a_pos;\n"
   "layout(location = 1) in vec3 a_normal;\n"
@@ -234,43 +245,40 @@ static const char mesh_vs[] =
   "uniform mat4 u_mv;\n"
   "uniform mat4 u_proj;\n"
   "uniform mat3 u_nmat;\n"
+  "uniform int u_by_value;\n"
+  "uniform vec3 u_base;\n"
   "out vec3 v_pos;\n"
   "out vec3 v_normal;\n"
-  "out float v_value;\n"
+  "out vec3 v_base;\n";
+/* ... value_color () (ar_value_color_glsl) ... */
+static const char mesh_vs_main[] =
   "void main () {\n"
   "  vec4 p = u_mv * vec4 (a_pos, 1.0);\n"
-  "  v_value = a_value;\n"
+  "  v_base = u_by_value != 0 ? pow (value_color (a_value), vec3 (2.2)) : u_base;\n"
   "  v_pos = p.xyz;\n"
   "  v_normal = u_nmat * a_normal;\n"
   "  gl_Position = u_proj * p;\n"
   "}\n";
 
-/* Lighting in linear space (colours converted from sRGB), view-space lights:
+/* Lighting in linear space (v_base), view-space lights:
  * hemisphere ambient (sky above, warm ground bounce), a warm key light from the upper
  * left front, a cool fill from the right, a rim light from behind, Blinn-Phong
- * highlight of the key.  u_pass 0 writes the opaque colour, 1 the weighted-blended
- * OIT accumulation (o0 = premultiplied colour * w, alpha multiplies the revealage;
- * o1.r = alpha * w). */
-static const char mesh_fs_head[] =
+ * highlight of the key.  The colour goes out with the surface's alpha (1 when opaque),
+ * blended over what lies behind. */
+static const char mesh_fs[] =
   "#version 330 core\n"
   "in vec3 v_pos;\n"
   "in vec3 v_normal;\n"
-  "in float v_value;\n"
-  "uniform int u_by_value;\n"
+  "in vec3 v_base;\n"
   "uniform vec4 u_color;\n"
   "uniform float u_highlight;\n"
-  "uniform int u_pass;\n"
   "layout(location = 0) out vec4 o0;\n"
-  "layout(location = 1) out vec4 o1;\n"
-  "vec3 to_linear (vec3 c) { return pow (c, vec3 (2.2)); }\n"
-  "vec3 to_srgb (vec3 c) { return pow (clamp (c, 0.0, 1.0), vec3 (1.0 / 2.2)); }\n";
-/* ... value_color () (ar_value_color_glsl) ... */
-static const char mesh_fs_main[] =
+  "vec3 to_srgb (vec3 c) { return pow (clamp (c, 0.0, 1.0), vec3 (1.0 / 2.2)); }\n"
+  /* the powers of the lighting are products (llvmpipe computes pow () as exp2 (log2)) */
   "void main () {\n"
   "  vec3 n = normalize (v_normal);\n"
   "  vec3 v = normalize (-v_pos);\n"
   "  if (dot (n, v) < 0.0) n = -n;\n"
-  "  vec3 base = to_linear (u_by_value != 0 ? value_color (v_value) : u_color.rgb);\n"
   "  vec3 sky = vec3 (0.30, 0.33, 0.38), ground = vec3 (0.10, 0.09, 0.08);\n"
   "  vec3 ambient = mix (ground, sky, 0.5 + 0.5 * n.y);\n"
   "  vec3 lk = normalize (vec3 (-0.45, 0.55, 0.70));\n"
@@ -278,28 +286,22 @@ static const char mesh_fs_main[] =
   "  vec3 lr = normalize (vec3 (0.15, 0.35, -0.90));\n"
   "  float dk = max (dot (n, lk), 0.0);\n"
   "  float df = max (dot (n, lf), 0.0);\n"
-  "  float fres = pow (1.0 - max (dot (n, v), 0.0), 3.0);\n"
+  "  float rim = 1.0 - max (dot (n, v), 0.0);\n"
+  "  float fres = rim * rim * rim;\n"
   "  float dr = max (dot (n, lr), 0.0) * fres;\n"
   "  vec3 h = normalize (lk + v);\n"
-  "  float spec = pow (max (dot (n, h), 0.0), 40.0) * (0.04 + 0.96 * pow (1.0 - max (dot (h, v), 0.0), 5.0));\n"
-  "  vec3 c = base * (ambient + dk * vec3 (1.05, 1.0, 0.92) * 1.15 + df * vec3 (0.55, 0.62, 0.75) * 0.45)\n"
+  "  float nh = max (dot (n, h), 0.0), nh2 = nh * nh, nh4 = nh2 * nh2, nh8 = nh4 * nh4;\n"
+  "  float nh32 = nh8 * nh8; nh32 *= nh32;\n"
+  "  float hv = 1.0 - max (dot (h, v), 0.0), hv2 = hv * hv;\n"
+  "  float spec = nh32 * nh8 * (0.04 + 0.96 * hv2 * hv2 * hv);\n"
+  "  vec3 c = v_base * (ambient + dk * vec3 (1.05, 1.0, 0.92) * 1.15 + df * vec3 (0.55, 0.62, 0.75) * 0.45)\n"
   "         + dr * vec3 (0.75, 0.80, 0.90) * 0.9\n"
   "         + spec * vec3 (1.0) * 0.9;\n"
   "  if (u_highlight > 0.0) {\n"
-  "    float glow = pow (1.0 - max (dot (n, v), 0.0), 2.5);\n"
+  "    float glow = rim * rim * sqrt (rim);\n"
   "    c = mix (c, vec3 (1.0, 0.72, 0.18) * 1.3, u_highlight * clamp (glow * 1.2, 0.0, 0.9));\n"
   "  }\n"
-  "  vec3 s = to_srgb (c);\n"
-  "  if (u_pass == 0) {\n"
-  "    o0 = vec4 (s, 1.0);\n"
-  "    o1 = vec4 (0.0);\n"
-  "  } else {\n"
-  "    float a = u_color.a;\n"
-  "    float z = gl_FragCoord.z;\n"
-  "    float w = clamp (a * max (1e-2, 3e3 * pow (1.0 - z, 3.0)), 1e-2, 3e3);\n"
-  "    o0 = vec4 (s * a * w, a);\n"
-  "    o1 = vec4 (a * w, 0.0, 0.0, 0.0);\n"
-  "  }\n"
+  "  o0 = vec4 (to_srgb (c), u_color.a);\n"
   "}\n";
 
 static const char comp_vs[] =
@@ -311,38 +313,53 @@ static const char comp_vs[] =
   "  gl_Position = vec4 (p * 2.0 - 1.0, 0.0, 1.0);\n"
   "}\n";
 
-/* u_mode 0: background gradient (drawn into the multisampled buffer first);
- * u_mode 1: composite resolved opaque (tex0) with OIT accum (tex1) and weight (tex2);
- * u_mode 2: copy tex0 (no transparent surfaces). */
+/* The passes leave premultiplied colour over transparent black (tex0; its alpha is the
+ * coverage once resolved), which goes over the background gradient here, once per output
+ * pixel.  Three programs (llvmpipe runs the code after an early return for every pixel,
+ * so the variants are compiled apart):
+ * COMP_PLAIN  the scene at the output's size;
+ * COMP_SCALED drawn at a lower resolution, read bilinearly;
+ * COMP_SMOOTH one sample per pixel, and where the luma changes across the pixel's
+ *             corners the colour is averaged along the edge instead (two and four
+ *             bilinear taps on a line across the gradient, up to 8 pixels long; the
+ *             four-tap mean unless its luma leaves the neighbourhood's range), the
+ *             approach of fast approximate anti-aliasing. */
 static const char comp_fs[] =
-  "#version 330 core\n"
   "in vec2 v_uv;\n"
-  "uniform int u_mode;\n"
   "uniform vec3 u_bg_top;\n"
   "uniform vec3 u_bg_bottom;\n"
   "uniform sampler2D u_tex0;\n"
-  "uniform sampler2D u_tex1;\n"
-  "uniform sampler2D u_tex2;\n"
-  "uniform int u_scaled;\n"
   "layout(location = 0) out vec4 o0;\n"
-  "vec4 fetch (sampler2D t, ivec2 p) {\n"
-  "  return u_scaled != 0 ? texture (t, v_uv) : texelFetch (t, p, 0);\n"
-  "}\n"
+  "vec3 bg;\n"
+  "vec3 at (vec2 uv) { vec4 s = texture (u_tex0, uv); return s.rgb + (1.0 - s.a) * bg; }\n"
+  "float luma (vec3 c) { return dot (c, vec3 (0.299, 0.587, 0.114)); }\n"
   "void main () {\n"
-  "  if (u_mode == 0) {\n"
-  "    vec2 d = v_uv - vec2 (0.5, 0.55);\n"
-  "    float vignette = 1.0 - 0.35 * dot (d, d);\n"
-  "    o0 = vec4 (mix (u_bg_bottom, u_bg_top, v_uv.y) * vignette, 1.0);\n"
-  "    return;\n"
+  "  vec2 d = v_uv - vec2 (0.5, 0.55);\n"
+  "  bg = mix (u_bg_bottom, u_bg_top, v_uv.y) * (1.0 - 0.35 * dot (d, d));\n"
+  "#if MODE == 1\n"
+  "  o0 = vec4 (at (v_uv), 1.0);\n"
+  "#else\n"
+  "  vec4 s = texelFetch (u_tex0, ivec2 (gl_FragCoord.xy), 0);\n"
+  "  vec3 c = s.rgb + (1.0 - s.a) * bg;\n"
+  "#if MODE == 2\n"
+  "  vec2 px = 1.0 / vec2 (textureSize (u_tex0, 0));\n"
+  "  vec2 uv = gl_FragCoord.xy * px;\n"
+  "  float nw = luma (at (uv + vec2 (-0.5, 0.5) * px)), ne = luma (at (uv + vec2 (0.5, 0.5) * px));\n"
+  "  float sw = luma (at (uv + vec2 (-0.5, -0.5) * px)), se = luma (at (uv + vec2 (0.5, -0.5) * px));\n"
+  "  float lc = luma (c);\n"
+  "  float lo = min (lc, min (min (nw, ne), min (sw, se))), hi = max (lc, max (max (nw, ne), max (sw, se)));\n"
+  "  if (hi - lo >= max (1.0 / 32.0, hi / 16.0)) {\n"
+  "    vec2 dir = vec2 ((sw + se) - (nw + ne), (nw + sw) - (ne + se));\n"
+  "    float damp = max ((nw + ne + sw + se) * 0.03, 1.0 / 128.0);\n"
+  "    dir = clamp (dir / (min (abs (dir.x), abs (dir.y)) + damp), -8.0, 8.0) * px;\n"
+  "    vec3 two = 0.5 * (at (uv - dir / 6.0) + at (uv + dir / 6.0));\n"
+  "    vec3 four = 0.5 * two + 0.25 * (at (uv - dir * 0.5) + at (uv + dir * 0.5));\n"
+  "    float l4 = luma (four);\n"
+  "    c = l4 < lo || l4 > hi ? two : four;\n"
   "  }\n"
-  "  ivec2 p = ivec2 (gl_FragCoord.xy);\n"
-  "  vec3 opaque = fetch (u_tex0, p).rgb;\n"
-  "  if (u_mode == 2) { o0 = vec4 (opaque, 1.0); return; }\n"
-  "  vec4 acc = fetch (u_tex1, p);\n"
-  "  float wsum = fetch (u_tex2, p).r;\n"
-  "  float reveal = clamp (acc.a, 0.0, 1.0);\n"
-  "  vec3 avg = acc.rgb / max (wsum, 1e-5);\n"
-  "  o0 = vec4 (mix (avg, opaque, reveal), 1.0);\n"
+  "#endif\n"
+  "  o0 = vec4 (c, 1.0);\n"
+  "#endif\n"
   "}\n";
 
 /* The compiler's (or with @program, the linker's) messages about @obj. */
@@ -415,6 +432,18 @@ link_program (const char *vs, const char *fs, GError **error)
   return p;
 }
 
+static void
+delete_programs (ArRenderer *r)
+{
+  glDeleteProgram (r->prog_mesh);
+  r->prog_mesh = 0;
+  for (int k = 0; k < N_COMP; k++)
+    {
+      glDeleteProgram (r->prog_comp[k]);
+      r->prog_comp[k] = 0;
+    }
+}
+
 gboolean
 ar_renderer_realize (ArRenderer *r, GError **error)
 {
@@ -432,35 +461,41 @@ ar_renderer_realize (ArRenderer *r, GError **error)
       return FALSE;
     }
   g_autofree char *value_fn = ar_value_color_glsl ();
-  g_autofree char *mesh_fs = g_strconcat (mesh_fs_head, value_fn, mesh_fs_main, NULL);
+  g_autofree char *mesh_vs = g_strconcat (mesh_vs_head, value_fn, mesh_vs_main, NULL);
   r->prog_mesh = link_program (mesh_vs, mesh_fs, error);
   if (!r->prog_mesh)
     return FALSE;
-  r->prog_comp = link_program (comp_vs, comp_fs, error);
-  if (!r->prog_comp)
+  for (int k = 0; k < N_COMP; k++)
     {
-      glDeleteProgram (r->prog_mesh);
-      r->prog_mesh = 0;
-      return FALSE;
+      g_autofree char *fs = g_strdup_printf ("#version 330 core\n#define MODE %d\n%s", k, comp_fs);
+      r->prog_comp[k] = link_program (comp_vs, fs, error);
+      if (!r->prog_comp[k])
+        {
+          delete_programs (r);
+          return FALSE;
+        }
+      r->u_bg_top[k] = glGetUniformLocation (r->prog_comp[k], "u_bg_top");
+      r->u_bg_bottom[k] = glGetUniformLocation (r->prog_comp[k], "u_bg_bottom");
+      r->u_tex0[k] = glGetUniformLocation (r->prog_comp[k], "u_tex0");
     }
   r->u_mv = glGetUniformLocation (r->prog_mesh, "u_mv");
   r->u_proj = glGetUniformLocation (r->prog_mesh, "u_proj");
   r->u_nmat = glGetUniformLocation (r->prog_mesh, "u_nmat");
   r->u_color = glGetUniformLocation (r->prog_mesh, "u_color");
+  r->u_base = glGetUniformLocation (r->prog_mesh, "u_base");
   r->u_highlight = glGetUniformLocation (r->prog_mesh, "u_highlight");
   r->u_by_value = glGetUniformLocation (r->prog_mesh, "u_by_value");
-  r->u_pass = glGetUniformLocation (r->prog_mesh, "u_pass");
-  r->u_mode = glGetUniformLocation (r->prog_comp, "u_mode");
-  r->u_bg_top = glGetUniformLocation (r->prog_comp, "u_bg_top");
-  r->u_bg_bottom = glGetUniformLocation (r->prog_comp, "u_bg_bottom");
-  r->u_tex0 = glGetUniformLocation (r->prog_comp, "u_tex0");
-  r->u_tex1 = glGetUniformLocation (r->prog_comp, "u_tex1");
-  r->u_tex2 = glGetUniformLocation (r->prog_comp, "u_tex2");
-  r->u_scaled = glGetUniformLocation (r->prog_comp, "u_scaled");
   glGenVertexArrays (1, &r->vao_empty);
   GLint max_samples = 1;
   glGetIntegerv (GL_MAX_SAMPLES, &max_samples);
-  r->samples = CLAMP (r->samples_wanted, 1, MAX (max_samples, 1));
+  /* Automatic: llvmpipe's multisampling costs about 2.3 times a frame of the demo
+   * (2 or 4 samples alike); smoothing the edges in the composite costs a few percent. */
+  const char *gl_renderer = (const char *) glGetString (GL_RENDERER);
+  gboolean software = gl_renderer && (strstr (gl_renderer, "llvmpipe") || strstr (gl_renderer, "softpipe")
+                                      || strstr (gl_renderer, "swrast"));
+  int wanted = r->samples_wanted > 0 ? r->samples_wanted : software ? 1 : 4;
+  r->smooth_edges = r->samples_wanted == 0 && software;
+  r->samples = CLAMP (wanted, 1, MAX (max_samples, 1));
   r->realized = TRUE;
   return TRUE;
 }
@@ -468,15 +503,14 @@ ar_renderer_realize (ArRenderer *r, GError **error)
 static void
 delete_framebuffers (ArRenderer *r)
 {
-  GLuint fbos[4] = { r->ms_fbo, r->oit_fbo, r->res_fbo, r->res_oit_fbo };
-  GLuint rbs[5] = { r->ms_color, r->ms_depth, r->oit_accum, r->oit_weight, 0 };
-  GLuint texs[3] = { r->res_color, r->res_accum, r->res_weight };
-  glDeleteFramebuffers (4, fbos);
-  glDeleteRenderbuffers (4, rbs);
-  glDeleteTextures (3, texs);
-  r->ms_fbo = r->oit_fbo = r->res_fbo = r->res_oit_fbo = 0;
-  r->ms_color = r->ms_depth = r->oit_accum = r->oit_weight = 0;
-  r->res_color = r->res_accum = r->res_weight = 0;
+  GLuint fbos[2] = { r->ms_fbo, r->res_fbo };
+  GLuint rbs[2] = { r->ms_color, r->ms_depth };
+  glDeleteFramebuffers (2, fbos);
+  glDeleteRenderbuffers (2, rbs);
+  glDeleteTextures (1, &r->res_color);
+  r->ms_fbo = r->res_fbo = 0;
+  r->ms_color = r->ms_depth = 0;
+  r->res_color = 0;
   r->fb_w = r->fb_h = 0;
 }
 
@@ -501,10 +535,9 @@ ar_renderer_unrealize (ArRenderer *r)
     gpu_mesh_release_gl (r, r->meshes->pdata[i]);
   collect_garbage (r);
   delete_framebuffers (r);
-  glDeleteProgram (r->prog_mesh);
-  glDeleteProgram (r->prog_comp);
+  delete_programs (r);
   glDeleteVertexArrays (1, &r->vao_empty);
-  r->prog_mesh = r->prog_comp = r->vao_empty = 0;
+  r->vao_empty = 0;
   r->realized = FALSE;
 }
 
@@ -528,8 +561,8 @@ make_tex (GLenum internal, GLenum format, GLenum type, int w, int h)
   glGenTextures (1, &t);
   glBindTexture (GL_TEXTURE_2D, t);
   glTexImage2D (GL_TEXTURE_2D, 0, internal, w, h, 0, format, type, NULL);
-  glTexParameteri (GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER, GL_NEAREST);
-  glTexParameteri (GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, GL_NEAREST);
+  glTexParameteri (GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER, GL_LINEAR);
+  glTexParameteri (GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, GL_LINEAR);
   glTexParameteri (GL_TEXTURE_2D, GL_TEXTURE_WRAP_S, GL_CLAMP_TO_EDGE);
   glTexParameteri (GL_TEXTURE_2D, GL_TEXTURE_WRAP_T, GL_CLAMP_TO_EDGE);
   return t;
@@ -548,65 +581,55 @@ check_fbo (const char *what, GError **error)
   return TRUE;
 }
 
+/* A framebuffer of one colour attachment (a texture when @texture) and @depth. */
+static GLuint
+make_fbo (GLuint color, gboolean texture, GLuint depth)
+{
+  GLuint fbo;
+  glGenFramebuffers (1, &fbo);
+  glBindFramebuffer (GL_FRAMEBUFFER, fbo);
+  if (texture)
+    glFramebufferTexture2D (GL_FRAMEBUFFER, GL_COLOR_ATTACHMENT0, GL_TEXTURE_2D, color, 0);
+  else
+    glFramebufferRenderbuffer (GL_FRAMEBUFFER, GL_COLOR_ATTACHMENT0, GL_RENDERBUFFER, color);
+  if (depth)
+    glFramebufferRenderbuffer (GL_FRAMEBUFFER, GL_DEPTH_ATTACHMENT, GL_RENDERBUFFER, depth);
+  return fbo;
+}
+
+/* The passes draw into a multisampled renderbuffer, resolved into the texture that the
+ * composite reads; with one sample (while dragging) they draw into that texture. */
 static gboolean
-ensure_framebuffers (ArRenderer *r, int w, int h, gboolean linear, GError **error)
+ensure_framebuffers (ArRenderer *r, int w, int h, GError **error)
 {
   /* No multisampling while the user drags: it costs about its factor on llvmpipe. */
   int s = r->interactive ? 1 : r->samples;
-  if (r->fb_w == w && r->fb_h == h && r->fb_samples == s && r->fb_linear == linear && r->ms_fbo)
+  if (r->fb_w == w && r->fb_h == h && r->fb_samples == s && r->ms_fbo)
     return TRUE;
   delete_framebuffers (r);
-  r->ms_color = make_rb (s, GL_RGBA8, w, h);
   r->ms_depth = make_rb (s, GL_DEPTH_COMPONENT24, w, h);
-  r->oit_accum = make_rb (s, GL_RGBA16F, w, h);
-  r->oit_weight = make_rb (s, GL_R16F, w, h);
-  glBindRenderbuffer (GL_RENDERBUFFER, 0);
-
-  glGenFramebuffers (1, &r->ms_fbo);
-  glBindFramebuffer (GL_FRAMEBUFFER, r->ms_fbo);
-  glFramebufferRenderbuffer (GL_FRAMEBUFFER, GL_COLOR_ATTACHMENT0, GL_RENDERBUFFER, r->ms_color);
-  glFramebufferRenderbuffer (GL_FRAMEBUFFER, GL_DEPTH_ATTACHMENT, GL_RENDERBUFFER, r->ms_depth);
-  if (!check_fbo ("multisampled", error))
-    goto fail;
-
-  glGenFramebuffers (1, &r->oit_fbo);
-  glBindFramebuffer (GL_FRAMEBUFFER, r->oit_fbo);
-  glFramebufferRenderbuffer (GL_FRAMEBUFFER, GL_COLOR_ATTACHMENT0, GL_RENDERBUFFER, r->oit_accum);
-  glFramebufferRenderbuffer (GL_FRAMEBUFFER, GL_COLOR_ATTACHMENT1, GL_RENDERBUFFER, r->oit_weight);
-  glFramebufferRenderbuffer (GL_FRAMEBUFFER, GL_DEPTH_ATTACHMENT, GL_RENDERBUFFER, r->ms_depth);
-  if (!check_fbo ("transparency", error))
-    goto fail;
-
   r->res_color = make_tex (GL_RGBA8, GL_RGBA, GL_UNSIGNED_BYTE, w, h);
-  glGenFramebuffers (1, &r->res_fbo);
-  glBindFramebuffer (GL_FRAMEBUFFER, r->res_fbo);
-  glFramebufferTexture2D (GL_FRAMEBUFFER, GL_COLOR_ATTACHMENT0, GL_TEXTURE_2D, r->res_color, 0);
-  if (!check_fbo ("resolve", error))
-    goto fail;
-
-  r->res_accum = make_tex (GL_RGBA16F, GL_RGBA, GL_FLOAT, w, h);
-  r->res_weight = make_tex (GL_R16F, GL_RED, GL_FLOAT, w, h);
-  glGenFramebuffers (1, &r->res_oit_fbo);
-  glBindFramebuffer (GL_FRAMEBUFFER, r->res_oit_fbo);
-  glFramebufferTexture2D (GL_FRAMEBUFFER, GL_COLOR_ATTACHMENT0, GL_TEXTURE_2D, r->res_accum, 0);
-  glFramebufferTexture2D (GL_FRAMEBUFFER, GL_COLOR_ATTACHMENT1, GL_TEXTURE_2D, r->res_weight, 0);
-  if (!check_fbo ("transparency resolve", error))
-    goto fail;
-  if (linear)
+  if (s > 1)
     {
-      GLuint texs[3] = { r->res_color, r->res_accum, r->res_weight };
-      for (int i = 0; i < 3; i++)
-        {
-          glBindTexture (GL_TEXTURE_2D, texs[i]);
-          glTexParameteri (GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER, GL_LINEAR);
-          glTexParameteri (GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, GL_LINEAR);
-        }
+      r->ms_color = make_rb (s, GL_RGBA8, w, h);
+      r->ms_fbo = make_fbo (r->ms_color, FALSE, r->ms_depth);
+      if (!check_fbo ("multisampled", error))
+        goto fail;
+      r->res_fbo = make_fbo (r->res_color, TRUE, 0);
+      if (!check_fbo ("resolve", error))
+        goto fail;
     }
+  else
+    {
+      r->ms_fbo = make_fbo (r->res_color, TRUE, r->ms_depth);
+      if (!check_fbo ("scene", error))
+        goto fail;
+    }
+  glBindRenderbuffer (GL_RENDERBUFFER, 0);
   glBindTexture (GL_TEXTURE_2D, 0);
   r->fb_w = w;
   r->fb_h = h;
   r->fb_samples = s;
-  r->fb_linear = linear;
   return TRUE;
 
 fail:
@@ -692,12 +715,38 @@ choose_level (ArRenderer *r)
   return AR_RENDER_MESH_MAX_LOD;
 }
 
-static void
-draw_meshes (ArRenderer *r, gboolean transparent)
+static int
+nearer_first (gconstpointer a, gconstpointer b)
 {
+  float da = ((const DrawOrder *) a)->depth, db = ((const DrawOrder *) b)->depth;
+  return (da < db) - (da > db);
+}
+
+static void
+sort_front_to_back (ArRenderer *r, mat4 view)
+{
+  g_array_set_size (r->order, r->meshes->len);
   for (guint i = 0; i < r->meshes->len; i++)
     {
-      GpuMesh *g = r->meshes->pdata[i];
+      const ArRenderMesh *m = ((GpuMesh *) r->meshes->pdata[i])->mesh;
+      float depth = view[3][2];
+      for (int a = 0; a < 3; a++)
+        depth += view[a][2] * 0.5f * (m->bmin[a] + m->bmax[a]);
+      g_array_index (r->order, DrawOrder, i) = (DrawOrder) { depth, i };
+    }
+  g_array_sort (r->order, nearer_first);
+}
+
+/* The opaque meshes in the order of the last sort, or the transparent ones in reverse;
+ * @count: add their triangles to last_triangles. */
+static void
+draw_meshes (ArRenderer *r, gboolean transparent, gboolean count)
+{
+  guint n = r->order->len;
+  for (guint i = 0; i < n; i++)
+    {
+      guint at = transparent ? n - 1 - i : i;
+      GpuMesh *g = r->meshes->pdata[g_array_index (r->order, DrawOrder, at).index];
       ArLabelStyle st;
       ar_renderer_get_style (r, g->mesh->label, &st);
       if (!mesh_drawn (r, g))
@@ -706,6 +755,10 @@ draw_meshes (ArRenderer *r, gboolean transparent)
       if (is_transparent != transparent)
         continue;
       glUniform4fv (r->u_color, 1, st.rgba);
+      float base[3];
+      for (int c = 0; c < 3; c++)
+        base[c] = powf (st.rgba[c], 2.2f);
+      glUniform3fv (r->u_base, 1, base);
       glUniform1f (r->u_highlight, st.highlight ? 1.f : 0.f);
       glUniform1i (r->u_by_value, st.by_value && g->mesh->values ? 1 : 0);
       glBindVertexArray (g->vao);
@@ -713,7 +766,8 @@ draw_meshes (ArRenderer *r, gboolean transparent)
       guint32 nt = ar_render_mesh_get_n_triangles_level (g->mesh, level);
       glDrawElements (GL_TRIANGLES, (GLsizei) nt * 3, GL_UNSIGNED_INT,
                       (void *) (g->offset[level] * sizeof (guint32)));
-      r->last_triangles += nt;
+      if (count)
+        r->last_triangles += nt;
     }
   glBindVertexArray (0);
 }
@@ -741,7 +795,7 @@ ar_renderer_draw (ArRenderer *r, const ArCamera *cam, int width, int height,
       width = MAX (1, (int) ceilf (width * r->drag_scale));
       height = MAX (1, (int) ceilf (height * r->drag_scale));
     }
-  if (!ensure_framebuffers (r, width, height, scaled, error))
+  if (!ensure_framebuffers (r, width, height, error))
     return FALSE;
   r->last_triangles = 0;
   r->level = choose_level (r);
@@ -766,7 +820,8 @@ ar_renderer_draw (ArRenderer *r, const ArCamera *cam, int width, int height,
   glDisable (GL_SCISSOR_TEST);
   glDisable (GL_CULL_FACE);
 
-  /* 1. Background + opaque surfaces into the multisampled buffer. */
+  /* 1. Opaque surfaces into the multisampled buffer, nearest first so that the depth
+   * test spares the shading of what they hide. */
   glBindFramebuffer (GL_FRAMEBUFFER, r->ms_fbo);
   GLenum one[1] = { GL_COLOR_ATTACHMENT0 };
   glDrawBuffers (1, one);
@@ -774,14 +829,8 @@ ar_renderer_draw (ArRenderer *r, const ArCamera *cam, int width, int height,
   glDisable (GL_DEPTH_TEST);
   glDepthMask (GL_TRUE);
   glClearDepth (1.0);
-  glClear (GL_DEPTH_BUFFER_BIT);
-  glUseProgram (r->prog_comp);
-  glUniform1i (r->u_mode, 0);
-  glUniform1i (r->u_scaled, 0);
-  glUniform3fv (r->u_bg_top, 1, r->bg_top);
-  glUniform3fv (r->u_bg_bottom, 1, r->bg_bottom);
-  glBindVertexArray (r->vao_empty);
-  glDrawArrays (GL_TRIANGLES, 0, 3);
+  glClearColor (0.f, 0.f, 0.f, 0.f);
+  glClear (GL_COLOR_BUFFER_BIT | GL_DEPTH_BUFFER_BIT);
 
   glEnable (GL_DEPTH_TEST);
   glDepthFunc (GL_LESS);
@@ -789,74 +838,56 @@ ar_renderer_draw (ArRenderer *r, const ArCamera *cam, int width, int height,
   glUniformMatrix4fv (r->u_mv, 1, GL_FALSE, (float *) mv);
   glUniformMatrix4fv (r->u_proj, 1, GL_FALSE, (float *) proj);
   glUniformMatrix3fv (r->u_nmat, 1, GL_FALSE, (float *) nmat);
-  glUniform1i (r->u_pass, 0);
-  draw_meshes (r, FALSE);
+  sort_front_to_back (r, view);
+  draw_meshes (r, FALSE, TRUE);
 
-  /* 2. Transparent surfaces: weighted blended OIT against the opaque depth. */
+  /* 2. Transparent surfaces blended over the opaque ones (tested against their depth,
+   * not writing it): premultiplied colour, alpha accumulating the coverage.  The far
+   * sides of all of them first, then the near sides (the triangles are counter-clockwise
+   * seen from outside), each time farthest mesh first; while interactive only the near
+   * sides. */
   if (any_transparent)
     {
-      glBindFramebuffer (GL_FRAMEBUFFER, r->oit_fbo);
-      GLenum two[2] = { GL_COLOR_ATTACHMENT0, GL_COLOR_ATTACHMENT1 };
-      glDrawBuffers (2, two);
-      const float clear0[4] = { 0.f, 0.f, 0.f, 1.f }, clear1[4] = { 0.f, 0.f, 0.f, 0.f };
-      glClearBufferfv (GL_COLOR, 0, clear0);
-      glClearBufferfv (GL_COLOR, 1, clear1);
       glDepthMask (GL_FALSE);
       glEnable (GL_BLEND);
-      /* rgb add (sum of weighted premultiplied colours / weights), alpha multiplies
-       * by (1 - a) (revealage). */
-      glBlendFuncSeparate (GL_ONE, GL_ONE, GL_ZERO, GL_ONE_MINUS_SRC_ALPHA);
-      glUniform1i (r->u_pass, 1);
-      draw_meshes (r, TRUE);
+      glBlendFuncSeparate (GL_SRC_ALPHA, GL_ONE_MINUS_SRC_ALPHA, GL_ONE, GL_ONE_MINUS_SRC_ALPHA);
+      glEnable (GL_CULL_FACE);
+      glFrontFace (GL_CCW);
+      if (!r->interactive)
+        {
+          glCullFace (GL_FRONT);
+          draw_meshes (r, TRUE, FALSE);
+        }
+      glCullFace (GL_BACK);
+      draw_meshes (r, TRUE, TRUE);
+      glDisable (GL_CULL_FACE);
       glDisable (GL_BLEND);
       glDepthMask (GL_TRUE);
     }
   glDisable (GL_DEPTH_TEST);
 
-  /* 3. Resolve the samples. */
-  glBindFramebuffer (GL_READ_FRAMEBUFFER, r->ms_fbo);
-  glReadBuffer (GL_COLOR_ATTACHMENT0);
-  glBindFramebuffer (GL_DRAW_FRAMEBUFFER, r->res_fbo);
-  glDrawBuffers (1, one);
-  glBlitFramebuffer (0, 0, width, height, 0, 0, width, height, GL_COLOR_BUFFER_BIT, GL_NEAREST);
-  if (any_transparent)
+  /* 3. Resolve the samples (with one sample the passes drew into the texture). */
+  if (r->fb_samples > 1)
     {
-      glBindFramebuffer (GL_READ_FRAMEBUFFER, r->oit_fbo);
-      glBindFramebuffer (GL_DRAW_FRAMEBUFFER, r->res_oit_fbo);
-      for (int a = 0; a < 2; a++)
-        {
-          GLenum att = GL_COLOR_ATTACHMENT0 + a;
-          GLenum bufs[2] = { a == 0 ? att : GL_NONE, a == 1 ? att : GL_NONE };
-          glReadBuffer (att);
-          glDrawBuffers (2, bufs);
-          glBlitFramebuffer (0, 0, width, height, 0, 0, width, height, GL_COLOR_BUFFER_BIT,
-                             GL_NEAREST);
-        }
+      glBindFramebuffer (GL_READ_FRAMEBUFFER, r->ms_fbo);
+      glBindFramebuffer (GL_DRAW_FRAMEBUFFER, r->res_fbo);
+      glBlitFramebuffer (0, 0, width, height, 0, 0, width, height, GL_COLOR_BUFFER_BIT, GL_NEAREST);
     }
 
-  /* 4. Composite into the caller's framebuffer. */
+  /* 4. Composite into the caller's framebuffer, over the background. */
   glBindFramebuffer (GL_FRAMEBUFFER, target_fbo);
   glViewport (0, 0, out_w, out_h);
-  glUseProgram (r->prog_comp);
-  glUniform1i (r->u_mode, any_transparent ? 1 : 2);
-  glUniform1i (r->u_scaled, scaled);
-  glUniform1i (r->u_tex0, 0);
-  glUniform1i (r->u_tex1, 1);
-  glUniform1i (r->u_tex2, 2);
+  int k = scaled ? COMP_SCALED : r->smooth_edges && !r->interactive ? COMP_SMOOTH : COMP_PLAIN;
+  glUseProgram (r->prog_comp[k]);
+  glUniform3fv (r->u_bg_top[k], 1, r->bg_top);
+  glUniform3fv (r->u_bg_bottom[k], 1, r->bg_bottom);
+  glUniform1i (r->u_tex0[k], 0);
   glActiveTexture (GL_TEXTURE0);
   glBindTexture (GL_TEXTURE_2D, r->res_color);
-  glActiveTexture (GL_TEXTURE1);
-  glBindTexture (GL_TEXTURE_2D, r->res_accum);
-  glActiveTexture (GL_TEXTURE2);
-  glBindTexture (GL_TEXTURE_2D, r->res_weight);
   glBindVertexArray (r->vao_empty);
   glDrawArrays (GL_TRIANGLES, 0, 3);
   glBindVertexArray (0);
-  for (int t = 2; t >= 0; t--)
-    {
-      glActiveTexture (GL_TEXTURE0 + t);
-      glBindTexture (GL_TEXTURE_2D, 0);
-    }
+  glBindTexture (GL_TEXTURE_2D, 0);
   glUseProgram (0);
   return TRUE;
 }

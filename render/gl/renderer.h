@@ -111,7 +111,9 @@ void ar_renderer_set_interactive_scale (ArRenderer *r, float scale);
 int ar_renderer_get_last_level (const ArRenderer *r);
 /* Gradient background, top and bottom colours (sRGB). */
 void ar_renderer_set_background (ArRenderer *r, const float top[3], const float bottom[3]);
-/* Multisampling: 1 disables it; clamped to what the context allows. */
+/* Multisampling: 1 disables it; clamped to what the context allows (default 4).  0 is
+ * automatic, taken when the renderer is realized: 4 samples on a GPU; on a software
+ * rasteriser (llvmpipe) 1 sample and the edges smoothed in the composite. */
 void ar_renderer_set_samples (ArRenderer *r, int samples);
 
 /* Draw into framebuffer @target_fbo (0 = default) of @width x @height pixels.

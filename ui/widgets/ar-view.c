@@ -304,6 +304,7 @@ ar_view_init (ArView *self)
   self->renderer = ar_renderer_new ();
   /* While dragging: half resolution (a quarter of the pixels), see AR_VIEW_DRAG_SCALE. */
   ar_renderer_set_interactive_scale (self->renderer, AR_VIEW_DRAG_SCALE);
+  ar_renderer_set_samples (self->renderer, 0);
   float lo[3] = { -100, -100, -100 }, hi[3] = { 100, 100, 100 };
   ar_camera_init (&self->own_camera, lo, hi);
   self->camera = &self->own_camera;
