@@ -9,8 +9,8 @@
  *   expect-error              until an error dialog shows; prints it and closes it
  *   no-error                  fails if an error dialog is shown (and prints it)
  *   rotate N                  N frames turning both views as while dragging (simplified
- *                             meshes, no multisampling); prints frame times
- *   rotate-full N             the same with the full meshes and multisampling
+ *                             meshes, half resolution, one sample); prints frame times
+ *   rotate-full N             the same with the full meshes at full quality
  *   first-frame               prints the time from window creation to the first frame
  *                             of both views with the loaded scene (drawn quickly, as while
  *                             dragging) and to their first full-quality frame
@@ -32,6 +32,7 @@
  *   network N|TITLE           selects a network (0-2 or e.g. "GoogLeNet + skip")
  *   setenv NAME VALUE         (only while idle) e.g. another ANATOMY_MODELS_DIR
  *   times                     prints read and meshing times of the input and shown result
+ *   memory                    prints the process's resident and peak resident memory
  *   tick CLASS | untick CLASS  ticks a missing organ class for completion (1-12 or its name)
  *   expand CLASS | collapse CLASS  opens or closes a class's group in the organ panel
  *                             (0 or "other": the other labels)
@@ -704,6 +705,19 @@ run_step (ArWindow *self, TestState *t, const char *cmd, const char *arg, gboole
       if (elapsed * 1000 < atof (arg ? arg : "0"))
         return FALSE;
       say (cmd, TRUE, "%s", arg ? arg : "");
+      return TRUE;
+    }
+  if (g_str_equal (cmd, "memory"))
+    {
+      /* resident and peak resident memory of the process, from /proc/self/status */
+      g_autofree char *status = NULL;
+      g_file_get_contents ("/proc/self/status", &status, NULL, NULL);
+      const char *rss = status ? strstr (status, "VmRSS:") : NULL;
+      const char *hwm = status ? strstr (status, "VmHWM:") : NULL;
+      gboolean ok = rss && hwm;
+      say (cmd, ok, "resident %.0f MiB, peak %.0f MiB", ok ? g_ascii_strtod (rss + 6, NULL) / 1024 : 0.0,
+           ok ? g_ascii_strtod (hwm + 6, NULL) / 1024 : 0.0);
+      t->failed |= !ok;
       return TRUE;
     }
   if (g_str_equal (cmd, "cancel"))
