@@ -14,8 +14,8 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-# the shipped configurations (docs/training.md)
-ARCHS = [("unet", "8,16,32,64", 2), ("unet-skip", "8,16,32,64", 2), ("googlenet-skip", "16,32,64,128", 1)]
+# the shipped configurations (data/models: 64^3, widths 16-32-64-128, one unit per level)
+ARCHS = [("unet", "16,32,64,128", 1), ("unet-skip", "16,32,64,128", 1), ("googlenet-skip", "16,32,64,128", 1)]
 
 
 def run_json(cmd):
