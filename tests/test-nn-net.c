@@ -399,8 +399,11 @@ test_completion (void)
       float p[3];
       int64_t x = i % in->nx, y = (i / in->nx) % in->ny, z = i / (in->nx * in->ny);
       completion_frame_probs_at (&frame, probs, 13, cand, 3, x, y, z, p);
-      for (int c = 0; c < 3; c++)
+      /* only the selected organs are kept: background and the others read 0 */
+      for (int c = 1; c < 3; c++)
         g_assert_cmpfloat (completion_probs_at (kept, cand[c], x, y, z), ==, p[c]);
+      g_assert_cmpfloat (completion_probs_at (kept, 0, x, y, z), ==, 0.0f);
+      g_assert_cmpfloat (completion_probs_at (kept, 5, x, y, z), ==, 0.0f);
       for (int c = 1; c < 3; c++)
         if (lv_volume_get_index (in, i) == 0 && lv_volume_get_index (out, i) == cand[c])
           {

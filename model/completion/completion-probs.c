@@ -8,24 +8,34 @@
 
 struct _CompletionProbs {
   CompletionFrame frame;
-  int C;
-  float *probs;                 /* (C, D, H, W) */
+  int C;                        /* the network's classes */
+  int n_kept;
+  int slot[MAX_CLASSES];        /* class -> its plane in probs, or -1 */
+  float *probs;                 /* (n_kept, D, H, W) */
   int64_t dims[3];
   CompletionConfidence confidence[MAX_CLASSES];
 };
 
 CompletionProbs *
-completion_probs_new (const CompletionFrame *f, const float *probs, int C, const LabelVolume *input)
+completion_probs_new (const CompletionFrame *f, const float *probs, int C, const gboolean *keep,
+                      const LabelVolume *input)
 {
   g_return_val_if_fail (C > 0 && C <= MAX_CLASSES, NULL);
-  const gsize n = (gsize) C * f->grid[0] * f->grid[1] * f->grid[2];
-  float *copy = g_try_new (float, n);
+  const gsize plane = (gsize) f->grid[0] * f->grid[1] * f->grid[2];
+  int slot[MAX_CLASSES], n_kept = 0;
+  for (int c = 0; c < C; c++)
+    slot[c] = keep == NULL || keep[c] ? n_kept++ : -1;
+  float *copy = g_try_new (float, MAX ((gsize) n_kept * plane, 1));
   if (copy == NULL)
     return NULL;
-  memcpy (copy, probs, n * sizeof (float));
+  for (int c = 0; c < C; c++)
+    if (slot[c] >= 0)
+      memcpy (copy + (gsize) slot[c] * plane, probs + (gsize) c * plane, plane * sizeof (float));
   CompletionProbs *p = g_new0 (CompletionProbs, 1);
   p->frame = *f;
   p->C = C;
+  p->n_kept = n_kept;
+  memcpy (p->slot, slot, (gsize) C * sizeof (int));
   p->probs = copy;
   p->dims[0] = input->nx;
   p->dims[1] = input->ny;
@@ -57,10 +67,10 @@ completion_probs_get_dims (const CompletionProbs *p, int64_t dims[3])
 float
 completion_probs_at (const CompletionProbs *p, int c, double i, double j, double k)
 {
-  if (c < 0 || c >= p->C)
+  if (c < 0 || c >= p->C || p->slot[c] < 0)
     return 0.0f;
   float v;
-  completion_frame_probs_at (&p->frame, p->probs, p->C, &c, 1, i, j, k, &v);
+  completion_frame_probs_at (&p->frame, p->probs, p->n_kept, &p->slot[c], 1, i, j, k, &v);
   return v;
 }
 
@@ -83,7 +93,7 @@ completion_probs_measure (CompletionProbs *p, const LabelVolume *free_of, const 
       for (int64_t i = 0; i < out->nx; i++, idx++)
         {
           int32_t c = lv_volume_get_index (out, idx);
-          if (c <= 0 || c >= p->C || lv_volume_get_index (free_of, idx) != 0)
+          if (c <= 0 || c >= p->C || p->slot[c] < 0 || lv_volume_get_index (free_of, idx) != 0)
             continue;
           float v = completion_probs_at (p, c, (double) i, (double) j, (double) k);
           p->confidence[c].voxels++;

@@ -22,9 +22,11 @@ typedef struct {
   double below_half;     /* fraction of them where that probability is under 0.5 */
 } CompletionConfidence;
 
-/* A copy of @probs (C, D, H, W) with the frame @f that maps @input (its grid) into the cube. */
+/* A copy of the classes @keep[c] of @probs (C, D, H, W) (all when @keep is NULL) with the
+ * frame @f that maps @input (its grid) into the cube.  A class not kept reads as 0 and
+ * has no confidence. */
 CompletionProbs *completion_probs_new (const CompletionFrame *f, const float *probs, int C,
-                                       const LabelVolume *input);
+                                       const gboolean *keep, const LabelVolume *input);
 void completion_probs_free (CompletionProbs *p);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CompletionProbs, completion_probs_free)
 

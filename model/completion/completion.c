@@ -318,7 +318,11 @@ completion_run (NnNet *net, const LabelVolume *input, const CompletionOptions *o
     }
   if (opt->probs_out)
     {
-      g_autoptr (CompletionProbs) kept = completion_probs_new (&frame, probs, C, input);
+      /* only the organs that may be added: 3 of 13 planes in the usual case */
+      gboolean keep[COMPLETION_MAX_CLASSES] = { FALSE };
+      for (int c = 1; c < C; c++)
+        keep[c] = any_selected ? opt->selected[c] : TRUE;
+      g_autoptr (CompletionProbs) kept = completion_probs_new (&frame, probs, C, keep, input);
       if (kept == NULL)
         {
           g_set_error (error, COMPLETION_ERROR, COMPLETION_ERROR_NO_MEMORY, "cannot keep the probabilities");
