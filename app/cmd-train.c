@@ -69,14 +69,16 @@ cmd_train (int argc, char **argv)
   g_autofree char *arch_s = NULL, *widths = NULL;
   int grid = 64, blocks = 0;
   gboolean force = FALSE;
+  g_auto (GStrv) real = NULL, val_real = NULL;   /* each given as often as wanted */
   GOptionEntry entries[] = {
     { "arch", 'a', 0, G_OPTION_ARG_STRING, &arch_s, "unet, unet-skip or googlenet-skip", "ARCH" },
     { "phantom", 0, 0, G_OPTION_ARG_NONE, &o.phantom, "Draw fresh phantom subjects and partial versions every step", NULL },
     { "data", 'd', 0, G_OPTION_ARG_FILENAME, &o.data_dir, "Benchmark layout (complete/, incomplete/)", "DIR" },
     { "realistic", 0, 0, G_OPTION_ARG_NONE, &o.realistic, "Simulated acquisitions of fresh phantoms and --real subjects (fields of view, voxel sizes, deformations, segmentation faults; see docs/training.md)", NULL },
-    { "real", 0, 0, G_OPTION_ARG_FILENAME, &o.real, "With --realistic: real training subjects, comma-separated label maps in the 12 classes", "FILES" },
-    { "val-real", 0, 0, G_OPTION_ARG_FILENAME, &o.val_real, "With --realistic: real subjects held out for validation (3 samples each)", "FILES" },
+    { "real", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &real, "With --realistic: real training subjects, label maps in the 12 classes (repeat it, or separate them by commas)", "FILES" },
+    { "val-real", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &val_real, "With --realistic: real subjects held out for validation, 3 samples each (repeat it, or separate them by commas)", "FILES" },
     { "p-real", 0, 0, G_OPTION_ARG_DOUBLE, &o.p_real, "With --realistic: share of samples from real subjects (default 0.5)", "P" },
+    { "p-clean", 0, 0, G_OPTION_ARG_DOUBLE, &o.p_clean, "With --realistic: share of the phantom samples acquired as the benchmark's phantoms are: whole, 3.5 mm voxels, undeformed, without segmentation faults (default 0)", "P" },
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &o.out, "Trained model to write (.safetensors)", "FILE" },
     { "force", 'f', 0, G_OPTION_ARG_NONE, &force,
       "Replace FILE (and, without --resume, its checkpoints) if they exist (resuming FILE's own "
@@ -112,6 +114,10 @@ cmd_train (int argc, char **argv)
   o.command = command_line (argc, argv);
   if (!cli_parse_options (&argc, &argv, NULL, summary, entries))
     return CLI_EXIT_USAGE;
+  if (real)
+    o.real = g_strjoinv (",", real);
+  if (val_real)
+    o.val_real = g_strjoinv (",", val_real);
   if (o.out == NULL)
     return cli_fail ("--out FILE is required");
   g_autoptr (GError) error = NULL;
@@ -141,12 +147,12 @@ cmd_train (int argc, char **argv)
     }
   const char *inputs[] = { o.resume, resume_optim, NULL };
   g_autoptr (OutSet) outputs = cli_outputs_new (force || own_run, inputs);
-  g_auto (GStrv) real = g_strsplit (o.real ? o.real : "", ",", -1);
-  g_auto (GStrv) val_real = g_strsplit (o.val_real ? o.val_real : "", ",", -1);
-  for (int i = 0; real[i]; i++)
-    nifti_add_inputs (outputs, real[i]);
-  for (int i = 0; val_real[i]; i++)
-    nifti_add_inputs (outputs, val_real[i]);
+  g_auto (GStrv) real_paths = g_strsplit (o.real ? o.real : "", ",", -1);
+  g_auto (GStrv) val_paths = g_strsplit (o.val_real ? o.val_real : "", ",", -1);
+  for (int i = 0; real_paths[i]; i++)
+    nifti_add_inputs (outputs, real_paths[i]);
+  for (int i = 0; val_paths[i]; i++)
+    nifti_add_inputs (outputs, val_paths[i]);
   if (!cli_outputs_reserve (outputs, o.out)
       || (!o.resume && (!cli_outputs_reserve (outputs, ckpt) || !cli_outputs_reserve (outputs, ckpt_optim))))
     return 1;

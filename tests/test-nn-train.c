@@ -8,7 +8,6 @@
 #include "nn-train.h"
 #include "label-table.h"
 #include "phantom.h"
-#include "train-augment.h"
 #include "train-data.h"
 #include "trainer.h"
 #define TEST_UTIL_NN
@@ -879,78 +878,6 @@ test_cli_resume (void)
     g_unlink (files[i]);
 }
 
-/* True when a voxel of @t within @r voxels (Chebyshev) of (x, y, z) of a cube of @g³
- * has label @l. */
-static gboolean
-label_within (const guint8 *t, int g, int x, int y, int z, int r, int l)
-{
-  for (int k = MAX (0, z - r); k <= MIN (g - 1, z + r); k++)
-    for (int j = MAX (0, y - r); j <= MIN (g - 1, y + r); j++)
-      for (int i = MAX (0, x - r); i <= MIN (g - 1, x + r); i++)
-        if (t[(k * g + j) * g + i] == l)
-          return TRUE;
-  return FALSE;
-}
-
-/* A real subject whose source labels no pulmonary artery is not taken to have none: its
- * target is "background or artery" around the heart (60 mm, so within 7 voxels of 12 mm
- * after up to 15 % scaling and rotation), and a subject that labels the artery has no
- * such voxel. */
-static void
-test_augment_unlabelled_artery (void)
-{
-  g_autoptr (GError) error = NULL;
-  PhantomParams pp;
-  phantom_params_init (&pp);
-  pp.seed = 11;
-  for (int a = 0; a < 3; a++)
-    pp.grid[a] = 80, pp.spacing[a] = 5.0;
-  g_autoptr (LabelVolume) body = phantom_generate (&pp, &error);
-  g_assert_no_error (error);
-  LabelVolume *without = phantom_remove_labels (body, 1u << LT_PULMONARY_ARTERY, &error);
-  g_assert_no_error (error);
-  g_autoptr (TrainSubjects) with_pa = train_subjects_new ();
-  g_autoptr (TrainSubjects) without_pa = train_subjects_new ();
-  g_assert_true (train_subjects_add (with_pa, lv_volume_dup (body), "with", &error));
-  g_assert_true (train_subjects_add (without_pa, without, "without", &error));
-  TrainAugmentOptions o;
-  train_augment_options_init (&o);
-  o.noise = 0;
-  enum { G = 32 };
-  const int grid[3] = { G, G, G };
-  const int64_t n = G * G * G;
-  g_autofree float *input = g_new (float, n * LT_N_CLASSES);
-  g_autofree guint8 *ta = g_new (guint8, n), *tb = g_new (guint8, n);
-  guint32 removed;
-  int64_t pa = 0, either = 0, background = 0;
-  for (guint64 index = 0; index < 3; index++)
-    {
-      g_assert_true (train_augment_sample (with_pa, &o, 5, index, 0, grid, 12.0, LT_N_CLASSES, input, ta, NULL,
-                                           &removed, &error));
-      g_assert_true (train_augment_sample (without_pa, &o, 5, index, 0, grid, 12.0, LT_N_CLASSES, input, tb,
-                                           NULL, &removed, &error));
-      g_assert_no_error (error);
-      for (int64_t q = 0; q < n; q++)
-        {
-          g_assert_cmpint (ta[q], !=, NN_LOSS_BACKGROUND_OR);
-          g_assert_cmpint (tb[q], !=, LT_PULMONARY_ARTERY);
-          pa += ta[q] == LT_PULMONARY_ARTERY;
-          background += tb[q] == 0;
-          if (tb[q] == NN_LOSS_BACKGROUND_OR)
-            {
-              either++;
-              g_assert_true (label_within (tb, G, (int) (q % G), (int) (q / G % G), (int) (q / (G * G)), 7, LT_HEART));
-            }
-        }
-    }
-  g_test_message ("%" G_GINT64_FORMAT " artery voxels with it; without it %" G_GINT64_FORMAT
-                  " background-or-artery voxels beside %" G_GINT64_FORMAT " background",
-                  pa, either, background);
-  g_assert_cmpint (pa, >, 20);
-  g_assert_cmpint (either, >, 2 * pa);
-  g_assert_cmpint (either, <, background / 5);
-}
-
 static const TestCase test_cases[] = {
   { "/nn-train/conv-backward", test_conv_backward },
   { "/nn-train/convt-backward", test_convt_backward },
@@ -961,7 +888,6 @@ static const TestCase test_cases[] = {
   { "/nn-train/loss-background-or", test_loss_background_or },
   { "/nn-train/learns", test_learns },
   { "/nn-train/resume-exact", test_resume_exact },
-  { "/nn-train/augment/unlabelled-artery", test_augment_unlabelled_artery },
   { "/nn-train/trainer/progress", test_trainer_progress },
   { "/nn-train/trainer/cancel-resume", test_trainer_cancel_resume },
   { "/nn-train/trainer/options", test_trainer_options },

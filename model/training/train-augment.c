@@ -310,16 +310,11 @@ subject_label_at (const SubjectView *sv, const double s[3])
 
 /* ---- the simulated acquisition ------------------------------------------ */
 
-/* Field of view and voxel grid in the acquisition's world, filled from the subject. */
-static LabelVolume *
-acquire (const SubjectView *sv, const Deform *d, Rng *r, const TrainAugmentOptions *o, GError **error)
+/* A field of view (one side trimmed or not, a slab or the whole torso with or without
+ * neck and pelvis) within @lo..@hi (mm, changed) and its voxel size @vox. */
+static void
+pick_field_of_view (Rng *r, const TrainAugmentOptions *o, double lo[3], double hi[3], double vox[3])
 {
-  double lo[3], hi[3], vox[3];
-  for (int a = 0; a < 3; a++)
-    {
-      lo[a] = sv->lo[a] - rng_uniform (r, 5.0, 30.0);
-      hi[a] = sv->hi[a] + rng_uniform (r, 5.0, 30.0);
-    }
   if (rng_chance (r, 0.2))   /* one side trimmed (arms, a narrow reconstruction) */
     {
       double cut = rng_uniform (r, 0.0, 0.15) * (hi[0] - lo[0]);
@@ -347,6 +342,28 @@ acquire (const SubjectView *sv, const Deform *d, Rng *r, const TrainAugmentOptio
   double inplane = rng_log_uniform (r, o->voxel_min_mm, MIN (o->voxel_max_mm, 4.0));
   vox[0] = vox[1] = inplane;
   vox[2] = rng_log_uniform (r, o->voxel_min_mm, o->voxel_max_mm);
+}
+
+/* the voxel size of a clean acquisition: the benchmark's phantoms (128³ over 448 mm) */
+#define CLEAN_VOXEL_MM 3.5
+
+/* Field of view and voxel grid in the acquisition's world, filled from the subject; a
+ * @clean one is the whole subject at CLEAN_VOXEL_MM. */
+static LabelVolume *
+acquire (const SubjectView *sv, const Deform *d, Rng *r, const TrainAugmentOptions *o, gboolean clean,
+         GError **error)
+{
+  double lo[3], hi[3], vox[3];
+  for (int a = 0; a < 3; a++)
+    {
+      lo[a] = sv->lo[a] - rng_uniform (r, 5.0, 30.0);
+      hi[a] = sv->hi[a] + rng_uniform (r, 5.0, 30.0);
+    }
+  if (clean)
+    for (int a = 0; a < 3; a++)
+      vox[a] = CLEAN_VOXEL_MM;
+  else
+    pick_field_of_view (r, o, lo, hi, vox);
   int64_t n[3];
   for (;;)
     {
@@ -517,6 +534,7 @@ train_augment_sample (const TrainSubjects *subjects, const TrainAugmentOptions *
       Rng r = { phantom_derive_seed (seed ^ STREAM_AUGMENT, index * 8 + (guint64) attempt) };
       g_autoptr (LabelVolume) phantom = NULL;
       const LabelVolume *complete;
+      gboolean clean = FALSE;
       if (subject >= 0 || (n_real > 0 && rng_chance (&r, o->p_real)))
         {
           guint i = subject >= 0 ? (guint) subject : (guint) (rng_next (&r) % n_real);
@@ -524,6 +542,8 @@ train_augment_sample (const TrainSubjects *subjects, const TrainAugmentOptions *
         }
       else
         {
+          /* drawn only when asked for, so that runs without it keep their samples */
+          clean = o->p_clean > 0 && rng_chance (&r, o->p_clean);
           PhantomParams pp;
           phantom_params_init (&pp);
           pp.seed = rng_next (&r);
@@ -540,16 +560,19 @@ train_augment_sample (const TrainSubjects *subjects, const TrainAugmentOptions *
       SubjectView sv;
       if (!subject_view_init (&sv, complete))
         continue;
+      TrainAugmentOptions undeformed = *o;
+      undeformed.scale = undeformed.rotate_deg = undeformed.elastic_mm = 0.0;
       Deform d;
-      deform_init (&d, &r, o, sv.lo, sv.hi);
-      g_autoptr (LabelVolume) acq = acquire (&sv, &d, &r, o, error);
+      deform_init (&d, &r, clean ? &undeformed : o, sv.lo, sv.hi);
+      g_autoptr (LabelVolume) acq = acquire (&sv, &d, &r, o, clean, error);
       if (acq == NULL)
         return FALSE;
       guint32 gone = phantom_draw_removal (present_mask (acq, 2000.0) & PHANTOM_SOFT_ORGANS_MASK, rng_next (&r));
       g_autoptr (LabelVolume) partial = phantom_remove_labels (acq, gone, error);
       if (partial == NULL)
         return FALSE;
-      damage (partial, &r, o->noise);
+      if (!clean)
+        damage (partial, &r, o->noise);
       CompletionFrame f;
       if (!completion_frame_init (&f, partial, grid, voxel_mm, NULL, NULL))
         continue;

@@ -46,6 +46,7 @@ typedef struct {
   char *real;              /* realistic: real training subjects, comma-separated 12-class label maps */
   char *val_real;          /* realistic: real subjects held out for validation, the same way */
   double p_real;           /* realistic: share of samples drawn from real subjects (default 0.5) */
+  double p_clean;          /* realistic: share of phantom samples acquired clean (default 0; train-augment.h) */
   char *log_path;          /* TSV log to append to, or NULL */
   char *command;           /* provenance: the command line of the run (and of its history) */
   gint64 seed;             /* initial weights and every sample (default 1) */
