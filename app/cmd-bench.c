@@ -314,6 +314,17 @@ bench_case (Bench *bn, const char *path, int grid)
   return TRUE;
 }
 
+/* the --help text of `anatomy bench` */
+static const char summary[] =
+  "Benchmark the network engine on network files: by default the three shipped models\n"
+  "(64³ grid, widths 16-32-64-128, one unit per level), each at its own grid and at every\n"
+  "--grid.  For every case: the median time of a forward pass, its GFLOP/s and their\n"
+  "share of OpenBLAS's own 2048³ sgemm rate, and the same network in PyTorch (same\n"
+  "weights, same threads; Debian's /usr/bin/python3 with torch).  The two engines run as\n"
+  "servers side by side and are asked for one pass each in turn, the order swapping every\n"
+  "repetition, with one sgemm after each pair: ratios are medians of same-moment pairs.\n"
+  "Prints a Markdown table.  A network with other widths: 'anatomy init-model' then --model.";
+
 int
 cmd_bench (int argc, char **argv)
 {
@@ -335,15 +346,6 @@ cmd_bench (int argc, char **argv)
     { "torch-script", 0, 0, G_OPTION_ARG_FILENAME, &script, "Path of tests/golden/torch_bench.py", "PATH" },
     { NULL },
   };
-  const char *summary =
-    "Benchmark the network engine on network files: by default the three shipped models\n"
-    "(64³ grid, widths 16-32-64-128, one unit per level), each at its own grid and at every\n"
-    "--grid.  For every case: the median time of a forward pass, its GFLOP/s and their\n"
-    "share of OpenBLAS's own 2048³ sgemm rate, and the same network in PyTorch (same\n"
-    "weights, same threads; Debian's /usr/bin/python3 with torch).  The two engines run as\n"
-    "servers side by side and are asked for one pass each in turn, the order swapping every\n"
-    "repetition, with one sgemm after each pair: ratios are medians of same-moment pairs.\n"
-    "Prints a Markdown table.  A network with other widths: 'anatomy init-model' then --model.";
   if (!cli_parse_options (&argc, &argv, "nn", summary, entries))
     return CLI_EXIT_USAGE;
   if (argc != 2 || (strcmp (argv[1], "nn") != 0 && strcmp (argv[1], "nn-forward") != 0))

@@ -134,6 +134,27 @@ any_selected (const CompletionOptions *o, int n_classes)
   return FALSE;
 }
 
+/* the --help text of `anatomy complete` */
+static const char summary[] =
+  "Complete a partial label map with a 3D network.  IN is any label map (.nii, .nii.gz,\n"
+  ".hdr, .nrrd, .seg.nrrd, or a folder of binary masks such as TotalSegmentator's\n"
+  "segmentations/) in any label scheme the tool knows (benchmark12, TotalSegmentator\n"
+  "v1/v2, AMOS; see --scheme): its ids are mapped to the network's 12 classes.\n"
+  "IN is placed in the network's physical frame: through its affine (any orientation), at\n"
+  "the network's voxel size (7 mm for the shipped models), positioned by the organs\n"
+  "present; the network predicts 13-class probabilities, these come back to IN's own grid\n"
+  "(trilinear).  Every voxel labelled in IN keeps its exact value, labels outside the 12\n"
+  "classes included; only voxels IN leaves unlabelled may be added to, each taking the\n"
+  "most probable of background and the selected organs.  Pieces of an added organ under\n"
+  "10% of its largest piece (6-connected) go back to background.\n"
+  "Added voxels are written with IN's own ids: TotalSegmentator's liver as 5 'liver', a\n"
+  "kidney split by side into kidney_left/kidney_right (the patient's side of the spine),\n"
+  "an organ the scheme splits into parts (lung lobes, vertebrae, ribs) as one new id named\n"
+  "'<organ> (completed)'.  A sided name in --labels (kidney_left) completes its class and\n"
+  "keeps only that side.  OUT is written in the form its name asks for: NIfTI (names in\n"
+  "the header extension), .nrrd, .seg.nrrd (segments), or a folder; from a mask folder IN,\n"
+  "a folder OUT gets every mask of IN unchanged plus one <name>.nii.gz per added organ.";
+
 int
 cmd_complete (int argc, char **argv)
 {
@@ -166,25 +187,6 @@ cmd_complete (int argc, char **argv)
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &files, NULL, NULL },
     { NULL },
   };
-  const char *summary =
-    "Complete a partial label map with a 3D network.  IN is any label map (.nii, .nii.gz,\n"
-    ".hdr, .nrrd, .seg.nrrd, or a folder of binary masks such as TotalSegmentator's\n"
-    "segmentations/) in any label scheme the tool knows (benchmark12, TotalSegmentator\n"
-    "v1/v2, AMOS; see --scheme): its ids are mapped to the network's 12 classes.\n"
-    "IN is placed in the network's physical frame: through its affine (any orientation), at\n"
-    "the network's voxel size (7 mm for the shipped models), positioned by the organs\n"
-    "present; the network predicts 13-class probabilities, these come back to IN's own grid\n"
-    "(trilinear).  Every voxel labelled in IN keeps its exact value, labels outside the 12\n"
-    "classes included; only voxels IN leaves unlabelled may be added to, each taking the\n"
-    "most probable of background and the selected organs.  Pieces of an added organ under\n"
-    "10% of its largest piece (6-connected) go back to background.\n"
-    "Added voxels are written with IN's own ids: TotalSegmentator's liver as 5 'liver', a\n"
-    "kidney split by side into kidney_left/kidney_right (the patient's side of the spine),\n"
-    "an organ the scheme splits into parts (lung lobes, vertebrae, ribs) as one new id named\n"
-    "'<organ> (completed)'.  A sided name in --labels (kidney_left) completes its class and\n"
-    "keeps only that side.  OUT is written in the form its name asks for: NIfTI (names in\n"
-    "the header extension), .nrrd, .seg.nrrd (segments), or a folder; from a mask folder IN,\n"
-    "a folder OUT gets every mask of IN unchanged plus one <name>.nii.gz per added organ.";
   if (!cli_parse_options (&argc, &argv, "IN OUT", summary, entries))
     return CLI_EXIT_USAGE;
   if (files == NULL || g_strv_length (files) != 2)

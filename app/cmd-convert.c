@@ -4,6 +4,24 @@
 
 #include <stdio.h>
 
+/* the --help text of `anatomy convert` */
+static const char summary[] =
+  "Rewrite a label map in another form, keeping its voxels, geometry and names.  IN is\n"
+  "any label map: .nii, .nii.gz, .hdr/.img, .nrrd, .nhdr, .seg.nrrd, or a folder of binary\n"
+  "masks (TotalSegmentator's segmentations/).  The form comes from OUT:\n"
+  "  .nii, .nii.gz, .hdr (+ .img), .hdr.gz (+ .img.gz)  NIfTI; the names go into the Caret\n"
+  "      XML header extension TotalSegmentator writes (other extensions, units and\n"
+  "      description of a NIfTI IN are kept);\n"
+  "  .nrrd  NRRD (gzip, LPS space: the same world coordinates as NIfTI's RAS affine);\n"
+  "  .seg.nrrd  a 3D Slicer segmentation with a segment per label (names, colours);\n"
+  "  a folder (an existing one, a name ending in '/', or a new name without extension):\n"
+  "      one binary mask <name>.nii.gz per label, absent labels of the names as empty masks.\n"
+  "The names are IN's own (header extension, segments, mask file names) or a table beside\n"
+  "it; --scheme NAME gives a file without names its scheme's.\n"
+  "Labels are stored in the smallest integer type that holds them (uint8, uint16, int32).\n"
+  "An existing OUT is never replaced unless --force is given, and never IN (nor one of\n"
+  "its masks); an existing folder is written to only when it holds nothing but masks.";
+
 int
 cmd_convert (int argc, char **argv)
 {
@@ -24,22 +42,6 @@ cmd_convert (int argc, char **argv)
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &files, NULL, NULL },
     { NULL },
   };
-  const char *summary =
-    "Rewrite a label map in another form, keeping its voxels, geometry and names.  IN is\n"
-    "any label map: .nii, .nii.gz, .hdr/.img, .nrrd, .nhdr, .seg.nrrd, or a folder of binary\n"
-    "masks (TotalSegmentator's segmentations/).  The form comes from OUT:\n"
-    "  .nii, .nii.gz, .hdr (+ .img), .hdr.gz (+ .img.gz)  NIfTI; the names go into the Caret\n"
-    "      XML header extension TotalSegmentator writes (other extensions, units and\n"
-    "      description of a NIfTI IN are kept);\n"
-    "  .nrrd  NRRD (gzip, LPS space: the same world coordinates as NIfTI's RAS affine);\n"
-    "  .seg.nrrd  a 3D Slicer segmentation with a segment per label (names, colours);\n"
-    "  a folder (an existing one, a name ending in '/', or a new name without extension):\n"
-    "      one binary mask <name>.nii.gz per label, absent labels of the names as empty masks.\n"
-    "The names are IN's own (header extension, segments, mask file names) or a table beside\n"
-    "it; --scheme NAME gives a file without names its scheme's.\n"
-    "Labels are stored in the smallest integer type that holds them (uint8, uint16, int32).\n"
-    "An existing OUT is never replaced unless --force is given, and never IN (nor one of\n"
-    "its masks); an existing folder is written to only when it holds nothing but masks.";
   if (!cli_parse_options (&argc, &argv, "IN OUT", summary, entries))
     return CLI_EXIT_USAGE;
   if (files == NULL || g_strv_length (files) != 2)

@@ -279,6 +279,40 @@ eval_write_json (JsonBuilder *b, OutSet *outputs, const char *path, GError **err
 
 /* =================================================================================== */
 
+/* the --help text of `anatomy eval` */
+static const char summary[] =
+  "Two kinds of data, and one completed map:\n"
+  "\n"
+  "Benchmark layout (DIR/incomplete exists): complete every partial volume of DIR\n"
+  "(incomplete/sXXXX/*.nii.gz) with each model and compare with\n"
+  "DIR/complete/sXXXX_full.nii.gz.  Each model may add exactly the organs missing from\n"
+  "its input.  Baselines: \"copy\" (the input unchanged) and \"mean\" (the per-voxel most\n"
+  "frequent label over training phantoms, added where the input is background and the\n"
+  "label is a missing organ), and \"atlas\" when atlases are given.  Reports per-organ Dice\n"
+  "on all voxels and on removed organs only, their means over organs, and binary Dice\n"
+  "(all organs merged; removed organs merged).\n"
+  "\n"
+  "Complete label maps (--case FILE, or the .nii/.nii.gz files of a --data DIR without\n"
+  "incomplete/): each map is read in its label scheme (detected, or --scheme) and mapped\n"
+  "to the 12 classes; the removals are made here, the same for every method: each soft\n"
+  "organ (all but spine and rib cage) of at least --min-ml alone, then spleen+liver+kidney,\n"
+  "heart+aorta+pulmonary artery and spleen+stomach+pancreas when all three are present.\n"
+  "Every method completes each partial input with the removed organs selected.  Reports\n"
+  "the Dice of each removed organ: the mean per organ, over all (case, removal, organ)\n"
+  "items, alone / in triples, and per case, and its 95 % Hausdorff distance (HD95, mm;\n"
+  "median per organ); --json has every item.\n"
+  "\n"
+  "One completed map (--completed FILE --reference FILE [--input FILE]): per organ of either\n"
+  "map in their own ids, as the GUI's comparison table: volumes, Dice, HD95 (mm) and the\n"
+  "volume difference (mL and % of the reference), organs missing from the input first;\n"
+  "--json and --csv write the same rows.\n"
+  "\n"
+  "Multi-atlas transfer (\"atlas\", with --atlas / --atlas-dir): each atlas is fitted to the\n"
+  "input on the organs both contain (trimmed ICP on organ boundaries, similarity by default,\n"
+  "translation + scale with fewer than 4 shared organs), its copies of the removed organs\n"
+  "are warped into the input's grid and fused by majority vote into background voxels.\n"
+  "A case is never its own atlas (same file or same voxels).  See docs/evaluation.md.";
+
 int
 cmd_eval (int argc, char **argv)
 {
@@ -333,38 +367,6 @@ cmd_eval (int argc, char **argv)
       "Keep small disconnected pieces of added organs, as 'complete --keep-fragments'", NULL },
     { NULL },
   };
-  const char *summary =
-    "Two kinds of data, and one completed map:\n"
-    "\n"
-    "Benchmark layout (DIR/incomplete exists): complete every partial volume of DIR\n"
-    "(incomplete/sXXXX/*.nii.gz) with each model and compare with\n"
-    "DIR/complete/sXXXX_full.nii.gz.  Each model may add exactly the organs missing from\n"
-    "its input.  Baselines: \"copy\" (the input unchanged) and \"mean\" (the per-voxel most\n"
-    "frequent label over training phantoms, added where the input is background and the\n"
-    "label is a missing organ), and \"atlas\" when atlases are given.  Reports per-organ Dice\n"
-    "on all voxels and on removed organs only, their means over organs, and binary Dice\n"
-    "(all organs merged; removed organs merged).\n"
-    "\n"
-    "Complete label maps (--case FILE, or the .nii/.nii.gz files of a --data DIR without\n"
-    "incomplete/): each map is read in its label scheme (detected, or --scheme) and mapped\n"
-    "to the 12 classes; the removals are made here, the same for every method: each soft\n"
-    "organ (all but spine and rib cage) of at least --min-ml alone, then spleen+liver+kidney,\n"
-    "heart+aorta+pulmonary artery and spleen+stomach+pancreas when all three are present.\n"
-    "Every method completes each partial input with the removed organs selected.  Reports\n"
-    "the Dice of each removed organ: the mean per organ, over all (case, removal, organ)\n"
-    "items, alone / in triples, and per case, and its 95 % Hausdorff distance (HD95, mm;\n"
-    "median per organ); --json has every item.\n"
-    "\n"
-    "One completed map (--completed FILE --reference FILE [--input FILE]): per organ of either\n"
-    "map in their own ids, as the GUI's comparison table: volumes, Dice, HD95 (mm) and the\n"
-    "volume difference (mL and % of the reference), organs missing from the input first;\n"
-    "--json and --csv write the same rows.\n"
-    "\n"
-    "Multi-atlas transfer (\"atlas\", with --atlas / --atlas-dir): each atlas is fitted to the\n"
-    "input on the organs both contain (trimmed ICP on organ boundaries, similarity by default,\n"
-    "translation + scale with fewer than 4 shared organs), its copies of the removed organs\n"
-    "are warped into the input's grid and fused by majority vote into background voxels.\n"
-    "A case is never its own atlas (same file or same voxels).  See docs/evaluation.md.";
   if (!cli_parse_options (&argc, &argv, NULL, summary, entries))
     return CLI_EXIT_USAGE;
   if ((completed != NULL) != (reference != NULL))

@@ -107,6 +107,16 @@ class_text (const CliLabelMap *m, int32_t id)
   return c > 0 ? lt_default_class_name (c) : c == 0 ? "-" : "?";
 }
 
+/* the --help text of `anatomy info` */
+static const char summary[] =
+  "Describe a label map (.nii, .nii.gz, .hdr/.img, .nrrd, .nhdr, .seg.nrrd, or a folder of\n"
+  "binary masks such as TotalSegmentator's segmentations/): dimensions, spacing,\n"
+  "orientation, datatype, the label scheme, and for every label its id, name, the\n"
+  "12-class organ it maps to, colour, voxel count, volume in mL and bounding box (voxel\n"
+  "indices, inclusive).  The scheme is detected from the names (header extension,\n"
+  "segments, mask file names, a table beside FILE); a file without names whose labels\n"
+  "are all 0-12 is the benchmark's 12 classes.";
+
 int
 cmd_info (int argc, char **argv)
 {
@@ -127,14 +137,6 @@ cmd_info (int argc, char **argv)
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &files, NULL, NULL },
     { NULL },
   };
-  const char *summary =
-    "Describe a label map (.nii, .nii.gz, .hdr/.img, .nrrd, .nhdr, .seg.nrrd, or a folder of\n"
-    "binary masks such as TotalSegmentator's segmentations/): dimensions, spacing,\n"
-    "orientation, datatype, the label scheme, and for every label its id, name, the\n"
-    "12-class organ it maps to, colour, voxel count, volume in mL and bounding box (voxel\n"
-    "indices, inclusive).  The scheme is detected from the names (header extension,\n"
-    "segments, mask file names, a table beside FILE); a file without names whose labels\n"
-    "are all 0-12 is the benchmark's 12 classes.";
   if (!cli_parse_options (&argc, &argv, "FILE", summary, entries))
     return CLI_EXIT_USAGE;
   if (files == NULL || files[0] == NULL || files[1] != NULL)

@@ -5,6 +5,13 @@
 #include <stdio.h>
 #include <string.h>
 
+/* the --help text of `anatomy init-model` */
+static const char summary[] =
+  "Write an untrained completion network with seeded random weights (He-uniform\n"
+  "convolutions, identity BatchNorm) in the app's safetensors model format.\n"
+  "The same seed always gives the same file.  For tests and benchmarks only:\n"
+  "its completions are meaningless.";
+
 int
 cmd_init_model (int argc, char **argv)
 {
@@ -23,11 +30,6 @@ cmd_init_model (int argc, char **argv)
     { "force", 'f', 0, G_OPTION_ARG_NONE, &force, "Replace FILE if it exists", NULL },
     { NULL },
   };
-  const char *summary =
-    "Write an untrained completion network with seeded random weights (He-uniform\n"
-    "convolutions, identity BatchNorm) in the app's safetensors model format.\n"
-    "The same seed always gives the same file.  For tests and benchmarks only:\n"
-    "its completions are meaningless.";
   if (!cli_parse_options (&argc, &argv, NULL, summary, entries))
     return CLI_EXIT_USAGE;
   if (out == NULL)

@@ -5,6 +5,17 @@
 
 #include <stdio.h>
 
+/* the --help text of `anatomy mesh` */
+static const char summary[] =
+  "Extract the surface of every label of a label map (multi-label marching cubes, shared\n"
+  "boundaries between neighbouring organs), smooth it without shrinking (Taubin), optionally\n"
+  "simplify it, and write OBJ (one group and material per organ), binary PLY (per-vertex\n"
+  "colours, face labels) or binary STL.  IN is any label map (.nii, .nii.gz, .hdr, .nrrd,\n"
+  ".seg.nrrd, or a folder of binary masks).  Coordinates are world millimetres (RAS) from\n"
+  "its affine.  Each mesh is named by its label's name in IN (header extension, segment,\n"
+  "mask file name), a table beside IN or --table, else by IN's scheme (--scheme).\n"
+  "Existing files are never replaced unless --force is given.";
+
 int
 cmd_mesh (int argc, char **argv)
 {
@@ -32,15 +43,6 @@ cmd_mesh (int argc, char **argv)
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &files, NULL, "IN" },
     { NULL },
   };
-  const char *summary =
-    "Extract the surface of every label of a label map (multi-label marching cubes, shared\n"
-    "boundaries between neighbouring organs), smooth it without shrinking (Taubin), optionally\n"
-    "simplify it, and write OBJ (one group and material per organ), binary PLY (per-vertex\n"
-    "colours, face labels) or binary STL.  IN is any label map (.nii, .nii.gz, .hdr, .nrrd,\n"
-    ".seg.nrrd, or a folder of binary masks).  Coordinates are world millimetres (RAS) from\n"
-    "its affine.  Each mesh is named by its label's name in IN (header extension, segment,\n"
-    "mask file name), a table beside IN or --table, else by IN's scheme (--scheme).\n"
-    "Existing files are never replaced unless --force is given.";
   if (!cli_parse_options (&argc, &argv, "--out FILE.{obj,ply,stl}", summary, entries))
     return CLI_EXIT_USAGE;
   if (files == NULL || files[0] == NULL || files[1] != NULL)

@@ -157,6 +157,16 @@ write_demo (const char *out, const PhantomParams *p, const char *remove, gboolea
   return 0;
 }
 
+/* the --help text of `anatomy phantom` */
+static const char summary[] =
+  "Generate procedural torso phantoms in the benchmark's layout:\n"
+  "  DIR/complete/sXXXX_full.nii.gz\n"
+  "  DIR/incomplete/sXXXX/sXXXX_{0..K-1}.nii.gz   (random soft organs removed;\n"
+  "                                              spine and rib cage always kept)\n"
+  "  DIR/labels.txt (ITK-SNAP label table), DIR/removed.tsv (what each partial lacks)\n"
+  "Output is deterministic for a given seed, grid, spacing and variation.\n"
+  "Existing files are never replaced unless --force is given.";
+
 int
 cmd_phantom (int argc, char **argv)
 {
@@ -182,14 +192,6 @@ cmd_phantom (int argc, char **argv)
     { "force", 'f', 0, G_OPTION_ARG_NONE, &force, "Overwrite existing files", NULL },
     { NULL },
   };
-  const char *summary =
-    "Generate procedural torso phantoms in the benchmark's layout:\n"
-    "  DIR/complete/sXXXX_full.nii.gz\n"
-    "  DIR/incomplete/sXXXX/sXXXX_{0..K-1}.nii.gz   (random soft organs removed;\n"
-    "                                              spine and rib cage always kept)\n"
-    "  DIR/labels.txt (ITK-SNAP label table), DIR/removed.tsv (what each partial lacks)\n"
-    "Output is deterministic for a given seed, grid, spacing and variation.\n"
-    "Existing files are never replaced unless --force is given.";
   if (!cli_parse_options (&argc, &argv, "--out DIR", summary, entries))
     return CLI_EXIT_USAGE;
   if (argc > 1)

@@ -41,6 +41,13 @@ setup_renderer (ArRenderer *r, const ArScene *s, const ArScene *input, const Lab
     }
 }
 
+/* the --help text of `anatomy render` */
+static const char summary[] =
+  "Render the organ surfaces of a label map to a PNG image, offscreen (no display needed).\n"
+  "IN (and C) may be any label map: .nii, .nii.gz, .hdr, .nrrd, .seg.nrrd, or a folder of\n"
+  "binary masks; colours come from --labels, a table beside the file, or the names it carries.\n"
+  "An existing PNG is never replaced unless --force is given, and never an input.";
+
 int
 cmd_render (int argc, char **argv)
 {
@@ -72,11 +79,6 @@ cmd_render (int argc, char **argv)
       "Draw those frames as the GUI does while dragging (60k-triangle budget, half resolution, 1x)", NULL },
     { NULL },
   };
-  const char *summary =
-    "Render the organ surfaces of a label map to a PNG image, offscreen (no display needed).\n"
-    "IN (and C) may be any label map: .nii, .nii.gz, .hdr, .nrrd, .seg.nrrd, or a folder of\n"
-    "binary masks; colours come from --labels, a table beside the file, or the names it carries.\n"
-    "An existing PNG is never replaced unless --force is given, and never an input.";
   if (!cli_parse_options (&argc, &argv, "IN --out PNG", summary, entries))
     return CLI_EXIT_USAGE;
   if (argc != 2)

@@ -61,6 +61,14 @@ print_progress (const TrainerProgress *p, gpointer data)
     }
 }
 
+/* the --help text of `anatomy train` */
+static const char summary[] =
+  "Train a completion network (batch 1, AdamW, loss = cross-entropy + soft Dice over\n"
+  "the classes, extra weight on removed organs).  Every sample is a pure function of\n"
+  "(seed, step), so a run is deterministic for a seed and thread count, and --resume\n"
+  "continues bit for bit.  A checkpoint OUT.checkpoint.safetensors (a usable model)\n"
+  "and OUT.checkpoint.optim.safetensors (AdamW moments, step) are written periodically.";
+
 int
 cmd_train (int argc, char **argv)
 {
@@ -105,12 +113,6 @@ cmd_train (int argc, char **argv)
     { "max-minutes", 0, 0, G_OPTION_ARG_DOUBLE, &o.max_minutes, "Stop (checkpoint and write FILE) after this wall time", "M" },
     { NULL },
   };
-  const char *summary =
-    "Train a completion network (batch 1, AdamW, loss = cross-entropy + soft Dice over\n"
-    "the classes, extra weight on removed organs).  Every sample is a pure function of\n"
-    "(seed, step), so a run is deterministic for a seed and thread count, and --resume\n"
-    "continues bit for bit.  A checkpoint OUT.checkpoint.safetensors (a usable model)\n"
-    "and OUT.checkpoint.optim.safetensors (AdamW moments, step) are written periodically.";
   o.command = command_line (argc, argv);
   if (!cli_parse_options (&argc, &argv, NULL, summary, entries))
     return CLI_EXIT_USAGE;
