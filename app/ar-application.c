@@ -13,8 +13,10 @@ struct _ArApplication {
 
 G_DEFINE_FINAL_TYPE (ArApplication, ar_application, GTK_TYPE_APPLICATION)
 
+/* A new window with @file (NULL: the demo) already loading when it is shown: the load
+ * runs on another core while GTK realizes and maps the window (about 70 ms). */
 static ArWindow *
-new_window (ArApplication *self)
+new_window (ArApplication *self, GFile *file)
 {
   ArWindow *w = ar_window_new (GTK_APPLICATION (self));
   const char *script = g_getenv ("AR_TEST_SCRIPT");
@@ -26,6 +28,10 @@ new_window (ArApplication *self)
       g_warning ("AR_TEST_SCRIPT is set, but this build has no test hooks (-Dgui_test_hooks=true)");
 #endif
     }
+  if (file)
+    ar_window_open (w, file);
+  else
+    ar_window_open_demo (w);
   gtk_window_present (GTK_WINDOW (w));
   return w;
 }
@@ -51,8 +57,7 @@ ar_application_activate (GApplication *app)
       gtk_window_present (GTK_WINDOW (w));
       return;
     }
-  ArWindow *win = new_window (AR_APPLICATION (app));
-  ar_window_open_demo (win);
+  new_window (AR_APPLICATION (app), NULL);
 }
 
 /* Files from the command line, of this launch or of a later one (GApplication sends them
@@ -65,10 +70,13 @@ ar_application_open (GApplication *app, GFile **files, int n_files, const char *
     {
       /* The first file goes to the last used window, further ones to new windows. */
       ArWindow *w = i == 0 ? last_document_window (GTK_APPLICATION (app)) : NULL;
-      ArWindow *win = w ? w : new_window (self);
       if (w)
-        gtk_window_present (GTK_WINDOW (w));
-      ar_window_open (win, files[i]);
+        {
+          gtk_window_present (GTK_WINDOW (w));
+          ar_window_open (w, files[i]);
+        }
+      else
+        new_window (self, files[i]);
     }
 }
 
