@@ -11,9 +11,10 @@
  *    ar_renderer_draw() uploads meshes marked dirty and draws.  Setting meshes or
  *    styles never calls GL; it only marks the scene dirty.
  *
- * Drawing: 4x MSAA, opaque surfaces first, then transparent ones with weighted
- * blended order-independent transparency (McGuire & Bavoil 2013), so the result does
- * not depend on draw order or view angle; a final pass composites both into the
+ * Drawing: multisampled (4x by default; see ar_renderer_set_samples), opaque surfaces
+ * nearest first, then the transparent ones blended over them, far sides before near
+ * sides and farthest mesh first (sorted at every draw, so the result does not depend
+ * on the order meshes were added); a final pass composites the result into the
  * caller's framebuffer over a gradient background.  Shading: hemisphere ambient plus
  * key, fill and rim lights and a Blinn-Phong highlight, two-sided.
  */
@@ -99,9 +100,10 @@ gboolean ar_renderer_get_bounds (const ArRenderer *r, float min[3], float max[3]
 /* Style of a label (a default grey opaque style until set).  No GL. */
 void ar_renderer_set_style (ArRenderer *r, int32_t label, const ArLabelStyle *style);
 void ar_renderer_get_style (const ArRenderer *r, int32_t label, ArLabelStyle *style);
-/* Draw simplified meshes without multisampling (while the user drags).  The level is
- * the finest whose visible triangles fit the budget (the coarsest if none fits);
- * budget 0 means level 1.  Full quality returns with interactive FALSE. */
+/* Draw simplified meshes with one sample, transparent ones from their near side only
+ * (while the user drags).  The level is the finest whose visible triangles fit the
+ * budget (the coarsest if none fits); budget 0 means level 1.  Full quality returns with
+ * interactive FALSE. */
 void ar_renderer_set_interactive (ArRenderer *r, gboolean interactive);
 void ar_renderer_set_triangle_budget (ArRenderer *r, guint64 max_triangles);
 /* Resolution scale while interactive (0.25..1, default 1): the passes run at
