@@ -254,6 +254,15 @@ eval_transform_name (AtlasTransform t)
 }
 
 void
+eval_print_cell (double v, int decimals)
+{
+  if (isnan (v))
+    printf (" %14s", "-");
+  else
+    printf (" %14.*f", decimals, v);
+}
+
+void
 eval_json_add_number_or_null (JsonBuilder *b, const char *key, double v)
 {
   json_builder_set_member_name (b, key);

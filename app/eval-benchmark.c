@@ -377,13 +377,7 @@ eval_benchmark (const char *data_dir, GPtrArray *nets, GPtrArray *model_paths, G
         {
           printf ("%-18s %8d", lt_default_class_name (l), table == 0 ? m[0].rem_n[l] : m[0].all_n[l]);
           for (int k = 0; k < n_methods; k++)
-            {
-              double v = t[k * LT_N_CLASSES + l];
-              if (isnan (v))
-                printf (" %14s", "-");
-              else
-                printf (" %14.3f", v);
-            }
+            eval_print_cell (t[k * LT_N_CLASSES + l], 3);
           printf ("\n");
         }
       printf ("%-18s %8s", "mean over organs", "");
@@ -423,13 +417,7 @@ eval_benchmark (const char *data_dir, GPtrArray *nets, GPtrArray *model_paths, G
           printf ("%-18s %8d", l == 0 ? "all removed" : lt_default_class_name (l), l == 0 ? (int) items->len
                                                                                           : m[0].rem_n[l]);
           for (int k = 0; k < n_methods; k++)
-            {
-              double v = t[k * LT_N_CLASSES + l];
-              if (isnan (v))
-                printf (" %14s", "-");
-              else
-                printf (" %14.1f", v);
-            }
+            eval_print_cell (t[k * LT_N_CLASSES + l], 1);
           printf ("\n");
         }
       printf ("\n");

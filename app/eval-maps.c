@@ -100,15 +100,6 @@ median_of (const double *v, int n)
   return stats_median_inplace (w, k);
 }
 
-static void
-print_cell (double v)
-{
-  if (isnan (v))
-    printf (" %14s", "-");
-  else
-    printf (" %14.3f", v);
-}
-
 /* A table's head: @first_col (@width wide), "items", then each method's name. */
 static void
 print_head (const char *first_col, int width, const char **names, int n_methods)
@@ -130,7 +121,7 @@ print_organ_rows (const int per_n[LT_N_CLASSES], const double *by_organ, int n_m
         continue;
       printf ("%-18s %6d", lt_default_class_name (l), per_n[l]);
       for (int k = 0; k < n_methods; k++)
-        print_cell (by_organ[k * LT_N_CLASSES + l]);
+        eval_print_cell (by_organ[k * LT_N_CLASSES + l], 3);
       printf ("\n");
     }
 }
@@ -141,7 +132,7 @@ print_median_row (guint n_items, const double *all, int n_methods)
 {
   printf ("%-18s %6u", "median over items", n_items);
   for (int k = 0; k < n_methods; k++)
-    print_cell (all[k]);
+    eval_print_cell (all[k], 3);
 }
 
 /* Which of an item's values (one a method) a median is taken of. */
@@ -342,23 +333,23 @@ eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArr
   print_organ_rows (per_n, organ_means, n_methods, FALSE);
   printf ("%-18s %6s", "mean over organs", "");
   for (int k = 0; k < n_methods; k++)
-    print_cell (mean_organs[k]);
+    eval_print_cell (mean_organs[k], 3);
   printf ("\n%-18s %6u", "mean over items", items->len);
   for (int k = 0; k < n_methods; k++)
-    print_cell (items->len ? sum_all[k] / items->len : NAN);
+    eval_print_cell (items->len ? sum_all[k] / items->len : NAN, 3);
   printf ("\n%-18s %6d", "  removed alone", n_alone);
   for (int k = 0; k < n_methods; k++)
-    print_cell (n_alone ? sum_alone[k] / n_alone : NAN);
+    eval_print_cell (n_alone ? sum_alone[k] / n_alone : NAN, 3);
   printf ("\n%-18s %6d", "  in triples", n_triple);
   for (int k = 0; k < n_methods; k++)
-    print_cell (n_triple ? sum_triple[k] / n_triple : NAN);
+    eval_print_cell (n_triple ? sum_triple[k] / n_triple : NAN, 3);
   printf ("\n\nPer case (mean over the case's items)\n");
   print_head ("case", 24, names, n_methods);
   for (guint c = 0; c < n_cases; c++)
     {
       printf ("%-24s %6d", cases[c].name, case_n[c]);
       for (int k = 0; k < n_methods; k++)
-        print_cell (case_n[c] ? case_sum[c * n_methods + k] / case_n[c] : NAN);
+        eval_print_cell (case_n[c] ? case_sum[c * n_methods + k] / case_n[c] : NAN, 3);
       printf ("\n");
     }
   printf ("\n");

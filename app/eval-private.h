@@ -49,6 +49,8 @@ LabelVolume *eval_run_net (NnNet *net, const LabelVolume *in, guint32 removed, c
 const char *eval_transform_name (AtlasTransform t);
 /* @key: @v, or null when @v is NaN */
 void eval_json_add_number_or_null (JsonBuilder *b, const char *key, double v);
+/* One cell of a text table: @v with @decimals, "-" when NAN, 14 wide after a space. */
+void eval_print_cell (double v, int decimals);
 /* the document of @b, pretty-printed, to @path reserved in @outputs */
 gboolean eval_write_json (JsonBuilder *b, OutSet *outputs, const char *path, GError **error);
 

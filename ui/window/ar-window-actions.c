@@ -20,7 +20,7 @@ ar_window_export_meshes_to (ArWindow *self, const char *path, GError **error)
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "There are no meshes to export");
       return FALSE;
     }
-  g_autoptr (OutSet) outputs = ar_window_outputs_new (self);
+  g_autoptr (OutSet) outputs = ar_window_outputs_new (self, TRUE);
   MeshExportOptions o = { .overwrite = TRUE, .table = s->table ? s->table : self->input->table, .outputs = outputs };
   return mesh_export (s->surfaces, path, &o, error) && out_set_commit (outputs, error);
 }
@@ -36,6 +36,8 @@ chooser_response (GtkNativeDialog *d, int response, ArWindow *self)
   g_autofree char *path = g_file_get_path (file);
   g_autoptr (GError) error = NULL;
   g_autofree char *base = g_file_get_basename (file);
+  gboolean ok = TRUE;
+  const char *verb = "save";
   switch (kind)
     {
     case AR_CHOOSE_OPEN:
@@ -49,28 +51,26 @@ chooser_response (GtkNativeDialog *d, int response, ArWindow *self)
       ar_window_load_reference (self, file);
       break;
     case AR_CHOOSE_SAVE:
-      if (!ar_window_save_result_to (self, path, &error))
-        {
-          g_autofree char *p = g_strdup_printf ("Cannot save “%s”", base);
-          ar_window_show_error (self, p, error);
-        }
+      ok = path && ar_window_save_result_to (self, path, &error);
       break;
     case AR_CHOOSE_MESH:
-      {
-        if (!ar_window_export_meshes_to (self, path, &error))
-          {
-            g_autofree char *p = g_strdup_printf ("Cannot export “%s”", base);
-            ar_window_show_error (self, p, error);
-          }
-      }
+      verb = "export";
+      ok = path && ar_window_export_meshes_to (self, path, &error);
       break;
     case AR_CHOOSE_SHOT:
-      if (!ar_window_save_screenshot (self, TRUE, path, &error))
-        {
-          g_autofree char *p = g_strdup_printf ("Cannot save “%s”", base);
-          ar_window_show_error (self, p, error);
-        }
+      ok = path && ar_window_save_screenshot (self, TRUE, path, &error);
       break;
+    case AR_CHOOSE_METRICS:
+      /* the file chooser asked before replacing a file */
+      ok = path && ar_window_save_metrics_csv (self, path, TRUE, &error);
+      break;
+    }
+  if (!ok)
+    {
+      g_autofree char *primary = g_strdup_printf ("Cannot %s “%s”", verb, base);
+      if (error == NULL)
+        g_set_error_literal (&error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "not a local file");
+      ar_window_show_error (self, primary, error);
     }
 }
 
@@ -106,7 +106,7 @@ ar_window_choose (ArWindow *self, ArChooseKind kind)
   static const char *titles[] = { "Open a Label Map", "Open a Folder of Masks (TotalSegmentator segmentations)",
                                   "Load a Completed Label Map", "Load a Reference (Complete) Label Map",
                                   "Save the Completed Label Map", "Export Meshes (OBJ, PLY or STL)",
-                                  "Save a Screenshot" };
+                                  "Save a Screenshot", "Save the Comparison Table as CSV" };
   static const char *const label_maps[] = { "*.nii", "*.nii.gz", "*.hdr", "*.img", "*.img.gz", "*.nrrd",
                                             "*.seg.nrrd", "*.nhdr", NULL };
   static const char *const nifti[] = { "*.nii", "*.nii.gz", "*.hdr", "*.img", "*.img.gz", NULL };
@@ -114,6 +114,7 @@ ar_window_choose (ArWindow *self, ArChooseKind kind)
   static const char *const seg_nrrd[] = { "*.seg.nrrd", NULL };
   static const char *const meshes[] = { "*.obj", "*.ply", "*.stl", NULL };
   static const char *const png[] = { "*.png", NULL };
+  static const char *const csv[] = { "*.csv", NULL };
   static const char *const all[] = { "*", NULL };
   gboolean save = kind >= AR_CHOOSE_SAVE;
   GtkFileChooserAction action = save ? GTK_FILE_CHOOSER_ACTION_SAVE
@@ -135,6 +136,8 @@ ar_window_choose (ArWindow *self, ArChooseKind kind)
     }
   else if (kind == AR_CHOOSE_MESH)
     add_filter (fc, "Meshes (OBJ, PLY, STL)", meshes);
+  else if (kind == AR_CHOOSE_METRICS)
+    add_filter (fc, "CSV (.csv)", csv);
   else
     add_filter (fc, "PNG images", png);
   if (save && self->input)
@@ -146,7 +149,8 @@ ar_window_choose (ArWindow *self, ArChooseKind kind)
         {
           g_autofree char *stem = label_file_path_stem (self->input->path);
           g_autofree char *base = g_path_get_basename (stem);
-          name = g_strconcat (base, kind == AR_CHOOSE_MESH ? ".obj" : ".png", NULL);
+          name = g_strconcat (base, kind == AR_CHOOSE_MESH ? ".obj" : kind == AR_CHOOSE_METRICS ? "_comparison.csv" : ".png",
+                              NULL);
         }
       gtk_file_chooser_set_current_name (fc, name);
     }

@@ -234,10 +234,9 @@ ar_window_load_result (ArWindow *self, GFile *file)
 /* Saving */
 
 OutSet *
-ar_window_outputs_new (ArWindow *self)
+ar_window_outputs_new (ArWindow *self, gboolean overwrite)
 {
-  /* the file chooser asked before replacing a file: the set may overwrite */
-  OutSet *o = out_set_new (TRUE);
+  OutSet *o = out_set_new (overwrite);
   if (self->input)
     {
       label_file_add_inputs (o, self->input->path);
@@ -262,7 +261,7 @@ ar_window_save_result_to (ArWindow *self, const char *path, GError **error)
     }
   /* never over the input (by device and inode: also through a link), the reference or a
    * loaded result */
-  g_autoptr (OutSet) outputs = ar_window_outputs_new (self);
+  g_autoptr (OutSet) outputs = ar_window_outputs_new (self, TRUE);
   /* The result keeps the input's geometry and header, and is written in the label scheme
    * of the input with the names of its ids (the completion's, else the input's), in the
    * format of @path: NIfTI, NRRD, .seg.nrrd or a mask folder. */
@@ -338,7 +337,7 @@ ar_window_save_screenshot (ArWindow *self, gboolean views_only, const char *path
       return FALSE;
     }
   /* written like every other output: a temporary, then moved in; never over an input */
-  g_autoptr (OutSet) outputs = ar_window_outputs_new (self);
+  g_autoptr (OutSet) outputs = ar_window_outputs_new (self, TRUE);
   OutFile *f = out_set_open (outputs, path, OUT_FILE_PLAIN, error);
   return f && out_file_write (f, g_bytes_get_data (png, NULL), g_bytes_get_size (png), error)
          && out_set_commit (outputs, error);

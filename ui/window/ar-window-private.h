@@ -171,7 +171,7 @@ void ar_window_start_completion (ArWindow *self, NnArch net);
 /* ar-window-actions.c: actions, file choosers, presentation, recent files */
 typedef enum {
   AR_CHOOSE_OPEN, AR_CHOOSE_OPEN_FOLDER, AR_CHOOSE_RESULT, AR_CHOOSE_REFERENCE, AR_CHOOSE_SAVE,
-  AR_CHOOSE_MESH, AR_CHOOSE_SHOT
+  AR_CHOOSE_MESH, AR_CHOOSE_SHOT, AR_CHOOSE_METRICS
 } ArChooseKind;
 /* Adds the win.* actions and the recent-files menu. */
 void ar_window_actions_init (ArWindow *self);
@@ -238,8 +238,8 @@ gboolean ar_window_save_result_to (ArWindow *self, const char *path, GError **er
  * label's name in the source scheme. */
 gboolean ar_window_export_meshes_to (ArWindow *self, const char *path, GError **error);
 /* An OutSet (out-file.h) for a save from the window: every file shown (input and its
- * table, results, reference) is an input, so never replaced; overwriting allowed (the file
- * chooser asked).  Free with out_set_free. */
-OutSet *ar_window_outputs_new (ArWindow *self);
+ * table, results, reference) is an input, so never replaced; other files are replaced
+ * when @overwrite (the file chooser asked).  Free with out_set_free. */
+OutSet *ar_window_outputs_new (ArWindow *self, gboolean overwrite);
 
 G_END_DECLS

@@ -623,14 +623,7 @@ ar_window_save_metrics_csv (ArWindow *self, const char *path, gboolean overwrite
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "There is no comparison table: no reference is known");
       return FALSE;
     }
-  /* every file shown is an input, never replaced */
-  g_autoptr (OutSet) outputs = out_set_new (overwrite);
-  label_file_add_inputs (outputs, self->input->path);
-  if (self->input->table)
-    out_set_add_input (outputs, self->input->table->source);
-  for (int i = 0; i < AR_N_RESULTS; i++)
-    if (self->results[i])
-      label_file_add_inputs (outputs, self->results[i]->scene->path);
+  g_autoptr (OutSet) outputs = ar_window_outputs_new (self, overwrite);
   OutFile *f = out_set_open (outputs, path, OUT_FILE_PLAIN, error);
   return f && out_file_write (f, csv, strlen (csv), error) && out_file_finish (f, error)
          && out_set_commit (outputs, error);
@@ -649,43 +642,12 @@ action_copy_metrics (GSimpleAction *a, GVariant *p, gpointer data)
 }
 
 static void
-save_response (GtkNativeDialog *d, int response, ArWindow *self)
-{
-  g_autoptr (GFile) file = response == GTK_RESPONSE_ACCEPT ? gtk_file_chooser_get_file (GTK_FILE_CHOOSER (d)) : NULL;
-  g_object_unref (d);
-  if (!file)
-    return;
-  g_autofree char *path = g_file_get_path (file);
-  g_autoptr (GError) error = NULL;
-  /* the file chooser asked before replacing a file */
-  if (!path || !ar_window_save_metrics_csv (self, path, TRUE, &error))
-    {
-      g_autofree char *base = g_file_get_basename (file);
-      g_autofree char *primary = g_strdup_printf ("Cannot save “%s”", base);
-      GError e = { G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, (char *) "not a local file" };
-      ar_window_show_error (self, primary, error ? error : &e);
-    }
-}
-
-static void
 action_save_metrics (GSimpleAction *a, GVariant *p, gpointer data)
 {
   ArWindow *self = data;
   if (!self->input)
     return;
-  GtkFileChooserNative *d = gtk_file_chooser_native_new ("Save the Comparison Table as CSV", GTK_WINDOW (self),
-                                                         GTK_FILE_CHOOSER_ACTION_SAVE, "_Save", "_Cancel");
-  GtkFileFilter *f = gtk_file_filter_new ();
-  gtk_file_filter_set_name (f, "CSV (.csv)");
-  gtk_file_filter_add_pattern (f, "*.csv");
-  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (d), f);
-  g_object_unref (f);
-  g_autofree char *stem = label_file_path_stem (self->input->path);
-  g_autofree char *base = g_path_get_basename (stem);
-  g_autofree char *name = g_strconcat (base, "_comparison.csv", NULL);
-  gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (d), name);
-  g_signal_connect (d, "response", G_CALLBACK (save_response), self);
-  gtk_native_dialog_show (GTK_NATIVE_DIALOG (d));
+  ar_window_choose (self, AR_CHOOSE_METRICS);
 }
 
 static const GActionEntry table_actions[] = {
