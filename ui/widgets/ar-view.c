@@ -153,11 +153,18 @@ ar_view_create_context (GtkGLArea *area)
  * second after the last such frame of any view, the free memory goes back to the system. */
 static guint trim_timer;
 
+static gpointer
+trim_thread (gpointer data)
+{
+  malloc_trim (0);   /* walks every arena: off the main thread */
+  return NULL;
+}
+
 static gboolean
 trim_memory (gpointer data)
 {
   trim_timer = 0;
-  malloc_trim (0);
+  g_thread_unref (g_thread_new ("ar-trim", trim_thread, NULL));
   return G_SOURCE_REMOVE;
 }
 
