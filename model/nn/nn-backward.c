@@ -414,22 +414,7 @@ nn_maxpool3d_backward_ref (int C, const int k[3], const int s[3], const int p[3]
       for (int oh = 0; oh < Ho; oh++)
         for (int ow = 0; ow < Wo; ow++)
           {
-            float m = -INFINITY;
-            int64_t arg = -1;
-            for (int a = 0; a < k[0]; a++)
-              for (int b = 0; b < k[1]; b++)
-                for (int cc = 0; cc < k[2]; cc++)
-                  {
-                    int id = od * s[0] - p[0] + a, ih = oh * s[1] - p[1] + b, iw = ow * s[2] - p[2] + cc;
-                    if (id < 0 || id >= D || ih < 0 || ih >= H || iw < 0 || iw >= W)
-                      continue;
-                    int64_t xi = (((int64_t) c * D + id) * H + ih) * W + iw;
-                    if (arg < 0 || x[xi] > m)
-                      {
-                        m = x[xi];
-                        arg = xi;
-                      }
-                  }
+            int64_t arg = nn_maxpool3d_window_argmax_ref (k, s, p, x, c, D, H, W, od, oh, ow);
             if (arg >= 0)
               dx[arg] += dy[(((int64_t) c * Do + od) * Ho + oh) * Wo + ow];
           }

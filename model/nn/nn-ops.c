@@ -109,6 +109,25 @@ nn_maxpool3d (WorkerPool *pool, int C, const int k[3], const int s[3], const int
   worker_pool_run (pool, (int64_t) C * j.Do, maxpool_plane_task, &j);
 }
 
+int64_t
+nn_maxpool3d_window_argmax_ref (const int k[3], const int s[3], const int p[3], const float *x,
+                                int c, int D, int H, int W, int od, int oh, int ow)
+{
+  int64_t arg = -1;
+  for (int a = 0; a < k[0]; a++)
+    for (int b = 0; b < k[1]; b++)
+      for (int cc = 0; cc < k[2]; cc++)
+        {
+          int id = od * s[0] - p[0] + a, ih = oh * s[1] - p[1] + b, iw = ow * s[2] - p[2] + cc;
+          if (id < 0 || id >= D || ih < 0 || ih >= H || iw < 0 || iw >= W)
+            continue;
+          int64_t xi = (((int64_t) c * D + id) * H + ih) * W + iw;
+          if (arg < 0 || x[xi] > x[arg])
+            arg = xi;
+        }
+  return arg;
+}
+
 void
 nn_maxpool3d_ref (int C, const int k[3], const int s[3], const int p[3],
                   const float *x, int D, int H, int W, float *y)
@@ -122,19 +141,8 @@ nn_maxpool3d_ref (int C, const int k[3], const int s[3], const int p[3],
       for (int oh = 0; oh < Ho; oh++)
         for (int ow = 0; ow < Wo; ow++)
           {
-            float m = -INFINITY;
-            for (int a = 0; a < k[0]; a++)
-              for (int b = 0; b < k[1]; b++)
-                for (int cc = 0; cc < k[2]; cc++)
-                  {
-                    int id = od * s[0] - p[0] + a, ih = oh * s[1] - p[1] + b, iw = ow * s[2] - p[2] + cc;
-                    if (id < 0 || id >= D || ih < 0 || ih >= H || iw < 0 || iw >= W)
-                      continue;
-                    float v = x[(((int64_t) c * D + id) * H + ih) * W + iw];
-                    if (v > m)
-                      m = v;
-                  }
-            y[(((int64_t) c * Do + od) * Ho + oh) * Wo + ow] = m;
+            int64_t arg = nn_maxpool3d_window_argmax_ref (k, s, p, x, c, D, H, W, od, oh, ow);
+            y[(((int64_t) c * Do + od) * Ho + oh) * Wo + ow] = arg >= 0 ? x[arg] : -INFINITY;
           }
 }
 

@@ -138,6 +138,11 @@ void nn_maxpool3d (WorkerPool *pool, int C, const int k[3], const int s[3], cons
                    const float *x, int D, int H, int W, float *y, float *scratch);
 void nn_maxpool3d_ref (int C, const int k[3], const int s[3], const int p[3],
                        const float *x, int D, int H, int W, float *y);
+/* The index in x of the first maximum (in window order) of output voxel (c, od, oh, ow),
+ * or -1 when the window lies wholly in the padding; the naive twins' shared core. */
+int64_t nn_maxpool3d_window_argmax_ref (const int k[3], const int s[3], const int p[3],
+                                        const float *x, int c, int D, int H, int W,
+                                        int od, int oh, int ow);
 
 /* Softmax across channels at every voxel.  x, y are (C, n); y may equal x. */
 void nn_softmax_channels (WorkerPool *pool, const float *x, int C, int64_t n, float *y);
