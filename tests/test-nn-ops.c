@@ -191,6 +191,13 @@ test_softmax_concat_act (void)
   check_close ("softmax", y, r, C * n, 1e-6);
   nn_softmax_channels (pool, x, C, n, x);   /* in place */
   check_close ("softmax in place", x, r, C * n, 1e-6);
+  /* Confident logits: most exponentials underflow (differences down to -3000). */
+  g_autofree float *xc = rand_buf (C * n);
+  for (int64_t i = 0; i < C * n; i++)
+    xc[i] *= 1000.0f + 2.0f * (float) (i % 1000);
+  nn_softmax_channels (pool, xc, C, n, y);
+  nn_softmax_channels_ref (xc, C, n, r);
+  check_close ("softmax, confident", y, r, C * n, 1e-6);
 
   int ch[3] = { 2, 5, 1 };
   int64_t m = 101;

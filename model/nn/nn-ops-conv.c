@@ -290,19 +290,7 @@ typedef float vf __attribute__ ((vector_size (DIRECT_VL * sizeof (float)), align
 
 #pragma GCC push_options
 #pragma GCC optimize ("fp-contract=fast")   /* ISO C mode turns contraction off: we want FMAs */
-/* ThreadSanitizer builds: no clones, since the ifunc resolver would run (instrumented)
- * during relocation, before the sanitizer runtime is initialised, and crash at startup. */
-#if defined(__SANITIZE_THREAD__)
-#define NN_DIRECT_CLONES
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define NN_DIRECT_CLONES
-#endif
-#endif
-#ifndef NN_DIRECT_CLONES
-#define NN_DIRECT_CLONES __attribute__ ((target_clones ("avx512f", "arch=x86-64-v3", "default")))
-#endif
-NN_DIRECT_CLONES
+NN_SIMD_CLONES
 static void
 direct_kernel (const float *rows, const int *taps, int R, int64_t ld, int kW,
                const float *w, int64_t K, int nco, int Wo, float *y, int64_t ystride,

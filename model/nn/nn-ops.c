@@ -157,6 +157,32 @@ typedef struct {
   float *y;
 } SoftmaxJob;
 
+/* e^x for x <= 0, in float and without library calls so that the loop vectorises.
+ * x is clamped at -87 (e^-87 = 1.6e-38, about the smallest normal float): glibc's
+ * expf takes a slow path for every result that underflows, which confident logits
+ * give at most voxels.  e^x = 2^k e^r, k = round (x / ln 2), r = x - k ln 2 in two
+ * parts (|r| <= ln 2 / 2), e^r by its Taylor series to r^7 (error < 1e-8 relative). */
+static inline float
+exp_nonpositive (float x)
+{
+  x = x > -87.0f ? x : -87.0f;
+  float k = (x * 1.44269504f + 12582912.0f) - 12582912.0f;   /* round to nearest */
+  float r = (x - k * 0.693145752f) - k * 1.42860677e-6f;
+  float p = 1.0f / 5040.0f;
+  p = p * r + 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  int32_t bits = ((int32_t) k + 127) << 23;   /* 2^k, k >= -126 */
+  float scale;
+  memcpy (&scale, &bits, sizeof scale);
+  return p * scale;
+}
+
+NN_SIMD_CLONES
 static void
 softmax_block_task (int64_t task, int thread, void *data)
 {
@@ -182,7 +208,7 @@ softmax_block_task (int64_t task, int thread, void *data)
       float *yr = j->y + c * j->n + i0;
       for (int64_t q = 0; q < len; q++)
         {
-          yr[q] = expf (xr[q] - m[q]);
+          yr[q] = exp_nonpositive (xr[q] - m[q]);
           sum[q] += yr[q];
         }
     }

@@ -51,6 +51,20 @@ typedef struct {
 int nn_conv_out_size (int in, int k, int s, int p);
 int nn_convt_out_size (int in, int k, int s, int p);
 
+/* Hot loops are compiled for AVX-512, AVX2 and baseline x86-64, chosen at load time.
+ * ThreadSanitizer builds have no clones: the ifunc resolver would run (instrumented)
+ * during relocation, before the sanitizer runtime is initialised, and crash at startup. */
+#if defined(__SANITIZE_THREAD__)
+#define NN_SIMD_CLONES
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define NN_SIMD_CLONES
+#endif
+#endif
+#ifndef NN_SIMD_CLONES
+#define NN_SIMD_CLONES __attribute__ ((target_clones ("avx512f", "arch=x86-64-v3", "default")))
+#endif
+
 /* Columns per im2col slab for a product of depth @rows (= Cin*kD*kH*kW): about
  * 4096, fewer for deep products so that one slab stays under NN_SLAB_MAX_FLOATS. */
 #define NN_SLAB_COLS 4096
