@@ -67,9 +67,9 @@ nn_conv_is_pointwise (const NnConvGeom *g)
 }
 
 /* Direct path (see direct_row_task): padded input rows of one output row. */
-#define DIRECT_CO 8          /* output channels per register block */
 #define DIRECT_VL 16         /* floats per vector */
-#define DIRECT_WB 3          /* vectors per register block along W */
+#define DIRECT_CO_MAX 8      /* output channels per register block: 8, or 4 for narrower layers */
+#define DIRECT_WB_MAX 4      /* vectors per register block along W: 3 with 8 channels, 4 with 4 */
 
 static NnConvPath forced_path = NN_CONV_PATH_AUTO;
 
@@ -92,15 +92,15 @@ conv_use_direct (const NnConvGeom *g, gboolean best)
     return FALSE;
   if (!best)
     return forced_path == NN_CONV_PATH_DIRECT;
-  /* measured (single thread, 3³ kernels): direct wins for 8..15 output channels (+10-30 %),
-   * im2col + sgemm from 16 on (and far ahead from 64) */
-  return forced_path == NN_CONV_PATH_DIRECT || (g->cout >= DIRECT_CO && g->cout < 2 * DIRECT_CO);
+  /* measured (single thread, 3³ kernels): direct wins for 4..15 output channels (+10-30 %
+   * from 8, 1.7x at 4), im2col + sgemm from 16 on (and far ahead from 64) */
+  return forced_path == NN_CONV_PATH_DIRECT || (g->cout >= 4 && g->cout < 16);
 }
 
 static int64_t
 direct_ld (const NnConvGeom *g, int W)
 {
-  return (((int64_t) W + 2 * g->p[2] + DIRECT_VL * DIRECT_WB + g->k[2]) + 15) & ~(int64_t) 15;
+  return (((int64_t) W + 2 * g->p[2] + DIRECT_VL * DIRECT_WB_MAX + g->k[2]) + 15) & ~(int64_t) 15;
 }
 
 static int64_t
@@ -281,28 +281,29 @@ conv_slab_task (int64_t task, int thread, void *data)
 /* ---- direct convolution for stride 1 along W, few output channels ------------------
  * Per output row (od, oh): the valid input rows (ci, id, ih) of its window are copied,
  * zero-padded by pW on both sides, into scratch ("rows", R x ld).  Then registers
- * hold DIRECT_CO output channels x DIRECT_WB vectors along W; every row and kernel
+ * hold a block of output channels x vectors along W; every row and kernel
  * column c adds row[ow + c] * w[co, ci, a, b, c].  No im2col matrix, no packing:
- * for 8..15 output channels this beats im2col + sgemm, whose cost is dominated by
+ * for 4..15 output channels this beats im2col + sgemm, whose cost is dominated by
  * copying and packing a matrix that each weight touches only Cout times. */
 
 typedef float vf __attribute__ ((vector_size (DIRECT_VL * sizeof (float)), aligned (4), may_alias));
 
 #pragma GCC push_options
 #pragma GCC optimize ("fp-contract=fast")   /* ISO C mode turns contraction off: we want FMAs */
-NN_SIMD_CLONES
-static void
-direct_kernel (const float *rows, const int *taps, int R, int64_t ld, int kW,
-               const float *w, int64_t K, int nco, int Wo, float *y, int64_t ystride,
-               const float *bias, NnAct act, float slope)
+/* One register block shape, CO output channels x WB vectors; inlined into each shape's
+ * clones below, so that CO and WB are constants there. */
+static inline __attribute__ ((always_inline)) void
+direct_kernel_body (const int CO, const int WB, const float *rows, const int *taps, int R, int64_t ld,
+                    int kW, const float *w, int64_t K, int nco, int Wo, float *y, int64_t ystride,
+                    const float *bias, NnAct act, float slope)
 {
   /* rows (R, ld); w (Cout, K) with tap t of row r at w[co * K + taps[r] * kW + c];
    * y (nco rows of stride ystride, Wo each) */
-  for (int ow0 = 0; ow0 < Wo; ow0 += DIRECT_VL * DIRECT_WB)
+  for (int ow0 = 0; ow0 < Wo; ow0 += DIRECT_VL * WB)
     {
-      vf acc[DIRECT_CO][DIRECT_WB];
-      for (int co = 0; co < DIRECT_CO; co++)
-        for (int v = 0; v < DIRECT_WB; v++)
+      vf acc[DIRECT_CO_MAX][DIRECT_WB_MAX];
+      for (int co = 0; co < CO; co++)
+        for (int v = 0; v < WB; v++)
           acc[co][v] = (vf) { 0 };
       for (int r = 0; r < R; r++)
         {
@@ -310,14 +311,14 @@ direct_kernel (const float *rows, const int *taps, int R, int64_t ld, int kW,
           const float *wr = w + (int64_t) taps[r] * kW;
           for (int c = 0; c < kW; c++)
             {
-              vf x[DIRECT_WB];
-              for (int v = 0; v < DIRECT_WB; v++)
+              vf x[DIRECT_WB_MAX];
+              for (int v = 0; v < WB; v++)
                 x[v] = *(const vf *) (row + c + v * DIRECT_VL);
-              for (int co = 0; co < DIRECT_CO; co++)
+              for (int co = 0; co < CO; co++)
                 {
                   /* channels past nco repeat the last one: computed, never stored */
                   float wv = wr[(int64_t) (co < nco ? co : nco - 1) * K + c];
-                  for (int v = 0; v < DIRECT_WB; v++)
+                  for (int v = 0; v < WB; v++)
                     acc[co][v] += x[v] * wv;
                 }
             }
@@ -326,10 +327,10 @@ direct_kernel (const float *rows, const int *taps, int R, int64_t ld, int kW,
         {
           float b = bias ? bias[co] : 0.0f;
           float *out = y + co * ystride + ow0;
-          float tmp[DIRECT_VL * DIRECT_WB];
-          for (int v = 0; v < DIRECT_WB; v++)
+          float tmp[DIRECT_VL * DIRECT_WB_MAX];
+          for (int v = 0; v < WB; v++)
             *(vf *) (tmp + v * DIRECT_VL) = acc[co][v];
-          int n = MIN (DIRECT_VL * DIRECT_WB, Wo - ow0);
+          int n = MIN (DIRECT_VL * WB, Wo - ow0);
           for (int q = 0; q < n; q++)
             {
               float t = tmp[q] + b;
@@ -341,6 +342,27 @@ direct_kernel (const float *rows, const int *taps, int R, int64_t ld, int kW,
             }
         }
     }
+}
+
+#define DIRECT_KERNEL_ARGS                                                                     \
+  const float *rows, const int *taps, int R, int64_t ld, int kW, const float *w, int64_t K, \
+    int nco, int Wo, float *y, int64_t ystride, const float *bias, NnAct act, float slope
+#define DIRECT_KERNEL_PASS rows, taps, R, ld, kW, w, K, nco, Wo, y, ystride, bias, act, slope
+
+/* 8 channels x 3 vectors: 24 accumulators */
+NN_SIMD_CLONES
+static void
+direct_kernel_8 (DIRECT_KERNEL_ARGS)
+{
+  direct_kernel_body (8, 3, DIRECT_KERNEL_PASS);
+}
+
+/* 4 channels x 4 vectors, for layers of 4..7 output channels */
+NN_SIMD_CLONES
+static void
+direct_kernel_4 (DIRECT_KERNEL_ARGS)
+{
+  direct_kernel_body (4, 4, DIRECT_KERNEL_PASS);
 }
 
 #pragma GCC pop_options
@@ -378,9 +400,10 @@ direct_row_task (int64_t task, int thread, void *data)
       }
   const int64_t K = (int64_t) g->cin * kD * kH * kW;
   float *y = j->y + (od * j->Ho + oh) * j->Wo;
-  for (int co0 = 0; co0 < g->cout; co0 += DIRECT_CO)
+  const int co_block = g->cout < 8 ? 4 : 8;
+  for (int co0 = 0; co0 < g->cout; co0 += co_block)
     {
-      int nco = MIN (DIRECT_CO, g->cout - co0);
+      int nco = MIN (co_block, g->cout - co0);
       if (R == 0)
         {
           for (int co = 0; co < nco; co++)
@@ -392,8 +415,9 @@ direct_row_task (int64_t task, int thread, void *data)
             }
           continue;
         }
-      direct_kernel (rows, taps, R, ld, kW, j->w + co0 * K, K, nco, j->Wo, y + co0 * j->n_out, j->n_out,
-                     j->bias ? j->bias + co0 : NULL, j->act, j->slope);
+      (co_block == 4 ? direct_kernel_4 : direct_kernel_8) (rows, taps, R, ld, kW, j->w + co0 * K, K, nco,
+                                                           j->Wo, y + co0 * j->n_out, j->n_out,
+                                                           j->bias ? j->bias + co0 : NULL, j->act, j->slope);
     }
 }
 
