@@ -163,18 +163,22 @@ test_pool_bn_act_backward (void)
 {
   g_autoptr (GRand) r = g_rand_new_with_seed (13);
   g_autoptr (WorkerPool) pool = worker_pool_new (2);
-  /* max pooling: 2³ stride 2 and 3³ stride 1 padding 1 */
-  int ks[2] = { 2, 3 }, ss[2] = { 2, 1 }, ps[2] = { 0, 1 };
-  for (int c = 0; c < 2; c++)
+  /* max pooling: 2³ stride 2 and 3³ stride 1 padding 1; rows of 7 (scalar) and of 45
+   * (vector blocks and both borders), values on a coarse grid (ties: the first wins) */
+  int ks[4] = { 2, 3, 2, 3 }, ss[4] = { 2, 1, 2, 1 }, ps[4] = { 0, 1, 0, 1 }, ws[4] = { 7, 7, 45, 45 };
+  for (int c = 0; c < 4; c++)
     {
       int k[3] = { ks[c], ks[c], ks[c] }, s[3] = { ss[c], ss[c], ss[c] }, p[3] = { ps[c], ps[c], ps[c] };
-      int C = 3, D = 6, H = 5, W = 7;
+      int C = 3, D = 6, H = 5, W = ws[c];
       int Do = nn_conv_out_size (D, k[0], s[0], p[0]), Ho = nn_conv_out_size (H, k[1], s[1], p[1]);
       int Wo = nn_conv_out_size (W, k[2], s[2], p[2]);
       int64_t nin = (int64_t) C * D * H * W, nout = (int64_t) C * Do * Ho * Wo;
       g_autofree float *x = g_new (float, nin), *dy = g_new (float, nout);
       g_autofree float *dx = g_new0 (float, nin), *dx_ref = g_new0 (float, nin);
       fill_random (x, nin, r, -1, 1);
+      if (W > 7)
+        for (int64_t i = 0; i < nin; i++)
+          x[i] = roundf (x[i] * 4.0f);
       fill_random (dy, nout, r, -1, 1);
       nn_maxpool3d_backward (pool, C, k, s, p, x, D, H, W, dy, dx);
       nn_maxpool3d_backward_ref (C, k, s, p, x, D, H, W, dy, dx_ref);

@@ -345,6 +345,87 @@ typedef struct {
   int D, H, W, Do, Ho, Wo;
 } PoolBwJob;
 
+/* The flat index in channel plane xc of the first maximum (window order) of output
+ * (od, oh, ow), -1 if its window lies wholly in the padding. */
+static inline int64_t
+pool_bw_argmax (const PoolBwJob *j, const float *xc, int od, int oh, int ow)
+{
+  int d0 = od * j->s[0] - j->p[0], h0 = oh * j->s[1] - j->p[1], w0 = ow * j->s[2] - j->p[2];
+  int a0 = MAX (0, -d0), a1 = MIN (j->k[0], j->D - d0);
+  int b0 = MAX (0, -h0), b1 = MIN (j->k[1], j->H - h0);
+  int c0 = MAX (0, -w0), c1 = MIN (j->k[2], j->W - w0);
+  float m = -INFINITY;
+  int64_t arg = -1;
+  for (int a = a0; a < a1; a++)
+    for (int b = b0; b < b1; b++)
+      {
+        const int64_t base = ((int64_t) (d0 + a) * j->H + (h0 + b)) * j->W + w0;
+        for (int cc = c0; cc < c1; cc++)
+          if (xc[base + cc] > m || arg < 0)
+            {
+              m = xc[base + cc];
+              arg = base + cc;
+            }
+      }
+  return arg;
+}
+
+#define POOL_BW_VL 16        /* outputs along W per vector block */
+#define POOL_BW_MAX_TAPS 64  /* kD x kH x kW at most for the vector path */
+
+typedef float pool_vf __attribute__ ((vector_size (POOL_BW_VL * sizeof (float)), aligned (4), may_alias));
+typedef int32_t pool_vi __attribute__ ((vector_size (POOL_BW_VL * sizeof (int32_t))));
+
+/* One block of POOL_BW_VL outputs from ow0 on, all of whose windows lie inside the rows
+ * along W (stride 1): the maximum over every tap, then the first tap that holds it, as
+ * vector operations across the block (comparisons give all-ones masks); then the
+ * gradients of outputs ow0 + q_from .. ow0 + POOL_BW_VL - 1 go to their taps.  tap_off[t]
+ * is the offset in the channel of tap t = r * kW + cc for output 0. */
+NN_SIMD_CLONES
+static void
+pool_bw_block (const PoolBwJob *j, const float *xc, const int64_t *tap_off, int n_taps, int ow0, int q_from,
+               const float *g, float *dc)
+{
+  pool_vi arg = { 0 };   /* a window of NaNs only: its first tap, as the scalar search */
+  (void) j;
+
+  /* the maximum in three independent chains (a compare and a blend per tap: one chain
+   * would wait on its own latency) */
+#define POOL_VMAX(m, v)                                    \
+  do                                                       \
+    {                                                      \
+      pool_vf v_ = (v);                                    \
+      pool_vi gt_ = v_ > (m);                              \
+      (m) = (pool_vf) (((pool_vi) v_ & gt_) | ((pool_vi) (m) & ~gt_)); \
+    }                                                      \
+  while (0)
+  const pool_vf lowest = (pool_vf) { 0 } - INFINITY;
+  pool_vf m = lowest, m1 = lowest, m2 = lowest;
+  int t = 0;
+  for (; t + 3 <= n_taps; t += 3)
+    {
+      POOL_VMAX (m, *(const pool_vf *) (xc + tap_off[t] + ow0));
+      POOL_VMAX (m1, *(const pool_vf *) (xc + tap_off[t + 1] + ow0));
+      POOL_VMAX (m2, *(const pool_vf *) (xc + tap_off[t + 2] + ow0));
+    }
+  for (; t < n_taps; t++)
+    POOL_VMAX (m, *(const pool_vf *) (xc + tap_off[t] + ow0));
+  POOL_VMAX (m, m1);
+  POOL_VMAX (m, m2);
+#undef POOL_VMAX
+
+  /* backwards, so that the first tap holding the maximum is the last written; v <= m,
+   * so v >= m means equal (GCC 12 scalarises == and an "arg unset" test in clones) */
+  for (t = n_taps - 1; t >= 0; t--)
+    {
+      pool_vf v = *(const pool_vf *) (xc + tap_off[t] + ow0);
+      pool_vi hit = v >= m;
+      arg = (hit & t) | (~hit & arg);
+    }
+  for (int q = q_from; q < POOL_BW_VL; q++)
+    dc[tap_off[arg[q]] + ow0 + q] += g[ow0 + q];
+}
+
 /* one channel: every output's gradient goes to the first maximum of its window */
 static void
 pool_bw_channel (int64_t c, int thread, void *data)
@@ -354,38 +435,55 @@ pool_bw_channel (int64_t c, int thread, void *data)
   const float *xc = j->x + c * nin;
   const float *gc = j->dy + c * nout;
   float *dc = j->dx + c * nin;
+  /* outputs whose windows lie inside along W: vector blocks (stride 1 along W only) */
+  const int in_lo = j->p[2], in_hi = j->W - j->k[2] + j->p[2] + 1;
+  const gboolean vector = j->s[2] == 1 && j->k[0] * j->k[1] * j->k[2] <= POOL_BW_MAX_TAPS;
   (void) thread;
 
   for (int od = 0; od < j->Do; od++)
-    {
-      int d0 = od * j->s[0] - j->p[0];
-      int a0 = MAX (0, -d0), a1 = MIN (j->k[0], j->D - d0);
-      for (int oh = 0; oh < j->Ho; oh++)
-        {
-          int h0 = oh * j->s[1] - j->p[1];
-          int b0 = MAX (0, -h0), b1 = MIN (j->k[1], j->H - h0);
-          for (int ow = 0; ow < j->Wo; ow++)
-            {
-              int w0 = ow * j->s[2] - j->p[2];
-              int c0 = MAX (0, -w0), c1 = MIN (j->k[2], j->W - w0);
-              float m = -INFINITY;
-              int64_t arg = -1;
-              for (int a = a0; a < a1; a++)
-                for (int b = b0; b < b1; b++)
+    for (int oh = 0; oh < j->Ho; oh++)
+      {
+        const float *g = gc + ((int64_t) od * j->Ho + oh) * j->Wo;
+        int ow = 0;
+        if (vector && in_hi - in_lo >= POOL_BW_VL)
+          {
+            /* the window's valid taps, in window order */
+            int64_t tap_off[POOL_BW_MAX_TAPS];
+            int n_taps = 0;
+            for (int a = 0; a < j->k[0]; a++)
+              for (int b = 0; b < j->k[1]; b++)
+                {
+                  int id = od * j->s[0] - j->p[0] + a, ih = oh * j->s[1] - j->p[1] + b;
+                  if (id < 0 || id >= j->D || ih < 0 || ih >= j->H)
+                    continue;
+                  for (int cc = 0; cc < j->k[2]; cc++)
+                    tap_off[n_taps++] = ((int64_t) id * j->H + ih) * j->W - j->p[2] + cc;
+                }
+            for (; ow < in_lo; ow++)
+              {
+                int64_t arg = pool_bw_argmax (j, xc, od, oh, ow);
+                if (arg >= 0)
+                  dc[arg] += g[ow];
+              }
+            if (n_taps > 0)
+              {
+                for (; ow + POOL_BW_VL <= in_hi; ow += POOL_BW_VL)
+                  pool_bw_block (j, xc, tap_off, n_taps, ow, 0, g, dc);
+                /* the rest: one block ending at in_hi, scattering only the outputs not done */
+                if (ow < in_hi)
                   {
-                    const int64_t base = ((int64_t) (d0 + a) * j->H + (h0 + b)) * j->W + w0;
-                    for (int cc = c0; cc < c1; cc++)
-                      if (xc[base + cc] > m || arg < 0)
-                        {
-                          m = xc[base + cc];
-                          arg = base + cc;
-                        }
+                    pool_bw_block (j, xc, tap_off, n_taps, in_hi - POOL_BW_VL, POOL_BW_VL - (in_hi - ow), g, dc);
+                    ow = in_hi;
                   }
-              if (arg >= 0)
-                dc[arg] += gc[((int64_t) od * j->Ho + oh) * j->Wo + ow];
-            }
-        }
-    }
+              }
+          }
+        for (; ow < j->Wo; ow++)
+          {
+            int64_t arg = pool_bw_argmax (j, xc, od, oh, ow);
+            if (arg >= 0)
+              dc[arg] += g[ow];
+          }
+      }
 }
 
 void

@@ -99,10 +99,9 @@ void nn_conv3d (WorkerPool *pool, const NnConvGeom *g,
                 const float *w, const float *bias, NnAct act, float slope,
                 float *y, float *scratch);
 /* The same, choosing per layer the faster of im2col + sgemm and a direct convolution
- * without im2col (register blocks of 8 output channels x 48 voxels; stride 1 along W,
- * 8..15 output channels).  The network's inference forward uses it.  nn_conv3d itself
- * keeps to im2col (the training code's finite-difference tests were tuned on it).
- * Same arguments and scratch as nn_conv3d. */
+ * without im2col (register blocks of 8 output channels x 48 voxels, or 4 x 64; stride 1
+ * along W, 4..15 output channels).  The network's forward passes, inference and
+ * training, use it; nn_conv3d keeps to im2col.  Same arguments and scratch as nn_conv3d. */
 void nn_conv3d_best (WorkerPool *pool, const NnConvGeom *g,
                      const float *x, int D, int H, int W,
                      const float *w, const float *bias, NnAct act, float slope,

@@ -216,7 +216,7 @@ nn_trainer_forward (NnTrainer *t, gboolean training, gboolean update_running)
               const float *gamma = param (t, l->p_bn)->data, *beta = param (t, l->p_bn + 1)->data;
               float *rmean = param (t, l->p_bn + 2)->data, *rvar = param (t, l->p_bn + 3)->data;
               int C = l->geom.cout;
-              nn_conv3d (net->pool, &l->geom, in->data, d[0], d[1], d[2], w, NULL, NN_ACT_NONE, 0.0f, st->z,
+              nn_conv3d_best (net->pool, &l->geom, in->data, d[0], d[1], d[2], w, NULL, NN_ACT_NONE, 0.0f, st->z,
                          net->scratch);
               if (training)
                 {
@@ -235,7 +235,7 @@ nn_trainer_forward (NnTrainer *t, gboolean training, gboolean update_running)
               nn_activate (out->data, C * nout, l->act, slope);
             }
           else
-            nn_conv3d (net->pool, &l->geom, in->data, d[0], d[1], d[2], w, b, l->act, slope, out->data,
+            nn_conv3d_best (net->pool, &l->geom, in->data, d[0], d[1], d[2], w, b, l->act, slope, out->data,
                        net->scratch);
           break;
         case LAYER_CONVT:
