@@ -562,34 +562,38 @@ convt_slab_task (int64_t task, int thread, void *data)
   /* col (Cout*k^3, ns) = w^T (Cout*k^3, Cin) . xs (Cin, ns); w is (Cin, Cout*k^3) */
   cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, (int) rows, (int) ns, g->cin,
                1.0f, j->w, (int) rows, xs, (int) ld, 0.0f, col, (int) ld);
-  /* col2im: y[co, d*sD - pD + a, h*sH - pH + b, w*sW - pW + c] += col[(co,a,b,c), (d,h,w)] */
-  int64_t r = 0;
-  for (int co = 0; co < g->cout; co++)
-    for (int a = 0; a < kD; a++)
-      for (int b = 0; b < kH; b++)
-        for (int c = 0; c < kW; c++, r++)
-          {
-            const float *src = col + r * ld;
-            float *ych = j->y + co * j->n_out;
-            int64_t d = n0 / plane, h = (n0 % plane) / j->W, w = n0 % j->W;
-            for (int64_t q = 0; q < ns; q++)
-              {
-                int64_t od = d * g->s[0] - g->p[0] + a;
-                int64_t oh = h * g->s[1] - g->p[1] + b;
-                int64_t ow = w * g->s[2] - g->p[2] + c;
-                if (od >= 0 && od < j->Do && oh >= 0 && oh < j->Ho && ow >= 0 && ow < j->Wo)
-                  ych[(od * j->Ho + oh) * j->Wo + ow] += src[q];
-                if (++w == j->W)
-                  {
-                    w = 0;
-                    if (++h == j->H)
-                      {
-                        h = 0;
-                        d++;
-                      }
-                  }
-              }
-          }
+  /* col2im: y[co, d*sD - pD + a, h*sH - pH + b, w*sW - pW + c] += col[(co,a,b,c), (d,h,w)],
+   * one run of the slab inside an input row (d, h) at a time, so that each tap's output
+   * row and its valid range of w are found once per run */
+  const int sW = g->s[2], pW = g->p[2];
+  for (int64_t q0 = 0; q0 < ns;)
+    {
+      const int64_t idx = n0 + q0, d = idx / plane, h = (idx % plane) / j->W, w0 = idx % j->W;
+      const int64_t len = MIN (ns - q0, j->W - w0);
+      int64_t r = 0;
+      for (int co = 0; co < g->cout; co++)
+        for (int a = 0; a < kD; a++)
+          for (int b = 0; b < kH; b++, r += kW)
+            {
+              int64_t od = d * g->s[0] - g->p[0] + a, oh = h * g->s[1] - g->p[1] + b;
+              if (od < 0 || od >= j->Do || oh < 0 || oh >= j->Ho)
+                continue;
+              float *yrow = j->y + co * j->n_out + (od * j->Ho + oh) * j->Wo;
+              for (int c = 0; c < kW; c++)
+                {
+                  /* 0 <= w * sW - pW + c < Wo */
+                  int64_t lo = pW - c > 0 ? (pW - c + sW - 1) / sW : 0;
+                  int64_t hi = j->Wo - 1 + pW - c >= 0 ? (j->Wo - 1 + pW - c) / sW + 1 : 0;
+                  lo = MAX (lo, w0);
+                  hi = MIN (hi, w0 + len);
+                  const float *src = col + (r + c) * ld + q0 - w0;
+                  float *yo = yrow - pW + c;
+                  for (int64_t w = lo; w < hi; w++)
+                    yo[w * sW] += src[w];
+                }
+            }
+      q0 += len;
+    }
 }
 
 void
