@@ -198,7 +198,7 @@ nn_conv3d_backward_input (WorkerPool *pool, const NnConvGeom *g, const float *dy
   flipped_geom (g, &f);
   int Do = nn_conv_out_size (D, kD, 1, g->p[0]), Ho = nn_conv_out_size (H, kH, 1, g->p[1]);
   int Wo = nn_conv_out_size (W, kW, 1, g->p[2]);
-  nn_conv3d (pool, &f, dy, Do, Ho, Wo, wflip, NULL, NN_ACT_NONE, 0.0f, tmp, scratch);
+  nn_conv3d_best (pool, &f, dy, Do, Ho, Wo, wflip, NULL, NN_ACT_NONE, 0.0f, tmp, scratch);
   parallel_add (pool, dx, tmp, (int64_t) g->cin * n);
 }
 

@@ -86,15 +86,22 @@ conv_direct_possible (const NnConvGeom *g)
 }
 
 static gboolean
-conv_use_direct (const NnConvGeom *g, gboolean best)
+conv_use_direct (const NnConvGeom *g, int W, int Wo, gboolean best)
 {
-  if (!conv_direct_possible (g) || forced_path == NN_CONV_PATH_IM2COL)
+  /* W <= 2048: the scratch bound of nn_conv3d_scratch_floats () */
+  if (!conv_direct_possible (g) || W > 2048 || forced_path == NN_CONV_PATH_IM2COL)
     return FALSE;
   if (!best)
     return forced_path == NN_CONV_PATH_DIRECT;
-  /* measured (single thread, 3³ kernels): direct wins for 4..15 output channels (+10-30 %
-   * from 8, 1.7x at 4), im2col + sgemm from 16 on (and far ahead from 64) */
-  return forced_path == NN_CONV_PATH_DIRECT || (g->cout >= 4 && g->cout < 16);
+  if (forced_path == NN_CONV_PATH_DIRECT)
+    return TRUE;
+  /* measured (one thread, 3³ kernels, best of 7 per layer) with AVX-512: direct wins from
+   * 4 output channels on whenever rows are at least 32 wide (1.2-2.4x for 8..128 channels
+   * at 32³..128³), while on rows of 16 or 8 its 48-wide blocks idle and im2col + sgemm
+   * wins; without AVX-512 (half the vector registers) only for 8..15 channels */
+  if (__builtin_cpu_supports ("avx512f"))
+    return g->cout >= 4 && Wo >= 32;
+  return g->cout >= 8 && g->cout < 16;
 }
 
 static int64_t
@@ -440,7 +447,7 @@ conv3d_run (WorkerPool *pool, const NnConvGeom *g, const float *x, int D, int H,
   if (j.n_out <= 0)
     return;
   j.scratch_per_thread = nn_conv3d_scratch_floats_w (g, j.n_out, W, nt);
-  if (conv_use_direct (g, best))
+  if (conv_use_direct (g, W, j.Wo, best))
     {
       worker_pool_run (pool, (int64_t) j.Do * j.Ho, direct_row_task, &j);
       return;
