@@ -199,6 +199,12 @@ test_softmax_concat_act (void)
   nn_softmax_channels (pool, xc, C, n, y);
   nn_softmax_channels_ref (xc, C, n, r);
   check_close ("softmax, confident", y, r, C * n, 1e-6);
+  /* a NaN logit (a broken model) makes its voxel NaN, never a probability */
+  xc[5 * n + 7] = NAN;
+  nn_softmax_channels (pool, xc, C, n, y);
+  for (int c = 0; c < C; c++)
+    g_assert_true (isnan (y[c * n + 7]));
+  g_assert_false (isnan (y[5 * n + 8]));
 
   int ch[3] = { 2, 5, 1 };
   int64_t m = 101;

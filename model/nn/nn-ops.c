@@ -158,14 +158,16 @@ typedef struct {
 } SoftmaxJob;
 
 /* e^x for x <= 0, in float and without library calls so that the loop vectorises.
- * x is clamped at -87 (e^-87 = 1.6e-38, about the smallest normal float): glibc's
+ * x is clamped at -87 (e^-87 = 1.6e-38, about the smallest normal float; NaN stays NaN, so
+ * that a broken model is still caught downstream): glibc's
  * expf takes a slow path for every result that underflows, which confident logits
  * give at most voxels.  e^x = 2^k e^r, k = round (x / ln 2), r = x - k ln 2 in two
  * parts (|r| <= ln 2 / 2), e^r by its Taylor series to r^7 (error < 1e-8 relative). */
 static inline float
-exp_nonpositive (float x)
+exp_nonpositive (float x_in)
 {
-  x = x > -87.0f ? x : -87.0f;
+  float nan_kept = x_in < -87.0f ? -87.0f : x_in;   /* a NaN stays NaN */
+  float x = nan_kept == nan_kept ? nan_kept : 0.0f;   /* no NaN reaches the integer part */
   float k = (x * 1.44269504f + 12582912.0f) - 12582912.0f;   /* round to nearest */
   float r = (x - k * 0.693145752f) - k * 1.42860677e-6f;
   float p = 1.0f / 5040.0f;
@@ -179,7 +181,7 @@ exp_nonpositive (float x)
   int32_t bits = ((int32_t) k + 127) << 23;   /* 2^k, k >= -126 */
   float scale;
   memcpy (&scale, &bits, sizeof scale);
-  return p * scale;
+  return nan_kept == nan_kept ? p * scale : nan_kept;
 }
 
 NN_SIMD_CLONES
