@@ -168,7 +168,7 @@ cmd_complete (int argc, char **argv)
   GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_STRING, &model,
       "Network: unet, unet-skip, googlenet-skip (data/models/NAME.safetensors) or a .safetensors file "
-      "(default unet, the best on real label maps: docs/results.md)", "MODEL" },
+      "(default unet-skip, the best on real label maps: docs/results.md)", "MODEL" },
     { "labels", 'l', 0, G_OPTION_ARG_STRING, &labels,
       "Organs that may be added, comma-separated: class names or ids 1..12 (liver, 8, rib cage), names of IN's "
       "scheme (kidney_left: one side only), or 'all' (default: the classes absent from IN)", "NAMES" },
@@ -214,7 +214,7 @@ cmd_complete (int argc, char **argv)
   if (!cli_label_map_resolve (&m, scheme_name, &error))
     return cli_fail ("%s", error->message);
 
-  g_autofree char *path = cli_find_model (model ? model : "unet", &error);
+  g_autofree char *path = cli_find_model (model ? model : "unet-skip", &error);
   if (path == NULL)
     return cli_fail ("%s", error->message);
   g_autoptr (NnNet) net = nn_net_load (path, &error);
