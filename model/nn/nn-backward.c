@@ -383,11 +383,10 @@ typedef int32_t pool_vi __attribute__ ((vector_size (POOL_BW_VL * sizeof (int32_
  * is the offset in the channel of tap t = r * kW + cc for output 0. */
 NN_SIMD_CLONES
 static void
-pool_bw_block (const PoolBwJob *j, const float *xc, const int64_t *tap_off, int n_taps, int ow0, int q_from,
-               const float *g, float *dc)
+pool_bw_block (const float *xc, const int64_t *tap_off, int n_taps, int ow0, int q_from, const float *g,
+               float *dc)
 {
   pool_vi arg = { 0 };   /* a window of NaNs only: its first tap, as the scalar search */
-  (void) j;
 
   /* the maximum in three independent chains (a compare and a blend per tap: one chain
    * would wait on its own latency) */
@@ -468,11 +467,11 @@ pool_bw_channel (int64_t c, int thread, void *data)
             if (n_taps > 0)
               {
                 for (; ow + POOL_BW_VL <= in_hi; ow += POOL_BW_VL)
-                  pool_bw_block (j, xc, tap_off, n_taps, ow, 0, g, dc);
+                  pool_bw_block (xc, tap_off, n_taps, ow, 0, g, dc);
                 /* the rest: one block ending at in_hi, scattering only the outputs not done */
                 if (ow < in_hi)
                   {
-                    pool_bw_block (j, xc, tap_off, n_taps, in_hi - POOL_BW_VL, POOL_BW_VL - (in_hi - ow), g, dc);
+                    pool_bw_block (xc, tap_off, n_taps, in_hi - POOL_BW_VL, POOL_BW_VL - (in_hi - ow), g, dc);
                     ow = in_hi;
                   }
               }

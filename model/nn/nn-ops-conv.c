@@ -285,12 +285,12 @@ conv_slab_task (int64_t task, int thread, void *data)
   bias_act_slab (j->y, g->cout, j->n_out, n0, ns, j->bias, j->act, j->slope);
 }
 
-/* ---- direct convolution for stride 1 along W, few output channels ------------------
+/* ---- direct convolution for stride 1 along W -----------------------------------------
  * Per output row (od, oh): the valid input rows (ci, id, ih) of its window are copied,
  * zero-padded by pW on both sides, into scratch ("rows", R x ld).  Then registers
  * hold a block of output channels x vectors along W; every row and kernel
- * column c adds row[ow + c] * w[co, ci, a, b, c].  No im2col matrix, no packing:
- * for 4..15 output channels this beats im2col + sgemm, whose cost is dominated by
+ * column c adds row[ow + c] * w[co, ci, a, b, c].  No im2col matrix, no packing: where
+ * conv_use_direct () says so, this beats im2col + sgemm, whose cost is dominated by
  * copying and packing a matrix that each weight touches only Cout times. */
 
 typedef float vf __attribute__ ((vector_size (DIRECT_VL * sizeof (float)), aligned (4), may_alias));

@@ -158,11 +158,11 @@ typedef struct {
 } SoftmaxJob;
 
 /* e^x for x <= 0, in float and without library calls so that the loop vectorises.
- * x is clamped at -87 (e^-87 = 1.6e-38, about the smallest normal float; NaN stays NaN, so
- * that a broken model is still caught downstream): glibc's
- * expf takes a slow path for every result that underflows, which confident logits
- * give at most voxels.  e^x = 2^k e^r, k = round (x / ln 2), r = x - k ln 2 in two
- * parts (|r| <= ln 2 / 2), e^r by its Taylor series to r^7 (error < 1e-8 relative). */
+ * glibc's expf takes a slow path for every result that underflows, which confident
+ * logits give at most voxels.  x is clamped at -87 (e^-87 = 1.6e-38, about the smallest
+ * normal float); a NaN stays NaN, so that a broken model is still caught downstream.
+ * e^x = 2^k e^r, k = round (x / ln 2), r = x - k ln 2 in two parts (|r| <= ln 2 / 2),
+ * e^r by its Taylor series to r^7 (error < 1e-8 relative). */
 static inline float
 exp_nonpositive (float x_in)
 {
