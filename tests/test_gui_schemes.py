@@ -14,7 +14,7 @@ Checks, through the hidden test-script runner (AR_TEST_SCRIPT, ui/testing/ar-win
      spine with its vertebrae, ...), single labels named as their class are one row, the
      labels outside the 12 classes are in "Other labels", and the missing classes (liver,
      kidney, pulmonary artery) are ticked for completion; the demo (12 classes) is flat;
-  2. completion (the shipped U-Net) adds the liver as TotalSegmentator's id 5 and the kidneys
+  2. completion (the window's default network, U-Net + skip) adds the liver as TotalSegmentator's id 5 and the kidneys
      as 2 (right) and 3 (left) on their sides; every input voxel keeps its value (nibabel);
      the panel lists the new labels under their class;
   3. the exported meshes are named by the source names;
@@ -184,8 +184,8 @@ def main():
         return 0
     models = os.path.join(src, "data", "models")
     demo = os.path.join(src, "data", "demo", "demo_complete.nii.gz")
-    if not os.path.exists(os.path.join(models, "unet.safetensors")) or not os.path.exists(demo):
-        print("1..0 # SKIP the shipped U-Net or the demo case is missing")
+    if not os.path.exists(os.path.join(models, "unet-skip.safetensors")) or not os.path.exists(demo):
+        print("1..0 # SKIP the shipped U-Net + skip (the window's default network) or the demo case is missing")
         return 0
     tmp = tempfile.mkdtemp(prefix="ar-gui-schemes-")
     shots_dir = os.environ.get("AR_GUI_SHOTS") or tmp
