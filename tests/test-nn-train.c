@@ -291,7 +291,7 @@ test_loss_fd (void)
   lp.removed_weight = 2.0f;
   guint32 removed = 1u << 2;
   nn_softmax_channels_ref (logits, C, n, prob);
-  NnLossValue v = nn_softmax_loss (prob, target, C, n, removed, &lp, dl);
+  NnLossValue v = nn_softmax_loss (NULL, prob, target, C, n, removed, &lp, dl);
   g_assert_cmpfloat (v.ce, >, 0);
   g_assert_cmpfloat (v.dice, >, 0);
   for (int64_t i = 0; i < C * n; i += 7)
@@ -300,10 +300,10 @@ test_loss_fd (void)
       double h = 1e-2;
       logits[i] = saved + (float) h;
       nn_softmax_channels_ref (logits, C, n, prob);
-      double lp1 = nn_softmax_loss (prob, target, C, n, removed, &lp, NULL).total;
+      double lp1 = nn_softmax_loss (NULL, prob, target, C, n, removed, &lp, NULL).total;
       logits[i] = saved - (float) h;
       nn_softmax_channels_ref (logits, C, n, prob);
-      double lm1 = nn_softmax_loss (prob, target, C, n, removed, &lp, NULL).total;
+      double lm1 = nn_softmax_loss (NULL, prob, target, C, n, removed, &lp, NULL).total;
       logits[i] = saved;
       double fd = (lp1 - lm1) / (2 * h);
       if (fabs (fd - dl[i]) > 1e-4 + 1e-2 * fabs (fd))
@@ -337,8 +337,8 @@ test_loss_ignore (void)
   NnLossParams lp;
   nn_loss_params_init (&lp);
   lp.removed_weight = 1.5f;
-  NnLossValue all = nn_softmax_loss (prob, target, C, n, 1u << 1, &lp, dl);
-  NnLossValue sub = nn_softmax_loss (kept, tk, C, m, 1u << 1, &lp, dk);
+  NnLossValue all = nn_softmax_loss (NULL, prob, target, C, n, 1u << 1, &lp, dl);
+  NnLossValue sub = nn_softmax_loss (NULL, kept, tk, C, m, 1u << 1, &lp, dk);
   g_assert_cmpfloat (fabs (all.total - sub.total), <, 1e-12);
   for (int c = 0; c < C; c++)
     for (int64_t i = 0, j = 0; i < n; i++)
@@ -366,23 +366,23 @@ test_loss_background_or (void)
   lp.dice_weight = 0.0f;
   lp.or_class = alt;
   nn_softmax_channels_ref (logits, C, n, prob);
-  NnLossValue v = nn_softmax_loss (prob, target, C, n, 0, &lp, dl);
+  NnLossValue v = nn_softmax_loss (NULL, prob, target, C, n, 0, &lp, dl);
   double ce = 0;
   for (int64_t i = 0; i < n; i++)
     ce -= log (target[i] == NN_LOSS_BACKGROUND_OR ? (double) prob[i] + prob[alt * n + i] : prob[target[i] * n + i]);
   g_assert_cmpfloat (fabs (v.ce - ce / n), <, 1e-9);
   lp.dice_weight = 1.0f;
-  v = nn_softmax_loss (prob, target, C, n, 0, &lp, dl);
+  v = nn_softmax_loss (NULL, prob, target, C, n, 0, &lp, dl);
   for (int64_t i = 0; i < C * n; i++)
     {
       float saved = logits[i];
       double h = 1e-2;
       logits[i] = saved + (float) h;
       nn_softmax_channels_ref (logits, C, n, prob);
-      double lp1 = nn_softmax_loss (prob, target, C, n, 0, &lp, NULL).total;
+      double lp1 = nn_softmax_loss (NULL, prob, target, C, n, 0, &lp, NULL).total;
       logits[i] = saved - (float) h;
       nn_softmax_channels_ref (logits, C, n, prob);
-      double lm1 = nn_softmax_loss (prob, target, C, n, 0, &lp, NULL).total;
+      double lm1 = nn_softmax_loss (NULL, prob, target, C, n, 0, &lp, NULL).total;
       logits[i] = saved;
       double fd = (lp1 - lm1) / (2 * h);
       if (fabs (fd - dl[i]) > 1e-4 + 1e-2 * fabs (fd))
@@ -394,10 +394,63 @@ test_loss_background_or (void)
     if (target[i] == NN_LOSS_BACKGROUND_OR)
       target[i] = 0;
   nn_softmax_channels_ref (logits, C, n, prob);
-  NnLossValue as_zero = nn_softmax_loss (prob, target, C, n, 0, &lp, NULL);
+  NnLossValue as_zero = nn_softmax_loss (NULL, prob, target, C, n, 0, &lp, NULL);
   for (int64_t i = 0; i < n; i += 4)
     target[i] = NN_LOSS_BACKGROUND_OR;
-  g_assert_cmpfloat (nn_softmax_loss (prob, target, C, n, 0, &lp, NULL).total, ==, as_zero.total);
+  g_assert_cmpfloat (nn_softmax_loss (NULL, prob, target, C, n, 0, &lp, NULL).total, ==, as_zero.total);
+}
+
+/* Several blocks of voxels and a tail: a pool of threads gives exactly what one thread
+ * gives, and the value is the definition's, computed here voxel by voxel. */
+static void
+test_loss_blocks_threads (void)
+{
+  g_autoptr (GRand) r = g_rand_new_with_seed (19);
+  const int C = 6, alt = 5;
+  const int64_t n = 3 * 4096 + 123;
+  g_autofree float *logits = g_new (float, C * n), *prob = g_new (float, C * n);
+  g_autofree float *d1 = g_new (float, C * n), *d2 = g_new (float, C * n);
+  g_autofree guint8 *target = g_new (guint8, n);
+  fill_random (logits, C * n, r, -3, 3);
+  for (int64_t i = 0; i < n; i++)
+    target[i] = i % 7 == 0 ? NN_LOSS_IGNORE : i % 5 == 0 ? NN_LOSS_BACKGROUND_OR : (guint8) g_rand_int_range (r, 0, C);
+  NnLossParams lp;
+  nn_loss_params_init (&lp);
+  lp.removed_weight = 1.5f;
+  lp.or_class = alt;
+  const guint32 removed = 1u << 2;
+  nn_softmax_channels_ref (logits, C, n, prob);
+  g_autoptr (WorkerPool) pool = worker_pool_new (2);
+  NnLossValue one = nn_softmax_loss (NULL, prob, target, C, n, removed, &lp, d1);
+  NnLossValue two = nn_softmax_loss (pool, prob, target, C, n, removed, &lp, d2);
+  g_assert_cmpfloat (one.total, ==, two.total);
+  g_assert_cmpmem (d1, C * n * sizeof (float), d2, C * n * sizeof (float));
+
+  double wsum = 0, ce = 0, inter[6] = { 0 }, psum[6] = { 0 }, gsum[6] = { 0 };
+  for (int64_t i = 0; i < n; i++)
+    {
+      if (target[i] == NN_LOSS_IGNORE)
+        continue;
+      if (target[i] == NN_LOSS_BACKGROUND_OR)
+        {
+          wsum += 1;
+          ce -= log ((double) prob[i] + prob[alt * n + i]);
+          continue;
+        }
+      int t = target[i];
+      double w = t == 2 ? 2.5 : 1.0;
+      wsum += w;
+      ce -= w * log (prob[t * n + i]);
+      inter[t] += prob[t * n + i];
+      gsum[t] += 1;
+      for (int c = 0; c < C; c++)
+        psum[c] += prob[c * n + i];
+    }
+  double dice = 0;
+  for (int c = 0; c < C; c++)
+    dice += (2 * inter[c] + 1) / (psum[c] + gsum[c] + 1) / C;
+  g_assert_cmpfloat (fabs (one.ce - ce / wsum), <, 1e-9);
+  g_assert_cmpfloat (fabs (one.dice - (1 - dice)), <, 1e-9);
 }
 
 static NnNet *
@@ -457,10 +510,10 @@ test_net_fd (gconstpointer data)
           double h = 2e-4 * MAX (1.0, fabs (saved));
           ps[i].data[q] = saved + (float) h;
           nn_trainer_forward (t, TRUE, FALSE);
-          double lplus = nn_softmax_loss (nn_trainer_get_output (t), target, 13, n, removed, &lp, NULL).total;
+          double lplus = nn_softmax_loss (NULL, nn_trainer_get_output (t), target, 13, n, removed, &lp, NULL).total;
           ps[i].data[q] = saved - (float) h;
           nn_trainer_forward (t, TRUE, FALSE);
-          double lminus = nn_softmax_loss (nn_trainer_get_output (t), target, 13, n, removed, &lp, NULL).total;
+          double lminus = nn_softmax_loss (NULL, nn_trainer_get_output (t), target, 13, n, removed, &lp, NULL).total;
           ps[i].data[q] = saved;
           double fd = (lplus - lminus) / (2 * h);
           double err = fabs (fd - gcopy[q]) / (1e-3 + fabs (fd));
@@ -890,6 +943,7 @@ static const TestCase test_cases[] = {
   { "/nn-train/loss-fd", test_loss_fd },
   { "/nn-train/loss-ignore", test_loss_ignore },
   { "/nn-train/loss-background-or", test_loss_background_or },
+  { "/nn-train/loss-blocks-threads", test_loss_blocks_threads },
   { "/nn-train/learns", test_learns },
   { "/nn-train/resume-exact", test_resume_exact },
   { "/nn-train/trainer/progress", test_trainer_progress },

@@ -704,52 +704,128 @@ loss_kind (guint8 target, int C, int or_class, int *t)
   return 0;
 }
 
-NnLossValue
-nn_softmax_loss (const float *prob, const guint8 *target, int C, int64_t n, guint32 removed_mask,
-                 const NnLossParams *params, float *dlogits)
-{
-  NnLossValue v = { 0 };
-  double wsum = 0.0, ce = 0.0;
-  g_autofree double *inter = g_new0 (double, C), *psum = g_new0 (double, C), *gsum = g_new0 (double, C);
+/* The loss works on fixed blocks of voxels: each block's sums are its own, and they are
+ * added in block order, so the value does not depend on the number of threads. */
+#define LOSS_BLOCK 4096
 
-  const int alt = params->or_class;
-  for (int64_t q = 0; q < n; q++)
+typedef struct {
+  const float *prob;
+  const guint8 *target;
+  int C;
+  int64_t n;
+  guint32 removed_mask;
+  const NnLossParams *params;
+  double *part;          /* per block: wsum, ce, inter[C], gsum[C], psum[C] */
+  const double *A, *B;   /* the Dice part's gradient terms (see nn_softmax_loss) */
+  double wsum;
+  float *dlogits;
+} LossJob;
+
+#define LOSS_PART(C) (2 + 3 * (int64_t) (C))
+
+static void
+loss_sum_task (int64_t task, int thread, void *data)
+{
+  const LossJob *j = data;
+  const int C = j->C, alt = j->params->or_class;
+  const int64_t n = j->n, q1 = MIN (n, (task + 1) * LOSS_BLOCK);
+  const float *prob = j->prob;
+  double *part = j->part + task * LOSS_PART (C);
+  double *inter = part + 2, *gsum = inter + C, *psum = gsum + C;
+
+  for (int64_t q = task * LOSS_BLOCK; q < q1; q++)
     {
-      int t, kind = loss_kind (target[q], C, alt, &t);
+      int t, kind = loss_kind (j->target[q], C, alt, &t);
       if (kind < 0)
         continue;
       if (kind > 0)
         {
-          wsum += 1.0;
-          ce -= log (MAX ((double) prob[q] + prob[(int64_t) alt * n + q], 1e-12));
+          part[0] += 1.0;
+          part[1] -= log (MAX ((double) prob[q] + prob[(int64_t) alt * n + q], 1e-12));
           continue;
         }
-      double wv = 1.0 + (t < 32 && (removed_mask >> t) & 1u ? params->removed_weight : 0.0);
+      double wv = 1.0 + (t < 32 && (j->removed_mask >> t) & 1u ? j->params->removed_weight : 0.0);
       double pt = prob[(int64_t) t * n + q];
-      wsum += wv;
-      ce -= wv * log (MAX (pt, 1e-12));
+      part[0] += wv;
+      part[1] -= wv * log (MAX (pt, 1e-12));
       inter[t] += pt;
       gsum[t] += 1.0;
+      for (int c = 0; c < C; c++)
+        psum[c] += prob[(int64_t) c * n + q];
     }
-  for (int c = 0; c < C; c++)
+}
+
+static void
+loss_grad_task (int64_t task, int thread, void *data)
+{
+  const LossJob *j = data;
+  const int C = j->C, alt = j->params->or_class;
+  const int64_t n = j->n, q1 = MIN (n, (task + 1) * LOSS_BLOCK);
+  const float *prob = j->prob;
+  float *dlogits = j->dlogits;
+
+  for (int64_t q = task * LOSS_BLOCK; q < q1; q++)
     {
-      double s = 0.0;
-      const float *pc = prob + (int64_t) c * n;
-      for (int64_t q = 0; q < n; q++)
+      int t, kind = loss_kind (j->target[q], C, alt, &t);
+      if (kind < 0)
         {
-          int t;
-          if (loss_kind (target[q], C, alt, &t) == 0)
-            s += pc[q];
+          for (int c = 0; c < C; c++)
+            dlogits[(int64_t) c * n + q] = 0.0f;
+          continue;
         }
-      psum[c] = s;
+      if (kind > 0)
+        {
+          /* d(-log(p_0 + p_a))/dz_c = p_c - [c in {0, a}] p_c / (p_0 + p_a) */
+          double kce = j->params->ce_weight / j->wsum;
+          double ps = MAX ((double) prob[q] + prob[(int64_t) alt * n + q], 1e-12);
+          for (int c = 0; c < C; c++)
+            {
+              double p = prob[(int64_t) c * n + q];
+              dlogits[(int64_t) c * n + q] = (float) (kce * (p - (c == 0 || c == alt ? p / ps : 0.0)));
+            }
+          continue;
+        }
+      double wv = 1.0 + (t < 32 && (j->removed_mask >> t) & 1u ? j->params->removed_weight : 0.0);
+      double kce = j->params->ce_weight * wv / j->wsum;
+      /* softmax backward of the Dice part: dz_c = p_c (dp_c - sum_k p_k dp_k) */
+      double dot = 0.0;
+      for (int c = 0; c < C; c++)
+        {
+          double dp = j->B[c] + (c == t ? j->A[c] : 0.0);
+          dot += prob[(int64_t) c * n + q] * dp;
+        }
+      for (int c = 0; c < C; c++)
+        {
+          double p = prob[(int64_t) c * n + q];
+          double dp = j->B[c] + (c == t ? j->A[c] : 0.0);
+          dlogits[(int64_t) c * n + q] = (float) (p * (dp - dot) + kce * (p - (c == t ? 1.0 : 0.0)));
+        }
     }
+}
+
+NnLossValue
+nn_softmax_loss (WorkerPool *pool, const float *prob, const guint8 *target, int C, int64_t n,
+                 guint32 removed_mask, const NnLossParams *params, float *dlogits)
+{
+  NnLossValue v = { 0 };
+  const int64_t n_blocks = (n + LOSS_BLOCK - 1) / LOSS_BLOCK;
+  g_autofree double *part = g_new0 (double, MAX (n_blocks, 1) * LOSS_PART (C));
+  g_autofree double *sum = g_new0 (double, LOSS_PART (C));
+  LossJob j = { prob, target, C, n, removed_mask, params, part, NULL, NULL, 0.0, dlogits };
+
+  worker_pool_run (pool, n_blocks, loss_sum_task, &j);
+  for (int64_t b = 0; b < n_blocks; b++)
+    for (int64_t i = 0; i < LOSS_PART (C); i++)
+      sum[i] += part[b * LOSS_PART (C) + i];
+  const double wsum = sum[0], *inter = sum + 2, *gsum = inter + C, *psum = gsum + C;
+
   double dice_mean = 0.0, sm = params->dice_smooth;
   for (int c = 0; c < C; c++)
     {
       double num = 2.0 * inter[c] + sm, den = psum[c] + gsum[c] + sm;
       dice_mean += num / den / C;
     }
-  v.ce = wsum > 0 ? ce / wsum : 0.0;
+  v.ce = wsum > 0 ? sum[1] / wsum : 0.0;
   v.dice = 1.0 - dice_mean;
   v.total = params->ce_weight * v.ce + params->dice_weight * v.dice;
   if (dlogits == NULL)
@@ -764,42 +840,9 @@ nn_softmax_loss (const float *prob, const guint8 *target, int C, int64_t n, guin
       A[c] = -params->dice_weight / C * 2.0 / den;
       B[c] = params->dice_weight / C * num / (den * den);
     }
-  for (int64_t q = 0; q < n; q++)
-    {
-      int t, kind = loss_kind (target[q], C, alt, &t);
-      if (kind < 0)
-        {
-          for (int c = 0; c < C; c++)
-            dlogits[(int64_t) c * n + q] = 0.0f;
-          continue;
-        }
-      if (kind > 0)
-        {
-          /* d(-log(p_0 + p_a))/dz_c = p_c - [c in {0, a}] p_c / (p_0 + p_a) */
-          double kce = params->ce_weight / wsum;
-          double ps = MAX ((double) prob[q] + prob[(int64_t) alt * n + q], 1e-12);
-          for (int c = 0; c < C; c++)
-            {
-              double p = prob[(int64_t) c * n + q];
-              dlogits[(int64_t) c * n + q] = (float) (kce * (p - (c == 0 || c == alt ? p / ps : 0.0)));
-            }
-          continue;
-        }
-      double wv = 1.0 + (t < 32 && (removed_mask >> t) & 1u ? params->removed_weight : 0.0);
-      double kce = params->ce_weight * wv / wsum;
-      /* softmax backward of the Dice part: dz_c = p_c (dp_c - sum_k p_k dp_k) */
-      double dot = 0.0;
-      for (int c = 0; c < C; c++)
-        {
-          double dp = B[c] + (c == t ? A[c] : 0.0);
-          dot += prob[(int64_t) c * n + q] * dp;
-        }
-      for (int c = 0; c < C; c++)
-        {
-          double p = prob[(int64_t) c * n + q];
-          double dp = B[c] + (c == t ? A[c] : 0.0);
-          dlogits[(int64_t) c * n + q] = (float) (p * (dp - dot) + kce * (p - (c == t ? 1.0 : 0.0)));
-        }
-    }
+  j.A = A;
+  j.B = B;
+  j.wsum = wsum;
+  worker_pool_run (pool, n_blocks, loss_grad_task, &j);
   return v;
 }

@@ -133,8 +133,9 @@ typedef struct {
  *   total = ce_weight·ce + dice_weight·dice
  * removed_mask: bit L = label L is a removed organ (voxel weights), may be 0.
  * dlogits (C, n), if not NULL, receives dtotal/dlogits (the softmax's input), written.
- * Single-threaded reductions in voxel order: deterministic. */
-NnLossValue nn_softmax_loss (const float *prob, const guint8 *target, int C, int64_t n,
+ * Sums over fixed blocks of voxels, added in block order: the same value for any
+ * @pool (NULL: the calling thread alone). */
+NnLossValue nn_softmax_loss (WorkerPool *pool, const float *prob, const guint8 *target, int C, int64_t n,
                              guint32 removed_mask, const NnLossParams *params, float *dlogits);
 
 G_END_DECLS

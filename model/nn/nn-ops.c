@@ -23,6 +23,31 @@ nn_activate (float *x, int64_t n, NnAct act, float slope)
       x[i] = x[i] > 0.0f ? x[i] : x[i] * slope;
 }
 
+/* ---- zeroing ----------------------------------------------------------- */
+
+#define ZERO_CHUNK ((size_t) 1 << 20)
+
+typedef struct {
+  char *p;
+  size_t bytes;
+} ZeroJob;
+
+static void
+zero_task (int64_t task, int thread, void *data)
+{
+  const ZeroJob *j = data;
+  size_t off = (size_t) task * ZERO_CHUNK;
+  (void) thread;
+  memset (j->p + off, 0, MIN (ZERO_CHUNK, j->bytes - off));
+}
+
+void
+nn_zero (WorkerPool *pool, void *p, size_t bytes)
+{
+  ZeroJob j = { p, bytes };
+  worker_pool_run (pool, (int64_t) ((bytes + ZERO_CHUNK - 1) / ZERO_CHUNK), zero_task, &j);
+}
+
 void
 nn_activate_ref (float *x, int64_t n, NnAct act, float slope)
 {

@@ -36,6 +36,9 @@ typedef enum {
 void nn_activate (float *x, int64_t n, NnAct act, float slope);
 void nn_activate_ref (float *x, int64_t n, NnAct act, float slope);
 
+/* memset (p, 0, bytes) in 1 MiB pieces on the pool's threads. */
+void nn_zero (WorkerPool *pool, void *p, size_t bytes);
+
 /* ---- convolution ------------------------------------------------------- */
 
 /* Geometry of a 3D (transposed) convolution; arrays are in (D, H, W) order. */

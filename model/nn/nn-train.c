@@ -260,7 +260,7 @@ nn_trainer_backward (NnTrainer *t, const guint8 *target, guint32 removed_mask, c
   const float slope = net->cfg.slope;
   int n_layers = (int) net->layers->len;
 
-  memset (t->garena, 0, net->arena_bytes);
+  nn_zero (net->pool, t->garena, net->arena_bytes);
   for (int i = 0; i < t->n_params; i++)
     if (t->grads[i])
       memset (t->grads[i], 0, (size_t) param (t, i)->n * sizeof (float));
@@ -268,7 +268,7 @@ nn_trainer_backward (NnTrainer *t, const guint8 *target, guint32 removed_mask, c
   /* the last layer is the softmax: the loss gives the gradient of its input */
   const Layer *sm = &g_array_index (net->layers, Layer, n_layers - 1);
   g_assert (sm->kind == LAYER_SOFTMAX);
-  NnLossValue v = nn_softmax_loss (tensor (t, sm->out)->data, target, net->cfg.n_classes,
+  NnLossValue v = nn_softmax_loss (net->pool, tensor (t, sm->out)->data, target, net->cfg.n_classes,
                                    tensor_vox (t, sm->out), removed_mask, loss, tensor_grad (t, sm->in));
 
   for (int li = n_layers - 2; li >= 0; li--)
