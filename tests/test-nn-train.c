@@ -451,6 +451,43 @@ test_loss_blocks_threads (void)
     dice += (2 * inter[c] + 1) / (psum[c] + gsum[c] + 1) / C;
   g_assert_cmpfloat (fabs (one.ce - ce / wsum), <, 1e-9);
   g_assert_cmpfloat (fabs (one.dice - (1 - dice)), <, 1e-9);
+
+  /* the gradient, from the definition in double: dL/dp_c then through the softmax */
+  double worst = 0, scale = 0;
+  for (int64_t i = 0; i < n; i++)
+    {
+      double dp[6] = { 0 }, dot = 0;
+      if (target[i] == NN_LOSS_IGNORE)
+        continue;
+      if (target[i] == NN_LOSS_BACKGROUND_OR)
+        {
+          double ps = (double) prob[i] + prob[alt * n + i];
+          dp[0] = dp[alt] = -1.0 / ps / wsum;
+        }
+      else
+        {
+          int t = target[i];
+          dp[t] = -(t == 2 ? 2.5 : 1.0) / prob[t * n + i] / wsum;
+        }
+      for (int c = 0; c < C; c++)
+        {
+          double num = 2 * inter[c] + 1, den = psum[c] + gsum[c] + 1;
+          if (target[i] != NN_LOSS_BACKGROUND_OR)
+            dp[c] -= ((target[i] == c ? 2.0 : 0.0) * den - num) / (den * den) / C;
+        }
+      for (int c = 0; c < C; c++)
+        dot += prob[c * n + i] * dp[c];
+      for (int c = 0; c < C; c++)
+        {
+          double want = prob[c * n + i] * (dp[c] - dot);
+          worst = MAX (worst, fabs (want - d1[c * n + i]));
+          scale = MAX (scale, fabs (want));
+        }
+    }
+  for (int64_t i = 0; i < n; i += 7)
+    for (int c = 0; c < C; c++)
+      g_assert_cmpfloat (d1[c * n + i], ==, 0.0f);
+  g_assert_cmpfloat (worst, <, 1e-5 * scale);
 }
 
 static NnNet *

@@ -705,8 +705,13 @@ loss_kind (guint8 target, int C, int or_class, int *t)
 }
 
 /* The loss works on fixed blocks of voxels: each block's sums are its own, and they are
- * added in block order, so the value does not depend on the number of threads. */
+ * added in block order, so the value does not depend on the number of threads.  Within a
+ * block the per-class work runs along rows of LOSS_VL voxels (explicit vectors: the
+ * compiler would not reorder these sums by itself), the per-voxel work is scalar. */
 #define LOSS_BLOCK 4096
+#define LOSS_VL 16
+
+typedef float loss_vf __attribute__ ((vector_size (LOSS_VL * sizeof (float)), aligned (4), may_alias));
 
 typedef struct {
   const float *prob;
@@ -716,26 +721,50 @@ typedef struct {
   guint32 removed_mask;
   const NnLossParams *params;
   double *part;          /* per block: wsum, ce, inter[C], gsum[C], psum[C] */
-  const double *A, *B;   /* the Dice part's gradient terms (see nn_softmax_loss) */
+  const float *A, *B;    /* the Dice part's gradient terms (see nn_softmax_loss) */
   double wsum;
   float *dlogits;
 } LossJob;
 
 #define LOSS_PART(C) (2 + 3 * (int64_t) (C))
 
+typedef float loss_vf8 __attribute__ ((vector_size (8 * sizeof (float)), aligned (4), may_alias));
+typedef double loss_vd8 __attribute__ ((vector_size (8 * sizeof (double))));
+
+/* sum_i row[i] * m[i] over @len voxels, in 8 double lanes then the tail */
+static inline double
+loss_masked_sum (const float *row, const float *m, int64_t len)
+{
+  loss_vd8 acc = { 0 };
+  int64_t i = 0;
+  for (; i + 8 <= len; i += 8)
+    acc += __builtin_convertvector (*(const loss_vf8 *) (row + i) * *(const loss_vf8 *) (m + i), loss_vd8);
+  double s = 0.0;
+  for (int l = 0; l < 8; l++)
+    s += acc[l];
+  for (; i < len; i++)
+    s += row[i] * m[i];
+  return s;
+}
+
+NN_SIMD_CLONES
 static void
 loss_sum_task (int64_t task, int thread, void *data)
 {
   const LossJob *j = data;
   const int C = j->C, alt = j->params->or_class;
-  const int64_t n = j->n, q1 = MIN (n, (task + 1) * LOSS_BLOCK);
+  const int64_t n = j->n, q0 = task * LOSS_BLOCK, len = MIN (LOSS_BLOCK, n - q0);
   const float *prob = j->prob;
   double *part = j->part + task * LOSS_PART (C);
   double *inter = part + 2, *gsum = inter + C, *psum = gsum + C;
+  float m[LOSS_BLOCK];   /* 1 where the voxel's target is a class (Dice), else 0 */
+  (void) thread;
 
-  for (int64_t q = task * LOSS_BLOCK; q < q1; q++)
+  for (int64_t i = 0; i < len; i++)
     {
+      int64_t q = q0 + i;
       int t, kind = loss_kind (j->target[q], C, alt, &t);
+      m[i] = kind == 0 ? 1.0f : 0.0f;
       if (kind < 0)
         continue;
       if (kind > 0)
@@ -750,56 +779,80 @@ loss_sum_task (int64_t task, int thread, void *data)
       part[1] -= wv * log (MAX (pt, 1e-12));
       inter[t] += pt;
       gsum[t] += 1.0;
-      for (int c = 0; c < C; c++)
-        psum[c] += prob[(int64_t) c * n + q];
     }
+  for (int c = 0; c < C; c++)
+    psum[c] += loss_masked_sum (prob + (int64_t) c * n + q0, m, len);
 }
 
+NN_SIMD_CLONES
 static void
 loss_grad_task (int64_t task, int thread, void *data)
 {
   const LossJob *j = data;
   const int C = j->C, alt = j->params->or_class;
-  const int64_t n = j->n, q1 = MIN (n, (task + 1) * LOSS_BLOCK);
-  const float *prob = j->prob;
-  float *dlogits = j->dlogits;
+  const int64_t n = j->n, q0 = task * LOSS_BLOCK, len = MIN (LOSS_BLOCK, n - q0);
+  const int64_t vlen = len & ~(int64_t) (LOSS_VL - 1);
+  const float *prob = j->prob + q0;
+  float *dl = j->dlogits + q0;
+  /* per voxel: d = sum_c B_c p_c, then dl_c = p_c (B_c mb + s), then the fix-ups */
+  float d[LOSS_BLOCK], mb[LOSS_BLOCK], s[LOSS_BLOCK];
+  (void) thread;
 
-  for (int64_t q = task * LOSS_BLOCK; q < q1; q++)
+  for (int64_t i = 0; i < len; i++)
+    d[i] = 0.0f;
+  for (int c = 0; c < C; c++)
     {
-      int t, kind = loss_kind (j->target[q], C, alt, &t);
-      if (kind < 0)
-        {
-          for (int c = 0; c < C; c++)
-            dlogits[(int64_t) c * n + q] = 0.0f;
-          continue;
-        }
+      const float *pc = prob + (int64_t) c * n, bc = j->B[c];
+      int64_t i = 0;
+      for (; i < vlen; i += LOSS_VL)
+        *(loss_vf *) (d + i) += *(const loss_vf *) (pc + i) * bc;
+      for (; i < len; i++)
+        d[i] += pc[i] * bc;
+    }
+  /* a class voxel: dl_c = p_c (B_c - dot + kce) + [c = t] (p_t A_t - kce), with
+   * dot = sum_k p_k B_k + p_t A_t (the Dice part through the softmax) and kce the
+   * voxel's cross-entropy weight; a "background or" voxel: dl_c = kce p_c, less
+   * kce p_c / (p_0 + p_a) for c in {0, a}; an ignored voxel: 0 */
+  for (int64_t i = 0; i < len; i++)
+    {
+      int t, kind = loss_kind (j->target[q0 + i], C, alt, &t);
+      mb[i] = 0.0f;
+      s[i] = 0.0f;
       if (kind > 0)
+        s[i] = (float) (j->params->ce_weight / j->wsum);
+      else if (kind == 0)
         {
-          /* d(-log(p_0 + p_a))/dz_c = p_c - [c in {0, a}] p_c / (p_0 + p_a) */
-          double kce = j->params->ce_weight / j->wsum;
-          double ps = MAX ((double) prob[q] + prob[(int64_t) alt * n + q], 1e-12);
-          for (int c = 0; c < C; c++)
-            {
-              double p = prob[(int64_t) c * n + q];
-              dlogits[(int64_t) c * n + q] = (float) (kce * (p - (c == 0 || c == alt ? p / ps : 0.0)));
-            }
-          continue;
+          double wv = 1.0 + (t < 32 && (j->removed_mask >> t) & 1u ? j->params->removed_weight : 0.0);
+          double kce = j->params->ce_weight * wv / j->wsum;
+          mb[i] = 1.0f;
+          s[i] = (float) (kce - (d[i] + prob[(int64_t) t * n + i] * j->A[t]));
+          d[i] = (float) kce;   /* kept for the fix-up */
         }
-      double wv = 1.0 + (t < 32 && (j->removed_mask >> t) & 1u ? j->params->removed_weight : 0.0);
-      double kce = j->params->ce_weight * wv / j->wsum;
-      /* softmax backward of the Dice part: dz_c = p_c (dp_c - sum_k p_k dp_k) */
-      double dot = 0.0;
-      for (int c = 0; c < C; c++)
+    }
+  for (int c = 0; c < C; c++)
+    {
+      const float *pc = prob + (int64_t) c * n, bc = j->B[c];
+      float *dc = dl + (int64_t) c * n;
+      int64_t i = 0;
+      for (; i < vlen; i += LOSS_VL)
+        *(loss_vf *) (dc + i) = *(const loss_vf *) (pc + i) * (*(const loss_vf *) (mb + i) * bc + *(const loss_vf *) (s + i));
+      for (; i < len; i++)
+        dc[i] = pc[i] * (mb[i] * bc + s[i]);
+    }
+  for (int64_t i = 0; i < len; i++)
+    {
+      int t, kind = loss_kind (j->target[q0 + i], C, alt, &t);
+      if (kind < 0)
+        for (int c = 0; c < C; c++)
+          dl[(int64_t) c * n + i] = 0.0f;
+      else if (kind > 0)
         {
-          double dp = j->B[c] + (c == t ? j->A[c] : 0.0);
-          dot += prob[(int64_t) c * n + q] * dp;
+          double ps = MAX ((double) prob[i] + prob[(int64_t) alt * n + i], 1e-12);
+          dl[i] -= (float) (s[i] * prob[i] / ps);
+          dl[(int64_t) alt * n + i] -= (float) (s[i] * prob[(int64_t) alt * n + i] / ps);
         }
-      for (int c = 0; c < C; c++)
-        {
-          double p = prob[(int64_t) c * n + q];
-          double dp = j->B[c] + (c == t ? j->A[c] : 0.0);
-          dlogits[(int64_t) c * n + q] = (float) (p * (dp - dot) + kce * (p - (c == t ? 1.0 : 0.0)));
-        }
+      else
+        dl[(int64_t) t * n + i] += prob[(int64_t) t * n + i] * j->A[t] - d[i];
     }
 }
 
@@ -833,12 +886,12 @@ nn_softmax_loss (WorkerPool *pool, const float *prob, const guint8 *target, int 
 
   /* dDice_c/dp_cv = (2 g_cv den - num) / den²; dL/dp_cv = -dice_weight / C * that
    * = A_c g_cv + B_c with A_c = -dw/C * 2/den, B_c = dw/C * num/den² */
-  g_autofree double *A = g_new0 (double, C), *B = g_new0 (double, C);
+  g_autofree float *A = g_new0 (float, C), *B = g_new0 (float, C);
   for (int c = 0; c < C; c++)
     {
       double num = 2.0 * inter[c] + sm, den = psum[c] + gsum[c] + sm;
-      A[c] = -params->dice_weight / C * 2.0 / den;
-      B[c] = params->dice_weight / C * num / (den * den);
+      A[c] = (float) (-params->dice_weight / C * 2.0 / den);
+      B[c] = (float) (params->dice_weight / C * num / (den * den));
     }
   j.A = A;
   j.B = B;
