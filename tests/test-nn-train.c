@@ -163,10 +163,11 @@ test_pool_bn_act_backward (void)
 {
   g_autoptr (GRand) r = g_rand_new_with_seed (13);
   g_autoptr (WorkerPool) pool = worker_pool_new (2);
-  /* max pooling: 2³ stride 2 and 3³ stride 1 padding 1; rows of 7 (scalar) and of 45
-   * (vector blocks and both borders), values on a coarse grid (ties: the first wins) */
-  int ks[4] = { 2, 3, 2, 3 }, ss[4] = { 2, 1, 2, 1 }, ps[4] = { 0, 1, 0, 1 }, ws[4] = { 7, 7, 45, 45 };
-  for (int c = 0; c < 4; c++)
+  /* max pooling: 2³ stride 2, 3³ stride 1 padding 1 and 3³ stride 2 padding 1; rows of 7
+   * (short rows), of 20 and of 45 (vector blocks and both borders), values on a coarse
+   * grid from 20 on (ties: the first wins) */
+  int ks[5] = { 2, 3, 2, 3, 3 }, ss[5] = { 2, 1, 2, 1, 2 }, ps[5] = { 0, 1, 0, 1, 1 }, ws[5] = { 7, 7, 45, 45, 20 };
+  for (int c = 0; c < 5; c++)
     {
       int k[3] = { ks[c], ks[c], ks[c] }, s[3] = { ss[c], ss[c], ss[c] }, p[3] = { ps[c], ps[c], ps[c] };
       int C = 3, D = 6, H = 5, W = ws[c];

@@ -434,9 +434,12 @@ pool_bw_channel (int64_t c, int thread, void *data)
   const float *xc = j->x + c * nin;
   const float *gc = j->dy + c * nout;
   float *dc = j->dx + c * nin;
-  /* outputs whose windows lie inside along W: vector blocks (stride 1 along W only) */
-  const int in_lo = j->p[2], in_hi = j->W - j->k[2] + j->p[2] + 1;
-  const gboolean vector = j->s[2] == 1 && j->k[0] * j->k[1] * j->k[2] <= POOL_BW_MAX_TAPS;
+  const int sw = j->s[2];
+  /* outputs whose windows lie inside along W: ow in [in_lo, in_hi) */
+  const int in_lo = MIN (j->Wo, (j->p[2] + sw - 1) / sw);
+  const int last = j->W - j->k[2] + j->p[2];   /* the last inside window starts at w0 = last */
+  const int in_hi = last < 0 ? in_lo : MAX (in_lo, MIN (j->Wo, last / sw + 1));
+  const gboolean taps_fit = j->k[0] * j->k[1] * j->k[2] <= POOL_BW_MAX_TAPS;
   (void) thread;
 
   for (int od = 0; od < j->Do; od++)
@@ -444,9 +447,9 @@ pool_bw_channel (int64_t c, int thread, void *data)
       {
         const float *g = gc + ((int64_t) od * j->Ho + oh) * j->Wo;
         int ow = 0;
-        if (vector && in_hi - in_lo >= POOL_BW_VL)
+        if (taps_fit && in_hi > in_lo)
           {
-            /* the window's valid taps, in window order */
+            /* the window's valid taps, in window order, for output 0 of the row */
             int64_t tap_off[POOL_BW_MAX_TAPS];
             int n_taps = 0;
             for (int a = 0; a < j->k[0]; a++)
@@ -464,7 +467,7 @@ pool_bw_channel (int64_t c, int thread, void *data)
                 if (arg >= 0)
                   dc[arg] += g[ow];
               }
-            if (n_taps > 0)
+            if (n_taps > 0 && sw == 1 && in_hi - in_lo >= POOL_BW_VL)
               {
                 for (; ow + POOL_BW_VL <= in_hi; ow += POOL_BW_VL)
                   pool_bw_block (xc, tap_off, n_taps, ow, 0, g, dc);
@@ -475,6 +478,22 @@ pool_bw_channel (int64_t c, int thread, void *data)
                     ow = in_hi;
                   }
               }
+            else if (n_taps > 0)
+              /* other strides (the 2³ down-sampling pools): the same taps, one output at a
+               * time, without the bounds of the general search */
+              for (; ow < in_hi; ow++)
+                {
+                  const int64_t o = (int64_t) ow * sw;
+                  float m = xc[tap_off[0] + o];
+                  int arg = 0;
+                  for (int t = 1; t < n_taps; t++)
+                    if (xc[tap_off[t] + o] > m)
+                      {
+                        m = xc[tap_off[t] + o];
+                        arg = t;
+                      }
+                  dc[tap_off[arg] + o] += g[ow];
+                }
           }
         for (; ow < j->Wo; ow++)
           {
