@@ -442,6 +442,31 @@ pool_bw_block (const float *xc, const int64_t *tap_off, int n_taps, int ow0, int
     dc[tap_off[arg[q]] + ow0 + q] += g[ow0 + q];
 }
 
+/* The first maximum (window order) among the valid taps of output ow of a row, whose
+ * window starts at w0 = ow * sw - pW along W; -1 if none is valid.  tap_off[t] is tap t's
+ * offset for output 0 (see pool_bw_channel), tap_c[t] its column in the window. */
+static inline int64_t
+pool_bw_row_argmax (const float *xc, const int64_t *tap_off, const int *tap_c, int n_taps, int ow, int sw,
+                    int pW, int W)
+{
+  const int64_t o = (int64_t) ow * sw;
+  const int w0 = ow * sw - pW;
+  float m = 0.0f;
+  int64_t arg = -1;
+  for (int t = 0; t < n_taps; t++)
+    {
+      if (w0 + tap_c[t] < 0 || w0 + tap_c[t] >= W)
+        continue;
+      float v = xc[tap_off[t] + o];
+      if (arg < 0 || v > m)
+        {
+          m = v;
+          arg = tap_off[t] + o;
+        }
+    }
+  return arg;
+}
+
 /* one channel: every output's gradient goes to the first maximum of its window */
 static void
 pool_bw_channel (int64_t c, int thread, void *data)
@@ -451,10 +476,10 @@ pool_bw_channel (int64_t c, int thread, void *data)
   const float *xc = j->x + c * nin;
   const float *gc = j->dy + c * nout;
   float *dc = j->dx + c * nin;
-  const int sw = j->s[2];
+  const int sw = j->s[2], pW = j->p[2];
   /* outputs whose windows lie inside along W: ow in [in_lo, in_hi) */
-  const int in_lo = MIN (j->Wo, (j->p[2] + sw - 1) / sw);
-  const int last = j->W - j->k[2] + j->p[2];   /* the last inside window starts at w0 = last */
+  const int in_lo = MIN (j->Wo, (pW + sw - 1) / sw);
+  const int last = j->W - j->k[2] + pW;   /* the last inside window starts at w0 = last */
   const int in_hi = last < 0 ? in_lo : MAX (in_lo, MIN (j->Wo, last / sw + 1));
   const gboolean taps_fit = j->k[0] * j->k[1] * j->k[2] <= POOL_BW_MAX_TAPS;
   (void) thread;
@@ -463,58 +488,71 @@ pool_bw_channel (int64_t c, int thread, void *data)
     for (int oh = 0; oh < j->Ho; oh++)
       {
         const float *g = gc + ((int64_t) od * j->Ho + oh) * j->Wo;
-        int ow = 0;
-        if (taps_fit && in_hi > in_lo)
+        if (!taps_fit)
           {
-            /* the window's valid taps, in window order, for output 0 of the row */
-            int64_t tap_off[POOL_BW_MAX_TAPS];
-            int n_taps = 0;
-            for (int a = 0; a < j->k[0]; a++)
-              for (int b = 0; b < j->k[1]; b++)
-                {
-                  int id = od * j->s[0] - j->p[0] + a, ih = oh * j->s[1] - j->p[1] + b;
-                  if (id < 0 || id >= j->D || ih < 0 || ih >= j->H)
-                    continue;
-                  for (int cc = 0; cc < j->k[2]; cc++)
-                    tap_off[n_taps++] = ((int64_t) id * j->H + ih) * j->W - j->p[2] + cc;
-                }
-            for (; ow < in_lo; ow++)
+            for (int ow = 0; ow < j->Wo; ow++)
               {
                 int64_t arg = pool_bw_argmax (j, xc, od, oh, ow);
                 if (arg >= 0)
                   dc[arg] += g[ow];
               }
-            if (n_taps > 0 && sw == 1 && in_hi - in_lo >= POOL_BW_VL)
-              {
-                for (; ow + POOL_BW_VL <= in_hi; ow += POOL_BW_VL)
-                  pool_bw_block (xc, tap_off, n_taps, ow, 0, g, dc);
-                /* the rest: one block ending at in_hi, scattering only the outputs not done */
-                if (ow < in_hi)
-                  {
-                    pool_bw_block (xc, tap_off, n_taps, in_hi - POOL_BW_VL, POOL_BW_VL - (in_hi - ow), g, dc);
-                    ow = in_hi;
-                  }
-              }
-            else if (n_taps > 0)
-              /* other strides (the 2³ down-sampling pools): the same taps, one output at a
-               * time, without the bounds of the general search */
-              for (; ow < in_hi; ow++)
-                {
-                  const int64_t o = (int64_t) ow * sw;
-                  float m = xc[tap_off[0] + o];
-                  int arg = 0;
-                  for (int t = 1; t < n_taps; t++)
-                    if (xc[tap_off[t] + o] > m)
-                      {
-                        m = xc[tap_off[t] + o];
-                        arg = t;
-                      }
-                  dc[tap_off[arg] + o] += g[ow];
-                }
+            continue;
           }
+        /* the window's valid taps, in window order, for output 0 of the row */
+        int64_t tap_off[POOL_BW_MAX_TAPS];
+        int tap_c[POOL_BW_MAX_TAPS];
+        int n_taps = 0;
+        for (int a = 0; a < j->k[0]; a++)
+          for (int b = 0; b < j->k[1]; b++)
+            {
+              int id = od * j->s[0] - j->p[0] + a, ih = oh * j->s[1] - j->p[1] + b;
+              if (id < 0 || id >= j->D || ih < 0 || ih >= j->H)
+                continue;
+              for (int cc = 0; cc < j->k[2]; cc++)
+                {
+                  tap_c[n_taps] = cc;
+                  tap_off[n_taps++] = ((int64_t) id * j->H + ih) * j->W - pW + cc;
+                }
+            }
+        if (n_taps == 0)
+          continue;
+        int ow = 0;
+        for (; ow < in_lo; ow++)
+          {
+            int64_t arg = pool_bw_row_argmax (xc, tap_off, tap_c, n_taps, ow, sw, pW, j->W);
+            if (arg >= 0)
+              dc[arg] += g[ow];
+          }
+        if (sw == 1 && in_hi - in_lo >= POOL_BW_VL)
+          {
+            for (; ow + POOL_BW_VL <= in_hi; ow += POOL_BW_VL)
+              pool_bw_block (xc, tap_off, n_taps, ow, 0, g, dc);
+            /* the rest: one block ending at in_hi, scattering only the outputs not done */
+            if (ow < in_hi)
+              {
+                pool_bw_block (xc, tap_off, n_taps, in_hi - POOL_BW_VL, POOL_BW_VL - (in_hi - ow), g, dc);
+                ow = in_hi;
+              }
+          }
+        else
+          /* other strides (the 2³ down-sampling pools) and short rows: the same taps, one
+           * output at a time, none of them out of the row */
+          for (; ow < in_hi; ow++)
+            {
+              const int64_t o = (int64_t) ow * sw;
+              float m = xc[tap_off[0] + o];
+              int arg = 0;
+              for (int t = 1; t < n_taps; t++)
+                if (xc[tap_off[t] + o] > m)
+                  {
+                    m = xc[tap_off[t] + o];
+                    arg = t;
+                  }
+              dc[tap_off[arg] + o] += g[ow];
+            }
         for (; ow < j->Wo; ow++)
           {
-            int64_t arg = pool_bw_argmax (j, xc, od, oh, ow);
+            int64_t arg = pool_bw_row_argmax (xc, tap_off, tap_c, n_taps, ow, sw, pW, j->W);
             if (arg >= 0)
               dc[arg] += g[ow];
           }
