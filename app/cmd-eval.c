@@ -253,6 +253,47 @@ eval_transform_name (AtlasTransform t)
     }
 }
 
+/* The columns of @s, for init and clear alike. */
+#define EVAL_SCORES_COLUMNS(s) { &(s)->dice, &(s)->ml, &(s)->hd95, &(s)->dml, &(s)->dpct }
+
+void
+eval_scores_init (EvalScores *s, int n_methods)
+{
+  double **cols[] = EVAL_SCORES_COLUMNS (s);
+  for (gsize i = 0; i < G_N_ELEMENTS (cols); i++)
+    *cols[i] = g_new (double, n_methods);
+}
+
+void
+eval_scores_clear (EvalScores *s)
+{
+  double **cols[] = EVAL_SCORES_COLUMNS (s);
+  for (gsize i = 0; i < G_N_ELEMENTS (cols); i++)
+    g_clear_pointer (cols[i], g_free);
+}
+
+void
+eval_json_add_scores (JsonBuilder *b, const EvalScores *s, const char *const *names, int n_methods,
+                      gboolean hd95)
+{
+  const struct {
+    const char *key;
+    const double *v;
+  } cols[] = {
+    { "dice", s->dice }, { "ml", s->ml }, { "volume_diff_ml", s->dml }, { "volume_diff_percent", s->dpct },
+    { "hd95_mm", hd95 ? s->hd95 : NULL },
+  };
+  for (gsize f = 0; f < G_N_ELEMENTS (cols); f++)
+    if (cols[f].v != NULL)
+      {
+        json_builder_set_member_name (b, cols[f].key);
+        json_builder_begin_object (b);
+        for (int k = 0; k < n_methods; k++)
+          eval_json_add_number_or_null (b, names[k], cols[f].v[k]);
+        json_builder_end_object (b);
+      }
+}
+
 void
 eval_print_cell (double v, int decimals)
 {
@@ -275,12 +316,8 @@ eval_json_add_number_or_null (JsonBuilder *b, const char *key, double v)
 gboolean
 eval_write_json (JsonBuilder *b, OutSet *outputs, const char *path, GError **error)
 {
-  g_autoptr (JsonGenerator) gen = json_generator_new ();
-  g_autoptr (JsonNode) root = json_builder_get_root (b);
-  json_generator_set_root (gen, root);
-  json_generator_set_pretty (gen, TRUE);
   gsize len;
-  g_autofree char *text = json_generator_to_data (gen, &len);
+  g_autofree char *text = cli_json_dup_text (b, &len);
   OutFile *f = out_set_open (outputs, path, OUT_FILE_PLAIN, error);
   return f != NULL && out_file_write (f, text, len, error) && out_file_finish (f, error)
          && out_set_commit (outputs, error);

@@ -221,25 +221,13 @@ cmd_info (int argc, char **argv)
       cli_json_int (b, "sform_code", info.sform_code);
       cli_json_int (b, "qform_code", info.qform_code);
       cli_json_string (b, "description", info.descrip);
-      json_builder_set_member_name (b, "label_table");
-      if (found)
-        json_builder_add_string_value (b, found);
-      else
-        json_builder_add_null_value (b);
+      cli_json_string_or_null (b, "label_table", found);
       json_builder_set_member_name (b, "scheme");
       json_builder_begin_object (b);
-      json_builder_set_member_name (b, "name");
-      if (m.scheme)
-        json_builder_add_string_value (b, label_scheme_get_name (m.scheme));
-      else
-        json_builder_add_null_value (b);
+      cli_json_string_or_null (b, "name", m.scheme ? label_scheme_get_name (m.scheme) : NULL);
       cli_json_string (b, "origin", cli_label_map_scheme_origin (&m, scheme_name));
       cli_json_bool (b, "by_names", m.by_names);
-      json_builder_set_member_name (b, "problem");
-      if (m.scheme_error)
-        json_builder_add_string_value (b, m.scheme_error->message);
-      else
-        json_builder_add_null_value (b);
+      cli_json_string_or_null (b, "problem", m.scheme_error ? m.scheme_error->message : NULL);
       json_builder_end_object (b);
       json_builder_set_member_name (b, "labels");
       json_builder_begin_array (b);
@@ -259,11 +247,7 @@ cmd_info (int argc, char **argv)
             json_builder_add_int_value (b, cls);
           else
             json_builder_add_null_value (b);
-          json_builder_set_member_name (b, "class_name");
-          if (cls > 0)
-            json_builder_add_string_value (b, lt_default_class_name (cls));
-          else
-            json_builder_add_null_value (b);
+          cli_json_string_or_null (b, "class_name", cls > 0 ? lt_default_class_name (cls) : NULL);
           cli_json_string (b, "color", hex);
           cli_json_int (b, "voxels", st->count);
           cli_json_double (b, "volume_ml", st->count * voxel_ml);
@@ -281,11 +265,7 @@ cmd_info (int argc, char **argv)
         }
       json_builder_end_array (b);
       json_builder_end_object (b);
-      g_autoptr (JsonGenerator) gen = json_generator_new ();
-      g_autoptr (JsonNode) root = json_builder_get_root (b);
-      json_generator_set_root (gen, root);
-      json_generator_set_pretty (gen, TRUE);
-      g_autofree char *text = json_generator_to_data (gen, NULL);
+      g_autofree char *text = cli_json_dup_text (b, NULL);
       printf ("%s\n", text);
       return 0;
     }

@@ -94,7 +94,7 @@ typedef struct {
   int case_index;
   int organ;
   double truth_ml;
-  double *dice, *ml, *dml, *dpct, *hd95;   /* n_methods each */
+  EvalScores scores;
 } Item;
 
 /* Fills method @k's column of the items @first.. (the organs removed from one partial
@@ -113,10 +113,10 @@ score_items (GArray *items, guint first, int k, const LabelVolume *pred, const L
     {
       Item *it = &g_array_index (items, Item, t);
       OrganMetrics o = it->organ < n ? om[it->organ] : (OrganMetrics) { .m = { .dice = NAN }, .hd95_mm = NAN };
-      it->dice[k] = o.m.dice;
-      it->ml[k] = o.m.ml_test;
-      organ_metrics_volume_diff (it->truth_ml, o.m.ml_test, &it->dml[k], &it->dpct[k]);
-      it->hd95[k] = hd95 ? o.hd95_mm : NAN;
+      it->scores.dice[k] = o.m.dice;
+      it->scores.ml[k] = o.m.ml_test;
+      organ_metrics_volume_diff (it->truth_ml, o.m.ml_test, &it->scores.dml[k], &it->scores.dpct[k]);
+      it->scores.hd95[k] = hd95 ? o.hd95_mm : NAN;
     }
   return TRUE;
 }
@@ -291,11 +291,7 @@ eval_benchmark (const char *data_dir, GPtrArray *nets, GPtrArray *model_paths, G
             for (int64_t q = 0; q < nv; q++)
               nt += lv_volume_get_index (truth, q) == l;
             it.truth_ml = nt * lv_volume_voxel_mm3 (truth) / 1000.0;
-            it.dice = g_new (double, n_methods);
-            it.ml = g_new (double, n_methods);
-            it.dml = g_new (double, n_methods);
-            it.dpct = g_new (double, n_methods);
-            it.hd95 = g_new (double, n_methods);
+            eval_scores_init (&it.scores, n_methods);
             g_array_append_val (items, it);
           }
       /* copy */
@@ -395,9 +391,9 @@ eval_benchmark (const char *data_dir, GPtrArray *nets, GPtrArray *model_paths, G
   g_autofree double *dml_med = g_new (double, n_methods * LT_N_CLASSES);
   for (int k = 0; k < n_methods; k++)
     {
-      item_medians (items, k, G_STRUCT_OFFSET (Item, hd95), hd_med + k * LT_N_CLASSES);
-      item_medians (items, k, G_STRUCT_OFFSET (Item, dpct), dv_med + k * LT_N_CLASSES);
-      item_medians (items, k, G_STRUCT_OFFSET (Item, dml), dml_med + k * LT_N_CLASSES);
+      item_medians (items, k, G_STRUCT_OFFSET (Item, scores.hd95), hd_med + k * LT_N_CLASSES);
+      item_medians (items, k, G_STRUCT_OFFSET (Item, scores.dpct), dv_med + k * LT_N_CLASSES);
+      item_medians (items, k, G_STRUCT_OFFSET (Item, scores.dml), dml_med + k * LT_N_CLASSES);
     }
   for (int table = st->hd95 ? 0 : 1; table < 2; table++)
     {
@@ -476,7 +472,10 @@ eval_benchmark (const char *data_dir, GPtrArray *nets, GPtrArray *model_paths, G
           json_builder_end_object (b);
         }
       json_builder_end_array (b);
-      /* every removed organ of every partial volume */
+      /* every removed organ of every partial volume, its scores by method name */
+      g_autofree const char **names = g_new (const char *, n_methods);
+      for (int k = 0; k < n_methods; k++)
+        names[k] = m[k].name;
       json_builder_set_member_name (b, "items");
       json_builder_begin_array (b);
       for (guint t = 0; t < items->len; t++)
@@ -487,19 +486,7 @@ eval_benchmark (const char *data_dir, GPtrArray *nets, GPtrArray *model_paths, G
           cli_json_string (b, "complete", g_ptr_array_index (cpaths, it->case_index));
           cli_json_string (b, "organ", lt_default_class_name (it->organ));
           cli_json_double (b, "truth_ml", it->truth_ml);
-          const struct { const char *key; double *v; } cols[] = {
-            { "dice", it->dice }, { "ml", it->ml }, { "volume_diff_ml", it->dml },
-            { "volume_diff_percent", it->dpct }, { "hd95_mm", it->hd95 } };
-          for (gsize f = 0; f < G_N_ELEMENTS (cols); f++)
-            {
-              if (cols[f].v == it->hd95 && !st->hd95)
-                continue;
-              json_builder_set_member_name (b, cols[f].key);
-              json_builder_begin_object (b);
-              for (int k = 0; k < n_methods; k++)
-                eval_json_add_number_or_null (b, m[k].name, cols[f].v[k]);
-              json_builder_end_object (b);
-            }
+          eval_json_add_scores (b, &it->scores, names, n_methods, st->hd95);
           json_builder_end_object (b);
         }
       json_builder_end_array (b);
@@ -510,13 +497,6 @@ eval_benchmark (const char *data_dir, GPtrArray *nets, GPtrArray *model_paths, G
   for (int k = 0; k < n_methods; k++)
     g_free (m[k].name);
   for (guint t = 0; t < items->len; t++)
-    {
-      Item *it = &g_array_index (items, Item, t);
-      g_free (it->dice);
-      g_free (it->ml);
-      g_free (it->dml);
-      g_free (it->dpct);
-      g_free (it->hd95);
-    }
+    eval_scores_clear (&g_array_index (items, Item, t).scores);
   return 0;
 }

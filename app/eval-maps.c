@@ -32,11 +32,7 @@ typedef struct {
   int organ;
   gboolean triple;
   double truth_ml;
-  double *dice;     /* n_methods */
-  double *ml;       /* n_methods: volume the method gave the organ */
-  double *hd95;     /* n_methods: mm, NAN when the method added none of it (or without --hd95) */
-  double *dml;      /* n_methods: volume difference, method - truth, mL */
-  double *dpct;     /* n_methods: the same in % of the truth's volume */
+  EvalScores scores;
 } Item;
 
 typedef struct {
@@ -141,7 +137,7 @@ typedef enum { ITEM_HD95, ITEM_DPCT, ITEM_DML } ItemValue;
 static const double *
 item_values (const Item *it, ItemValue which)
 {
-  return which == ITEM_HD95 ? it->hd95 : which == ITEM_DPCT ? it->dpct : it->dml;
+  return which == ITEM_HD95 ? it->scores.hd95 : which == ITEM_DPCT ? it->scores.dpct : it->scores.dml;
 }
 
 /* For method @k: @by_organ[k·LT_N_CLASSES + organ], the median of @which over the items of
@@ -252,11 +248,7 @@ eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArr
               {
                 Item it = { .case_index = (int) c, .removal_index = (int) r, .organ = l,
                             .triple = removal_plan_is_triple (removed), .truth_ml = cs->ml[l] };
-                it.dice = g_new (double, n_methods);
-                it.ml = g_new (double, n_methods);
-                it.hd95 = g_new (double, n_methods);
-                it.dml = g_new (double, n_methods);
-                it.dpct = g_new (double, n_methods);
+                eval_scores_init (&it.scores, n_methods);
                 g_array_append_val (items, it);
               }
           for (int k = 0; k < n_methods; k++)
@@ -270,10 +262,10 @@ eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArr
               for (guint t = (guint) first_item; t < items->len; t++)
                 {
                   Item *it = &g_array_index (items, Item, t);
-                  it->dice[k] = metrics_dice (np[it->organ], nt[it->organ], both[it->organ]);
-                  it->ml[k] = np[it->organ] * lv_volume_voxel_mm3 (truth) / 1000.0;
-                  it->hd95[k] = surf ? surface_distance_hd95 (surf, truth_surf, it->organ) : NAN;
-                  organ_metrics_volume_diff (it->truth_ml, it->ml[k], &it->dml[k], &it->dpct[k]);
+                  it->scores.dice[k] = metrics_dice (np[it->organ], nt[it->organ], both[it->organ]);
+                  it->scores.ml[k] = np[it->organ] * lv_volume_voxel_mm3 (truth) / 1000.0;
+                  it->scores.hd95[k] = surf ? surface_distance_hd95 (surf, truth_surf, it->organ) : NAN;
+                  organ_metrics_volume_diff (it->truth_ml, it->scores.ml[k], &it->scores.dml[k], &it->scores.dpct[k]);
                 }
             }
           g_array_append_val (cs->removals, rm);
@@ -299,9 +291,9 @@ eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArr
       n_triple += it->triple;
       for (int k = 0; k < n_methods; k++)
         {
-          sum_organ[k * LT_N_CLASSES + it->organ] += it->dice[k];
-          sum_all[k] += it->dice[k];
-          (it->triple ? sum_triple : sum_alone)[k] += it->dice[k];
+          sum_organ[k * LT_N_CLASSES + it->organ] += it->scores.dice[k];
+          sum_all[k] += it->scores.dice[k];
+          (it->triple ? sum_triple : sum_alone)[k] += it->scores.dice[k];
         }
     }
   g_autofree double *organ_means = g_new (double, (size_t) n_methods * LT_N_CLASSES);
@@ -320,7 +312,7 @@ eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArr
       const Item *it = &g_array_index (items, Item, t);
       case_n[it->case_index]++;
       for (int k = 0; k < n_methods; k++)
-        case_sum[it->case_index * n_methods + k] += it->dice[k];
+        case_sum[it->case_index * n_methods + k] += it->scores.dice[k];
     }
 
   printf ("%u complete label maps, %d removals (each soft organ of at least %g mL alone, and the triples), "
@@ -503,34 +495,7 @@ eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArr
                   json_builder_begin_object (b);
                   cli_json_string (b, "organ", lt_default_class_name (it->organ));
                   cli_json_double (b, "truth_ml", it->truth_ml);
-                  json_builder_set_member_name (b, "dice");
-                  json_builder_begin_object (b);
-                  for (int k = 0; k < n_methods; k++)
-                    eval_json_add_number_or_null (b, names[k], it->dice[k]);
-                  json_builder_end_object (b);
-                  json_builder_set_member_name (b, "ml");
-                  json_builder_begin_object (b);
-                  for (int k = 0; k < n_methods; k++)
-                    eval_json_add_number_or_null (b, names[k], it->ml[k]);
-                  json_builder_end_object (b);
-                  json_builder_set_member_name (b, "volume_diff_ml");
-                  json_builder_begin_object (b);
-                  for (int k = 0; k < n_methods; k++)
-                    eval_json_add_number_or_null (b, names[k], it->dml[k]);
-                  json_builder_end_object (b);
-                  json_builder_set_member_name (b, "volume_diff_percent");
-                  json_builder_begin_object (b);
-                  for (int k = 0; k < n_methods; k++)
-                    eval_json_add_number_or_null (b, names[k], it->dpct[k]);
-                  json_builder_end_object (b);
-                  if (st->hd95)
-                    {
-                      json_builder_set_member_name (b, "hd95_mm");
-                      json_builder_begin_object (b);
-                      for (int k = 0; k < n_methods; k++)
-                        eval_json_add_number_or_null (b, names[k], it->hd95[k]);
-                      json_builder_end_object (b);
-                    }
+                  eval_json_add_scores (b, &it->scores, names, n_methods, st->hd95);
                   json_builder_end_object (b);
                 }
               json_builder_end_array (b);
@@ -568,14 +533,7 @@ eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArr
     }
 
   for (guint t = 0; t < items->len; t++)
-    {
-      Item *it = &g_array_index (items, Item, t);
-      g_free (it->dice);
-      g_free (it->ml);
-      g_free (it->hd95);
-      g_free (it->dml);
-      g_free (it->dpct);
-    }
+    eval_scores_clear (&g_array_index (items, Item, t).scores);
   for (guint c = 0; c < n_cases; c++)
     {
       for (guint r = 0; r < cases[c].removals->len; r++)

@@ -188,11 +188,7 @@ eval_pair (const char *completed, const char *reference, const char *input, gboo
       cli_json_string (b, "mode", "pair");
       cli_json_string (b, "reference", reference);
       cli_json_string (b, "completed", completed);
-      json_builder_set_member_name (b, "input");
-      if (input)
-        json_builder_add_string_value (b, input);
-      else
-        json_builder_add_null_value (b);
+      cli_json_string_or_null (b, "input", input);
       json_builder_set_member_name (b, "organs");
       json_builder_begin_array (b);
       for (guint i = 0; i < rows->len; i++)

@@ -31,6 +31,15 @@ typedef struct {
   AtlasOptions atlas;
 } EvalSettings;
 
+/* What every method scored on one removed organ: n_methods values in each column. */
+typedef struct {
+  double *dice;
+  double *ml;       /* volume the method gave the organ */
+  double *hd95;     /* mm, NAN when the method added none of it (or without --hd95) */
+  double *dml;      /* volume difference, method - truth, mL */
+  double *dpct;     /* the same in % of the truth's volume */
+} EvalScores;
+
 /* realpath of @path, or a copy of @path when it has none */
 char *eval_real_path (const char *path);
 /* file name of @path without its NIfTI extension */
@@ -49,6 +58,13 @@ LabelVolume *eval_run_net (NnNet *net, const LabelVolume *in, guint32 removed, c
 const char *eval_transform_name (AtlasTransform t);
 /* @key: @v, or null when @v is NaN */
 void eval_json_add_number_or_null (JsonBuilder *b, const char *key, double v);
+/* The columns of @s, @n_methods values each (uninitialised), to free with eval_scores_clear */
+void eval_scores_init (EvalScores *s, int n_methods);
+void eval_scores_clear (EvalScores *s);
+/* @s as members "dice", "ml", "volume_diff_ml", "volume_diff_percent" and, with @hd95,
+ * "hd95_mm": each an object of the @n_methods values by @names (null for NaN) */
+void eval_json_add_scores (JsonBuilder *b, const EvalScores *s, const char *const *names, int n_methods,
+                           gboolean hd95);
 /* One cell of a text table: @v with @decimals, "-" when NAN, 14 wide after a space. */
 void eval_print_cell (double v, int decimals);
 /* the document of @b, pretty-printed, to @path reserved in @outputs */

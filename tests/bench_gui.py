@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 
-from guitest import run_xvfb
+from guitest import run_xvfb, write_script
 
 exe = os.environ.get("AR_GUI_EXE")
 anatomy = os.environ.get("ANATOMY")
@@ -48,8 +48,7 @@ if have_models:
     steps += ["compare-all on", "wait-idle", "show-metrics off", "wait-idle", "rotate 30", "rotate-full 3",
               "sleep 1000", "memory"]
 steps += ["quit"]
-with open(script, "w") as f:
-    f.write("\n".join(steps) + "\n")
+write_script(script, steps)
 env = dict(os.environ, AR_TEST_SCRIPT=script, AR_DATADIR=datadir, GTK_A11Y="none", ANATOMY_MODELS_DIR=models,
            GSETTINGS_BACKEND="memory", XDG_DATA_HOME=os.path.join(tmp, "xdg"))
 runs = int(os.environ.get("BENCH_GUI_RUNS", "3"))

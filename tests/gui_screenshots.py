@@ -20,7 +20,7 @@ import os
 import sys
 import tempfile
 
-from guitest import run_xvfb
+from guitest import run_xvfb, write_script
 
 src = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if len(sys.argv) < 2:
@@ -30,25 +30,24 @@ models = sys.argv[2] if len(sys.argv) > 2 else os.path.join(src, "data", "models
 images = os.path.join(src, "docs", "images")
 tmp = tempfile.mkdtemp(prefix="ar-shots-")
 script = os.path.join(tmp, "script.txt")
-with open(script, "w") as f:
-    f.write("\n".join([
-        "wait-idle",
-        "network U-Net + skip",
-        "complete",
-        "wait-idle",
-        "view anterior",
-        "wait-idle",
-        "screenshot " + os.path.join(images, "window.png"),
-        "compare-all on",
-        "wait-idle",
-        "show-metrics on",
-        "sleep 600",
-        "wait-idle",
-        "screenshot " + os.path.join(images, "compare-all.png"),
-        "metrics",
-        "screenshot " + os.path.join(tmp, "table-window.png"),
-        "quit",
-    ]) + "\n")
+write_script(script, [
+    "wait-idle",
+    "network U-Net + skip",
+    "complete",
+    "wait-idle",
+    "view anterior",
+    "wait-idle",
+    "screenshot " + os.path.join(images, "window.png"),
+    "compare-all on",
+    "wait-idle",
+    "show-metrics on",
+    "sleep 600",
+    "wait-idle",
+    "screenshot " + os.path.join(images, "compare-all.png"),
+    "metrics",
+    "screenshot " + os.path.join(tmp, "table-window.png"),
+    "quit",
+])
 env = dict(os.environ, AR_TEST_SCRIPT=script, ANATOMY_MODELS_DIR=models, GTK_A11Y="none",
            GSETTINGS_BACKEND="memory", XDG_DATA_HOME=os.path.join(tmp, "xdg"))
 code, _, out, _ = run_xvfb(exe, env, 900)
@@ -76,35 +75,34 @@ d[np.isin(d, [2, 3, 5])] = 0          # TotalSegmentator v2: kidney_right, kidne
 partial = os.path.join(tmp, "tsexample_without_liver_kidneys.nii.gz")
 nib.save(nib.Nifti1Image(d, im.affine, im.header), partial)
 shot = lambda n: "screenshot " + os.path.join(images, n + ".png")
-with open(script, "w") as f:
-    f.write("\n".join([
-        "wait-idle",
-        "open " + partial,
-        "wait-idle",
-        "untick heart",
-        "untick pulmonary artery",
-        "expand lung",
-        "view anterior",
-        "wait-idle", "sleep 300",
-        shot("organs-totalseg"),
-        "complete",
-        "wait-idle",
-        "collapse lung",
-        "expand kidney",
-        "wait-idle", "sleep 300",
-        shot("organs-totalseg-completed"),
-        "open " + os.path.join(real, "s0004_totalseg_v2.nii.gz"),
-        "wait-idle", "sleep 300",
-        shot("organs-unknown"),
-        "open " + os.path.join(real, "s0328_slicer_totalseg.seg.nrrd"),
-        "wait-idle",
-        "scheme totalseg-v2",
-        "wait-idle",
-        "expand spine",
-        "wait-idle", "sleep 300",
-        shot("organs-seg-nrrd"),
-        "quit",
-    ]) + "\n")
+write_script(script, [
+    "wait-idle",
+    "open " + partial,
+    "wait-idle",
+    "untick heart",
+    "untick pulmonary artery",
+    "expand lung",
+    "view anterior",
+    "wait-idle", "sleep 300",
+    shot("organs-totalseg"),
+    "complete",
+    "wait-idle",
+    "collapse lung",
+    "expand kidney",
+    "wait-idle", "sleep 300",
+    shot("organs-totalseg-completed"),
+    "open " + os.path.join(real, "s0004_totalseg_v2.nii.gz"),
+    "wait-idle", "sleep 300",
+    shot("organs-unknown"),
+    "open " + os.path.join(real, "s0328_slicer_totalseg.seg.nrrd"),
+    "wait-idle",
+    "scheme totalseg-v2",
+    "wait-idle",
+    "expand spine",
+    "wait-idle", "sleep 300",
+    shot("organs-seg-nrrd"),
+    "quit",
+])
 code, _, out, _ = run_xvfb(exe, env, 900)
 print(out, end="")
 sys.exit(code)

@@ -23,13 +23,25 @@ def run_xvfb(exe, env, timeout):
     return code, [l for l in out.splitlines() if l.startswith("test: ")], out, err
 
 
+def write_script(path, lines):
+    """@path holding the test script @lines, one command a line."""
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def shot_paths(tmp, names):
+    """The screenshot path of each of @names: NAME.png in $AR_GUI_SHOTS when it is set (the
+    documentation's images), else in @tmp."""
+    shots_dir = os.environ.get("AR_GUI_SHOTS") or tmp
+    return {k: os.path.join(shots_dir, k + ".png") for k in names}
+
+
 def run_app(cmd, script_lines, tmp, env, name, driver=None, cwd=None, limit=300):
     """Runs @cmd (ending with the app and its files) on @script_lines, written to
     @tmp/@name.txt; @driver is called with each stdout line; the app is stopped after @limit
     seconds.  Returns (its "test: " lines, exit status, stderr)."""
     script = os.path.join(tmp, name + ".txt")
-    with open(script, "w") as f:
-        f.write("\n".join(script_lines) + "\n")
+    write_script(script, script_lines)
     env = dict(env, AR_TEST_SCRIPT=script)
     lines = []
     err_path = os.path.join(tmp, name + ".stderr")
@@ -84,6 +96,16 @@ class Pointer:
         m = re.match(r"test: geometry: ok (\S+) (-?\d+) (-?\d+)", line)
         if m:
             self.geo[m.group(1)] = (int(m.group(2)), int(m.group(3)))
+
+    def ready(self, line, name="ready-"):
+        """feed() @line; when it says the script touched @name followed by a digit N, attach()
+        and return N, else None."""
+        self.feed(line)
+        m = re.match(r"test: touch: ok .*/%s(\d)" % re.escape(name), line)
+        if not m:
+            return None
+        self.attach()
+        return int(m.group(1))
 
     def xdo(self, *args):
         r = subprocess.run(["xdotool"] + list(args), capture_output=True, text=True,

@@ -23,6 +23,111 @@ assert_entry (const LabelScheme *s, int32_t id, const char *name, int32_t organ,
   g_assert_cmpint (label_scheme_find_name (s, name), ==, id);
 }
 
+/* The entries the schemes must have: the scheme, the id, name, benchmark class
+ * (LT_BACKGROUND: none of the 12) and side. */
+static const struct {
+  const char *scheme;
+  int32_t id;
+  const char *name;
+  int32_t organ;
+  LabelSide side;
+} expected_entries[] = {
+  { "totalseg-v2", 1, "spleen", LT_SPLEEN, LABEL_SIDE_NONE },
+  { "totalseg-v2", 2, "kidney_right", LT_KIDNEY, LABEL_SIDE_RIGHT },
+  { "totalseg-v2", 3, "kidney_left", LT_KIDNEY, LABEL_SIDE_LEFT },
+  { "totalseg-v2", 4, "gallbladder", LT_BACKGROUND, LABEL_SIDE_NONE },
+  { "totalseg-v2", 5, "liver", LT_LIVER, LABEL_SIDE_NONE },
+  { "totalseg-v2", 6, "stomach", LT_STOMACH, LABEL_SIDE_NONE },
+  { "totalseg-v2", 7, "pancreas", LT_PANCREAS, LABEL_SIDE_NONE },
+  { "totalseg-v2", 8, "adrenal_gland_right", LT_BACKGROUND, LABEL_SIDE_RIGHT },
+  { "totalseg-v2", 10, "lung_upper_lobe_left", LT_LUNG, LABEL_SIDE_LEFT },
+  { "totalseg-v2", 11, "lung_lower_lobe_left", LT_LUNG, LABEL_SIDE_LEFT },
+  { "totalseg-v2", 12, "lung_upper_lobe_right", LT_LUNG, LABEL_SIDE_RIGHT },
+  { "totalseg-v2", 13, "lung_middle_lobe_right", LT_LUNG, LABEL_SIDE_RIGHT },
+  { "totalseg-v2", 14, "lung_lower_lobe_right", LT_LUNG, LABEL_SIDE_RIGHT },
+  { "totalseg-v2", 23, "kidney_cyst_left", LT_BACKGROUND, LABEL_SIDE_LEFT },
+  { "totalseg-v2", 24, "kidney_cyst_right", LT_BACKGROUND, LABEL_SIDE_RIGHT },
+  { "totalseg-v2", 25, "sacrum", LT_BACKGROUND, LABEL_SIDE_NONE },
+  { "totalseg-v2", 26, "vertebrae_S1", LT_BACKGROUND, LABEL_SIDE_NONE },
+  { "totalseg-v2", 27, "vertebrae_L5", LT_SPINE, LABEL_SIDE_NONE },
+  { "totalseg-v2", 31, "vertebrae_L1", LT_SPINE, LABEL_SIDE_NONE },
+  { "totalseg-v2", 32, "vertebrae_T12", LT_SPINE, LABEL_SIDE_NONE },
+  { "totalseg-v2", 43, "vertebrae_T1", LT_SPINE, LABEL_SIDE_NONE },
+  { "totalseg-v2", 44, "vertebrae_C7", LT_SPINE, LABEL_SIDE_NONE },
+  { "totalseg-v2", 50, "vertebrae_C1", LT_SPINE, LABEL_SIDE_NONE },
+  { "totalseg-v2", 51, "heart", LT_HEART, LABEL_SIDE_NONE },
+  { "totalseg-v2", 52, "aorta", LT_AORTA, LABEL_SIDE_NONE },
+  { "totalseg-v2", 53, "pulmonary_vein", LT_BACKGROUND, LABEL_SIDE_NONE },
+  { "totalseg-v2", 61, "atrial_appendage_left", LT_BACKGROUND, LABEL_SIDE_LEFT },
+  { "totalseg-v2", 63, "inferior_vena_cava", LT_BACKGROUND, LABEL_SIDE_NONE },
+  { "totalseg-v2", 79, "spinal_cord", LT_BACKGROUND, LABEL_SIDE_NONE },
+  { "totalseg-v2", 86, "autochthon_left", LT_AUTOCHTHON, LABEL_SIDE_LEFT },
+  { "totalseg-v2", 87, "autochthon_right", LT_AUTOCHTHON, LABEL_SIDE_RIGHT },
+  { "totalseg-v2", 88, "iliopsoas_left", LT_BACKGROUND, LABEL_SIDE_LEFT },
+  { "totalseg-v2", 91, "skull", LT_BACKGROUND, LABEL_SIDE_NONE },
+  { "totalseg-v2", 92, "rib_left_1", LT_RIB_CAGE, LABEL_SIDE_LEFT },
+  { "totalseg-v2", 103, "rib_left_12", LT_RIB_CAGE, LABEL_SIDE_LEFT },
+  { "totalseg-v2", 104, "rib_right_1", LT_RIB_CAGE, LABEL_SIDE_RIGHT },
+  { "totalseg-v2", 115, "rib_right_12", LT_RIB_CAGE, LABEL_SIDE_RIGHT },
+  { "totalseg-v2", 116, "sternum", LT_RIB_CAGE, LABEL_SIDE_NONE },
+  { "totalseg-v2", 117, "costal_cartilages", LT_RIB_CAGE, LABEL_SIDE_NONE },
+  { "totalseg-v1", 1, "spleen", LT_SPLEEN, LABEL_SIDE_NONE },
+  { "totalseg-v1", 2, "kidney_right", LT_KIDNEY, LABEL_SIDE_RIGHT },
+  { "totalseg-v1", 3, "kidney_left", LT_KIDNEY, LABEL_SIDE_LEFT },
+  { "totalseg-v1", 5, "liver", LT_LIVER, LABEL_SIDE_NONE },
+  { "totalseg-v1", 6, "stomach", LT_STOMACH, LABEL_SIDE_NONE },
+  { "totalseg-v1", 7, "aorta", LT_AORTA, LABEL_SIDE_NONE },
+  { "totalseg-v1", 8, "inferior_vena_cava", LT_BACKGROUND, LABEL_SIDE_NONE },
+  { "totalseg-v1", 10, "pancreas", LT_PANCREAS, LABEL_SIDE_NONE },
+  { "totalseg-v1", 13, "lung_upper_lobe_left", LT_LUNG, LABEL_SIDE_LEFT },
+  { "totalseg-v1", 17, "lung_lower_lobe_right", LT_LUNG, LABEL_SIDE_RIGHT },
+  { "totalseg-v1", 18, "vertebrae_L5", LT_SPINE, LABEL_SIDE_NONE },
+  { "totalseg-v1", 41, "vertebrae_C1", LT_SPINE, LABEL_SIDE_NONE },
+  { "totalseg-v1", 42, "esophagus", LT_BACKGROUND, LABEL_SIDE_NONE },
+  { "totalseg-v1", 44, "heart_myocardium", LT_HEART, LABEL_SIDE_NONE },
+  { "totalseg-v1", 45, "heart_atrium_left", LT_HEART, LABEL_SIDE_LEFT },
+  { "totalseg-v1", 48, "heart_ventricle_right", LT_HEART, LABEL_SIDE_RIGHT },
+  { "totalseg-v1", 49, "pulmonary_artery", LT_PULMONARY_ARTERY, LABEL_SIDE_NONE },
+  { "totalseg-v1", 58, "rib_left_1", LT_RIB_CAGE, LABEL_SIDE_LEFT },
+  { "totalseg-v1", 81, "rib_right_12", LT_RIB_CAGE, LABEL_SIDE_RIGHT },
+  { "totalseg-v1", 92, "sacrum", LT_BACKGROUND, LABEL_SIDE_NONE },
+  { "totalseg-v1", 93, "face", LT_BACKGROUND, LABEL_SIDE_NONE },
+  { "totalseg-v1", 100, "autochthon_left", LT_AUTOCHTHON, LABEL_SIDE_LEFT },
+  { "totalseg-v1", 101, "autochthon_right", LT_AUTOCHTHON, LABEL_SIDE_RIGHT },
+  { "totalseg-v1", 104, "urinary_bladder", LT_BACKGROUND, LABEL_SIDE_NONE },
+  { "amos15", 1, "spleen", LT_SPLEEN, LABEL_SIDE_NONE },
+  { "amos15", 2, "right kidney", LT_KIDNEY, LABEL_SIDE_RIGHT },
+  { "amos15", 3, "left kidney", LT_KIDNEY, LABEL_SIDE_LEFT },
+  { "amos15", 4, "gall bladder", LT_BACKGROUND, LABEL_SIDE_NONE },
+  { "amos15", 5, "esophagus", LT_BACKGROUND, LABEL_SIDE_NONE },
+  { "amos15", 6, "liver", LT_LIVER, LABEL_SIDE_NONE },
+  { "amos15", 7, "stomach", LT_STOMACH, LABEL_SIDE_NONE },
+  { "amos15", 8, "aorta", LT_AORTA, LABEL_SIDE_NONE },
+  { "amos15", 9, "postcava", LT_BACKGROUND, LABEL_SIDE_NONE },
+  { "amos15", 10, "pancreas", LT_PANCREAS, LABEL_SIDE_NONE },
+  { "amos15", 11, "right adrenal gland", LT_BACKGROUND, LABEL_SIDE_RIGHT },
+  { "amos15", 12, "left adrenal gland", LT_BACKGROUND, LABEL_SIDE_LEFT },
+  { "amos15", 13, "duodenum", LT_BACKGROUND, LABEL_SIDE_NONE },
+  { "amos15", 14, "bladder", LT_BACKGROUND, LABEL_SIDE_NONE },
+  { "amos15", 15, "prostate/uterus", LT_BACKGROUND, LABEL_SIDE_NONE },
+};
+
+/* assert_entry for each of the expected_entries of @s. */
+static void
+assert_entries (const LabelScheme *s)
+{
+  int n = 0;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (expected_entries); i++)
+    if (strcmp (expected_entries[i].scheme, label_scheme_get_name (s)) == 0)
+      {
+        assert_entry (s, expected_entries[i].id, expected_entries[i].name, expected_entries[i].organ,
+                      expected_entries[i].side);
+        n++;
+      }
+  g_assert_cmpint (n, >, 0);
+}
+
 /* ------------------------------------------------------------------------- */
 /* The schemes                                                               */
 
@@ -120,45 +225,7 @@ test_totalseg_v2 (void)
   g_assert_cmpint (label_scheme_get_n_entries (s), ==, 117);
   check_against_ranges (s, v2_ranges, G_N_ELEMENTS (v2_ranges));
 
-  assert_entry (s, 1, "spleen", LT_SPLEEN, LABEL_SIDE_NONE);
-  assert_entry (s, 2, "kidney_right", LT_KIDNEY, LABEL_SIDE_RIGHT);
-  assert_entry (s, 3, "kidney_left", LT_KIDNEY, LABEL_SIDE_LEFT);
-  assert_entry (s, 4, "gallbladder", 0, LABEL_SIDE_NONE);
-  assert_entry (s, 5, "liver", LT_LIVER, LABEL_SIDE_NONE);
-  assert_entry (s, 6, "stomach", LT_STOMACH, LABEL_SIDE_NONE);
-  assert_entry (s, 7, "pancreas", LT_PANCREAS, LABEL_SIDE_NONE);
-  assert_entry (s, 8, "adrenal_gland_right", 0, LABEL_SIDE_RIGHT);
-  assert_entry (s, 10, "lung_upper_lobe_left", LT_LUNG, LABEL_SIDE_LEFT);
-  assert_entry (s, 11, "lung_lower_lobe_left", LT_LUNG, LABEL_SIDE_LEFT);
-  assert_entry (s, 12, "lung_upper_lobe_right", LT_LUNG, LABEL_SIDE_RIGHT);
-  assert_entry (s, 13, "lung_middle_lobe_right", LT_LUNG, LABEL_SIDE_RIGHT);
-  assert_entry (s, 14, "lung_lower_lobe_right", LT_LUNG, LABEL_SIDE_RIGHT);
-  assert_entry (s, 23, "kidney_cyst_left", 0, LABEL_SIDE_LEFT);
-  assert_entry (s, 24, "kidney_cyst_right", 0, LABEL_SIDE_RIGHT);
-  assert_entry (s, 25, "sacrum", 0, LABEL_SIDE_NONE);
-  assert_entry (s, 26, "vertebrae_S1", 0, LABEL_SIDE_NONE);
-  assert_entry (s, 27, "vertebrae_L5", LT_SPINE, LABEL_SIDE_NONE);
-  assert_entry (s, 31, "vertebrae_L1", LT_SPINE, LABEL_SIDE_NONE);
-  assert_entry (s, 32, "vertebrae_T12", LT_SPINE, LABEL_SIDE_NONE);
-  assert_entry (s, 43, "vertebrae_T1", LT_SPINE, LABEL_SIDE_NONE);
-  assert_entry (s, 44, "vertebrae_C7", LT_SPINE, LABEL_SIDE_NONE);
-  assert_entry (s, 50, "vertebrae_C1", LT_SPINE, LABEL_SIDE_NONE);
-  assert_entry (s, 51, "heart", LT_HEART, LABEL_SIDE_NONE);
-  assert_entry (s, 52, "aorta", LT_AORTA, LABEL_SIDE_NONE);
-  assert_entry (s, 53, "pulmonary_vein", 0, LABEL_SIDE_NONE);
-  assert_entry (s, 61, "atrial_appendage_left", 0, LABEL_SIDE_LEFT);
-  assert_entry (s, 63, "inferior_vena_cava", 0, LABEL_SIDE_NONE);
-  assert_entry (s, 79, "spinal_cord", 0, LABEL_SIDE_NONE);
-  assert_entry (s, 86, "autochthon_left", LT_AUTOCHTHON, LABEL_SIDE_LEFT);
-  assert_entry (s, 87, "autochthon_right", LT_AUTOCHTHON, LABEL_SIDE_RIGHT);
-  assert_entry (s, 88, "iliopsoas_left", 0, LABEL_SIDE_LEFT);
-  assert_entry (s, 91, "skull", 0, LABEL_SIDE_NONE);
-  assert_entry (s, 92, "rib_left_1", LT_RIB_CAGE, LABEL_SIDE_LEFT);
-  assert_entry (s, 103, "rib_left_12", LT_RIB_CAGE, LABEL_SIDE_LEFT);
-  assert_entry (s, 104, "rib_right_1", LT_RIB_CAGE, LABEL_SIDE_RIGHT);
-  assert_entry (s, 115, "rib_right_12", LT_RIB_CAGE, LABEL_SIDE_RIGHT);
-  assert_entry (s, 116, "sternum", LT_RIB_CAGE, LABEL_SIDE_NONE);
-  assert_entry (s, 117, "costal_cartilages", LT_RIB_CAGE, LABEL_SIDE_NONE);
+  assert_entries (s);
 
   /* All vertebrae by name: C1..C7, T1..T12, L1..L5 are spine. */
   for (int level = 0; level < 3; level++)
@@ -192,30 +259,7 @@ test_totalseg_v1 (void)
   g_assert_cmpint (label_scheme_get_n_entries (s), ==, 104);
   check_against_ranges (s, v1_ranges, G_N_ELEMENTS (v1_ranges));
 
-  assert_entry (s, 1, "spleen", LT_SPLEEN, LABEL_SIDE_NONE);
-  assert_entry (s, 2, "kidney_right", LT_KIDNEY, LABEL_SIDE_RIGHT);
-  assert_entry (s, 3, "kidney_left", LT_KIDNEY, LABEL_SIDE_LEFT);
-  assert_entry (s, 5, "liver", LT_LIVER, LABEL_SIDE_NONE);
-  assert_entry (s, 6, "stomach", LT_STOMACH, LABEL_SIDE_NONE);
-  assert_entry (s, 7, "aorta", LT_AORTA, LABEL_SIDE_NONE);
-  assert_entry (s, 8, "inferior_vena_cava", 0, LABEL_SIDE_NONE);
-  assert_entry (s, 10, "pancreas", LT_PANCREAS, LABEL_SIDE_NONE);
-  assert_entry (s, 13, "lung_upper_lobe_left", LT_LUNG, LABEL_SIDE_LEFT);
-  assert_entry (s, 17, "lung_lower_lobe_right", LT_LUNG, LABEL_SIDE_RIGHT);
-  assert_entry (s, 18, "vertebrae_L5", LT_SPINE, LABEL_SIDE_NONE);
-  assert_entry (s, 41, "vertebrae_C1", LT_SPINE, LABEL_SIDE_NONE);
-  assert_entry (s, 42, "esophagus", 0, LABEL_SIDE_NONE);
-  assert_entry (s, 44, "heart_myocardium", LT_HEART, LABEL_SIDE_NONE);
-  assert_entry (s, 45, "heart_atrium_left", LT_HEART, LABEL_SIDE_LEFT);
-  assert_entry (s, 48, "heart_ventricle_right", LT_HEART, LABEL_SIDE_RIGHT);
-  assert_entry (s, 49, "pulmonary_artery", LT_PULMONARY_ARTERY, LABEL_SIDE_NONE);
-  assert_entry (s, 58, "rib_left_1", LT_RIB_CAGE, LABEL_SIDE_LEFT);
-  assert_entry (s, 81, "rib_right_12", LT_RIB_CAGE, LABEL_SIDE_RIGHT);
-  assert_entry (s, 92, "sacrum", 0, LABEL_SIDE_NONE);
-  assert_entry (s, 93, "face", 0, LABEL_SIDE_NONE);
-  assert_entry (s, 100, "autochthon_left", LT_AUTOCHTHON, LABEL_SIDE_LEFT);
-  assert_entry (s, 101, "autochthon_right", LT_AUTOCHTHON, LABEL_SIDE_RIGHT);
-  assert_entry (s, 104, "urinary_bladder", 0, LABEL_SIDE_NONE);
+  assert_entries (s);
 
   /* v1 has no sternum, costal cartilages, S1 or v2-style heart. */
   g_assert_cmpint (label_scheme_find_name (s, "sternum"), ==, -1);
@@ -235,21 +279,7 @@ test_amos_and_benchmark (void)
   const LabelScheme *b = get ("benchmark12");
 
   check_against_ranges (a, amos_ranges, G_N_ELEMENTS (amos_ranges));
-  assert_entry (a, 1, "spleen", LT_SPLEEN, LABEL_SIDE_NONE);
-  assert_entry (a, 2, "right kidney", LT_KIDNEY, LABEL_SIDE_RIGHT);
-  assert_entry (a, 3, "left kidney", LT_KIDNEY, LABEL_SIDE_LEFT);
-  assert_entry (a, 4, "gall bladder", 0, LABEL_SIDE_NONE);
-  assert_entry (a, 5, "esophagus", 0, LABEL_SIDE_NONE);
-  assert_entry (a, 6, "liver", LT_LIVER, LABEL_SIDE_NONE);
-  assert_entry (a, 7, "stomach", LT_STOMACH, LABEL_SIDE_NONE);
-  assert_entry (a, 8, "aorta", LT_AORTA, LABEL_SIDE_NONE);
-  assert_entry (a, 9, "postcava", 0, LABEL_SIDE_NONE);
-  assert_entry (a, 10, "pancreas", LT_PANCREAS, LABEL_SIDE_NONE);
-  assert_entry (a, 11, "right adrenal gland", 0, LABEL_SIDE_RIGHT);
-  assert_entry (a, 12, "left adrenal gland", 0, LABEL_SIDE_LEFT);
-  assert_entry (a, 13, "duodenum", 0, LABEL_SIDE_NONE);
-  assert_entry (a, 14, "bladder", 0, LABEL_SIDE_NONE);
-  assert_entry (a, 15, "prostate/uterus", 0, LABEL_SIDE_NONE);
+  assert_entries (a);
   /* The dataset.json spellings and the TotalSegmentator ones find the same ids. */
   g_assert_cmpint (label_scheme_find_name (a, "arota"), ==, 8);
   g_assert_cmpint (label_scheme_find_name (a, "inferior_vena_cava"), ==, 9);
@@ -290,42 +320,66 @@ test_write_back (void)
   const LabelSchemeWriteKind S = LABEL_SCHEME_WRITE_SINGLE, B = LABEL_SCHEME_WRITE_BY_SIDE,
                              N = LABEL_SCHEME_WRITE_NEW_ID;
 
-  /* v2: max id 117, reserved ids 117 + organ. */
-  assert_write_back ("totalseg-v2", LT_LUNG, N, 118, "lung (completed)", -1, -1, 5);
-  assert_write_back ("totalseg-v2", LT_HEART, S, 51, "heart", -1, -1, 1);
-  assert_write_back ("totalseg-v2", LT_SPLEEN, S, 1, "spleen", -1, -1, 1);
-  assert_write_back ("totalseg-v2", LT_STOMACH, S, 6, "stomach", -1, -1, 1);
-  assert_write_back ("totalseg-v2", LT_PANCREAS, S, 7, "pancreas", -1, -1, 1);
-  assert_write_back ("totalseg-v2", LT_SPINE, N, 123, "spine (completed)", -1, -1, 24);
-  assert_write_back ("totalseg-v2", LT_RIB_CAGE, N, 124, "rib cage (completed)", -1, -1, 26);
-  assert_write_back ("totalseg-v2", LT_LIVER, S, 5, "liver", -1, -1, 1);
-  assert_write_back ("totalseg-v2", LT_KIDNEY, B, 126, "kidney (completed)", 3, 2, 2);
-  assert_write_back ("totalseg-v2", LT_AORTA, S, 52, "aorta", -1, -1, 1);
-  assert_write_back ("totalseg-v2", LT_AUTOCHTHON, B, 128, "autochthon muscles (completed)", 86, 87, 2);
-  assert_write_back ("totalseg-v2", LT_PULMONARY_ARTERY, N, 129, "pulmonary artery (completed)", -1, -1, 0);
+  /* The write-back of each scheme's organ.  v2: max id 117, reserved ids 117 + organ; v1:
+   * max id 104; AMOS: max id 15, no lung, heart, spine, ribs, autochthon or pulmonary
+   * artery.  With one id or a new id: the kind, id, name and parts (no side ids). */
+  const struct {
+    const char *scheme;
+    int32_t organ;
+    LabelSchemeWriteKind kind;
+    int32_t id;
+    const char *name;
+    int n_parts;
+  } one_id[] = {
+    { "totalseg-v2", LT_LUNG, N, 118, "lung (completed)", 5 },
+    { "totalseg-v2", LT_HEART, S, 51, "heart", 1 },
+    { "totalseg-v2", LT_SPLEEN, S, 1, "spleen", 1 },
+    { "totalseg-v2", LT_STOMACH, S, 6, "stomach", 1 },
+    { "totalseg-v2", LT_PANCREAS, S, 7, "pancreas", 1 },
+    { "totalseg-v2", LT_SPINE, N, 123, "spine (completed)", 24 },
+    { "totalseg-v2", LT_RIB_CAGE, N, 124, "rib cage (completed)", 26 },
+    { "totalseg-v2", LT_LIVER, S, 5, "liver", 1 },
+    { "totalseg-v2", LT_AORTA, S, 52, "aorta", 1 },
+    { "totalseg-v2", LT_PULMONARY_ARTERY, N, 129, "pulmonary artery (completed)", 0 },
+    { "totalseg-v1", LT_LUNG, N, 105, "lung (completed)", 5 },
+    { "totalseg-v1", LT_HEART, N, 106, "heart (completed)", 5 },
+    { "totalseg-v1", LT_PANCREAS, S, 10, "pancreas", 1 },
+    { "totalseg-v1", LT_SPINE, N, 110, "spine (completed)", 24 },
+    { "totalseg-v1", LT_RIB_CAGE, N, 111, "rib cage (completed)", 24 },
+    { "totalseg-v1", LT_AORTA, S, 7, "aorta", 1 },
+    { "totalseg-v1", LT_PULMONARY_ARTERY, S, 49, "pulmonary_artery", 1 },
+    { "amos15", LT_LUNG, N, 16, "lung (completed)", 0 },
+    { "amos15", LT_HEART, N, 17, "heart (completed)", 0 },
+    { "amos15", LT_SPLEEN, S, 1, "spleen", 1 },
+    { "amos15", LT_STOMACH, S, 7, "stomach", 1 },
+    { "amos15", LT_PANCREAS, S, 10, "pancreas", 1 },
+    { "amos15", LT_SPINE, N, 21, "spine (completed)", 0 },
+    { "amos15", LT_LIVER, S, 6, "liver", 1 },
+    { "amos15", LT_AORTA, S, 8, "aorta", 1 },
+    { "amos15", LT_PULMONARY_ARTERY, N, 27, "pulmonary artery (completed)", 0 },
+  };
+  /* By side: the id of the organ and of its left and right parts. */
+  const struct {
+    const char *scheme;
+    int32_t organ;
+    int32_t id;
+    const char *name;
+    int32_t left, right;
+    int n_parts;
+  } by_side[] = {
+    { "totalseg-v2", LT_KIDNEY, 126, "kidney (completed)", 3, 2, 2 },
+    { "totalseg-v2", LT_AUTOCHTHON, 128, "autochthon muscles (completed)", 86, 87, 2 },
+    { "totalseg-v1", LT_KIDNEY, 113, "kidney (completed)", 3, 2, 2 },
+    { "totalseg-v1", LT_AUTOCHTHON, 115, "autochthon muscles (completed)", 100, 101, 2 },
+    { "amos15", LT_KIDNEY, 24, "kidney (completed)", 3, 2, 2 },
+  };
 
-  /* v1: max id 104. */
-  assert_write_back ("totalseg-v1", LT_LUNG, N, 105, "lung (completed)", -1, -1, 5);
-  assert_write_back ("totalseg-v1", LT_HEART, N, 106, "heart (completed)", -1, -1, 5);
-  assert_write_back ("totalseg-v1", LT_PANCREAS, S, 10, "pancreas", -1, -1, 1);
-  assert_write_back ("totalseg-v1", LT_SPINE, N, 110, "spine (completed)", -1, -1, 24);
-  assert_write_back ("totalseg-v1", LT_RIB_CAGE, N, 111, "rib cage (completed)", -1, -1, 24);
-  assert_write_back ("totalseg-v1", LT_KIDNEY, B, 113, "kidney (completed)", 3, 2, 2);
-  assert_write_back ("totalseg-v1", LT_AORTA, S, 7, "aorta", -1, -1, 1);
-  assert_write_back ("totalseg-v1", LT_AUTOCHTHON, B, 115, "autochthon muscles (completed)", 100, 101, 2);
-  assert_write_back ("totalseg-v1", LT_PULMONARY_ARTERY, S, 49, "pulmonary_artery", -1, -1, 1);
-
-  /* AMOS: max id 15; no lung, heart, spine, ribs, autochthon or pulmonary artery. */
-  assert_write_back ("amos15", LT_LUNG, N, 16, "lung (completed)", -1, -1, 0);
-  assert_write_back ("amos15", LT_HEART, N, 17, "heart (completed)", -1, -1, 0);
-  assert_write_back ("amos15", LT_SPLEEN, S, 1, "spleen", -1, -1, 1);
-  assert_write_back ("amos15", LT_STOMACH, S, 7, "stomach", -1, -1, 1);
-  assert_write_back ("amos15", LT_PANCREAS, S, 10, "pancreas", -1, -1, 1);
-  assert_write_back ("amos15", LT_SPINE, N, 21, "spine (completed)", -1, -1, 0);
-  assert_write_back ("amos15", LT_LIVER, S, 6, "liver", -1, -1, 1);
-  assert_write_back ("amos15", LT_KIDNEY, B, 24, "kidney (completed)", 3, 2, 2);
-  assert_write_back ("amos15", LT_AORTA, S, 8, "aorta", -1, -1, 1);
-  assert_write_back ("amos15", LT_PULMONARY_ARTERY, N, 27, "pulmonary artery (completed)", -1, -1, 0);
+  for (gsize i = 0; i < G_N_ELEMENTS (one_id); i++)
+    assert_write_back (one_id[i].scheme, one_id[i].organ, one_id[i].kind, one_id[i].id, one_id[i].name, -1, -1,
+                       one_id[i].n_parts);
+  for (gsize i = 0; i < G_N_ELEMENTS (by_side); i++)
+    assert_write_back (by_side[i].scheme, by_side[i].organ, B, by_side[i].id, by_side[i].name, by_side[i].left,
+                       by_side[i].right, by_side[i].n_parts);
 
   /* The benchmark writes each organ with its own id, and has no reserved ids. */
   for (int32_t c = 1; c <= LT_N_ORGANS; c++)

@@ -52,6 +52,41 @@ conv_geom (const ConvCase *cc)
   return g;
 }
 
+/* One case ready to run: its layer @g, random input @x (@nin voxels a channel), weights
+ * @w and bias @b, room for the output @y and the reference @r (@nout voxels a channel). */
+typedef struct {
+  NnConvGeom g;
+  float *x, *w, *b, *y, *r;
+  int64_t nin, nout;
+} ConvBufs;
+
+/* The buffers of @cc, whose output grid is by @out_size. */
+static ConvBufs
+conv_bufs_new (const ConvCase *cc, int (*out_size) (int, int, int, int))
+{
+  ConvBufs t = { .g = conv_geom (cc) };
+  int Do = out_size (cc->D, t.g.k[0], t.g.s[0], t.g.p[0]);
+  int Ho = out_size (cc->H, t.g.k[1], t.g.s[1], t.g.p[1]);
+  int Wo = out_size (cc->W, t.g.k[2], t.g.s[2], t.g.p[2]);
+  t.nin = (int64_t) cc->D * cc->H * cc->W;
+  t.nout = (int64_t) Do * Ho * Wo;
+  t.x = rand_buf (cc->cin * t.nin);
+  t.w = rand_buf ((int64_t) cc->cout * cc->cin * t.g.k[0] * t.g.k[1] * t.g.k[2]);
+  t.b = rand_buf (cc->cout);
+  t.y = g_new (float, cc->cout * t.nout);
+  t.r = g_new (float, cc->cout * t.nout);
+  return t;
+}
+
+static void
+conv_bufs_clear (ConvBufs *t)
+{
+  float **bufs[] = { &t->x, &t->w, &t->b, &t->y, &t->r };
+  for (gsize i = 0; i < G_N_ELEMENTS (bufs); i++)
+    g_clear_pointer (bufs[i], g_free);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (ConvBufs, conv_bufs_clear)
+
 static const ConvCase conv_cases[] = {
   { 3, 5, 7, 6, 9, { 3, 3, 3 }, { 1, 1, 1 }, { 1, 1, 1 } },
   { 2, 3, 5, 9, 4, { 3, 2, 1 }, { 2, 1, 3 }, { 1, 0, 0 } },
@@ -74,27 +109,18 @@ test_conv3d (void)
       for (gsize c = 0; c < G_N_ELEMENTS (conv_cases); c++)
         {
           const ConvCase *cc = &conv_cases[c];
-          NnConvGeom g = conv_geom (cc);
-          int Do = nn_conv_out_size (cc->D, g.k[0], g.s[0], g.p[0]);
-          int Ho = nn_conv_out_size (cc->H, g.k[1], g.s[1], g.p[1]);
-          int Wo = nn_conv_out_size (cc->W, g.k[2], g.s[2], g.p[2]);
-          int64_t nout = (int64_t) Do * Ho * Wo, nx = (int64_t) cc->cin * cc->D * cc->H * cc->W;
-          g_autofree float *x = rand_buf (nx);
-          g_autofree float *w = rand_buf ((int64_t) cc->cout * cc->cin * g.k[0] * g.k[1] * g.k[2]);
-          g_autofree float *b = rand_buf (cc->cout);
-          g_autofree float *y = g_new (float, cc->cout * nout);
-          g_autofree float *r = g_new (float, cc->cout * nout);
-          int64_t sc = nn_conv3d_scratch_floats (&g, nout, threads);
+          g_auto (ConvBufs) t = conv_bufs_new (cc, nn_conv_out_size);
+          int64_t sc = nn_conv3d_scratch_floats (&t.g, t.nout, threads);
           g_autofree float *scratch = g_new (float, MAX (1, sc * threads));
           NnAct act = (NnAct) (c % 3);
           /* AUTO: nn_conv3d_best picks per layer; the forced paths go through nn_conv3d */
           if (path == NN_CONV_PATH_AUTO)
-            nn_conv3d_best (pool, &g, x, cc->D, cc->H, cc->W, w, b, act, 0.1f, y, scratch);
+            nn_conv3d_best (pool, &t.g, t.x, cc->D, cc->H, cc->W, t.w, t.b, act, 0.1f, t.y, scratch);
           else
-            nn_conv3d (pool, &g, x, cc->D, cc->H, cc->W, w, b, act, 0.1f, y, scratch);
-          nn_conv3d_ref (&g, x, cc->D, cc->H, cc->W, w, b, act, 0.1f, r);
+            nn_conv3d (pool, &t.g, t.x, cc->D, cc->H, cc->W, t.w, t.b, act, 0.1f, t.y, scratch);
+          nn_conv3d_ref (&t.g, t.x, cc->D, cc->H, cc->W, t.w, t.b, act, 0.1f, t.r);
           g_autofree char *what = g_strdup_printf ("conv3d case %zu, %d threads, path %d", c, threads, path);
-          check_close (what, y, r, cc->cout * nout, 1e-5);
+          check_close (what, t.y, t.r, cc->cout * t.nout, 1e-5);
         }
     }
   nn_conv3d_force_path (NN_CONV_PATH_AUTO);
@@ -133,22 +159,13 @@ test_conv_transpose3d (void)
       for (gsize c = 0; c < G_N_ELEMENTS (cases); c++)
         {
           const ConvCase *cc = &cases[c];
-          NnConvGeom g = conv_geom (cc);
-          int Do = nn_convt_out_size (cc->D, g.k[0], g.s[0], g.p[0]);
-          int Ho = nn_convt_out_size (cc->H, g.k[1], g.s[1], g.p[1]);
-          int Wo = nn_convt_out_size (cc->W, g.k[2], g.s[2], g.p[2]);
-          int64_t nin = (int64_t) cc->D * cc->H * cc->W, nout = (int64_t) Do * Ho * Wo;
-          g_autofree float *x = rand_buf (cc->cin * nin);
-          g_autofree float *w = rand_buf ((int64_t) cc->cout * cc->cin * g.k[0] * g.k[1] * g.k[2]);
-          g_autofree float *b = rand_buf (cc->cout);
-          g_autofree float *y = g_new (float, cc->cout * nout);
-          g_autofree float *r = g_new (float, cc->cout * nout);
-          g_autofree float *scratch = g_new (float, nn_conv_transpose3d_scratch_floats (&g, nin, threads) * threads);
+          g_auto (ConvBufs) t = conv_bufs_new (cc, nn_convt_out_size);
+          g_autofree float *scratch = g_new (float, nn_conv_transpose3d_scratch_floats (&t.g, t.nin, threads) * threads);
           NnAct act = c == 2 ? NN_ACT_RELU : NN_ACT_NONE;
-          nn_conv_transpose3d (pool, &g, x, cc->D, cc->H, cc->W, w, b, act, 0.0f, y, scratch);
-          nn_conv_transpose3d_ref (&g, x, cc->D, cc->H, cc->W, w, b, act, 0.0f, r);
+          nn_conv_transpose3d (pool, &t.g, t.x, cc->D, cc->H, cc->W, t.w, t.b, act, 0.0f, t.y, scratch);
+          nn_conv_transpose3d_ref (&t.g, t.x, cc->D, cc->H, cc->W, t.w, t.b, act, 0.0f, t.r);
           g_autofree char *what = g_strdup_printf ("conv_transpose3d case %zu, %d threads", c, threads);
-          check_close (what, y, r, cc->cout * nout, 1e-5);
+          check_close (what, t.y, t.r, cc->cout * t.nout, 1e-5);
         }
     }
 }

@@ -244,6 +244,38 @@ test_types_encodings (void)
   }
 }
 
+/* @hp holding a detached header of a 5×4×3 uint8 volume with @encoding and @data_file,
+ * then the lines @more. */
+static void
+write_detached_header (const char *hp, const char *encoding, const char *data_file, const char *more)
+{
+  g_autofree char *h = g_strdup_printf ("NRRD0004\ntype: uint8\ndimension: 3\nsizes: 5 4 3\nspace: RAS\n"
+                                        "space directions: (2,0,0) (0,2,0) (0,0,2)\nencoding: %s\ndata file: %s\n%s",
+                                        encoding, data_file, more);
+  g_assert_true (g_file_set_contents (hp, h, -1, NULL));
+}
+
+/* @dir/@name holding the @n bytes of @data, gzip-compressed here when @gz; its path (to
+ * free). */
+static char *
+write_data_file (const char *dir, const char *name, const void *data, gsize n, gboolean gz)
+{
+  g_autoptr (GByteArray) z = gz ? gzip_bytes (data, n) : NULL;
+  char *path = g_build_filename (dir, name, NULL);
+  g_assert_true (g_file_set_contents (path, z != NULL ? (const char *) z->data : data, z != NULL ? z->len : n, NULL));
+  return path;
+}
+
+/* The @len bytes of @junk, then the @n bytes of @data: a data file with bytes to skip. */
+static GByteArray *
+bytes_after_junk (const char *junk, guint len, const guint8 *data, guint n)
+{
+  GByteArray *b = g_byte_array_sized_new (len + n);
+  g_byte_array_append (b, (const guint8 *) junk, len);
+  g_byte_array_append (b, data, n);
+  return b;
+}
+
 void
 test_detached (void)
 {
@@ -252,17 +284,13 @@ test_detached (void)
     data[i] = (guint8) (i % 9);
   g_autofree char *sub = tmp_path ("sub");
   g_mkdir_with_parents (sub, 0755);
-  g_autofree char *raw = g_build_filename (sub, "vol.raw", NULL);
-  g_assert_true (g_file_set_contents (raw, (const char *) data, 60, NULL));
-  const char *base = "NRRD0004\ntype: uint8\ndimension: 3\nsizes: 5 4 3\nspace: RAS\n"
-                     "space directions: (2,0,0) (0,2,0) (0,0,2)\nencoding: %s\ndata file: %s\n%s";
+  g_autofree char *raw = write_data_file (sub, "vol.raw", data, 60, FALSE);
   /* relative to the header's folder, with or without ./ ; absolute */
   const char *names[] = { "vol.raw", "./vol.raw", raw };
   for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
     {
-      g_autofree char *h = g_strdup_printf (base, "raw", names[i], "");
       g_autofree char *hp = g_build_filename (sub, "vol.nhdr", NULL);
-      g_assert_true (g_file_set_contents (hp, h, -1, NULL));
+      write_detached_header (hp, "raw", names[i], "");
       NrrdReadInfo info;
       g_autoptr (LabelVolume) v = read_ok (hp, NULL, &info);
       g_assert_true (info.detached);
@@ -271,63 +299,44 @@ test_detached (void)
     }
   /* gzip data file, line skip + byte skip, byte skip -1 */
   {
-    g_autoptr (GByteArray) z = gzip_bytes (data, 60);
-    g_autofree char *zp = g_build_filename (sub, "vol.raw.gz", NULL);
-    g_assert_true (g_file_set_contents (zp, (const char *) z->data, z->len, NULL));
-    g_autofree char *h = g_strdup_printf (base, "gzip", "vol.raw.gz", "");
+    g_autofree char *zp = write_data_file (sub, "vol.raw.gz", data, 60, TRUE);
     g_autofree char *hp = g_build_filename (sub, "gz.nhdr", NULL);
-    g_assert_true (g_file_set_contents (hp, h, -1, NULL));
+    write_detached_header (hp, "gzip", "vol.raw.gz", "");
     g_autoptr (LabelVolume) v = read_ok (hp, NULL, NULL);
     g_assert_cmpmem (v->data, 60, data, 60);
 
     /* gzip: byte skip counts decompressed bytes */
-    g_autoptr (GByteArray) pre = g_byte_array_new ();
-    g_byte_array_append (pre, (const guint8 *) "junk", 4);
-    g_byte_array_append (pre, data, 60);
-    g_autoptr (GByteArray) z2 = gzip_bytes (pre->data, pre->len);
-    g_autofree char *zp2 = g_build_filename (sub, "skip.raw.gz", NULL);
-    g_assert_true (g_file_set_contents (zp2, (const char *) z2->data, z2->len, NULL));
-    g_autofree char *h2 = g_strdup_printf (base, "gzip", "skip.raw.gz", "byte skip: 4\n");
-    g_assert_true (g_file_set_contents (hp, h2, -1, NULL));
+    g_autoptr (GByteArray) pre = bytes_after_junk ("junk", 4, data, 60);
+    g_autofree char *zp2 = write_data_file (sub, "skip.raw.gz", pre->data, pre->len, TRUE);
+    write_detached_header (hp, "gzip", "skip.raw.gz", "byte skip: 4\n");
     g_autoptr (LabelVolume) v2 = read_ok (hp, NULL, NULL);
     g_assert_cmpmem (v2->data, 60, data, 60);
   }
   {
-    g_autoptr (GByteArray) b = g_byte_array_new ();
-    g_byte_array_append (b, (const guint8 *) "P5\n# a pgm-like text header\n5 12\n255\nXYZ", 40);
-    g_byte_array_append (b, data, 60);
-    g_autofree char *dp = g_build_filename (sub, "skip.pgm", NULL);
-    g_assert_true (g_file_set_contents (dp, (const char *) b->data, b->len, NULL));
+    g_autoptr (GByteArray) b = bytes_after_junk ("P5\n# a pgm-like text header\n5 12\n255\nXYZ", 40, data, 60);
+    g_autofree char *dp = write_data_file (sub, "skip.pgm", b->data, b->len, FALSE);
     g_autofree char *hp = g_build_filename (sub, "skip.nhdr", NULL);
-    g_autofree char *h = g_strdup_printf (base, "raw", "skip.pgm", "line skip: 4\nbyte skip: 3\n");
-    g_assert_true (g_file_set_contents (hp, h, -1, NULL));
+    write_detached_header (hp, "raw", "skip.pgm", "line skip: 4\nbyte skip: 3\n");
     g_autoptr (LabelVolume) v = read_ok (hp, NULL, NULL);
     g_assert_cmpmem (v->data, 60, data, 60);
-    g_autofree char *h2 = g_strdup_printf (base, "raw", "skip.pgm", "byte skip: -1\n");
-    g_assert_true (g_file_set_contents (hp, h2, -1, NULL));
+    write_detached_header (hp, "raw", "skip.pgm", "byte skip: -1\n");
     g_autoptr (LabelVolume) v2 = read_ok (hp, NULL, NULL);
     g_assert_cmpmem (v2->data, 60, data, 60);
-    g_autofree char *h3 = g_strdup_printf (base, "raw", "skip.pgm", "line skip: 40\n");
-    g_assert_true (g_file_set_contents (hp, h3, -1, NULL));
+    write_detached_header (hp, "raw", "skip.pgm", "line skip: 40\n");
     expect_error (hp, NRRD_ERROR_TRUNCATED, "line skip", dp);
-    g_autofree char *h4 = g_strdup_printf (base, "gzip", "skip.pgm", "byte skip: -1\n");
-    g_assert_true (g_file_set_contents (hp, h4, -1, NULL));
+    write_detached_header (hp, "gzip", "skip.pgm", "byte skip: -1\n");
     expect_error (hp, NRRD_ERROR_FORMAT, "byte skip", NULL);
   }
   /* missing data file, LIST, numbered files, a data file that is a device */
   {
     g_autofree char *hp = g_build_filename (sub, "bad.nhdr", NULL);
-    g_autofree char *h = g_strdup_printf (base, "raw", "missing.raw", "");
-    g_assert_true (g_file_set_contents (hp, h, -1, NULL));
+    write_detached_header (hp, "raw", "missing.raw", "");
     expect_error (hp, NRRD_ERROR_IO, "cannot open", "missing.raw");
-    g_autofree char *h2 = g_strdup_printf (base, "raw", "LIST", "vol.raw\nvol.raw\n");
-    g_assert_true (g_file_set_contents (hp, h2, -1, NULL));
+    write_detached_header (hp, "raw", "LIST", "vol.raw\nvol.raw\n");
     expect_error (hp, NRRD_ERROR_UNSUPPORTED, "LIST", NULL);
-    g_autofree char *h3 = g_strdup_printf (base, "raw", "slice%03d.raw 1 3 1 2", "");
-    g_assert_true (g_file_set_contents (hp, h3, -1, NULL));
+    write_detached_header (hp, "raw", "slice%03d.raw 1 3 1 2", "");
     expect_error (hp, NRRD_ERROR_UNSUPPORTED, "numbered", NULL);
-    g_autofree char *h4 = g_strdup_printf (base, "raw", "/dev/zero", "");
-    g_assert_true (g_file_set_contents (hp, h4, -1, NULL));
+    write_detached_header (hp, "raw", "/dev/zero", "");
     expect_error (hp, NRRD_ERROR_IO, "not a regular file", "/dev/zero");
     /* lying sizes in the data file: the message names the data file */
     g_autofree char *h5 = g_strdup_printf ("NRRD0004\ntype: uint8\ndimension: 3\nsizes: 5 4 4\nencoding: raw\n"

@@ -159,6 +159,15 @@ realized_renderer (void)
   return r;
 }
 
+/* @cam looking at all the meshes of @r (which has some). */
+static void
+camera_on_meshes (ArRenderer *r, ArCamera *cam)
+{
+  float mn[3], mx[3];
+  g_assert_true (ar_renderer_get_bounds (r, mn, mx));
+  ar_camera_init (cam, mn, mx);
+}
+
 static void
 test_draw (void)
 {
@@ -170,10 +179,8 @@ test_draw (void)
   ar_renderer_set_mesh (r, red);
   ArLabelStyle st = { { 0.9f, 0.1f, 0.1f, 1.f }, TRUE, FALSE };
   ar_renderer_set_style (r, 1, &st);
-  float mn[3], mx[3];
-  g_assert_true (ar_renderer_get_bounds (r, mn, mx));
   ArCamera cam;
-  ar_camera_init (&cam, mn, mx);
+  camera_on_meshes (r, &cam);
   g_autofree guint8 *px = draw (r, &cam, W, H);
   const guint8 *c = px + ((H / 2) * W + W / 2) * 4, *corner = px;
   g_test_message ("centre %d %d %d, corner %d %d %d", c[0], c[1], c[2], corner[0], corner[1], corner[2]);
@@ -232,10 +239,8 @@ test_budget (void)
   ar_renderer_set_style (r, 2, &st);
   st.visible = FALSE;
   ar_renderer_set_style (r, 3, &st);
-  float mn[3], mx[3];
-  g_assert_true (ar_renderer_get_bounds (r, mn, mx));
   ArCamera cam;
-  ar_camera_init (&cam, mn, mx);
+  camera_on_meshes (r, &cam);
   guint64 full = 2 * (guint64) ar_render_mesh_get_n_triangles (a);
 
   g_autofree guint8 *still = draw (r, &cam, W, H);

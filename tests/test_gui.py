@@ -38,7 +38,7 @@ import tempfile
 
 import numpy as np
 
-from guitest import run_xvfb
+from guitest import run_xvfb, write_script
 from taptest import finish, ok
 from PIL import Image
 
@@ -133,47 +133,46 @@ def main():
             shutil.copy(out, models_a)
     have_models = len(os.listdir(models_b)) == 3
     script = os.path.join(tmp, "script.txt")
-    with open(script, "w") as f:
-        f.write("\n".join([
-            "wait-idle",
-            "first-frame",
-            "screenshot " + shots["window"],
-            "screenshot-views " + shots["views_in"],
-            "show-reference on",
-            "wait-idle",
-            "screenshot-views " + shots["views_ref"],
-            "show-reference off",
-            "complete",
-            "wait-idle",
-            "times",
-            "accept-all",
-            "save-result " + saved,
-            "compare-all on",
-            "wait-idle",
-            "grid",
-            "setenv ANATOMY_MODELS_DIR " + models_b,
-            "compare-all off",
-            "compare-all on",
-            "wait-idle",
-            "grid",
-            "metrics",
-            "screenshot-views " + shots["grid"],
-            "compare-all off",
-            "untick 3",
-            "grid",
-            "compare-all on",
-            "wait-idle",
-            "grid",
-            "compare-all off",
-            "open " + bench_in,
-            "wait-idle",
-            "metrics",
-            "open " + corrupt,
-            "expect-error",
-            "wait-idle",
-            "screenshot " + shots["after"],
-            "quit",
-        ]) + "\n")
+    write_script(script, [
+        "wait-idle",
+        "first-frame",
+        "screenshot " + shots["window"],
+        "screenshot-views " + shots["views_in"],
+        "show-reference on",
+        "wait-idle",
+        "screenshot-views " + shots["views_ref"],
+        "show-reference off",
+        "complete",
+        "wait-idle",
+        "times",
+        "accept-all",
+        "save-result " + saved,
+        "compare-all on",
+        "wait-idle",
+        "grid",
+        "setenv ANATOMY_MODELS_DIR " + models_b,
+        "compare-all off",
+        "compare-all on",
+        "wait-idle",
+        "grid",
+        "metrics",
+        "screenshot-views " + shots["grid"],
+        "compare-all off",
+        "untick 3",
+        "grid",
+        "compare-all on",
+        "wait-idle",
+        "grid",
+        "compare-all off",
+        "open " + bench_in,
+        "wait-idle",
+        "metrics",
+        "open " + corrupt,
+        "expect-error",
+        "wait-idle",
+        "screenshot " + shots["after"],
+        "quit",
+    ])
     env = dict(os.environ)
     env["ANATOMY_MODELS_DIR"] = models_a
     env.update({"AR_TEST_SCRIPT": script, "AR_DATADIR": datadir, "GTK_A11Y": "none",
@@ -344,30 +343,29 @@ def hostile_run(exe, env, tmp):
         with open(os.path.join(deep, arch + ".safetensors"), "wb") as f:
             f.write(len(header).to_bytes(8, "little") + header)
     script = os.path.join(d, "script.txt")
-    with open(script, "w") as f:
-        f.write("\n".join([
-            "wait-idle",
-            "open " + fifo,
-            "expect-error",
-            "wait-idle",
-            "open " + many,
-            "expect-error",
-            "wait-idle",
-            "setenv ANATOMY_MODELS_DIR " + deep,
-            "complete",
-            "expect-error",
-            "wait-idle",
-            "open " + zero,
-            "expect-error",
-            "wait-idle",
-            "open " + big,
-            "sleep 20",
-            "cancel",
-            "expect-idle 50",
-            "open " + big,
-            "sleep 60",
-            "close",
-        ]) + "\n")
+    write_script(script, [
+        "wait-idle",
+        "open " + fifo,
+        "expect-error",
+        "wait-idle",
+        "open " + many,
+        "expect-error",
+        "wait-idle",
+        "setenv ANATOMY_MODELS_DIR " + deep,
+        "complete",
+        "expect-error",
+        "wait-idle",
+        "open " + zero,
+        "expect-error",
+        "wait-idle",
+        "open " + big,
+        "sleep 20",
+        "cancel",
+        "expect-idle 50",
+        "open " + big,
+        "sleep 60",
+        "close",
+    ])
     henv = dict(env)
     henv["AR_TEST_SCRIPT"] = script
     code, lines, out, err = run_xvfb(exe, henv, 150)

@@ -33,7 +33,7 @@ import time
 
 import numpy as np
 
-from guitest import XVFB, Pointer, app_env, run_app
+from guitest import XVFB, Pointer, app_env, run_app, shot_paths
 from taptest import finish, ok, skip
 
 try:
@@ -248,12 +248,9 @@ def search_and_visibility(exe, tmp, v2, shots):
     at, click, xdo = pointer.geo, pointer.click, pointer.xdo
 
     def driver(line):
-        pointer.feed(line)
-        m = re.match(r"test: touch: ok .*/ready-s(\d)", line)
-        if not m:
+        n = pointer.ready(line, "ready-s")
+        if n is None:
             return
-        n = int(m.group(1))
-        pointer.attach()
         if n == 0 and "search" in at:
             click(*at["search"], settle=0.4)
             xdo("type", "--delay", "80", "Lobe")
@@ -331,9 +328,7 @@ def main():
         print("1..0 # SKIP the demo case is missing")
         return 0
     tmp = tempfile.mkdtemp(prefix="ar-gui-open-")
-    shots_dir = os.environ.get("AR_GUI_SHOTS") or tmp
-    shots = {k: os.path.join(shots_dir, k + ".png") for k in
-             ("open-after-grid", "organs-search", "organs-hidden", "organs-nothing")}
+    shots = shot_paths(tmp, ("open-after-grid", "organs-search", "organs-hidden", "organs-nothing"))
     shots["second-launch"] = os.path.join(tmp, "second-launch.png")   # looks as open-after-grid
     sub = os.path.join(tmp, "elsewhere")
     os.makedirs(sub)

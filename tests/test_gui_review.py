@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from guitest import Pointer
+from guitest import Pointer, shot_paths
 from taptest import finish, ok
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -59,8 +59,7 @@ def main():
         print("1..0 # SKIP xdotool or the shipped U-Net is missing")
         return 0
     tmp = tempfile.mkdtemp(prefix="ar-gui-review-")
-    shots_dir = os.environ.get("AR_GUI_SHOTS") or tmp
-    shot = {k: os.path.join(shots_dir, k + ".png") for k in ("review-pending", "review-confidence")}
+    shot = shot_paths(tmp, ("review-pending", "review-confidence"))
     views = {k: os.path.join(tmp, k + ".png") for k in ("plain", "conf", "slices-plain", "slices-conf")}
     saved1, saved2 = os.path.join(tmp, "accepted-one.nii.gz"), os.path.join(tmp, "accepted-all.nii.gz")
     script = [

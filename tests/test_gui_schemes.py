@@ -42,7 +42,7 @@ import time
 import numpy as np
 
 import guitest
-from guitest import Pointer
+from guitest import Pointer, shot_paths
 from taptest import finish, ok, skip
 
 try:
@@ -188,9 +188,7 @@ def main():
         print("1..0 # SKIP the shipped U-Net + skip (the window's default network) or the demo case is missing")
         return 0
     tmp = tempfile.mkdtemp(prefix="ar-gui-schemes-")
-    shots_dir = os.environ.get("AR_GUI_SHOTS") or tmp
-    shot = {k: os.path.join(shots_dir, k + ".png") for k in
-            ("organs-grouped", "organs-completed", "organs-unknown", "organs-seg-nrrd")}
+    shot = shot_paths(tmp, ("organs-grouped", "organs-completed", "organs-unknown", "organs-seg-nrrd"))
 
     img = nib.load(demo)
     d12 = np.asarray(img.dataobj).astype(np.uint8)
@@ -388,12 +386,9 @@ def pointer_keyboard(exe, v2, tmp, env):
     at, click = pointer.geo, pointer.click
 
     def driver(line):
-        pointer.feed(line)
-        m = re.match(r"test: touch: ok .*/ready-(\d)", line)
-        if not m:
+        n = pointer.ready(line)
+        if n is None:
             return
-        n = int(m.group(1))
-        pointer.attach()
         if n == 0:
             click(*at["check"])        # untick liver
             click(*at["expander"])     # open lung

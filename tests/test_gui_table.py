@@ -29,7 +29,7 @@ import tempfile
 
 import numpy as np
 
-from guitest import run_xvfb
+from guitest import run_xvfb, write_script
 from taptest import finish, ok
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -83,30 +83,29 @@ def main():
     table_csv = os.path.join(tmp, "table.csv")
     shot = os.path.join(tmp, "table.png")
     script = os.path.join(tmp, "script.txt")
-    with open(script, "w") as f:
-        f.write("\n".join([
-            "wait-idle",
-            "network U-Net",
-            "complete",
-            "wait-idle",
-            "accept-all",
-            "save-result " + saved,
-            "compare-all on",
-            "wait-idle",
-            "show-metrics on",
-            "sleep 500",
-            "wait-idle",
-            "metrics",
-            "screenshot " + shot,
-            "save-metrics " + table_csv,
-            "save-metrics " + table_csv,
-            "copy-metrics",
-            "metrics-present on",
-            "sleep 300",
-            "wait-idle",
-            "metrics",
-            "quit",
-        ]) + "\n")
+    write_script(script, [
+        "wait-idle",
+        "network U-Net",
+        "complete",
+        "wait-idle",
+        "accept-all",
+        "save-result " + saved,
+        "compare-all on",
+        "wait-idle",
+        "show-metrics on",
+        "sleep 500",
+        "wait-idle",
+        "metrics",
+        "screenshot " + shot,
+        "save-metrics " + table_csv,
+        "save-metrics " + table_csv,
+        "copy-metrics",
+        "metrics-present on",
+        "sleep 300",
+        "wait-idle",
+        "metrics",
+        "quit",
+    ])
     env = dict(os.environ, AR_TEST_SCRIPT=script, ANATOMY_MODELS_DIR=models, GTK_A11Y="none",
                GSETTINGS_BACKEND="memory", XDG_DATA_HOME=os.path.join(tmp, "xdg"))
     _, lines, out, err = run_xvfb(exe, env, 500)

@@ -30,25 +30,24 @@ write_gz (const char *path, const guint8 *data, size_t size)
   return gzclose (gz) == Z_OK && ok;
 }
 
+/* The four forms of the input (see the top of this file). */
+static const FuzzForms forms = {
+  .tmpl = "fuzz-nifti-XXXXXX",
+  .names = { "in.nii", "in.nii.gz", "in.nii.gz", "in.hdr" },
+  .side_name = "in.img",
+  .split_form = 3,
+  .split_at = 352,
+  .write_compressed = write_gz,
+};
+
 int
 LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
 {
-  static const char *const names[] = { "in.nii", "in.nii.gz", "in.nii.gz", "in.hdr" };
-  NiftiReadOptions opt = { .max_voxels = 1 << 22 };
-  GError *error = NULL;
-
-  int form;
-  g_autofree char *img = NULL;
-  g_autofree char *path = fuzz_begin ("fuzz-nifti-XXXXXX", names, 4, "in.img", &data, &size, &form, &img);
+  g_autofree char *path = fuzz_write_input (&forms, &data, &size, NULL);
   if (path == NULL)
     return 0;
-  gboolean ok;
-  if (form == 1)
-    ok = write_gz (path, data, size);
-  else
-    ok = fuzz_write_split (path, form == 3 ? img : NULL, data, size, form == 3 ? 352 : size);
-  if (!ok)
-    return 0;
+  NiftiReadOptions opt = { .max_voxels = 1 << 22 };
+  GError *error = NULL;
 
   LabelVolume *v = nifti_read (path, &opt, &error);
   g_assert ((v == NULL) != (error == NULL));

@@ -66,27 +66,25 @@ stored_name (const char *s)
   return c;
 }
 
+/* The four forms of the input (see the top of this file). */
+static const FuzzForms forms = {
+  .tmpl = "fuzz-nrrd-XXXXXX",
+  .names = { "in.nrrd", "in.seg.nrrd", "in.nhdr", "in.nrrd" },
+  .side_name = "in.raw",
+  .split_form = 2,
+  .header_end = header_end,
+  .write_compressed = write_with_gzip_tail,
+};
+
 int
 LLVMFuzzerTestOneInput (const guint8 *data, size_t size)
 {
-  static const char *const names[] = { "in.nrrd", "in.seg.nrrd", "in.nhdr", "in.nrrd" };
-  NrrdReadOptions opt = { .max_voxels = 1 << 22 };
-  GError *error = NULL;
-
   int form;
-  g_autofree char *raw = NULL;
-  g_autofree char *path = fuzz_begin ("fuzz-nrrd-XXXXXX", names, 4, "in.raw", &data, &size, &form, &raw);
+  g_autofree char *path = fuzz_write_input (&forms, &data, &size, &form);
   if (path == NULL)
     return 0;
-  gboolean ok;
-  if (form == 1)
-    ok = write_with_gzip_tail (path, data, size);
-  else
-    ok = fuzz_write_split (path, form == 2 ? raw : NULL, data, size, form == 2 ? header_end (data, size) : size);
-  if (!ok)
-    return 0;
-  if (form == 3)
-    opt.flags = NRRD_READ_REFUSE_OVERLAP;
+  NrrdReadOptions opt = { .max_voxels = 1 << 22, .flags = form == 3 ? NRRD_READ_REFUSE_OVERLAP : 0 };
+  GError *error = NULL;
 
   LabelTable *table = NULL;
   NrrdReadInfo info;

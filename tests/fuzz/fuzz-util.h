@@ -62,6 +62,43 @@ fuzz_write_split (const char *path, const char *rest, const guint8 *data, size_t
   return rest == NULL || g_file_set_contents (rest, (const char *) data + head, (gssize) (size - head), NULL);
 }
 
+/* The forms a target writes its input in (the first input byte picks one of four): form 1
+ * by the target's own @write_compressed, form @split_form as a header and a data file, any
+ * other as the bytes are. */
+typedef struct {
+  const char *tmpl;                /* fuzz_dir's template, "fuzz-NAME-XXXXXX" */
+  const char *names[4];            /* the input's name in each form */
+  const char *side_name;           /* the data file of the split form */
+  int split_form;
+  size_t split_at;                 /* the split form's header length, when @header_end is NULL */
+  size_t (*header_end) (const guint8 *data, size_t size);
+  gboolean (*write_compressed) (const char *path, const guint8 *data, size_t size);
+} FuzzForms;
+
+/* The start of a target: takes the form off @data (@size bytes) into *@form (see
+ * fuzz_begin; @form may be NULL) and writes the rest in that form of @f.  Returns the path
+ * of the input, or NULL for an empty input or one that could not be written. */
+static inline char *
+fuzz_write_input (const FuzzForms *f, const guint8 **data, size_t *size, int *form)
+{
+  int taken;
+  g_autofree char *side = NULL;
+  g_autofree char *path = fuzz_begin (f->tmpl, f->names, 4, f->side_name, data, size, &taken, &side);
+  if (form != NULL)
+    *form = taken;
+  if (path == NULL)
+    return NULL;
+  gboolean ok;
+  if (taken == 1)
+    ok = f->write_compressed (path, *data, *size);
+  else if (taken == f->split_form)
+    ok = fuzz_write_split (path, side, *data, *size,
+                           f->header_end != NULL ? f->header_end (*data, *size) : f->split_at);
+  else
+    ok = fuzz_write_split (path, NULL, *data, *size, *size);
+  return ok ? g_steal_pointer (&path) : NULL;
+}
+
 /* Our own writer or reader failed on what the reader accepted: says @what and aborts. */
 G_GNUC_NORETURN static inline void
 fuzz_fail (const char *what, const GError *error)
