@@ -102,10 +102,16 @@ test_conv_backward (void)
     { 4, 3, 1, 1, 0, 6, 7, 5 },
     { 2, 4, 3, 1, 0, 6, 5, 7 },
     { 5, 2, 3, 2, 1, 9, 6, 7 },   /* strided: weights only */
+    /* rows wide enough for the direct weight gradient (vectors and a tail along W, chunks
+     * and a tail of output rows, 8- and 4-channel blocks with padded channels) */
+    { 3, 9, 3, 1, 1, 5, 11, 37 },
+    { 2, 5, 3, 1, 0, 4, 10, 40 },
   };
+  for (int path = NN_CONV_PATH_AUTO; path <= NN_CONV_PATH_DIRECT; path++)
   for (int threads = 1; threads <= 3; threads += 2)
     for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
       {
+        nn_conv3d_force_path ((NnConvPath) path);
         g_autoptr (WorkerPool) pool = worker_pool_new (threads);
         ConvCase c;
         conv_case_init (&c, &cases[i], FALSE, r);
@@ -116,7 +122,7 @@ test_conv_backward (void)
         for (int64_t q = 0; q < g->cin * c.nin; q++)
           c.dx[q] = c.dx_ref[q] = -0.25f;
         nn_conv3d_backward_ref (g, c.x, c.D, c.H, c.W, c.w, c.dy, c.dx_ref, c.dw_ref, c.db_ref);
-        g_autofree float *scr = g_new (float, threads * MAX (nn_conv3d_backward_weights_scratch_floats (g, c.nout, threads),
+        g_autofree float *scr = g_new (float, threads * MAX (nn_conv3d_backward_weights_scratch_floats (g, c.nout, c.W, threads),
                                                              nn_conv3d_backward_input_scratch_floats (g, c.nin, threads)));
         nn_conv3d_backward_weights (pool, g, c.x, c.D, c.H, c.W, c.dy, c.dw, c.db, scr);
         assert_close ("conv dw", c.dw, c.dw_ref, c.nw, 1e-4);
@@ -129,6 +135,7 @@ test_conv_backward (void)
           }
         conv_case_clear (&c);
       }
+  nn_conv3d_force_path (NN_CONV_PATH_AUTO);
 }
 
 static void

@@ -30,12 +30,18 @@ geom_rows (const NnConvGeom *g)
 
 /* ---- conv3d: weights ---------------------------------------------------- */
 
+static int64_t wd_scratch_floats (const NnConvGeom *g, int W);
+static gboolean wd_possible (const NnConvGeom *g);
+static gboolean wd_run (WorkerPool *pool, const NnConvGeom *g, const float *x, int D, int H, int W,
+                        const float *dy, float *dw, float *scratch);
+
 int64_t
-nn_conv3d_backward_weights_scratch_floats (const NnConvGeom *g, int64_t n_out_vox, int n_threads)
+nn_conv3d_backward_weights_scratch_floats (const NnConvGeom *g, int64_t n_out_vox, int W, int n_threads)
 {
   int64_t rows = geom_rows (g);
   int64_t slab = nn_slab_cols (rows, n_out_vox, n_threads);
-  return rows * nn_slab_ld (slab) + (int64_t) g->cout * rows;
+  int64_t s = rows * nn_slab_ld (slab) + (int64_t) g->cout * rows;
+  return wd_possible (g) ? MAX (s, wd_scratch_floats (g, W)) : s;
 }
 
 typedef struct {
@@ -80,6 +86,208 @@ weights_task (int64_t task, int thread, void *data)
     }
 }
 
+/* Direct path (stride 1, kW = 3, where the forward convolution takes its direct path:
+ * nn_conv_direct_wanted ()).  The output rows are cut into chunks of WD_CH rows of one
+ * plane; a chunk's input rows are copied zero-padded (pW zeros, the row, zeros to ld), and
+ * its dy rows too (zeros past Wo).  For a block of CO output channels and one input row
+ * r = (ci, a, b), registers hold CO x 3 vectors of partial sums,
+ * acc[co][c] += dy[co][ow .. ow+15] * row[ow + c .. ow + c + 15], over every vector along
+ * the rows and every row of the chunk; between chunks they wait in va (one vector per
+ * (co, r, c)) and are summed across lanes at the end.  No im2col matrix, no packing. */
+#define WD_CH 8
+
+typedef struct {
+  const NnConvGeom *g;
+  const float *x, *dy;
+  int D, H, W, Do, Ho, Wo;
+  int64_t R, ld, ldy, n_rows_out, per_task;
+  int co_block, cout_pad, nv;
+  int n_tasks;
+  float *scratch;
+} WdJob;
+
+static void
+wd_dims (const NnConvGeom *g, int W, int *co_block, int *cout_pad, int *nv, int64_t *ld, int64_t *ldy)
+{
+  int Wo = nn_conv_out_size (W, g->k[2], 1, g->p[2]);
+  *co_block = g->cout < 8 ? 4 : 8;
+  *cout_pad = (g->cout + *co_block - 1) / *co_block * *co_block;
+  *nv = (Wo + BW_VL - 1) / BW_VL;
+  *ldy = (int64_t) *nv * BW_VL;
+  /* reads reach *ldy + 2; the padded row is pW + W + pW */
+  *ld = ((MAX (*ldy + 2, (int64_t) W + 2 * g->p[2]) + 15) & ~(int64_t) 15) + 16;
+}
+
+static gboolean
+wd_possible (const NnConvGeom *g)
+{
+  return g->s[0] == 1 && g->s[1] == 1 && g->s[2] == 1 && g->k[2] == 3 && !nn_conv_is_pointwise (g);
+}
+
+static int64_t
+wd_scratch_floats (const NnConvGeom *g, int W)
+{
+  int co_block, cout_pad, nv;
+  int64_t ld, ldy, R = (int64_t) g->cin * g->k[0] * g->k[1];
+  wd_dims (g, W, &co_block, &cout_pad, &nv, &ld, &ldy);
+  return (int64_t) cout_pad * R * 3 * BW_VL                            /* va */
+         + (int64_t) g->cin * g->k[0] * (WD_CH + g->k[1] - 1) * ld   /* input rows */
+         + (int64_t) cout_pad * WD_CH * ldy                          /* dy rows */
+         + (int64_t) g->cout * R * 3;                                /* the task's dW */
+}
+
+#pragma GCC push_options
+#pragma GCC optimize ("fp-contract=fast")   /* ISO C mode turns contraction off: we want FMAs */
+/* One block of CO channels over one chunk: x (rows of ld, the rows of (ci, a) WD_CH + kH - 1
+ * apart), dyb (CO, WD_CH, ldy), va (CO, R, 3) vectors. */
+static inline __attribute__ ((always_inline)) void
+wd_kernel_body (const int CO, const float *xrows, int64_t ld, int kH, int64_t R, const float *dyb,
+                int64_t ldy, int n_rows, int nv, float *va)
+{
+  const int64_t group = WD_CH + kH - 1;
+  for (int64_t r = 0; r < R; r++)
+    {
+      const float *xbase = xrows + ((r / kH) * group + r % kH) * ld;
+      bw_vf acc[8][3];
+      for (int co = 0; co < CO; co++)
+        for (int c = 0; c < 3; c++)
+          acc[co][c] = *(const bw_vf *) (va + ((co * R + r) * 3 + c) * BW_VL);
+      for (int g = 0; g < n_rows; g++)
+        {
+          const float *xr = xbase + g * ld, *dr = dyb + g * ldy;
+          for (int v = 0; v < nv; v++)
+            {
+              bw_vf x0 = *(const bw_vf *) (xr + v * BW_VL), x1 = *(const bw_vf *) (xr + v * BW_VL + 1),
+                    x2 = *(const bw_vf *) (xr + v * BW_VL + 2);
+              for (int co = 0; co < CO; co++)
+                {
+                  bw_vf d = *(const bw_vf *) (dr + co * WD_CH * ldy + v * BW_VL);
+                  acc[co][0] += d * x0;
+                  acc[co][1] += d * x1;
+                  acc[co][2] += d * x2;
+                }
+            }
+        }
+      for (int co = 0; co < CO; co++)
+        for (int c = 0; c < 3; c++)
+          *(bw_vf *) (va + ((co * R + r) * 3 + c) * BW_VL) = acc[co][c];
+    }
+}
+
+#define WD_KERNEL_ARGS                                                                            \
+  const float *xrows, int64_t ld, int kH, int64_t R, const float *dyb, int64_t ldy, int n_rows, int nv, \
+    float *va
+#define WD_KERNEL_PASS xrows, ld, kH, R, dyb, ldy, n_rows, nv, va
+
+NN_SIMD_CLONES
+static void
+wd_kernel_8 (WD_KERNEL_ARGS)
+{
+  wd_kernel_body (8, WD_KERNEL_PASS);
+}
+
+NN_SIMD_CLONES
+static void
+wd_kernel_4 (WD_KERNEL_ARGS)
+{
+  wd_kernel_body (4, WD_KERNEL_PASS);
+}
+#pragma GCC pop_options
+
+static void
+wd_task (int64_t task, int thread, void *data)
+{
+  const WdJob *j = data;
+  const NnConvGeom *g = j->g;
+  const int kD = g->k[0], kH = g->k[1], pD = g->p[0], pH = g->p[1], pW = g->p[2];
+  const int64_t R = j->R, group = WD_CH + kH - 1, nin_plane = (int64_t) j->H * j->W;
+  const int64_t nout = (int64_t) j->Do * j->Ho * j->Wo;
+  float *va = j->scratch + task * j->per_task;
+  float *xrows = va + (int64_t) j->cout_pad * R * 3 * BW_VL;
+  float *dyb = xrows + (int64_t) g->cin * kD * group * j->ld;
+  float *dwp = dyb + (int64_t) j->cout_pad * WD_CH * j->ldy;
+  int64_t q0 = task * j->n_rows_out / j->n_tasks, q1 = (task + 1) * j->n_rows_out / j->n_tasks;
+  (void) thread;
+
+  memset (va, 0, (size_t) j->cout_pad * R * 3 * BW_VL * sizeof (float));
+  memset (dyb, 0, (size_t) j->cout_pad * WD_CH * j->ldy * sizeof (float));
+  for (int64_t q = q0; q < q1;)
+    {
+      /* a chunk: output rows oh0 .. oh0 + n - 1 of plane od */
+      const int od = (int) (q / j->Ho), oh0 = (int) (q % j->Ho);
+      const int n = (int) MIN ((int64_t) MIN (WD_CH, j->Ho - oh0), q1 - q);
+      for (int ci = 0; ci < g->cin; ci++)
+        for (int a = 0; a < kD; a++)
+          {
+            const int id = od + a - pD;
+            for (int gg = 0; gg < n + kH - 1; gg++)
+              {
+                const int ih = oh0 + gg - pH;
+                float *row = xrows + ((int64_t) (ci * kD + a) * group + gg) * j->ld;
+                if (id < 0 || id >= j->D || ih < 0 || ih >= j->H)
+                  {
+                    memset (row, 0, (size_t) j->ld * sizeof (float));
+                    continue;
+                  }
+                memset (row, 0, (size_t) pW * sizeof (float));
+                memcpy (row + pW, j->x + ((int64_t) ci * j->D + id) * nin_plane + (int64_t) ih * j->W,
+                        (size_t) j->W * sizeof (float));
+                memset (row + pW + j->W, 0, (size_t) (j->ld - pW - j->W) * sizeof (float));
+              }
+          }
+      for (int co = 0; co < g->cout; co++)
+        for (int gg = 0; gg < n; gg++)
+          memcpy (dyb + ((int64_t) co * WD_CH + gg) * j->ldy,
+                  j->dy + co * nout + ((int64_t) od * j->Ho + oh0 + gg) * j->Wo, (size_t) j->Wo * sizeof (float));
+      for (int co0 = 0; co0 < j->cout_pad; co0 += j->co_block)
+        (j->co_block == 4 ? wd_kernel_4 : wd_kernel_8) (xrows, j->ld, kH, R, dyb + (int64_t) co0 * WD_CH * j->ldy,
+                                                         j->ldy, n, j->nv, va + (int64_t) co0 * R * 3 * BW_VL);
+      q += n;
+    }
+  /* the task's dW: the lanes of each vector, summed in lane order */
+  for (int co = 0; co < g->cout; co++)
+    for (int64_t rc = 0; rc < R * 3; rc++)
+      {
+        const float *v = va + ((int64_t) co * R * 3 + rc) * BW_VL;
+        float s = 0.0f;
+        for (int l = 0; l < BW_VL; l++)
+          s += v[l];
+        dwp[(int64_t) co * R * 3 + rc] = s;
+      }
+}
+
+/* dw += the direct path's weight gradient; FALSE (nothing done) where it does not apply */
+static gboolean
+wd_run (WorkerPool *pool, const NnConvGeom *g, const float *x, int D, int H, int W, const float *dy, float *dw,
+        float *scratch)
+{
+  const int Wo = nn_conv_out_size (W, g->k[2], 1, g->p[2]);
+  if (!wd_possible (g) || !nn_conv_direct_wanted (g, W, Wo))
+    return FALSE;
+  int nt = worker_pool_get_n_threads (pool);
+  WdJob j = {
+    .g = g, .x = x, .dy = dy, .D = D, .H = H, .W = W, .Wo = Wo,
+    .Do = nn_conv_out_size (D, g->k[0], 1, g->p[0]),
+    .Ho = nn_conv_out_size (H, g->k[1], 1, g->p[1]),
+    .R = (int64_t) g->cin * g->k[0] * g->k[1], .n_tasks = nt, .scratch = scratch,
+  };
+  wd_dims (g, W, &j.co_block, &j.cout_pad, &j.nv, &j.ld, &j.ldy);
+  j.n_rows_out = (int64_t) j.Do * j.Ho;
+  j.per_task = nn_conv3d_backward_weights_scratch_floats (g, (int64_t) j.Do * j.Ho * Wo, W, nt);
+  worker_pool_run (pool, nt, wd_task, &j);
+  /* the tasks' dW in task order */
+  const int64_t nw = (int64_t) g->cout * j.R * 3;
+  for (int t = 0; t < nt; t++)
+    {
+      const float *dwp = scratch + t * j.per_task + (int64_t) j.cout_pad * j.R * 3 * BW_VL
+                         + (int64_t) g->cin * g->k[0] * (WD_CH + g->k[1] - 1) * j.ld
+                         + (int64_t) j.cout_pad * WD_CH * j.ldy;
+      for (int64_t q = 0; q < nw; q++)
+        dw[q] += dwp[q];
+    }
+  return TRUE;
+}
+
 void
 nn_conv3d_backward_weights (WorkerPool *pool, const NnConvGeom *g, const float *x, int D, int H, int W,
                             const float *dy, float *dw, float *db, float *scratch)
@@ -96,17 +304,20 @@ nn_conv3d_backward_weights (WorkerPool *pool, const NnConvGeom *g, const float *
   j.n_out = (int64_t) Do * j.Ho * j.Wo;
   if (j.n_out <= 0)
     return;
-  j.slab = nn_slab_cols (j.rows, j.n_out, nt);
-  j.n_slabs = (j.n_out + j.slab - 1) / j.slab;
-  j.per_task = nn_conv3d_backward_weights_scratch_floats (g, j.n_out, nt);
-  worker_pool_run (pool, nt, weights_task, &j);
-  /* reduce the per-task accumulators in task order */
-  int64_t nw = (int64_t) g->cout * j.rows;
-  for (int t = 0; t < nt; t++)
+  if (!wd_run (pool, g, x, D, H, W, dy, dw, scratch))
     {
-      const float *acc = scratch + t * j.per_task + j.rows * nn_slab_ld (j.slab);
-      for (int64_t q = 0; q < nw; q++)
-        dw[q] += acc[q];
+      j.slab = nn_slab_cols (j.rows, j.n_out, nt);
+      j.n_slabs = (j.n_out + j.slab - 1) / j.slab;
+      j.per_task = nn_conv3d_backward_weights_scratch_floats (g, j.n_out, W, nt);
+      worker_pool_run (pool, nt, weights_task, &j);
+      /* reduce the per-task accumulators in task order */
+      int64_t nw = (int64_t) g->cout * j.rows;
+      for (int t = 0; t < nt; t++)
+        {
+          const float *acc = scratch + t * j.per_task + j.rows * nn_slab_ld (j.slab);
+          for (int64_t q = 0; q < nw; q++)
+            dw[q] += acc[q];
+        }
     }
   if (db)
     for (int co = 0; co < g->cout; co++)
@@ -273,7 +484,7 @@ nn_conv_transpose3d_backward_scratch_floats (const NnConvGeom *g, int64_t n_in_v
   NnConvGeom a;
   adjoint_geom (g, &a);
   return MAX (nn_conv3d_scratch_floats (&a, n_in_vox, n_threads),
-              nn_conv3d_backward_weights_scratch_floats (&a, n_in_vox, n_threads));
+              nn_conv3d_backward_weights_scratch_floats (&a, n_in_vox, 0, n_threads));
 }
 
 void

@@ -26,10 +26,13 @@ G_BEGIN_DECLS
 /* ---- convolution ------------------------------------------------------- */
 
 /* Scratch floats per thread for nn_conv3d_backward_weights () with output
- * of @n_out_vox voxels (im2col slab + a private dW accumulator). */
-int64_t nn_conv3d_backward_weights_scratch_floats (const NnConvGeom *g, int64_t n_out_vox, int n_threads);
+ * of @n_out_vox voxels from input rows of @W (im2col slab + a private dW accumulator, or
+ * the direct path's rows and accumulators). */
+int64_t nn_conv3d_backward_weights_scratch_floats (const NnConvGeom *g, int64_t n_out_vox, int W,
+                                                   int n_threads);
 
-/* dw (Cout, Cin, kD, kH, kW) += dy (Cout, No) . im2col (x)^T
+/* dw (Cout, Cin, kD, kH, kW) += dy (Cout, No) . im2col (x)^T (directly, without the im2col
+ * matrix, where the forward takes its direct path and the stride is 1)
  * db (Cout) += sum over voxels of dy (skipped when db is NULL).
  * x is (Cin, D, H, W), dy is (Cout, Do, Ho, Wo) as in nn_conv3d (any stride/padding).
  * scratch: n_threads * nn_conv3d_backward_weights_scratch_floats () floats. */

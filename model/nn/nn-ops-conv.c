@@ -104,6 +104,12 @@ conv_use_direct (const NnConvGeom *g, int W, int Wo, gboolean best)
   return g->cout >= 8 && g->cout < 16;
 }
 
+gboolean
+nn_conv_direct_wanted (const NnConvGeom *g, int W, int Wo)
+{
+  return conv_use_direct (g, W, Wo, TRUE);
+}
+
 static int64_t
 direct_ld (const NnConvGeom *g, int W)
 {

@@ -116,6 +116,9 @@ typedef enum {
   NN_CONV_PATH_DIRECT,   /* where possible (stride 1 along W, kernel > 1), else im2col */
 } NnConvPath;
 void nn_conv3d_force_path (NnConvPath path);
+/* Whether nn_conv3d_best () takes the direct path for @g on input rows of @W (output
+ * rows of @Wo); the weight gradient follows the same choice. */
+gboolean nn_conv_direct_wanted (const NnConvGeom *g, int W, int Wo);
 void nn_conv3d_ref (const NnConvGeom *g, const float *x, int D, int H, int W,
                     const float *w, const float *bias, NnAct act, float slope, float *y);
 

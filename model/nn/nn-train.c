@@ -123,7 +123,8 @@ nn_trainer_new (NnNet *net, int D, int H, int W, int n_threads, GError **error)
             }
           dx = MAX (dx, l->geom.cin * nin);
           wf = MAX (wf, (int64_t) l->geom.cin * l->geom.cout * k3);
-          bs = MAX (bs, nn_conv3d_backward_weights_scratch_floats (&l->geom, nout, nt));
+          bs = MAX (bs, nn_conv3d_backward_weights_scratch_floats (&l->geom, nout,
+                                                                   net->dims[tensor (t, l->in)->level][2], nt));
           bs = MAX (bs, nn_conv3d_backward_input_scratch_floats (&l->geom, nin, nt));
           break;
         case LAYER_CONVT:
