@@ -433,24 +433,28 @@ cli_fail_output (const GError *error)
   return cli_fail ("%s", error->message);
 }
 
-gboolean
-cli_outputs_reserve (OutSet *outputs, const char *path)
+/* @path reserved in @outputs by @reserve (a file, or a label map's files), else its error
+ * printed */
+static gboolean
+reserve_or_fail (gboolean (*reserve) (OutSet *, const char *, GError **), OutSet *outputs, const char *path)
 {
   g_autoptr (GError) error = NULL;
-  if (out_set_reserve (outputs, path, &error))
+  if (reserve (outputs, path, &error))
     return TRUE;
   cli_fail_output (error);
   return FALSE;
 }
 
 gboolean
+cli_outputs_reserve (OutSet *outputs, const char *path)
+{
+  return reserve_or_fail (out_set_reserve, outputs, path);
+}
+
+gboolean
 cli_outputs_reserve_label_map (OutSet *outputs, const char *path)
 {
-  g_autoptr (GError) error = NULL;
-  if (label_file_reserve (outputs, path, &error))
-    return TRUE;
-  cli_fail_output (error);
-  return FALSE;
+  return reserve_or_fail (label_file_reserve, outputs, path);
 }
 
 int

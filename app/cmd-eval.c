@@ -253,6 +253,26 @@ eval_transform_name (AtlasTransform t)
     }
 }
 
+void
+eval_overlap (EvalOverlap *o, const LabelVolume *pred, const LabelVolume *truth)
+{
+  memset (o, 0, sizeof *o);
+  int64_t n = lv_volume_n_voxels (truth);
+  for (int64_t q = 0; q < n; q++)
+    {
+      int p = lv_volume_get_index (pred, q), t = lv_volume_get_index (truth, q);
+      p = p >= 0 && p < LT_N_CLASSES ? p : 0;
+      t = t >= 0 && t < LT_N_CLASSES ? t : 0;
+      o->pair[p][t]++;
+    }
+  for (int p = 0; p < LT_N_CLASSES; p++)
+    for (int t = 0; t < LT_N_CLASSES; t++)
+      {
+        o->pred[p] += o->pair[p][t];
+        o->truth[t] += o->pair[p][t];
+      }
+}
+
 /* The columns of @s, for init and clear alike. */
 #define EVAL_SCORES_COLUMNS(s) { &(s)->dice, &(s)->ml, &(s)->hd95, &(s)->dml, &(s)->dpct }
 
@@ -292,6 +312,18 @@ eval_json_add_scores (JsonBuilder *b, const EvalScores *s, const char *const *na
           eval_json_add_number_or_null (b, names[k], cols[f].v[k]);
         json_builder_end_object (b);
       }
+}
+
+void
+eval_json_add_per_organ (JsonBuilder *b, const char *key, const double *per, const char *last, double last_value)
+{
+  json_builder_set_member_name (b, key);
+  json_builder_begin_object (b);
+  for (int l = 1; l < LT_N_CLASSES; l++)
+    eval_json_add_number_or_null (b, lt_default_class_name (l), per[l]);
+  if (last != NULL)
+    eval_json_add_number_or_null (b, last, last_value);
+  json_builder_end_object (b);
 }
 
 void

@@ -96,6 +96,17 @@ units_name (int xyzt_units)
     }
 }
 
+/* @name: [@v[0], @v[1], @v[2]] (the dimensions and the bounding boxes in --json) */
+static void
+json_int3 (JsonBuilder *b, const char *name, const int64_t v[3])
+{
+  json_builder_set_member_name (b, name);
+  json_builder_begin_array (b);
+  for (int a = 0; a < 3; a++)
+    json_builder_add_int_value (b, v[a]);
+  json_builder_end_array (b);
+}
+
 /* The class column: the 12-class name of @id, "-" for none, "?" for ids the scheme
  * does not define. */
 static const char *
@@ -194,12 +205,8 @@ cmd_info (int argc, char **argv)
       cli_json_string (b, "format", format);
       cli_json_bool (b, "gzipped", info.gzipped);
       cli_json_bool (b, "byte_swapped", info.byte_swapped);
-      json_builder_set_member_name (b, "dimensions");
-      json_builder_begin_array (b);
-      json_builder_add_int_value (b, v->nx);
-      json_builder_add_int_value (b, v->ny);
-      json_builder_add_int_value (b, v->nz);
-      json_builder_end_array (b);
+      const int64_t dims[3] = { v->nx, v->ny, v->nz };
+      json_int3 (b, "dimensions", dims);
       json_builder_set_member_name (b, "spacing_mm");
       json_builder_begin_array (b);
       for (int a = 0; a < 3; a++)
@@ -251,16 +258,8 @@ cmd_info (int argc, char **argv)
           cli_json_string (b, "color", hex);
           cli_json_int (b, "voxels", st->count);
           cli_json_double (b, "volume_ml", st->count * voxel_ml);
-          json_builder_set_member_name (b, "bbox_min");
-          json_builder_begin_array (b);
-          for (int a = 0; a < 3; a++)
-            json_builder_add_int_value (b, st->lo[a]);
-          json_builder_end_array (b);
-          json_builder_set_member_name (b, "bbox_max");
-          json_builder_begin_array (b);
-          for (int a = 0; a < 3; a++)
-            json_builder_add_int_value (b, st->hi[a]);
-          json_builder_end_array (b);
+          json_int3 (b, "bbox_min", st->lo);
+          json_int3 (b, "bbox_max", st->hi);
           json_builder_end_object (b);
         }
       json_builder_end_array (b);

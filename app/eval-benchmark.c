@@ -42,31 +42,27 @@ typedef struct {
 static void
 score (Method *m, const LabelVolume *pred, const LabelVolume *truth, guint32 removed)
 {
-  int64_t n = lv_volume_n_voxels (truth);
-  int64_t inter[LT_N_CLASSES] = { 0 }, np[LT_N_CLASSES] = { 0 }, nt[LT_N_CLASSES] = { 0 };
+  EvalOverlap o;
+  eval_overlap (&o, pred, truth);
+  /* binary: every organ merged (b), and the organs @removed merged (r) */
   int64_t bi = 0, bp = 0, bt = 0, ri = 0, rp = 0, rt = 0;
-  for (int64_t q = 0; q < n; q++)
-    {
-      int p = lv_volume_get_index (pred, q), t = lv_volume_get_index (truth, q);
-      p = p >= 0 && p < LT_N_CLASSES ? p : 0;
-      t = t >= 0 && t < LT_N_CLASSES ? t : 0;
-      np[p]++;
-      nt[t]++;
-      if (p == t)
-        inter[p]++;
-      bp += p != 0;
-      bt += t != 0;
-      bi += p != 0 && t != 0;
-      gboolean pr = (removed >> p) & 1u, tr = (removed >> t) & 1u;
-      rp += pr;
-      rt += tr;
-      ri += pr && tr;
-    }
+  for (int p = 0; p < LT_N_CLASSES; p++)
+    for (int t = 0; t < LT_N_CLASSES; t++)
+      {
+        int64_t c = o.pair[p][t];
+        gboolean pr = (removed >> p) & 1u, tr = (removed >> t) & 1u;
+        bp += p != 0 ? c : 0;
+        bt += t != 0 ? c : 0;
+        bi += p != 0 && t != 0 ? c : 0;
+        rp += pr ? c : 0;
+        rt += tr ? c : 0;
+        ri += pr && tr ? c : 0;
+      }
   for (int l = 1; l < LT_N_CLASSES; l++)
     {
-      if (nt[l] == 0)
+      if (o.truth[l] == 0)
         continue;
-      double d = metrics_dice (np[l], nt[l], inter[l]);
+      double d = metrics_dice (o.pred[l], o.truth[l], o.pair[l][l]);
       m->all_sum[l] += d;
       m->all_n[l]++;
       if ((removed >> l) & 1u)
@@ -202,27 +198,11 @@ population_mode (const LabelVolume *like, guint64 seed, int n_subjects, GError *
   return mode;
 }
 
-static void
-json_add_table (JsonBuilder *b, const char *key, const double *per, double mean)
-{
-  json_builder_set_member_name (b, key);
-  json_builder_begin_object (b);
-  for (int l = 1; l < LT_N_CLASSES; l++)
-    eval_json_add_number_or_null (b, lt_default_class_name (l), per[l]);
-  eval_json_add_number_or_null (b, "mean", mean);
-  json_builder_end_object (b);
-}
-
 /* @key: the medians of item_medians, per organ and "all_removed" */
 static void
 json_add_medians (JsonBuilder *b, const char *key, const double *per)
 {
-  json_builder_set_member_name (b, key);
-  json_builder_begin_object (b);
-  for (int l = 1; l < LT_N_CLASSES; l++)
-    eval_json_add_number_or_null (b, lt_default_class_name (l), per[l]);
-  eval_json_add_number_or_null (b, "all_removed", per[0]);
-  json_builder_end_object (b);
+  eval_json_add_per_organ (b, key, per, "all_removed", per[0]);
 }
 
 int
@@ -461,8 +441,8 @@ eval_benchmark (const char *data_dir, GPtrArray *nets, GPtrArray *model_paths, G
             {
               cli_json_double (b, "seconds_per_case", m[k].seconds / MAX (1, m[k].runs));
             }
-          json_add_table (b, "removed_dice", rem + k * LT_N_CLASSES, rem_mean[k]);
-          json_add_table (b, "all_dice", all + k * LT_N_CLASSES, all_mean[k]);
+          eval_json_add_per_organ (b, "removed_dice", rem + k * LT_N_CLASSES, "mean", rem_mean[k]);
+          eval_json_add_per_organ (b, "all_dice", all + k * LT_N_CLASSES, "mean", all_mean[k]);
           cli_json_double (b, "binary_dice_all", m[k].bin_all_sum / MAX (1, m[k].bin_n));
           cli_json_double (b, "binary_dice_removed", m[k].bin_rem_n ? m[k].bin_rem_sum / m[k].bin_rem_n : -1);
           if (st->hd95)

@@ -49,25 +49,6 @@ typedef struct {
   GArray *removals;  /* Removal */
 } Case;
 
-/* organs of @pred and @truth: per-class voxel counts and overlaps */
-static void
-overlap_counts (const LabelVolume *pred, const LabelVolume *truth, int64_t np[LT_N_CLASSES],
-                int64_t nt[LT_N_CLASSES], int64_t both[LT_N_CLASSES])
-{
-  for (int l = 0; l < LT_N_CLASSES; l++)
-    np[l] = nt[l] = both[l] = 0;
-  int64_t n = lv_volume_n_voxels (truth);
-  for (int64_t q = 0; q < n; q++)
-    {
-      int p = lv_volume_get_index (pred, q), t = lv_volume_get_index (truth, q);
-      p = p >= 0 && p < LT_N_CLASSES ? p : 0;
-      t = t >= 0 && t < LT_N_CLASSES ? t : 0;
-      np[p]++;
-      nt[t]++;
-      both[p] += p == t;
-    }
-}
-
 static double
 mean_of (const double *v, int n)
 {
@@ -253,17 +234,18 @@ eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArr
               }
           for (int k = 0; k < n_methods; k++)
             {
-              int64_t np[LT_N_CLASSES], nt[LT_N_CLASSES], both[LT_N_CLASSES];
               const LabelVolume *pred = g_ptr_array_index (preds, k);
-              overlap_counts (pred, truth, np, nt, both);
+              EvalOverlap o;
+              eval_overlap (&o, pred, truth);
               g_autoptr (SurfacePoints) surf = NULL;
               if (st->hd95 && (surf = surface_points_new (pred, removed, &error)) == NULL)
                 return cli_fail ("%s: %s", cs->path, error->message);
               for (guint t = (guint) first_item; t < items->len; t++)
                 {
                   Item *it = &g_array_index (items, Item, t);
-                  it->scores.dice[k] = metrics_dice (np[it->organ], nt[it->organ], both[it->organ]);
-                  it->scores.ml[k] = np[it->organ] * lv_volume_voxel_mm3 (truth) / 1000.0;
+                  int l = it->organ;
+                  it->scores.dice[k] = metrics_dice (o.pred[l], o.truth[l], o.pair[l][l]);
+                  it->scores.ml[k] = o.pred[l] * lv_volume_voxel_mm3 (truth) / 1000.0;
                   it->scores.hd95[k] = surf ? surface_distance_hd95 (surf, truth_surf, it->organ) : NAN;
                   organ_metrics_volume_diff (it->truth_ml, it->scores.ml[k], &it->scores.dml[k], &it->scores.dpct[k]);
                 }
@@ -420,35 +402,19 @@ eval_maps (GPtrArray *cases_in, GPtrArray *nets, GPtrArray *model_paths, GPtrArr
               cli_json_string (b, "file", g_ptr_array_index (model_paths, k - first_net));
             }
           cli_json_double (b, "seconds_per_completion", seconds[k] / MAX (1, runs[k]));
-          json_builder_set_member_name (b, "removed_dice");
-          json_builder_begin_object (b);
-          for (int l = 1; l < LT_N_CLASSES; l++)
-            eval_json_add_number_or_null (b, lt_default_class_name (l), organ_means[k * LT_N_CLASSES + l]);
-          json_builder_end_object (b);
+          eval_json_add_per_organ (b, "removed_dice", organ_means + k * LT_N_CLASSES, NULL, 0);
           eval_json_add_number_or_null (b, "mean_over_organs", mean_organs[k]);
           eval_json_add_number_or_null (b, "mean_over_items", items->len ? sum_all[k] / items->len : NAN);
           eval_json_add_number_or_null (b, "mean_removed_alone", n_alone ? sum_alone[k] / n_alone : NAN);
           eval_json_add_number_or_null (b, "mean_in_triples", n_triple ? sum_triple[k] / n_triple : NAN);
           if (st->hd95)
             {
-              json_builder_set_member_name (b, "hd95_median_mm");
-              json_builder_begin_object (b);
-              for (int l = 1; l < LT_N_CLASSES; l++)
-                eval_json_add_number_or_null (b, lt_default_class_name (l), hd_organ[k * LT_N_CLASSES + l]);
-              json_builder_end_object (b);
+              eval_json_add_per_organ (b, "hd95_median_mm", hd_organ + k * LT_N_CLASSES, NULL, 0);
               eval_json_add_number_or_null (b, "hd95_median_over_items_mm", hd_all[k]);
               cli_json_int (b, "hd95_none_added", hd_missing[k]);
             }
-          json_builder_set_member_name (b, "volume_diff_percent_median");
-          json_builder_begin_object (b);
-          for (int l = 1; l < LT_N_CLASSES; l++)
-            eval_json_add_number_or_null (b, lt_default_class_name (l), dv_organ[k * LT_N_CLASSES + l]);
-          json_builder_end_object (b);
-          json_builder_set_member_name (b, "volume_diff_ml_median");
-          json_builder_begin_object (b);
-          for (int l = 1; l < LT_N_CLASSES; l++)
-            eval_json_add_number_or_null (b, lt_default_class_name (l), dv_ml_organ[k * LT_N_CLASSES + l]);
-          json_builder_end_object (b);
+          eval_json_add_per_organ (b, "volume_diff_percent_median", dv_organ + k * LT_N_CLASSES, NULL, 0);
+          eval_json_add_per_organ (b, "volume_diff_ml_median", dv_ml_organ + k * LT_N_CLASSES, NULL, 0);
           eval_json_add_number_or_null (b, "volume_diff_percent_median_over_items", dv_all[k]);
           json_builder_end_object (b);
         }

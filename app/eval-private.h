@@ -40,6 +40,13 @@ typedef struct {
   double *dpct;     /* the same in % of the truth's volume */
 } EvalScores;
 
+/* The voxels of a predicted map against the truth, by class pair (labels outside
+ * 0..LT_N_CLASSES-1 count as background), and each class's voxels in either map. */
+typedef struct {
+  int64_t pair[LT_N_CLASSES][LT_N_CLASSES];   /* [predicted][true] */
+  int64_t pred[LT_N_CLASSES], truth[LT_N_CLASSES];
+} EvalOverlap;
+
 /* realpath of @path, or a copy of @path when it has none */
 char *eval_real_path (const char *path);
 /* file name of @path without its NIfTI extension */
@@ -58,6 +65,8 @@ LabelVolume *eval_run_net (NnNet *net, const LabelVolume *in, guint32 removed, c
 const char *eval_transform_name (AtlasTransform t);
 /* @key: @v, or null when @v is NaN */
 void eval_json_add_number_or_null (JsonBuilder *b, const char *key, double v);
+/* The counts of @pred against @truth (the same grid) in @o */
+void eval_overlap (EvalOverlap *o, const LabelVolume *pred, const LabelVolume *truth);
 /* The columns of @s, @n_methods values each (uninitialised), to free with eval_scores_clear */
 void eval_scores_init (EvalScores *s, int n_methods);
 void eval_scores_clear (EvalScores *s);
@@ -65,6 +74,10 @@ void eval_scores_clear (EvalScores *s);
  * "hd95_mm": each an object of the @n_methods values by @names (null for NaN) */
 void eval_json_add_scores (JsonBuilder *b, const EvalScores *s, const char *const *names, int n_methods,
                            gboolean hd95);
+/* @key: an object of the organs' values @per[1..LT_N_CLASSES-1] by class name, then
+ * @last: @last_value unless @last is NULL (null for NaN, all of them) */
+void eval_json_add_per_organ (JsonBuilder *b, const char *key, const double *per, const char *last,
+                              double last_value);
 /* One cell of a text table: @v with @decimals, "-" when NAN, 14 wide after a space. */
 void eval_print_cell (double v, int decimals);
 /* the document of @b, pretty-printed, to @path reserved in @outputs */

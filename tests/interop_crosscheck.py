@@ -189,6 +189,16 @@ def info_json(path, *extra):
     return json.loads(r.stdout), r.stderr
 
 
+def completed(inp, out, failure, *args):
+    """`anatomy complete INP OUT ARGS` and its output as load() gives it; None, reported
+    as the failure of FAILURE, when the command fails."""
+    r = anatomy("complete", inp, out, *args)
+    if r.returncode != 0:
+        report(False, failure, r.stderr)
+        return None
+    return load(out)
+
+
 def header_differences(a, b):
     """Header fields that differ (floats within 1e-6): all but those a writer must change
     (vox_offset follows the extension's size, cal_min/cal_max the labels) and the unused
@@ -344,43 +354,36 @@ def main():
     nokid[np.isin(nokid, [2, 3])] = 0
     inp, out = T("v2_nokid.nii.gz"), T("v2_nokid_left.nii.gz")
     save_nifti(inp, nokid, aff, V2)
-    r = anatomy("complete", inp, out, "--labels", "kidney_left")
-    if r.returncode == 0:
-        b, _ = load(out)
+    done = completed(inp, out, "--labels kidney_left", "--labels", "kidney_left")
+    if done is not None:
+        b, _ = done
         ok, detail = only_added(nokid, b, {3})
         x = world_x(b.shape, aff)
         mid = x[np.isin(v2, range(27, 51))].mean()
         added = (b == 3) & (nokid == 0)
         report(ok and x[added].max() <= mid + 1e-6, "--labels kidney_left: only id 3, on the patient's left", detail)
-    else:
-        report(False, "--labels kidney_left", r.stderr)
-    out2 = T("v2_nokid_both.nii.gz")
-    r = anatomy("complete", inp, out2, "--labels", "kidney")
-    if r.returncode == 0:
-        b, _ = load(out2)
+    done = completed(inp, T("v2_nokid_both.nii.gz"), "--labels kidney", "--labels", "kidney")
+    if done is not None:
+        b, _ = done
         ok, detail = only_added(nokid, b, {2, 3})
         x = world_x(b.shape, aff)
         xr, xl = x[(b == 2) & (nokid == 0)], x[(b == 3) & (nokid == 0)]
         report(ok and len(xr) and len(xl) and xr.min() > xl.max(),
                "--labels kidney: kidney_right (2) right of kidney_left (3)", detail)
-    else:
-        report(False, "--labels kidney", r.stderr)
 
     # 4. lobes have no single id: the completed lung is 118 "lung (completed)"
     nolung = v2.copy()
     nolung[np.isin(nolung, range(10, 15))] = 0
     inp, out = T("v2_nolung.nii.gz"), T("v2_nolung_done.nii.gz")
     save_nifti(inp, nolung, aff, V2)
-    r = anatomy("complete", inp, out, "--labels", "lung")
-    if r.returncode == 0:
-        b, bi = load(out)
+    done = completed(inp, out, "complete --labels lung", "--labels", "lung")
+    if done is not None:
+        b, bi = done
         ok, detail = only_added(nolung, b, {118})
         info, _ = info_json(out)
         cls = {l["id"]: l["class"] for l in info["labels"]} if info else {}
         report(ok and ext_names(bi).get(118) == "lung (completed)" and cls.get(118) == 1,
                "lung from lobes: reserved id 118 'lung (completed)', mapped back to class lung", detail)
-    else:
-        report(False, "complete --labels lung", r.stderr)
     r = anatomy("complete", inp, T("x.nii.gz"), "--labels", "lung_upper_lobe_left")
     report(r.returncode != 0 and "--labels lung" in r.stderr, "a lobe is refused, pointing to 'lung'", r.stderr)
 
@@ -390,15 +393,13 @@ def main():
     r = anatomy("complete", unnamed, T("u.nii.gz"), "--labels", "liver")
     report(r.returncode != 0 and "--scheme" in r.stderr and not os.path.exists(T("u.nii.gz")),
            "v2 without names is refused, the message says --scheme", r.stderr)
-    r = anatomy("complete", unnamed, T("u.nii.gz"), "--labels", "liver", "--scheme", "totalseg-v2")
-    if r.returncode == 0:
-        b, bi = load(T("u.nii.gz"))
+    done = completed(unnamed, T("u.nii.gz"), "--scheme totalseg-v2", "--labels", "liver", "--scheme", "totalseg-v2")
+    if done is not None:
+        b, bi = done
         ok, detail = only_added(noliver, b, {5})
         report(ok and ext_names(bi).get(5) == "liver", "--scheme totalseg-v2: liver 5, names added", detail)
         if done_v2 is not None:
             report(np.array_equal(b, done_v2), "the same result as with the names in the header")
-    else:
-        report(False, "--scheme totalseg-v2", r.stderr)
 
     # 6. v1 without names
     v1 = to_scheme(ph, aff, V1_ID, V1_ID["pulmonary_artery"], [("gallbladder", gall)])
@@ -417,13 +418,10 @@ def main():
         return v2_class(V2_ID[n]) if n in V2_ID else 0
     bad = [] if info is None else [(l["id"], l["class"]) for l in info["labels"] if l["id"] and l["class"] != v1_class(l["id"])]
     report(info is not None and not bad, "v1 --scheme totalseg-v1: every label's class", f"{err} {bad}")
-    r = anatomy("complete", p, T("v1_done.nii.gz"), "--labels", "liver", "--scheme", "totalseg-v1")
-    if r.returncode == 0:
-        b, _ = load(T("v1_done.nii.gz"))
-        ok, detail = only_added(v1_noliver, b, {5})
+    done = completed(p, T("v1_done.nii.gz"), "v1 complete", "--labels", "liver", "--scheme", "totalseg-v1")
+    if done is not None:
+        ok, detail = only_added(v1_noliver, done[0], {5})
         report(ok, "v1: the completed liver is v1's 5", detail)
-    else:
-        report(False, "v1 complete", r.stderr)
 
     # 7. a TotalSegmentator mask folder
     seg = T("segmentations")
@@ -516,14 +514,12 @@ def main():
                    "convert .nrrd -> NIfTI: nibabel reads the same voxels and affine")
         else:
             report(False, "convert .nrrd -> NIfTI", r.stderr)
-        r = anatomy("complete", sp, T("case_done.nii.gz"), "--labels", "liver")
-        if r.returncode == 0:
-            b, bi = load(T("case_done.nii.gz"))
+        done = completed(sp, T("case_done.nii.gz"), "complete .seg.nrrd -> NIfTI", "--labels", "liver")
+        if done is not None:
+            b, bi = done
             names = ext_names(bi) or {}
             report(only_added(noliver, b, {5})[0] and names.get(2) == "kidney_right" and names.get(5) == "liver",
                    ".seg.nrrd completed into NIfTI: TotalSegmentator names (segment IDs) in the extension")
-        else:
-            report(False, "complete .seg.nrrd -> NIfTI", r.stderr)
         # the benchmark's 12 classes as a plain .nrrd
         b12 = ph.copy()
         b12[b12 == 8] = 0
@@ -544,17 +540,15 @@ def main():
         d[d == 5] = 0
         img = nib.Nifti1Image(d, di.affine, di.header)
         nib.save(img, T("real_noliver.nii.gz"))
-        r = anatomy("complete", T("real_noliver.nii.gz"), T("real_done.nii.gz"), "--labels", "liver")
-        if r.returncode == 0:
-            b, bi = load(T("real_done.nii.gz"))
+        done = completed(T("real_noliver.nii.gz"), T("real_done.nii.gz"), "real file", "--labels", "liver")
+        if done is not None:
+            b, bi = done
             ok, detail = only_added(d, b, {5})
             truth = np.asarray(di.dataobj) == 5
             dice = 2 * ((b == 5) & truth).sum() / ((b == 5).sum() + truth.sum())
             report(ok and ext_names(bi) == ext_names(di) and dice > 0.3,
                    f"real TotalSegmentator v2 file, liver removed: only 5 added (Dice {dice:.2f}), names unchanged",
                    detail)
-        else:
-            report(False, "real file", r.stderr)
     shutil.rmtree(tmp)
 
 

@@ -362,21 +362,34 @@ static const char comp_fs[] =
   "#endif\n"
   "}\n";
 
-/* The compiler's (or with @program, the linker's) messages about @obj. */
-static char *
-info_log (GLuint obj, gboolean program)
+/* Whether @obj compiled (or with @program, linked).  If not, @error says "Cannot @what"
+ * with the compiler's (the linker's) messages, and @obj is deleted: shaders and programs
+ * differ only in the GL calls. */
+static gboolean
+check_built (GLuint obj, gboolean program, const char *what, GError **error)
 {
-  GLint len = 0;
+  GLint ok = 0, len = 0;
+  if (program)
+    glGetProgramiv (obj, GL_LINK_STATUS, &ok);
+  else
+    glGetShaderiv (obj, GL_COMPILE_STATUS, &ok);
+  if (ok)
+    return TRUE;
   if (program)
     glGetProgramiv (obj, GL_INFO_LOG_LENGTH, &len);
   else
     glGetShaderiv (obj, GL_INFO_LOG_LENGTH, &len);
-  char *log = g_malloc0 (MAX (len, 1) + 1);
+  g_autofree char *log = g_malloc0 (MAX (len, 1) + 1);
   if (program)
     glGetProgramInfoLog (obj, len, NULL, log);
   else
     glGetShaderInfoLog (obj, len, NULL, log);
-  return log;
+  g_set_error (error, AR_RENDERER_ERROR, AR_RENDERER_ERROR_SHADER, "Cannot %s: %s", what, log);
+  if (program)
+    glDeleteProgram (obj);
+  else
+    glDeleteShader (obj);
+  return FALSE;
 }
 
 static GLuint
@@ -385,18 +398,8 @@ compile_shader (GLenum type, const char *src, GError **error)
   GLuint s = glCreateShader (type);
   glShaderSource (s, 1, &src, NULL);
   glCompileShader (s);
-  GLint ok = 0;
-  glGetShaderiv (s, GL_COMPILE_STATUS, &ok);
-  if (!ok)
-    {
-      g_autofree char *log = info_log (s, FALSE);
-      g_set_error (error, AR_RENDERER_ERROR, AR_RENDERER_ERROR_SHADER,
-                   "Cannot compile the %s shader: %s",
-                   type == GL_VERTEX_SHADER ? "vertex" : "fragment", log);
-      glDeleteShader (s);
-      return 0;
-    }
-  return s;
+  const char *what = type == GL_VERTEX_SHADER ? "compile the vertex shader" : "compile the fragment shader";
+  return check_built (s, FALSE, what, error) ? s : 0;
 }
 
 static GLuint
@@ -419,17 +422,7 @@ link_program (const char *vs, const char *fs, GError **error)
   glDetachShader (p, f);
   glDeleteShader (v);
   glDeleteShader (f);
-  GLint ok = 0;
-  glGetProgramiv (p, GL_LINK_STATUS, &ok);
-  if (!ok)
-    {
-      g_autofree char *log = info_log (p, TRUE);
-      g_set_error (error, AR_RENDERER_ERROR, AR_RENDERER_ERROR_SHADER,
-                   "Cannot link the shader program: %s", log);
-      glDeleteProgram (p);
-      return 0;
-    }
-  return p;
+  return check_built (p, TRUE, "link the shader program", error) ? p : 0;
 }
 
 static void

@@ -195,6 +195,22 @@ write_mtl (FILE *f, SurfaceMesh *const *meshes, guint n, const LabelTable *t)
  * 28-byte record costs more than the encoding). */
 #define PLY_BLOCK (1 << 20)
 
+/* Room for a record of @size bytes at the end of @block (@used bytes filled), the block
+ * written out first when the record would not fit; NULL when that write fails. */
+static uint8_t *
+ply_record (FILE *f, uint8_t *block, gsize *used, gsize size)
+{
+  if (*used + size > PLY_BLOCK)
+    {
+      if (fwrite (block, 1, *used, f) != *used)
+        return NULL;
+      *used = 0;
+    }
+  uint8_t *rec = block + *used;
+  *used += size;
+  return rec;
+}
+
 static gboolean
 write_ply (FILE *f, SurfaceMesh *const *meshes, guint n, const LabelTable *t)
 {
@@ -221,20 +237,15 @@ write_ply (FILE *f, SurfaceMesh *const *meshes, guint n, const LabelTable *t)
       lt_table_get_color (t, m->label, c);
       for (uint32_t v = 0; v < m->n_vertices; v++)
         {
-          if (used + 28 > PLY_BLOCK)
-            {
-              if (fwrite (block, 1, used, f) != used)
-                return FALSE;
-              used = 0;
-            }
-          uint8_t *rec = block + used;
+          uint8_t *rec = ply_record (f, block, &used, 28);
+          if (rec == NULL)
+            return FALSE;
           for (int d = 0; d < 3; d++)
             {
               put_f32 (rec + 4 * d, m->positions[3 * (gsize) v + d]);
               put_f32 (rec + 12 + 4 * d, m->normals[3 * (gsize) v + d]);
             }
           memcpy (rec + 24, c, 4);
-          used += 28;
         }
     }
   /* face records: 3 (uint8) a b c label (int32), 17 bytes */
@@ -244,18 +255,13 @@ write_ply (FILE *f, SurfaceMesh *const *meshes, guint n, const LabelTable *t)
       const SurfaceMesh *m = meshes[i];
       for (uint32_t tr = 0; tr < m->n_triangles; tr++)
         {
-          if (used + 17 > PLY_BLOCK)
-            {
-              if (fwrite (block, 1, used, f) != used)
-                return FALSE;
-              used = 0;
-            }
-          uint8_t *rec = block + used;
+          uint8_t *rec = ply_record (f, block, &used, 17);
+          if (rec == NULL)
+            return FALSE;
           rec[0] = 3;
           for (int c = 0; c < 3; c++)
             put_le32 (rec + 1 + 4 * c, (uint32_t) (base + m->indices[3 * (gsize) tr + c]));
           put_le32 (rec + 13, (uint32_t) m->label);
-          used += 17;
         }
       base += m->n_vertices;
     }
