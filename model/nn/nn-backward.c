@@ -1038,6 +1038,13 @@ typedef struct {
 
 #define LOSS_PART(C) (2 + 3 * (int64_t) (C))
 
+/* the cross-entropy weight of a voxel whose target is class @t */
+static inline double
+loss_voxel_weight (const LossJob *j, int t)
+{
+  return 1.0 + (t < 32 && (j->removed_mask >> t) & 1u ? j->params->removed_weight : 0.0);
+}
+
 /* sum_i row[i] * m[i] over @len voxels, in 8 double lanes then the tail */
 static inline double
 loss_masked_sum (const float *row, const float *m, int64_t len)
@@ -1078,7 +1085,7 @@ loss_sum_task (int64_t task, int thread, void *data)
           part[1] -= log (MAX ((double) prob[q] + prob[(int64_t) alt * n + q], 1e-12));
           continue;
         }
-      double wv = 1.0 + (t < 32 && (j->removed_mask >> t) & 1u ? j->params->removed_weight : 0.0);
+      double wv = loss_voxel_weight (j, t);
       double pt = prob[(int64_t) t * n + q];
       part[0] += wv;
       part[1] -= wv * log (MAX (pt, 1e-12));
@@ -1127,7 +1134,7 @@ loss_grad_task (int64_t task, int thread, void *data)
         s[i] = (float) (j->params->ce_weight / j->wsum);
       else if (kind == 0)
         {
-          double wv = 1.0 + (t < 32 && (j->removed_mask >> t) & 1u ? j->params->removed_weight : 0.0);
+          double wv = loss_voxel_weight (j, t);
           double kce = j->params->ce_weight * wv / j->wsum;
           mb[i] = 1.0f;
           s[i] = (float) (kce - (d[i] + prob[(int64_t) t * n + i] * j->A[t]));
