@@ -200,13 +200,14 @@ run_clear (Run *r)
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Run, run_clear)
 
-/* Training sample @index into the trainer's input, target and partial (n) labels. */
+/* Training sample @index into @input (C, n), target and partial (n) labels.  It depends on
+ * @index alone, and reads nothing a step changes: the sample thread below calls it. */
 static gboolean
-run_sample (Run *r, guint64 index, guint8 *target, guint8 *partial, guint32 *removed, GError **error)
+run_sample (Run *r, guint64 index, float *input, guint8 *target, guint8 *partial, guint32 *removed,
+            GError **error)
 {
   const TrainerOptions *o = r->o;
   const int *grid = nn_net_get_config (r->net)->grid;
-  float *input = nn_trainer_get_input (r->tr);
   if (o->realistic)
     return train_augment_sample (r->subjects, &r->augment, (guint64) o->seed, index, -1, grid, r->voxel_mm, r->C,
                                  input, target, partial, removed, error);
@@ -225,6 +226,126 @@ run_sample (Run *r, guint64 index, guint8 *target, guint8 *partial, guint32 *rem
   train_data_shift ((guint64) o->seed, index, o->max_shift, shift);
   return train_data_encode (p, c, grid, shift, r->C, input, target, partial, error);
 }
+
+/* The next step's sample is drawn on a thread of its own while the network takes this
+ * step (drawing a realistic sample, 0.2 s, is serial): the samples and so the run are the
+ * same as drawing each when it is needed. */
+typedef struct {
+  Run *r;
+  GThread *thread;
+  GMutex lock;
+  GCond cond;
+  guint64 index;        /* the sample asked for */
+  gboolean asked;       /* the thread is drawing it */
+  gboolean quit;
+  gboolean ok;          /* the last drawing succeeded (else error) */
+  float *input;
+  guint8 *target, *partial;
+  guint32 removed;
+  GError *error;
+} SampleAhead;
+
+static gpointer
+sample_ahead_thread (gpointer data)
+{
+  SampleAhead *a = data;
+  g_mutex_lock (&a->lock);
+  for (;;)
+    {
+      while (!a->asked && !a->quit)
+        g_cond_wait (&a->cond, &a->lock);
+      if (a->quit)
+        break;
+      guint64 index = a->index;
+      g_mutex_unlock (&a->lock);
+      GError *error = NULL;
+      gboolean ok = run_sample (a->r, index, a->input, a->target, a->partial, &a->removed, &error);
+      g_mutex_lock (&a->lock);
+      g_clear_error (&a->error);
+      a->ok = ok;
+      a->error = error;
+      a->asked = FALSE;
+      g_cond_broadcast (&a->cond);
+    }
+  g_mutex_unlock (&a->lock);
+  return NULL;
+}
+
+static gboolean
+sample_ahead_start (SampleAhead *a, Run *r, GError **error)
+{
+  a->r = r;
+  g_mutex_init (&a->lock);
+  g_cond_init (&a->cond);
+  a->input = g_try_new (float, (gsize) r->C * (gsize) r->n);
+  a->target = g_try_new (guint8, r->n);
+  a->partial = g_try_new (guint8, r->n);
+  if (a->input == NULL || a->target == NULL || a->partial == NULL)
+    {
+      g_set_error (error, TRAINER_ERROR, TRAINER_ERROR_OPTIONS, "not enough memory for the training samples");
+      return FALSE;
+    }
+  a->thread = g_thread_try_new ("training-samples", sample_ahead_thread, a, error);
+  return a->thread != NULL;
+}
+
+/* Starts drawing sample @index (the previous one has been taken). */
+static void
+sample_ahead_ask (SampleAhead *a, guint64 index)
+{
+  g_mutex_lock (&a->lock);
+  a->index = index;
+  a->asked = TRUE;
+  g_cond_broadcast (&a->cond);
+  g_mutex_unlock (&a->lock);
+}
+
+/* Waits for sample @index (asked before) and copies it out. */
+static gboolean
+sample_ahead_take (SampleAhead *a, guint64 index, float *input, guint8 *target, guint8 *partial,
+                   guint32 *removed, GError **error)
+{
+  g_mutex_lock (&a->lock);
+  while (a->asked)
+    g_cond_wait (&a->cond, &a->lock);
+  g_assert (a->index == index);
+  gboolean ok = a->ok;
+  if (!ok)
+    g_propagate_error (error, g_steal_pointer (&a->error));
+  g_mutex_unlock (&a->lock);
+  if (!ok)
+    return FALSE;
+  memcpy (input, a->input, (size_t) a->r->C * (size_t) a->r->n * sizeof (float));
+  memcpy (target, a->target, (size_t) a->r->n);
+  memcpy (partial, a->partial, (size_t) a->r->n);
+  *removed = a->removed;
+  return TRUE;
+}
+
+/* Stops the thread once the sample it draws, if any, is done. */
+static void
+sample_ahead_clear (SampleAhead *a)
+{
+  if (a->thread)
+    {
+      g_mutex_lock (&a->lock);
+      a->quit = TRUE;
+      g_cond_broadcast (&a->cond);
+      g_mutex_unlock (&a->lock);
+      g_thread_join (a->thread);
+      a->thread = NULL;
+    }
+  if (a->r)
+    {
+      g_mutex_clear (&a->lock);
+      g_cond_clear (&a->cond);
+    }
+  g_clear_pointer (&a->input, g_free);
+  g_clear_pointer (&a->target, g_free);
+  g_clear_pointer (&a->partial, g_free);
+  g_clear_error (&a->error);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (SampleAhead, sample_ahead_clear)
 
 /* Real subjects from a comma-separated list of label maps in the 12 classes. */
 static TrainSubjects *
@@ -514,6 +635,13 @@ trainer_run (const TrainerOptions *o, TrainerProgressFunc progress, gpointer use
   r.timer = g_timer_new ();
   gint64 first_step = nn_trainer_get_step (r.tr);
   gboolean stopped_early = FALSE;
+  g_auto (SampleAhead) ahead = { 0 };
+  if (first_step < r.steps)
+    {
+      if (!sample_ahead_start (&ahead, &r, error))
+        return FALSE;
+      sample_ahead_ask (&ahead, (guint64) first_step);
+    }
   while (nn_trainer_get_step (r.tr) < r.steps)
     {
       if (g_cancellable_is_cancelled (cancellable))
@@ -525,8 +653,11 @@ trainer_run (const TrainerOptions *o, TrainerProgressFunc progress, gpointer use
         }
       gint64 step = nn_trainer_get_step (r.tr);
       guint32 removed = 0;
-      if (!run_sample (&r, (guint64) step, target, partial, &removed, error))
+      if (!sample_ahead_take (&ahead, (guint64) step, nn_trainer_get_input (r.tr), target, partial, &removed,
+                              error))
         return FALSE;
+      if (step + 1 < r.steps)
+        sample_ahead_ask (&ahead, (guint64) step + 1);
       sp.lr = (float) (o->lr * lr_factor (step, o->warmup, r.steps));
       NnLossValue lv = nn_trainer_step (r.tr, target, removed, &lp, &sp);
       r.loss_sum += lv.total;
