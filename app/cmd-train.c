@@ -94,7 +94,7 @@ cmd_train (int argc, char **argv)
     { "grid", 'g', 0, G_OPTION_ARG_INT, &grid, "Network grid edge (default 64)", "N" },
     { "steps", 0, 0, G_OPTION_ARG_INT64, &o.steps, "Training steps (batch 1; default 2000)", "N" },
     { "epochs", 0, 0, G_OPTION_ARG_INT, &o.epochs, "With --data: passes over the partial volumes", "N" },
-    { "threads", 't', 0, G_OPTION_ARG_INT, &o.threads, "Threads (default 1; results depend on it)", "N" },
+    { "threads", 't', 0, G_OPTION_ARG_INT, &o.threads, "Threads of the network (default 1; results depend on it); one more draws the next sample meanwhile", "N" },
     { "resume", 'r', 0, G_OPTION_ARG_FILENAME, &o.resume, "Continue from a checkpoint (FILE and FILE's .optim.safetensors)", "FILE" },
     { "seed", 's', 0, G_OPTION_ARG_INT64, &o.seed, "Seed of initial weights and of every sample (default 1)", "S" },
     { "widths", 'w', 0, G_OPTION_ARG_STRING, &widths, "Channels per level (default: the architecture's shipped widths)", "LIST" },
