@@ -194,6 +194,15 @@ wd_kernel_4 (WD_KERNEL_ARGS)
 }
 #pragma GCC pop_options
 
+/* The task's dW (cout, R, 3) in its scratch, after va, the input rows and the dy rows. */
+static float *
+wd_task_dw (const WdJob *j, int64_t task)
+{
+  return j->scratch + task * j->per_task + (int64_t) j->cout_pad * j->R * 3 * BW_VL
+         + (int64_t) j->g->cin * j->g->k[0] * (WD_CH + j->g->k[1] - 1) * j->ld
+         + (int64_t) j->cout_pad * WD_CH * j->ldy;
+}
+
 static void
 wd_task (int64_t task, int thread, void *data)
 {
@@ -205,7 +214,7 @@ wd_task (int64_t task, int thread, void *data)
   float *va = j->scratch + task * j->per_task;
   float *xrows = va + (int64_t) j->cout_pad * R * 3 * BW_VL;
   float *dyb = xrows + (int64_t) g->cin * kD * group * j->ld;
-  float *dwp = dyb + (int64_t) j->cout_pad * WD_CH * j->ldy;
+  float *dwp = wd_task_dw (j, task);
   int64_t q0 = task * j->n_rows_out / j->n_tasks, q1 = (task + 1) * j->n_rows_out / j->n_tasks;
   (void) thread;
 
@@ -279,9 +288,7 @@ wd_run (WorkerPool *pool, const NnConvGeom *g, const float *x, int D, int H, int
   const int64_t nw = (int64_t) g->cout * j.R * 3;
   for (int t = 0; t < nt; t++)
     {
-      const float *dwp = scratch + t * j.per_task + (int64_t) j.cout_pad * j.R * 3 * BW_VL
-                         + (int64_t) g->cin * g->k[0] * (WD_CH + g->k[1] - 1) * j.ld
-                         + (int64_t) j.cout_pad * WD_CH * j.ldy;
+      const float *dwp = wd_task_dw (&j, t);
       for (int64_t q = 0; q < nw; q++)
         dw[q] += dwp[q];
     }
@@ -1108,6 +1115,8 @@ loss_grad_task (int64_t task, int thread, void *data)
   float *dl = j->dlogits + q0;
   /* per voxel: d = sum_c B_c p_c, then dl_c = p_c (B_c mb + s), then the fix-ups */
   float d[LOSS_BLOCK], mb[LOSS_BLOCK], s[LOSS_BLOCK];
+  gint8 kind_of[LOSS_BLOCK];   /* loss_kind () of each voxel, and its class */
+  guint8 t_of[LOSS_BLOCK];
   (void) thread;
 
   for (int64_t i = 0; i < len; i++)
@@ -1127,7 +1136,9 @@ loss_grad_task (int64_t task, int thread, void *data)
    * kce p_c / (p_0 + p_a) for c in {0, a}; an ignored voxel: 0 */
   for (int64_t i = 0; i < len; i++)
     {
-      int t, kind = loss_kind (j->target[q0 + i], C, alt, &t);
+      int t = 0, kind = loss_kind (j->target[q0 + i], C, alt, &t);
+      kind_of[i] = (gint8) kind;
+      t_of[i] = (guint8) t;
       mb[i] = 0.0f;
       s[i] = 0.0f;
       if (kind > 0)
@@ -1153,7 +1164,7 @@ loss_grad_task (int64_t task, int thread, void *data)
     }
   for (int64_t i = 0; i < len; i++)
     {
-      int t, kind = loss_kind (j->target[q0 + i], C, alt, &t);
+      const int t = t_of[i], kind = kind_of[i];
       if (kind < 0)
         for (int c = 0; c < C; c++)
           dl[(int64_t) c * n + i] = 0.0f;
