@@ -75,7 +75,7 @@ cmd_train (int argc, char **argv)
   g_auto (TrainerOptions) o = { 0 };
   trainer_options_init (&o);
   g_autofree char *arch_s = NULL, *widths = NULL;
-  int grid = 64, blocks = 0;
+  int grid = 0, blocks = 0;   /* 0: not given (grid 64) */
   gboolean force = FALSE;
   g_auto (GStrv) real = NULL, val_real = NULL;   /* each given as often as wanted */
   GOptionEntry entries[] = {
@@ -96,6 +96,7 @@ cmd_train (int argc, char **argv)
     { "epochs", 0, 0, G_OPTION_ARG_INT, &o.epochs, "With --data: passes over the partial volumes", "N" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &o.threads, "Threads of the network (default 1; results depend on it); one more draws the next sample meanwhile", "N" },
     { "resume", 'r', 0, G_OPTION_ARG_FILENAME, &o.resume, "Continue from a checkpoint (FILE and FILE's .optim.safetensors)", "FILE" },
+    { "init", 0, 0, G_OPTION_ARG_FILENAME, &o.init, "Start from this model's network and weights (fine-tuning: fresh optimiser, step 0; --arch, --widths, --blocks and --grid come from it)", "MODEL" },
     { "seed", 's', 0, G_OPTION_ARG_INT64, &o.seed, "Seed of initial weights and of every sample (default 1)", "S" },
     { "widths", 'w', 0, G_OPTION_ARG_STRING, &widths, "Channels per level (default: the architecture's shipped widths)", "LIST" },
     { "blocks", 'b', 0, G_OPTION_ARG_INT, &blocks, "Units per level and side (default 2)", "N" },
@@ -131,7 +132,11 @@ cmd_train (int argc, char **argv)
   if (o.threads < 1 || o.threads > 256 || o.val_every < 1 || o.checkpoint_every < 1 || o.log_every < 1
       || o.max_shift < 0 || o.val_cases < 0)
     return cli_fail ("invalid --threads, --val-every, --checkpoint-every, --log-every, --shift or --val-cases");
-  if (!o.resume && !cli_network_config (arch_s, widths, blocks, grid, &o.config))
+  if (o.resume && o.init)
+    return cli_fail ("give --resume CHECKPOINT or --init MODEL, not both");
+  if (o.init && (arch_s || widths || blocks || grid))
+    return cli_fail ("--init MODEL gives the network: --arch, --widths, --blocks and --grid do not apply");
+  if (!o.resume && !o.init && !cli_network_config (arch_s, widths, blocks, grid ? grid : 64, &o.config))
     return 1;
 
   /* FILE (and its checkpoints, which a resumed run continues) is checked before training:
@@ -147,7 +152,7 @@ cmd_train (int argc, char **argv)
       g_autoptr (GFile) b = g_file_new_for_path (ckpt);
       own_run = g_file_equal (a, b);
     }
-  const char *inputs[] = { o.resume, resume_optim, NULL };
+  const char *inputs[] = { o.init ? o.init : o.resume, resume_optim, NULL };
   g_autoptr (OutSet) outputs = cli_outputs_new (force || own_run, inputs);
   g_auto (GStrv) real_paths = g_strsplit (o.real ? o.real : "", ",", -1);
   g_auto (GStrv) val_paths = g_strsplit (o.val_real ? o.val_real : "", ",", -1);

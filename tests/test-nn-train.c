@@ -14,6 +14,7 @@
 #include "test-util.h"
 
 #include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
 #include <math.h>
 #include <string.h>
 
@@ -907,6 +908,54 @@ test_trainer_cancel_resume (void)
   remove_files (all);
 }
 
+/* a run started from a trained model (--init) carries its weights over (with a zero
+ * learning rate they stay bit for bit) and names it in its provenance */
+static void
+test_trainer_init (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_auto (TrainerOptions) a = { 0 };
+  tiny_run_options (&a, "a.safetensors");
+  g_assert_true (trainer_run (&a, NULL, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+
+  g_auto (TrainerOptions) b = { 0 };
+  tiny_run_options (&b, "b.safetensors");
+  b.init = g_strdup (a.out);
+  b.config = (NnConfig) { 0 };   /* the network comes from a.safetensors */
+  b.seed = 12;
+  b.steps = 2;
+  b.lr = 0.0;
+  g_assert_true (trainer_run (&b, NULL, NULL, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_autoptr (NnNet) na = load_net (a.out);
+  g_autoptr (NnNet) nb = load_net (b.out);
+  /* the learnt parameters; BatchNorm's running statistics go on averaging */
+  int n_a, n_b;
+  NnParam *pa = nn_net_get_params (na, &n_a), *pb = nn_net_get_params (nb, &n_b);
+  g_assert_cmpint (n_a, ==, n_b);
+  for (int i = 0; i < n_a; i++)
+    if (!strstr (pa[i].name, ".running_") && memcmp (pa[i].data, pb[i].data, pa[i].n * sizeof (float)) != 0)
+      g_error ("parameter %s differs after two steps at learning rate 0 from --init", pa[i].name);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_assert_true (json_parser_load_from_data (parser, nn_net_get_metadata (nb, "provenance"), -1, NULL));
+  JsonObject *initial = json_object_get_object_member (json_node_get_object (json_parser_get_root (parser)),
+                                                       "initial_weights");
+  g_assert_nonnull (initial);
+  g_assert_cmpstr (json_object_get_string_member (initial, "file"), ==, a.out);
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (initial, "provenance"), "command"),
+                   ==, "test");
+
+  /* not with --resume */
+  b.resume = trainer_dup_checkpoint_path (a.out);
+  g_assert_false (trainer_run (&b, NULL, NULL, NULL, NULL, &error));
+  g_assert_error (error, TRAINER_ERROR, TRAINER_ERROR_OPTIONS);
+  const char *all[] = { "a.safetensors", "a.checkpoint.safetensors", "a.checkpoint.optim.safetensors",
+                        "b.safetensors", "b.checkpoint.safetensors", "b.checkpoint.optim.safetensors", NULL };
+  assert_files (all);
+  remove_files (all);
+}
+
 static void
 test_trainer_options (void)
 {
@@ -993,6 +1042,7 @@ static const TestCase test_cases[] = {
   { "/nn-train/resume-exact", test_resume_exact },
   { "/nn-train/trainer/progress", test_trainer_progress },
   { "/nn-train/trainer/cancel-resume", test_trainer_cancel_resume },
+  { "/nn-train/trainer/init", test_trainer_init },
   { "/nn-train/trainer/options", test_trainer_options },
   { "/nn-train/cli-resume", test_cli_resume },
 };

@@ -35,6 +35,7 @@ trainer_options_clear (TrainerOptions *o)
 {
   g_clear_pointer (&o->out, g_free);
   g_clear_pointer (&o->resume, g_free);
+  g_clear_pointer (&o->init, g_free);
   g_clear_pointer (&o->data_dir, g_free);
   g_clear_pointer (&o->real, g_free);
   g_clear_pointer (&o->val_real, g_free);
@@ -138,6 +139,8 @@ options_check (const TrainerOptions *o, GError **error)
     bad = "no output file";
   else if ((o->phantom ? 1 : 0) + (o->data_dir != NULL ? 1 : 0) + (o->realistic ? 1 : 0) != 1)
     bad = "train on phantoms, on a data folder or on simulated acquisitions: one of them";
+  else if (o->resume && o->init)
+    bad = "a run resumes a checkpoint or starts from a model's weights, not both";
   else if (!o->realistic && (o->real || o->val_real))
     bad = "real subjects are used only by realistic runs";
   else if (!(o->p_real >= 0 && o->p_real <= 1))
@@ -179,6 +182,7 @@ typedef struct {
   int loss_k;
   GTimer *timer;
   FILE *log;
+  JsonNode *initial;                 /* fine-tuning: the model started from (provenance) */
 } Run;
 
 static void
@@ -195,6 +199,7 @@ run_clear (Run *r)
   g_clear_pointer (&r->val_partial, g_free);
   g_clear_pointer (&r->val_removed, g_free);
   g_clear_pointer (&r->pred, g_free);
+  g_clear_pointer (&r->initial, json_node_unref);
   g_clear_pointer (&r->timer, g_timer_destroy);
   g_clear_pointer (&r->log, fclose);
 }
@@ -508,6 +513,11 @@ run_provenance (const Run *r, gboolean final, double seconds)
       json_member_string (b, "validation", "mean removed-organ Dice on val-cases phantoms of seed stream "
                                            "seed^0x56414c49, eval-mode BatchNorm, merged like completion");
     }
+  if (r->initial)
+    {
+      json_builder_set_member_name (b, "initial_weights");
+      json_builder_add_value (b, json_node_copy (r->initial));
+    }
   json_member_double (b, "val_removed_dice", r->last_val);
   json_member_int (b, "val_cases", o->val_cases);
   json_member_double (b, "train_loss", r->loss_k ? r->loss_sum / r->loss_k : -1);
@@ -558,14 +568,36 @@ run_save (Run *r, const char *model_path, const char *optim_path, gboolean final
   return nn_trainer_save_optimizer (r->tr, optim_path, kv, error);
 }
 
-/* The network and trainer: the checkpoint's (AdamW moments, step, history) or a fresh
- * seeded one. */
+/* A fine-tuned network's provenance names the model it started from, with that model's
+ * own provenance: taken from the --init model, or kept from a resumed checkpoint. */
+static void
+run_keep_lineage (Run *r)
+{
+  const char *prov = nn_net_get_metadata (r->net, "provenance");
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  JsonNode *root = prov && json_parser_load_from_data (parser, prov, -1, NULL) ? json_parser_get_root (parser) : NULL;
+  JsonObject *obj = root && JSON_NODE_HOLDS_OBJECT (root) ? json_node_get_object (root) : NULL;
+  if (r->o->init)
+    {
+      JsonObject *initial = json_object_new ();
+      json_object_set_string_member (initial, "file", r->o->init);
+      if (obj)
+        json_object_set_object_member (initial, "provenance", json_object_ref (obj));
+      r->initial = json_node_init_object (json_node_alloc (), initial);
+      json_object_unref (initial);
+    }
+  else if (r->o->resume && obj && json_object_has_member (obj, "initial_weights"))
+    r->initial = json_node_copy (json_object_get_member (obj, "initial_weights"));
+}
+
+/* The network and trainer: the checkpoint's (AdamW moments, step, history), a model's
+ * weights with a fresh trainer (init), or a fresh seeded one. */
 static gboolean
 run_make_network (Run *r, GError **error)
 {
   const TrainerOptions *o = r->o;
-  if (o->resume)
-    r->net = nn_net_load (o->resume, error);
+  if (o->resume || o->init)
+    r->net = nn_net_load (o->resume ? o->resume : o->init, error);
   else
     {
       /* a fresh network records the physical frame it learns in */
@@ -577,6 +609,7 @@ run_make_network (Run *r, GError **error)
     }
   if (r->net == NULL)
     return FALSE;
+  run_keep_lineage (r);
   const NnConfig *cfg = nn_net_get_config (r->net);
   r->C = cfg->n_classes;
   r->n = (int64_t) cfg->grid[0] * cfg->grid[1] * cfg->grid[2];

@@ -38,7 +38,9 @@ typedef enum {
 typedef struct {
   char *out;               /* the model to write (.safetensors), required */
   char *resume;            /* a checkpoint to continue (with its .optim.safetensors), or NULL */
-  NnConfig config;         /* a fresh run's network (ignored with resume) */
+  char *init;              /* a fresh run starts from this model's network and weights (fine-tuning:
+                            * fresh AdamW moments, step 0), or NULL; not with resume */
+  NnConfig config;         /* a fresh run's network (ignored with resume or init) */
   gboolean phantom;        /* train on a fresh phantom every step... */
   char *data_dir;          /* ...or on this benchmark layout (train-data.h)... */
   gboolean realistic;      /* ...or on simulated acquisitions (train-augment.h) of fresh phantoms
