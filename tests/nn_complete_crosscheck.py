@@ -7,7 +7,7 @@ and PyTorch (tests/golden/anatomy_nets.py): the input placed in the network's cu
 affine and its organs (model/completion/completion-frame.h: median offset of the class
 centroids from the reference, majority of 3³ points per cube voxel), forward, trilinear
 back at every input voxel (grid_sample), argmax over background and the selected organs,
-merge, then scipy.ndimage.label drops the pieces of an added organ under 10 % of its
+merge (only within the labelled slab along the body axis), then scipy.ndimage.label drops the pieces of an added organ under 10 % of its
 largest piece.
 Speaks TAP.
 """
@@ -109,7 +109,14 @@ def torch_complete(model_path, vol, affine, selected):
     cand = [0] + list(selected)
     pred = np.array(cand)[big[cand].argmax(0).numpy()].transpose(2, 1, 0)   # back to (x, y, z)
     out = vol.copy()
-    add = (vol == 0) & (pred != 0)
+    # nothing is added in the slices across the body axis (the stored axis closest to world
+    # z) beyond the first and last one holding a label
+    body = int(np.argmax(np.abs(affine[2, :3])))
+    held = np.flatnonzero(np.moveaxis(vol, body, 0).reshape(vol.shape[body], -1).any(1))
+    scanned = np.zeros(vol.shape[body], bool)
+    scanned[held[0]:held[-1] + 1] = True
+    scanned = scanned.reshape([-1 if a == body else 1 for a in range(3)])
+    add = (vol == 0) & (pred != 0) & scanned
     out[add] = pred[add]
     # pieces (face-connected, scipy's default structure) of an added organ under 10 % of
     # its largest piece go back to background

@@ -5,7 +5,10 @@
  *  - one body stored RAS, LPS, with permuted axes, oblique, and at 1, 3 and 5 mm gives
  *    the same completion with a shipped network, up to resampling: compared at common
  *    random world points, the Dice of the completed livers of any two versions is at
- *    least 0.97 times the Dice of the true livers resampled the same two ways. */
+ *    least 0.97 times the Dice of the true livers resampled the same two ways;
+ *  - nothing is added beyond the scanned slab: a torso cut flat through the liver
+ *    and padded with empty slices gets its liver completed only up to the cut, and
+ *    the slab is found along the stored axis closest to the body's. */
 #include "completion.h"
 #include "completion-frame.h"
 #include "label-table.h"
@@ -306,10 +309,72 @@ test_orientations (void)
     }
 }
 
+static void
+test_scanned_slab (void)
+{
+  /* a box of labels in slices 5..20 along the stored axis that runs superior */
+  const double R[3][3] = { { 0, 1, 0 }, { 0, 0, -1 }, { 1, 0, 0 } };   /* stored axes: S, R, P */
+  const double one[3] = { 1, 1, 1 };
+  g_autoptr (LabelVolume) v = lv_volume_new (30, 8, 9, one, 1, NULL);
+  double A[4][4] = { { 0 } };
+  for (int a = 0; a < 3; a++)
+    for (int b = 0; b < 3; b++)
+      A[a][b] = 2.0 * R[a][b];
+  A[3][3] = 1;
+  lv_volume_set_affine (v, A);
+  for (int i = 5; i <= 20; i++)
+    lv_volume_set (v, i, 3, 4, i == 5 || i == 20 ? 7 : 0);
+  int64_t lo, hi;
+  g_assert_cmpint (completion_scanned_slab (v, &lo, &hi), ==, 0);
+  g_assert_cmpint (lo, ==, 5);
+  g_assert_cmpint (hi, ==, 20);
+  g_autoptr (LabelVolume) empty = lv_volume_new (4, 4, 4, one, 1, NULL);
+  completion_scanned_slab (empty, &lo, &hi);
+  g_assert_cmpint (lo, >, hi);
+
+  g_autoptr (NnNet) net = test_shipped_net ();
+  if (net == NULL)
+    return;
+  /* a torso cut flat through the middle of its liver, the grid going on past the cut */
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LabelVolume) full = make_phantom (11, 128, 3.5);
+  int64_t liver_lo = full->nz, liver_hi = -1;
+  for (int64_t k = 0; k < full->nz; k++)
+    for (int64_t idx = k * full->nx * full->ny; idx < (k + 1) * full->nx * full->ny; idx++)
+      if (lv_volume_get_index (full, idx) == LT_LIVER)
+        {
+          liver_lo = MIN (liver_lo, k);
+          liver_hi = MAX (liver_hi, k);
+        }
+  const int64_t cut = (liver_lo + liver_hi) / 2, plane = full->nx * full->ny;
+  g_autoptr (LabelVolume) body = phantom_remove_labels (full, 1u << LT_LIVER, &error);
+  g_assert_no_error (error);
+  for (int64_t idx = (cut + 1) * plane; idx < lv_volume_n_voxels (body); idx++)
+    lv_volume_set_index (body, idx, 0);
+  CompletionOptions opt = { .n_threads = 2 };
+  opt.selected[LT_LIVER] = TRUE;
+  g_autoptr (LabelVolume) done = completion_run (net, body, &opt, NULL, &error);
+  g_assert_no_error (error);
+  int64_t below = 0, beyond = 0;
+  for (int64_t idx = 0; idx < lv_volume_n_voxels (done); idx++)
+    if (lv_volume_get_index (done, idx) == LT_LIVER)
+      {
+        if (idx / plane <= cut)
+          below++;
+        else
+          beyond++;
+      }
+  g_test_message ("liver voxels added up to the cut at slice %" G_GINT64_FORMAT ": %" G_GINT64_FORMAT
+                  ", beyond it: %" G_GINT64_FORMAT, cut, below, beyond);
+  g_assert_cmpint (below, >, 1000);
+  g_assert_cmpint (beyond, ==, 0);
+}
+
 static const TestCase test_cases[] = {
   { "/completion-frame/reference", test_reference },
   { "/completion-frame/placement", test_placement },
   { "/completion-frame/orientations", test_orientations },
+  { "/completion-frame/scanned-slab", test_scanned_slab },
 };
 
 TEST_UTIL_MAIN (test_cases)

@@ -159,6 +159,8 @@ typedef struct {
   const LabelVolume *input, *occupied;
   LabelVolume *out;
   int64_t *added;              /* (n_threads, C) */
+  int body_axis;               /* the input axis closest to world z (superior) */
+  int64_t scan_lo, scan_hi;    /* the labelled slab along it (completion_scanned_slab) */
   int64_t k0;
   GCancellable *cancellable;
 } MergeJob;
@@ -176,6 +178,9 @@ merge_slice (int64_t task, int thread, void *data)
     for (int64_t i = 0; i < in->nx; i++)
       {
         int64_t idx = k * plane + j * in->nx + i;
+        const int64_t along = m->body_axis == 0 ? i : m->body_axis == 1 ? j : k;
+        if (along < m->scan_lo || along > m->scan_hi)
+          continue;
         completion_frame_probs_at (m->frame, m->probs, m->C, m->classes, m->n_classes, i, j, k, p);
         /* argmax over background and the organs that may be added: a background voxel
          * of the input can only become one of those (ties: the lower class) */
@@ -188,6 +193,40 @@ merge_slice (int64_t task, int thread, void *data)
         lv_volume_set_index (m->out, idx, m->classes[best]);
         m->added[(int64_t) thread * m->C + m->classes[best]]++;
       }
+}
+
+/* Is slice @s along @axis of @v all background? */
+static gboolean
+slice_empty (const LabelVolume *v, int axis, int64_t s)
+{
+  const int64_t n[3] = { v->nx, v->ny, v->nz };
+  const int a = (axis + 1) % 3, b = (axis + 2) % 3;
+  int64_t q[3];
+  q[axis] = s;
+  for (q[b] = 0; q[b] < n[b]; q[b]++)
+    for (q[a] = 0; q[a] < n[a]; q[a]++)
+      if (lv_volume_get (v, q[0], q[1], q[2]) != 0)
+        return FALSE;
+  return TRUE;
+}
+
+int
+completion_scanned_slab (const LabelVolume *v, int64_t *lo, int64_t *hi)
+{
+  /* the voxel axis whose direction has the largest world z component */
+  int axis = 0;
+  for (int b = 1; b < 3; b++)
+    if (fabs (v->affine[2][b]) > fabs (v->affine[2][axis]))
+      axis = b;
+  const int64_t n = axis == 0 ? v->nx : axis == 1 ? v->ny : v->nz;
+  /* from each end inwards, so that only the empty slices and one more are read */
+  *lo = 0;
+  *hi = n - 1;
+  while (*lo < n && slice_empty (v, axis, *lo))
+    (*lo)++;
+  while (*hi > *lo && slice_empty (v, axis, *hi))
+    (*hi)--;
+  return axis;
 }
 
 double
@@ -288,6 +327,7 @@ completion_run (NnNet *net, const LabelVolume *input, const CompletionOptions *o
     }
   MergeJob job = { .frame = &frame, .probs = probs, .C = C, .input = input, .occupied = occupied, .out = out,
                    .cancellable = cancellable };
+  job.body_axis = completion_scanned_slab (occupied, &job.scan_lo, &job.scan_hi);
   job.classes[job.n_classes++] = 0;
   for (int c = 1; c < C; c++)
     if (!any_selected || opt->selected[c])

@@ -9,7 +9,11 @@
  *    input slice per task (memory stays bounded for large inputs);
  * 4. merge: voxels labelled in the input keep their label; a background voxel
  *    takes the most probable of background and the selected classes (all
- *    classes when none is selected);
+ *    classes when none is selected), unless it lies beyond the scanned slab: slices
+ *    across the body axis with no label at all at either end of the input
+ *    (completion_scanned_slab) lie outside the scan's field of view, so nothing is
+ *    known there and nothing is added (an organ removed from the end slices, which
+ *    then hold no label, is not completed there);
  * 5. fragments: a connected piece (6-neighbourhood) of an added organ smaller than
  *    COMPLETION_FRAGMENT_FRACTION of that organ's largest added piece goes back to
  *    background (unless keep_fragments).  Paired organs keep both sides;
@@ -71,6 +75,12 @@ char *completion_find_model (NnArch arch, char **looked);
 /* Returns the completed volume (same geometry and header as @input). */
 LabelVolume *completion_run (NnNet *net, const LabelVolume *input, const CompletionOptions *options,
                              GCancellable *cancellable, GError **error);
+
+/* The slab of @v that holds labels along its body axis: returns the voxel axis (0, 1, 2
+ * = i, j, k) closest to world z (superior; for an oblique affine, the nearest) and sets
+ * [*lo, *hi] to the first and last slice across it with a label other than 0 (*lo > *hi
+ * when there is none). */
+int completion_scanned_slab (const LabelVolume *v, int64_t *lo, int64_t *hi);
 
 /* Step 5 alone: in @out, pieces of voxels added to @input (background there) that are
  * smaller than @fraction of their label's largest added piece become background;
