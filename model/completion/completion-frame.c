@@ -115,12 +115,7 @@ completion_frame_init (CompletionFrame *f, const LabelVolume *input, const int g
   double centroid[COMPLETION_FRAME_N_CLASSES][3];
   int input_axis[3];
   for (int a = 0; a < 3; a++)
-    {
-      input_axis[a] = 0;
-      for (int b = 1; b < 3; b++)
-        if (fabs (A[a][b]) > fabs (A[a][input_axis[a]]))
-          input_axis[a] = b;
-    }
+    input_axis[a] = lv_affine_voxel_axis_along (A, a);
   int n_present = 0;
   for (int c = 1; c < COMPLETION_FRAME_N_CLASSES; c++)
     {

@@ -174,13 +174,16 @@ merge_slice (int64_t task, int thread, void *data)
   float p[COMPLETION_MAX_CLASSES];
   if (g_cancellable_is_cancelled (m->cancellable))
     return;
-  for (int64_t j = 0; j < in->ny; j++)
-    for (int64_t i = 0; i < in->nx; i++)
+  /* only within the scanned slab along the body axis */
+  int64_t lo[3] = { 0, 0, k }, hi[3] = { in->nx - 1, in->ny - 1, k };
+  lo[m->body_axis] = MAX (lo[m->body_axis], m->scan_lo);
+  hi[m->body_axis] = MIN (hi[m->body_axis], m->scan_hi);
+  if (lo[2] > hi[2])
+    return;
+  for (int64_t j = lo[1]; j <= hi[1]; j++)
+    for (int64_t i = lo[0]; i <= hi[0]; i++)
       {
         int64_t idx = k * plane + j * in->nx + i;
-        const int64_t along = m->body_axis == 0 ? i : m->body_axis == 1 ? j : k;
-        if (along < m->scan_lo || along > m->scan_hi)
-          continue;
         completion_frame_probs_at (m->frame, m->probs, m->C, m->classes, m->n_classes, i, j, k, p);
         /* argmax over background and the organs that may be added: a background voxel
          * of the input can only become one of those (ties: the lower class) */
@@ -213,11 +216,7 @@ slice_empty (const LabelVolume *v, int axis, int64_t s)
 int
 completion_scanned_slab (const LabelVolume *v, int64_t *lo, int64_t *hi)
 {
-  /* the voxel axis whose direction has the largest world z component */
-  int axis = 0;
-  for (int b = 1; b < 3; b++)
-    if (fabs (v->affine[2][b]) > fabs (v->affine[2][axis]))
-      axis = b;
+  const int axis = lv_affine_voxel_axis_along (v->affine, 2);
   const int64_t n = axis == 0 ? v->nx : axis == 1 ? v->ny : v->nz;
   /* from each end inwards, so that only the empty slices and one more are read */
   *lo = 0;

@@ -205,19 +205,18 @@ run_clear (Run *r)
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Run, run_clear)
 
-/* Training sample @index into @input (C, n), target and partial (n) labels.  It depends on
- * @index alone, and reads nothing a step changes: the sample thread below calls it. */
+/* Training sample @index into @input (C, n) and @target (n) labels.  It depends on @index
+ * alone, and reads nothing a step changes: the sample thread below calls it. */
 static gboolean
-run_sample (Run *r, guint64 index, float *input, guint8 *target, guint8 *partial, guint32 *removed,
-            GError **error)
+run_sample (Run *r, guint64 index, float *input, guint8 *target, guint32 *removed, GError **error)
 {
   const TrainerOptions *o = r->o;
   const int *grid = nn_net_get_config (r->net)->grid;
   if (o->realistic)
     return train_augment_sample (r->subjects, &r->augment, (guint64) o->seed, index, -1, grid, r->voxel_mm, r->C,
-                                 input, target, partial, removed, error);
+                                 input, target, NULL, removed, error);
   if (r->partials == NULL)
-    return train_data_phantom_sample ((guint64) o->seed, index, grid, o->max_shift, r->C, input, target, partial,
+    return train_data_phantom_sample ((guint64) o->seed, index, grid, o->max_shift, r->C, input, target, NULL,
                                       removed, error);
   guint i = (guint) (phantom_derive_seed ((guint64) o->seed ^ TRAIN_STREAM_SUBJECT, index) % r->partials->len);
   g_autoptr (LabelVolume) p = nifti_read (g_ptr_array_index (r->partials, i), NULL, error);
@@ -229,7 +228,7 @@ run_sample (Run *r, guint64 index, float *input, guint8 *target, guint8 *partial
   *removed = phantom_labels_present (c) & ~phantom_labels_present (p);
   int shift[3];
   train_data_shift ((guint64) o->seed, index, o->max_shift, shift);
-  return train_data_encode (p, c, grid, shift, r->C, input, target, partial, error);
+  return train_data_encode (p, c, grid, shift, r->C, input, target, NULL, error);
 }
 
 /* The next step's sample is drawn on a thread of its own while the network takes this
@@ -245,7 +244,7 @@ typedef struct {
   gboolean quit;
   gboolean ok;          /* the last drawing succeeded (else error) */
   float *input;
-  guint8 *target, *partial;
+  guint8 *target;
   guint32 removed;
   GError *error;
 } SampleAhead;
@@ -264,7 +263,7 @@ sample_ahead_thread (gpointer data)
       guint64 index = a->index;
       g_mutex_unlock (&a->lock);
       GError *error = NULL;
-      gboolean ok = run_sample (a->r, index, a->input, a->target, a->partial, &a->removed, &error);
+      gboolean ok = run_sample (a->r, index, a->input, a->target, &a->removed, &error);
       g_mutex_lock (&a->lock);
       g_clear_error (&a->error);
       a->ok = ok;
@@ -284,8 +283,7 @@ sample_ahead_start (SampleAhead *a, Run *r, GError **error)
   g_cond_init (&a->cond);
   a->input = g_try_new (float, (gsize) r->C * (gsize) r->n);
   a->target = g_try_new (guint8, r->n);
-  a->partial = g_try_new (guint8, r->n);
-  if (a->input == NULL || a->target == NULL || a->partial == NULL)
+  if (a->input == NULL || a->target == NULL)
     {
       g_set_error (error, TRAINER_ERROR, TRAINER_ERROR_OPTIONS, "not enough memory for the training samples");
       return FALSE;
@@ -307,8 +305,8 @@ sample_ahead_ask (SampleAhead *a, guint64 index)
 
 /* Waits for sample @index (asked before) and copies it out. */
 static gboolean
-sample_ahead_take (SampleAhead *a, guint64 index, float *input, guint8 *target, guint8 *partial,
-                   guint32 *removed, GError **error)
+sample_ahead_take (SampleAhead *a, guint64 index, float *input, guint8 *target, guint32 *removed,
+                   GError **error)
 {
   g_mutex_lock (&a->lock);
   while (a->asked)
@@ -322,7 +320,6 @@ sample_ahead_take (SampleAhead *a, guint64 index, float *input, guint8 *target, 
     return FALSE;
   memcpy (input, a->input, (size_t) a->r->C * (size_t) a->r->n * sizeof (float));
   memcpy (target, a->target, (size_t) a->r->n);
-  memcpy (partial, a->partial, (size_t) a->r->n);
   *removed = a->removed;
   return TRUE;
 }
@@ -347,7 +344,6 @@ sample_ahead_clear (SampleAhead *a)
     }
   g_clear_pointer (&a->input, g_free);
   g_clear_pointer (&a->target, g_free);
-  g_clear_pointer (&a->partial, g_free);
   g_clear_error (&a->error);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (SampleAhead, sample_ahead_clear)
@@ -573,6 +569,8 @@ run_save (Run *r, const char *model_path, const char *optim_path, gboolean final
 static void
 run_keep_lineage (Run *r)
 {
+  if (!r->o->init && !r->o->resume)
+    return;
   const char *prov = nn_net_get_metadata (r->net, "provenance");
   g_autoptr (JsonParser) parser = json_parser_new ();
   JsonNode *root = prov && json_parser_load_from_data (parser, prov, -1, NULL) ? json_parser_get_root (parser) : NULL;
@@ -662,7 +660,7 @@ trainer_run (const TrainerOptions *o, TrainerProgressFunc progress, gpointer use
   lp.or_class = LT_PULMONARY_ARTERY;
   NnStepParams sp = { .weight_decay = (float) o->weight_decay, .clip_norm = o->clip };
   nn_adam_params_init (&sp.adam);
-  g_autofree guint8 *target = g_new (guint8, r.n), *partial = g_new (guint8, r.n);
+  g_autofree guint8 *target = g_new (guint8, r.n);
   g_autofree char *ckpt = trainer_dup_checkpoint_path (o->out);
   g_autofree char *ckpt_optim = trainer_dup_optimizer_path (ckpt);
   r.timer = g_timer_new ();
@@ -686,8 +684,7 @@ trainer_run (const TrainerOptions *o, TrainerProgressFunc progress, gpointer use
         }
       gint64 step = nn_trainer_get_step (r.tr);
       guint32 removed = 0;
-      if (!sample_ahead_take (&ahead, (guint64) step, nn_trainer_get_input (r.tr), target, partial, &removed,
-                              error))
+      if (!sample_ahead_take (&ahead, (guint64) step, nn_trainer_get_input (r.tr), target, &removed, error))
         return FALSE;
       if (step + 1 < r.steps)
         sample_ahead_ask (&ahead, (guint64) step + 1);

@@ -255,6 +255,16 @@ lv_affine_invert (const double m[4][4], double out[4][4])
   return TRUE;
 }
 
+int
+lv_affine_voxel_axis_along (const double m[4][4], int world_axis)
+{
+  int axis = 0;
+  for (int b = 1; b < 3; b++)
+    if (fabs (m[world_axis][b]) > fabs (m[world_axis][axis]))
+      axis = b;
+  return axis;
+}
+
 void
 lv_volume_orientation (const LabelVolume *v, char code[4])
 {

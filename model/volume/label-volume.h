@@ -102,6 +102,10 @@ void lv_affine_apply (const double m[4][4], const double p[3], double out[3]);
 /* The inverse; FALSE (out untouched) when m is singular relative to its size or not finite. */
 gboolean lv_affine_invert (const double m[4][4], double out[4][4]);
 
+/* The voxel axis (0, 1, 2 = i, j, k) whose direction has the largest component along
+ * world axis @world_axis (0, 1, 2 = x, y, z); ties: the lower axis. */
+int lv_affine_voxel_axis_along (const double m[4][4], int world_axis);
+
 /* Orientation code of the affine's axes, e.g. "RAS", "LPS" (4 bytes incl. NUL). */
 void lv_volume_orientation (const LabelVolume *v, char code[4]);
 
