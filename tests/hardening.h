@@ -96,6 +96,7 @@ void test_nifti_read_cancelled (void);
 void test_nifti_vox_offset_messages (void);
 void test_nrrd_rules (void);
 void test_out_set_rules (void);
+void test_out_file_large_round_trip (void);
 void test_readers_refuse_fifos (void);
 void test_renderer_many_meshes (void);
 void test_scene_label_limits (void);

@@ -762,6 +762,7 @@ static const TestCase test_cases[] = {
   { "/hardening/limits/scene-labels", test_scene_label_limits },
   { "/hardening/limits/cli-render-many-labels", test_cli_render_many_labels },
   { "/hardening/outputs/out-set", test_out_set_rules },
+  { "/hardening/outputs/large-round-trip", test_out_file_large_round_trip },
   { "/hardening/outputs/cli-render", test_cli_render_outputs },
   { "/hardening/outputs/cli-complete", test_cli_complete_outputs },
   { "/hardening/outputs/cli-force-everywhere", test_cli_force_everywhere },

@@ -214,8 +214,10 @@ struct _OutFile {
   Slot *reg;        /* tmp in the signal handler's registry */
   int fd;
   gzFile gz;        /* OUT_FILE_GZIP: a stream on a dup of fd */
-  FILE *stream;     /* out_file_get_stream(): a stream on a dup of fd */
+  FILE *stream;     /* out_file_get_stream(): a stream writing through write_raw() */
   char *stream_buf; /* its buffer (glibc ignores setvbuf's size without one: 4 KiB writes) */
+  off_t written;    /* bytes written to fd by write_raw() */
+  off_t flushing;   /* of which the disk was asked to start writing this many */
   gboolean finished; /* out_file_finish() succeeded: the data are on disk, fd closed */
   gboolean failed;   /* a write or the finish failed: the temporary cannot be committed */
 };
@@ -330,32 +332,70 @@ out_file_get_path (const OutFile *f)
   return f->path;
 }
 
+/* Writes @n bytes to the temporary's descriptor; errno tells why on failure.  Every few
+ * MiB the disk is asked to start writing what came so far (Linux), so that the fsync of
+ * finish() waits for the tail rather than the whole file. */
+static gboolean
+write_raw (OutFile *f, const char *data, size_t n)
+{
+  enum { WRITEBACK_STEP = 4 << 20 };
+  while (n > 0)
+    {
+      gssize w = write (f->fd, data, MIN (n, (size_t) 1 << 30));
+      if (w < 0 && errno == EINTR)
+        continue;
+      if (w <= 0)
+        {
+          if (w == 0)
+            errno = 0;
+          return FALSE;
+        }
+      data += w;
+      n -= (size_t) w;
+      f->written += w;
+    }
+#ifdef SYNC_FILE_RANGE_WRITE
+  if (f->written - f->flushing >= WRITEBACK_STEP)
+    {
+      /* a hint: where it fails (not supported here) the fsync does all the work */
+      sync_file_range (f->fd, f->flushing, f->written - f->flushing, SYNC_FILE_RANGE_WRITE);
+      f->flushing = f->written;
+    }
+#endif
+  return TRUE;
+}
+
 gboolean
 out_file_write (OutFile *f, const void *data, size_t n, GError **error)
 {
-  size_t done = 0;
-
   g_return_val_if_fail (!f->finished, FALSE);
-  while (done < n)
+  gboolean ok;
+  errno = 0;
+  if (f->gz)
     {
-      size_t chunk = MIN (n - done, (size_t) 1 << 30);
-      gssize w;
-      errno = 0;
-      if (f->gz)
-        w = gzwrite (f->gz, (const char *) data + done, (unsigned) chunk);
-      else
-        w = write (f->fd, (const char *) data + done, chunk);
-      if (w <= 0)
+      size_t done = 0;
+      ok = TRUE;
+      while (ok && done < n)
         {
-          if (f->gz == NULL && w < 0 && errno == EINTR)
-            continue;
-          set_io_error (error, f, "write failed", errno);
-          f->failed = TRUE;
-          return FALSE;
+          unsigned chunk = (unsigned) MIN (n - done, (size_t) 1 << 30);
+          ok = gzwrite (f->gz, (const char *) data + done, chunk) == (int) chunk;
+          done += chunk;
         }
-      done += (size_t) w;
     }
-  return TRUE;
+  else
+    ok = write_raw (f, data, n);
+  if (!ok)
+    {
+      set_io_error (error, f, "write failed", errno);
+      f->failed = TRUE;
+    }
+  return ok;
+}
+
+static ssize_t
+stream_write (void *cookie, const char *data, size_t n)
+{
+  return write_raw (cookie, data, n) ? (ssize_t) n : -1;
 }
 
 FILE *
@@ -364,14 +404,9 @@ out_file_get_stream (OutFile *f)
   g_return_val_if_fail (f->gz == NULL, NULL);
   if (f->stream == NULL)
     {
-      int fd2 = dup (f->fd);
-      f->stream = fd2 >= 0 ? fdopen (fd2, "wb") : NULL;
+      f->stream = fopencookie (f, "wb", (cookie_io_functions_t) { .write = stream_write });
       if (f->stream == NULL)
-        {
-          if (fd2 >= 0)
-            close (fd2);
-          return NULL;
-        }
+        return NULL;
       f->stream_buf = g_malloc (1 << 20);
       setvbuf (f->stream, f->stream_buf, _IOFBF, 1 << 20);
     }

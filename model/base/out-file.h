@@ -57,7 +57,9 @@ OutFile *out_file_open (const char *path, OutFileFlags flags, GError **error);
 
 const char *out_file_get_path (const OutFile *f);
 
-/* Appends @n bytes (compressed with OUT_FILE_GZIP). */
+/* Appends @n bytes (compressed with OUT_FILE_GZIP).  Plain data reach the disk as they
+ * come: every 4 MiB the kernel is asked to start writing them out, so that the fsync of
+ * the commit waits only for the last few. */
 gboolean out_file_write (OutFile *f, const void *data, size_t n, GError **error);
 
 /* A buffered stdio stream on the temporary, for text writers (plain files only); the
