@@ -794,19 +794,11 @@ void
 nn_maxpool3d_backward_ref (int C, const int k[3], const int s[3], const int p[3],
                            const float *x, int D, int H, int W, const float *dy, float *dx)
 {
-  int Do = nn_conv_out_size (D, k[0], s[0], p[0]);
-  int Ho = nn_conv_out_size (H, k[1], s[1], p[1]);
-  int Wo = nn_conv_out_size (W, k[2], s[2], p[2]);
-
-  for (int c = 0; c < C; c++)
-    for (int od = 0; od < Do; od++)
-      for (int oh = 0; oh < Ho; oh++)
-        for (int ow = 0; ow < Wo; ow++)
-          {
-            int64_t arg = nn_maxpool3d_window_argmax_ref (k, s, p, x, c, D, H, W, od, oh, ow);
-            if (arg >= 0)
-              dx[arg] += dy[(((int64_t) c * Do + od) * Ho + oh) * Wo + ow];
-          }
+  int64_t n;
+  g_autofree int64_t *arg = nn_maxpool3d_argmax_ref (C, k, s, p, x, D, H, W, &n);
+  for (int64_t o = 0; o < n; o++)
+    if (arg[o] >= 0)
+      dx[arg[o]] += dy[o];
 }
 
 /* ---- batch normalisation ------------------------------------------------------ */

@@ -134,22 +134,34 @@ nn_maxpool3d (WorkerPool *pool, int C, const int k[3], const int s[3], const int
   worker_pool_run (pool, (int64_t) C * j.Do, maxpool_plane_task, &j);
 }
 
-int64_t
-nn_maxpool3d_window_argmax_ref (const int k[3], const int s[3], const int p[3], const float *x,
-                                int c, int D, int H, int W, int od, int oh, int ow)
+int64_t *
+nn_maxpool3d_argmax_ref (int C, const int k[3], const int s[3], const int p[3],
+                         const float *x, int D, int H, int W, int64_t *n_out)
 {
-  int64_t arg = -1;
-  for (int a = 0; a < k[0]; a++)
-    for (int b = 0; b < k[1]; b++)
-      for (int cc = 0; cc < k[2]; cc++)
-        {
-          int id = od * s[0] - p[0] + a, ih = oh * s[1] - p[1] + b, iw = ow * s[2] - p[2] + cc;
-          if (id < 0 || id >= D || ih < 0 || ih >= H || iw < 0 || iw >= W)
-            continue;
-          int64_t xi = (((int64_t) c * D + id) * H + ih) * W + iw;
-          if (arg < 0 || x[xi] > x[arg])
-            arg = xi;
-        }
+  int Do = nn_conv_out_size (D, k[0], s[0], p[0]);
+  int Ho = nn_conv_out_size (H, k[1], s[1], p[1]);
+  int Wo = nn_conv_out_size (W, k[2], s[2], p[2]);
+  *n_out = (int64_t) C * Do * Ho * Wo;
+  int64_t *arg = g_new (int64_t, MAX (*n_out, 1)), *o = arg;
+
+  for (int c = 0; c < C; c++)
+    for (int od = 0; od < Do; od++)
+      for (int oh = 0; oh < Ho; oh++)
+        for (int ow = 0; ow < Wo; ow++, o++)
+          {
+            *o = -1;
+            for (int a = 0; a < k[0]; a++)
+              for (int b = 0; b < k[1]; b++)
+                for (int cc = 0; cc < k[2]; cc++)
+                  {
+                    int id = od * s[0] - p[0] + a, ih = oh * s[1] - p[1] + b, iw = ow * s[2] - p[2] + cc;
+                    if (id < 0 || id >= D || ih < 0 || ih >= H || iw < 0 || iw >= W)
+                      continue;
+                    int64_t xi = (((int64_t) c * D + id) * H + ih) * W + iw;
+                    if (*o < 0 || x[xi] > x[*o])
+                      *o = xi;
+                  }
+          }
   return arg;
 }
 
@@ -157,18 +169,10 @@ void
 nn_maxpool3d_ref (int C, const int k[3], const int s[3], const int p[3],
                   const float *x, int D, int H, int W, float *y)
 {
-  int Do = nn_conv_out_size (D, k[0], s[0], p[0]);
-  int Ho = nn_conv_out_size (H, k[1], s[1], p[1]);
-  int Wo = nn_conv_out_size (W, k[2], s[2], p[2]);
-
-  for (int c = 0; c < C; c++)
-    for (int od = 0; od < Do; od++)
-      for (int oh = 0; oh < Ho; oh++)
-        for (int ow = 0; ow < Wo; ow++)
-          {
-            int64_t arg = nn_maxpool3d_window_argmax_ref (k, s, p, x, c, D, H, W, od, oh, ow);
-            y[(((int64_t) c * Do + od) * Ho + oh) * Wo + ow] = arg >= 0 ? x[arg] : -INFINITY;
-          }
+  int64_t n;
+  g_autofree int64_t *arg = nn_maxpool3d_argmax_ref (C, k, s, p, x, D, H, W, &n);
+  for (int64_t o = 0; o < n; o++)
+    y[o] = arg[o] >= 0 ? x[arg[o]] : -INFINITY;
 }
 
 /* ---- softmax ----------------------------------------------------------- */

@@ -157,11 +157,11 @@ void nn_maxpool3d (WorkerPool *pool, int C, const int k[3], const int s[3], cons
                    const float *x, int D, int H, int W, float *y, float *scratch);
 void nn_maxpool3d_ref (int C, const int k[3], const int s[3], const int p[3],
                        const float *x, int D, int H, int W, float *y);
-/* The index in x of the first maximum (in window order) of output voxel (c, od, oh, ow),
- * or -1 when the window lies wholly in the padding; the naive twins' shared core. */
-int64_t nn_maxpool3d_window_argmax_ref (const int k[3], const int s[3], const int p[3],
-                                        const float *x, int c, int D, int H, int W,
-                                        int od, int oh, int ow);
+/* For every output voxel (C, Do, Ho, Wo), the index in x of its window's first maximum
+ * (in window order), or -1 when the window lies wholly in the padding; the naive twins'
+ * shared core (forward and backward); *n_out outputs.  Free with g_free(). */
+int64_t *nn_maxpool3d_argmax_ref (int C, const int k[3], const int s[3], const int p[3],
+                                  const float *x, int D, int H, int W, int64_t *n_out);
 
 /* Softmax across channels at every voxel.  x, y are (C, n); y may equal x. */
 void nn_softmax_channels (WorkerPool *pool, const float *x, int C, int64_t n, float *y);
