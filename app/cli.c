@@ -12,7 +12,6 @@
 #include <unistd.h>
 #ifdef __GLIBC__
 #include <malloc.h>
-#include <sys/mman.h>
 #endif
 
 gboolean
@@ -159,34 +158,14 @@ cli_network_config (const char *arch_s, const char *widths, int blocks, int grid
 }
 
 void
-cli_heap_in_huge_pages (gsize reserve)
+cli_heap_keep_freed (gsize keep)
 {
-#if defined(__GLIBC__) && defined(MADV_HUGEPAGE)
-  enum { CHUNK = 16 << 20, MAX_CHUNKS = 256 };
-  void *chunk[MAX_CHUNKS];
-  int n = (int) MIN (reserve / CHUNK, MAX_CHUNKS);
-  if (n < 1)
-    return;
-  mallopt (M_ARENA_MAX, 1);                       /* worker threads share that heap */
+#ifdef __GLIBC__
+  mallopt (M_ARENA_MAX, 1);                       /* worker threads share one heap */
   mallopt (M_MMAP_THRESHOLD, 32 << 20);           /* the largest glibc takes */
-  mallopt (M_TRIM_THRESHOLD, (int) MIN (reserve + CHUNK, (gsize) G_MAXINT));
-  /* grow the heap by @reserve of address space (only the chunk headers are touched), give
-   * it back to malloc's top, and mark it */
-  int got = 0;
-  while (got < n && (chunk[got] = malloc (CHUNK - 64)) != NULL)
-    got++;
-  if (got == 0)
-    return;
-  uintptr_t lo = (uintptr_t) chunk[0], hi = (uintptr_t) chunk[got - 1] + CHUNK - 64;
-  for (int i = got - 1; i >= 0; i--)
-    free (chunk[i]);
-  uintptr_t huge = (uintptr_t) 2 << 20;
-  lo = (lo + huge - 1) & ~(huge - 1);
-  hi &= ~(huge - 1);
-  if (hi > lo)
-    madvise ((void *) lo, hi - lo, MADV_HUGEPAGE);   /* advice: failure changes nothing */
+  mallopt (M_TRIM_THRESHOLD, (int) MIN (keep, (gsize) G_MAXINT));
 #else
-  (void) reserve;
+  (void) keep;
 #endif
 }
 

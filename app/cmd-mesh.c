@@ -62,7 +62,7 @@ cmd_mesh (int argc, char **argv)
 
   g_autoptr (GError) error = NULL;
   gint64 t0 = g_get_monotonic_time ();
-  cli_heap_in_huge_pages ((gsize) 1 << 30);
+  cli_heap_keep_freed ((gsize) 1 << 30);
   /* the outputs are never IN (nor a mask of it, a detached header's data file) or the
    * table; OUT is checked before the work (per-label files and an OBJ's MTL when they are
    * opened), all moved into place together */
