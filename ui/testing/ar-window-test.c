@@ -109,7 +109,8 @@ views_drawn_since (ArWindow *self, TestState *t, guint extra)
   guint n;
   ArView **views = ar_window_get_views (self, &n);
   for (guint i = 0; i < n; i++)
-    if (gtk_widget_get_mapped (GTK_WIDGET (views[i])) && ar_view_get_n_frames (views[i]) < t->frames0[i] + extra)
+    if (gtk_widget_get_mapped (GTK_WIDGET (views[i]))
+        && (ar_view_get_n_frames (views[i]) < t->frames0[i] + extra || !ar_view_is_settled (views[i])))
       return FALSE;
   return TRUE;
 }

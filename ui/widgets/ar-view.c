@@ -21,6 +21,7 @@ struct _ArView {
   guint settle_timeout;   /* after scroll, pinch or key steps: full quality once they stop */
   gboolean quick;         /* the next frame as while dragging, then refine */
   guint refine_idle;
+  gboolean last_frame_interactive;
   gint64 t_first_drawn, t_first_full;  /* first frames with meshes (monotonic µs) */
 };
 
@@ -200,6 +201,7 @@ ar_view_render (GtkGLArea *area, GdkGLContext *context)
   gint64 t1 = g_get_monotonic_time ();
   self->last_frame_ms = (t1 - t0) / 1e3;
   self->n_frames++;
+  self->last_frame_interactive = is_interactive (self);
   if (has_meshes && !self->t_first_drawn)
     self->t_first_drawn = t1;
   if (has_meshes && !self->t_first_full && !is_interactive (self))
@@ -440,6 +442,14 @@ void
 ar_view_set_triangle_budget (ArView *self, guint64 max_triangles)
 {
   ar_renderer_set_triangle_budget (self->renderer, max_triangles);
+}
+
+gboolean
+ar_view_is_settled (ArView *self)
+{
+  gboolean owner = self->interactive_drag || self->interactive_external;
+  return !self->quick && !self->refine_idle && !self->settle_timeout && !self->interactive_settle
+         && (owner || !self->last_frame_interactive);
 }
 
 gboolean

@@ -39,6 +39,10 @@ void ar_view_set_timing (ArView *self, gboolean timing);
  * so that the owner can switch the linked views too. */
 void ar_view_set_interactive (ArView *self, gboolean interactive);
 gboolean ar_view_get_interactive (ArView *self);
+/* FALSE while a quick frame, its refinement or the pause after a scroll or key step is
+ * still to come: the last frame drawn is the final one only when TRUE (a drag held by the
+ * user or by ar_view_set_interactive counts as settled). */
+gboolean ar_view_is_settled (ArView *self);
 /* Resolution scale of the views while interactive (ar_renderer_set_interactive_scale). */
 #define AR_VIEW_DRAG_SCALE 0.5f
 /* Triangles this view may draw while interactive (see ar_renderer_set_triangle_budget). */
