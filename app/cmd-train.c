@@ -87,6 +87,7 @@ cmd_train (int argc, char **argv)
     { "val-real", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &val_real, "With --realistic: real subjects held out for validation, 3 samples each (repeat it, or separate them by commas)", "FILES" },
     { "p-real", 0, 0, G_OPTION_ARG_DOUBLE, &o.p_real, "With --realistic: share of samples from real subjects (default 0.5)", "P" },
     { "p-clean", 0, 0, G_OPTION_ARG_DOUBLE, &o.p_clean, "With --realistic: share of the phantom samples acquired as the benchmark's phantoms are: whole, 3.5 mm voxels, undeformed, without segmentation faults (default 0)", "P" },
+    { "p-sparse", 0, 0, G_OPTION_ARG_DOUBLE, &o.p_sparse, "With --realistic: share of samples whose input lacks what sparser sources leave unlabelled: the autochthon muscles, or spine, rib cage and muscles, or everything but the abdominal organs (as AMOS); the target keeps them (default 0)", "P" },
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &o.out, "Trained model to write (.safetensors)", "FILE" },
     { "force", 'f', 0, G_OPTION_ARG_NONE, &force,
       "Replace FILE (and, without --resume, its checkpoints) if they exist (resuming FILE's own "

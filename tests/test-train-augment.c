@@ -124,6 +124,53 @@ test_augment_clean (void)
   g_assert_cmpfloat (agree[1], >, agree[0] + 0.1);
 }
 
+/* A sparsely labelled input (--p-sparse) lacks what sparser sources never label: always
+ * the autochthon muscles, sometimes the skeleton too, sometimes everything but the
+ * abdominal organs; the target keeps all of them, and the organs that are neither removed
+ * nor dropped stay in the input. */
+static void
+test_augment_sparse (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (TrainSubjects) none = train_subjects_new ();
+  enum { G = 32 };
+  const int grid[3] = { G, G, G };
+  const int64_t n = G * G * G;
+  g_autofree float *input = g_new (float, n * LT_N_CLASSES);
+  g_autofree guint8 *target = g_new (guint8, n), *partial = g_new (guint8, n);
+  TrainAugmentOptions o;
+  train_augment_options_init (&o);
+  o.p_sparse = 1;
+  int no_skeleton = 0, abdomen_only = 0;
+  for (guint64 index = 0; index < 12; index++)
+    {
+      guint32 removed;
+      g_assert_true (train_augment_sample (none, &o, 9, index, -1, grid, 14.0, LT_N_CLASSES, input, target, partial,
+                                           &removed, &error));
+      g_assert_no_error (error);
+      int64_t in[LT_N_CLASSES] = { 0 }, want[LT_N_CLASSES] = { 0 };
+      for (int64_t q = 0; q < n; q++)
+        {
+          in[partial[q]]++;
+          want[target[q] < LT_N_CLASSES ? target[q] : 0]++;
+        }
+      g_assert_cmpint (in[LT_AUTOCHTHON], ==, 0);
+      g_assert_cmpint (want[LT_AUTOCHTHON], >, 0);
+      gboolean skeleton = in[LT_SPINE] > 0 || in[LT_RIB_CAGE] > 0;
+      g_assert_true (skeleton || want[LT_SPINE] > 0);
+      no_skeleton += !skeleton;
+      abdomen_only += !skeleton && in[LT_LUNG] == 0 && want[LT_LUNG] > 0;
+      /* an abdominal organ neither removed nor dropped is still in the input */
+      for (int c = LT_SPLEEN; c <= LT_AORTA; c++)
+        if (c != LT_SPINE && c != LT_RIB_CAGE && !((removed >> c) & 1u) && want[c] > 100)
+          g_assert_cmpint (in[c], >, 0);
+    }
+  g_test_message ("12 samples: %d without skeleton, %d of them only the abdominal organs", no_skeleton, abdomen_only);
+  g_assert_cmpint (no_skeleton, >=, 2);
+  g_assert_cmpint (abdomen_only, >=, 1);
+  g_assert_cmpint (no_skeleton, <, 12);
+}
+
 /* `anatomy train --realistic`: --real and --val-real given several times all count (the
  * provenance names every subject), as do comma-separated lists. */
 static void
@@ -176,6 +223,7 @@ test_cli_real_repeated (void)
 static const TestCase test_cases[] = {
   { "/train-augment/unlabelled-artery", test_augment_unlabelled_artery },
   { "/train-augment/clean", test_augment_clean },
+  { "/train-augment/sparse", test_augment_sparse },
   { "/train-augment/cli-real-repeated", test_cli_real_repeated },
 };
 

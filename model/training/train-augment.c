@@ -521,6 +521,24 @@ damage (LabelVolume *v, Rng *r, double noise)
     }
 }
 
+/* The classes a sparser source leaves unlabelled (bit L = class L), one of three kinds
+ * drawn evenly: no autochthon muscles; no skeleton nor muscles; only the abdominal organs
+ * (AMOS, BTCV and FLARE label spleen, stomach, pancreas, liver, kidneys and aorta). */
+static guint32
+sparse_source_mask (Rng *r)
+{
+  const guint32 muscles = 1u << LT_AUTOCHTHON;
+  const guint32 skeleton = muscles | 1u << LT_SPINE | 1u << LT_RIB_CAGE;
+  const guint32 abdomen = 1u << LT_SPLEEN | 1u << LT_STOMACH | 1u << LT_PANCREAS | 1u << LT_LIVER | 1u << LT_KIDNEY
+                          | 1u << LT_AORTA;
+  switch (rng_next (r) % 3)
+    {
+    case 0: return muscles;
+    case 1: return skeleton;
+    default: return ((1u << LT_N_CLASSES) - 2u) & ~abdomen;
+    }
+}
+
 gboolean
 train_augment_sample (const TrainSubjects *subjects, const TrainAugmentOptions *o, guint64 seed, guint64 index,
                       int subject, const int grid[3], double voxel_mm, int n_classes, float *input,
@@ -568,7 +586,9 @@ train_augment_sample (const TrainSubjects *subjects, const TrainAugmentOptions *
       if (acq == NULL)
         return FALSE;
       guint32 gone = phantom_draw_removal (present_mask (acq, 2000.0) & PHANTOM_SOFT_ORGANS_MASK, rng_next (&r));
-      g_autoptr (LabelVolume) partial = phantom_remove_labels (acq, gone, error);
+      /* drawn only when asked for, like the clean phantoms */
+      guint32 unlabelled = o->p_sparse > 0 && rng_chance (&r, o->p_sparse) ? sparse_source_mask (&r) : 0;
+      g_autoptr (LabelVolume) partial = phantom_remove_labels (acq, gone | unlabelled, error);
       if (partial == NULL)
         return FALSE;
       if (!clean)

@@ -40,6 +40,9 @@ typedef struct {
   double p_real;          /* probability of drawing a real subject (when there are some) */
   double p_clean;         /* probability that a phantom is acquired as the benchmark's are: the
                            * whole phantom at 3.5 mm, no deformation, no segmentation faults (0) */
+  double p_sparse;        /* probability that the input lacks the context other sources never
+                           * label: the muscles, or the skeleton and muscles, or everything but
+                           * the abdominal organs (AMOS); the target keeps them (0) */
   double p_slab;          /* probability of a slab field of view */
   double slab_min_mm;     /* shortest slab (60) */
   double voxel_min_mm, voxel_max_mm;   /* 0.7 .. 8 */

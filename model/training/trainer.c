@@ -127,6 +127,7 @@ trainer_options_load_checkpoint (TrainerOptions *o, GError **error)
       o->val_real = g_strdup (nn_st_file_get_metadata (f, "val_real"));
       meta_double (f, "p_real", &o->p_real);
       meta_double (f, "p_clean", &o->p_clean);
+      meta_double (f, "p_sparse", &o->p_sparse);
     }
   return TRUE;
 }
@@ -147,6 +148,8 @@ options_check (const TrainerOptions *o, GError **error)
     bad = "the share of real subjects must be within 0..1";
   else if (!(o->p_clean >= 0 && o->p_clean <= 1))
     bad = "the share of clean phantoms must be within 0..1";
+  else if (!(o->p_sparse >= 0 && o->p_sparse <= 1))
+    bad = "the share of sparsely labelled inputs must be within 0..1";
   else if (o->threads < 1 || o->threads > 256)
     bad = "threads must be 1..256";
   else if (o->val_every < 1 || o->checkpoint_every < 1 || o->log_every < 1)
@@ -371,6 +374,7 @@ run_load_subjects (Run *r, GError **error)
   train_augment_options_init (&r->augment);
   r->augment.p_real = r->o->p_real;
   r->augment.p_clean = r->o->p_clean;
+  r->augment.p_sparse = r->o->p_sparse;
   return (r->subjects = load_subjects (r->o->real, error)) != NULL
          && (r->val_subjects = load_subjects (r->o->val_real, error)) != NULL;
 }
@@ -494,9 +498,10 @@ run_provenance (const Run *r, gboolean final, double seconds)
   if (o->realistic)
     {
       g_autofree char *data = g_strdup_printf ("simulated acquisitions (train-augment) of fresh phantoms (%.0f %% "
-                                               "of them clean) and, %.0f %% of samples, the real subjects %s",
+                                               "of them clean) and, %.0f %% of samples, the real subjects %s; "
+                                               "%.0f %% of inputs sparsely labelled",
                                                100 * o->p_clean, 100 * o->p_real,
-                                               o->real && *o->real ? o->real : "(none)");
+                                               o->real && *o->real ? o->real : "(none)", 100 * o->p_sparse);
       json_member_string (b, "data", data);
       json_member_string (b, "validation_subjects", o->val_real ? o->val_real : "");
       json_member_string (b, "validation", "mean removed-organ Dice on simulated acquisitions of seed stream "
@@ -555,12 +560,14 @@ run_save (Run *r, const char *model_path, const char *optim_path, gboolean final
   g_autofree char *shift = g_strdup_printf ("%d", o->max_shift), *vc = g_strdup_printf ("%d", o->val_cases);
   g_autofree char *p_real = g_strdup_printf ("%.17g", o->p_real);
   g_autofree char *p_clean = g_strdup_printf ("%.17g", o->p_clean);
+  g_autofree char *p_sparse = g_strdup_printf ("%.17g", o->p_sparse);
   const char *kv[] = { "seed", seed, "elapsed_s", elapsed, "best_val_dice", val,
                        "command", o->command ? o->command : "", "planned_steps", steps, "lr", lr,
                        "weight_decay", wd, "warmup", warmup, "clip", clip, "removed_weight", rw, "shift", shift,
                        "val_cases", vc, "data", o->data_dir ? o->data_dir : "",
                        "realistic", o->realistic ? "1" : "0", "real", o->real ? o->real : "",
-                       "val_real", o->val_real ? o->val_real : "", "p_real", p_real, "p_clean", p_clean, NULL };
+                       "val_real", o->val_real ? o->val_real : "", "p_real", p_real, "p_clean", p_clean,
+                       "p_sparse", p_sparse, NULL };
   return nn_trainer_save_optimizer (r->tr, optim_path, kv, error);
 }
 

@@ -49,6 +49,8 @@ typedef struct {
   char *val_real;          /* realistic: real subjects held out for validation, the same way */
   double p_real;           /* realistic: share of samples drawn from real subjects (default 0.5) */
   double p_clean;          /* realistic: share of phantom samples acquired clean (default 0; train-augment.h) */
+  double p_sparse;         /* realistic: share of samples whose input lacks muscles, skeleton or
+                            * all but the abdominal organs (default 0; train-augment.h) */
   char *log_path;          /* TSV log to append to, or NULL */
   char *command;           /* provenance: the command line of the run (and of its history) */
   gint64 seed;             /* initial weights and every sample (default 1) */
