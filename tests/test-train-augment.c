@@ -83,6 +83,25 @@ test_augment_unlabelled_artery (void)
   g_assert_cmpint (either, <, background / 5);
 }
 
+/* One phantom-only sample (seed 9, a 32³ cube of 14 mm voxels) and its buffers. */
+enum { SG = 32, SN = SG * SG * SG };
+typedef struct {
+  float input[(gsize) SN * LT_N_CLASSES];
+  guint8 target[SN], partial[SN];
+  guint32 removed;
+} PhantomSample;
+
+static void
+draw_phantom_sample (const TrainAugmentOptions *o, guint64 index, PhantomSample *s)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (TrainSubjects) none = train_subjects_new ();
+  const int grid[3] = { SG, SG, SG };
+  g_assert_true (train_augment_sample (none, o, 9, index, -1, grid, 14.0, LT_N_CLASSES, s->input, s->target,
+                                       s->partial, &s->removed, &error));
+  g_assert_no_error (error);
+}
+
 /* A clean acquisition (--p-clean) sees the phantom as the benchmark's phantoms are: the
  * partial input is the target without its removed organs (no holes, islands or cuts), up
  * to the majority-vote sampling at organ boundaries (0.90 here at 14 mm, against 0.64 for
@@ -90,13 +109,7 @@ test_augment_unlabelled_artery (void)
 static void
 test_augment_clean (void)
 {
-  g_autoptr (GError) error = NULL;
-  g_autoptr (TrainSubjects) none = train_subjects_new ();
-  enum { G = 32 };
-  const int grid[3] = { G, G, G };
-  const int64_t n = G * G * G;
-  g_autofree float *input = g_new (float, n * LT_N_CLASSES);
-  g_autofree guint8 *target = g_new (guint8, n), *partial = g_new (guint8, n);
+  g_autofree PhantomSample *s = g_new (PhantomSample, 1);
   double agree[2] = { 0, 0 };
   for (int clean = 0; clean < 2; clean++)
     {
@@ -105,16 +118,13 @@ test_augment_clean (void)
       o.p_clean = clean;
       for (guint64 index = 0; index < 4; index++)
         {
-          guint32 removed;
-          g_assert_true (train_augment_sample (none, &o, 9, index, -1, grid, 14.0, LT_N_CLASSES, input, target,
-                                               partial, &removed, &error));
-          g_assert_no_error (error);
+          draw_phantom_sample (&o, index, s);
           int64_t same = 0, organ = 0;
-          for (int64_t q = 0; q < n; q++)
+          for (int64_t q = 0; q < SN; q++)
             {
-              int expect = (removed >> target[q]) & 1u ? 0 : target[q];
+              int expect = (s->removed >> s->target[q]) & 1u ? 0 : s->target[q];
               organ += expect != 0;
-              same += expect != 0 && partial[q] == expect;
+              same += expect != 0 && s->partial[q] == expect;
             }
           agree[clean] += (double) same / (double) MAX (organ, 1) / 4;
         }
@@ -131,28 +141,19 @@ test_augment_clean (void)
 static void
 test_augment_sparse (void)
 {
-  g_autoptr (GError) error = NULL;
-  g_autoptr (TrainSubjects) none = train_subjects_new ();
-  enum { G = 32 };
-  const int grid[3] = { G, G, G };
-  const int64_t n = G * G * G;
-  g_autofree float *input = g_new (float, n * LT_N_CLASSES);
-  g_autofree guint8 *target = g_new (guint8, n), *partial = g_new (guint8, n);
+  g_autofree PhantomSample *s = g_new (PhantomSample, 1);
   TrainAugmentOptions o;
   train_augment_options_init (&o);
   o.p_sparse = 1;
   int no_skeleton = 0, abdomen_only = 0;
   for (guint64 index = 0; index < 12; index++)
     {
-      guint32 removed;
-      g_assert_true (train_augment_sample (none, &o, 9, index, -1, grid, 14.0, LT_N_CLASSES, input, target, partial,
-                                           &removed, &error));
-      g_assert_no_error (error);
+      draw_phantom_sample (&o, index, s);
       int64_t in[LT_N_CLASSES] = { 0 }, want[LT_N_CLASSES] = { 0 };
-      for (int64_t q = 0; q < n; q++)
+      for (int64_t q = 0; q < SN; q++)
         {
-          in[partial[q]]++;
-          want[target[q] < LT_N_CLASSES ? target[q] : 0]++;
+          in[s->partial[q]]++;
+          want[s->target[q] < LT_N_CLASSES ? s->target[q] : 0]++;
         }
       g_assert_cmpint (in[LT_AUTOCHTHON], ==, 0);
       g_assert_cmpint (want[LT_AUTOCHTHON], >, 0);
@@ -162,7 +163,7 @@ test_augment_sparse (void)
       abdomen_only += !skeleton && in[LT_LUNG] == 0 && want[LT_LUNG] > 0;
       /* an abdominal organ neither removed nor dropped is still in the input */
       for (int c = LT_SPLEEN; c <= LT_AORTA; c++)
-        if (c != LT_SPINE && c != LT_RIB_CAGE && !((removed >> c) & 1u) && want[c] > 100)
+        if (c != LT_SPINE && c != LT_RIB_CAGE && !((s->removed >> c) & 1u) && want[c] > 100)
           g_assert_cmpint (in[c], >, 0);
     }
   g_test_message ("12 samples: %d without skeleton, %d of them only the abdominal organs", no_skeleton, abdomen_only);
