@@ -179,7 +179,7 @@ def main():
                 "GSETTINGS_BACKEND": "memory", "XDG_DATA_HOME": os.path.join(tmp, "xdg")})
     code, lines, out, err = run_xvfb(exe, env, 400)
     hostile = hostile_run(exe, env, tmp)
-    print("1..25")
+    print("1..26")
     ok(code == 0 and lines and lines[-1].startswith("test: quit: ok"),
        "the app ran the script and quit cleanly (status %d)" % code, out + err[-2000:])
     ok(any(l.startswith("test: wait-idle: ok") and "demo_incomplete" in l for l in lines),
@@ -287,6 +287,10 @@ def main():
        and all(c[2] == "" and int(c[3].split()[0]) > 0 and c[6] != o[6] for c, o in zip(grids[3][1:], grids[1][1:])),
        "unticking an organ marks every cached result stale, and Compare All recomputes all three",
        "\n".join(" | ".join(c) for g in grids for c in g))
+    settled = [c for i in (0, 1, 3) if i < len(grids) for c in grids[i] if c[3] != "0 meshes"]
+    ok(len(settled) >= 10 and all(c[4].split()[0] == c[7].split()[0] for c in settled),
+       "after wait-idle every grid cell shows its surfaces at full detail (no simplified frame left)",
+       "\n".join(" | ".join(c) for c in settled))
     gimg = np.asarray(Image.open(shots["grid"]).convert("RGB"))
     gh, gw = gimg.shape[0] // 2, gimg.shape[1] // 2
     quads = [gimg[:gh, :gw], gimg[:gh, gw:], gimg[gh:, :gw], gimg[gh:, gw:]]

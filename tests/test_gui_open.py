@@ -12,8 +12,10 @@ the controls' positions, touches ready-N and waits for go-N).  Checks:
   2. without a session bus a launch with a file opens its own window and loads it (its
      views show organs), with no error dialog, and a second launch then opens a window of
      its own too;
-  3. opening a file while the compare-all grid is shown leaves the grid for the two views
-     of the new file, and nothing runs: no job, no network result, no error;
+  3. a key step in a compare-all cell (xdotool) draws simplified until the steps pause;
+     wait-idle then finds every cell at full detail; opening a file while the grid is
+     shown leaves the grid for the two views of the new file, and nothing runs: no job,
+     no network result, no error;
   4. the organ panel's search entry (typed with xdotool into a TotalSegmentator v2 file
      made from the demo) shows only the matching labels and the groups holding them
      (case-insensitive), Escape clears it and the groups close again; "hide all" (a click)
@@ -202,19 +204,39 @@ def open_while_grid(exe, anatomy, tmp, other, datadir, shots):
     for arch in ("unet", "unet-skip", "googlenet-skip"):
         subprocess.run([anatomy, "init-model", "--arch", arch, "--out", os.path.join(models, arch + ".safetensors"),
                         "--widths", "4,8", "--grid", "32"], capture_output=True, text=True)
-    if len(os.listdir(models)) != 3:
-        skip("open while the grid is shown: back to the two views, nothing runs", "anatomy init-model failed")
+    if len(os.listdir(models)) != 3 or shutil.which("xdotool") is None:
+        for name in ("after a key step in a grid cell, every cell at full detail", "compare-all ran",
+                     "open while the grid is shown: back to the two views, nothing runs"):
+            skip(name, "anatomy init-model failed or xdotool is missing")
         return
     env = base_env(tmp)
     env.update({"ANATOMY_MODELS_DIR": models, "AR_DATADIR": datadir})
-    script = ["wait-idle", "compare-all on", "wait-idle", "grid", "open " + other, "wait-idle", "sleep 1500",
+    script = ["wait-idle", "compare-all on", "wait-idle", "grid", "geometry view 5", "touch %s/ready-k0" % tmp,
+              "wait-file %s/go-k0" % tmp, "wait-idle", "grid",
+              "open " + other, "wait-idle", "sleep 1500",
               "expect-idle 0", "grid", "times", "no-error", "sleep 300", "screenshot " + shots["open-after-grid"],
               "quit"]
-    lines, code, err = run_app(XVFB + [exe], script, tmp, env, "grid")
+    pointer = Pointer(os.path.join(tmp, "grid.txt"))
+
+    def driver(line):
+        # a click in the last cell, and a key step that turns the linked camera: that view
+        # draws simplified until the steps pause, then at full detail
+        if pointer.ready(line, "ready-k") is None:
+            return
+        if "view" in pointer.geo:
+            pointer.click(*pointer.geo["view"], settle=0.3)
+            pointer.xdo("key", "Left")
+        open(os.path.join(tmp, "go-k0"), "w").close()
+
+    lines, code, err = run_app(XVFB + [exe], script, tmp, env, "grid", driver)
     cells = [l for l in lines if l.startswith("test: grid-cell: ")]
-    before, after = cells[:4], cells[4:]
+    before, keyed, after = cells[:4], cells[4:8], cells[8:]
+    full = [c.split(" | ") for c in keyed]
+    ok(code == 0 and len(full) == 4 and all(c[4].split()[0] == c[7].split()[0] and c[3] != "0 meshes" for c in full),
+       "after a key step in a grid cell, wait-idle returns with every cell drawn at full detail",
+       "\n".join(keyed) + "\n" + "\n".join(pointer.log))
     ran = len(before) == 4 and all(" 0 meshes" not in c for c in before[1:])
-    back = len(after) == 4 and all(c.endswith("scene 0.000 ms") and " 0 meshes" in c and "| hidden |" in c
+    back = len(after) == 4 and all("| scene 0.000 ms |" in c and " 0 meshes" in c and "| hidden |" in c
                                    for c in after[1:]) and all("failed" not in c.lower() for c in after)
     times = line_of(lines, "test: times: ok")
     ok(code == 0 and ran, "compare-all ran the three networks on the demo", "\n".join(lines[-14:]) + err[-600:])
@@ -346,7 +368,7 @@ def main():
     hdr.extensions.append(nib.nifti1.Nifti1Extension(0, schemes.caret_xml(schemes.V2)))
     nib.save(nib.Nifti1Image(np.where(np.isin(full, [4, 21]), full, 0).astype(np.uint8), img.affine, hdr), other_only)
 
-    print("1..16")
+    print("1..17")
     second_launch(exe, tmp, "other_case.nii.gz", sub, shots)
     no_bus(exe, tmp, other, shots)
     open_while_grid(exe, anatomy, tmp, other, datadir, shots)

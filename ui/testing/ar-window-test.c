@@ -18,8 +18,8 @@
  *   compare-all on|off        toggles Compare All (the grid; runs the missing networks)
  *   show-reference on|off | show-metrics on|off
  *   grid                      prints each grid cell: title, note, meshes, triangles drawn,
- *                             mapped, and its scene's read+mesh time (a fingerprint: a cached
- *                             result keeps it)
+ *                             mapped, its scene's read+mesh time (a fingerprint: a cached
+ *                             result keeps it) and its scene's triangles at full detail
  *   metrics                   prints the comparison table as shown, one "test: metrics-row:" line
  *                             per row, cells separated by " | " (folded rows too), and whether
  *                             the rows of the organs present in the input are folded, and where
@@ -40,7 +40,8 @@
  *                             (see ar_label_panel_dup_rows_text)
  *   scheme NAME|detect        chooses the input's label scheme in the panel (reads it again)
  *   geometry PART CLASS [LABEL]  prints the centre of a panel control (row, expander, check,
- *                             eye; search, show-all, hide-all with any CLASS) in X window
+ *                             eye; search, show-all, hide-all with any CLASS) or of a 3D view
+ *                             ("view N": 0 input, 1 result, 2.. the grid's cells) in X window
  *                             coordinates, for xdotool: "... ok PART X Y"
  *   search [TEXT]             types TEXT into the organ panel's search entry (none: clears it)
  *   show-all | hide-all       the panel's buttons: every organ shown / hidden in the 3D views
@@ -396,14 +397,17 @@ run_step (ArWindow *self, TestState *t, const char *cmd, const char *arg, gboole
         {
           ArView *v = self->grid_views[g];
           ArScene *sc = g == 0 ? self->input : ar_window_get_result_scene (self, g - 1);
+          guint64 full = 0;
+          for (guint i = 0; sc && i < sc->meshes->len; i++)
+            full += ar_render_mesh_get_n_triangles (sc->meshes->pdata[i]);
           printf ("test: grid-cell: %d | %s | %s | %u meshes | %" G_GUINT64_FORMAT " triangles drawn | %s"
-                  " | scene %.3f ms\n", g,
+                  " | scene %.3f ms | %" G_GUINT64_FORMAT " triangles in full\n", g,
                   gtk_label_get_text (GTK_LABEL (self->grid_titles[g])),
                   gtk_widget_get_visible (self->grid_notes[g]) ? gtk_label_get_text (GTK_LABEL (self->grid_notes[g])) : "",
                   ar_renderer_get_n_meshes (ar_view_get_renderer (v)),
                   ar_renderer_get_last_triangles (ar_view_get_renderer (v)),
                   gtk_widget_get_mapped (GTK_WIDGET (v)) ? "mapped" : "hidden",
-                  sc ? sc->ms_read + sc->ms_mesh : 0.0);
+                  sc ? sc->ms_read + sc->ms_mesh : 0.0, full);
         }
       say (cmd, TRUE, "%d cells", AR_N_GRID_VIEWS);
       return TRUE;
@@ -501,8 +505,13 @@ run_step (ArWindow *self, TestState *t, const char *cmd, const char *arg, gboole
     {
       g_auto (GStrv) a = g_strsplit (arg ? arg : "", " ", 3);
       int n = g_strv_length (a);
-      GtkWidget *w = n >= 2 ? ar_label_panel_get_part (self->label_panel, parse_class (a[1]),
-                                                       n >= 3 ? atoi (a[2]) : -1, a[0]) : NULL;
+      guint nv;
+      ArView **views = ar_window_get_views (self, &nv);
+      GtkWidget *w = NULL;
+      if (n >= 2 && g_str_equal (a[0], "view"))
+        w = (guint) atoi (a[1]) < nv ? GTK_WIDGET (views[atoi (a[1])]) : NULL;
+      else if (n >= 2)
+        w = ar_label_panel_get_part (self->label_panel, parse_class (a[1]), n >= 3 ? atoi (a[2]) : -1, a[0]);
       graphene_point_t p;
       gboolean ok = w && gtk_widget_get_mapped (w)
                     && gtk_widget_compute_point (w, GTK_WIDGET (self),
