@@ -448,8 +448,7 @@ gboolean
 ar_view_is_settled (ArView *self)
 {
   gboolean owner = self->interactive_drag || self->interactive_external;
-  return !self->quick && !self->refine_idle && !self->settle_timeout && !self->interactive_settle
-         && (owner || !self->last_frame_interactive);
+  return !self->quick && !self->refine_idle && !self->interactive_settle && (owner || !self->last_frame_interactive);
 }
 
 gboolean
