@@ -205,8 +205,9 @@ def open_while_grid(exe, anatomy, tmp, other, datadir, shots):
         subprocess.run([anatomy, "init-model", "--arch", arch, "--out", os.path.join(models, arch + ".safetensors"),
                         "--widths", "4,8", "--grid", "32"], capture_output=True, text=True)
     if len(os.listdir(models)) != 3 or shutil.which("xdotool") is None:
-        for name in ("after a key step in a grid cell, every cell at full detail", "compare-all ran",
-                     "open while the grid is shown: back to the two views, nothing runs"):
+        for name in ("after a key step in a grid cell, wait-idle returns with every cell drawn at full detail",
+                     "compare-all ran the three networks on the demo",
+                     "open while the grid is shown: back to the two views of the new file, nothing runs, no error"):
             skip(name, "anatomy init-model failed or xdotool is missing")
         return
     env = base_env(tmp)

@@ -397,9 +397,6 @@ run_step (ArWindow *self, TestState *t, const char *cmd, const char *arg, gboole
         {
           ArView *v = self->grid_views[g];
           ArScene *sc = g == 0 ? self->input : ar_window_get_result_scene (self, g - 1);
-          guint64 full = 0;
-          for (guint i = 0; sc && i < sc->meshes->len; i++)
-            full += ar_render_mesh_get_n_triangles (sc->meshes->pdata[i]);
           printf ("test: grid-cell: %d | %s | %s | %u meshes | %" G_GUINT64_FORMAT " triangles drawn | %s"
                   " | scene %.3f ms | %" G_GUINT64_FORMAT " triangles in full\n", g,
                   gtk_label_get_text (GTK_LABEL (self->grid_titles[g])),
@@ -407,7 +404,7 @@ run_step (ArWindow *self, TestState *t, const char *cmd, const char *arg, gboole
                   ar_renderer_get_n_meshes (ar_view_get_renderer (v)),
                   ar_renderer_get_last_triangles (ar_view_get_renderer (v)),
                   gtk_widget_get_mapped (GTK_WIDGET (v)) ? "mapped" : "hidden",
-                  sc ? sc->ms_read + sc->ms_mesh : 0.0, full);
+                  sc ? sc->ms_read + sc->ms_mesh : 0.0, sc ? surface_set_n_triangles (sc->surfaces) : 0);
         }
       say (cmd, TRUE, "%d cells", AR_N_GRID_VIEWS);
       return TRUE;

@@ -46,18 +46,11 @@ is_interactive (ArView *self)
   return self->interactive_drag || self->interactive_external || self->interactive_settle || self->quick;
 }
 
-static void
-update_interactive (ArView *self)
-{
-  ar_renderer_set_interactive (self->renderer, is_interactive (self));
-}
-
 static gboolean
 refine (gpointer data)
 {
   ArView *self = data;
   self->refine_idle = 0;
-  update_interactive (self);
   gtk_gl_area_queue_render (GTK_GL_AREA (self));
   return G_SOURCE_REMOVE;
 }
@@ -70,7 +63,6 @@ settle_done (gpointer data)
   ArView *self = data;
   self->settle_timeout = 0;
   self->interactive_settle = FALSE;
-  update_interactive (self);
   if (!self->interactive_drag)
     g_signal_emit (self, signals[SIGNAL_INTERACTION], 0, FALSE);
   gtk_gl_area_queue_render (GTK_GL_AREA (self));
@@ -84,7 +76,6 @@ interactive_step (ArView *self)
   if (!self->interactive_settle && !self->interactive_drag)
     g_signal_emit (self, signals[SIGNAL_INTERACTION], 0, TRUE);
   self->interactive_settle = TRUE;
-  update_interactive (self);
   g_clear_handle_id (&self->settle_timeout, g_source_remove);
   self->settle_timeout = g_timeout_add (SETTLE_MS, settle_done, self);
 }
@@ -189,24 +180,28 @@ ar_view_render (GtkGLArea *area, GdkGLContext *context)
   int w = gtk_widget_get_width (GTK_WIDGET (self)) * scale;
   int h = gtk_widget_get_height (GTK_WIDGET (self)) * scale;
   g_autoptr (GError) error = NULL;
+  /* the frame's quality follows the view's state as it is now (simplified while dragging,
+   * for a quick frame and until steps pause) */
+  gboolean interactive = is_interactive (self);
+  ar_renderer_set_interactive (self->renderer, interactive);
   if (!ar_renderer_draw (self->renderer, self->camera, w, h, (guint) fbo, &error))
     {
       gtk_gl_area_set_error (area, error);
       return FALSE;
     }
   gboolean has_meshes = ar_renderer_get_n_meshes (self->renderer) > 0;
-  gboolean first = has_meshes && (!self->t_first_drawn || (!self->t_first_full && !is_interactive (self)));
+  gboolean first = has_meshes && (!self->t_first_drawn || (!self->t_first_full && !interactive));
   if (self->timing || first)
     glFinish ();
   gint64 t1 = g_get_monotonic_time ();
   self->last_frame_ms = (t1 - t0) / 1e3;
   self->n_frames++;
-  self->last_frame_interactive = is_interactive (self);
+  self->last_frame_interactive = interactive;
   if (has_meshes && !self->t_first_drawn)
     self->t_first_drawn = t1;
-  if (has_meshes && !self->t_first_full && !is_interactive (self))
+  if (has_meshes && !self->t_first_full && !interactive)
     self->t_first_full = t1;
-  if (has_meshes && !is_interactive (self))
+  if (has_meshes && !interactive)
     trim_memory_soon ();
   if (self->quick)
     {
@@ -228,7 +223,6 @@ drag_begin (GtkGestureDrag *gesture, double x, double y, ArView *self)
   self->drag_pan = self->drag_button == GDK_BUTTON_MIDDLE || self->drag_button == GDK_BUTTON_SECONDARY
                    || (mods & (GDK_SHIFT_MASK | GDK_CONTROL_MASK));
   self->interactive_drag = TRUE;
-  update_interactive (self);
   g_signal_emit (self, signals[SIGNAL_INTERACTION], 0, TRUE);
   gtk_widget_grab_focus (GTK_WIDGET (self));
 }
@@ -253,7 +247,6 @@ static void
 drag_end (GtkGestureDrag *gesture, double ox, double oy, ArView *self)
 {
   self->interactive_drag = FALSE;
-  update_interactive (self);
   g_signal_emit (self, signals[SIGNAL_INTERACTION], 0, FALSE);
   camera_changed (self);
 }
@@ -431,7 +424,6 @@ void
 ar_view_queue_quick_redraw (ArView *self)
 {
   self->quick = TRUE;
-  update_interactive (self);
   gtk_gl_area_queue_render (GTK_GL_AREA (self));
 }
 
@@ -447,8 +439,8 @@ ar_view_set_triangle_budget (ArView *self, guint64 max_triangles)
 gboolean
 ar_view_is_settled (ArView *self)
 {
-  gboolean owner = self->interactive_drag || self->interactive_external;
-  return !self->quick && !self->refine_idle && !self->interactive_settle && (owner || !self->last_frame_interactive);
+  return !self->quick && !self->refine_idle && !self->interactive_settle
+         && (ar_view_get_interactive (self) || !self->last_frame_interactive);
 }
 
 gboolean
@@ -463,6 +455,5 @@ ar_view_set_interactive (ArView *self, gboolean interactive)
   if (self->interactive_external == interactive)
     return;
   self->interactive_external = interactive;
-  update_interactive (self);
   gtk_gl_area_queue_render (GTK_GL_AREA (self));
 }
