@@ -967,6 +967,12 @@ test_trainer_options (void)
   g_assert_error (error, TRAINER_ERROR, TRAINER_ERROR_OPTIONS);
   g_clear_error (&error);
   o.threads = 1;
+  o.p_sparse = 0.3;   /* only realistic runs draw sparsely labelled inputs */
+  g_assert_false (trainer_run (&o, NULL, NULL, NULL, NULL, &error));
+  g_assert_error (error, TRAINER_ERROR, TRAINER_ERROR_OPTIONS);
+  g_assert_nonnull (strstr (error->message, "realistic"));
+  g_clear_error (&error);
+  o.p_sparse = 0;
   o.data_dir = g_strdup (tmpdir);   /* and phantom */
   g_assert_false (trainer_run (&o, NULL, NULL, NULL, NULL, &error));
   g_assert_error (error, TRAINER_ERROR, TRAINER_ERROR_OPTIONS);

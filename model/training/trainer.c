@@ -144,6 +144,8 @@ options_check (const TrainerOptions *o, GError **error)
     bad = "a run resumes a checkpoint or starts from a model's weights, not both";
   else if (!o->realistic && (o->real || o->val_real))
     bad = "real subjects are used only by realistic runs";
+  else if (!o->realistic && (o->p_clean > 0 || o->p_sparse > 0))
+    bad = "clean phantoms and sparsely labelled inputs are drawn only by realistic runs";
   else if (!(o->p_real >= 0 && o->p_real <= 1))
     bad = "the share of real subjects must be within 0..1";
   else if (!(o->p_clean >= 0 && o->p_clean <= 1))
