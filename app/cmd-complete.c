@@ -173,7 +173,8 @@ cmd_complete (int argc, char **argv)
       "(default unet-skip, the best on real label maps: docs/results.md)", "MODEL" },
     { "labels", 'l', 0, G_OPTION_ARG_STRING, &labels,
       "Organs that may be added, comma-separated: class names or ids 1..12 (liver, 8, rib cage), names of IN's "
-      "scheme (kidney_left: one side only), or 'all' (default: the classes absent from IN)", "NAMES" },
+      "scheme (kidney_left: one side only), or 'all' (default: the classes absent from IN that its scheme "
+      "labels: no pulmonary artery for a TotalSegmentator v2 file, only abdominal organs for AMOS)", "NAMES" },
     { "scheme", 's', 0, G_OPTION_ARG_STRING, &scheme_name, scheme_help, "NAME" },
     { "table", 0, 0, G_OPTION_ARG_FILENAME, &table_path,
       "Label table naming IN's labels (default: one beside IN, else the names IN carries)", "TABLE" },
@@ -227,6 +228,7 @@ cmd_complete (int argc, char **argv)
 
   CompletionSource src = { .scheme = m.scheme, .table = m.scheme_names, .by_names = m.by_names, .path = files[0] };
   LabelRequest req = { { FALSE } };
+  g_autofree char *default_note = NULL;   /* with the default --labels: what it chose */
   if (labels && g_ascii_strcasecmp (labels, "all") != 0)
     {
       g_auto (GStrv) items = g_strsplit (labels, ",", -1);
@@ -251,15 +253,28 @@ cmd_complete (int argc, char **argv)
     }
   else if (labels == NULL)
     {
-      /* default: the classes absent from the input (those present are complete) */
+      /* default: the classes absent from the input (those present are complete) that its
+       * scheme labels (one it cannot label is not missing, only unlabelled) */
       g_autoptr (LabelVolume) mapped = completion_source_map (&src, m.volume, &error);
       if (mapped == NULL)
         return cli_fail ("%s", error->message);
       int32_t n_hist;
       g_autofree int64_t *hist = lv_volume_histogram (mapped, &n_hist);
-      gboolean any = FALSE;
+      g_autoptr (GString) chosen = g_string_new (NULL), unlabelled = g_string_new (NULL);
       for (int c = 1; c < n_classes; c++)
-        any |= req.selected[c] = c >= n_hist || hist[c] == 0;
+        if (c >= n_hist || hist[c] == 0)
+          {
+            req.selected[c] = label_scheme_labels_organ (m.scheme, c);
+            GString *to = req.selected[c] ? chosen : unlabelled;
+            g_string_append_printf (to, "%s%s", to->len ? ", " : "", lt_default_class_name (c));
+          }
+      gboolean any = chosen->len > 0;
+      default_note = g_strdup_printf ("  organs absent from the input, completed: %s%s%s\n", any ? chosen->str : "none",
+                                      unlabelled->len ? "; not labelled by its scheme, so left out (--labels adds them): "
+                                                      : "", unlabelled->str);
+      if (!any && unlabelled->len)
+        return cli_fail ("%s: every organ its label scheme (%s) labels is present; nothing to complete "
+                         "(use --labels to name organs it does not label)", files[0], label_scheme_get_name (m.scheme));
       if (!any)
         return cli_fail ("%s: every organ the model knows is present; nothing to complete "
                          "(use --labels to name organs to grow anyway)", files[0]);
@@ -347,6 +362,8 @@ cmd_complete (int argc, char **argv)
           path, cfg->grid[0], cfg->grid[1], cfg->grid[2], secs, label_scheme_get_name (m.scheme));
   if (probs)
     printf ("%s: %s (volume 1..%d)\n", probs, descrip, maps.n);
+  if (default_note)
+    fputs (default_note, stdout);
   /* what was added, by the output's own ids and names */
   g_autoptr (GHashTable) counts = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   const int64_t n = lv_volume_n_voxels (out);

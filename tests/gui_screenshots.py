@@ -80,7 +80,6 @@ write_script(script, [
     "open " + partial,
     "wait-idle",
     "untick heart",
-    "untick pulmonary artery",
     "expand lung",
     "view anterior",
     "wait-idle", "sleep 300",

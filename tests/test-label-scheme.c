@@ -242,8 +242,11 @@ test_totalseg_v2 (void)
   g_assert_cmpint (ribs[25], ==, 117);
   g_free (label_scheme_dup_ids_of_class (s, LT_PULMONARY_ARTERY, &n));
   g_assert_cmpint (n, ==, 0);
+  g_assert_false (label_scheme_labels_organ (s, LT_PULMONARY_ARTERY));
   g_free (label_scheme_dup_ids_of_class (s, LT_SPINE, &n));
   g_assert_cmpint (n, ==, 24);
+  g_assert_true (label_scheme_labels_organ (s, LT_SPINE));
+  g_assert_false (label_scheme_labels_organ (s, 0));
   g_free (label_scheme_dup_ids_of_class (s, 0, &n));
   g_assert_cmpint (n, ==, 0);
   g_assert_cmpint (label_scheme_class_of (s, 118), ==, LT_LUNG);  /* reserved, see below */
@@ -270,6 +273,7 @@ test_totalseg_v1 (void)
   g_assert_cmpint (n, ==, 24);
   g_free (label_scheme_dup_ids_of_class (s, LT_HEART, &n));
   g_assert_cmpint (n, ==, 5);
+  g_assert_true (label_scheme_labels_organ (s, LT_PULMONARY_ARTERY));
 }
 
 static void

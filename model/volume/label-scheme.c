@@ -387,6 +387,15 @@ label_scheme_dup_ids_of_class (const LabelScheme *s, int32_t organ, int *n_out)
   return (int32_t *) g_array_free (ids, FALSE);
 }
 
+gboolean
+label_scheme_labels_organ (const LabelScheme *s, int32_t organ)
+{
+  for (int i = 0; i < s->n_entries; i++)
+    if (organ >= 1 && s->entries[i].organ == organ)
+      return TRUE;
+  return FALSE;
+}
+
 const LabelSchemeWriteBack *
 label_scheme_get_write_back (const LabelScheme *s, int32_t organ)
 {

@@ -118,6 +118,10 @@ int32_t label_scheme_class_of (const LabelScheme *s, int32_t id);
 LabelSide label_scheme_side_of (const LabelScheme *s, int32_t id);
 /* The scheme's ids that map to @organ (sorted); *n_out gets the count.  Free with g_free. */
 int32_t *label_scheme_dup_ids_of_class (const LabelScheme *s, int32_t organ, int *n_out);
+/* Whether some id of @s maps to @organ (1..12).  TotalSegmentator v2 labels no pulmonary
+ * artery, AMOS no lung, heart or skeleton: an organ a scheme cannot label is not missing
+ * from its files, only unlabelled, so it is not completed unless asked for. */
+gboolean label_scheme_labels_organ (const LabelScheme *s, int32_t organ);
 /* The write-back rule for @organ (1..12), or NULL for other values. */
 const LabelSchemeWriteBack *label_scheme_get_write_back (const LabelScheme *s, int32_t organ);
 

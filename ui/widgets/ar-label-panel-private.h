@@ -27,6 +27,7 @@ typedef struct {
   guint8 rgba[4];
   int64_t n_input;              /* voxels of the class's labels in the input */
   gboolean requested;           /* ticked for completion */
+  gboolean unlabelled;          /* the file's scheme has no label of the class: not ticked at first */
   gboolean expanded, visible;
   gboolean expanded_before;     /* expanded before a search began */
   double opacity;
