@@ -3,6 +3,7 @@
  * reference, a tiny network learning on tiny phantoms, bit-exact resume, and whole
  * runs of trainer_run (progress, cancellation, resume) and of `anatomy train`. */
 #include "nn-backward.h"
+#include "nn-loss.h"
 #include "nn-net.h"
 #include "nn-optim.h"
 #include "nn-train.h"

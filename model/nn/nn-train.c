@@ -1,5 +1,6 @@
 /* nn-train.c: training-mode forward, backward through the graph, AdamW updates. */
 #include "nn-train.h"
+#include "nn-backward.h"
 #include "nn-net-private.h"
 #include "nn-safetensors.h"
 

@@ -16,7 +16,7 @@
 #pragma once
 
 #include <gio/gio.h>
-#include "nn-backward.h"
+#include "nn-loss.h"
 #include "nn-net.h"
 #include "nn-optim.h"
 

@@ -2,7 +2,7 @@
 #include "train-augment.h"
 #include "completion-frame.h"
 #include "label-table.h"
-#include "nn-backward.h"
+#include "nn-loss.h"
 #include "phantom.h"
 #include "train-data.h"
 

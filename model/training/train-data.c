@@ -1,6 +1,6 @@
 /* train-data.c: training samples and Dice (see train-data.h). */
 #include "train-data.h"
-#include "nn-backward.h"
+#include "nn-loss.h"
 #include "phantom.h"
 #include "metrics.h"
 #include "nifti.h"

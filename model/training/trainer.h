@@ -21,7 +21,7 @@
 
 #include <gio/gio.h>
 #include "nn-net.h"
-#include "nn-backward.h"
+#include "nn-loss.h"
 
 G_BEGIN_DECLS
 
