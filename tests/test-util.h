@@ -230,6 +230,18 @@ test_random_net (const NnConfig *cfg, guint64 seed)
   nn_net_init_random (net, seed);
   return net;
 }
+
+/* every parameter of @a and @b bit for bit equal */
+static inline void
+test_assert_same_params (NnNet *a, NnNet *b, const char *when)
+{
+  int na, nb;
+  NnParam *pa = nn_net_get_params (a, &na), *pb = nn_net_get_params (b, &nb);
+  g_assert_cmpint (na, ==, nb);
+  for (int i = 0; i < na; i++)
+    if (memcmp (pa[i].data, pb[i].data, pa[i].n * sizeof (float)) != 0)
+      g_error ("parameter %s differs %s", pa[i].name, when);
+}
 #endif
 
 #ifdef TEST_UTIL_COMPLETION
