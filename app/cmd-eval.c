@@ -141,22 +141,26 @@ load_atlases (GPtrArray *files, const char *scheme, double min_ml, GPtrArray *at
   return TRUE;
 }
 
+/* Does @atlas label every labelled voxel of @truth as @truth does (same grid)?  Then the
+ * case is the atlas's patient: the same map, or one with fewer structures labelled. */
 static gboolean
-same_voxels (const LabelVolume *a, const LabelVolume *b)
+holds_case (const LabelVolume *atlas, const LabelVolume *truth)
 {
-  if (a->nx != b->nx || a->ny != b->ny || a->nz != b->nz)
+  if (atlas->nx != truth->nx || atlas->ny != truth->ny || atlas->nz != truth->nz)
     return FALSE;
-  int64_t n = lv_volume_n_voxels (a);
-  if (a->bytes_per_voxel == b->bytes_per_voxel)
-    return memcmp (a->data, b->data, (size_t) n * a->bytes_per_voxel) == 0;
+  int64_t n = lv_volume_n_voxels (truth);
   for (int64_t q = 0; q < n; q++)
-    if (lv_volume_get_index (a, q) != lv_volume_get_index (b, q))
-      return FALSE;
+    {
+      int32_t l = lv_volume_get_index (truth, q);
+      if (l != 0 && lv_volume_get_index (atlas, q) != l)
+        return FALSE;
+    }
   return TRUE;
 }
 
 /* The atlases for a case: all but those that are the case itself (same file, or the same
- * voxels, e.g. one patient in two label schemes).  Borrowed pointers. */
+ * patient: one in another label scheme, or with structures a sparser source leaves
+ * unlabelled).  Borrowed pointers. */
 GPtrArray *
 eval_atlases_for_case (GPtrArray *atlases, const char *case_real, const LabelVolume *truth)
 {
@@ -164,7 +168,7 @@ eval_atlases_for_case (GPtrArray *atlases, const char *case_real, const LabelVol
   for (guint i = 0; i < atlases->len; i++)
     {
       Atlas *a = g_ptr_array_index (atlases, i);
-      if ((case_real && strcmp (a->real, case_real) == 0) || same_voxels (a->v, truth))
+      if ((case_real && strcmp (a->real, case_real) == 0) || holds_case (a->v, truth))
         continue;
       g_ptr_array_add (out, a);
     }
