@@ -268,16 +268,15 @@ cmd_complete (int argc, char **argv)
             GString *to = req.selected[c] ? chosen : unlabelled;
             g_string_append_printf (to, "%s%s", to->len ? ", " : "", lt_default_class_name (c));
           }
-      gboolean any = chosen->len > 0;
-      default_note = g_strdup_printf ("  organs absent from the input, completed: %s%s%s\n", any ? chosen->str : "none",
-                                      unlabelled->len ? "; not labelled by its scheme, so left out (--labels adds them): "
-                                                      : "", unlabelled->str);
-      if (!any && unlabelled->len)
+      if (chosen->len == 0 && unlabelled->len)
         return cli_fail ("%s: every organ its label scheme (%s) labels is present; nothing to complete "
                          "(use --labels to name organs it does not label)", files[0], label_scheme_get_name (m.scheme));
-      if (!any)
+      if (chosen->len == 0)
         return cli_fail ("%s: every organ the model knows is present; nothing to complete "
                          "(use --labels to name organs to grow anyway)", files[0]);
+      default_note = g_strdup_printf ("  organs absent from the input, completed: %s%s%s\n", chosen->str,
+                                      unlabelled->len ? "; not labelled by its scheme, so left out (--labels adds them): "
+                                                      : "", unlabelled->str);
     }
   CompletionOptions opt = { .n_threads = threads, .progress = progress_cb, .keep_fragments = keep_fragments };
   for (int c = 1; c < n_classes; c++)

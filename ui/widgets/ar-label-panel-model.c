@@ -94,6 +94,12 @@ panel_group_completable (ArLabelPanel *self, int32_t k)
   return self->grouped && self->n_present > 0 && k >= 1 && k <= LT_N_ORGANS && self->groups[k].n_input == 0;
 }
 
+gboolean
+panel_group_unlabelled (ArLabelPanel *self, int32_t k)
+{
+  return self->scheme != NULL && !label_scheme_labels_organ (self->scheme, k);
+}
+
 /* Voxels of class @k in the input and (-1 without) the result. */
 void
 panel_group_counts (ArLabelPanel *self, int32_t k, int64_t *in, int64_t *out, int *n_listed)

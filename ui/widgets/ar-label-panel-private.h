@@ -27,7 +27,6 @@ typedef struct {
   guint8 rgba[4];
   int64_t n_input;              /* voxels of the class's labels in the input */
   gboolean requested;           /* ticked for completion */
-  gboolean unlabelled;          /* the file's scheme has no label of the class: not ticked at first */
   gboolean expanded, visible;
   gboolean expanded_before;     /* expanded before a search began */
   double opacity;
@@ -74,6 +73,8 @@ int panel_cmp_organ (gconstpointer a, gconstpointer b);
 void panel_add_organ (ArLabelPanel *self, int32_t label, const LabelTable *names, int64_t n_input);
 gboolean panel_organ_listed (ArLabelPanel *self, const Organ *o);
 gboolean panel_group_completable (ArLabelPanel *self, int32_t k);
+/* Class @k has no label in the file's scheme: unlabelled rather than missing, not ticked at first. */
+gboolean panel_group_unlabelled (ArLabelPanel *self, int32_t k);
 void panel_group_counts (ArLabelPanel *self, int32_t k, int64_t *in, int64_t *out, int *n_listed);
 void panel_update_organ_text (ArLabelPanel *self, Organ *o);
 void panel_update_group_text (ArLabelPanel *self, int32_t k);

@@ -318,10 +318,11 @@ panel_build_group_row (ArLabelPanel *self, int32_t k, gboolean reserve)
   gtk_widget_set_sensitive (g->check, can);
   gtk_widget_set_opacity (g->check, can ? 1.0 : 0.0);
   gtk_widget_set_visible (g->check, k != 0);
-  gtk_widget_set_tooltip_text (g->check, !can          ? "Present in the input"
-                                         : g->unlabelled ? "Not labelled in this file's label scheme, so not "
-                                                           "ticked at first: tick to reconstruct it anyway"
-                                                         : "Reconstruct this organ, missing from the input");
+  const char *tip = !can ? "Present in the input"
+                    : panel_group_unlabelled (self, k) ? "Not labelled in this file's label scheme, so not ticked at "
+                                                         "first: tick to reconstruct it anyway"
+                    : "Reconstruct this organ, missing from the input";
+  gtk_widget_set_tooltip_text (g->check, tip);
   gtk_widget_add_css_class (g->check, "caption");
   tag (g->check, ROW_GROUP, k);
   g_signal_connect (g->check, "toggled", G_CALLBACK (check_toggled), self);

@@ -104,11 +104,7 @@ ar_label_panel_set_input (ArLabelPanel *self, const ArLabelPanelInput *in)
   else if (self->grouped && present == LT_N_ORGANS)
     self->cannot_complete = "Nothing to complete: all 12 organs are in the input";
   for (int k = 1; k <= LT_N_ORGANS; k++)
-    {
-      Group *g = &self->groups[k];
-      g->unlabelled = in->scheme != NULL && !label_scheme_labels_organ (in->scheme, k);
-      g->requested = panel_group_completable (self, k) && !g->unlabelled;
-    }
+    self->groups[k].requested = panel_group_completable (self, k) && !panel_group_unlabelled (self, k);
 
   self->building = TRUE;
   update_scheme_chooser (self, in->forced_scheme);
